@@ -1,0 +1,187 @@
+"""Plain, frozen value types that cross the engine boundary (CLI, desktop, benchmarks).
+
+Coordinates: every `Box` is normalised to its page, 0..1 on both axes, origin top-left,
+so the UI can draw it over a render of any size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal, Optional
+
+import numpy as np
+from numpy.typing import NDArray
+
+Embeddings = NDArray[np.float32]  # (n, dim), rows L2-normalised
+Vector = NDArray[np.float32]  # (dim,)
+
+DocKind = Literal["drawing", "document"]
+TextSource = Literal["text-layer", "ocr", "plain", "none"]
+
+
+@dataclass(frozen=True)
+class Box:
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    def union(self, other: "Box") -> "Box":
+        return Box(min(self.x0, other.x0), min(self.y0, other.y0),
+                   max(self.x1, other.x1), max(self.y1, other.y1))
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    box: Box
+    conf: float = 1.0
+
+
+@dataclass(frozen=True)
+class PageContent:
+    """Text and geometry of one page (a PDF page, an image frame, a CSV row, a text file)."""
+
+    page_no: int  # 1-based
+    text: str  # reading-order text (NFKC-normalised)
+    words: tuple[Word, ...] = ()
+    width: float = 0.0  # page size in points (PDF) or pixels (image); 0 for plain text
+    height: float = 0.0
+    source: TextSource = "plain"
+    rotation: int = 0  # degrees the page was turned to read it upright (0/90/180/270)
+    visual: bool = False  # True when the page is a picture worth a visual embedding
+
+
+@dataclass(frozen=True)
+class ExtractedDocument:
+    path: Path
+    format: str  # "pdf", "image", "text", "markdown", "csv", "docx", "xlsx"
+    kind: DocKind
+    title: str
+    pages: tuple[PageContent, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScoreBreakdown:
+    """Per-evidence scores of one hit. 0 means 'this evidence did not find it'."""
+
+    lexical: float = 0.0  # BM25 normalised to 0..1 within the query
+    semantic: float = 0.0  # cosine, text embedding vs text embedding
+    visual: float = 0.0  # cosine, image embedding vs image/text embedding
+    fused: float = 0.0  # the ranking score
+
+
+@dataclass(frozen=True)
+class Snippet:
+    text: str
+    marks: tuple[tuple[int, int], ...] = ()  # [start, end) character spans of matched terms
+
+
+@dataclass(frozen=True)
+class Explanation:
+    shared_terms: tuple[str, ...] = ()
+    shared_identifiers: tuple[str, ...] = ()  # part numbers, materials, standards
+    boxes: tuple[Box, ...] = ()  # where the shared terms are on the hit page
+    query_boxes: tuple[Box, ...] = ()  # where they are on the query page (file queries)
+    summary: str = ""  # one human sentence: "shares part no. 1258, material S45C"
+
+
+@dataclass(frozen=True)
+class Hit:
+    doc_id: int
+    path: str
+    title: str
+    kind: DocKind
+    format: str
+    page: int  # 1-based best page
+    scores: ScoreBreakdown
+    snippet: Snippet
+    explanation: Explanation
+    rank: int = 0
+    other_pages: tuple[int, ...] = ()  # further matching pages of the same document
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: str
+    mode: Literal["keyword", "file", "similar"]
+    hits: tuple[Hit, ...]
+    elapsed_ms: float = 0.0
+    terms: tuple[str, ...] = ()  # lexical terms the query was split into
+
+
+@dataclass(frozen=True)
+class FileQueryResults:
+    """Answer to "I have this drawing": related documents and similar drawings."""
+
+    query_path: str
+    query_text: str
+    identifiers: tuple[str, ...]
+    text_source: TextSource
+    related: SearchResults
+    similar: SearchResults
+    query_words: tuple[Word, ...] = ()  # words found on the query page (for highlighting)
+    elapsed_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class FailedFile:
+    path: str
+    reason: str
+    when: str  # ISO timestamp
+
+
+@dataclass(frozen=True)
+class PackInfo:
+    name: str
+    version: str
+    path: str
+    text_dim: int
+    has_image_tower: bool
+    created: str = ""
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LibraryStatus:
+    library: str
+    folders: tuple[str, ...]
+    documents: int
+    pages: int
+    chunks: int
+    drawings: int
+    failed: tuple[FailedFile, ...]
+    index_bytes: int
+    pack: Optional[PackInfo]
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    pages: int = 0
+    elapsed_s: float = 0.0
+    cancelled: bool = False
+    errors: tuple[FailedFile, ...] = ()
+
+
+def to_jsonable(obj: object) -> object:
+    """Dataclasses -> dicts, Paths -> str, tuples -> lists; for `--json` output."""
+    if hasattr(obj, "__dataclass_fields__"):
+        return {k: to_jsonable(v) for k, v in asdict(obj).items()}  # type: ignore[arg-type]
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, float):
+        return round(obj, 6)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
