@@ -1,0 +1,278 @@
+"""Retrieval quality on the Ultimaker Original set (../shared/data/ultimaker-original).
+
+Corpus: every BOM line (both BOM CSVs) as its own small text document, plus every drawing PDF.
+Queries: each drawing of pairs.csv, in two modes:
+  image  (headline) page 1 rendered to a 150 dpi grayscale PNG with no text layer, as a scan or photo
+  pdf    (easy)     the PDF itself, text layer included
+Relevant "related documents": the BOM line document(s) with the drawing's part number (grade 2).
+Relevant "similar drawings": the drawing itself (grade 2) and other drawings of the same part (grade 1).
+Rankers, in one run: lexical only, dense only, hybrid (the engine's fusion), and a visual-only ranker
+when the model pack has an image tower; plus the plain baseline: TF-IDF over the BOM documents with
+the query's extracted text (the `query_text` the engine returns: text layer or OCR).
+
+    python bench/bench_quality.py --limit 40          # quick
+    python bench/bench_quality.py                     # all 137 queries -> bench/out/quality.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench import common  # noqa: E402
+from engine.evaluate.metrics import (  # noqa: E402
+    PRIMARY_METRIC, evaluate_run, write_qrels, write_run,
+)
+
+# ranker name -> the facade's `evidence` argument (None = fused hybrid)
+RANKERS: dict[str, set[str] | None] = {
+    "lexical": {"lexical"},
+    "dense": {"semantic"},
+    "hybrid": None,
+}
+VISUAL_RANKER = ("visual", {"visual"})
+MODES = ("image", "pdf")
+KS = (1, 5, 10)
+COLUMNS = ["mode", "ranker", "recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "map", "queries"]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=common.DEFAULT_DATA, help="the ultimaker-original folder")
+    p.add_argument("--limit", type=int, default=0, help="use the first N pairs as queries (0 = all)")
+    p.add_argument("--modes", default=",".join(MODES), help="comma list of: image, pdf")
+    p.add_argument("--rankers", default=",".join(RANKERS),
+                   help="comma list of: lexical, dense, hybrid, visual (visual only with an image tower)")
+    p.add_argument("--dpi", type=int, default=150, help="render resolution of image-mode queries")
+    p.add_argument("--depth", type=int, default=100, help="hits asked per query (ranking depth)")
+    p.add_argument("--workdir", type=Path, default=None,
+                   help="keep corpus, library, renders and run files here (reused on the next run); "
+                        "default: a temp dir removed at the end")
+    p.add_argument("--pack", type=Path, default=None, help="model pack folder (default: the engine's)")
+    p.add_argument("--out", type=Path, default=common.OUT_DIR / "quality.json")
+    args = p.parse_args(argv)
+    args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    args.rankers = [r.strip() for r in args.rankers.split(",") if r.strip()]
+    for m in args.modes:
+        if m not in MODES:
+            p.error(f"unknown mode {m!r}")
+    for r in args.rankers:
+        if r not in RANKERS and r != VISUAL_RANKER[0]:
+            p.error(f"unknown ranker {r!r}")
+    return args
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def supports_evidence(engine) -> bool:
+    try:
+        return "evidence" in inspect.signature(engine.search_file).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def open_library(args: argparse.Namespace, work: Path, corpus: common.Corpus):
+    from engine.api import Engine
+
+    kwargs = {"pack": args.pack} if args.pack else {}
+    engine = Engine.open(work / "library", **kwargs)
+    if str(corpus.root.resolve()) not in {str(Path(f).resolve()) for f in engine.folders()}:
+        engine.add_folder(corpus.root)
+    last = [0.0]
+
+    def progress(p) -> None:  # at most one line every 5 s
+        now = time.monotonic()
+        if now - last[0] > 5 or (p.total and p.done == p.total):
+            last[0] = now
+            log(f"  index {p.stage}: {p.done}/{p.total or '?'} {p.unit} {p.message}")
+
+    t0 = time.perf_counter()
+    report = engine.index(progress=progress)
+    info = {"elapsed_s": time.perf_counter() - t0, "report": report}
+    return engine, info
+
+
+def hit_ids(corpus: common.Corpus, results) -> list[str]:
+    out = []
+    for h in results.hits:
+        doc = corpus.doc_id(h.path)
+        out.append(doc if doc is not None else common.safe_id(f"outside:{h.path}"))
+    return out
+
+
+def run_queries(args, engine, corpus, pairs, work: Path, rankers: dict) -> dict:
+    """mode -> {"runs": {ranker: {"related": run, "similar": run}}, "latency": {...}, "query_text": {...}}."""
+    from engine.errors import EngineError
+
+    evidence_ok = supports_evidence(engine)
+    out: dict = {}
+    for mode in args.modes:
+        runs = {r: {"related": {}, "similar": {}} for r in rankers}
+        latency: dict[str, list[float]] = {r: [] for r in rankers}
+        texts: dict[str, dict] = {}
+        errors: list[dict] = []
+        t_mode = time.perf_counter()
+        for i, pair in enumerate(pairs, start=1):
+            src = args.data / pair.drawing
+            if mode == "image":
+                query_path = common.render_png(src, work / "renders" / f"{pair.query_id}.png", dpi=args.dpi)
+            else:
+                query_path = src
+            for ranker, evidence in rankers.items():
+                kwargs = {"limit": args.depth}
+                if evidence_ok:
+                    kwargs["evidence"] = evidence
+                t0 = time.perf_counter()
+                try:
+                    res = engine.search_file(query_path, **kwargs)
+                except EngineError as err:
+                    errors.append({"query": pair.query_id, "ranker": ranker, "error": str(err)})
+                    runs[ranker]["related"][pair.query_id] = []
+                    runs[ranker]["similar"][pair.query_id] = []
+                    continue
+                latency[ranker].append(time.perf_counter() - t0)
+                runs[ranker]["related"][pair.query_id] = hit_ids(corpus, res.related)
+                runs[ranker]["similar"][pair.query_id] = hit_ids(corpus, res.similar)
+                if pair.query_id not in texts:
+                    texts[pair.query_id] = {"text": res.query_text, "source": res.text_source,
+                                            "identifiers": list(res.identifiers)}
+            if i % 10 == 0 or i == len(pairs):
+                rate = i / (time.perf_counter() - t_mode)
+                log(f"  {mode}: {i}/{len(pairs)} queries ({rate:.2f} queries/s, {len(rankers)} rankers each)")
+        out[mode] = {"runs": runs, "latency": {r: common.percentiles(v) for r, v in latency.items()},
+                     "query_text": texts, "errors": errors}
+    return out
+
+
+def tfidf_run(corpus: common.Corpus, texts: dict[str, dict], depth: int) -> dict[str, list[str]]:
+    index = common.TfidfIndex(corpus.texts)
+    return {qid: [d for d, _ in index.search(t["text"] or "", depth)] for qid, t in texts.items()}
+
+
+def summarise(args, corpus, pairs, measured: dict) -> tuple[dict, list[dict], list[dict]]:
+    rel_q = common.related_qrels(pairs, corpus.bom)
+    sim_q = common.similar_qrels(pairs)
+    results: dict = {}
+    rows: list[dict] = []
+    sim_rows: list[dict] = []
+    for mode, m in measured.items():
+        res_mode: dict = {}
+        for ranker, run in m["runs"].items():
+            related = evaluate_run(run["related"], rel_q, KS, per_query=True)
+            similar = evaluate_run(run["similar"], sim_q, KS)
+            res_mode[ranker] = {"related": related, "similar": similar, "latency": m["latency"][ranker]}
+            rows.append({"mode": mode, "ranker": ranker, **related})
+            sim_rows.append({"mode": mode, "ranker": ranker, **similar})
+        base_run = tfidf_run(corpus, m["query_text"], args.depth)
+        base = evaluate_run(base_run, rel_q, KS, per_query=True)
+        res_mode["tfidf-baseline"] = {"related": base}
+        rows.append({"mode": mode, "ranker": "tfidf-baseline", **base})
+        m["runs"]["tfidf-baseline"] = {"related": base_run}
+        sources: dict[str, int] = {}
+        for t in m["query_text"].values():
+            sources[t["source"]] = sources.get(t["source"], 0) + 1
+        res_mode["query_text_sources"] = sources
+        res_mode["errors"] = m["errors"]
+        results[mode] = res_mode
+    return results, rows, sim_rows
+
+
+def save_runs(runs_dir: Path, pairs, corpus, measured: dict) -> Path:
+    """TREC qrels and run files (for trec_eval or a later re-scoring) and the query texts."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    write_qrels(runs_dir / "related.qrels", common.related_qrels(pairs, corpus.bom))
+    write_qrels(runs_dir / "similar.qrels", common.similar_qrels(pairs))
+    for mode, m in measured.items():
+        for ranker, run in m["runs"].items():
+            for kind, r in run.items():
+                write_run(runs_dir / f"{mode}-{ranker}-{kind}.run", r, tag=f"{mode}-{ranker}")
+        (runs_dir / f"{mode}-query-text.json").write_text(
+            json.dumps(m["query_text"], ensure_ascii=False, indent=1), encoding="utf-8")
+    return runs_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not (args.data / "pairs.csv").is_file():
+        print(f"no pairs.csv under {args.data}", file=sys.stderr)
+        return 2
+    pairs = common.load_pairs(args.data)
+    if args.limit:
+        pairs = pairs[: args.limit]
+    temp = None
+    if args.workdir is None:
+        temp = tempfile.mkdtemp(prefix="zumen-bench-quality-")
+        work = Path(temp)
+    else:
+        work = args.workdir
+        work.mkdir(parents=True, exist_ok=True)
+    try:
+        log(f"corpus -> {work / 'corpus'}")
+        corpus = common.build_corpus(args.data, work / "corpus", common.load_pairs(args.data))
+        log(f"corpus: {len(corpus.bom)} BOM line documents + {len(corpus.drawings)} drawing PDFs; "
+            f"{len(pairs)} queries")
+        engine, index_info = open_library(args, work, corpus)
+        try:
+            status = engine.status()
+            rankers = {r: RANKERS[r] for r in args.rankers if r in RANKERS}
+            has_tower = bool(status.pack and status.pack.has_image_tower)
+            if VISUAL_RANKER[0] in args.rankers and has_tower:
+                rankers[VISUAL_RANKER[0]] = VISUAL_RANKER[1]
+            if not supports_evidence(engine):
+                log("WARNING: Engine.search_file has no `evidence` parameter: only the hybrid ranker "
+                    "is meaningful; the others repeat it")
+                rankers = {"hybrid": None}
+            log(f"library: {status.documents} documents, {status.pages} pages, {status.chunks} chunks; "
+                f"indexed in {index_info['elapsed_s']:.1f} s; rankers: {', '.join(rankers)}")
+            t0 = time.perf_counter()
+            measured = run_queries(args, engine, corpus, pairs, work, rankers)
+            query_s = time.perf_counter() - t0
+        finally:
+            engine.close()
+        results, rows, sim_rows = summarise(args, corpus, pairs, measured)
+        runs_dir = save_runs(args.out.parent / f"{args.out.stem}-runs", pairs, corpus, measured)
+        from engine.types import to_jsonable
+
+        payload = {
+            "benchmark": "quality", "data": str(args.data), "primary_metric": PRIMARY_METRIC,
+            "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+            "machine": common.machine_info(),
+            "corpus": {"bom_documents": len(corpus.bom), "drawings": len(corpus.drawings),
+                       "queries": len(pairs)},
+            "library": to_jsonable(status), "index": to_jsonable(index_info),
+            "query_seconds": query_s, "peak_rss_mb": common.peak_rss_mb(),
+            "evidence_parameter": supports_evidence(engine), "rankers": list(rankers),
+            "results": results,
+        }
+        common.write_json(args.out, payload)
+        print("\nRelated documents (relevant: the BOM line(s) with the drawing's part number)")
+        print(common.format_table(rows, COLUMNS, ["mode", "ranker", "R@1", "R@5", "R@10", "MRR",
+                                                  "nDCG@10", "mAP", "n"]))
+        print("\nSimilar drawings (relevant: the drawing itself, grade 2; same part, grade 1)")
+        print(common.format_table(sim_rows, ["mode", "ranker", "recall@1", "recall@5", "recall@10", "mrr"],
+                                  ["mode", "ranker", "R@1", "R@5", "R@10", "MRR"]))
+        print("\nLatency per search_file call (ms)")
+        lat_rows = [{"mode": mode, "ranker": r, **results[mode][r]["latency"]}
+                    for mode in results for r in rankers]
+        print(common.format_table(lat_rows, ["mode", "ranker", "p50_ms", "p95_ms", "mean_ms"]))
+        print(f"\nJSON: {args.out}   TREC runs/qrels: {runs_dir}")
+        return 0
+    finally:
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
