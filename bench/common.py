@@ -163,15 +163,17 @@ def related_qrels(pairs: Sequence[Pair], bom: Sequence[BomLine]) -> dict[str, di
     return {p.query_id: {d: 2 for d in by_part.get(p.part_number, [])} for p in pairs}
 
 
-def similar_qrels(pairs: Sequence[Pair]) -> dict[str, dict[str, int]]:
-    """Query -> the drawing itself (grade 2) and other drawings of the same part number (grade 1)."""
+def similar_qrels(pairs: Sequence[Pair], include_self: bool = True) -> dict[str, dict[str, int]]:
+    """Query -> the drawing itself (grade 2, unless include_self is False) and other drawings of the
+    same part number (grade 1)."""
     by_part: dict[str, list[str]] = {}
     for p in pairs:
         by_part.setdefault(p.part_number, []).append(p.drawing)
     out: dict[str, dict[str, int]] = {}
     for p in pairs:
         rel = {Corpus.drawing_id(d): 1 for d in by_part[p.part_number] if d != p.drawing}
-        rel[Corpus.drawing_id(p.drawing)] = 2
+        if include_self:
+            rel[Corpus.drawing_id(p.drawing)] = 2
         out[p.query_id] = rel
     return out
 
