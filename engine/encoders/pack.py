@@ -122,7 +122,7 @@ def validate_manifest(manifest: Any, pack: str = "?") -> None:
 def make_pack_id(name: str, version: str) -> str:
     """'name-version' with every character outside [A-Za-z0-9._-] replaced: safe as a folder name."""
     raw = f"{name.strip()}-{version.strip()}"
-    return _SAFE_ID.sub("_", raw).strip("._") or "pack"
+    return _SAFE_ID.sub("_", raw).strip("._-") or "pack"
 
 
 # --------------------------------------------------------------------------- hashing
