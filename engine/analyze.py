@@ -1,0 +1,175 @@
+"""Lexical analysis shared by indexing and querying.
+
+Japanese has no spaces, and users search for one- and two-character terms (軸, 軸受) as well as
+long compounds (焼入れ焼戻し). We index every CJK run as character unigrams plus bigrams (the
+classic CJK-bigram scheme of Lucene/Elasticsearch) and query with the bigrams of a term (or the
+unigram for a one-character term). Latin/digit runs become words; identifiers such as
+``1258-B2P-A`` are indexed both whole (punctuation removed: ``1258b2pa``) and by their parts
+(``1258``, ``b2p``, ``a``), so a search for the full number, its prefix or one part all match.
+
+Every token is made of letters/digits only, so SQLite FTS5's default ``unicode61`` tokenizer
+keeps our tokens intact.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Han, Hiragana, Katakana (incl. the prolonged sound mark and iteration marks), CJK compatibility.
+_CJK = r"\u3005\u3006\u3041-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+# An alphanumeric "word", allowed to contain inner connectors (- . / _) between alnum characters.
+_WORD = re.compile(r"[0-9a-z\u00b5\u03b1-\u03c9]+(?:[-./_][0-9a-z\u00b5\u03b1-\u03c9]+)*")
+_TOKEN_OR_CJK = re.compile(f"[{_CJK}]+|" + _WORD.pattern)
+_PARTS = re.compile(r"[0-9a-z\u00b5\u03b1-\u03c9]+")
+
+STOPWORDS = frozenset(
+    "a an and are as at be by for from in is it of on or the to with this that these those "
+    "de het een en van".split()
+)
+
+# Identifier patterns, applied to NFKC-normalised, upper-cased text.
+_MATERIAL = re.compile(
+    r"\b(?:S\d{2}C|SS\d{3}|SUS\d{3}[A-Z]?\d?|SCM\d{3}|SNCM\d{3}|SK[DHS]?\d{1,2}|SUJ\d|SPC[CDE]|SPH[CD]|"
+    r"SECC|SGCC|FCD?\d{3}|A\d{4}(?:-T\d+)?|C\d{4}|AL\d{4}|POM|PEEK|MC\s?NYLON|ABS|PLA|PTFE)\b"
+)
+_STANDARD = re.compile(r"\b(?:JIS|ISO|DIN|ASTM|ANSI|EN|IEC)\s?[A-Z]?\s?\d{2,5}(?:[-:]\d+)*(?:-[A-Z]{1,2}\b)?")
+# Part / drawing numbers: alnum groups joined by hyphens with at least one digit group of 3+,
+# e.g. 1258-B2P-A, ZM-1258-B2P, A-20431-03, B1013-A2P-A; or a bare 4-8 digit number.
+_PART_NO = re.compile(r"\b(?=[A-Z0-9-]*\d{3})[A-Z0-9]{1,8}(?:-[A-Z0-9]{1,8}){1,4}\b|\b\d{4,8}\b")
+_DATE_LIKE = re.compile(r"^\d{1,4}-\d{1,2}-\d{1,4}$")
+_THREAD = re.compile(r"\bM\d{1,2}(?:X\d+(?:\.\d+)?)?\b")
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width -> ASCII, half-width kana -> full-width) and lower case."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def is_cjk(text: str) -> bool:
+    return bool(_CJK_RUN.fullmatch(text))
+
+
+def _cjk_grams(run: str) -> list[str]:
+    grams = list(run)
+    grams += [run[i:i + 2] for i in range(len(run) - 1)]
+    return grams
+
+
+def _word_tokens(word: str) -> list[str]:
+    parts = _PARTS.findall(word)
+    if len(parts) == 1:
+        return parts
+    joined = "".join(parts)
+    return [joined] + parts
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Index-side tokens of `text` (already or not yet normalised)."""
+    out: list[str] = []
+    for m in _TOKEN_OR_CJK.finditer(normalize(text)):
+        tok = m.group(0)
+        if _CJK_RUN.fullmatch(tok):
+            out.extend(_cjk_grams(tok))
+        else:
+            out.extend(_word_tokens(tok))
+    return out
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """One term a user typed. `tokens` must all match (AND); `prefix` allows prefix matching."""
+
+    text: str  # as shown to the user ("焼入れ", "1258-b2p")
+    tokens: tuple[str, ...]
+    prefix: bool = False
+
+
+def query_terms(text: str, *, drop_stopwords: bool = True) -> list[QueryTerm]:
+    """Split a query into terms. Duplicates are removed; order is kept."""
+    terms: list[QueryTerm] = []
+    seen: set[str] = set()
+    for m in _TOKEN_OR_CJK.finditer(normalize(text)):
+        tok = m.group(0)
+        if tok in seen:
+            continue
+        seen.add(tok)
+        if _CJK_RUN.fullmatch(tok):
+            grams = [tok] if len(tok) == 1 else [tok[i:i + 2] for i in range(len(tok) - 1)]
+            terms.append(QueryTerm(tok, tuple(dict.fromkeys(grams))))
+            continue
+        if drop_stopwords and tok in STOPWORDS:
+            continue
+        parts = _PARTS.findall(tok)
+        if len(parts) == 1:
+            # identifiers and long words match by prefix too ("1258" finds "1258b2pa")
+            prefix = len(tok) >= 3 and any(c.isdigit() for c in tok)
+            terms.append(QueryTerm(tok, (parts[0],), prefix))
+        else:
+            terms.append(QueryTerm(tok, ("".join(parts),), True))
+    return terms
+
+
+def term_matches(term: QueryTerm, tokens: set[str], token_list: list[str] | None = None) -> bool:
+    """Does a chunk with these lexical tokens contain `term`?"""
+    if term.prefix:
+        key = term.tokens[0]
+        return any(t.startswith(key) for t in (token_list or tokens))
+    return all(t in tokens for t in term.tokens)
+
+
+def extract_identifiers(text: str) -> list[str]:
+    """Part and drawing numbers, materials, standards and thread sizes, in order of appearance."""
+    up = unicodedata.normalize("NFKC", text).upper()
+    found: list[tuple[int, str]] = []
+    for pattern in (_STANDARD, _MATERIAL, _THREAD):
+        for m in pattern.finditer(up):
+            found.append((m.start(), re.sub(r"\s+", " ", m.group(0)).strip()))
+    covered = [(s, s + len(v)) for s, v in found]
+    for m in _PART_NO.finditer(up):
+        value = m.group(0)
+        if _DATE_LIKE.match(value) or any(a <= m.start() < b for a, b in covered):
+            continue
+        found.append((m.start(), value))
+    found.sort()
+    return list(dict.fromkeys(v for _, v in found))
+
+
+def highlight_spans(text: str, terms: list[QueryTerm]) -> list[tuple[int, int]]:
+    """Character spans in `text` (original, not normalised) where query terms occur.
+
+    NFKC can change lengths, so matching runs on a per-character normalised copy whose
+    indices map back to `text`.
+    """
+    if not terms or not text:
+        return []
+    norm_chars: list[str] = []
+    index_map: list[int] = []
+    for i, ch in enumerate(text):
+        n = normalize(ch)
+        for c in n:
+            norm_chars.append(c)
+            index_map.append(i)
+    norm = "".join(norm_chars)
+    spans: list[tuple[int, int]] = []
+    for term in terms:
+        needles = [term.text]
+        parts = _PARTS.findall(term.text)
+        if len(parts) > 1:
+            needles.append(r"[-./_ ]?".join(map(re.escape, parts)))
+            pattern = "|".join(needles[1:])
+        else:
+            pattern = re.escape(term.text)
+        for m in re.finditer(pattern, norm):
+            if m.end() > m.start():
+                spans.append((index_map[m.start()], index_map[m.end() - 1] + 1))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged

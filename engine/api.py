@@ -1,0 +1,358 @@
+"""The engine facade: the one object the CLI, the desktop app and the benchmarks talk to.
+
+Every method returns plain frozen dataclasses from `engine.types` and raises `EngineError`
+subclasses. Long calls take an optional progress callback and cancel token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from pathlib import Path
+from typing import Any, Collection, Sequence
+
+import numpy as np
+from PIL import Image
+
+from engine.config import EngineSettings, default_library_path
+from engine.errors import EngineError, LibraryError, QueryError
+from engine.indexing.pipeline import IndexingPipeline, file_sha1
+from engine.indexing.scanner import canonical
+from engine.library import _AUTO, Library
+from engine.progress import CancelToken, Progress, ProgressCallback, report
+from engine.search.query import Searcher, mean_vector
+from engine.types import (FileQueryResults, Hit, IndexReport, LibraryStatus, PackInfo,
+                          SearchResults, Word)
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    """Open with `Engine.open(path)`; close with `close()` (or use it as a context manager)."""
+
+    def __init__(self, library: Library) -> None:
+        self._lib = library
+        self._searcher = Searcher(library)
+
+    @classmethod
+    def open(cls, library: Path | str | None = None, *, pack: Path | str | None = None,
+             settings: EngineSettings | None = None, text_encoder: Any = None,
+             image_encoder: Any = _AUTO, ocr: Any = _AUTO) -> "Engine":
+        """Open (creating if needed) the library folder. Encoders/OCR may be injected for tests."""
+        root = Path(library).expanduser() if library else default_library_path()
+        try:
+            lib = Library(root, pack_dir=Path(pack) if pack else None, settings=settings,
+                          text_encoder=text_encoder, image_encoder=image_encoder, ocr=ocr)
+        except OSError as exc:
+            raise LibraryError(f"cannot open library at {root}: {exc}") from exc
+        return cls(lib)
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._lib.close()
+
+    @property
+    def library_path(self) -> Path:
+        return self._lib.root
+
+    @property
+    def settings(self) -> EngineSettings:
+        return self._lib.settings
+
+    # -- folders and indexing --------------------------------------------------------------
+    def add_folder(self, path: Path | str) -> str:
+        p = Path(path).expanduser()
+        if not p.exists():
+            raise LibraryError(f"folder not found: {p}")
+        key = canonical(p)
+        self._lib.catalog.add_folder(key)
+        return key
+
+    def remove_folder(self, path: Path | str) -> int:
+        """Forget a folder and every document indexed under it. Returns documents removed."""
+        key = canonical(path)
+        self._lib.catalog.remove_folder(key)
+        with self._lib.writer_lock:
+            pipeline = self._pipeline()
+            removed = 0
+            for doc_path in list(self._lib.catalog.document_stamps()):
+                if doc_path == key or doc_path.startswith(key.rstrip("/\\") + ("\\" if "\\" in key else "/")):
+                    chunks, pages = self._lib.catalog.delete_document(doc_path)
+                    pipeline._drop_vectors(chunks, pages)
+                    removed += 1
+            self._lib.save_vectors()
+        return removed
+
+    def folders(self) -> tuple[str, ...]:
+        return self._lib.catalog.folders()
+
+    def index(self, paths: Sequence[Path | str] | None = None, *,
+              progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+              retry_failed: bool = False) -> IndexReport:
+        """Index new/changed files and drop deleted ones under `paths` (default: all folders).
+
+        Paths given here become library folders. Only one indexer per library runs at a time.
+        """
+        if paths:
+            roots = [Path(self.add_folder(p)) for p in paths]
+        else:
+            roots = [Path(f) for f in self.folders()]
+        with self._lib.writer_lock:
+            return self._pipeline().run(roots, progress=progress, cancel=cancel,
+                                        retry_failed=retry_failed)
+
+    def _pipeline(self) -> IndexingPipeline:
+        from engine.extract import SUPPORTED_SUFFIXES, extract_document, render_page
+
+        return IndexingPipeline(self._lib, extract=extract_document, render=render_page,
+                                suffixes=SUPPORTED_SUFFIXES)
+
+    # -- search ----------------------------------------------------------------------------
+    def search(self, text: str, *, limit: int = 20, kinds: Collection[str] | None = None,
+               evidence: Collection[str] | None = None) -> SearchResults:
+        """Keyword / natural-language search over every indexed page."""
+        if not text or not text.strip():
+            raise QueryError("the search text is empty")
+        self._lib.refresh()
+        q = self._searcher.make_query(text, keyword=True)
+        if not q.terms and q.text_vector is None:
+            raise QueryError(f"nothing to search for in {text!r}")
+        return self._searcher.search(q, limit=limit, kinds=kinds, evidence=evidence, mode="keyword")
+
+    def search_file(self, path: Path | str, *, limit: int = 20,
+                    evidence: Collection[str] | None = None,
+                    progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> FileQueryResults:
+        """"I have this drawing": related documents and similar drawings for a PDF or image."""
+        from engine.errors import ExtractionError
+        from engine.extract import extract_document, render_page
+
+        t0 = time.perf_counter()
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise QueryError(f"query file not found: {path}")
+        report(progress, Progress("extract", 0, 3, "steps", "reading the drawing"))
+        try:
+            doc = extract_document(path, self._lib.settings, self._lib.ocr)
+        except ExtractionError:
+            raise
+        if cancel is not None:
+            cancel.check()
+        page = doc.pages[0] if doc.pages else None
+        image_vec = None
+        if self._lib.image_encoder is not None and doc.format in ("pdf", "image") and (
+                evidence is None or "visual" in evidence):
+            report(progress, Progress("embed", 1, 3, "steps", "comparing pictures"))
+            image = render_page(path, 1, self._lib.settings.render_dpi, grayscale=True)
+            image_vec = self._lib.image_encoder.encode([image])[0]
+        same = {d.id for d in self._lib.catalog.documents_by_sha1(file_sha1(path))}
+        text = page.text if page else ""
+        return self._file_results(str(path), text, page.words if page else (),
+                                  page.source if page else "none", image_vec, same, limit,
+                                  evidence, t0, progress)
+
+    def search_image(self, image: Image.Image, *, limit: int = 20,
+                     evidence: Collection[str] | None = None) -> FileQueryResults:
+        """Query with a picture already in memory (clipboard paste, camera)."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="zumen-query-") as tmp:
+            target = Path(tmp) / "pasted.png"
+            image.save(target)
+            return self.search_file(target, limit=limit, evidence=evidence)
+
+    def _file_results(self, query_path: str, text: str, words: Sequence[Word], source: str,
+                      image_vec, exclude: set[int], limit: int,
+                      evidence: Collection[str] | None, t0: float,
+                      progress: ProgressCallback | None = None) -> FileQueryResults:
+        self._lib.refresh()
+        report(progress, Progress("search", 2, 3, "steps", "searching"))
+        q = self._searcher.make_query(text, keyword=False, image_vector=image_vec, words=words,
+                                      exclude_docs=exclude)
+        related = self._searcher.search(q, limit=limit, kinds={"document"}, evidence=evidence,
+                                        mode="file")
+        similar = self._searcher.search(q, limit=limit, kinds={"drawing"}, evidence=evidence,
+                                        mode="file")
+        report(progress, Progress("search", 3, 3, "steps", "done"))
+        return FileQueryResults(query_path, text, tuple(q.identifiers), source,  # type: ignore[arg-type]
+                                related, similar, tuple(words),
+                                (time.perf_counter() - t0) * 1000)
+
+    def similar(self, target: Path | str | int, page: int = 1, *, limit: int = 20,
+                evidence: Collection[str] | None = None) -> FileQueryResults:
+        """Documents and drawings like an indexed page ("more like this")."""
+        cat = self._lib.catalog
+        doc = cat.document(target) if isinstance(target, int) else cat.document_by_path(canonical(target))
+        if doc is None:
+            raise QueryError(f"not in the library: {target}")
+        row = cat.page(doc.id, page)
+        if row is None:
+            raise QueryError(f"{doc.path} has no page {page}")
+        page_id, content = row
+        image_vec = None
+        index = self._lib.image_index
+        if index is not None and index.contains(np.array([page_id], dtype=np.uint64))[0]:
+            image_vec = index.get(np.array([page_id], dtype=np.uint64))[0]
+        return self._file_results(doc.path, content.text, content.words, content.source, image_vec,
+                                  {doc.id}, limit, evidence, time.perf_counter())
+
+    # -- pages, thumbnails, explanations ---------------------------------------------------
+    def render_page(self, target: Path | str | int, page: int = 1, dpi: int = 100) -> Image.Image:
+        from engine.extract import render_page
+
+        return render_page(self._path_of(target), page, dpi)
+
+    def thumbnail(self, target: Path | str | int, page: int = 1) -> Path:
+        """A cached PNG thumbnail of a page (rendered on first request)."""
+        path = self._path_of(target)
+        st = path.stat()
+        key = hashlib.sha1(f"{path}|{st.st_size}|{st.st_mtime_ns}|{page}".encode()).hexdigest()
+        out = self._lib.root / "thumbs" / f"{key}.png"
+        if not out.exists():
+            from engine.extract import render_page
+
+            size = self._lib.settings.thumbnail_px
+            image = render_page(path, page, 72, max_px=size * 2)
+            image.thumbnail((size, size))
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_suffix(".tmp.png")
+            image.save(tmp)
+            tmp.replace(out)
+        return out
+
+    def page_words(self, target: Path | str | int, page: int = 1) -> tuple[Word, ...]:
+        doc = self._doc_of(target)
+        row = self._lib.catalog.page(doc.id, page) if doc else None
+        return row[1].words if row else ()
+
+    def visual_heatmap(self, query_path: Path | str, hit: Hit):
+        """Patch-level similarity (h, w) in 0..1 between the query and the hit page, or None."""
+        enc = self._lib.image_encoder
+        if enc is None or not hasattr(enc, "patch_embeddings"):
+            return None
+        from engine.extract import render_page
+
+        dpi = self._lib.settings.render_dpi
+        try:
+            q = enc.patch_embeddings(render_page(Path(query_path), 1, dpi, grayscale=True))
+            h = enc.patch_embeddings(render_page(Path(hit.path), hit.page, dpi, grayscale=True))
+        except (EngineError, NotImplementedError):
+            return None
+        if q is None or h is None:
+            return None
+        qv = mean_vector(q.reshape(-1, q.shape[-1]))
+        if qv is None:
+            return None
+        sim = h @ qv  # (h, w)
+        lo, hi = float(sim.min()), float(sim.max())
+        return ((sim - lo) / (hi - lo)).astype(np.float32) if hi > lo else np.zeros_like(sim)
+
+    def _doc_of(self, target: Path | str | int):
+        cat = self._lib.catalog
+        return cat.document(target) if isinstance(target, int) else cat.document_by_path(canonical(target))
+
+    def _path_of(self, target: Path | str | int) -> Path:
+        if isinstance(target, int):
+            doc = self._lib.catalog.document(target)
+            if doc is None:
+                raise QueryError(f"no document with id {target}")
+            return Path(doc.path)
+        return Path(target)
+
+    # -- feedback ---------------------------------------------------------------------------
+    def record_feedback(self, query: str, hit: Hit, vote: int, *, query_path: str | None = None) -> None:
+        if vote not in (-1, 1):
+            raise QueryError("vote must be +1 or -1")
+        self._lib.catalog.add_feedback(query, query_path, hit.path, hit.page, vote, self._lib.pack_id)
+
+    def feedback(self) -> list[dict]:
+        return self._lib.catalog.feedback()
+
+    # -- status and packs -----------------------------------------------------------------
+    def status(self) -> LibraryStatus:
+        cat = self._lib.catalog
+        counts = cat.counts()
+        return LibraryStatus(
+            library=str(self._lib.root), folders=cat.folders(), documents=counts["documents"],
+            pages=counts["pages"], chunks=counts["chunks"], drawings=counts["drawings"],
+            failed=cat.failures(), index_bytes=self._lib.index_bytes(), pack=self.active_pack())
+
+    def active_pack(self) -> PackInfo | None:
+        pack = self._lib.pack
+        return pack.info if pack is not None else None
+
+    @property
+    def pack_error(self) -> str | None:
+        return self._lib.pack_error
+
+    def packs(self) -> list[PackInfo]:
+        """The bundled default pack plus every pack version in the library's packs/ folder."""
+        from engine.config import DEFAULT_PACK_DIR
+        from engine.encoders.pack import ModelPack
+        from engine.errors import PackError
+
+        found = []
+        candidates = [DEFAULT_PACK_DIR]
+        packs_dir = self._lib.root / "packs"
+        if packs_dir.is_dir():
+            candidates += sorted(p for p in packs_dir.iterdir() if p.is_dir())
+        for p in candidates:
+            try:
+                found.append(ModelPack.load(p, verify=False).info)
+            except PackError:
+                continue
+        return found
+
+    def activate_pack(self, pack: str | Path, *, progress: ProgressCallback | None = None,
+                      cancel: CancelToken | None = None) -> PackInfo:
+        """Switch to another pack version and embed the library with it.
+
+        Searches keep using the old vectors until the new ones are complete: the new pack's
+        vectors live in their own folder and the switch happens after they are saved.
+        """
+        from engine.encoders.pack import ModelPack
+
+        target = self._resolve_pack(pack)
+        new_pack = ModelPack.load(target)
+        staging = Library(self._lib.root, pack_dir=target, settings=self._lib.settings, ocr=None)
+        try:
+            with self._lib.writer_lock:
+                IndexingPipeline(staging, extract=None, render=self._render_fn(),  # type: ignore[arg-type]
+                                 suffixes=frozenset()).reconcile(progress, cancel)
+                staging.save_vectors()
+                self._lib.switch_pack(target)
+        finally:
+            staging.catalog.close()
+        return new_pack.info
+
+    def rollback_pack(self, *, progress: ProgressCallback | None = None) -> PackInfo:
+        import json
+
+        history = json.loads(self._lib.catalog.get_meta("pack_history", "[]") or "[]")
+        if not history:
+            raise EngineError("there is no earlier model pack to roll back to")
+        info = self.activate_pack(history[-1], progress=progress)
+        # activate_pack recorded the pack we left; forget it and the one we returned to
+        self._lib.catalog.set_meta("pack_history", json.dumps(history[:-1]))
+        return info
+
+    def _resolve_pack(self, pack: str | Path) -> Path:
+        p = Path(pack)
+        if p.is_dir():
+            return p.resolve()
+        for info in self.packs():
+            if pack in (info.name, f"{info.name}-{info.version}", info.version):
+                return Path(info.path)
+        raise EngineError(f"no model pack named {pack!r}")
+
+    @staticmethod
+    def _render_fn():
+        from engine.extract import render_page
+
+        return render_page

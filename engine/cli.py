@@ -1,0 +1,346 @@
+"""`zumen` command line. Every command has `--json` for scripts and benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from engine.config import SAMPLE_LIBRARY, default_library_path
+from engine.errors import EngineError
+from engine.progress import CancelToken, Progress
+from engine.types import FileQueryResults, Hit, SearchResults, to_jsonable
+
+
+# --------------------------------------------------------------------------- output helpers
+class ProgressBar:
+    """A one-line progress bar on stderr (only when stderr is a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._last = 0.0
+
+    def __call__(self, p: Progress) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.1 and p.total and p.done < p.total:
+            return
+        self._last = now
+        width = 28
+        if p.total:
+            filled = int(width * p.done / max(p.total, 1))
+            bar = "#" * filled + "." * (width - filled)
+            count = f"{p.done}/{p.total} {p.unit}"
+        else:
+            bar, count = "." * width, f"{p.done} {p.unit}"
+        rate = f" {p.rate:.1f}/s" if p.rate else ""
+        eta = f" ETA {int(p.eta_s) // 60}:{int(p.eta_s) % 60:02d}" if p.eta_s is not None else ""
+        msg = (p.message or "")[:40]
+        sys.stderr.write(f"\r{p.stage:>7} [{bar}] {count}{rate}{eta} {msg}".ljust(110)[:110])
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def _color() -> bool:
+    return sys.stdout.isatty()
+
+
+def mark_snippet(text: str, marks: Sequence[Sequence[int]]) -> str:
+    on, off = ("\033[1;33m", "\033[0m") if _color() else ("[", "]")
+    out, pos = [], 0
+    for s, e in marks:
+        out += [text[pos:s], on, text[s:e], off]
+        pos = e
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def print_hits(title: str, results: SearchResults) -> None:
+    print(f"{title} ({len(results.hits)} in {results.elapsed_ms:.0f} ms)")
+    if not results.hits:
+        print("  (nothing found)")
+    for h in results.hits:
+        s = h.scores
+        pages = f"p.{h.page}" + (f" (+{len(h.other_pages)} more)" if h.other_pages else "")
+        print(f"{h.rank:>3}. [{h.kind}] {h.title}  {pages}   "
+              f"lexical {s.lexical:.2f}  semantic {s.semantic:.2f}  visual {s.visual:.2f}")
+        print(f"     {h.path}")
+        if h.snippet.text:
+            print(f"     {mark_snippet(h.snippet.text, h.snippet.marks)}")
+        print(f"     why: {h.explanation.summary}"
+              + (f"  ({len(h.explanation.boxes)} boxes on the page)" if h.explanation.boxes else ""))
+
+
+def print_file_results(r: FileQueryResults) -> None:
+    print(f"Query: {r.query_path}  (text from {r.text_source}; {len(r.query_text)} characters)")
+    if r.identifiers:
+        print(f"Identifiers: {', '.join(r.identifiers)}")
+    print()
+    print_hits("Related documents", r.related)
+    print()
+    print_hits("Similar drawings", r.similar)
+    print(f"\n{r.elapsed_ms:.0f} ms in all")
+
+
+def emit_json(obj: Any) -> None:
+    print(json.dumps(to_jsonable(obj), ensure_ascii=False))
+
+
+# --------------------------------------------------------------------------- commands
+def _open(args: argparse.Namespace):
+    from engine.api import Engine
+
+    return Engine.open(args.library, pack=args.pack)
+
+
+def _cancel_on_sigint() -> CancelToken:
+    """First Ctrl-C asks the job to stop cleanly (work so far is saved); a second one aborts."""
+    token = CancelToken()
+
+    def handler(signum, frame):  # noqa: ARG001
+        if token.cancelled:
+            raise KeyboardInterrupt
+        token.cancel()
+        sys.stderr.write("\nstopping after the current file… (Ctrl-C again to abort)\n")
+
+    signal.signal(signal.SIGINT, handler)
+    return token
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    with _open(args) as engine:
+        bar = ProgressBar(not args.json)
+        report = engine.index(args.paths or None, progress=bar, cancel=_cancel_on_sigint(),
+                              retry_failed=args.retry_failed)
+        bar.close()
+        if args.json:
+            emit_json(report)
+        else:
+            state = "stopped early (run again to resume)" if report.cancelled else "done"
+            print(f"Indexing {state}: {report.added} added, {report.updated} updated, "
+                  f"{report.removed} removed, {report.unchanged} unchanged, {report.failed} failed; "
+                  f"{report.pages} pages in {report.elapsed_s:.1f} s")
+            for f in report.errors:
+                print(f"  failed: {f.path}: {f.reason}")
+        return 0
+
+
+def _evidence(args: argparse.Namespace) -> set[str] | None:
+    return set(args.evidence.split(",")) if args.evidence else None
+
+
+def _run_query(engine, line: str, args: argparse.Namespace):
+    candidate = Path(line).expanduser()
+    if candidate.suffix and candidate.is_file():
+        return engine.search_file(candidate, limit=args.limit, evidence=_evidence(args))
+    kinds = {args.kind} if args.kind else None
+    return engine.search(line, limit=args.limit, kinds=kinds, evidence=_evidence(args))
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    with _open(args) as engine:
+        if args.batch:
+            lines = Path(args.batch).read_text(encoding="utf-8").splitlines()
+            for line in (ln.strip() for ln in lines):
+                if not line:
+                    continue
+                try:
+                    result = _run_query(engine, line, args)
+                    payload = {"query": line, "ok": True, "result": to_jsonable(result)}
+                except EngineError as exc:
+                    payload = {"query": line, "ok": False, "error": str(exc)}
+                print(json.dumps(payload, ensure_ascii=False), flush=True)
+            return 0
+        if args.file:
+            result = engine.search_file(Path(args.file), limit=args.limit, evidence=_evidence(args))
+        elif args.text:
+            result = engine.search(" ".join(args.text), limit=args.limit,
+                                   kinds={args.kind} if args.kind else None, evidence=_evidence(args))
+        else:
+            raise EngineError("give keywords, --file PATH or --batch FILE")
+        if args.json:
+            emit_json(result)
+        elif isinstance(result, FileQueryResults):
+            print_file_results(result)
+        else:
+            print_hits(f"Results for {' '.join(args.text)!r}", result)
+        return 0
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    target, _, page = args.target.partition("#")
+    with _open(args) as engine:
+        result = engine.similar(Path(target), int(page or 1), limit=args.limit)
+        emit_json(result) if args.json else print_file_results(result)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with _open(args) as engine:
+        st = engine.status()
+        if args.json:
+            data = to_jsonable(st)
+            data["pack_error"] = engine.pack_error
+            print(json.dumps(data, ensure_ascii=False))
+            return 0
+        print(f"Library:   {st.library}")
+        print(f"Folders:   {', '.join(st.folders) or '(none: zumen index FOLDER)'}")
+        print(f"Documents: {st.documents} ({st.drawings} drawings), {st.pages} pages, {st.chunks} chunks")
+        print(f"Index:     {st.index_bytes / 1e6:.1f} MB")
+        if st.pack:
+            tower = "text + image towers" if st.pack.has_image_tower else "text tower only"
+            print(f"Model:     {st.pack.name} {st.pack.version} ({tower}, {st.pack.text_dim}-d)")
+        else:
+            print(f"Model:     none ({engine.pack_error}); keyword search only")
+        print(f"Failed:    {len(st.failed)}")
+        for f in st.failed:
+            print(f"  {f.path}: {f.reason}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    with _open(args) as engine:
+        n = engine.remove_folder(args.folder)
+        emit_json({"removed_documents": n}) if args.json else print(f"Removed {n} documents.")
+    return 0
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    if args.pack_cmd == "build-default":
+        from engine.config import DEFAULT_PACK_DIR
+        from engine.learn.export_text import build_default_pack
+
+        dest = Path(args.dest) if args.dest else DEFAULT_PACK_DIR
+        if args.if_stale and not default_pack_stale(dest):
+            print(f"Default model pack at {dest} is up to date.")
+            return 0
+        out = build_default_pack(dest, quantize=args.quantize)
+        emit_json({"pack": str(out)}) if args.json else print(f"Default model pack written to {out}")
+        return 0
+    with _open(args) as engine:
+        if args.pack_cmd == "list":
+            packs = engine.packs()
+            active = engine.active_pack()
+            if args.json:
+                emit_json({"active": active, "packs": packs})
+            else:
+                for p in packs:
+                    star = "*" if active and p.path == active.path else " "
+                    print(f"{star} {p.name}-{p.version}  {p.path}  {json.dumps(p.metrics)[:80]}")
+        else:
+            bar = ProgressBar(not args.json)
+            info = (engine.activate_pack(args.name, progress=bar) if args.pack_cmd == "activate"
+                    else engine.rollback_pack(progress=bar))
+            bar.close()
+            emit_json(info) if args.json else print(f"Active model pack: {info.name}-{info.version}")
+    return 0
+
+
+def default_pack_stale(dest: Path) -> bool:
+    """True when `dest` holds no pack, or not the image tower that resources/ ships now."""
+    from engine.config import RESOURCES
+
+    manifest = dest / "manifest.json"
+    if not manifest.exists():
+        return True
+    try:
+        image = json.loads(manifest.read_text(encoding="utf-8")).get("image")
+    except (OSError, ValueError):
+        return True
+    tower = RESOURCES / "models" / "image_tower" / "image.json"
+    if not tower.exists():
+        return image is not None
+    shipped = json.loads(tower.read_text(encoding="utf-8")).get("sha256")
+    return image is None or image.get("sha256") != shipped
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from engine.demo import run_demo
+
+    return run_demo(args)
+
+
+# --------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--library", type=Path, default=None,
+                        help=f"library folder (default: $ZUMEN_LIBRARY or {default_library_path()})")
+    common.add_argument("--pack", type=Path, default=None, help="model pack folder to use")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("-v", "--verbose", action="store_true")
+
+    p = argparse.ArgumentParser(prog="zumen", description="Offline drawing and document search.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("index", parents=[common], help="index folders (incremental)")
+    s.add_argument("paths", nargs="*", type=Path, help="folders or files (default: all library folders)")
+    s.add_argument("--retry-failed", action="store_true", help="try files that failed before again")
+    s.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("search", parents=[common], help="search by keywords or by a drawing")
+    s.add_argument("text", nargs="*", help="keywords: part numbers, materials, words (日本語 OK)")
+    s.add_argument("--file", help="query with a drawing: PDF, scan or photo")
+    s.add_argument("--batch", help="file with one query per line (text or a file path); JSON lines out")
+    s.add_argument("--limit", type=int, default=10)
+    s.add_argument("--kind", choices=("drawing", "document"))
+    s.add_argument("--evidence", help="comma list of lexical,semantic,visual (default: all, fused)")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("similar", parents=[common], help="documents like an indexed one: DOC[#page]")
+    s.add_argument("target")
+    s.add_argument("--limit", type=int, default=10)
+    s.set_defaults(func=cmd_similar)
+
+    s = sub.add_parser("status", parents=[common], help="what the library holds")
+    s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("remove", parents=[common], help="forget a folder and its documents")
+    s.add_argument("folder", type=Path)
+    s.set_defaults(func=cmd_remove)
+
+    s = sub.add_parser("demo", parents=[common], help="index the bundled sample library and run example queries")
+    s.add_argument("--samples", type=Path, default=SAMPLE_LIBRARY)
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("pack", parents=[common], help="model packs")
+    psub = s.add_subparsers(dest="pack_cmd", required=True)
+    b = psub.add_parser("build-default", parents=[common], help="export the default pack (needs torch)")
+    b.add_argument("--dest", help="output folder (default: resources/models/default)")
+    b.add_argument("--quantize", default="auto", choices=("auto", "none", "int8"))
+    b.add_argument("--if-stale", action="store_true",
+                   help="only build when the pack is missing or its shipped image tower changed")
+    psub.add_parser("list", parents=[common])
+    a = psub.add_parser("activate", parents=[common])
+    a.add_argument("name", help="pack name-version or folder")
+    psub.add_parser("rollback", parents=[common])
+    s.set_defaults(func=cmd_pack)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except EngineError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(exc), "type": type(exc).__name__}, ensure_ascii=False))
+        print(f"zumen: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nzumen: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""Incremental indexing: scan -> extract (text layer / OCR) -> chunk -> catalog -> embed -> save.
+
+Crash and cancel safety: each document is committed to the catalog in one transaction; vector
+indexes are saved atomically every `SAVE_EVERY_S` seconds and at the end (also on cancel). If the
+process dies in between, the next run's `reconcile` embeds the catalog chunks the vector index
+lacks and drops vectors whose chunks are gone, so catalog and vectors always converge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from engine.errors import Cancelled, ExtractionError
+from engine.indexing.scanner import FileStamp, canonical, plan_scan, walk_files
+from engine.progress import CancelToken, Progress, ProgressCallback, RateMeter, report
+from engine.store.catalog import ChunkDraft
+from engine.types import ExtractedDocument, FailedFile, IndexReport, PageContent
+
+log = logging.getLogger(__name__)
+
+SAVE_EVERY_S = 30.0
+
+
+def file_sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def chunk_page(page: PageContent, words_per_chunk: int, overlap: int) -> list[ChunkDraft]:
+    """Split a page into overlapping chunks of words (keeping word ranges for highlighting).
+
+    Pages without word boxes (plain text) are chunked by whitespace tokens, or by characters for
+    unspaced Japanese text.
+    """
+    if page.words:
+        texts = [w.text for w in page.words]
+        return _windows(texts, words_per_chunk, overlap, ranged=True)
+    text = page.text.strip()
+    if not text:
+        return []
+    tokens = text.split()
+    if len(tokens) > 1 and len(text) / len(tokens) < 40:
+        return _windows(tokens, words_per_chunk, overlap, ranged=False)
+    size, step = words_per_chunk * 5, (words_per_chunk - overlap) * 5  # ~characters
+    return [ChunkDraft(text[i:i + size], 0, 0) for i in range(0, max(1, len(text) - overlap * 5), step)]
+
+
+def _windows(tokens: list[str], size: int, overlap: int, *, ranged: bool) -> list[ChunkDraft]:
+    step = max(1, size - overlap)
+    out = []
+    for start in range(0, len(tokens), step):
+        end = min(len(tokens), start + size)
+        out.append(ChunkDraft(" ".join(tokens[start:end]), start if ranged else 0, end if ranged else 0))
+        if end == len(tokens):
+            break
+    return out
+
+
+@dataclass
+class _Pending:
+    """Chunks and pages waiting to be embedded (batched across documents)."""
+
+    chunk_ids: list[int] = field(default_factory=list)
+    chunk_texts: list[str] = field(default_factory=list)
+    pages: list[tuple[int, str, int]] = field(default_factory=list)  # (page_id, path, page_no)
+
+
+class IndexingPipeline:
+    """Runs one indexing job over a `Library` (catalog + vector indexes + encoders)."""
+
+    def __init__(self, library, *, extract: Callable[..., ExtractedDocument],
+                 render: Callable[..., object], suffixes: frozenset[str]) -> None:
+        self.lib = library
+        self.settings = library.settings
+        self._extract = extract
+        self._render = render
+        self._suffixes = suffixes
+
+    # -- entry point -------------------------------------------------------------------------
+    def run(self, roots: Sequence[Path], *, progress: ProgressCallback | None = None,
+            cancel: CancelToken | None = None, retry_failed: bool = False) -> IndexReport:
+        cancel = cancel or CancelToken()
+        t0 = time.perf_counter()
+        cat = self.lib.catalog
+        report(progress, Progress("scan", 0, None, "files", "looking for files"))
+        found = walk_files(roots, self._suffixes, cancel)
+        plan = plan_scan(found, cat.document_stamps(), cat.failure_stamps(),
+                         [canonical(r) for r in roots], retry_failed=retry_failed)
+        counts = dict(added=0, updated=0, removed=0, failed=0, pages=0)
+        errors: list[FailedFile] = []
+        cancelled = False
+        pending = _Pending()
+        last_save = time.perf_counter()
+        try:
+            self.reconcile(progress, cancel)
+            for path in plan.deleted:
+                chunk_ids, page_ids = cat.delete_document(path)
+                self._drop_vectors(chunk_ids, page_ids)
+                counts["removed"] += 1
+            todo = plan.to_process
+            new_paths = {f.path for f in plan.new}
+            meter = RateMeter("index", len(todo), "files")
+            for i, stamp in enumerate(todo):
+                cancel.check()
+                report(progress, meter.progress(i, Path(stamp.path).name))
+                outcome = self._index_file(stamp, pending)
+                if isinstance(outcome, FailedFile):
+                    errors.append(outcome)
+                    counts["failed"] += 1
+                elif outcome is not None:
+                    counts["added" if stamp.path in new_paths else "updated"] += 1
+                    counts["pages"] += outcome
+                if len(pending.chunk_ids) >= 256 or len(pending.pages) >= 32:
+                    self._flush(pending)
+                if time.perf_counter() - last_save > SAVE_EVERY_S:
+                    self._flush(pending)
+                    self.lib.save_vectors()
+                    last_save = time.perf_counter()
+            report(progress, meter.progress(len(todo), "embedding"))
+            self._flush(pending)
+        except (Cancelled, KeyboardInterrupt):
+            cancelled = True
+            # documents already in the catalog keep their vectors: embed what is pending
+            self._flush(pending)
+        finally:
+            report(progress, Progress("save", 0, 1, "steps", "saving index"))
+            self.lib.save_vectors()
+        return IndexReport(
+            added=counts["added"], updated=counts["updated"], removed=counts["removed"],
+            unchanged=len(plan.unchanged), failed=counts["failed"], pages=counts["pages"],
+            elapsed_s=time.perf_counter() - t0, cancelled=cancelled, errors=tuple(errors))
+
+    # -- one file ----------------------------------------------------------------------------
+    def _index_file(self, stamp: FileStamp, pending: _Pending) -> int | FailedFile | None:
+        """Returns the number of pages indexed, a FailedFile, or None when content is unchanged."""
+        cat = self.lib.catalog
+        path = Path(stamp.path)
+        try:
+            sha1 = file_sha1(path)
+            old = cat.document_by_path(stamp.path)
+            if old is not None and old.sha1 == sha1:
+                with cat.transaction() as tx:  # touched, not changed: refresh the stamp only
+                    tx.execute("UPDATE documents SET size=?, mtime_ns=? WHERE id=?",
+                               (stamp.size, stamp.mtime_ns, old.id))
+                return None
+            doc = self._extract(path, self.settings, self.lib.ocr)
+        except Cancelled:
+            raise
+        except ExtractionError as exc:
+            return self._fail(stamp, exc.reason)
+        except OSError as exc:
+            return self._fail(stamp, f"cannot read file: {exc.strerror or exc}")
+        except Exception as exc:  # a bug or a library error on odd input must not stop the run
+            log.exception("extraction failed for %s", path)
+            return self._fail(stamp, f"unexpected error while reading: {type(exc).__name__}: {exc}")
+        chunks = [chunk_page(p, self.settings.chunk_words, self.settings.chunk_overlap_words)
+                  for p in doc.pages]
+        doc_id, old_chunks, old_pages, new_chunks = cat.replace_document(
+            path=stamp.path, size=stamp.size, mtime_ns=stamp.mtime_ns, sha1=sha1,
+            format=doc.format, kind=doc.kind, title=doc.title, pages=doc.pages, chunks=chunks)
+        self._drop_vectors(old_chunks, old_pages)
+        texts = [c.text for page_chunks in chunks for c in page_chunks]
+        pending.chunk_ids.extend(new_chunks)
+        pending.chunk_texts.extend(embedding_text(doc.title, t) for t in texts)
+        if self.lib.image_encoder is not None:
+            for page in doc.pages:
+                if page.visual:
+                    row = cat.page(doc_id, page.page_no)
+                    if row:
+                        pending.pages.append((row[0], stamp.path, page.page_no))
+        return len(doc.pages)
+
+    def _fail(self, stamp: FileStamp, reason: str) -> FailedFile:
+        cat = self.lib.catalog
+        old_chunks, old_pages = cat.delete_document(stamp.path)
+        self._drop_vectors(old_chunks, old_pages)
+        cat.record_failure(stamp.path, reason, stamp.size, stamp.mtime_ns)
+        log.warning("could not index %s: %s", stamp.path, reason)
+        return FailedFile(stamp.path, reason, "")
+
+    # -- embeddings --------------------------------------------------------------------------
+    def _flush(self, pending: _Pending) -> None:
+        lib = self.lib
+        if pending.chunk_ids and lib.text_encoder is not None:
+            vecs = lib.text_encoder.encode(pending.chunk_texts, batch_size=self.settings.embed_batch)
+            lib.text_index.add(np.array(pending.chunk_ids, dtype=np.uint64), vecs)
+        if pending.pages and lib.image_encoder is not None and lib.image_index is not None:
+            images, ids = [], []
+            for page_id, path, page_no in pending.pages:
+                try:
+                    images.append(self._render(Path(path), page_no, self.settings.render_dpi,
+                                               grayscale=True))
+                    ids.append(page_id)
+                except Exception as exc:  # a page that renders for text but not as an image
+                    log.warning("cannot render %s page %d: %s", path, page_no, exc)
+            if images:
+                vecs = lib.image_encoder.encode(images)
+                lib.image_index.add(np.array(ids, dtype=np.uint64), vecs)
+        pending.chunk_ids.clear()
+        pending.chunk_texts.clear()
+        pending.pages.clear()
+
+    def _drop_vectors(self, chunk_ids: list[int], page_ids: list[int]) -> None:
+        self.lib.text_index.remove(np.array(chunk_ids, dtype=np.uint64))
+        if self.lib.image_index is not None:
+            self.lib.image_index.remove(np.array(page_ids, dtype=np.uint64))
+
+    def reconcile(self, progress: ProgressCallback | None = None,
+                  cancel: CancelToken | None = None) -> int:
+        """Make the vector indexes match the catalog (after a crash or a model-pack switch).
+
+        Returns the number of vectors (re)computed.
+        """
+        lib = self.lib
+        if lib.text_encoder is None:
+            return 0
+        cat = lib.catalog
+        chunk_ids = np.array(cat.all_chunk_ids(), dtype=np.uint64)
+        have = lib.text_index.keys()
+        stale = np.setdiff1d(have, chunk_ids)
+        lib.text_index.remove(stale)
+        missing = chunk_ids[~lib.text_index.contains(chunk_ids)] if len(chunk_ids) else chunk_ids
+        done = 0
+        if len(missing):
+            rows = cat.chunks_by_ids(missing.tolist())
+            docs = cat.documents_by_ids(r.doc_id for r in rows.values())
+            meter = RateMeter("embed", len(missing), "chunks")
+            batch = 256
+            for start in range(0, len(missing), batch):
+                if cancel is not None:
+                    cancel.check()
+                ids = missing[start:start + batch]
+                texts = [embedding_text(docs[rows[int(c)].doc_id].title, rows[int(c)].text) for c in ids]
+                lib.text_index.add(ids, lib.text_encoder.encode(texts, batch_size=self.settings.embed_batch))
+                done += len(ids)
+                report(progress, meter.progress(done, "re-embedding text"))
+        if lib.image_encoder is not None and lib.image_index is not None:
+            pages = cat.visual_pages()
+            page_ids = np.array([p[0] for p in pages], dtype=np.uint64)
+            lib.image_index.remove(np.setdiff1d(lib.image_index.keys(), page_ids))
+            if len(page_ids):
+                absent = ~lib.image_index.contains(page_ids)
+                todo = [p for p, a in zip(pages, absent) if a]
+                docs = cat.documents_by_ids(p[1] for p in todo)
+                pending = _Pending()
+                meter = RateMeter("embed", len(todo), "pages")
+                for i, (page_id, doc_id, page_no) in enumerate(todo):
+                    if cancel is not None:
+                        cancel.check()
+                    pending.pages.append((page_id, docs[doc_id].path, page_no))
+                    if len(pending.pages) >= 32:
+                        self._flush(pending)
+                        report(progress, meter.progress(i + 1, "re-embedding pages"))
+                self._flush(pending)
+                done += len(todo)
+        return done
+
+
+def embedding_text(title: str, text: str) -> str:
+    """What the text encoder sees for a chunk: the document title gives context to short chunks."""
+    return f"{title}\n{text}" if title else text

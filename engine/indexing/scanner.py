@@ -1,0 +1,108 @@
+"""Find indexable files under the library's folders and compare them with the catalog."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from engine.progress import CancelToken
+
+IGNORE_MARKER = ".zumenignore"
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    path: str  # absolute, resolved, as stored in the catalog
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class ScanPlan:
+    new: list[FileStamp] = field(default_factory=list)
+    changed: list[FileStamp] = field(default_factory=list)
+    unchanged: list[FileStamp] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    skipped_failed: list[FileStamp] = field(default_factory=list)  # failed before, not changed since
+
+    @property
+    def to_process(self) -> list[FileStamp]:
+        return self.new + self.changed
+
+
+def canonical(path: Path | str) -> str:
+    return str(Path(path).expanduser().resolve())
+
+
+def walk_files(roots: Iterable[Path], suffixes: frozenset[str],
+               cancel: CancelToken | None = None) -> list[FileStamp]:
+    """All files under `roots` (files or folders) whose suffix is supported, sorted by path.
+
+    Hidden files/folders (starting with '.'), Office lock files ('~$x.docx') and folders that
+    contain a `.zumenignore` file are skipped.
+    """
+    found: dict[str, FileStamp] = {}
+    for root in roots:
+        root = Path(root).expanduser()
+        if root.is_file():
+            candidates: Iterable[Path] = [root]
+        elif root.is_dir():
+            candidates = _walk(root)
+        else:
+            continue
+        for p in candidates:
+            if cancel is not None:
+                cancel.check()
+            if p.suffix.lower() not in suffixes or p.name.startswith(("~$", ".")):
+                continue
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            key = canonical(p)
+            found[key] = FileStamp(key, st.st_size, st.st_mtime_ns)
+    return [found[k] for k in sorted(found)]
+
+
+def _walk(root: Path) -> Iterable[Path]:
+    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: None):
+        if IGNORE_MARKER in filenames:  # a folder the admin excluded, with all below it
+            dirnames[:] = []
+            continue
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def is_under(path: str, roots: Iterable[str]) -> bool:
+    p = Path(path)
+    for r in roots:
+        try:
+            p.relative_to(r)
+            return True
+        except ValueError:
+            if path == r:
+                return True
+    return False
+
+
+def plan_scan(found: list[FileStamp], indexed: Mapping[str, tuple[int, int]],
+              failed: Mapping[str, tuple[int, int]], roots: Iterable[str],
+              *, retry_failed: bool = False) -> ScanPlan:
+    """Diff what is on disk against what the catalog holds, within `roots` only."""
+    plan = ScanPlan()
+    seen = set()
+    for f in found:
+        seen.add(f.path)
+        stamp = (f.size, f.mtime_ns)
+        if f.path in indexed:
+            (plan.unchanged if indexed[f.path] == stamp else plan.changed).append(f)
+        elif f.path in failed and failed[f.path] == stamp and not retry_failed:
+            plan.skipped_failed.append(f)
+        else:
+            plan.new.append(f)
+    roots = list(roots)
+    plan.deleted = sorted(p for p in indexed if p not in seen and is_under(p, roots))
+    return plan

@@ -1,0 +1,178 @@
+"""A library on disk: catalog + model pack + encoders + vector indexes, opened lazily.
+
+Heavy things (ONNX sessions, OCR models, vector files) load on first use, so `zumen status`
+is instant and a keyword search never loads the image tower.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from engine.config import DEFAULT_PACK_DIR, EngineSettings
+from engine.errors import EngineError, PackError
+from engine.store.catalog import Catalog
+from engine.store.lock import WriterLock
+from engine.store.vectors import VectorIndex
+
+log = logging.getLogger(__name__)
+
+_AUTO = object()
+
+
+class Library:
+    def __init__(self, root: Path, *, pack_dir: Path | None = None,
+                 settings: EngineSettings | None = None, text_encoder: Any = None,
+                 image_encoder: Any = _AUTO, ocr: Any = _AUTO) -> None:
+        self.root = Path(root).expanduser()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.settings = settings or EngineSettings()
+        self.catalog = Catalog(self.root / "catalog.sqlite")
+        self.writer_lock = WriterLock(self.root / "writer.lock")
+        self._pack_dir = Path(pack_dir) if pack_dir else None
+        self._pack: Any = _AUTO
+        self._text_encoder = text_encoder
+        self._image_encoder = image_encoder
+        self._ocr = ocr
+        self._text_index: VectorIndex | None = None
+        self._image_index: VectorIndex | None | object = _AUTO
+        self._stamps: dict[str, int] = {}
+        self.pack_error: str | None = None
+
+    # -- model pack --------------------------------------------------------------------------
+    def pack_path(self) -> Path:
+        if self._pack_dir is not None:
+            return self._pack_dir
+        active = self.catalog.get_meta("active_pack")
+        if active and Path(active).is_dir():
+            return Path(active)
+        return DEFAULT_PACK_DIR
+
+    @property
+    def pack(self):
+        """The active ModelPack, or None when no pack is installed (lexical search still works)."""
+        if self._pack is _AUTO:
+            from engine.encoders.pack import ModelPack
+
+            path = self.pack_path()
+            try:
+                self._pack = ModelPack.load(path)
+                self.pack_error = None
+            except PackError as exc:
+                self._pack = None
+                self.pack_error = str(exc)
+                log.warning("no usable model pack: %s", exc)
+        return self._pack
+
+    @property
+    def pack_id(self) -> str:
+        if self._text_encoder is not None:
+            return getattr(self._text_encoder, "pack_id", "custom")
+        return self.pack.pack_id if self.pack is not None else "none"
+
+    @property
+    def text_encoder(self):
+        if self._text_encoder is None and self.pack is not None:
+            self._text_encoder = self.pack.text_encoder(threads=self.settings.threads)
+        return self._text_encoder
+
+    @property
+    def image_encoder(self):
+        if self._image_encoder is _AUTO:
+            pack = self.pack if self._text_encoder is None else None
+            self._image_encoder = (pack.image_encoder(threads=self.settings.threads)
+                                   if pack is not None else None)
+        return self._image_encoder
+
+    @property
+    def ocr(self):
+        if self._ocr is _AUTO:
+            self._ocr = None
+            if self.settings.ocr_enabled:
+                try:
+                    from engine.extract.ocr import get_ocr_engine
+
+                    self._ocr = get_ocr_engine("auto")
+                except EngineError as exc:
+                    log.warning("OCR unavailable: %s", exc)
+        return self._ocr
+
+    # -- vector indexes ----------------------------------------------------------------------
+    def vector_dir(self) -> Path:
+        return self.root / "vectors" / self.pack_id
+
+    @property
+    def text_index(self) -> VectorIndex:
+        if self._text_index is None:
+            enc = self.text_encoder
+            dim = enc.dim if enc is not None else 1
+            path = self.vector_dir() / "text.usearch"
+            self._text_index = VectorIndex(path, dim, self.settings)
+            self._stamps[str(path)] = _mtime(path)
+        return self._text_index
+
+    @property
+    def image_index(self) -> VectorIndex | None:
+        if self._image_index is _AUTO:
+            enc = self.image_encoder
+            if enc is None:
+                self._image_index = None
+            else:
+                path = self.vector_dir() / "image.usearch"
+                self._image_index = VectorIndex(path, enc.dim, self.settings)
+                self._stamps[str(path)] = _mtime(path)
+        return self._image_index  # type: ignore[return-value]
+
+    def save_vectors(self) -> None:
+        for index in (self._text_index, self._image_index):
+            if isinstance(index, VectorIndex):
+                index.save()
+                self._stamps[str(index.path)] = _mtime(index.path)
+
+    def refresh(self) -> None:
+        """Pick up vector files another process saved since we loaded them (atomic swap)."""
+        for attr in ("_text_index", "_image_index"):
+            index = getattr(self, attr)
+            if isinstance(index, VectorIndex) and not index.dirty:
+                if _mtime(index.path) != self._stamps.get(str(index.path)):
+                    setattr(self, attr, None if attr == "_text_index" else _AUTO)
+
+    def index_bytes(self) -> int:
+        total = 0
+        for p in [self.root / "catalog.sqlite", self.root / "catalog.sqlite-wal"]:
+            total += p.stat().st_size if p.exists() else 0
+        vdir = self.vector_dir()
+        if vdir.is_dir():
+            total += sum(f.stat().st_size for f in vdir.iterdir() if f.is_file())
+        return total
+
+    def switch_pack(self, pack_dir: Path) -> None:
+        """Make `pack_dir` the active pack; vectors for it are built by the next reconcile."""
+        history = json.loads(self.catalog.get_meta("pack_history", "[]") or "[]")
+        current = str(self.pack_path())
+        if not history or history[-1] != current:
+            history.append(current)
+        self.catalog.set_meta("pack_history", json.dumps(history))
+        self.catalog.set_meta("active_pack", str(Path(pack_dir).resolve()))
+        self.reset_models()
+
+    def reset_models(self) -> None:
+        self._pack = _AUTO
+        self._text_encoder = None
+        self._image_encoder = _AUTO
+        self._text_index = None
+        self._image_index = _AUTO
+
+    def close(self) -> None:
+        self.writer_lock.release()
+        self.catalog.close()
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0

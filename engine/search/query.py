@@ -1,0 +1,202 @@
+"""Hybrid search: lexical (FTS5 BM25) + semantic (text vectors) + visual (page-image vectors),
+fused per page with weighted reciprocal rank fusion, then grouped per document.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Collection, Iterable, Sequence
+
+import numpy as np
+
+from engine.analyze import QueryTerm, extract_identifiers, lexical_tokens, query_terms, term_matches
+from engine.search.explain import explain, make_snippet, matched_terms
+from engine.search.fuse import normalise_max, ranked, rrf
+from engine.types import Hit, ScoreBreakdown, SearchResults, Vector, Word
+
+EVIDENCE = ("lexical", "semantic", "visual")
+PageKey = tuple[int, int]  # (doc_id, page_no)
+MAX_QUERY_TERMS = 64
+
+
+@dataclass
+class Query:
+    """Everything we know about what the user asked, in any combination."""
+
+    text: str = ""
+    terms: list[QueryTerm] = field(default_factory=list)
+    identifiers: list[str] = field(default_factory=list)
+    text_vector: Vector | None = None  # text tower embedding of `text`
+    image_vector: Vector | None = None  # image tower embedding of the query picture
+    words: Sequence[Word] = ()  # words on the query page (file queries), for query-side boxes
+    exclude_docs: set[int] = field(default_factory=set)
+    keyword: bool = True  # typed by a person (coverage matters) vs. text of a whole drawing
+
+
+@dataclass
+class _Evidence:
+    """Page-level scores per evidence plus the chunk that earned each page its best score."""
+
+    scores: dict[str, dict[PageKey, float]] = field(default_factory=lambda: {e: {} for e in EVIDENCE})
+    best_chunk: dict[PageKey, int] = field(default_factory=dict)
+
+    def add(self, evidence: str, key: PageKey, score: float, chunk_id: int | None = None) -> None:
+        table = self.scores[evidence]
+        if score > table.get(key, float("-inf")):
+            table[key] = score
+            if chunk_id is not None and (evidence == "lexical" or key not in self.best_chunk):
+                self.best_chunk[key] = chunk_id
+
+
+def build_terms(text: str, identifiers: Sequence[str], *, keyword: bool) -> list[QueryTerm]:
+    """Query terms; for drawing text, identifiers come first and the list is capped."""
+    terms = query_terms(text)
+    if keyword:
+        return terms
+    id_terms = [t for ident in identifiers for t in query_terms(ident)]
+    seen: set[str] = set()
+    ordered = []
+    for t in id_terms + sorted(terms, key=lambda t: -len(t.text)):
+        if t.text not in seen and (len(t.text) > 1 or not t.text.isascii()):
+            seen.add(t.text)
+            ordered.append(t)
+    return ordered[:MAX_QUERY_TERMS]
+
+
+class Searcher:
+    def __init__(self, library) -> None:
+        self.lib = library
+        self.settings = library.settings
+
+    # -- public --------------------------------------------------------------------------
+    def make_query(self, text: str, *, keyword: bool, image_vector: Vector | None = None,
+                   words: Sequence[Word] = (), exclude_docs: Iterable[int] = ()) -> Query:
+        identifiers = extract_identifiers(text)
+        q = Query(text=text, identifiers=identifiers, image_vector=image_vector, words=words,
+                  exclude_docs=set(exclude_docs), keyword=keyword)
+        q.terms = build_terms(text, identifiers, keyword=keyword)
+        if text.strip() and self.lib.text_encoder is not None:
+            q.text_vector = self.lib.text_encoder.encode([text])[0]
+        return q
+
+    def search(self, q: Query, *, limit: int, kinds: Collection[str] | None = None,
+               evidence: Collection[str] | None = None, mode: str = "keyword") -> SearchResults:
+        t0 = time.perf_counter()
+        use = set(evidence) if evidence else set(EVIDENCE)
+        ev = self._collect(q, use, kinds)
+        weights = {"lexical": self.settings.weight_lexical, "semantic": self.settings.weight_semantic,
+                   "visual": self.settings.weight_visual}
+        lists = {name: ranked(scores) for name, scores in ev.scores.items() if name in use}
+        fused = rrf(lists, weights, k=self.settings.rrf_k)
+        hits = self._group(q, ev, fused, limit)
+        return SearchResults(q.text, mode, tuple(hits), (time.perf_counter() - t0) * 1000,
+                             tuple(t.text for t in q.terms))
+
+    # -- evidence ------------------------------------------------------------------------
+    def _collect(self, q: Query, use: set[str], kinds: Collection[str] | None) -> _Evidence:
+        lib, cat, n = self.lib, self.lib.catalog, self.settings.candidates
+        ev = _Evidence()
+        chunk_scores: dict[str, list[tuple[int, float]]] = {}
+        if "lexical" in use and q.terms:
+            chunk_scores["lexical"] = self._lexical(q, n)
+        if "semantic" in use and q.text_vector is not None and len(lib.text_index):
+            chunk_scores["semantic"] = lib.text_index.search(q.text_vector, n)
+        cross: list[tuple[int, float]] = []
+        if "visual" in use and q.image_vector is not None and len(lib.text_index):
+            if lib.text_index.dim == len(q.image_vector):
+                cross = lib.text_index.search(q.image_vector, n)  # image -> text (cross-modal)
+        rows = cat.chunks_by_ids([c for lst in list(chunk_scores.values()) + [cross] for c, _ in lst])
+        for name, lst in chunk_scores.items():
+            for chunk_id, score in lst:
+                row = rows.get(chunk_id)
+                if row is not None:
+                    ev.add(name, (row.doc_id, row.page_no), score, chunk_id)
+        for chunk_id, score in cross:
+            row = rows.get(chunk_id)
+            if row is not None:
+                ev.add("visual", (row.doc_id, row.page_no), score, chunk_id)
+        if "visual" in use and q.image_vector is not None and lib.image_index is not None:
+            pages = lib.image_index.search(q.image_vector, n)
+            where = cat.pages_by_ids(p for p, _ in pages)
+            for page_id, score in pages:
+                if page_id in where:
+                    ev.add("visual", where[page_id], score)
+        self._filter(ev, q.exclude_docs, kinds)
+        return ev
+
+    def _lexical(self, q: Query, n: int) -> list[tuple[int, float]]:
+        cat = self.lib.catalog
+        hits = cat.search_lexical(q.terms, n)
+        if not hits or not q.keyword or len(q.terms) < 2:
+            return hits
+        # A person's query: pages matching more of the terms come first, BM25 breaks ties.
+        tokens = cat.chunk_tokens([c for c, _ in hits])
+        top = hits[0][1] or 1.0
+
+        def coverage(chunk_id: int) -> float:
+            toks = tokens.get(chunk_id, [])
+            return sum(term_matches(t, set(toks), toks) for t in q.terms) / len(q.terms)
+
+        rescored = [(c, coverage(c) + 0.5 * s / top) for c, s in hits]
+        rescored.sort(key=lambda x: -x[1])
+        return rescored
+
+    def _filter(self, ev: _Evidence, exclude: set[int], kinds: Collection[str] | None) -> None:
+        docs = {k[0] for table in ev.scores.values() for k in table}
+        if not docs:
+            return
+        meta = self.lib.catalog.documents_by_ids(docs)
+        keep = {d for d in docs if d in meta and d not in exclude
+                and (kinds is None or meta[d].kind in kinds)}
+        for name in ev.scores:
+            ev.scores[name] = {k: v for k, v in ev.scores[name].items() if k[0] in keep}
+
+    # -- grouping and explanation ---------------------------------------------------------
+    def _group(self, q: Query, ev: _Evidence, fused: dict, limit: int) -> list[Hit]:
+        cat = self.lib.catalog
+        best: dict[int, PageKey] = {}
+        pages_of: dict[int, list[PageKey]] = {}
+        for key in ranked(fused):
+            doc_id = key[0]
+            best.setdefault(doc_id, key)
+            pages_of.setdefault(doc_id, []).append(key)
+        order = sorted(best, key=lambda d: -fused[best[d]])[:limit]
+        meta = cat.documents_by_ids(order)
+        lexn = normalise_max(ev.scores["lexical"])
+        best_chunks = cat.chunks_by_ids(ev.best_chunk[best[d]] for d in order if best[d] in ev.best_chunk)
+        hits = []
+        for rank, doc_id in enumerate(order, start=1):
+            key = best[doc_id]
+            doc = meta[doc_id]
+            scores = ScoreBreakdown(
+                lexical=float(lexn.get(key, 0.0)),
+                semantic=max(0.0, float(ev.scores["semantic"].get(key, 0.0))),
+                visual=max(0.0, float(ev.scores["visual"].get(key, 0.0))),
+                fused=float(fused[key]),
+            )
+            page = cat.page(doc_id, key[1])
+            page_text = page[1].text if page else ""
+            words = page[1].words if page else ()
+            chunk = best_chunks.get(ev.best_chunk.get(key, -1))
+            snippet_src = chunk.text if chunk else page_text
+            shared = matched_terms(q.terms, page_text)
+            hits.append(Hit(
+                doc_id=doc_id, path=doc.path, title=doc.title, kind=doc.kind, format=doc.format,
+                page=key[1], scores=scores, snippet=make_snippet(snippet_src, shared),
+                explanation=explain(q.terms, q.identifiers, page_text, words, scores, q.words),
+                rank=rank, other_pages=tuple(k[1] for k in pages_of[doc_id][1:6]),
+            ))
+        return hits
+
+
+def tokens_of(text: str) -> set[str]:
+    return set(lexical_tokens(text))
+
+
+def mean_vector(vectors: np.ndarray) -> Vector | None:
+    if len(vectors) == 0:
+        return None
+    v = vectors.mean(axis=0)
+    norm = float(np.linalg.norm(v))
+    return (v / norm).astype(np.float32) if norm > 0 else None

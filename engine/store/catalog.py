@@ -1,0 +1,409 @@
+"""The catalog: one SQLite database (WAL) holding documents, pages with word boxes, text chunks,
+the FTS5 lexical index, failures, feedback and library settings.
+
+The catalog is the source of truth. Vector indexes hold only embeddings keyed by catalog ids
+(chunk id for text, page id for page images) and can always be rebuilt from it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from engine.analyze import QueryTerm, lexical_tokens
+from engine.errors import SchemaError
+from engine.types import Box, FailedFile, PageContent, Word
+
+SCHEMA_VERSION = 1
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE folders (path TEXT PRIMARY KEY, added_at TEXT NOT NULL);
+    CREATE TABLE documents (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        sha1 TEXT NOT NULL,
+        format TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL,
+        page_count INTEGER NOT NULL,
+        indexed_at TEXT NOT NULL
+    );
+    CREATE INDEX documents_sha1 ON documents(sha1);
+    CREATE TABLE pages (
+        id INTEGER PRIMARY KEY,
+        doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        page_no INTEGER NOT NULL,
+        width REAL NOT NULL, height REAL NOT NULL,
+        source TEXT NOT NULL, rotation INTEGER NOT NULL, visual INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        words TEXT NOT NULL,           -- JSON [[text, x0, y0, x1, y1], ...], boxes normalised 0..1
+        UNIQUE (doc_id, page_no)
+    );
+    CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY,
+        doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        page_id INTEGER NOT NULL REFERENCES pages(id) ON DELETE CASCADE,
+        ord INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        word_start INTEGER NOT NULL,   -- index range into the page's words, [start, end)
+        word_end INTEGER NOT NULL
+    );
+    CREATE INDEX chunks_doc ON chunks(doc_id);
+    CREATE INDEX chunks_page ON chunks(page_id);
+    CREATE VIRTUAL TABLE chunk_fts USING fts5(tokens, tokenize = 'unicode61 remove_diacritics 0');
+    CREATE TABLE failures (
+        path TEXT PRIMARY KEY, reason TEXT NOT NULL, at TEXT NOT NULL,
+        size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL
+    );
+    CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY, at TEXT NOT NULL, query TEXT NOT NULL, query_path TEXT,
+        doc_path TEXT NOT NULL, page INTEGER NOT NULL, vote INTEGER NOT NULL, pack_id TEXT
+    );
+    """,
+}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    sha1: str
+    format: str
+    kind: str
+    title: str
+    page_count: int
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    id: int
+    doc_id: int
+    page_id: int
+    page_no: int
+    text: str
+    word_start: int
+    word_end: int
+
+
+@dataclass(frozen=True)
+class ChunkDraft:
+    """A chunk before it has an id."""
+
+    text: str
+    word_start: int
+    word_end: int
+
+
+def words_to_json(words: Sequence[Word]) -> str:
+    return json.dumps([[w.text, round(w.box.x0, 4), round(w.box.y0, 4), round(w.box.x1, 4),
+                        round(w.box.y1, 4)] for w in words], ensure_ascii=False)
+
+
+def words_from_json(data: str) -> tuple[Word, ...]:
+    return tuple(Word(t, Box(x0, y0, x1, y1)) for t, x0, y0, x1, y1 in json.loads(data))
+
+
+class Catalog:
+    """SQLite catalog. One connection per thread; writes are serialised by a lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self._migrate()
+
+    # -- connection handling -------------------------------------------------------------
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._write_lock:
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _migrate(self) -> None:
+        db = self.db
+        has_meta = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+        version = 0
+        if has_meta:
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise SchemaError(f"{self.path} was written by a newer Zumen (schema {version}, "
+                              f"this version reads up to {SCHEMA_VERSION})")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction() as tx:
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        tx.execute(statement)
+                tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)",
+                           (str(target),))
+
+    # -- settings --------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as tx:
+            tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, value))
+
+    # -- folders ---------------------------------------------------------------------------
+    def add_folder(self, path: str) -> None:
+        with self.transaction() as tx:
+            tx.execute("INSERT OR IGNORE INTO folders(path, added_at) VALUES(?, ?)", (path, _now()))
+
+    def remove_folder(self, path: str) -> None:
+        with self.transaction() as tx:
+            tx.execute("DELETE FROM folders WHERE path=?", (path,))
+
+    def folders(self) -> tuple[str, ...]:
+        return tuple(r[0] for r in self.db.execute("SELECT path FROM folders ORDER BY path"))
+
+    # -- documents -------------------------------------------------------------------------
+    def document_by_path(self, path: str) -> DocumentRow | None:
+        row = self.db.execute(
+            "SELECT id, path, size, mtime_ns, sha1, format, kind, title, page_count "
+            "FROM documents WHERE path=?", (path,)).fetchone()
+        return DocumentRow(*row) if row else None
+
+    def document(self, doc_id: int) -> DocumentRow | None:
+        row = self.db.execute(
+            "SELECT id, path, size, mtime_ns, sha1, format, kind, title, page_count "
+            "FROM documents WHERE id=?", (doc_id,)).fetchone()
+        return DocumentRow(*row) if row else None
+
+    def documents_by_ids(self, ids: Iterable[int]) -> dict[int, DocumentRow]:
+        ids = list(set(ids))
+        out: dict[int, DocumentRow] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            q = ",".join("?" * len(part))
+            for row in self.db.execute(
+                    "SELECT id, path, size, mtime_ns, sha1, format, kind, title, page_count "
+                    f"FROM documents WHERE id IN ({q})", part):
+                out[row[0]] = DocumentRow(*row)
+        return out
+
+    def documents_by_sha1(self, sha1: str) -> list[DocumentRow]:
+        return [DocumentRow(*r) for r in self.db.execute(
+            "SELECT id, path, size, mtime_ns, sha1, format, kind, title, page_count "
+            "FROM documents WHERE sha1=?", (sha1,))]
+
+    def document_stamps(self) -> dict[str, tuple[int, int]]:
+        """path -> (size, mtime_ns) of every indexed document (for incremental scans)."""
+        return {p: (s, m) for p, s, m in self.db.execute(
+            "SELECT path, size, mtime_ns FROM documents")}
+
+    def replace_document(self, *, path: str, size: int, mtime_ns: int, sha1: str, format: str,
+                         kind: str, title: str, pages: Sequence[PageContent],
+                         chunks: Sequence[Sequence[ChunkDraft]]) -> tuple[int, list[int], list[int], list[int]]:
+        """Insert or replace a document with its pages and chunks, in one transaction.
+
+        Returns (doc_id, removed_chunk_ids, removed_page_ids, new_chunk_ids); the caller removes
+        the old keys from the vector indexes and embeds the new chunks.
+        """
+        with self.transaction() as tx:
+            removed_chunks, removed_pages = self._delete_document(tx, path)
+            cur = tx.execute(
+                "INSERT INTO documents(path, size, mtime_ns, sha1, format, kind, title, page_count,"
+                " indexed_at) VALUES(?,?,?,?,?,?,?,?,?)",
+                (path, size, mtime_ns, sha1, format, kind, title, len(pages), _now()))
+            doc_id = int(cur.lastrowid)
+            new_chunks: list[int] = []
+            for page, page_chunks in zip(pages, chunks):
+                cur = tx.execute(
+                    "INSERT INTO pages(doc_id, page_no, width, height, source, rotation, visual, text,"
+                    " words) VALUES(?,?,?,?,?,?,?,?,?)",
+                    (doc_id, page.page_no, page.width, page.height, page.source, page.rotation,
+                     int(page.visual), page.text, words_to_json(page.words)))
+                page_id = int(cur.lastrowid)
+                for ord_, ch in enumerate(page_chunks):
+                    cur = tx.execute(
+                        "INSERT INTO chunks(doc_id, page_id, ord, text, word_start, word_end)"
+                        " VALUES(?,?,?,?,?,?)", (doc_id, page_id, ord_, ch.text, ch.word_start,
+                                                 ch.word_end))
+                    chunk_id = int(cur.lastrowid)
+                    tokens = lexical_tokens(f"{title} {ch.text}" if ord_ == 0 else ch.text)
+                    tx.execute("INSERT INTO chunk_fts(rowid, tokens) VALUES(?, ?)",
+                               (chunk_id, " ".join(tokens)))
+                    new_chunks.append(chunk_id)
+            tx.execute("DELETE FROM failures WHERE path=?", (path,))
+        return doc_id, removed_chunks, removed_pages, new_chunks
+
+    def delete_document(self, path: str) -> tuple[list[int], list[int]]:
+        """Remove a document; returns (chunk_ids, page_ids) to drop from the vector indexes."""
+        with self.transaction() as tx:
+            result = self._delete_document(tx, path)
+            tx.execute("DELETE FROM failures WHERE path=?", (path,))
+        return result
+
+    @staticmethod
+    def _delete_document(tx: sqlite3.Connection, path: str) -> tuple[list[int], list[int]]:
+        row = tx.execute("SELECT id FROM documents WHERE path=?", (path,)).fetchone()
+        if not row:
+            return [], []
+        doc_id = row[0]
+        chunk_ids = [r[0] for r in tx.execute("SELECT id FROM chunks WHERE doc_id=?", (doc_id,))]
+        page_ids = [r[0] for r in tx.execute("SELECT id FROM pages WHERE doc_id=?", (doc_id,))]
+        tx.executemany("DELETE FROM chunk_fts WHERE rowid=?", [(c,) for c in chunk_ids])
+        tx.execute("DELETE FROM documents WHERE id=?", (doc_id,))
+        return chunk_ids, page_ids
+
+    # -- pages and chunks ------------------------------------------------------------------
+    def page(self, doc_id: int, page_no: int) -> tuple[int, PageContent] | None:
+        row = self.db.execute(
+            "SELECT id, page_no, text, words, width, height, source, rotation, visual FROM pages "
+            "WHERE doc_id=? AND page_no=?", (doc_id, page_no)).fetchone()
+        if not row:
+            return None
+        pid, no, text, words, w, h, source, rot, visual = row
+        return pid, PageContent(no, text, words_from_json(words), w, h, source, rot, bool(visual))
+
+    def pages_by_ids(self, page_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """page id -> (doc_id, page_no)."""
+        ids = list(set(page_ids))
+        out: dict[int, tuple[int, int]] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            q = ",".join("?" * len(part))
+            for pid, doc_id, page_no in self.db.execute(
+                    f"SELECT id, doc_id, page_no FROM pages WHERE id IN ({q})", part):
+                out[pid] = (doc_id, page_no)
+        return out
+
+    def visual_pages(self) -> list[tuple[int, int, int]]:
+        """(page_id, doc_id, page_no) of every page that deserves a visual embedding."""
+        return list(self.db.execute("SELECT id, doc_id, page_no FROM pages WHERE visual=1"))
+
+    def chunks_by_ids(self, chunk_ids: Iterable[int]) -> dict[int, ChunkRow]:
+        ids = list(set(chunk_ids))
+        out: dict[int, ChunkRow] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            q = ",".join("?" * len(part))
+            for row in self.db.execute(
+                    "SELECT c.id, c.doc_id, c.page_id, p.page_no, c.text, c.word_start, c.word_end "
+                    f"FROM chunks c JOIN pages p ON p.id = c.page_id WHERE c.id IN ({q})", part):
+                out[row[0]] = ChunkRow(*row)
+        return out
+
+    def all_chunk_ids(self) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id")]
+
+    def chunk_texts(self, chunk_ids: Sequence[int]) -> list[str]:
+        rows = self.chunks_by_ids(chunk_ids)
+        return [rows[c].text for c in chunk_ids]
+
+    def page_chunk_ids(self, page_id: int) -> list[int]:
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM chunks WHERE page_id=? ORDER BY ord", (page_id,))]
+
+    # -- lexical search --------------------------------------------------------------------
+    def search_lexical(self, terms: Sequence[QueryTerm], limit: int) -> list[tuple[int, float]]:
+        """BM25 over chunk tokens; any term may match (OR). Returns (chunk_id, score>0) best first."""
+        groups = []
+        for term in terms:
+            if term.prefix:
+                groups.append(f'"{term.tokens[0]}" *')
+            else:
+                groups.append("(" + " AND ".join(f'"{t}"' for t in term.tokens) + ")")
+        if not groups:
+            return []
+        expr = " OR ".join(groups)
+        rows = self.db.execute(
+            "SELECT rowid, -bm25(chunk_fts) AS s FROM chunk_fts WHERE chunk_fts MATCH ? "
+            "ORDER BY s DESC LIMIT ?", (expr, limit)).fetchall()
+        return [(int(r), float(s)) for r, s in rows]
+
+    def chunk_tokens(self, chunk_ids: Sequence[int]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        ids = list(chunk_ids)
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            q = ",".join("?" * len(part))
+            for rowid, tokens in self.db.execute(
+                    f"SELECT rowid, tokens FROM chunk_fts WHERE rowid IN ({q})", part):
+                out[int(rowid)] = tokens.split()
+        return out
+
+    # -- failures --------------------------------------------------------------------------
+    def record_failure(self, path: str, reason: str, size: int, mtime_ns: int) -> None:
+        with self.transaction() as tx:
+            tx.execute("INSERT OR REPLACE INTO failures(path, reason, at, size, mtime_ns) "
+                       "VALUES(?,?,?,?,?)", (path, reason, _now(), size, mtime_ns))
+
+    def failure_stamps(self) -> dict[str, tuple[int, int]]:
+        return {p: (s, m) for p, s, m in self.db.execute(
+            "SELECT path, size, mtime_ns FROM failures")}
+
+    def clear_failure(self, path: str) -> None:
+        with self.transaction() as tx:
+            tx.execute("DELETE FROM failures WHERE path=?", (path,))
+
+    def failures(self) -> tuple[FailedFile, ...]:
+        return tuple(FailedFile(p, r, a) for p, r, a in self.db.execute(
+            "SELECT path, reason, at FROM failures ORDER BY path"))
+
+    # -- feedback --------------------------------------------------------------------------
+    def add_feedback(self, query: str, query_path: str | None, doc_path: str, page: int,
+                     vote: int, pack_id: str | None) -> None:
+        with self.transaction() as tx:
+            tx.execute("INSERT INTO feedback(at, query, query_path, doc_path, page, vote, pack_id)"
+                       " VALUES(?,?,?,?,?,?,?)",
+                       (_now(), query, query_path, doc_path, page, vote, pack_id))
+
+    def feedback(self) -> list[dict]:
+        cols = ("at", "query", "query_path", "doc_path", "page", "vote", "pack_id")
+        return [dict(zip(cols, r)) for r in self.db.execute(
+            f"SELECT {', '.join(cols)} FROM feedback ORDER BY id")]
+
+    # -- counts ----------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        db = self.db
+        return {
+            "documents": db.execute("SELECT count(*) FROM documents").fetchone()[0],
+            "drawings": db.execute("SELECT count(*) FROM documents WHERE kind='drawing'").fetchone()[0],
+            "pages": db.execute("SELECT count(*) FROM pages").fetchone()[0],
+            "chunks": db.execute("SELECT count(*) FROM chunks").fetchone()[0],
+        }

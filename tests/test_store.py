@@ -1,0 +1,109 @@
+"""Catalog (SQLite + FTS5) and vector index (usearch) behaviour."""
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from engine.analyze import query_terms
+from engine.errors import LibraryError, SchemaError
+from engine.store.catalog import Catalog, ChunkDraft
+from engine.store.vectors import VectorIndex
+from engine.types import Box, PageContent, Word
+
+
+def add_doc(cat: Catalog, path: str, texts: list[str], title: str = "doc"):
+    pages = [PageContent(i + 1, t, (Word(t.split()[0], Box(0.1, 0.1, 0.2, 0.2)),)) for i, t in enumerate(texts)]
+    chunks = [[ChunkDraft(t, 0, 1)] for t in texts]
+    return cat.replace_document(path=path, size=1, mtime_ns=1, sha1=path, format="text",
+                                kind="document", title=title, pages=pages, chunks=chunks)
+
+
+def test_catalog_replace_and_delete_keep_fts_in_sync(tmp_path):
+    cat = Catalog(tmp_path / "c.sqlite")
+    doc_id, removed, _, chunks = add_doc(cat, "/a.txt", ["焼入れ S45C shaft", "bearing housing"])
+    assert removed == [] and len(chunks) == 2
+    hits = cat.search_lexical(query_terms("焼入れ"), 10)
+    assert [c for c, _ in hits] == [chunks[0]]
+    _, removed, _, new_chunks = add_doc(cat, "/a.txt", ["plain text"])
+    assert sorted(removed) == sorted(chunks)
+    assert cat.search_lexical(query_terms("焼入れ"), 10) == []
+    assert cat.counts()["chunks"] == 1
+    gone, pages = cat.delete_document("/a.txt")
+    assert gone == new_chunks and len(pages) == 1
+    assert cat.counts() == {"documents": 0, "drawings": 0, "pages": 0, "chunks": 0}
+
+
+def test_catalog_rejects_newer_schema(tmp_path):
+    path = tmp_path / "c.sqlite"
+    Catalog(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(SchemaError, match="newer Zumen"):
+        Catalog(path)
+
+
+def test_catalog_failures_and_feedback(tmp_path):
+    cat = Catalog(tmp_path / "c.sqlite")
+    cat.record_failure("/bad.pdf", "encrypted PDF", 10, 20)
+    assert cat.failure_stamps() == {"/bad.pdf": (10, 20)}
+    assert cat.failures()[0].reason == "encrypted PDF"
+    add_doc(cat, "/bad.pdf", ["now fine"])  # a successful index clears the failure
+    assert cat.failures() == ()
+    cat.add_feedback("shaft", None, "/bad.pdf", 1, 1, "default-1")
+    assert cat.feedback()[0]["vote"] == 1
+
+
+def unit(n: int, dim: int, seed: int = 0) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_vector_index_approximate_matches_exact(tmp_path):
+    idx = VectorIndex(tmp_path / "v.usearch", 32)
+    vecs = unit(2000, 32)
+    idx.add(np.arange(2000, dtype=np.uint64), vecs)
+    queries = unit(50, 32, seed=1)
+    recall = []
+    for q in queries:
+        approx = {k for k, _ in idx.search(q, 10)}
+        exact = {k for k, _ in idx.search(q, 10, exact=True)}
+        recall.append(len(approx & exact) / 10)
+    assert np.mean(recall) >= 0.95
+    best_key, best_sim = idx.search(vecs[7], 1, exact=True)[0]
+    assert best_key == 7 and best_sim == pytest.approx(1.0, abs=1e-5)
+
+
+def test_vector_index_save_load_round_trip_is_atomic(tmp_path):
+    path = tmp_path / "v.usearch"
+    idx = VectorIndex(path, 16)
+    vecs = unit(100, 16)
+    idx.add(np.arange(100, dtype=np.uint64), vecs)
+    idx.remove(np.array([3], dtype=np.uint64))
+    idx.save()
+    assert not path.with_name(path.name + ".tmp").exists()
+    again = VectorIndex(path, 16, view=True)
+    assert len(again) == 99
+    assert again.search(vecs[5], 1)[0][0] == 5
+    again.add(np.array([3], dtype=np.uint64), vecs[3:4])  # a view becomes writable on change
+    assert again.search(vecs[3], 1)[0][0] == 3
+    with pytest.raises(LibraryError, match="dimensions"):
+        VectorIndex(path, 8)
+
+
+def test_vector_index_readd_replaces(tmp_path):
+    idx = VectorIndex(tmp_path / "v.usearch", 16)
+    vecs = unit(3, 16)
+    idx.add(np.array([1], dtype=np.uint64), vecs[0:1])
+    idx.add(np.array([1], dtype=np.uint64), vecs[1:2])
+    assert len(idx) == 1
+    assert idx.search(vecs[1], 1)[0][1] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_corrupt_vector_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "v.usearch"
+    path.write_bytes(b"not an index")
+    with pytest.raises(LibraryError, match="unreadable"):
+        VectorIndex(path, 16)
