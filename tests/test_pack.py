@@ -75,6 +75,7 @@ def test_missing_required_keys(tiny: Path) -> None:
     (lambda m: m["image"].update(resize="stretch"), "resize 'stretch' is not one of"),
     (lambda m: m["image"].update(size=[224]), r"size must be \[height, width\]"),
     (lambda m: m.update(dim=-3), "dim must be a positive integer"),
+    (lambda m: m["image"].update(dim=512), "image tower dimension 512 differs from the pack's dim 16"),
     (lambda m: m["text"].update(file="../text.onnx"), "must be a plain name inside the pack"),
 ])
 def test_invalid_values_are_named(tiny: Path, edit, message: str) -> None:

@@ -117,6 +117,11 @@ def validate_manifest(manifest: Any, pack: str = "?") -> None:
     _check_text(manifest["text"], pack)
     if manifest.get("image") is not None:
         _check_image(manifest["image"], pack)
+    for tower in ("text", "image"):  # optional per-tower "dim": both towers share one space
+        own = (manifest.get(tower) or {}).get("dim", dim)
+        if own != dim:
+            raise PackError(f"pack {pack}: {tower} tower dimension {own!r} differs from the pack's dim {dim} "
+                            f"(both towers must embed into one space)")
 
 
 def make_pack_id(name: str, version: str) -> str:

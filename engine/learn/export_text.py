@@ -17,6 +17,7 @@ import shutil
 import statistics
 import tempfile
 import time
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
@@ -138,7 +139,8 @@ def _export_onnx(model_dir: Path, out: Path) -> None:
 
     example = torch.ones((2, 8), dtype=torch.long)  # (b, s)
     axes = {0: "batch", 1: "sequence"}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # legacy-exporter deprecation and tracer notices
         torch.onnx.export(MeanPooledEncoder(bert), (example, example, torch.zeros_like(example)), str(out),
                           input_names=["input_ids", "attention_mask", "token_type_ids"],
                           output_names=["embedding"],
