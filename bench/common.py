@@ -25,6 +25,11 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+try:  # usearch 2.26 loaded before onnxruntime 1.32 makes onnxruntime's import segfault: load it first
+    import onnxruntime  # noqa: F401
+except ImportError:
+    pass
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "ultimaker-original"
 OUT_DIR = REPO / "bench" / "out"
@@ -206,6 +211,55 @@ def pdf_text(pdf: Path) -> str:
         return "\n".join(page.get_text() for page in doc)
 
 
+# --------------------------------------------------------------------------- generated documents
+
+PageLines = Sequence[str]  # lines of one page; a line with CJK characters is set in the CJK font
+
+
+def _font_for(line: str) -> str:
+    # PyMuPDF's built-in "japan" font letter-spaces Latin text, so Latin-only lines use Helvetica
+    return "japan" if _CJK.search(line) else "helv"
+
+
+def write_text_pdf(path: Path, pages: Sequence[PageLines], fontsize: float = 10.0) -> Path:
+    """An A4 PDF with a real text layer, one list of lines per page."""
+    import pymupdf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = pymupdf.open()
+    for lines in pages:
+        page = doc.new_page(width=595, height=842)
+        y = 60.0
+        for line in lines:
+            page.insert_text((50, y), line, fontsize=fontsize, fontname=_font_for(line))
+            y += fontsize * 1.6
+            if y > 800:
+                break
+    doc.save(path)
+    doc.close()
+    return path
+
+
+def write_scanned_pdf(path: Path, pages: Sequence[PageLines], dpi: int = 150) -> Path:
+    """The same pages as `write_text_pdf`, but each page is only a grayscale picture (no text layer),
+    as a scanner produces: indexing it needs OCR."""
+    import pymupdf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".text.tmp.pdf")
+    write_text_pdf(tmp, pages)
+    out = pymupdf.open()
+    with pymupdf.open(tmp) as src:
+        for page in src:
+            pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False)
+            new = out.new_page(width=page.rect.width, height=page.rect.height)
+            new.insert_image(new.rect, pixmap=pix)
+    out.save(path)
+    out.close()
+    tmp.unlink()
+    return path
+
+
 # --------------------------------------------------------------------------- TF-IDF baseline
 
 _TOKEN = re.compile(r"[^\W\d_]+|\d+", re.UNICODE)
@@ -309,8 +363,13 @@ def machine_info() -> dict:
                                 text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = ""
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]  # other work on the machine skews timings
+    except OSError:
+        load = []
     return {"python": platform.python_version(), "platform": platform.platform(),
-            "cpus": os.cpu_count(), "commit": commit, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            "cpus": os.cpu_count(), "load_average": load, "commit": commit,
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
 # --------------------------------------------------------------------------- output

@@ -172,3 +172,19 @@ def test_real_pairs_all_have_bom_lines(shared_data) -> None:
     assert {p.bom_line for p in pairs} <= {b.text for b in bom}
     assert all(common.related_qrels(pairs, bom).values())
     assert all((data / p.drawing).is_file() for p in pairs)
+
+
+def test_generated_pdfs_text_and_scanned(tmp_path) -> None:
+    import pymupdf
+
+    pages = [["Spec 1258-B2P material S45C", "焼入れ 焼戻し HRC40"], ["page two bearing housing"]]
+    text_pdf = common.write_text_pdf(tmp_path / "t.pdf", pages)
+    scan_pdf = common.write_scanned_pdf(tmp_path / "s.pdf", pages, dpi=72)
+    with pymupdf.open(text_pdf) as doc:
+        assert len(doc) == 2
+        assert "S45C" in doc[0].get_text() and "焼入れ" in doc[0].get_text()
+    with pymupdf.open(scan_pdf) as doc:
+        assert len(doc) == 2
+        assert doc[0].get_text().strip() == ""  # picture only: needs OCR
+        assert doc[0].get_images()
+    assert not list(tmp_path.glob("*.tmp.pdf"))

@@ -1,0 +1,393 @@
+"""Speed on this machine: indexing throughput, query latency at scale, ANN recall, memory.
+
+    nice python bench/bench_speed.py                       # 10k and 100k chunks -> bench/out/speed.json
+    nice python bench/bench_speed.py --scale 2000 --ocr-pages 2 --drawing-queries 2   # quick check
+
+Phases (all in one process, in this order):
+1. index-text   N generated multi-page PDFs with a text layer, indexed by `Engine.index`
+                (extraction + chunking + catalog + embedding + vector save): pages/s.
+                Baseline in the same run: pymupdf text extraction alone over the same files.
+2. index-ocr    generated image-only PDF pages (a picture of a page, no text layer): pages/s.
+3. per scale    the phase-1 library is topped up with synthetic filler chunks to S chunks in total,
+                then: keyword query latency (`Engine.search`), drawing query latency
+                (`Engine.search_file` on a 150 dpi PNG drawing, OCR included), ANN recall@10 of the
+                text vector index against exact search (usearch exact=True), ANN / exact / numpy
+                brute-force cosine latency, memory.
+Filler: catalog rows written through the store layer (realistic generated spec text, so FTS5 posting
+lists are realistic) and synthetic vectors (mixtures of real text embeddings of filler text plus
+noise; embedding 100k chunks for real would take ~15 min here). The filler documents have paths
+outside every library folder, so a later `index` never deletes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench import common  # noqa: E402
+
+FILLER_ROOT = "/__zumen_bench_filler__"  # a path prefix under no library folder
+KEYWORD_QUERIES = [
+    "S45C", "焼入れ", "SUS304 shaft", "ISO 2768-m", "bearing housing", "JIS G 4051",
+    "ステンレス 軸受", "powder coating bracket", "φ12 H7", "aluminium A5052 plate anodised",
+]
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scale", default="10000,100000", help="indexed chunk counts, comma list (10k,100k ok)")
+    p.add_argument("--text-docs", type=int, default=10, help="text-layer PDFs to index")
+    p.add_argument("--text-pages", type=int, default=5, help="pages per text-layer PDF")
+    p.add_argument("--ocr-pages", type=int, default=6, help="image-only pages to index (OCR)")
+    p.add_argument("--keyword-repeats", type=int, default=5, help="timed runs of each keyword query")
+    p.add_argument("--drawing-queries", type=int, default=6, help="timed drawing queries per scale")
+    p.add_argument("--ann-queries", type=int, default=200, help="query vectors for ANN recall")
+    p.add_argument("--chunks-per-doc", type=int, default=20, help="filler chunks per filler document")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--workdir", type=Path, default=None, help="keep the libraries here (default: temp)")
+    p.add_argument("--out", type=Path, default=common.OUT_DIR / "speed.json")
+    args = p.parse_args(argv)
+    args.scale = sorted(common.parse_ints(args.scale))
+    return args
+
+
+# --------------------------------------------------------------------------- content
+
+def spec_lines(seed: int, n_lines: int) -> list[str]:
+    """Lines of a generated spec page (Japanese and English), from the engine's part synthesiser."""
+    try:
+        from engine.synth.parts import generate_part, spec_text
+    except ImportError:  # keep the benchmark usable without the synthesiser
+        rng = random.Random(seed)
+        words = ["shaft", "bearing", "S45C", "SUS304", "housing", "焼入れ", "軸受", "M8", "ISO", "plate"]
+        return [" ".join(rng.choice(words) for _ in range(10)) for _ in range(n_lines)]
+    lines: list[str] = []
+    i = 0
+    while len(lines) < n_lines:
+        part = generate_part(seed * 1000 + i)
+        text = spec_text(part, "ja" if i % 2 else "en")
+        lines += [text[j:j + 70] for j in range(0, len(text), 70)]
+        i += 1
+    return lines[:n_lines]
+
+
+def filler_text(i: int) -> str:
+    """~60-80 tokens of realistic spec text: two generated parts, one Japanese and one English."""
+    from engine.synth.parts import generate_part, spec_text
+
+    return spec_text(generate_part(10_000_000 + 2 * i), "ja") + "\n" + \
+        spec_text(generate_part(10_000_001 + 2 * i), "en")
+
+
+def drawing_pngs(folder: Path, n: int, seed: int) -> list[Path]:
+    """PNG drawings (150 dpi, no text layer) for drawing queries."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    try:
+        from engine.synth.drawing import render
+        from engine.synth.parts import generate_part
+
+        for i in range(n):
+            path = folder / f"drawing-{i}.png"
+            render(generate_part(seed * 100 + i), dpi=150).convert("L").save(path)
+            out.append(path)
+    except ImportError:
+        for i in range(n):
+            pdf = common.write_text_pdf(folder / f"page-{i}.pdf", [spec_lines(seed * 100 + i, 40)])
+            out.append(common.render_png(pdf, folder / f"page-{i}.png"))
+    return out
+
+
+# --------------------------------------------------------------------------- phases
+
+def phase_index(name: str, folder: Path, library: Path) -> dict:
+    from engine.api import Engine
+
+    rss0 = common.current_rss_mb()
+    with Engine.open(library) as engine:
+        t0 = time.perf_counter()
+        report = engine.index([folder])
+        wall = time.perf_counter() - t0
+        status = engine.status()
+    pages = report.pages
+    result = {"pages": pages, "documents": report.added, "failed": report.failed,
+              "elapsed_s": wall, "pages_per_s": pages / wall if wall else 0.0,
+              "chunks": status.chunks, "rss_before_mb": rss0, "peak_rss_mb": common.peak_rss_mb(),
+              "errors": [e.reason for e in report.errors][:5]}
+    log(f"{name}: {pages} pages in {wall:.1f} s = {result['pages_per_s']:.2f} pages/s "
+        f"({report.failed} failed)")
+    return result
+
+
+def baseline_pymupdf_text(folder: Path) -> dict:
+    import pymupdf
+
+    t0 = time.perf_counter()
+    pages = 0
+    for pdf in sorted(folder.glob("*.pdf")):
+        with pymupdf.open(pdf) as doc:
+            for page in doc:
+                page.get_text("words")
+                pages += 1
+    wall = time.perf_counter() - t0
+    return {"pages": pages, "elapsed_s": wall, "pages_per_s": pages / wall if wall else 0.0}
+
+
+class FillerVectors:
+    """Synthetic text vectors: sums of two real embeddings of filler text plus Gaussian noise."""
+
+    def __init__(self, encoder, seed: int, base: int = 256) -> None:
+        self.rng = np.random.default_rng(seed)
+        if encoder is not None:
+            texts = [filler_text(900_000 + i) for i in range(base)]
+            self.base = np.asarray(encoder.encode(texts), dtype=np.float32)  # (base, dim)
+        else:
+            b = self.rng.standard_normal((base, 384)).astype(np.float32)
+            self.base = b / np.linalg.norm(b, axis=1, keepdims=True)
+        self.dim = self.base.shape[1]
+
+    def sample(self, n: int) -> np.ndarray:
+        a = self.base[self.rng.integers(0, len(self.base), n)]  # (n, dim)
+        b = self.base[self.rng.integers(0, len(self.base), n)]  # (n, dim)
+        w = self.rng.uniform(0.2, 0.8, (n, 1)).astype(np.float32)  # (n, 1)
+        noise = self.rng.standard_normal((n, self.dim)).astype(np.float32) * (0.4 / np.sqrt(self.dim))
+        v = w * a + (1 - w) * b + noise  # (n, dim)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def add_filler(library: Path, n_chunks: int, start: int, chunks_per_doc: int,
+               vectors: FillerVectors | None, seed: int, *, encoder=None) -> tuple[dict, FillerVectors]:
+    """Write `n_chunks` filler chunks (documents of `chunks_per_doc` chunks) through the store layer.
+
+    `encoder` replaces the library's text encoder (tests pass a small fake one).
+    """
+    from engine.library import Library
+    from engine.store.catalog import ChunkDraft
+    from engine.types import PageContent
+
+    lib = Library(library, text_encoder=encoder)
+    try:
+        if vectors is None:
+            vectors = FillerVectors(lib.text_encoder, seed)
+        t0 = time.perf_counter()
+        n_docs = (n_chunks + chunks_per_doc - 1) // chunks_per_doc
+        done = 0
+        index = lib.text_index if lib.text_encoder is not None else None
+        for d in range(n_docs):
+            k = min(chunks_per_doc, n_chunks - done)
+            doc_no = start + d
+            texts = [filler_text(doc_no * chunks_per_doc + j) for j in range(k)]
+            pages_n = (k + 4) // 5  # 5 chunks per page
+            pages = [PageContent(page_no=p + 1, text="\n".join(texts[p * 5:(p + 1) * 5]), source="plain")
+                     for p in range(pages_n)]
+            chunks = [[ChunkDraft(t, 0, 0) for t in texts[p * 5:(p + 1) * 5]] for p in range(pages_n)]
+            kind = "drawing" if doc_no % 3 == 0 else "document"
+            _, _, _, ids = lib.catalog.replace_document(
+                path=f"{FILLER_ROOT}/filler-{doc_no:07d}.txt", size=0, mtime_ns=0, sha1=f"filler{doc_no}",
+                format="text", kind=kind, title=f"Filler {doc_no}", pages=pages, chunks=chunks)
+            if index is not None:
+                index.add(np.asarray(ids, dtype=np.uint64), vectors.sample(len(ids)))
+            done += k
+            if d % 500 == 0 and d:
+                log(f"  filler: {done}/{n_chunks} chunks ({done / (time.perf_counter() - t0):.0f}/s)")
+        t_rows = time.perf_counter() - t0
+        lib.save_vectors()
+        wall = time.perf_counter() - t0
+    finally:
+        lib.close()
+    return {"chunks": n_chunks, "documents": n_docs, "elapsed_s": wall, "save_s": wall - t_rows,
+            "chunks_per_s": n_chunks / wall if wall else 0.0}, vectors
+
+
+def phase_queries(library: Path, pngs: list[Path], repeats: int) -> dict:
+    from engine.api import Engine
+
+    with Engine.open(library) as engine:
+        t0 = time.perf_counter()
+        engine.search("warm up S45C", limit=20)  # loads the text encoder and the vector index
+        open_s = time.perf_counter() - t0
+        rss_open = common.current_rss_mb()
+        keyword: list[float] = []
+        hits = {}
+        for q in KEYWORD_QUERIES:
+            for _ in range(repeats):
+                t = time.perf_counter()
+                res = engine.search(q, limit=20)
+                keyword.append(time.perf_counter() - t)
+            hits[q] = len(res.hits)
+        engine.search_file(pngs[0], limit=20)  # warm up OCR models (not timed)
+        drawing: list[float] = []
+        for png in pngs:
+            t = time.perf_counter()
+            engine.search_file(png, limit=20)
+            drawing.append(time.perf_counter() - t)
+        status = engine.status()
+    return {"first_query_s": open_s, "rss_after_open_mb": rss_open,
+            "keyword": common.percentiles(keyword), "keyword_hits": hits,
+            "drawing": common.percentiles(drawing), "chunks": status.chunks,
+            "documents": status.documents, "index_bytes": status.index_bytes,
+            "rss_after_queries_mb": common.current_rss_mb(), "peak_rss_mb": common.peak_rss_mb()}
+
+
+def phase_ann(library: Path, queries: np.ndarray, k: int = 10, *, encoder=None) -> dict:
+    """ANN recall@k of the library's text index vs exact search; latency of ANN, exact, numpy."""
+    from engine.library import Library
+
+    lib = Library(library, text_encoder=encoder)
+    try:
+        index = lib.text_index
+        keys = index.keys()
+        n = len(keys)
+        matrix = index.get(keys)  # (n, dim), the stored (normalised) vectors
+        out: dict = {"vectors": n, "dim": index.dim, "k": k, "queries": len(queries),
+                     "expansion_search": lib.settings.ann_expansion_search}
+        ann_t, exact_t, numpy_t, recalls, numpy_agree = [], [], [], [], []
+        truths: list[set[int]] = []
+        for q in queries:
+            t = time.perf_counter()
+            ann = index.search(q, k)
+            ann_t.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            exact = index.search(q, k, exact=True)
+            exact_t.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            scores = matrix @ q  # (n,)
+            top = np.argpartition(-scores, k)[:k]
+            top = top[np.argsort(-scores[top])]
+            numpy_t.append(time.perf_counter() - t)
+            truth = {key for key, _ in exact}
+            truths.append(truth)
+            recalls.append(len(truth & {key for key, _ in ann}) / k)
+            numpy_agree.append(len(truth & {int(keys[i]) for i in top}) / k)
+        out.update({"recall_at_k": float(np.mean(recalls)), "exact_vs_numpy_agreement": float(np.mean(numpy_agree)),
+                    "ann": common.percentiles(ann_t), "exact": common.percentiles(exact_t),
+                    "numpy_bruteforce": common.percentiles(numpy_t)})
+        # recall / latency for other expansion_search values (usearch's knob), on the same index
+        sweep = []
+        raw = getattr(index, "_index", None)
+        if raw is not None and hasattr(raw, "expansion_search"):
+            original = raw.expansion_search
+            for ef in (16, 64, 128, 192, 256):
+                raw.expansion_search = ef
+                times, rec = [], []
+                for q, truth in zip(queries[:100], truths):
+                    t = time.perf_counter()
+                    ann = index.search(q, k)
+                    times.append(time.perf_counter() - t)
+                    rec.append(len(truth & {key for key, _ in ann}) / k)
+                sweep.append({"expansion_search": ef, "recall_at_k": float(np.mean(rec)),
+                              "p50_ms": common.percentiles(times)["p50_ms"]})
+            raw.expansion_search = original
+        out["sweep"] = sweep
+        del matrix
+    finally:
+        lib.close()
+    return out
+
+
+# --------------------------------------------------------------------------- main
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    temp = None
+    if args.workdir is None:
+        temp = tempfile.mkdtemp(prefix="zumen-bench-speed-")
+        work = Path(temp)
+    else:
+        work = args.workdir
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+    result: dict = {"benchmark": "speed", "machine": common.machine_info(),
+                    "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+                    "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+    try:
+        # 1. text-layer PDFs
+        text_dir = work / "text-pdfs"
+        for d in range(args.text_docs):
+            pages = [spec_lines(args.seed * 10_000 + d * 100 + p, 40) for p in range(args.text_pages)]
+            common.write_text_pdf(text_dir / f"spec-{d:03d}.pdf", pages)
+        library = work / "library"
+        result["index_text"] = phase_index("index-text", text_dir, library)
+        result["index_text"]["baseline_pymupdf_text_only"] = baseline_pymupdf_text(text_dir)
+
+        # 2. image-only pages (OCR), a separate library so the timing is OCR pages only
+        if args.ocr_pages:
+            scan_dir = work / "scanned-pdfs"
+            for i in range(args.ocr_pages):
+                common.write_scanned_pdf(scan_dir / f"scan-{i:03d}.pdf", [spec_lines(args.seed * 777 + i, 30)])
+            result["index_ocr"] = phase_index("index-ocr", scan_dir, work / "library-ocr")
+
+        # 3. scales
+        pngs = drawing_pngs(work / "queries", args.drawing_queries, args.seed)
+        base_chunks = result["index_text"]["chunks"]
+        vectors = None
+        added = 0
+        doc_counter = 0
+        result["scales"] = {}
+        for scale in args.scale:
+            need = max(0, scale - base_chunks - added)
+            log(f"scale {scale}: adding {need} filler chunks")
+            filler, vectors = add_filler(library, need, doc_counter, args.chunks_per_doc, vectors, args.seed)
+            doc_counter += filler["documents"]
+            added += need
+            log(f"  filler: {need} chunks in {filler['elapsed_s']:.1f} s")
+            q = phase_queries(library, pngs, args.keyword_repeats)
+            log(f"  keyword p50 {q['keyword']['p50_ms']:.1f} ms p95 {q['keyword']['p95_ms']:.1f} ms; "
+                f"drawing p50 {q['drawing'].get('p50_ms', float('nan')):.0f} ms "
+                f"p95 {q['drawing'].get('p95_ms', float('nan')):.0f} ms; chunks {q['chunks']}")
+            ann = phase_ann(library, vectors.sample(args.ann_queries))
+            log(f"  ANN recall@10 {ann['recall_at_k']:.3f}; ann p50 {ann['ann']['p50_ms']:.2f} ms, exact "
+                f"{ann['exact']['p50_ms']:.2f} ms, numpy {ann['numpy_bruteforce']['p50_ms']:.2f} ms")
+            result["scales"][str(scale)] = {"filler": filler, "queries": q, "ann": ann}
+        result["peak_rss_mb"] = common.peak_rss_mb()
+        common.write_json(args.out, result)
+        print_summary(result)
+        print(f"\nJSON: {args.out}")
+        return 0
+    finally:
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+
+
+def print_summary(r: dict) -> None:
+    rows = [{"what": "index text-layer PDFs (pages/s)", "value": r["index_text"]["pages_per_s"]},
+            {"what": "  baseline: pymupdf text only (pages/s)",
+             "value": r["index_text"]["baseline_pymupdf_text_only"]["pages_per_s"]}]
+    if "index_ocr" in r:
+        rows.append({"what": "index image-only pages, OCR (pages/s)", "value": r["index_ocr"]["pages_per_s"]})
+    print("\nIndexing")
+    print(common.format_table(rows, ["what", "value"]))
+    rows = []
+    for scale, s in r["scales"].items():
+        q, a = s["queries"], s["ann"]
+        rows.append({"chunks": q["chunks"], "kw_p50": q["keyword"]["p50_ms"], "kw_p95": q["keyword"]["p95_ms"],
+                     "dr_p50": q["drawing"].get("p50_ms"), "dr_p95": q["drawing"].get("p95_ms"),
+                     "recall": a["recall_at_k"], "ann": a["ann"]["p50_ms"], "exact": a["exact"]["p50_ms"],
+                     "numpy": a["numpy_bruteforce"]["p50_ms"], "rss": q["rss_after_queries_mb"],
+                     "peak": q["peak_rss_mb"], "mb": q["index_bytes"] / 2**20})
+    print("\nQueries (ms) and vector search at scale")
+    print(common.format_table(rows, ["chunks", "kw_p50", "kw_p95", "dr_p50", "dr_p95", "recall", "ann", "exact",
+                                     "numpy", "rss", "peak", "mb"],
+                              ["chunks", "keyword p50", "keyword p95", "drawing p50", "drawing p95",
+                               "ANN R@10", "ANN p50", "exact p50", "numpy p50", "RSS MB", "peak MB",
+                               "index MB"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
