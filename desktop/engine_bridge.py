@@ -1,0 +1,211 @@
+"""The one module of desktop/ that imports the engine facade (engine.api.Engine).
+
+Every method blocks and may touch files or models: call them only from jobs submitted to
+`desktop.workers.TaskRunner`, never from a widget's slot directly. Return values are the engine's
+frozen dataclasses, or QImages built off the GUI thread (QImage, unlike QPixmap, is thread-safe).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Optional, Protocol, Sequence
+
+import numpy as np
+from PIL import Image
+from PySide6.QtGui import QImage
+
+from engine.errors import Cancelled
+from engine.progress import CancelToken, ProgressCallback
+from engine.types import (FileQueryResults, Hit, IndexReport, LibraryStatus, PackInfo,
+                          SearchResults, Word)
+
+
+class EngineLike(Protocol):
+    """The part of engine.api.Engine the desktop uses (docs/ARCHITECTURE.md)."""
+
+    def add_folder(self, path: Path) -> Any: ...
+    def remove_folder(self, path: Path) -> Any: ...
+    def folders(self) -> tuple[str, ...]: ...
+    def index(self, paths: Sequence[Path] | None = None, *, progress: ProgressCallback | None = None,
+              cancel: CancelToken | None = None) -> IndexReport: ...
+    def search(self, text: str, *, limit: int = 20, kinds: set | None = None) -> SearchResults: ...
+    def search_file(self, path: Path, *, limit: int = 20, progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> FileQueryResults: ...
+    def search_image(self, image: Image.Image, *, limit: int = 20) -> FileQueryResults: ...
+    def similar(self, path_or_doc_id: Any, page: int = 1, *, limit: int = 20) -> SearchResults: ...
+    def status(self) -> LibraryStatus: ...
+    def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100) -> Image.Image: ...
+    def thumbnail(self, doc_id: int, page: int) -> Path: ...
+    def page_words(self, doc_id: int, page: int) -> tuple[Word, ...]: ...
+    def visual_heatmap(self, query_path: Any, hit: Hit) -> Any: ...
+    def record_feedback(self, query: str, hit: Hit, vote: int) -> None: ...
+    def feedback(self) -> list[dict]: ...
+    def packs(self) -> list[PackInfo]: ...
+    def activate_pack(self, pack_id: str) -> Any: ...
+    def rollback_pack(self) -> Any: ...
+    def close(self) -> None: ...
+
+
+def pil_to_qimage(image: Image.Image) -> QImage:
+    """Copy a PIL image into a QImage that owns its pixels."""
+    rgba = image.convert("RGBA")
+    data = rgba.tobytes("raw", "RGBA")
+    qimage = QImage(data, rgba.width, rgba.height, rgba.width * 4, QImage.Format.Format_RGBA8888)
+    return qimage.copy()
+
+
+class EngineBridge:
+    """Thin, blocking adapter over the facade; one writer (index / folders / packs) at a time.
+
+    The engine may arrive later (`attach`), so the window shows at once while models load;
+    calls made before then wait for it in their worker thread.
+    """
+
+    def __init__(self, engine: Optional[EngineLike] = None) -> None:
+        self._engine: Optional[EngineLike] = None
+        self._error: Optional[BaseException] = None
+        self._ready = threading.Event()
+        self._write_lock = threading.Lock()
+        if engine is not None:
+            self.attach(engine)
+
+    def attach(self, engine: EngineLike) -> None:
+        self._engine = engine
+        self._ready.set()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._ready.set()
+
+    @property
+    def engine(self) -> EngineLike:
+        self._ready.wait()
+        if self._engine is None:
+            raise self._error or RuntimeError("engine not opened")
+        return self._engine
+
+    def open_engine(self, library: Optional[Path] = None, pack: Optional[Path] = None,
+                    threads: int = 0) -> EngineLike:
+        """Open engine.api.Engine and attach it (blocking: run in a worker)."""
+        try:
+            from engine.api import Engine  # the only import of the facade in desktop/
+            from engine.config import EngineSettings
+            engine = Engine.open(library, pack=pack, settings=EngineSettings(threads=threads))
+        except BaseException as err:
+            self.fail(err)
+            raise
+        self.attach(engine)
+        return engine
+
+    # capabilities ---------------------------------------------------------------------------
+    def can_adapt(self) -> bool:
+        """True once the engine has the learning issue's `adapt` (never blocks the GUI)."""
+        return self._engine is not None and callable(getattr(self._engine, "adapt", None))
+
+    # search -------------------------------------------------------------------------------
+    def search(self, text: str, limit: int = 30, kinds: set | None = None) -> SearchResults:
+        return self.engine.search(text, limit=limit, kinds=kinds)
+
+    def search_file(self, path: Path, limit: int = 30, progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> FileQueryResults:
+        return self.engine.search_file(Path(path), limit=limit, progress=progress, cancel=cancel)
+
+    def search_image(self, image: Image.Image, limit: int = 30) -> FileQueryResults:
+        return self.engine.search_image(image, limit=limit)
+
+    def similar(self, hit: Hit, limit: int = 30) -> SearchResults | FileQueryResults:
+        """"More like this": SearchResults (contract) or FileQueryResults (two lists)."""
+        return self.engine.similar(hit.doc_id, hit.page, limit=limit)
+
+    # pages ------------------------------------------------------------------------------------
+    def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100) -> QImage:
+        return pil_to_qimage(self.engine.render_page(doc_id_or_path, page, dpi=dpi))
+
+    def thumbnail(self, doc_id: int, page: int) -> QImage:
+        return QImage(str(self.engine.thumbnail(doc_id, page)))
+
+    def heatmap(self, query_path: Any, hit: Hit) -> Optional[np.ndarray]:
+        """(h, w) float array in 0..1, or None when the pack has no patch output."""
+        fn = getattr(self.engine, "visual_heatmap", None)
+        if fn is None:
+            return None
+        try:
+            result = fn(query_path, hit)
+        except NotImplementedError:
+            return None
+        return None if result is None else np.asarray(result, dtype=np.float32)
+
+    # feedback --------------------------------------------------------------------------------
+    def record_feedback(self, query: str, hit: Hit, vote: int, query_path: Optional[str] = None) -> None:
+        if query_path is not None:
+            try:
+                self.engine.record_feedback(query, hit, vote, query_path=query_path)
+                return
+            except TypeError:  # a facade without query_path
+                pass
+        self.engine.record_feedback(query, hit, vote)
+
+    def feedback(self) -> list[dict]:
+        return list(self.engine.feedback())
+
+    # library ---------------------------------------------------------------------------------
+    def status(self) -> LibraryStatus:
+        return self.engine.status()
+
+    def folders(self) -> tuple[str, ...]:
+        return tuple(self.engine.folders())
+
+    def add_folder(self, path: Path) -> None:
+        with self._write_lock:
+            self.engine.add_folder(Path(path))
+
+    def remove_folder(self, path: Path) -> None:
+        with self._write_lock:
+            self.engine.remove_folder(Path(path))
+
+    def index(self, paths: Sequence[Path] | None = None, progress: ProgressCallback | None = None,
+              cancel: CancelToken | None = None) -> IndexReport:
+        """Incremental index; a cancelled run returns a report with cancelled=True."""
+        with self._write_lock:
+            try:
+                return self.engine.index(paths, progress=progress, cancel=cancel)
+            except Cancelled:
+                return IndexReport(cancelled=True)
+
+    # model packs ----------------------------------------------------------------------------
+    def packs(self) -> list[PackInfo]:
+        return list(self.engine.packs())
+
+    def activate_pack(self, pack_id: str, progress: ProgressCallback | None = None,
+                      cancel: CancelToken | None = None) -> None:
+        """Switching packs re-embeds the library: long, with progress where the engine reports it."""
+        with self._write_lock:
+            try:
+                self.engine.activate_pack(pack_id, progress=progress, cancel=cancel)
+            except TypeError:
+                self.engine.activate_pack(pack_id)
+
+    def rollback_pack(self, progress: ProgressCallback | None = None) -> None:
+        with self._write_lock:
+            try:
+                self.engine.rollback_pack(progress=progress)
+            except TypeError:
+                self.engine.rollback_pack()
+
+    def pack_error(self) -> Optional[str]:
+        """Why the library's pack failed to load (engine.api.Engine.pack_error), if it did."""
+        return getattr(self.engine, "pack_error", None)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+
+
+def qimage_to_pil(image: QImage) -> Image.Image:
+    """Copy a QImage (e.g. from the clipboard) into a PIL RGB image."""
+    rgba = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    data = bytes(rgba.constBits())[: rgba.sizeInBytes()]
+    pil = Image.frombuffer("RGBA", (rgba.width(), rgba.height()), data, "raw", "RGBA",
+                           rgba.bytesPerLine(), 1)
+    return pil.convert("RGB")

@@ -1,0 +1,170 @@
+"""The main window: navigation (Search, Library, Model, Settings), shortcuts, status bar."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QApplication, QHBoxLayout, QListWidget, QListWidgetItem,
+                               QMainWindow, QMessageBox, QStackedWidget, QWidget)
+
+from desktop.engine_bridge import EngineBridge
+from desktop.folder_watcher import FolderWatcher
+from desktop.i18n import N_, tr, translator
+from desktop.settings import AppSettings
+from desktop.style import apply_appearance
+from desktop.views.formatting import icon
+from desktop.views.library_pane import LibraryPane
+from desktop.views.model_pane import ModelPane
+from desktop.views.search_pane import SearchPane
+from desktop.views.settings_pane import SettingsPane
+from desktop.workers import TaskRunner
+
+PAGES = (("search", N_("Search")), ("library", N_("Library")), ("model", N_("Model")),
+         ("settings", N_("Settings")))
+SHORTCUTS = (
+    ("Ctrl+F", N_("Go to the search box")), ("Enter", N_("Search for the typed words")),
+    ("Ctrl+O", N_("Open a drawing or document to search with")),
+    ("Ctrl+V", N_("Search with the picture or file on the clipboard")),
+    ("Ctrl+L", N_("Go to the results")), ("↑ ↓", N_("Move through the results")),
+    ("← →", N_("Switch between the two result lists")), ("Enter", N_("Open the result in its viewer")),
+    ("+ / −", N_("Mark the result good / wrong")), ("Ctrl+M", N_("More like this")),
+    ("Ctrl++ / Ctrl+− / Ctrl+0", N_("Zoom in / out / fit the page")),
+    ("Ctrl+1 … Ctrl+4", N_("Search, Library, Model, Settings")), ("F5", N_("Update the index now")),
+    ("Esc", N_("Stop the running search")), ("F1", N_("This list")))
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, bridge: EngineBridge, runner: TaskRunner, settings: AppSettings,
+                 repo_root: str | None = None) -> None:
+        super().__init__()
+        self.bridge, self.runner, self.settings = bridge, runner, settings
+        self.watcher = FolderWatcher(settings.get("library/poll_minutes"))
+        self.watcher.set_enabled(settings.get("library/watch"))
+        self.search = SearchPane(bridge, runner)
+        self.library = LibraryPane(bridge, runner, self.watcher)
+        self.model = ModelPane(bridge, runner, repo_root)
+        self.settings_pane = SettingsPane(settings)
+        self.index_if_empty = False
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("NavList")
+        self.nav.setIconSize(QSize(28, 28))
+        self.nav.setFixedWidth(200)
+        self.stack = QStackedWidget()
+        for (key, _), pane in zip(PAGES, (self.search, self.library, self.model, self.settings_pane)):
+            item = QListWidgetItem(icon(key), "")
+            self.nav.addItem(item)
+            self.stack.addWidget(pane)
+        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.nav.setCurrentRow(0)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.resize(1400, 900)
+
+        self.search.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.library.status_loaded.connect(self._status_loaded)
+        self.library.folders_changed.connect(self.search.filters.set_folders)
+        self.library.indexing_finished.connect(lambda r: self.statusBar().showMessage(
+            tr("Index updated: {n} new or changed files", n=r.added + r.updated), 8000))
+        self.model.packs_loaded.connect(self.settings_pane.set_packs)
+        self.settings.changed.connect(self._setting_changed)
+        translator.language_changed.connect(self._language_changed)  # bound: disconnects on delete
+        self._install_shortcuts()
+        self.retranslate()
+
+    def start(self) -> None:
+        """First loads, off the GUI thread."""
+        self.library.refresh()
+        self.model.refresh()
+
+    def _status_loaded(self, status) -> None:  # noqa: ANN001
+        self.model.set_status(status)
+        if self.index_if_empty and status.documents == 0 and not self.library.is_indexing():
+            self.index_if_empty = False
+            self.statusBar().showMessage(tr("Indexing the library for the first time…"))
+            self.library.start_index()
+
+    def go(self, page: str) -> None:
+        self.nav.setCurrentRow([key for key, _ in PAGES].index(page))
+
+    # shortcuts ------------------------------------------------------------------------------
+    def _install_shortcuts(self) -> None:
+        def add(keys: str | QKeySequence, slot) -> None:  # noqa: ANN001
+            QShortcut(QKeySequence(keys), self, slot, context=Qt.ShortcutContext.WindowShortcut)
+        add("Ctrl+F", self.focus_search)
+        add("Ctrl+O", lambda: (self.go("search"), self.search.choose_file()))
+        add(QKeySequence.StandardKey.Paste, self.paste)
+        add("Ctrl+L", lambda: (self.go("search"), self.search.focus_results()))
+        add("Ctrl+M", lambda: self.search.preview.hit and self.search.run_similar(self.search.preview.hit))
+        add("Ctrl++", lambda: self.search.preview._zoom(1.25))
+        add("Ctrl+=", lambda: self.search.preview._zoom(1.25))
+        add("Ctrl+-", lambda: self.search.preview._zoom(0.8))
+        add("Ctrl+0", lambda: (self.search.preview.hit_view.fit(), self.search.preview.query_view.fit()))
+        add("F5", self.library.start_index)
+        add("Esc", lambda: self.search._task and self.search._task.cancel())
+        add("F1", self.show_shortcuts)
+        for i in range(len(PAGES)):
+            add(f"Ctrl+{i + 1}", lambda i=i: self.nav.setCurrentRow(i))
+
+    def focus_search(self) -> None:
+        self.go("search")
+        self.search.search_box.setFocus()
+        self.search.search_box.selectAll()
+
+    def paste(self) -> None:
+        """Ctrl+V: a picture or a copied file searches; text goes into the search box."""
+        focus = QApplication.focusWidget()
+        mime = QGuiApplication.clipboard().mimeData()
+        self.go("search")
+        if mime.hasImage():
+            self.search.run_image(QGuiApplication.clipboard().image())
+        elif mime.hasUrls() and mime.urls()[0].isLocalFile():
+            from pathlib import Path
+            self.search.run_file(Path(mime.urls()[0].toLocalFile()))
+        elif mime.hasText():
+            box = self.search.search_box
+            if focus is box:
+                box.paste()
+            else:
+                box.setText(mime.text().strip())
+                box.setFocus()
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{keys}</b></td><td>&nbsp;&nbsp;{tr(text)}</td></tr>" for keys, text in SHORTCUTS)
+        QMessageBox.information(self, tr("Keyboard shortcuts"), f"<table>{rows}</table>")
+
+    # settings and language ------------------------------------------------------------------
+    def _setting_changed(self, key: str, value: object) -> None:
+        if key == "ui/language":
+            translator.set_language(str(value))
+        elif key in ("ui/font_pt", "ui/touch_mode"):
+            apply_appearance(QApplication.instance(), self.settings.get("ui/font_pt"),
+                             self.settings.get("ui/touch_mode"))
+        elif key == "library/watch":
+            self.watcher.set_enabled(bool(value))
+            self.library.watch_check.setChecked(bool(value))
+        elif key == "library/poll_minutes":
+            self.watcher.set_poll_minutes(int(value))
+
+    def _language_changed(self, _lang: str) -> None:
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(tr("Zumen — drawing and document search"))
+        for row, (_, label) in enumerate(PAGES):
+            self.nav.item(row).setText(tr(label))
+        for pane in (self.search, self.library, self.model, self.settings_pane):
+            pane.retranslate()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.runner.cancel_all()
+        self.library.cancel_index()
+        self.model.worker.cancel()
+        self.runner.wait(5000)
+        self.bridge.close()
+        super().closeEvent(event)

@@ -1,0 +1,214 @@
+"""A deterministic fake of engine.api.Engine for UI tests and demos (no files, no models).
+
+It returns the real engine.types dataclasses, reports progress and honours cancel tokens.
+`delay_s` makes every call slow, to prove the window keeps painting while work runs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from engine.errors import Cancelled, QueryError
+from engine.progress import CancelToken, ProgressCallback, RateMeter
+from engine.types import (Box, Explanation, FailedFile, FileQueryResults, Hit, IndexReport,
+                          LibraryStatus, PackInfo, ScoreBreakdown, SearchResults, Snippet, Word)
+
+
+@dataclass(frozen=True)
+class FakeDoc:
+    doc_id: int
+    path: str
+    title: str
+    kind: str
+    text: str
+
+
+FAKE_DOCS: tuple[FakeDoc, ...] = (
+    FakeDoc(1, "/plant/drawings/1258-B2P_bracket.pdf", "1258-B2P Bracket", "drawing",
+            "BRACKET 1258-B2P material S45C quench 焼入れ HRC 45"),
+    FakeDoc(2, "/plant/specs/1258-B2P_spec.pdf", "Bracket specification 1258-B2P", "document",
+            "Specification for bracket 1258-B2P. Material S45C, 焼入れ after machining."),
+    FakeDoc(3, "/plant/process/1258_process_sheet.xlsx", "Process sheet 1258", "document",
+            "Process: cut, mill, drill, 焼入れ, grind. Part 1258-B2P."),
+    FakeDoc(4, "/plant/drawings/1260-A1_plate.pdf", "1260-A1 Mounting plate", "drawing",
+            "PLATE 1260-A1 material A5052 anodise"),
+    FakeDoc(5, "/plant/inspection/1258_inspection.pdf", "Inspection report 1258-B2P", "document",
+            "Inspection of 1258-B2P: hardness HRC 45 OK, S45C certificate attached."),
+    FakeDoc(6, "/plant/drawings/1259-B2_bracket_v2.pdf", "1259-B2 Bracket (rev 2)", "drawing",
+            "BRACKET 1259-B2 material S45C"),
+)
+PAGE_SIZE = (840, 594)  # an A-size landscape sheet at ~72 dpi
+
+
+def _marks(text: str, terms: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    low = text.lower()
+    spans = []
+    for term in terms:
+        start = low.find(term.lower())
+        if start >= 0:
+            spans.append((start, start + len(term)))
+    return tuple(sorted(spans))
+
+
+class FakeEngine:
+    def __init__(self, delay_s: float = 0.0, index_files: int = 8, index_step_s: float = 0.0,
+                 with_heatmap: bool = True) -> None:
+        self.delay_s = delay_s
+        self.index_files = index_files
+        self.index_step_s = index_step_s
+        self.with_heatmap = with_heatmap
+        self.feedback_log: list[dict] = []
+        self.calls: list[str] = []
+        self._folders: list[str] = ["/plant/drawings", "/plant/specs"]
+        self._thumbs = Path(tempfile.mkdtemp(prefix="zumen-fake-thumbs-"))
+        self._lock = threading.Lock()
+        self._active = "default-1.0.0"
+
+    # helpers ----------------------------------------------------------------------------------
+    def _wait(self, name: str) -> None:
+        with self._lock:
+            self.calls.append(name)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+
+    def _hit(self, doc: FakeDoc, rank: int, terms: Sequence[str], visual: float = 0.0) -> Hit:
+        lexical = min(1.0, 0.3 * len(_marks(doc.text, terms)))
+        semantic = 0.8 - 0.05 * rank
+        scores = ScoreBreakdown(lexical, semantic, visual, (lexical + semantic + visual) / 3)
+        shared = tuple(t for t in terms if t.lower() in doc.text.lower())
+        return Hit(doc.doc_id, doc.path, doc.title, doc.kind, Path(doc.path).suffix[1:], 1, scores,
+                   Snippet(doc.text, _marks(doc.text, terms)),
+                   Explanation(shared_terms=shared, boxes=(Box(0.70, 0.82, 0.95, 0.90), Box(0.1, 0.1, 0.3, 0.16)),
+                               query_boxes=(Box(0.68, 0.80, 0.96, 0.92),),
+                               summary=f"shares {', '.join(shared) or 'layout'}"), rank=rank)
+
+    # search -----------------------------------------------------------------------------------
+    def search(self, text: str, *, limit: int = 20, kinds: set | None = None) -> SearchResults:
+        self._wait("search")
+        terms = tuple(t for t in text.split() if t)
+        if not terms:
+            raise QueryError("empty query")
+        docs = [d for d in FAKE_DOCS if any(t.lower() in d.text.lower() for t in terms)]
+        docs = [d for d in docs if not kinds or d.kind in kinds][:limit]
+        hits = tuple(self._hit(d, i + 1, terms) for i, d in enumerate(docs))
+        return SearchResults(text, "keyword", hits, 12.0, terms)
+
+    def _file_results(self, query_path: str) -> FileQueryResults:
+        terms = ("1258-B2P", "S45C", "焼入れ")
+        related = tuple(self._hit(d, i + 1, terms) for i, d in
+                        enumerate(d for d in FAKE_DOCS if d.kind == "document"))
+        similar = tuple(self._hit(d, i + 1, terms, visual=0.9 - 0.1 * i) for i, d in
+                        enumerate(d for d in FAKE_DOCS if d.kind == "drawing"))
+        words = (Word("1258-B2P", Box(0.68, 0.80, 0.96, 0.86)), Word("S45C", Box(0.68, 0.86, 0.8, 0.92)))
+        return FileQueryResults(query_path, FAKE_DOCS[0].text, ("1258-B2P", "S45C"), "text-layer",
+                                SearchResults(query_path, "file", related, 20.0, terms),
+                                SearchResults(query_path, "file", similar, 20.0, terms), words, 40.0)
+
+    def search_file(self, path: Path, *, limit: int = 20, progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> FileQueryResults:
+        self._wait("search_file")
+        if progress:
+            progress(RateMeter("extract", 1, "pages").progress(1))
+        if cancel:
+            cancel.check()
+        return self._file_results(str(path))
+
+    def search_image(self, image: Image.Image, *, limit: int = 20) -> FileQueryResults:
+        self._wait("search_image")
+        return self._file_results("clipboard.png")
+
+    def similar(self, path_or_doc_id: Any, page: int = 1, *, limit: int = 20) -> SearchResults:
+        self._wait("similar")
+        docs = [d for d in FAKE_DOCS if d.doc_id != path_or_doc_id]
+        hits = tuple(self._hit(d, i + 1, ("S45C",), visual=0.5) for i, d in enumerate(docs))
+        return SearchResults(f"doc:{path_or_doc_id}", "similar", hits, 8.0, ())
+
+    # pages ------------------------------------------------------------------------------------
+    def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100) -> Image.Image:
+        self._wait("render_page")
+        img = Image.new("RGB", PAGE_SIZE, "white")
+        draw = ImageDraw.Draw(img)
+        w, h = PAGE_SIZE
+        draw.rectangle((10, 10, w - 10, h - 10), outline="black", width=3)
+        draw.rectangle((int(w * 0.66), int(h * 0.78), w - 10, h - 10), outline="black", width=2)
+        seed = hash(str(doc_id_or_path)) % 7
+        draw.ellipse((150 + seed * 10, 150, 350, 350), outline="black", width=3)
+        draw.line((100, 250, 400 + seed * 20, 250), fill="black", width=1)
+        draw.text((int(w * 0.7), int(h * 0.83)), f"DOC {doc_id_or_path}", fill="black")
+        return img
+
+    def thumbnail(self, doc_id: int, page: int) -> Path:
+        path = self._thumbs / f"{doc_id}-{page}.png"
+        if not path.exists():
+            self.render_page(doc_id, page).resize((160, 113)).save(path)
+        return path
+
+    def page_words(self, doc_id: int, page: int) -> tuple[Word, ...]:
+        return (Word("1258-B2P", Box(0.70, 0.82, 0.95, 0.90)),)
+
+    def visual_heatmap(self, query_path: Any, hit: Hit) -> np.ndarray | None:
+        if not self.with_heatmap:
+            return None
+        yy, xx = np.mgrid[0:12, 0:16]
+        return np.exp(-((xx - 5) ** 2 + (yy - 6) ** 2) / 10.0).astype(np.float32)  # (12, 16)
+
+    # feedback ---------------------------------------------------------------------------------
+    def record_feedback(self, query: str, hit: Hit, vote: int) -> None:
+        self._wait("record_feedback")
+        with self._lock:
+            self.feedback_log.append({"query": query, "doc_id": hit.doc_id, "page": hit.page, "vote": vote})
+
+    def feedback(self) -> list[dict]:
+        return list(self.feedback_log)
+
+    # library ----------------------------------------------------------------------------------
+    def add_folder(self, path: Path) -> None:
+        self._folders.append(str(path))
+
+    def remove_folder(self, path: Path) -> None:
+        self._folders.remove(str(path))
+
+    def folders(self) -> tuple[str, ...]:
+        return tuple(self._folders)
+
+    def index(self, paths: Sequence[Path] | None = None, *, progress: ProgressCallback | None = None,
+              cancel: CancelToken | None = None) -> IndexReport:
+        self._wait("index")
+        meter = RateMeter("extract", self.index_files)
+        for done in range(1, self.index_files + 1):
+            if cancel is not None and cancel.cancelled:
+                return IndexReport(added=done - 1, cancelled=True)
+            time.sleep(self.index_step_s)
+            if progress:
+                progress(meter.progress(done, f"file{done}.pdf"))
+        return IndexReport(added=self.index_files, pages=self.index_files * 2, elapsed_s=0.1)
+
+    def status(self) -> LibraryStatus:
+        self._wait("status")
+        failed = (FailedFile("/plant/specs/broken.pdf", "PDF is encrypted", "2026-11-27T10:00:00"),)
+        return LibraryStatus("/tmp/fake-library", tuple(self._folders), len(FAKE_DOCS), 14, 20, 3,
+                             failed, 1_234_567, self.packs()[0])
+
+    # packs ------------------------------------------------------------------------------------
+    def packs(self) -> list[PackInfo]:
+        return [PackInfo("default", "1.0.0", "/packs/default", 384, True, "2026-11-27",
+                         {"recall@1": 0.62, "mrr": 0.71, "map": 0.58}),
+                PackInfo("site", "1.1.0", "/packs/site-1.1.0", 384, True, "2026-11-27",
+                         {"recall@1": 0.74, "mrr": 0.80, "map": 0.69, "baseline": {"recall@1": 0.62}})]
+
+    def activate_pack(self, pack_id: str) -> None:
+        self._active = pack_id
+
+    def rollback_pack(self) -> None:
+        self._active = "default-1.0.0"
+
+    def close(self) -> None:
+        pass

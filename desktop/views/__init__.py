@@ -1,0 +1,1 @@
+"""Widgets of the desktop app: panes, views and the small models behind them."""

@@ -1,0 +1,65 @@
+"""Pure text helpers for the views (no Qt widgets): snippets, durations, sizes, icons."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtGui import QIcon
+
+from desktop.i18n import tr
+from engine.types import Snippet
+
+ICONS_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "icons"
+MARK_STYLE = "background-color:#ffe066;color:#000;font-weight:bold"
+
+
+def icon(name: str) -> QIcon:
+    return QIcon(str(ICONS_DIR / f"{name}.svg"))
+
+
+def snippet_html(snippet: Snippet, max_chars: int = 260) -> str:
+    """Escape the snippet and wrap every marked span in a highlight."""
+    text = snippet.text
+    parts: list[str] = []
+    pos = 0
+    for start, end in sorted(snippet.marks):
+        if start < pos or start >= len(text):
+            continue
+        parts.append(html.escape(text[pos:start]))
+        parts.append(f'<span style="{MARK_STYLE}">{html.escape(text[start:end])}</span>')
+        pos = end
+        if pos > max_chars:
+            break
+    tail = text[pos:]
+    if pos + len(tail) > max_chars:
+        tail = tail[: max(0, max_chars - pos)] + "…"
+    parts.append(html.escape(tail))
+    return "".join(parts)
+
+
+def format_duration(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return tr("{n} s", n=seconds)
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return tr("{m} min {s} s", m=minutes, s=seconds)
+    hours, minutes = divmod(minutes, 60)
+    return tr("{h} h {m} min", h=hours, m=minutes)
+
+
+def format_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def kind_label(kind: str) -> str:
+    return {"drawing": tr("Drawing"), "document": tr("Document")}.get(kind, kind)

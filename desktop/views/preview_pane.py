@@ -1,0 +1,189 @@
+"""The matched page with its evidence outlined, the query beside it, and actions on the hit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSplitter, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from desktop.engine_bridge import EngineBridge
+from desktop.i18n import tr
+from desktop.open_external import open_at_page, show_in_folder
+from desktop.workers import TaskRunner
+from engine.types import Box, Hit
+
+PREVIEW_DPI = 110
+
+
+class PreviewPane(QWidget):
+    more_like_this = Signal(object)  # Hit
+    status_message = Signal(str)
+
+    def __init__(self, bridge: EngineBridge, runner: TaskRunner) -> None:
+        super().__init__()
+        from desktop.views.page_view import PageView
+        self.setObjectName("PreviewPane")
+        self._bridge, self._runner = bridge, runner
+        self.hit: Optional[Hit] = None
+        self._query_path: Optional[str] = None
+        self._query_boxes: tuple[Box, ...] = ()
+        self._gen = 0
+        self.title = QLabel()
+        self.title.setObjectName("PreviewTitle")
+        self.title.setWordWrap(True)
+        self.why = QLabel()
+        self.why.setWordWrap(True)
+        self.why.setObjectName("PreviewWhy")
+        self.query_caption, self.hit_caption = QLabel(), QLabel()
+        self.query_view, self.hit_view = PageView(), PageView()
+        self.open_button, self.folder_button, self.more_button = QPushButton(), QPushButton(), QPushButton()
+        self.heatmap_button = QPushButton()
+        self.heatmap_button.setCheckable(True)
+        self.heatmap_button.setVisible(False)
+        self.zoom_in, self.zoom_out, self.zoom_fit = QToolButton(), QToolButton(), QToolButton()
+        for button, text in ((self.zoom_in, "+"), (self.zoom_out, "−"), (self.zoom_fit, "⤢")):
+            button.setText(text)
+            button.setObjectName("ZoomButton")
+
+        self.open_button.clicked.connect(self.open_in_viewer)
+        self.folder_button.clicked.connect(lambda: self.hit and show_in_folder(self.hit.path))
+        self.more_button.clicked.connect(lambda: self.hit and self.more_like_this.emit(self.hit))
+        self.heatmap_button.toggled.connect(self.hit_view.set_heatmap_visible)
+        self.zoom_in.clicked.connect(lambda: self._zoom(1.25))
+        self.zoom_out.clicked.connect(lambda: self._zoom(0.8))
+        self.zoom_fit.clicked.connect(lambda: (self.hit_view.fit(), self.query_view.fit()))
+
+        self.query_box = QWidget()
+        query_layout = QVBoxLayout(self.query_box)
+        query_layout.setContentsMargins(0, 0, 0, 0)
+        query_layout.addWidget(self.query_caption)
+        query_layout.addWidget(self.query_view, 1)
+        hit_box = QWidget()
+        hit_layout = QVBoxLayout(hit_box)
+        hit_layout.setContentsMargins(0, 0, 0, 0)
+        caption_row = QHBoxLayout()
+        caption_row.addWidget(self.hit_caption, 1)
+        for widget in (self.heatmap_button, self.zoom_out, self.zoom_fit, self.zoom_in):
+            caption_row.addWidget(widget)
+        hit_layout.addLayout(caption_row)
+        hit_layout.addWidget(self.hit_view, 1)
+        pages = QSplitter(Qt.Orientation.Horizontal)
+        pages.addWidget(self.query_box)
+        pages.addWidget(hit_box)
+        pages.setSizes([280, 520])
+        self.pages = pages
+
+        actions = QHBoxLayout()
+        for widget in (self.open_button, self.folder_button, self.more_button):
+            actions.addWidget(widget)
+        actions.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.why)
+        layout.addWidget(pages, 1)
+        layout.addLayout(actions)
+        self.query_box.setVisible(False)
+        self._set_actions_enabled(False)
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.query_caption.setText(tr("Your query"))
+        self.hit_caption.setText(tr("Matched page") if self.hit is None
+                                 else tr("Matched page {page}", page=self.hit.page))
+        self.open_button.setText(tr("Open in viewer"))
+        self.folder_button.setText(tr("Show in folder"))
+        self.more_button.setText(tr("More like this"))
+        self.heatmap_button.setText(tr("Visual heatmap"))
+        self.zoom_in.setToolTip(tr("Zoom in (Ctrl+wheel)"))
+        self.zoom_out.setToolTip(tr("Zoom out"))
+        self.zoom_fit.setToolTip(tr("Fit page"))
+        if self.hit is None:
+            self.title.setText(tr("Select a result to see the page and why it matched."))
+            self.why.setText("")
+        else:
+            self._describe(self.hit)
+
+    def _set_actions_enabled(self, enabled: bool) -> None:
+        for button in (self.open_button, self.folder_button, self.more_button):
+            button.setEnabled(enabled)
+
+    def _zoom(self, factor: float) -> None:
+        self.hit_view.zoom(factor)
+        if self.query_box.isVisible():
+            self.query_view.zoom(factor)
+
+    # query side -------------------------------------------------------------------------------
+    def clear(self) -> None:
+        self._gen += 1
+        self.hit, self._query_path, self._query_boxes = None, None, ()
+        self.hit_view.clear_page()
+        self.query_view.clear_page()
+        self.query_box.setVisible(False)
+        self.heatmap_button.setVisible(False)
+        self._set_actions_enabled(False)
+        self.retranslate()
+
+    def show_query_image(self, image: QImage, boxes: tuple[Box, ...] = ()) -> None:
+        self.query_box.setVisible(True)
+        self.query_view.set_page(image, boxes)
+
+    def show_query_file(self, path: Path) -> None:
+        """Render page 1 of the dropped file beside the results (off the GUI thread)."""
+        self._query_path = str(path)
+        self.query_box.setVisible(True)
+        self._runner.submit(lambda ctx: self._bridge.render_page(str(path), 1, PREVIEW_DPI),
+                            on_result=lambda image: self.query_view.set_page(image, self._query_boxes),
+                            on_error=lambda err: self.status_message.emit(str(err)), name="render-query")
+
+    def set_query_boxes(self, boxes: tuple[Box, ...]) -> None:
+        self._query_boxes = tuple(boxes)
+        self.query_view.set_boxes(boxes)
+
+    # hit side ---------------------------------------------------------------------------------
+    def show_hit(self, hit: Hit) -> None:
+        self._gen += 1
+        gen = self._gen
+        self.hit = hit
+        self._describe(hit)
+        self.hit_caption.setText(tr("Matched page {page}", page=hit.page))
+        self._set_actions_enabled(True)
+        self.heatmap_button.setVisible(False)
+        self._runner.submit(lambda ctx: self._bridge.render_page(hit.doc_id, hit.page, PREVIEW_DPI),
+                            on_result=lambda image: self._page_loaded(gen, hit, image),
+                            on_error=lambda err: self.status_message.emit(str(err)), name="render-hit")
+        if self._query_path is not None:
+            query = self._query_path
+            self._runner.submit(lambda ctx: self._bridge.heatmap(query, hit),
+                                on_result=lambda heat: self._heat_loaded(gen, heat), name="heatmap")
+
+    def _describe(self, hit: Hit) -> None:
+        self.title.setText(f"{hit.title}  ·  {Path(hit.path).name}")
+        reasons = []
+        if hit.explanation.summary:
+            reasons.append(hit.explanation.summary)
+        if hit.explanation.shared_identifiers:
+            reasons.append(tr("Shared numbers: {ids}", ids=", ".join(hit.explanation.shared_identifiers)))
+        elif hit.explanation.shared_terms:
+            reasons.append(tr("Shared words: {terms}", terms=", ".join(hit.explanation.shared_terms[:8])))
+        self.why.setText(tr("Why it matched: {reasons}", reasons=" · ".join(reasons))
+                         if reasons else tr("Matched by overall similarity."))
+
+    def _page_loaded(self, gen: int, hit: Hit, image: QImage) -> None:
+        if gen == self._gen:
+            self.hit_view.set_page(image, hit.explanation.boxes)
+
+    def _heat_loaded(self, gen: int, heat: Optional[np.ndarray]) -> None:
+        if gen != self._gen or heat is None:
+            return
+        self.hit_view.set_heatmap(heat)
+        self.hit_view.set_heatmap_visible(self.heatmap_button.isChecked())
+        self.heatmap_button.setVisible(True)
+
+    def open_in_viewer(self) -> None:
+        if self.hit is not None and not open_at_page(self.hit.path, self.hit.page):
+            self.status_message.emit(tr("Could not open {path}", path=self.hit.path))

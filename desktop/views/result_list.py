@@ -1,0 +1,199 @@
+"""A list of search hits: one row widget per hit, keyboard navigable, with feedback buttons."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QLabel,
+                               QListWidget, QListWidgetItem, QToolButton, QVBoxLayout, QWidget)
+
+from desktop.i18n import tr
+from desktop.views.formatting import icon, kind_label, snippet_html
+from engine.types import Hit
+
+THUMB = QSize(112, 80)
+BAR_COLORS = {"lexical": "#1f77b4", "semantic": "#9467bd", "visual": "#2ca02c"}
+
+
+class ScoreBarsView(QWidget):
+    """Three labelled bars: words (lexical), meaning (semantic), shape (visual)."""
+
+    def __init__(self, hit: Hit) -> None:
+        super().__init__()
+        self._values = {"lexical": hit.scores.lexical, "semantic": hit.scores.semantic,
+                        "visual": hit.scores.visual}
+        self.setFixedWidth(190)
+        self.setMinimumHeight(66)
+        self.setToolTip(tr("How strongly each kind of evidence found this result"))
+
+    def labels(self) -> dict[str, str]:
+        return {"lexical": tr("Words"), "semantic": tr("Meaning"), "visual": tr("Shape")}
+
+    def paintEvent(self, event) -> None:  # noqa: ANN001
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        metrics = painter.fontMetrics()
+        row_h = max(metrics.height(), self.height() / 3)
+        label_w = 78
+        for i, (key, label) in enumerate(self.labels().items()):
+            y = i * row_h
+            painter.setPen(self.palette().text().color())
+            painter.drawText(QRectF(0, y, label_w, row_h), Qt.AlignmentFlag.AlignVCenter, label)
+            bar = QRectF(label_w, y + row_h * 0.3, self.width() - label_w - 4, row_h * 0.4)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor("#e3e7ec"))
+            painter.drawRoundedRect(bar, 3, 3)
+            value = max(0.0, min(1.0, float(self._values[key])))
+            painter.setBrush(QColor(BAR_COLORS[key]))
+            painter.drawRoundedRect(QRectF(bar.x(), bar.y(), bar.width() * value, bar.height()), 3, 3)
+
+
+class ResultRowView(QFrame):
+    """Thumbnail · title, path, type, page, snippet · score bars · thumbs up / down."""
+
+    voted = Signal(object, int)  # Hit, +1 / -1
+
+    def __init__(self, hit: Hit) -> None:
+        super().__init__()
+        self.hit = hit
+        self.setObjectName("ResultRow")
+        self.thumb = QLabel()
+        self.thumb.setFixedSize(THUMB)
+        self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumb.setObjectName("Thumb")
+        self.title = QLabel(f"{hit.rank}. {hit.title}")
+        self.title.setObjectName("ResultTitle")
+        self.path = QLabel(hit.path)
+        self.path.setObjectName("ResultPath")
+        self.meta = QLabel()
+        self.meta.setObjectName("ResultMeta")
+        self.snippet = QLabel(snippet_html(hit.snippet))
+        self.snippet.setTextFormat(Qt.TextFormat.RichText)
+        self.snippet.setWordWrap(True)
+        self.up = self._vote_button("thumb_up", +1)
+        self.down = self._vote_button("thumb_down", -1)
+
+        text = QVBoxLayout()
+        text.setSpacing(2)
+        for widget in (self.title, self.path, self.meta, self.snippet):
+            text.addWidget(widget)
+        votes = QVBoxLayout()
+        votes.addWidget(self.up)
+        votes.addWidget(self.down)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.thumb, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(text, 1)
+        layout.addWidget(ScoreBarsView(hit), 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(votes)
+        self.retranslate()
+
+    def _vote_button(self, name: str, vote: int) -> QToolButton:
+        button = QToolButton()
+        button.setIcon(icon(name))
+        button.setIconSize(QSize(24, 24))
+        button.setCheckable(True)
+        button.setObjectName("VoteButton")
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        button.clicked.connect(lambda: self.vote(vote))
+        return button
+
+    def vote(self, vote: int) -> None:
+        self.up.setChecked(vote > 0)
+        self.down.setChecked(vote < 0)
+        self.voted.emit(self.hit, vote)
+
+    def retranslate(self) -> None:
+        meta = tr("{kind} · page {page}", kind=kind_label(self.hit.kind), page=self.hit.page)
+        if self.hit.explanation.summary:
+            meta += " · " + self.hit.explanation.summary
+        self.meta.setText(meta)
+        self.up.setToolTip(tr("Good result (+)"))
+        self.down.setToolTip(tr("Wrong result (−)"))
+
+    def set_thumbnail(self, image: QImage) -> None:
+        pixmap = QPixmap.fromImage(image).scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                                                 Qt.TransformationMode.SmoothTransformation)
+        self.thumb.setPixmap(pixmap)
+
+
+class ResultListView(QListWidget):
+    """Rows of hits. Up/Down select, Enter opens, + / − vote, Left/Right jump to the sibling list."""
+
+    hit_selected = Signal(object)  # Hit
+    open_requested = Signal(object)  # Hit
+    voted = Signal(object, int)  # Hit, vote
+    thumbnail_needed = Signal(int, int)  # doc_id, page
+    switch_requested = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("ResultList")
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setSpacing(2)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.currentRowChanged.connect(self._on_row)
+        self.itemDoubleClicked.connect(lambda item: self.open_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self._rows: list[ResultRowView] = []
+
+    def set_hits(self, hits: tuple[Hit, ...] | list[Hit]) -> None:
+        self.clear()
+        self._rows = []
+        for hit in hits:
+            row = ResultRowView(hit)
+            row.voted.connect(self.voted)
+            item = QListWidgetItem()
+            item.setData(Qt.ItemDataRole.UserRole, hit)
+            self.addItem(item)
+            self.setItemWidget(item, row)
+            self._rows.append(row)
+            self.thumbnail_needed.emit(hit.doc_id, hit.page)
+        self._fit_rows()
+
+    def rows(self) -> list[ResultRowView]:
+        return list(self._rows)
+
+    def hits(self) -> list[Hit]:
+        return [row.hit for row in self._rows]
+
+    def current_hit(self) -> Hit | None:
+        row = self.currentRow()
+        return self._rows[row].hit if 0 <= row < len(self._rows) else None
+
+    def set_thumbnail(self, doc_id: int, page: int, image: QImage) -> None:
+        for row in self._rows:
+            if row.hit.doc_id == doc_id and row.hit.page == page:
+                row.set_thumbnail(image)
+
+    def retranslate(self) -> None:
+        for row in self._rows:
+            row.retranslate()
+
+    def _on_row(self, row: int) -> None:
+        if 0 <= row < len(self._rows):
+            self.hit_selected.emit(self._rows[row].hit)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        row = self.currentRow()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and 0 <= row < len(self._rows):
+            self.open_requested.emit(self._rows[row].hit)
+        elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Minus) and 0 <= row < len(self._rows):
+            self._rows[row].vote(+1 if key == Qt.Key.Key_Plus else -1)
+        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+            self.switch_requested.emit()
+        else:
+            super().keyPressEvent(event)
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001
+        super().resizeEvent(event)
+        self._fit_rows()
+
+    def _fit_rows(self) -> None:
+        """Rows as wide as the list; their height follows the wrapped snippet."""
+        width = max(300, self.viewport().width() - 6)
+        for i, row in enumerate(self._rows):
+            row.setFixedWidth(width)
+            height = row.layout().heightForWidth(width) if row.layout().hasHeightForWidth() else -1
+            height = max(height, row.sizeHint().height(), THUMB.height() + 24)
+            self.item(i).setSizeHint(QSize(width, height))

@@ -1,0 +1,291 @@
+"""Search: drop zone, keyword box, filters, result lists and the preview."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QSplitter, QVBoxLayout, QWidget)
+
+from desktop.engine_bridge import EngineBridge, qimage_to_pil
+from desktop.i18n import tr
+from desktop.views.drop_zone import DROPPABLE, DropZoneView
+from desktop.views.filter_bar import FilterBar
+from desktop.views.preview_pane import PreviewPane
+from desktop.views.result_list import ResultListView
+from desktop.workers import Task, TaskRunner
+from engine.types import FileQueryResults, Hit, SearchResults
+
+
+def _mtimes(hits: tuple[Hit, ...]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for hit in hits:
+        try:
+            out[hit.path] = os.path.getmtime(hit.path)
+        except OSError:
+            pass
+    return out
+
+
+class SearchPane(QWidget):
+    results_shown = Signal(str)  # "keyword" / "file" / "similar"
+    status_message = Signal(str)
+
+    def __init__(self, bridge: EngineBridge, runner: TaskRunner) -> None:
+        super().__init__()
+        self.setAcceptDrops(True)
+        self._bridge, self._runner = bridge, runner
+        self._gen = 0
+        self._task: Optional[Task] = None
+        self._t0 = 0.0
+        self.last_elapsed_s: Optional[float] = None
+        self.query_label = ""
+        self.query_key = ""
+        self._mode = ""
+        self._results: dict[str, tuple[Hit, ...]] = {"first": (), "second": ()}
+        self._mtimes: dict[str, float] = {}
+        self._thumbs: dict[tuple[int, int], QImage] = {}
+
+        self.drop_zone = DropZoneView()
+        self.search_box = QLineEdit()
+        self.search_box.setObjectName("SearchBox")
+        self.search_box.setClearButtonEnabled(True)
+        self.search_button, self.open_button, self.paste_button = QPushButton(), QPushButton(), QPushButton()
+        self.search_button.setObjectName("PrimaryButton")
+        self.filters = FilterBar()
+        self.status = QLabel()
+        self.status.setObjectName("SearchStatus")
+        self.first_title, self.second_title = QLabel(), QLabel()
+        self.first_title.setObjectName("ListTitle")
+        self.second_title.setObjectName("ListTitle")
+        self.first_list, self.second_list = ResultListView(), ResultListView()
+        self.preview = PreviewPane(bridge, runner)
+
+        search_row = QHBoxLayout()
+        search_row.addWidget(self.search_box, 1)
+        for button in (self.search_button, self.open_button, self.paste_button):
+            search_row.addWidget(button)
+        lists = QSplitter(Qt.Orientation.Vertical)
+        for title, view in ((self.first_title, self.first_list), (self.second_title, self.second_list)):
+            box = QWidget()
+            box_layout = QVBoxLayout(box)
+            box_layout.setContentsMargins(0, 0, 0, 0)
+            box_layout.addWidget(title)
+            box_layout.addWidget(view, 1)
+            lists.addWidget(box)
+        self._second_box = lists.widget(1)
+        self.lists_splitter = lists
+        self.results_splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.results_splitter.addWidget(lists)
+        self.results_splitter.addWidget(self.preview)
+        self.results_splitter.setSizes([560, 520])
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.drop_zone)
+        layout.addLayout(search_row)
+        layout.addWidget(self.filters)
+        layout.addWidget(self.status)
+        layout.addWidget(self.results_splitter, 1)
+        self.results_splitter.setVisible(False)
+
+        self.drop_zone.file_dropped.connect(self.run_file)
+        self.drop_zone.image_dropped.connect(self.run_image)
+        self.search_box.returnPressed.connect(self.run_keyword_from_box)
+        self.search_button.clicked.connect(self.run_keyword_from_box)
+        self.open_button.clicked.connect(self.choose_file)
+        self.filters.changed.connect(self._refill)
+        self.preview.more_like_this.connect(self.run_similar)
+        self.preview.status_message.connect(self.status_message)
+        for view, other in ((self.first_list, self.second_list), (self.second_list, self.first_list)):
+            view.hit_selected.connect(self.preview.show_hit)
+            view.open_requested.connect(lambda hit: (self.preview.show_hit(hit), self.preview.open_in_viewer()))
+            view.voted.connect(self.record_vote)
+            view.thumbnail_needed.connect(self._load_thumbnail)
+            view.switch_requested.connect(lambda o=other: o.isVisible() and o.count() and self._focus_list(o))
+        self.retranslate()
+
+    # texts --------------------------------------------------------------------------------
+    def retranslate(self) -> None:
+        self.drop_zone.retranslate()
+        self.search_box.setPlaceholderText(tr("Part number, material or words — then press Enter"))
+        self.search_button.setText(tr("Search"))
+        self.open_button.setText(tr("Open file…"))
+        self.paste_button.setText(tr("Paste picture"))
+        self.filters.retranslate()
+        self.preview.retranslate()
+        self.first_list.retranslate()
+        self.second_list.retranslate()
+        self._set_titles()
+
+    def _set_titles(self) -> None:
+        first, second = len(self.first_list.hits()), len(self.second_list.hits())
+        if self._mode == "file":
+            self.first_title.setText(tr("Related documents ({n})", n=first))
+            self.second_title.setText(tr("Similar drawings ({n})", n=second))
+        elif self._mode == "similar":
+            self.first_title.setText(tr("More like “{query}” ({n})", query=self.query_label, n=first))
+        else:
+            self.first_title.setText(tr("Results ({n})", n=first))
+
+    # starting searches ------------------------------------------------------------------------
+    def _begin(self, label: str, key: str | None = None) -> int:
+        """Start a new search generation; answers of older ones are dropped when they arrive."""
+        if self._task is not None:
+            self._task.cancel()
+        self._gen += 1
+        self._t0 = time.perf_counter()
+        self.query_label = label
+        self.query_key = key or label  # what feedback records as the query
+        self.status.setText(tr("Searching for “{query}”…", query=label))
+        return self._gen
+
+    def run_keyword_from_box(self) -> None:
+        text = self.search_box.text().strip()
+        if text:
+            self.run_keyword(text)
+
+    def run_keyword(self, text: str) -> None:
+        gen = self._begin(text)
+        self.preview.clear()
+        kinds = self.filters.kinds()
+
+        def job(ctx) -> tuple[SearchResults, dict]:  # noqa: ANN001
+            results = self._bridge.search(text, kinds=kinds)
+            return results, _mtimes(results.hits)
+        self._task = self._runner.submit(job, on_result=lambda r: self._show_single(gen, "keyword", *r),
+                                         on_error=lambda e: self._failed(gen, e), name="search")
+
+    def run_file(self, path: Path) -> None:
+        if Path(path).suffix.lower() not in DROPPABLE:
+            self.status.setText(tr("Zumen cannot search with this kind of file: {name}", name=Path(path).name))
+            return
+        gen = self._begin(Path(path).name, str(path))
+        self.preview.clear()
+        self.preview.show_query_file(Path(path))
+
+        def job(ctx) -> tuple[FileQueryResults, dict]:  # noqa: ANN001
+            results = self._bridge.search_file(Path(path), progress=ctx.progress, cancel=ctx.cancel)
+            return results, _mtimes(results.related.hits + results.similar.hits)
+        self._task = self._runner.submit(job, on_result=lambda r: self._show_file(gen, *r),
+                                         on_error=lambda e: self._failed(gen, e),
+                                         on_progress=lambda p: self._progress(gen, p), name="search-file")
+
+    def run_image(self, image: QImage) -> None:
+        gen = self._begin(tr("pasted picture"))
+        self.preview.clear()
+        self.preview.show_query_image(image)
+
+        def job(ctx) -> tuple[FileQueryResults, dict]:  # noqa: ANN001
+            results = self._bridge.search_image(qimage_to_pil(image))
+            return results, _mtimes(results.related.hits + results.similar.hits)
+        self._task = self._runner.submit(job, on_result=lambda r: self._show_file(gen, *r),
+                                         on_error=lambda e: self._failed(gen, e), name="search-image")
+
+    def run_similar(self, hit: Hit) -> None:
+        gen = self._begin(hit.title)
+        self.preview.clear()
+
+        def job(ctx) -> tuple[SearchResults | FileQueryResults, dict]:  # noqa: ANN001
+            results = self._bridge.similar(hit)
+            hits = (results.related.hits + results.similar.hits if isinstance(results, FileQueryResults)
+                    else results.hits)
+            return results, _mtimes(hits)
+        self._task = self._runner.submit(job, on_result=lambda r: self._show_similar(gen, *r),
+                                         on_error=lambda e: self._failed(gen, e), name="similar")
+
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, tr("Open a drawing or document"), "",
+                                              tr("Drawings and documents") + " (*.pdf *.png *.jpg *.jpeg *.tif *.tiff *.bmp *.webp)")
+        if path:
+            self.run_file(Path(path))
+
+    # results -------------------------------------------------------------------------------
+    def _progress(self, gen: int, progress) -> None:  # noqa: ANN001
+        if gen == self._gen:
+            self.status.setText(tr("Reading the drawing… ({stage})", stage=progress.stage))
+
+    def _failed(self, gen: int, err: BaseException) -> None:
+        if gen == self._gen:
+            self.status.setText(tr("Search failed: {error}", error=str(err) or type(err).__name__))
+            self.status_message.emit(self.status.text())
+
+    def _show_single(self, gen: int, mode: str, results: SearchResults, mtimes: dict) -> None:
+        if gen != self._gen:
+            return
+        self._mode, self._mtimes = mode, mtimes
+        self._results = {"first": results.hits, "second": ()}
+        self._finish(len(results.hits))
+
+    def _show_similar(self, gen: int, results: SearchResults | FileQueryResults, mtimes: dict) -> None:
+        if isinstance(results, FileQueryResults):
+            self._show_file(gen, results, mtimes)
+        else:
+            self._show_single(gen, "similar", results, mtimes)
+
+    def _show_file(self, gen: int, results: FileQueryResults, mtimes: dict) -> None:
+        if gen != self._gen:
+            return
+        self._mode, self._mtimes = "file", mtimes
+        self._results = {"first": results.related.hits, "second": results.similar.hits}
+        self.preview.set_query_boxes(tuple(w.box for w in results.query_words
+                                           if w.text in results.identifiers) or ())
+        self._finish(len(results.related.hits) + len(results.similar.hits))
+
+    def _finish(self, count: int) -> None:
+        self.last_elapsed_s = time.perf_counter() - self._t0
+        self.drop_zone.set_compact(True)
+        self.results_splitter.setVisible(True)
+        self._second_box.setVisible(self._mode == "file")
+        half = max(200, self.lists_splitter.height() // 2)
+        self.lists_splitter.setSizes([half, half])
+        self._refill()
+        self.status.setText(tr("{n} results in {s:.1f} s", n=count, s=self.last_elapsed_s))
+        first = self.first_list if self.first_list.count() else self.second_list
+        if first.count():
+            first.setCurrentRow(0)
+        self.results_shown.emit(self._mode)
+
+    def _refill(self) -> None:
+        self.first_list.set_hits(self.filters.apply(self._results["first"], self._mtimes))
+        self.second_list.set_hits(self.filters.apply(self._results["second"], self._mtimes))
+        self._set_titles()
+
+    def _focus_list(self, view: ResultListView) -> None:
+        view.setFocus()
+        if view.currentRow() < 0:
+            view.setCurrentRow(0)
+
+    def focus_results(self) -> None:
+        self._focus_list(self.first_list if self.first_list.count() else self.second_list)
+
+    def _load_thumbnail(self, doc_id: int, page: int) -> None:
+        key = (doc_id, page)
+        if key in self._thumbs:
+            self._set_thumb(key, self._thumbs[key])
+            return
+        self._runner.submit(lambda ctx: self._bridge.thumbnail(doc_id, page),
+                            on_result=lambda image: self._set_thumb(key, image), name="thumbnail")
+
+    def _set_thumb(self, key: tuple[int, int], image: QImage) -> None:
+        self._thumbs[key] = image
+        self.first_list.set_thumbnail(*key, image)
+        self.second_list.set_thumbnail(*key, image)
+
+    # feedback ------------------------------------------------------------------------------
+    def record_vote(self, hit: Hit, vote: int) -> None:
+        query = self.query_key
+        query_path = self.query_key if self._mode == "file" and self.query_key != self.query_label else None
+        self._runner.submit(lambda ctx: self._bridge.record_feedback(query, hit, vote, query_path),
+                            on_result=lambda _: self.status.setText(tr("Thank you — your feedback was saved.")),
+                            on_error=lambda e: self.status.setText(str(e)), name="feedback")
+
+    # drops anywhere on the pane ------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: ANN001
+        self.drop_zone.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: ANN001
+        self.drop_zone.dropEvent(event)

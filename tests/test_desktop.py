@@ -1,0 +1,218 @@
+"""Desktop UI flows on a fake engine (pytest-qt, offscreen). Waits on signals, never sleeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl  # noqa: E402
+from PySide6.QtGui import QDropEvent  # noqa: E402
+from PySide6.QtWidgets import QWidget  # noqa: E402
+
+from desktop.engine_bridge import EngineBridge  # noqa: E402
+from desktop.i18n import translator  # noqa: E402
+from desktop.main_window import MainWindow  # noqa: E402
+from desktop.settings import AppSettings  # noqa: E402
+from desktop.testing import FakeEngine  # noqa: E402
+from desktop.workers import TaskRunner  # noqa: E402
+
+WAIT_MS = 10_000
+
+
+@pytest.fixture(autouse=True)
+def english():
+    translator.set_language("en")
+    yield
+    translator.set_language("en")
+
+
+def make_window(qtbot, tmp_path: Path, engine: FakeEngine) -> MainWindow:
+    runner = TaskRunner(max_threads=4)
+    window = MainWindow(EngineBridge(engine), runner, AppSettings(path=tmp_path / "settings.ini"))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+@pytest.fixture
+def engine() -> FakeEngine:
+    return FakeEngine()
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, engine) -> MainWindow:
+    win = make_window(qtbot, tmp_path, engine)
+    yield win
+    win.runner.cancel_all()
+    win.runner.wait(5000)
+
+
+def drop_file(widget: QWidget, path: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    widget.dropEvent(event)
+
+
+def test_drop_drawing_shows_related_and_similar(qtbot, window, tmp_path):
+    search = window.search
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS) as blocker:
+        drop_file(search.drop_zone, tmp_path / "1258-B2P.pdf")
+    assert blocker.args == ["file"]
+    assert search.first_list.count() == 3 and search.second_list.count() == 3
+    assert search.first_title.text().startswith("Related documents")
+    assert search.second_title.text().startswith("Similar drawings")
+    assert search.second_list.isVisible()
+    assert all(h.kind == "drawing" for h in search.second_list.hits())
+
+
+def test_keyword_search_from_the_box(qtbot, window):
+    search = window.search
+    qtbot.keyClicks(search.search_box, "S45C")
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS) as blocker:
+        qtbot.keyClick(search.search_box, Qt.Key.Key_Return)
+    assert blocker.args == ["keyword"]
+    assert search.first_list.count() == 4
+    assert not search.second_list.isVisible()
+    row = search.first_list.rows()[0]
+    assert "background-color" in row.snippet.text() and "S45C" in row.snippet.text()
+
+
+def test_type_filter_hides_drawings(qtbot, window):
+    search = window.search
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_keyword("S45C")
+    search.filters.kind.setCurrentIndex(search.filters.kind.findData("document"))
+    assert search.first_list.count() == 2
+    assert {h.kind for h in search.first_list.hits()} == {"document"}
+
+
+def test_preview_outlines_the_hit_boxes(qtbot, window, engine):
+    search = window.search
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_keyword("1258-B2P")
+    view = search.preview.hit_view
+    qtbot.waitUntil(view.has_page, timeout=WAIT_MS)
+    hit = search.first_list.current_hit()
+    rects = view.box_rects()
+    assert len(rects) == len(hit.explanation.boxes) == 2
+    w, h = view.sceneRect().width(), view.sceneRect().height()
+    box = hit.explanation.boxes[0]
+    assert abs(rects[0].center().x() - (box.x0 + box.x1) / 2 * w) < 2
+    assert abs(rects[0].center().y() - (box.y0 + box.y1) / 2 * h) < 2
+    assert "Why it matched" in search.preview.why.text()
+
+
+def test_keyboard_moves_selection_and_preview(qtbot, window):
+    search = window.search
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_keyword("S45C")
+    search.focus_results()
+    with qtbot.waitSignal(search.first_list.hit_selected, timeout=WAIT_MS) as blocker:
+        qtbot.keyClick(search.first_list, Qt.Key.Key_Down)
+    assert blocker.args[0] == search.first_list.hits()[1]
+    assert search.preview.hit == search.first_list.hits()[1]
+
+
+def test_heatmap_toggle_appears_for_file_queries(qtbot, window, tmp_path):
+    search = window.search
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_file(tmp_path / "q.png")
+    qtbot.waitUntil(lambda: not search.preview.heatmap_button.isHidden(), timeout=WAIT_MS)
+
+
+def test_more_like_this(qtbot, window):
+    search = window.search
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_keyword("S45C")
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS) as blocker:
+        search.preview.more_button.click()
+    assert blocker.args == ["similar"]
+    assert search.first_title.text().startswith("More like")
+
+
+def test_thumbs_up_is_recorded(qtbot, window, engine):
+    search = window.search
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_keyword("S45C")
+    row = search.first_list.rows()[0]
+    qtbot.mouseClick(row.up, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(engine.feedback_log) == 1, timeout=WAIT_MS)
+    assert engine.feedback_log[0] == {"query": "S45C", "doc_id": row.hit.doc_id, "page": 1, "vote": 1}
+    search.first_list.setCurrentRow(1)
+    qtbot.keyClick(search.first_list, Qt.Key.Key_Minus)
+    qtbot.waitUntil(lambda: len(engine.feedback_log) == 2, timeout=WAIT_MS)
+    assert engine.feedback_log[1]["vote"] == -1
+
+
+def test_indexing_progress_and_cancel(qtbot, tmp_path):
+    engine = FakeEngine(index_files=500, index_step_s=0.005)
+    window = make_window(qtbot, tmp_path, engine)
+    library = window.library
+    library.start_index()
+    assert library.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: library.last_progress is not None and library.last_progress.done >= 3,
+                    timeout=WAIT_MS)
+    assert library.progress_bar.maximum() == 500
+    assert "/s" in library.progress_label.text() and "left" in library.progress_label.text()
+    with qtbot.waitSignal(library.indexing_finished, timeout=WAIT_MS) as blocker:
+        library.cancel_button.click()
+    report = blocker.args[0]
+    assert report.cancelled and report.added < 500
+    assert library.progress_label.text().startswith("Cancelled")
+    assert library.reindex_button.isEnabled()
+    window.runner.wait(5000)
+
+
+def test_library_status_lists_folders_and_failures(qtbot, window):
+    with qtbot.waitSignal(window.library.status_loaded, timeout=WAIT_MS):
+        window.library.refresh()
+    assert window.library.folder_list.count() == 2
+    assert window.library.failed_table.rowCount() == 1
+    assert "encrypted" in window.library.failed_table.item(0, 1).text()
+
+
+def test_language_switch_changes_visible_texts(qtbot, window):
+    assert window.nav.item(0).text() == "Search"
+    window.settings.set("ui/language", "ja")
+    assert window.nav.item(0).text() == "検索"
+    assert window.search.search_button.text() == "検索"
+    assert window.library.cancel_button.text() == "キャンセル"
+    assert window.windowTitle().startswith("Zumen — 図面")
+    window.settings.set("ui/language", "en")
+    assert window.search.open_button.text() == "Open file…"
+
+
+class PaintProbe(QWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.paints = 0
+        self.resize(40, 40)
+
+    def paintEvent(self, event) -> None:  # noqa: ANN001
+        self.paints += 1
+
+
+def test_window_keeps_painting_while_a_slow_search_runs(qtbot, tmp_path):
+    engine = FakeEngine(delay_s=1.0)
+    window = make_window(qtbot, tmp_path, engine)
+    probe = PaintProbe()
+    probe.setParent(window.search)
+    probe.show()
+    ticks = []
+    timer = QTimer(interval=20)
+    timer.timeout.connect(lambda: (ticks.append(1), probe.update()))
+    timer.start()
+    with qtbot.waitSignal(window.search.results_shown, timeout=WAIT_MS):
+        window.search.run_keyword("S45C")
+        assert window.search.first_list.count() == 0  # the call returned before the answer
+    timer.stop()
+    assert len(ticks) >= 20, "the event loop stalled during the search"
+    assert probe.paints >= 10, "the window did not repaint during the search"
+    window.runner.wait(5000)
