@@ -32,6 +32,7 @@ class AdaptationWorker(QObject):
         self._buffer = b""
         self._result: Optional[dict] = None
         self._cancelled = False
+        self._finished_process: Optional[QProcess] = None
 
     def command(self, library: str, pairs: Optional[Path], use_feedback: bool) -> list[str]:
         args = ["-m", "engine.cli", "adapt", "--library", library, "--json"]
@@ -93,4 +94,4 @@ class AdaptationWorker(QObject):
         else:
             err = bytes(process.readAllStandardError()).decode("utf-8", "replace").strip()
             self.failed.emit(err.splitlines()[-1] if err else f"exit code {code}")
-        process.deleteLater()
+        self._finished_process = process  # freed with the worker (deleteLater here double-frees)

@@ -1,0 +1,165 @@
+"""Desktop building blocks: settings, translations, workers, the engine boundary, adaptation process."""
+
+from __future__ import annotations
+
+import ast
+import json
+import string
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from desktop.adapt_worker import AdaptationWorker  # noqa: E402
+from desktop.engine_bridge import EngineBridge, pil_to_qimage, qimage_to_pil  # noqa: E402
+from desktop.i18n import load_catalog, tr, translator  # noqa: E402
+from desktop.settings import SETTINGS, AppSettings  # noqa: E402
+from desktop.testing import FakeEngine  # noqa: E402
+from desktop.views.formatting import snippet_html  # noqa: E402
+from desktop.views.metrics_chart import split_metrics  # noqa: E402
+from desktop.workers import SyncTaskRunner, TaskRunner  # noqa: E402
+from engine.errors import QueryError  # noqa: E402
+from engine.types import Snippet  # noqa: E402
+
+DESKTOP = Path(__file__).resolve().parent.parent / "desktop"
+
+
+def translatable_literals() -> set[str]:
+    found = set()
+    for path in DESKTOP.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("tr", "N_")
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                found.add(node.args[0].value)
+    return found
+
+
+def placeholders(text: str) -> list[str]:
+    return sorted(name for _, name, _, _ in string.Formatter().parse(text) if name)
+
+
+def test_every_ui_string_has_a_japanese_translation():
+    catalog = load_catalog("ja")
+    missing = sorted(translatable_literals() - set(catalog))
+    assert not missing, f"add to resources/translations/ja.json: {missing}"
+    for source, target in catalog.items():
+        assert placeholders(target) == placeholders(source), source
+
+
+def test_tr_switches_language():
+    translator.set_language("ja")
+    try:
+        assert tr("Search") == "検索"
+        assert tr("Related documents ({n})", n=3) == "関連文書（3）"
+    finally:
+        translator.set_language("en")
+    assert tr("Related documents ({n})", n=3) == "Related documents (3)"
+
+
+def test_settings_defaults_types_and_persistence(tmp_path, qapp):
+    path = tmp_path / "zumen.ini"
+    settings = AppSettings(path=path)
+    assert settings.get("ui/font_pt") == 14 and settings.get("ui/touch_mode") is False
+    settings.set("ui/font_pt", "18")
+    settings.set("ui/touch_mode", True)
+    settings._store.setValue("future/unknown", "kept")  # a key from a newer version
+    again = AppSettings(path=path)  # after an "upgrade": same file, same keys
+    assert again.get("ui/font_pt") == 18 and again.get("ui/touch_mode") is True
+    assert again._store.value("future/unknown") == "kept"
+    assert len({s.key for s in SETTINGS}) == len(SETTINGS)
+
+
+def test_snippet_marks_are_escaped_and_highlighted():
+    html = snippet_html(Snippet("a <b> S45C 焼入れ", ((6, 10), (11, 14))))
+    assert "&lt;b&gt;" in html
+    assert html.count("background-color") == 2 and ">S45C</span>" in html and ">焼入れ</span>" in html
+
+
+def test_sync_runner_delivers_result_error_and_progress(qapp):
+    runner = SyncTaskRunner()
+    got: list = []
+    runner.submit(lambda ctx: (ctx.progress("p"), 42)[1], on_result=got.append, on_progress=got.append)
+    runner.submit(lambda ctx: (_ for _ in ()).throw(QueryError("bad")), on_error=got.append)
+    assert got[:2] == ["p", 42] and isinstance(got[2], QueryError)
+
+
+def test_thread_runner_cancel_is_cooperative(qtbot):
+    runner = TaskRunner(max_threads=2)
+
+    def job(ctx):  # noqa: ANN001
+        while not ctx.cancel.cancelled:
+            ctx.cancel._event.wait(0.01)
+        return "stopped"
+    task = runner.submit(job)
+    with qtbot.waitSignal(task.finished, timeout=5000) as blocker:
+        task.cancel()
+    assert blocker.args == ["stopped"]
+    assert runner.wait(5000)
+
+
+def test_bridge_waits_for_a_late_engine_and_converts_images(qtbot):
+    bridge = EngineBridge()
+    runner = TaskRunner(max_threads=2)
+    task = runner.submit(lambda ctx: bridge.search("S45C"))
+    with qtbot.waitSignal(task.finished, timeout=5000) as blocker:
+        bridge.attach(FakeEngine())
+    assert len(blocker.args[0].hits) == 4
+    image = bridge.render_page(1, 1)
+    assert (image.width(), image.height()) == (840, 594)
+    assert qimage_to_pil(pil_to_qimage(qimage_to_pil(image))).size == (840, 594)
+
+
+def test_only_the_bridge_imports_the_engine_facade():
+    offenders = []
+    for path in DESKTOP.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module else
+                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if any(n == "engine.api" or n.startswith("engine.api.") for n in names):
+                offenders.append(path.name)
+    assert offenders == ["engine_bridge.py"]
+
+
+def test_split_metrics_before_after():
+    assert split_metrics({"mrr": 0.5}) == ({}, {"mrr": 0.5})
+    assert split_metrics({"before": {"mrr": 0.4}, "after": {"mrr": 0.6}}) == ({"mrr": 0.4}, {"mrr": 0.6})
+
+
+class ScriptedAdaptation(AdaptationWorker):
+    def __init__(self, script: str) -> None:
+        super().__init__(python=sys.executable)
+        self.script = script
+
+    def command(self, library, pairs, use_feedback):  # noqa: ANN001
+        return ["-c", self.script]
+
+
+def test_adaptation_process_reports_progress_and_result(qtbot):
+    lines = [{"stage": "train", "done": i, "total": 3} for i in range(1, 4)]
+    lines.append({"pack": "site-1.1.0", "metrics": {"before": {"mrr": 0.4}, "after": {"mrr": 0.6}}})
+    script = "import json\nfor l in %r: print(json.dumps(l), flush=True)" % (lines,)
+    worker = ScriptedAdaptation(script)
+    progress = []
+    worker.progress.connect(progress.append)
+    with qtbot.waitSignal(worker.finished, timeout=20000) as blocker:
+        worker.start("/tmp/lib")
+    assert [p.done for p in progress] == [1, 2, 3]
+    assert blocker.args[0]["pack"] == "site-1.1.0"
+
+
+def test_adaptation_process_cancel(qtbot):
+    worker = ScriptedAdaptation("import time\nprint('{\"stage\": \"train\", \"done\": 0, \"total\": 9}', flush=True)\n"
+                                "time.sleep(60)")
+    with qtbot.waitSignal(worker.progress, timeout=20000):
+        worker.start("/tmp/lib")
+    with qtbot.waitSignal(worker.failed, timeout=20000) as blocker:
+        worker.cancel()
+    assert blocker.args == ["cancelled"]
+
+
+def test_translation_file_is_valid_json():
+    path = Path(__file__).resolve().parent.parent / "resources" / "translations" / "ja.json"
+    assert isinstance(json.loads(path.read_text(encoding="utf-8")), dict)
