@@ -1,0 +1,119 @@
+"""engine.extract: files -> ExtractedDocument (text, word boxes, page flags) and page renders.
+
+Public contract (docs/ARCHITECTURE.md):
+    SUPPORTED_SUFFIXES
+    extract_document(path, settings=EngineSettings(), ocr=None) -> ExtractedDocument
+    render_page(path, page_no, dpi=150, *, grayscale=False, max_px=None) -> PIL.Image.Image
+    classify_kind(page_stats) -> "drawing" | "document"
+OCR lives in engine.extract.ocr (OcrEngine, get_ocr_engine, read_upright).
+
+Every failure to read a file surfaces as ExtractionError (or UnsupportedFileError) with a reason a
+person can act on ("the PDF is password-protected", "the file is empty"); indexing records it
+and moves on, so one bad file never stops a run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+from engine.config import EngineSettings
+from engine.errors import ExtractionError, UnsupportedFileError
+from engine.types import ExtractedDocument
+
+from .image import IMAGE_SUFFIXES, extract_image, render_image
+from .kind import PageStats, classify_kind, is_drawing_page, page_stats
+from .ocr import OcrEngine, get_ocr_engine, read_upright
+from .pdf import extract_pdf, render_pdf
+from .text import (DOCX_SUFFIXES, TABLE_SUFFIXES, TEXT_SUFFIXES, extract_csv, extract_docx,
+                   extract_plain, extract_xlsx)
+
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".pdf"}) | IMAGE_SUFFIXES | TEXT_SUFFIXES \
+    | TABLE_SUFFIXES | DOCX_SUFFIXES
+
+__all__ = ["SUPPORTED_SUFFIXES", "extract_document", "render_page", "classify_kind", "PageStats",
+           "page_stats", "is_drawing_page", "OcrEngine", "get_ocr_engine", "read_upright"]
+
+_DEFAULT_SETTINGS = EngineSettings()
+
+
+def extract_document(path: Path, settings: EngineSettings = _DEFAULT_SETTINGS,
+                     ocr: OcrEngine | None = None) -> ExtractedDocument:
+    """Read one file. `ocr` is used for images and for PDF pages without a usable text layer;
+    without it such pages come back with source="none" and empty text (still visual=True)."""
+    path = Path(path)
+    suffix = _check_file(path)
+    try:
+        if suffix == ".pdf":
+            return extract_pdf(path, settings, ocr)
+        if suffix in IMAGE_SUFFIXES:
+            return extract_image(path, settings, ocr)
+        if suffix in TEXT_SUFFIXES:
+            return extract_plain(path)
+        if suffix == ".csv":
+            return extract_csv(path)
+        if suffix == ".xlsx":
+            return extract_xlsx(path)
+        return extract_docx(path)
+    except ExtractionError:
+        raise
+    except MemoryError:
+        raise ExtractionError(path, "not enough memory to read this file") from None
+    except Exception as exc:  # a bug or an exotic file: report it, never crash the indexer
+        raise ExtractionError(path, f"unexpected error while reading the file "
+                                    f"({type(exc).__name__}: {exc})") from exc
+
+
+def render_page(path: Path, page_no: int, dpi: int = 150, *, grayscale: bool = False,
+                max_px: int | None = None, settings: EngineSettings = _DEFAULT_SETTINGS) -> Image.Image:
+    """Picture of page `page_no` (1-based) as displayed (PDF rotation / EXIF applied; OCR
+    rotation is *not* applied: turn it by PageContent.rotation to match the word boxes).
+    Text-like files are typeset onto an A4 page so every hit can show a thumbnail."""
+    path = Path(path)
+    suffix = _check_file(path)
+    try:
+        if suffix == ".pdf":
+            return render_pdf(path, page_no, dpi, grayscale=grayscale, max_px=max_px)
+        if suffix in IMAGE_SUFFIXES:
+            return render_image(path, page_no, settings, grayscale=grayscale, max_px=max_px)
+        doc = extract_document(path, settings)
+        if not 1 <= page_no <= len(doc.pages):
+            raise ExtractionError(path, f"page {page_no} does not exist (the file has {len(doc.pages)})")
+        return _typeset(doc.pages[page_no - 1].text, dpi, grayscale=grayscale, max_px=max_px)
+    except ExtractionError:
+        raise
+    except Exception as exc:
+        raise ExtractionError(path, f"the page could not be drawn ({type(exc).__name__}: {exc})") from exc
+
+
+def _check_file(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UnsupportedFileError(path, f"files of type '{suffix or '(none)'}' are not supported")
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ExtractionError(path, "the file does not exist (moved or deleted?)") from None
+    except OSError as exc:
+        raise ExtractionError(path, f"the file cannot be accessed ({exc.strerror or exc})") from None
+    if not path.is_file():
+        raise ExtractionError(path, "this is a folder, not a file")
+    if size == 0:
+        raise ExtractionError(path, "the file is empty (0 bytes)")
+    return suffix
+
+
+def _typeset(text: str, dpi: int, *, grayscale: bool, max_px: int | None) -> Image.Image:
+    """Text on a white A4 page with PyMuPDF's built-in Japanese font (no system font needed)."""
+    import pymupdf
+
+    from .pdf import render_pdf_page
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    page.insert_textbox(pymupdf.Rect(48, 48, 547, 794), text[:6000], fontname="japan", fontsize=10)
+    try:
+        return render_pdf_page(page, dpi, grayscale=grayscale, max_px=max_px)
+    finally:
+        doc.close()

@@ -1,0 +1,185 @@
+"""PDF pages -> text + word boxes (text layer, or OCR of a render), and page renders (PyMuPDF).
+
+Boxes are normalised to the page *as displayed*: MuPDF reports words in unrotated page space,
+so each box goes through `page.rotation_matrix` before it is divided by the displayed size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pymupdf
+from PIL import Image
+
+from engine.config import EngineSettings
+from engine.errors import ExtractionError
+from engine.types import Box, ExtractedDocument, PageContent, Word
+
+from .kind import PageStats, classify_kind, is_drawing_page, page_stats
+from .layout import nfkc, split_word, words_to_text
+from .ocr import OcrEngine, read_upright
+
+MAX_OCR_SIDE_PX = 5000  # renders for OCR above this (A0 at 150 dpi) are made at a lower dpi
+
+
+def open_pdf(path: Path) -> pymupdf.Document:
+    """Open and unlock a PDF, or raise ExtractionError saying why it cannot be read."""
+    try:
+        doc = pymupdf.open(str(path), filetype="pdf")
+    except pymupdf.EmptyFileError:
+        raise ExtractionError(path, "the file is empty (0 bytes)") from None
+    except Exception as exc:  # MuPDF's FileDataError & co.: message is technical, keep it short
+        raise ExtractionError(path, f"not a readable PDF: the file is damaged or is not a PDF "
+                                    f"({_short(exc)})") from None
+    if doc.needs_pass and not doc.authenticate(""):
+        doc.close()
+        raise ExtractionError(path, "the PDF is password-protected (encrypted); "
+                                    "save an unprotected copy to index it")
+    if doc.page_count == 0:
+        doc.close()
+        raise ExtractionError(path, "the PDF has no pages (damaged or truncated file)")
+    return doc
+
+
+def extract_pdf(path: Path, settings: EngineSettings, ocr: OcrEngine | None) -> ExtractedDocument:
+    pymupdf.TOOLS.mupdf_warnings(reset=True)
+    doc = open_pdf(path)
+    warnings: list[str] = []
+    pages: list[PageContent] = []
+    stats: list[PageStats] = []
+    try:
+        for index in range(doc.page_count):
+            try:
+                page = doc.load_page(index)
+                content, st = _extract_page(page, index + 1, settings, ocr)
+            except ExtractionError:
+                raise
+            except Exception as exc:
+                warnings.append(f"page {index + 1} could not be read ({_short(exc)})")
+                content, st = PageContent(page_no=index + 1, text="", source="none"), PageStats()
+            pages.append(content)
+            stats.append(st)
+        title = nfkc((doc.metadata or {}).get("title") or "").strip()
+    finally:
+        doc.close()
+    if warnings and len(warnings) == len(pages):
+        raise ExtractionError(path, "no page of the PDF could be read (damaged or truncated file)")
+    if "repair" in (pymupdf.TOOLS.mupdf_warnings(reset=True) or "").lower():
+        warnings.append("the PDF was damaged and has been repaired while reading; some content may be missing")
+    kind = classify_kind(stats)
+    if kind == "drawing":  # every drawing page is worth a visual embedding
+        pages = [_with_visual(p) for p in pages]
+    return ExtractedDocument(path=path, format="pdf", kind=kind, title=title or path.stem,
+                             pages=tuple(pages), warnings=tuple(warnings))
+
+
+def _extract_page(page: pymupdf.Page, page_no: int, settings: EngineSettings,
+                  ocr: OcrEngine | None) -> tuple[PageContent, PageStats]:
+    rect = page.rect  # displayed (rotated) size in points
+    words = text_layer_words(page)
+    text = _pdf_text(words)
+    source = "text-layer" if words else "none"
+    rotation = 0
+    width, height = rect.width, rect.height
+    cover = _picture_cover(page)
+    n_chars = sum(len(w.text) for w, _ in words)
+    plain_words = [w for w, _ in words]
+    if n_chars < settings.min_text_layer_chars and ocr is not None and settings.ocr_enabled:
+        dpi = min(settings.render_dpi, int(72 * MAX_OCR_SIDE_PX / max(width, height, 1)))
+        ocr_words, rotation = read_upright(ocr, render_pdf_page(page, dpi))
+        if sum(len(w.text) for w in ocr_words) > n_chars:
+            plain_words, text, source = ocr_words, words_to_text(ocr_words), "ocr"
+            if rotation in (90, 270):
+                width, height = height, width
+        else:
+            rotation = 0
+    st = page_stats(text, line_art=_line_art(page), picture_cover=cover)
+    visual = cover >= 0.5 or source in ("ocr", "none") or is_drawing_page(st)
+    return PageContent(page_no=page_no, text=text, words=tuple(plain_words), width=width,
+                       height=height, source=source, rotation=rotation, visual=visual), st
+
+
+def text_layer_words(page: pymupdf.Page) -> list[tuple[Word, tuple[int, int]]]:
+    """Words of the text layer in reading order, with (block, line) ids to rebuild lines.
+    Boxes are turned into displayed-page space and normalised to 0..1."""
+    rect = page.rect
+    mat = page.rotation_matrix
+    out: list[tuple[Word, tuple[int, int]]] = []
+    for x0, y0, x1, y1, text, block, line, _n in page.get_text("words", sort=True):
+        r = pymupdf.Rect(x0, y0, x1, y1) * mat
+        box = Box(_clip(r.x0 / rect.width), _clip(r.y0 / rect.height),
+                  _clip(r.x1 / rect.width), _clip(r.y1 / rect.height))
+        for w in split_word(text, box):
+            out.append((w, (block, line)))
+    return out
+
+
+def _pdf_text(words: list[tuple[Word, tuple[int, int]]]) -> str:
+    """Words of one MuPDF line joined by spaces; lines by newlines; blocks by a blank line."""
+    parts: list[str] = []
+    prev = None
+    for w, (block, line) in words:
+        if prev is None:
+            pass
+        elif (block, line) == prev:
+            parts.append(" ")
+        else:
+            parts.append("\n\n" if block != prev[0] else "\n")
+        parts.append(w.text)
+        prev = (block, line)
+    return "".join(parts)
+
+
+def _picture_cover(page: pymupdf.Page) -> float:
+    """Share of the page covered by raster images (overlaps may add up; capped at 1)."""
+    area = abs(page.rect) or 1.0
+    total = 0.0
+    for info in page.get_image_info():
+        r = pymupdf.Rect(info["bbox"]) & page.rect
+        total += abs(r) if not r.is_empty else 0.0
+    return min(1.0, total / area)
+
+
+def _line_art(page: pymupdf.Page) -> int:
+    """Number of vector path items (a proxy for line art); cheap C-level drawing list."""
+    try:
+        return sum(len(p.get("items", ())) for p in page.get_cdrawings())
+    except Exception:
+        return 0
+
+
+def render_pdf_page(page: pymupdf.Page, dpi: int, *, grayscale: bool = False,
+                    max_px: int | None = None) -> Image.Image:
+    """Render the displayed page (rotation applied), white background, no alpha."""
+    if max_px:
+        dpi = min(dpi, max(1, int(72 * max_px / max(page.rect.width, page.rect.height, 1))))
+    cs = pymupdf.csGRAY if grayscale else pymupdf.csRGB
+    pix = page.get_pixmap(dpi=dpi, colorspace=cs, alpha=False)
+    mode = "L" if grayscale else "RGB"
+    return Image.frombytes(mode, (pix.width, pix.height), pix.samples)
+
+
+def render_pdf(path: Path, page_no: int, dpi: int, *, grayscale: bool = False,
+               max_px: int | None = None) -> Image.Image:
+    doc = open_pdf(path)
+    try:
+        if not 1 <= page_no <= doc.page_count:
+            raise ExtractionError(path, f"page {page_no} does not exist (the PDF has {doc.page_count})")
+        return render_pdf_page(doc.load_page(page_no - 1), dpi, grayscale=grayscale, max_px=max_px)
+    finally:
+        doc.close()
+
+
+def _with_visual(p: PageContent) -> PageContent:
+    from dataclasses import replace
+
+    return p if p.visual else replace(p, visual=True)
+
+
+def _clip(v: float) -> float:
+    return min(1.0, max(0.0, v))
+
+
+def _short(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return msg[:160]
