@@ -9,6 +9,7 @@ from typing import Optional, Sequence
 
 from PySide6.QtWidgets import QApplication
 
+from desktop.compat import guard_none_refcount
 from desktop.engine_bridge import EngineBridge
 from desktop.i18n import translator
 from desktop.main_window import MainWindow
@@ -70,6 +71,7 @@ def build_window(args: argparse.Namespace, app: QApplication, settings: AppSetti
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv if argv is not None else sys.argv[1:])
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    guard_none_refcount()
     app.setApplicationName("Zumen")
     app.setOrganizationName("Zumen")
     settings = AppSettings()

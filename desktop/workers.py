@@ -13,7 +13,23 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from desktop.compat import guard_none_refcount
 from engine.progress import CancelToken, Progress
+
+
+def make_worker_imports_safe() -> None:
+    """Stop PySide's import hook from reading module sources (inspect.getsource) on every import.
+
+    The hook (shibokensupport.feature, for `from __feature__ import ...`, which Zumen does not
+    use) is not thread-safe: the engine imports modules lazily inside worker threads, and
+    the hook then corrupts memory (seen as "none_dealloc" / bus error). See PYSIDE-2029.
+    """
+    try:
+        import shibokensupport.feature as feature  # PySide6 internal; absent in some builds
+    except ImportError:
+        return
+    if hasattr(feature, "_mod_uses_pyside"):
+        feature._mod_uses_pyside = lambda module: False
 
 
 class TaskContext:
@@ -83,6 +99,8 @@ class TaskRunner(QObject):
 
     def __init__(self, max_threads: int = 4, pool: QThreadPool | None = None) -> None:
         super().__init__()
+        make_worker_imports_safe()
+        guard_none_refcount()
         self._pool = pool or QThreadPool()
         self._pool.setMaxThreadCount(max_threads)
         self._live: set[Task] = set()

@@ -9,6 +9,13 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
+from desktop.compat import guard_none_refcount  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _none_guard(qapp):
+    guard_none_refcount()  # PySide6 6.12 on Python 3.11 leaks references to None
+
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QWidget  # noqa: E402

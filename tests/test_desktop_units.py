@@ -13,6 +13,13 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
+from desktop.compat import guard_none_refcount  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _none_guard(qapp):
+    guard_none_refcount()  # PySide6 6.12 on Python 3.11 leaks references to None
+
 from desktop.adapt_worker import AdaptationWorker  # noqa: E402
 from desktop.engine_bridge import EngineBridge, pil_to_qimage, qimage_to_pil  # noqa: E402
 from desktop.i18n import load_catalog, tr, translator  # noqa: E402
@@ -163,3 +170,11 @@ def test_adaptation_process_cancel(qtbot):
 def test_translation_file_is_valid_json():
     path = Path(__file__).resolve().parent.parent / "resources" / "translations" / "ja.json"
     assert isinstance(json.loads(path.read_text(encoding="utf-8")), dict)
+
+
+def test_none_guard_survives_many_void_calls(qapp):
+    from PySide6.QtCore import QObject
+    probe = QObject()
+    for _ in range(20000):
+        probe.setObjectName("x")
+    assert sys.getrefcount(None) > 1000

@@ -1,0 +1,143 @@
+"""Drive the app through its main states and save PNG screenshots (installer/screenshots.sh).
+
+    python -m desktop.screenshots --out docs/screenshots [--samples DIR] [--query FILE] [--fake]
+
+Indexes the sample folder into a fresh temporary library (so the progress bar is visible), then
+runs a keyword query and a drawing query, and switches to Japanese. Also prints the time from
+drop to first results. Settings go to a temporary file: the user's settings are left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QEventLoop
+from PySide6.QtWidgets import QApplication
+
+from desktop.engine_bridge import EngineBridge
+from desktop.i18n import translator
+from desktop.main_window import MainWindow
+from desktop.settings import AppSettings
+from desktop.style import apply_appearance, has_japanese_font
+from desktop.workers import TaskRunner
+from engine.config import SAMPLE_LIBRARY
+
+DRAWING_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf")
+
+
+def wait_until(app: QApplication, predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+
+def settle(app: QApplication, seconds: float = 0.4) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+
+
+def pick_query(samples: Path) -> Path:
+    """A drawing to drop: prefer a photo/scan image, then a PDF under a 'drawings' folder."""
+    files = sorted(p for p in samples.rglob("*") if p.suffix.lower() in DRAWING_SUFFIXES)
+    for pred in (lambda p: p.suffix.lower() != ".pdf", lambda p: "draw" in str(p).lower(), lambda p: True):
+        chosen = [p for p in files if pred(p)]
+        if chosen:
+            return chosen[0]
+    raise FileNotFoundError(f"no drawing in {samples}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    parser.add_argument("--samples", type=Path, default=SAMPLE_LIBRARY)
+    parser.add_argument("--query", type=Path, help="drawing to drop (default: one from the samples)")
+    parser.add_argument("--keyword", default="S45C")
+    parser.add_argument("--library", type=Path, help="library folder (default: a fresh temporary one)")
+    parser.add_argument("--fake", action="store_true", help="use the fake engine (no real library)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds allowed for indexing")
+    args = parser.parse_args(argv)
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    tmp = Path(tempfile.mkdtemp(prefix="zumen-shots-"))
+    settings = AppSettings(path=tmp / "settings.ini")
+    translator.set_language("en")
+    apply_appearance(app, settings.get("ui/font_pt"), False)
+    if not has_japanese_font():
+        print("WARNING: no Japanese font installed; Japanese text will show as boxes", file=sys.stderr)
+    runner = TaskRunner(max_threads=4)
+    bridge = EngineBridge()
+    window = MainWindow(bridge, runner, settings)
+    window.resize(1440, 900)
+    window.show()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def shot(name: str) -> None:
+        settle(app)
+        window.grab().save(str(args.out / f"{name}.png"))
+        print(f"saved {args.out / name}.png")
+
+    if args.fake:
+        from desktop.testing import FakeEngine
+        bridge.attach(FakeEngine(index_files=60, index_step_s=0.05))
+        query = args.query or Path("/plant/queries/1258-B2P_photo.png")
+    else:
+        task = runner.submit(lambda ctx: (bridge.open_engine(args.library or tmp / "library"),
+                                          bridge.add_folder(args.samples)))
+        wait_until(app, lambda: task.is_done, 300, "the engine to open")
+        query = args.query or pick_query(args.samples)
+    window.start()
+    shot("01-empty-window")
+
+    window.go("library")
+    window.library.start_index()
+    wait_until(app, lambda: (p := window.library.last_progress) is not None and p.total and
+               p.done >= max(1, p.total // 3), args.timeout, "indexing progress")
+    shot("04-library-indexing")
+    wait_until(app, lambda: not window.library.is_indexing(), args.timeout, "indexing to finish")
+    settle(app, 1.0)
+    shot("05-library-done")
+
+    search = window.search
+    window.go("search")
+    search.search_box.setText(args.keyword)
+    search.run_keyword(args.keyword)
+    wait_until(app, lambda: search.results_splitter.isVisible() and search.last_elapsed_s is not None,
+               120, "keyword results")
+    wait_until(app, search.preview.hit_view.has_page, 60, "the preview page")
+    shot("02-keyword-results")
+
+    search.last_elapsed_s = None
+    t0 = time.perf_counter()
+    search.run_file(query)
+    wait_until(app, lambda: search.last_elapsed_s is not None, 300, "drawing results")
+    first_results_s = time.perf_counter() - t0
+    wait_until(app, lambda: search.preview.hit_view.has_page() and search.preview.query_view.has_page(),
+               60, "the preview pages")
+    shot("03-drawing-query")
+
+    window.go("model")
+    shot("06-model")
+    settings.set("ui/language", "ja")
+    shot("08-drawing-query-ja")
+    window.go("settings")
+    shot("07-settings-ja")
+    timings = {"drop_to_first_results_s": round(first_results_s, 3), "query": str(query),
+               "keyword_results_s": None, "engine": "fake" if args.fake else "real",
+               "documents": window.library.status.documents if window.library.status else None}
+    (args.out / "timings.json").write_text(json.dumps(timings, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(timings))
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
