@@ -361,14 +361,17 @@ def machine_info() -> dict:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                                 text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True, timeout=10).stdout.count("\n")
     except (OSError, subprocess.SubprocessError):
-        commit = ""
+        commit, dirty = "", -1
     try:
         load = [round(x, 2) for x in os.getloadavg()]  # other work on the machine skews timings
     except OSError:
         load = []
     return {"python": platform.python_version(), "platform": platform.platform(),
             "cpus": os.cpu_count(), "load_average": load, "commit": commit,
+            "changed_tracked_files": dirty,
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
