@@ -42,6 +42,7 @@ class EngineSettings:
     ann_expansion_add: int = 128
     ann_expansion_search: int = 192
     # ranking
+    fusion: str = "score"  # "score" (weighted min-max scores) or "rrf" (reciprocal rank fusion)
     rrf_k: int = 60
     candidates: int = 200  # per evidence list before fusion
     weight_lexical: float = 1.0

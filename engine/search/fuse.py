@@ -1,7 +1,11 @@
-"""Rank fusion of evidence lists (lexical, semantic, visual) into one ranking.
+"""Fusion of evidence lists (lexical, semantic, visual) into one ranking.
 
-Reciprocal rank fusion (Cormack et al. 2009) is robust to the very different score scales of
-BM25 and cosine similarity; a weight per evidence lets the caller trust one more than another.
+Two schemes, chosen by `EngineSettings.fusion`:
+- "score": a weighted sum of per-list min-max normalised scores. It keeps the *margin* inside a
+  list (a page matching every query term beats one matching half of them by a lot, not by one
+  rank), which plain rank fusion throws away.
+- "rrf": reciprocal rank fusion (Cormack et al. 2009), robust to score scales, margin-blind.
+bench/bench_quality.py reports both on real drawings.
 """
 
 from __future__ import annotations
@@ -33,4 +37,27 @@ def rrf(lists: Mapping[str, Sequence[Hashable]], weights: Mapping[str, float], k
             continue
         for rank, item in enumerate(items, start=1):
             fused[item] = fused.get(item, 0.0) + w / (k + rank)
+    return fused
+
+
+def minmax(scores: Mapping[Hashable, float]) -> dict[Hashable, float]:
+    """Scale to 0..1 within the list; a single item (or all equal) gets 1.0."""
+    if not scores:
+        return {}
+    lo, hi = min(scores.values()), max(scores.values())
+    if hi - lo < 1e-9:
+        return {k: 1.0 for k in scores}
+    return {k: (v - lo) / (hi - lo) for k, v in scores.items()}
+
+
+def score_fusion(lists: Mapping[str, Mapping[Hashable, float]], weights: Mapping[str, float]
+                 ) -> dict[Hashable, float]:
+    """score(d) = sum_e w_e * minmax_e(d); an item missing from a list gets 0 from it."""
+    fused: dict[Hashable, float] = {}
+    for name, scores in lists.items():
+        w = weights.get(name, 1.0)
+        if w <= 0:
+            continue
+        for item, s in minmax(scores).items():
+            fused[item] = fused.get(item, 0.0) + w * s
     return fused

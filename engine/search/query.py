@@ -12,7 +12,7 @@ import numpy as np
 
 from engine.analyze import QueryTerm, extract_identifiers, lexical_tokens, query_terms, term_matches
 from engine.search.explain import explain, make_snippet, matched_terms
-from engine.search.fuse import normalise_max, ranked, rrf
+from engine.search.fuse import normalise_max, ranked, rrf, score_fusion
 from engine.types import Hit, ScoreBreakdown, SearchResults, Vector, Word
 
 EVIDENCE = ("lexical", "semantic", "visual")
@@ -54,7 +54,10 @@ def build_terms(text: str, identifiers: Sequence[str], *, keyword: bool) -> list
     terms = query_terms(text)
     if keyword:
         return terms
+    # an identifier also counts by its number part: drawing "1013-A2P-A" <-> BOM line "1013"
     id_terms = [t for ident in identifiers for t in query_terms(ident)]
+    id_terms += [QueryTerm(p, (p,)) for ident in identifiers for p in lexical_tokens(ident)[1:]
+                 if p.isdigit() and len(p) >= 3]
     seen: set[str] = set()
     ordered = []
     for t in id_terms + sorted(terms, key=lambda t: -len(t.text)):
@@ -87,8 +90,11 @@ class Searcher:
         ev = self._collect(q, use, kinds)
         weights = {"lexical": self.settings.weight_lexical, "semantic": self.settings.weight_semantic,
                    "visual": self.settings.weight_visual}
-        lists = {name: ranked(scores) for name, scores in ev.scores.items() if name in use}
-        fused = rrf(lists, weights, k=self.settings.rrf_k)
+        present = {name: scores for name, scores in ev.scores.items() if name in use and scores}
+        if self.settings.fusion == "rrf":
+            fused = rrf({n: ranked(s) for n, s in present.items()}, weights, k=self.settings.rrf_k)
+        else:
+            fused = score_fusion(present, weights)
         hits = self._group(q, ev, fused, limit)
         return SearchResults(q.text, mode, tuple(hits), (time.perf_counter() - t0) * 1000,
                              tuple(t.text for t in q.terms))
@@ -188,10 +194,6 @@ class Searcher:
                 rank=rank, other_pages=tuple(k[1] for k in pages_of[doc_id][1:6]),
             ))
         return hits
-
-
-def tokens_of(text: str) -> set[str]:
-    return set(lexical_tokens(text))
 
 
 def mean_vector(vectors: np.ndarray) -> Vector | None:

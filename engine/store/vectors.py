@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import onnxruntime  # noqa: F401  must be loaded before usearch: the reverse order segfaults (usearch 2.26 + onnxruntime 1.32)
 from numpy.typing import NDArray
 from usearch.index import Index
 

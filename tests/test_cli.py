@@ -1,0 +1,85 @@
+"""The `zumen` command line: JSON output of every command, with a tiny real ONNX pack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from engine.encoders.tiny import build_tiny_pack
+from tests.test_engine import SPEC_JA, write_drawing
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    docs = tmp / "docs"
+    docs.mkdir()
+    (docs / "spec.txt").write_text(SPEC_JA, encoding="utf-8")
+    (docs / "shaft.txt").write_text("shaft bearing housing steel", encoding="utf-8")
+    write_drawing(docs / "ZM-1258-B2P.pdf", "ZM-1258-B2P", "S45C", "MAIN SHAFT")
+    pack = build_tiny_pack(tmp / "pack")
+    lib = tmp / "lib"
+    return tmp, docs, pack, lib
+
+
+def run(capsys, *args) -> object:
+    code = main([*map(str, args)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    return json.loads(lines[-1]) if len(lines) == 1 else [json.loads(ln) for ln in lines]
+
+
+def test_cli_json_round_trip(setup, capsys):
+    tmp, docs, pack, lib = setup
+    common = ["--library", lib, "--pack", pack, "--json"]
+    report = run(capsys, "index", docs, *common)
+    assert report["added"] == 3 and report["failed"] == 0
+
+    res = run(capsys, "search", "焼入れ", *common)
+    top = res["hits"][0]
+    assert top["path"].endswith("spec.txt")
+    assert set(top["scores"]) == {"lexical", "semantic", "visual", "fused"}
+    assert top["page"] == 1 and top["explanation"]["shared_terms"] == ["焼入れ"]
+
+    res = run(capsys, "search", "--file", docs / "ZM-1258-B2P.pdf", *common)
+    assert "ZM-1258-B2P" in res["identifiers"]
+    assert res["related"]["hits"][0]["path"].endswith("spec.txt")
+
+    status = run(capsys, "status", *common)
+    assert status["documents"] == 3 and status["pack"]["name"] == "tiny"
+
+    res = run(capsys, "similar", f"{docs / 'ZM-1258-B2P.pdf'}#1", *common)
+    assert res["related"]["hits"]
+
+
+def test_cli_batch_json_lines(setup, capsys, tmp_path):
+    _, docs, pack, lib = setup
+    batch = tmp_path / "queries.txt"
+    batch.write_text(f"S45C\n{docs / 'ZM-1258-B2P.pdf'}\n   \n焼入れ\n", encoding="utf-8")
+    rows = run(capsys, "search", "--batch", batch, "--library", lib, "--pack", pack, "--json")
+    assert [r["query"] for r in rows] == ["S45C", str(docs / "ZM-1258-B2P.pdf"), "焼入れ"]
+    assert all(r["ok"] for r in rows)
+    assert "related" in rows[1]["result"]
+
+
+def test_cli_errors_are_clear(setup, capsys):
+    _, _, pack, lib = setup
+    code = main(["search", "--file", "/no/such/file.pdf", "--library", str(lib), "--pack", str(pack)])
+    assert code == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_import_engine_pulls_in_neither_torch_nor_qt():
+    code = ("import sys, engine, engine.api, engine.cli, engine.search.query, engine.indexing.pipeline, "
+            "engine.encoders.pack, engine.extract;"
+            "bad = [m for m in ('torch', 'PySide6', 'sentence_transformers') if m in sys.modules];"
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

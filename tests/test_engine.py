@@ -1,0 +1,259 @@
+"""Engine facade end to end with fake encoders: indexing (incremental, failures, cancel),
+Japanese keyword search, fusion, drawing queries with explanations and boxes."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pymupdf
+import pytest
+
+from engine.api import Engine
+from engine.errors import LibraryError, QueryError
+from engine.progress import CancelToken
+from tests.fakes import FakeImageEncoder, FakeTextEncoder
+
+SPEC_JA = """仕様書 ZM-1258-B2P 主軸
+材質: S45C
+熱処理: 焼入れ焼戻し HRC 40-45
+軸受の取付け部は研削仕上げとする。一般公差 JIS B 0405-m。
+"""
+PROCESS_EN = """Process sheet for flange A-20431-03
+1. Cut SS400 bar stock
+2. Turn outside diameter
+3. Drill 4 holes
+4. Inspect per ISO 2768-m
+"""
+NOTE = "Meeting memo: the bracket supplier changes next month. 軸 の 在庫 を 確認。"
+
+
+def write_drawing(path: Path, part_no: str, material: str, name: str, lines: int = 6) -> None:
+    doc = pymupdf.open()
+    page = doc.new_page(width=842, height=595)
+    page.draw_rect(pymupdf.Rect(20, 20, 822, 575))  # border
+    for i in range(8):  # title block grid
+        page.draw_line((550, 440 + 16 * i), (822, 440 + 16 * i))
+    for i in range(lines * 6):  # part outline, hatching and dimension lines
+        page.draw_line((60 + 7 * i, 80 + 5 * i), (500 - 3 * i, 80 + 9 * i))
+    for i in range(lines):
+        page.draw_circle((650, 200), 40 + 10 * i)
+    page.insert_text((560, 480), f"PART NO. {part_no}", fontsize=12)
+    page.insert_text((560, 500), f"MATERIAL {material}", fontsize=10)
+    page.insert_text((560, 520), name, fontsize=10)
+    doc.save(path)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    (root / "specs").mkdir(parents=True)
+    (root / "drawings").mkdir()
+    (root / "specs" / "spec_1258.txt").write_text(SPEC_JA, encoding="utf-8")
+    (root / "specs" / "process_20431.md").write_text(PROCESS_EN, encoding="utf-8")
+    (root / "specs" / "memo.txt").write_text(NOTE, encoding="utf-8")
+    (root / "specs" / "bom.csv").write_text(
+        "part_no,name,material,qty\nZM-1258-B2P,Main shaft,S45C,1\nA-20431-03,Flange,SS400,2\n",
+        encoding="utf-8")
+    write_drawing(root / "drawings" / "ZM-1258-B2P.pdf", "ZM-1258-B2P", "S45C", "MAIN SHAFT")
+    write_drawing(root / "drawings" / "A-20431-03.pdf", "A-20431-03", "SS400", "FLANGE", lines=5)
+    return root
+
+
+def open_engine(tmp_path: Path, **kw) -> Engine:
+    kw.setdefault("text_encoder", FakeTextEncoder())
+    kw.setdefault("image_encoder", FakeImageEncoder())
+    return Engine.open(tmp_path / "lib", ocr=None, **kw)
+
+
+def test_index_then_keyword_search_japanese(tmp_path, corpus):
+    with open_engine(tmp_path) as engine:
+        report = engine.index([corpus])
+        assert (report.added, report.failed) == (6, 0)
+        assert report.pages >= 7  # csv rows are pages
+        for query in ("焼入れ", "軸受", "S45C", "ＺＭ－１２５８"):
+            top = engine.search(query, limit=5).hits[0]
+            assert top.path.endswith(("spec_1258.txt", "ZM-1258-B2P.pdf", "bom.csv")), query
+        hit = engine.search("焼入れ", limit=3).hits[0]
+        assert hit.path.endswith("spec_1258.txt")
+        marked = [hit.snippet.text[a:b] for a, b in hit.snippet.marks]
+        assert "焼入れ" in marked
+        assert hit.scores.lexical == pytest.approx(1.0)
+        assert "焼入れ" in hit.explanation.shared_terms
+
+
+def test_single_character_query(tmp_path, corpus):
+    with open_engine(tmp_path) as engine:
+        engine.index([corpus])
+        paths = [h.path for h in engine.search("軸", limit=10).hits]
+        assert any(p.endswith("spec_1258.txt") for p in paths)
+        assert any(p.endswith("memo.txt") for p in paths)
+
+
+def test_evidence_lists_can_be_used_alone(tmp_path, corpus):
+    with open_engine(tmp_path) as engine:
+        engine.index([corpus])
+        lexical = engine.search("flange drill", evidence={"lexical"}).hits
+        semantic = engine.search("flange drill", evidence={"semantic"}).hits
+        assert all(h.scores.semantic == 0 for h in lexical)
+        assert all(h.scores.lexical == 0 for h in semantic)
+        assert lexical[0].path.endswith("process_20431.md")
+        hybrid = engine.search("flange drill").hits
+        assert hybrid[0].path.endswith("process_20431.md")
+        assert hybrid[0].scores.lexical > 0 and hybrid[0].scores.semantic > 0
+
+
+def test_csv_rows_are_pages(tmp_path, corpus):
+    with open_engine(tmp_path) as engine:
+        engine.index([corpus])
+        hits = engine.search("A-20431-03", kinds={"document"}).hits
+        bom = [h for h in hits if h.path.endswith("bom.csv")][0]
+        assert bom.page == 2
+
+
+def test_incremental_add_change_delete(tmp_path, corpus):
+    with open_engine(tmp_path) as engine:
+        first = engine.index([corpus])
+        again = engine.index()
+        assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, first.added)
+        memo = corpus / "specs" / "memo.txt"
+        memo.write_text("Updated memo about knurling tools", encoding="utf-8")
+        os.utime(memo, ns=(time.time_ns(), time.time_ns() + 10**9))
+        (corpus / "specs" / "process_20431.md").unlink()
+        (corpus / "specs" / "new.txt").write_text("New gear blank spec SCM440", encoding="utf-8")
+        third = engine.index()
+        assert (third.added, third.updated, third.removed) == (1, 1, 1)
+        assert engine.search("knurling").hits[0].path.endswith("memo.txt")
+        assert not any(h.path.endswith("process_20431.md") for h in engine.search("flange drill").hits)
+        assert engine.search("SCM440").hits[0].path.endswith("new.txt")
+        # touching a file without changing it re-reads nothing
+        os.utime(memo, ns=(time.time_ns(), time.time_ns() + 5 * 10**9))
+        fourth = engine.index()
+        assert (fourth.added, fourth.updated) == (0, 0)
+        status = engine.status()
+        assert status.documents == 6
+
+
+def test_corrupt_file_is_recorded_and_does_not_stop_the_run(tmp_path, corpus):
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.7\n this is not really a pdf")
+    (corpus / "empty.png").write_bytes(b"")
+    with open_engine(tmp_path) as engine:
+        report = engine.index([corpus])
+        assert report.added == 6 and report.failed == 2
+        failed = {Path(f.path).name: f.reason for f in engine.status().failed}
+        assert set(failed) == {"broken.pdf", "empty.png"}
+        assert all(reason for reason in failed.values())
+        assert engine.index().failed == 0  # unchanged failures are not retried every run
+        assert engine.search("S45C").hits  # the index is intact
+
+
+def test_cancel_keeps_work_and_next_run_resumes(tmp_path, corpus):
+    token = CancelToken()
+    seen = []
+
+    def progress(p):
+        if p.stage == "index":
+            seen.append(p.done)
+            if p.done >= 2:
+                token.cancel()
+
+    with open_engine(tmp_path) as engine:
+        first = engine.index([corpus], progress=progress, cancel=token)
+        assert first.cancelled and 0 < first.added < 6
+        assert engine.search("焼入れ").hits or first.added < 6
+        second = engine.index()
+        assert not second.cancelled
+        assert first.added + second.added == 6
+        assert engine.status().documents == 6
+
+
+def test_vectors_survive_reopen_and_reconcile_after_crash(tmp_path, corpus):
+    with open_engine(tmp_path) as engine:
+        engine.index([corpus])
+        chunks = engine.status().chunks
+    vec = next((tmp_path / "lib" / "vectors" / "fake").glob("text.usearch"))
+    vec.unlink()  # as if the process died before saving vectors
+    enc = FakeTextEncoder()
+    with open_engine(tmp_path, text_encoder=enc) as engine:
+        report = engine.index()
+        assert report.unchanged == 6
+        assert len(engine._lib.text_index) == chunks
+        assert engine.search("flange drill", evidence={"semantic"}).hits
+
+
+def test_drawing_query_returns_related_documents_and_similar_drawings(tmp_path, corpus):
+    query = tmp_path / "query.pdf"
+    write_drawing(query, "ZM-1258-B2P", "S45C", "MAIN SHAFT REV B", lines=6)
+    with open_engine(tmp_path) as engine:
+        engine.index([corpus])
+        result = engine.search_file(query)
+        assert "ZM-1258-B2P" in result.identifiers and "S45C" in result.identifiers
+        assert result.text_source == "text-layer"
+        related = [Path(h.path).name for h in result.related.hits]
+        assert related[0] in {"spec_1258.txt", "bom.csv"}
+        assert all(h.kind == "document" for h in result.related.hits)
+        similar = result.similar.hits
+        assert similar[0].path.endswith("ZM-1258-B2P.pdf")
+        assert similar[0].scores.visual > similar[-1].scores.visual
+        why = similar[0].explanation
+        assert "ZM-1258-B2P" in why.shared_identifiers
+        assert why.boxes and all(0 <= b.x0 < b.x1 <= 1 and 0 <= b.y0 < b.y1 <= 1 for b in why.boxes)
+        assert why.query_boxes
+        assert "ZM-1258-B2P" in why.summary
+
+
+def test_querying_with_an_indexed_file_excludes_itself(tmp_path, corpus):
+    with open_engine(tmp_path) as engine:
+        engine.index([corpus])
+        result = engine.search_file(corpus / "drawings" / "ZM-1258-B2P.pdf")
+        assert not any(h.path.endswith("ZM-1258-B2P.pdf") for h in result.similar.hits)
+        more = engine.similar(corpus / "drawings" / "A-20431-03.pdf")
+        assert more.related.hits[0].path.endswith(("process_20431.md", "bom.csv"))
+
+
+def test_errors_are_specific(tmp_path, corpus):
+    with open_engine(tmp_path) as engine:
+        with pytest.raises(QueryError):
+            engine.search("   ")
+        with pytest.raises(QueryError, match="not found"):
+            engine.search_file(tmp_path / "nope.pdf")
+        with pytest.raises(LibraryError, match="not found"):
+            engine.add_folder(tmp_path / "missing")
+
+
+def test_one_writer_at_a_time(tmp_path, corpus):
+    with open_engine(tmp_path) as a, open_engine(tmp_path) as b:
+        a._lib.writer_lock.acquire()
+        try:
+            with pytest.raises(LibraryError, match="another Zumen process"):
+                b.index([corpus])
+        finally:
+            a._lib.writer_lock.release()
+
+
+def test_remove_folder_forgets_its_documents(tmp_path, corpus):
+    with open_engine(tmp_path) as engine:
+        engine.index([corpus / "specs", corpus / "drawings"])
+        assert engine.remove_folder(corpus / "drawings") == 2
+        assert engine.status().documents == 4
+        assert engine.folders() == (str((corpus / "specs").resolve()),)
+
+
+def test_feedback_is_stored(tmp_path, corpus):
+    with open_engine(tmp_path) as engine:
+        engine.index([corpus])
+        hit = engine.search("S45C").hits[0]
+        engine.record_feedback("S45C", hit, +1)
+        assert engine.feedback()[0]["doc_path"] == hit.path
+
+
+def test_thumbnail_is_cached(tmp_path, corpus):
+    with open_engine(tmp_path) as engine:
+        engine.index([corpus])
+        pdf = corpus / "drawings" / "A-20431-03.pdf"
+        first = engine.thumbnail(pdf)
+        mtime = first.stat().st_mtime_ns
+        assert engine.thumbnail(pdf) == first and first.stat().st_mtime_ns == mtime
+        assert np.asarray(__import__("PIL.Image").Image.open(first)).shape[1] <= 256
