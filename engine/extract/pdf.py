@@ -28,9 +28,8 @@ def open_pdf(path: Path) -> pymupdf.Document:
         doc = pymupdf.open(str(path), filetype="pdf")
     except pymupdf.EmptyFileError:
         raise ExtractionError(path, "the file is empty (0 bytes)") from None
-    except Exception as exc:  # MuPDF's FileDataError & co.: message is technical, keep it short
-        raise ExtractionError(path, f"not a readable PDF: the file is damaged or is not a PDF "
-                                    f"({_short(exc)})") from None
+    except Exception as exc:  # MuPDF's FileDataError & co.: its message is technical
+        raise ExtractionError(path, _why_unreadable(path) + f" ({_short(exc)})") from None
     if doc.needs_pass and not doc.authenticate(""):
         doc.close()
         raise ExtractionError(path, "the PDF is password-protected (encrypted); "
@@ -65,7 +64,10 @@ def extract_pdf(path: Path, settings: EngineSettings, ocr: OcrEngine | None) -> 
     if warnings and len(warnings) == len(pages):
         raise ExtractionError(path, "no page of the PDF could be read (damaged or truncated file)")
     if "repair" in (pymupdf.TOOLS.mupdf_warnings(reset=True) or "").lower():
-        warnings.append("the PDF was damaged and has been repaired while reading; some content may be missing")
+        if not any(st.chars or st.line_art or st.picture_cover for st in stats):
+            raise ExtractionError(path, _why_unreadable(path) + "; no page has readable content")
+        warnings.append("the PDF is damaged or incomplete and was repaired while reading; "
+                        "some content may be missing")
     kind = classify_kind(stats)
     if kind == "drawing":  # every drawing page is worth a visual embedding
         pages = [_with_visual(p) for p in pages]
@@ -168,6 +170,19 @@ def render_pdf(path: Path, page_no: int, dpi: int, *, grayscale: bool = False,
         return render_pdf_page(doc.load_page(page_no - 1), dpi, grayscale=grayscale, max_px=max_px)
     finally:
         doc.close()
+
+
+def _why_unreadable(path: Path) -> str:
+    """The most specific reason we can give from the raw bytes."""
+    with open(path, "rb") as fh:
+        head = fh.read(1024)
+        fh.seek(max(0, path.stat().st_size - 2048))
+        tail = fh.read()
+    if b"%PDF" not in head:
+        return "not a PDF file (it does not start with %PDF; wrong extension or damaged)"
+    if b"%%EOF" not in tail:
+        return "the PDF is incomplete (truncated, e.g. an interrupted copy or download)"
+    return "not a readable PDF: the file is damaged"
 
 
 def _with_visual(p: PageContent) -> PageContent:
