@@ -95,8 +95,8 @@ def test_degrade_is_fast(page_150) -> None:
     for kind in ("scan", "photo", "fax"):
         times = []
         for _ in range(5):
-            t = time.perf_counter()
+            t = time.process_time()  # CPU time: robust to other processes on a shared machine
             degrade(page_150, rng, kind)
-            times.append(time.perf_counter() - t)
-        # budget is 50 ms on an idle core; allow for a loaded shared CI machine
+            times.append(time.process_time() - t)
+        # budget is 50 ms on one idle core (about 25 ms measured with OpenCV); margin for slow CI
         assert min(times) < 0.10, (kind, times)

@@ -28,6 +28,8 @@ try:  # optional, much faster warps/blur/JPEG
 except ImportError:  # pragma: no cover - exercised only without OpenCV
     cv2 = None
 
+HAVE_OPENCV = cv2 is not None
+
 Kind = Literal["scan", "photo", "fax", "clean"]
 RngLike = Union[np.random.Generator, random.Random, int, None]
 Gray = NDArray[np.uint8]  # (h, w)
@@ -135,7 +137,7 @@ def _photo(a: Gray, g: np.random.Generator) -> Gray:
     dst = np.float32([[inset[0, 0], inset[0, 1]], [w - inset[1, 0], inset[1, 1]],
                       [w - inset[2, 0], h - inset[2, 1]], [inset[3, 0], h - inset[3, 1]]])
     table = int(g.integers(60, 160))
-    small_k = g.uniform(0.35, 0.7)  # phone pictures are processed at lower resolution
+    small_k = g.uniform(0.5, 0.85)  # phone pictures are processed at lower resolution
     sw, sh = max(64, int(w * small_k)), max(64, int(h * small_k))
     a = _resize(a, sw, sh)
     k = np.float32([sw / w, sh / h])
@@ -145,15 +147,15 @@ def _photo(a: Gray, g: np.random.Generator) -> Gray:
     yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
     xx /= sw
     yy /= sh
-    light = 0.75 + 0.25 * (g.uniform(-1, 1) * (xx - 0.5) + g.uniform(-1, 1) * (yy - 0.5))
-    light -= g.uniform(0.05, 0.25) * ((xx - g.uniform(0.3, 0.7)) ** 2 + (yy - g.uniform(0.3, 0.7)) ** 2)
+    light = 0.88 + 0.2 * (g.uniform(-1, 1) * (xx - 0.5) + g.uniform(-1, 1) * (yy - 0.5))
+    light -= g.uniform(0.05, 0.2) * ((xx - g.uniform(0.3, 0.7)) ** 2 + (yy - g.uniform(0.3, 0.7)) ** 2)
     if g.random() < 0.7:
         nx, ny = g.uniform(-1, 1), g.uniform(-1, 1)
         d = nx * (xx - 0.5) + ny * (yy - 0.5) - g.uniform(-0.3, 0.3)
         light *= 1.0 - g.uniform(0.15, 0.4) / (1.0 + np.exp(-d * g.uniform(15, 40)))
-    f = f * light * g.uniform(0.85, 1.0)
+    f = f * light * g.uniform(0.9, 1.05)
     f += _noise(g, (sh, sw), g.uniform(3, 10), grain=1)
-    a = _blur(_clip(f), g.uniform(0.4, 1.4))
+    a = _blur(_clip(f), g.uniform(0.3, 1.1))
     a = _resize(a, w, h)
     return _jpeg(a, int(g.integers(30, 75)))
 

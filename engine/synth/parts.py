@@ -169,7 +169,7 @@ def _rng(seed: Seed) -> tuple[random.Random, int]:
 
 def make_part_no(rng: random.Random) -> str:
     """A plausible drawing/part number in one of several company formats."""
-    kind = rng.randrange(4)
+    kind = rng.choices((0, 1, 2, 3), weights=(4, 3, 2, 1.5))[0]
     if kind == 0:  # ZM-1258-B2P
         return (f"ZM-{rng.randrange(1000, 9999)}-{rng.choice(_LETTERS)}"
                 f"{rng.randrange(1, 9)}{rng.choice(_LETTERS)}")
