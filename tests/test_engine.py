@@ -257,3 +257,17 @@ def test_thumbnail_is_cached(tmp_path, corpus):
         mtime = first.stat().st_mtime_ns
         assert engine.thumbnail(pdf) == first and first.stat().st_mtime_ns == mtime
         assert np.asarray(__import__("PIL.Image").Image.open(first)).shape[1] <= 256
+
+
+def test_zumenignore_excludes_patterns_and_folders(tmp_path):
+    from engine.indexing.scanner import walk_files
+
+    root = tmp_path / "lib"
+    for rel in ("a.txt", "queries/q.png", "sub/b.txt", "sub/tmp.txt", "skip/c.txt"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("x")
+    (root / ".zumenignore").write_text("# demo queries\nqueries/\ntmp.txt\n")
+    (root / "skip" / ".zumenignore").write_text("")
+    found = sorted(Path(f.path).relative_to(root.resolve()).as_posix()
+                   for f in walk_files([root], frozenset({".txt", ".png"})))
+    assert found == ["a.txt", "sub/b.txt"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from fnmatch import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -40,8 +41,8 @@ def walk_files(roots: Iterable[Path], suffixes: frozenset[str],
                cancel: CancelToken | None = None) -> list[FileStamp]:
     """All files under `roots` (files or folders) whose suffix is supported, sorted by path.
 
-    Hidden files/folders (starting with '.'), Office lock files ('~$x.docx') and folders that
-    contain a `.zumenignore` file are skipped.
+    Hidden files/folders (starting with '.'), Office lock files ('~$x.docx') and what a
+    `.zumenignore` file excludes (see `read_ignore`) are skipped.
     """
     found: dict[str, FileStamp] = {}
     for root in roots:
@@ -67,13 +68,45 @@ def walk_files(roots: Iterable[Path], suffixes: frozenset[str],
 
 
 def _walk(root: Path) -> Iterable[Path]:
+    ignores: list[tuple[Path, list[str]]] = []  # (folder holding .zumenignore, its patterns)
     for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: None):
-        if IGNORE_MARKER in filenames:  # a folder the admin excluded, with all below it
-            dirnames[:] = []
-            continue
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        here = Path(dirpath)
+        if IGNORE_MARKER in filenames:
+            patterns = read_ignore(here / IGNORE_MARKER)
+            if not patterns:  # an empty marker excludes its own folder and everything below
+                dirnames[:] = []
+                continue
+            ignores.append((here, patterns))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
+                             and not _ignored(here / d, True, ignores))
         for name in sorted(filenames):
-            yield Path(dirpath) / name
+            if not _ignored(here / name, False, ignores):
+                yield here / name
+
+
+def read_ignore(path: Path) -> list[str]:
+    """Patterns of a `.zumenignore` (gitignore-like: globs relative to its folder, '#' comments,
+    a trailing '/' matches folders only)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    return [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
+
+
+def _ignored(path: Path, is_dir: bool, ignores: list[tuple[Path, list[str]]]) -> bool:
+    for base, patterns in ignores:
+        try:
+            rel = path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+        for pat in patterns:
+            if pat.endswith("/"):
+                if is_dir and (fnmatch(rel, pat[:-1]) or fnmatch(path.name, pat[:-1])):
+                    return True
+            elif fnmatch(rel, pat) or fnmatch(path.name, pat):
+                return True
+    return False
 
 
 def is_under(path: str, roots: Iterable[str]) -> bool:
