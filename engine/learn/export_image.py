@@ -25,7 +25,7 @@ import numpy as np
 from engine.errors import PackError
 
 DEFAULT_SPEC: dict[str, Any] = {
-    "size": [320, 320], "channels": 1, "resize": "letterbox", "pad_value": 1.0,
+    "size": [256, 256], "channels": 1, "resize": "letterbox", "pad_value": 1.0,
     "mean": [0.5], "std": [0.5], "interpolation": "bicubic",
 }
 PARITY_MIN_COSINE = 0.999

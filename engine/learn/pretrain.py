@@ -1,0 +1,263 @@
+"""Pretrain the shipped image tower against the frozen text tower (LiT-style), on 2 CPU cores.
+
+    python -m engine.learn.pretrain --out resources/models/image_tower --seed 0 [--steps N | --minutes M]
+
+1. Render synthetic drawings (engine.synth) with scan/photo degradations into a disk cache, with
+   worker processes (data.py); embed each part's texts once with the frozen MiniLM text tower.
+2. Train the image tower: symmetric InfoNCE (learnable temperature, label-smoothed targets) + InfoNCE
+   against a FIFO queue of momentum-encoder image embeddings and of text embeddings (MoCo) +
+   alignment/uniformity (losses.py). Text side frozen: the pack's text.onnx stays plain MiniLM, so
+   text-to-text search is unchanged and every text vector already indexed stays valid.
+3. Evaluate image -> text retrieval on held-out parts (other seeds), export ONNX + image.json, and
+   save tower.pt (the starting point of `adapt`).
+
+Deterministic: fixed seeds for data, init, batch order and augment choice; `--minutes` only picks the
+step count (from a timing of the first steps) and records it, so `--steps` reproduces the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from engine.learn.data import TEXT_KINDS, DatasetConfig, PairDataset, build_dataset, text_embeddings
+from engine.learn.export_image import DEFAULT_SPEC
+
+EVAL_FIRST_SEED = 10_000_000  # held-out parts come from seeds no training run uses
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def retrieval_metrics(query: np.ndarray, docs: np.ndarray, ks: Sequence[int] = (1, 5, 10)) -> dict:
+    """Query i's only relevant doc is doc i. query (n, d), docs (n, d) normalised -> R@k, MRR."""
+    sims = query @ docs.T  # (n, n)
+    ranks = (sims > np.diag(sims)[:, None]).sum(axis=1)  # (n,) 0 = first
+    out = {f"recall@{k}": float((ranks < k).mean()) for k in ks}
+    out["mrr"] = float((1.0 / (ranks + 1)).mean())
+    out["n"] = int(len(query))
+    out.update({f"chance@{k}": k / len(query) for k in ks})
+    return out
+
+
+def embed_images(tower, ds: PairDataset, variant: int, batch: int = 64) -> np.ndarray:
+    import torch
+
+    tower.eval()
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(ds), batch):
+            idx = np.arange(s, min(len(ds), s + batch))
+            x = torch.from_numpy(ds.pixels(idx, np.full(len(idx), variant)))  # (b, 1, h, w)
+            out.append(tower.embed(x).numpy())
+    return np.concatenate(out)  # (P, dim)
+
+
+def evaluate(tower, ds: PairDataset, text_emb: np.ndarray) -> dict:
+    """Held-out image -> text and text -> image retrieval, per image condition and text kind."""
+    res: dict = {}
+    for v, cond in ((0, "clean"), (1, "scan"), (2, "photo")):
+        img = embed_images(tower, ds, v)  # (P, dim)
+        for t, kind in enumerate(TEXT_KINDS):
+            res[f"{cond}->{kind}"] = retrieval_metrics(img, text_emb[:, t])
+        if cond == "photo":
+            res["spec_en->photo"] = retrieval_metrics(text_emb[:, 1], img)
+    return res
+
+
+def train(args: argparse.Namespace) -> dict:
+    import torch
+
+    from engine.learn.losses import ContrastiveLoss, LossConfig
+    from engine.learn.model import ImageTower, MomentumEncoder, TowerConfig, count_parameters
+    from engine.learn.queue import NegativeQueue
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    spec = dict(DEFAULT_SPEC, size=[args.size, args.size])
+    cache = Path(args.cache)
+    t0 = time.time()
+    log(f"rendering {args.parts} training + {args.eval_parts} held-out parts into {cache}")
+    train_ds = build_dataset(DatasetConfig(first_seed=args.seed * 1_000_000, parts=args.parts,
+                                           variants=args.variants, size=(args.size, args.size)),
+                             spec, cache, workers=args.workers,
+                             progress=lambda i, n: i % 500 == 0 and log(f"  rendered {i}/{n}"))
+    eval_ds = build_dataset(DatasetConfig(first_seed=EVAL_FIRST_SEED, parts=args.eval_parts, variants=3,
+                                          size=(args.size, args.size)), spec, cache, workers=args.workers)
+    t_render = time.time() - t0
+    log(f"data ready in {t_render:.0f}s; embedding texts with MiniLM (frozen)")
+    t1 = time.time()
+    txt_train = text_embeddings(train_ds.texts, train_ds.root / "text_emb.npy")  # (P, T, 384)
+    txt_eval = text_embeddings(eval_ds.texts, eval_ds.root / "text_emb.npy")  # (Q, T, 384)
+    t_text = time.time() - t1
+    torch.set_num_threads(args.threads)  # sentence-transformers may have changed it
+
+    tower = ImageTower(TowerConfig())
+    momentum = MomentumEncoder(tower, args.momentum)
+    loss_cfg = LossConfig(queue_size=args.queue, momentum=args.momentum, w_l2sp=0.0,
+                          label_smoothing=args.label_smoothing, hard_negative_beta=args.hard_beta)
+    criterion = ContrastiveLoss(loss_cfg)
+    img_queue = NegativeQueue(args.queue, tower.cfg.dim)
+    txt_queue = NegativeQueue(args.queue, tower.cfg.dim)
+    params = list(tower.parameters()) + list(criterion.parameters())
+    decay = [p for p in tower.parameters() if p.ndim > 1]
+    no_decay = [p for p in tower.parameters() if p.ndim <= 1] + list(criterion.parameters())
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
+    log(f"tower: {count_parameters(tower) / 1e6:.2f}M parameters; batch {args.batch}, queue {args.queue}")
+
+    n_parts, n_var = len(train_ds), train_ds.images.shape[1]
+    order = rng.permutation(n_parts)
+    pos = 0
+
+    def next_batch() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        nonlocal order, pos
+        if pos + args.batch > n_parts:
+            order, pos = rng.permutation(n_parts), 0
+        idx = order[pos:pos + args.batch]
+        pos += args.batch
+        var = rng.integers(0, n_var, len(idx))  # which rendering of the part
+        kind = rng.choice(len(TEXT_KINDS), len(idx), p=args.text_mix)  # which of its texts
+        return idx, var, kind
+
+    def lr_at(step: int, total: int) -> float:
+        if step < args.warmup:
+            return args.lr * (step + 1) / args.warmup
+        p = (step - args.warmup) / max(1, total - args.warmup)
+        return args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, p))))
+
+    total = args.steps or 10**9
+    history = []
+    t_train = time.time()
+    step = 0
+    seen = 0
+    while step < total:
+        if step == args.calibrate and args.minutes and not args.steps:
+            per_step = (time.time() - t_train) / step
+            total = max(step + 1, int(args.minutes * 60 / per_step))
+            log(f"{per_step:.2f}s/step -> {total} steps for {args.minutes} min (reproduce with --steps {total})")
+        idx, var, kind = next_batch()
+        x = torch.from_numpy(train_ds.pixels(idx, var))  # (B, 1, h, w)
+        txt = torch.from_numpy(txt_train[idx, kind])  # (B, 384)
+        ids = torch.from_numpy(idx.astype(np.int64))  # (B,) part index = pair group
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, total if total < 10**9 else 4000)
+        tower.train()
+        img = tower.embed(x)  # (B, 384)
+        q_img = img_queue.contents() if len(img_queue) else None
+        q_txt = txt_queue.contents() if len(txt_queue) else None
+        out = criterion(img, txt, ids, img_queue=q_img, txt_queue=q_txt)
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        momentum.update(tower)
+        with torch.no_grad():
+            momentum.module.train()
+            keys = momentum.module.embed(x)  # (B, 384) key encoder
+        img_queue.enqueue(keys, ids)
+        txt_queue.enqueue(txt, ids)
+        step += 1
+        seen += len(idx)
+        if step % args.log_every == 0 or step == total:
+            el = time.time() - t_train
+            rec = {"step": step, "pairs_per_s": round(seen / el, 2), "elapsed_s": round(el, 1),
+                   **{k: round(float(v), 4) for k, v in out.items()}}
+            history.append(rec)
+            log(json.dumps(rec))
+    t_train = time.time() - t_train
+    log(f"trained {step} steps, {seen} pairs in {t_train:.0f}s ({seen / t_train:.1f} pairs/s); evaluating")
+    metrics = evaluate(tower, eval_ds, txt_eval)
+    return {"tower": tower, "metrics": metrics, "history": history, "loss_config": loss_cfg,
+            "steps": step, "pairs": seen, "train_s": t_train, "render_s": t_render, "text_s": t_text,
+            "spec": spec, "temperature": float(criterion.temperature.temperature)}
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description="Pretrain Zumen's image tower (text tower frozen).")
+    ap.add_argument("--out", type=Path, required=True, help="folder for image.onnx, image.json, tower.pt")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=0, help="training steps (0: use --minutes)")
+    ap.add_argument("--minutes", type=float, default=0.0, help="time budget; picks --steps after calibration")
+    ap.add_argument("--parts", type=int, default=2000)
+    ap.add_argument("--eval-parts", type=int, default=300)
+    ap.add_argument("--variants", type=int, default=4)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--queue", type=int, default=2048)
+    ap.add_argument("--momentum", type=float, default=0.99)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--weight-decay", type=float, default=0.05)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--label-smoothing", type=float, default=0.1)
+    ap.add_argument("--hard-beta", type=float, default=0.0)
+    ap.add_argument("--text-mix", type=float, nargs=3, default=[0.3, 0.3, 0.4],
+                    help="sampling weights of spec_ja, spec_en, page text")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads; 1 is 4x faster than 2 on a CPU shared with other jobs")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--calibrate", type=int, default=20)
+    ap.add_argument("--log-every", type=int, default=25)
+    ap.add_argument("--cache", type=Path,
+                    default=Path(os.environ.get("TMPDIR", "/tmp")) / "zumen-pretrain-cache")
+    args = ap.parse_args(argv)
+    if not args.steps and not args.minutes:
+        args.steps = 3000
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    result = train(args)
+    import torch
+
+    from engine.learn.export_image import export_image_tower
+
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    provenance = {
+        "command": "python -m engine.learn.pretrain " + " ".join(
+            [f"--out {out}", f"--seed {args.seed}", f"--steps {result['steps']}"]
+            + [f"--{k.replace('_', '-')} {v}" for k, v in
+               (("parts", args.parts), ("batch", args.batch), ("queue", args.queue), ("size", args.size))]),
+        "seed": args.seed, "steps": result["steps"], "pairs_seen": result["pairs"],
+        "train_seconds": round(result["train_s"], 1), "render_seconds": round(result["render_s"], 1),
+        "text_embed_seconds": round(result["text_s"], 1),
+        "pairs_per_s": round(result["pairs"] / max(1e-9, result["train_s"]), 2),
+        "threads": args.threads, "torch": torch.__version__,
+        "data": {"generator": "engine.synth", "train_parts": args.parts, "variants": args.variants,
+                 "eval_parts": args.eval_parts, "eval_first_seed": EVAL_FIRST_SEED,
+                 "texts": list(TEXT_KINDS), "text_tower": "all-MiniLM-L6-v2 (frozen)"},
+        "loss": asdict(result["loss_config"]), "final_temperature": round(result["temperature"], 4),
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    }
+    torch.save({"tower": result["tower"].state_dict(), "tower_config": result["tower"].cfg.to_dict(),
+                "meta": {"image_spec": result["spec"], "provenance": provenance}}, out / "tower.pt")
+    # parity on real held-out pixels, not only noise
+    eval_ds = build_dataset(DatasetConfig(first_seed=EVAL_FIRST_SEED, parts=args.eval_parts, variants=3,
+                                          size=(args.size, args.size)), result["spec"], args.cache, workers=1)
+    section = export_image_tower(result["tower"], out, spec=result["spec"],
+                                 parity_pixels=eval_ds.pixels([0, 1, 2, 3], [0, 1, 2, 0]),
+                                 provenance={**provenance, "eval": result["metrics"]})
+    report = {"provenance": provenance, "eval": result["metrics"], "history": result["history"],
+              "onnx": {k: section[k] for k in ("sha256", "bytes", "parity", "images_per_s_2threads")}}
+    (out / "training_report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n",
+                                              encoding="utf-8")
+    log(json.dumps({"eval": {k: {m: v[m] for m in ('recall@1', 'recall@5', 'recall@10', 'chance@1')}
+                             for k, v in result['metrics'].items()}, "onnx": report["onnx"]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
