@@ -205,7 +205,7 @@ def _title_block(sheet: Sheet, part: SyntheticPart, spec: StyleSpec, frame: tupl
         while sheet.text_width(value, fit) > col_w - 3 and fit > 1.6:
             fit -= 0.2
         sheet.text((cx + 2.5, cy + row_h - 1.0), value, fit)
-    _projection_symbol(sheet, left - 24 if not spec.title_full_width else x1 - 24, top - 11, spec.first_angle)
+    _projection_symbol(sheet, x1 - 24, top - 11, spec.first_angle)
     return top
 
 
@@ -215,20 +215,20 @@ def _gear_table(sheet: Sheet, part: SyntheticPart, spec: StyleSpec, x1: float, y
             ("モジュール", "Module", f"{d['module']:g}"), ("歯数", "Teeth", f"{int(d['teeth'])}"),
             ("圧力角", "Pressure angle", "20°"), ("基準円直径", "Pitch dia.", f"{d['module'] * d['teeth']:g}"),
             ("精度", "Accuracy", "JIS B 1702-1 N8")]
-    w, rh = 70.0, 6.0
+    w, rh = 84.0, 6.0
     x0 = x1 - w - 4
     for i, (ja, en, val) in enumerate(rows):
         y = y0 + 4 + i * rh
-        sheet.rect(x0, y, x0 + w * 0.6, y + rh, "thin")
-        sheet.rect(x0 + w * 0.6, y, x0 + w, y + rh, "thin")
+        sheet.rect(x0, y, x0 + w * 0.55, y + rh, "thin")
+        sheet.rect(x0 + w * 0.55, y, x0 + w, y + rh, "thin")
         sheet.text((x0 + 1.5, y + rh - 1.6), _label(spec, ja, en), 2.4)
-        sheet.text((x0 + w * 0.6 + 1.5, y + rh - 1.6), val, 2.6)
+        sheet.text((x0 + w * 0.55 + 1.5, y + rh - 1.6), val, 2.5)
 
 
 def _revision_table(sheet: Sheet, part: SyntheticPart, x1: float, y0: float) -> None:
     w, rh = 110.0, 6.0
     x0 = x1 - w
-    heads = (("REV", 12), ("DESCRIPTION", 60), ("DATE", 24), ("BY", 14))
+    heads = (("REV", 12), ("DESCRIPTION", 52), ("DATE", 24), ("BY", 22))
     x = x0
     for j, (h, cw) in enumerate(heads):
         sheet.rect(x, y0, x + cw, y0 + rh, "thin")
@@ -252,8 +252,8 @@ def draw_pdf(part: SyntheticPart) -> bytes:
     # a provisional title block height to know the free area
     tb_rows = -(-12 // (4 if spec.title_full_width else 3)) + 1
     tb_top = frame[3] - tb_rows * TITLE_ROW_H
-    top_reserved = 16.0 if spec.revision_table or part.family == "gear_blank" else 0.0
-    x_right = frame[2] - (75.0 if part.family == "gear_blank" else 0.0)
+    top_reserved = 16.0 if spec.revision_table and part.family != "gear_blank" else 0.0
+    x_right = frame[2] - (88.0 if part.family == "gear_blank" else 0.0)
     area = (frame[0] + 2, frame[1] + 2 + top_reserved, x_right - 2, tb_top - 14)
     (num, den), origins = _layout(views, area, spec.first_angle)
     scale = f"{num}:{den}"
@@ -265,10 +265,10 @@ def draw_pdf(part: SyntheticPart) -> bytes:
     for i, line in enumerate(notes):
         sheet.text((frame[0] + 4, ny + i * 4.5), line, 2.8 if i else 3.2)
     # general surface roughness: symbol + (value)
-    gv = View(sheet, (frame[2] - (200 if not spec.title_full_width else 70), tb_top - 4), 1.0)
+    gv = View(sheet, (frame[2] - 62, tb_top - 4), 1.0)
     gv.roughness(0, 0, part.roughness.replace("Ra ", "Ra"))
     if part.family == "gear_blank":
-        _gear_table(sheet, part, spec, frame[2], frame[1])
+        _gear_table(sheet, part, spec, frame[2], frame[1] + (14.0 if spec.revision_table else 0.0))
     if spec.revision_table:
         _revision_table(sheet, part, frame[2], frame[1])
     doc.set_metadata({"title": f"{part.part_no} {part.name_en}", "author": "Zumen synth",

@@ -212,7 +212,10 @@ def _family_dims(family: str, r: random.Random) -> tuple[dict[str, float], tuple
             dims["hub_d"] = _round((od + bore) / 2.2)
             dims["hub_l"] = _round(r.uniform(10, 30))
             dims["holes"] = float(r.choice((4, 6, 8)))
-            dims["hole_d"] = float(r.choice((6.6, 9.0, 11.0, 14.0)))
+            ring = (od - dims["hub_d"]) / 2  # radial width of the flange ring
+            dims["hole_d"] = max([h for h in (5.5, 6.6, 9.0, 11.0, 14.0) if h <= ring * 0.55] or [4.5])
+            if r.random() < 0.4:
+                dims["hole_d"] = min(dims["hole_d"], 6.6)
             dims["pcd"] = _round((od + dims["hub_d"]) / 2, 1)
             feats = (f"{int(dims['holes'])}-φ{dims['hole_d']:g} キリ",)
         elif family == "gear_blank":

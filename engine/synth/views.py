@@ -129,20 +129,21 @@ def _revolved(part: SyntheticPart, r: random.Random, segs: list[tuple[float, flo
                 continue
             done.add(d)
             label = ("M" + _g(thread[0]) if thread and i == len(segs) - 1 else "φ" + _g(d) + _fit_tol(r))
-            v.dim_across_v(xs[i] + seg_len * (0.3 if bore else 0.5), -d / 2, d / 2, label)
+            at = 0.3 if (bore or (i == 0 and "key_w" in part.dims)) else 0.5
+            v.dim_across_v(xs[i] + seg_len * at, -d / 2, d / 2, label)
         v.leader(c / 2, segs[0][1] / 2 - c / 2, -6, -8, f"C{_g(c)}")
         v.roughness(xs[len(segs) // 2] + segs[len(segs) // 2][0] * 0.75, segs[len(segs) // 2][1] / 2,
                     r.choice(("Ra 1.6", "Ra 0.8", "Ra 3.2")))
         if "key_w" in part.dims and not bore:
             kw = part.dims["key_w"]
-            kl = min(segs[0][0] * 0.6, segs[0][0] - 2 * c - 2)
-            kx = xs[0] + (segs[0][0] - kl) / 2
+            kl = min(segs[0][0] * 0.45, segs[0][0] - 2 * c - 2)
+            kx = xs[0] + segs[0][0] * 0.5
             if kl > kw * 1.5:
                 v.line(kx + kw / 2, kw / 2, kx + kl - kw / 2, kw / 2)
                 v.line(kx + kw / 2, -kw / 2, kx + kl - kw / 2, -kw / 2)
                 v.arc(kx + kw / 2, 0, kw / 2, 90, 270)
                 v.arc(kx + kl - kw / 2, 0, kw / 2, -90, 90)
-                v.leader(kx + kl / 2, -kw / 2, -8, 10 + (rmax - kw / 2) * v.k, f"キー溝 {_g(kw)}N9")
+                v.leader(kx + kl / 2, -kw / 2, -12, 16 + (rmax - kw / 2) * v.k, f"キー溝 {_g(kw)}N9")
 
     def side(v: View) -> None:
         if hex_head:
