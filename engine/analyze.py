@@ -155,13 +155,15 @@ def highlight_spans(text: str, terms: list[QueryTerm]) -> list[tuple[int, int]]:
     norm = "".join(norm_chars)
     spans: list[tuple[int, int]] = []
     for term in terms:
-        needles = [term.text]
         parts = _PARTS.findall(term.text)
         if len(parts) > 1:
-            needles.append(r"[-./_ ]?".join(map(re.escape, parts)))
-            pattern = "|".join(needles[1:])
+            pattern = r"[-./_ ]?".join(map(re.escape, parts))
         else:
             pattern = re.escape(term.text)
+        if term.text.isascii():
+            # ASCII terms match whole words (a prefix for identifiers): "g" must not mark "GEAR"
+            tail = r"[0-9a-z]*" if term.prefix else r"(?![0-9a-z])"
+            pattern = r"(?<![0-9a-z])" + pattern + tail
         for m in re.finditer(pattern, norm):
             if m.end() > m.start():
                 spans.append((index_map[m.start()], index_map[m.end() - 1] + 1))

@@ -47,7 +47,9 @@ class EngineSettings:
     candidates: int = 200  # per evidence list before fusion
     weight_lexical: float = 1.0
     weight_semantic: float = 1.0
-    weight_visual: float = 0.7
+    weight_visual: float = 0.7  # query picture vs page pictures
+    weight_cross: float = 0.3  # query picture vs page text (cross-modal)
+    semantic_only_min: float = 0.45  # keyword queries: cosine a page needs when no term matched
     # embedding
     embed_batch: int = 32
     threads: int = 0  # 0 -> onnxruntime picks (all cores)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from engine.config import default_library_path
+from engine.errors import EngineError
 
 
 def demo_library_path() -> Path:
@@ -49,7 +50,11 @@ def run_demo(args: argparse.Namespace) -> int:
                 print("\n" + "=" * 78)
                 print_hits(f"Keyword search {text!r}", res)
         for path in file_queries:
-            res = engine.search_file(path, limit=5)
+            try:
+                res = engine.search_file(path, limit=5)
+            except EngineError as exc:  # one unreadable query picture must not end the demo
+                print(f"\n{path.name}: {exc}")
+                continue
             out["file"].append(res)
             if not args.json:
                 print("\n" + "=" * 78)

@@ -40,24 +40,26 @@ def rrf(lists: Mapping[str, Sequence[Hashable]], weights: Mapping[str, float], k
     return fused
 
 
-def minmax(scores: Mapping[Hashable, float]) -> dict[Hashable, float]:
-    """Scale to 0..1 within the list; a single item (or all equal) gets 1.0."""
+def minmax(scores: Mapping[Hashable, float], bounds: tuple[float, float] | None = None
+           ) -> dict[Hashable, float]:
+    """Scale to 0..1. `bounds` = (lo, hi) of the whole candidate list the scores came from, so
+    filtering the list afterwards (by kind, by a floor) does not stretch what is left."""
     if not scores:
         return {}
-    lo, hi = min(scores.values()), max(scores.values())
+    lo, hi = bounds if bounds else (min(scores.values()), max(scores.values()))
     if hi - lo < 1e-9:
         return {k: 1.0 for k in scores}
-    return {k: (v - lo) / (hi - lo) for k, v in scores.items()}
+    return {k: min(1.0, max(0.0, (v - lo) / (hi - lo))) for k, v in scores.items()}
 
 
-def score_fusion(lists: Mapping[str, Mapping[Hashable, float]], weights: Mapping[str, float]
-                 ) -> dict[Hashable, float]:
+def score_fusion(lists: Mapping[str, Mapping[Hashable, float]], weights: Mapping[str, float],
+                 bounds: Mapping[str, tuple[float, float]] | None = None) -> dict[Hashable, float]:
     """score(d) = sum_e w_e * minmax_e(d); an item missing from a list gets 0 from it."""
     fused: dict[Hashable, float] = {}
     for name, scores in lists.items():
         w = weights.get(name, 1.0)
         if w <= 0:
             continue
-        for item, s in minmax(scores).items():
+        for item, s in minmax(scores, (bounds or {}).get(name)).items():
             fused[item] = fused.get(item, 0.0) + w * s
     return fused

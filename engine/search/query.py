@@ -16,6 +16,9 @@ from engine.search.fuse import normalise_max, ranked, rrf, score_fusion
 from engine.types import Hit, ScoreBreakdown, SearchResults, Vector, Word
 
 EVIDENCE = ("lexical", "semantic", "visual")
+# internal lists: "visual" = query picture vs page pictures, "cross" = query picture vs page text
+# (the image tower is trained into the text tower's space); both count as visual evidence
+LISTS = ("lexical", "semantic", "visual", "cross")
 PageKey = tuple[int, int]  # (doc_id, page_no)
 MAX_QUERY_TERMS = 64
 
@@ -38,8 +41,16 @@ class Query:
 class _Evidence:
     """Page-level scores per evidence plus the chunk that earned each page its best score."""
 
-    scores: dict[str, dict[PageKey, float]] = field(default_factory=lambda: {e: {} for e in EVIDENCE})
+    scores: dict[str, dict[PageKey, float]] = field(default_factory=lambda: {e: {} for e in LISTS})
     best_chunk: dict[PageKey, int] = field(default_factory=dict)
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)  # raw list (lo, hi)
+
+    def widen(self, evidence: str, scores: Sequence[float]) -> None:
+        if len(scores):
+            lo, hi = self.bounds.get(evidence, (float("inf"), float("-inf")))
+            # the floor is 0 for BM25 (no match), the weakest candidate for similarities
+            floor = 0.0 if evidence == "lexical" else min(scores)
+            self.bounds[evidence] = (min(lo, floor), max(hi, max(scores)))
 
     def add(self, evidence: str, key: PageKey, score: float, chunk_id: int | None = None) -> None:
         table = self.scores[evidence]
@@ -89,12 +100,13 @@ class Searcher:
         use = set(evidence) if evidence else set(EVIDENCE)
         ev = self._collect(q, use, kinds)
         weights = {"lexical": self.settings.weight_lexical, "semantic": self.settings.weight_semantic,
-                   "visual": self.settings.weight_visual}
-        present = {name: scores for name, scores in ev.scores.items() if name in use and scores}
+                   "visual": self.settings.weight_visual, "cross": self.settings.weight_cross}
+        present = {name: scores for name, scores in ev.scores.items()
+                   if (name if name != "cross" else "visual") in use and scores}
         if self.settings.fusion == "rrf":
             fused = rrf({n: ranked(s) for n, s in present.items()}, weights, k=self.settings.rrf_k)
         else:
-            fused = score_fusion(present, weights)
+            fused = score_fusion(present, weights, ev.bounds)
         hits = self._group(q, ev, fused, limit)
         return SearchResults(q.text, mode, tuple(hits), (time.perf_counter() - t0) * 1000,
                              tuple(t.text for t in q.terms))
@@ -112,6 +124,9 @@ class Searcher:
         if "visual" in use and q.image_vector is not None and len(lib.text_index):
             if lib.text_index.dim == len(q.image_vector):
                 cross = lib.text_index.search(q.image_vector, n)  # image -> text (cross-modal)
+        for name, lst in chunk_scores.items():
+            ev.widen(name, [s for _, s in lst])
+        ev.widen("cross", [s for _, s in cross])
         rows = cat.chunks_by_ids([c for lst in list(chunk_scores.values()) + [cross] for c, _ in lst])
         for name, lst in chunk_scores.items():
             for chunk_id, score in lst:
@@ -121,14 +136,21 @@ class Searcher:
         for chunk_id, score in cross:
             row = rows.get(chunk_id)
             if row is not None:
-                ev.add("visual", (row.doc_id, row.page_no), score, chunk_id)
+                ev.add("cross", (row.doc_id, row.page_no), score, chunk_id)
         if "visual" in use and q.image_vector is not None and lib.image_index is not None:
             pages = lib.image_index.search(q.image_vector, n)
+            ev.widen("visual", [s for _, s in pages])
             where = cat.pages_by_ids(p for p, _ in pages)
             for page_id, score in pages:
                 if page_id in where:
                     ev.add("visual", where[page_id], score)
         self._filter(ev, q.exclude_docs, kinds)
+        if q.keyword and ev.scores["lexical"]:
+            # A person typed words and some pages contain them: pages found by meaning alone
+            # must be clearly related to be shown at all.
+            floor = self.settings.semantic_only_min
+            ev.scores["semantic"] = {k: v for k, v in ev.scores["semantic"].items()
+                                     if v >= floor or k in ev.scores["lexical"]}
         return ev
 
     def _lexical(self, q: Query, n: int) -> list[tuple[int, float]]:
@@ -178,7 +200,8 @@ class Searcher:
             scores = ScoreBreakdown(
                 lexical=float(lexn.get(key, 0.0)),
                 semantic=max(0.0, float(ev.scores["semantic"].get(key, 0.0))),
-                visual=max(0.0, float(ev.scores["visual"].get(key, 0.0))),
+                visual=max(0.0, float(ev.scores["visual"].get(key, 0.0)),
+                           float(ev.scores["cross"].get(key, 0.0))),
                 fused=float(fused[key]),
             )
             page = cat.page(doc_id, key[1])
