@@ -85,18 +85,23 @@ def read_pairs(pairs_csv: Path) -> list[Pair]:
 
 
 def _split_ref(ref: str) -> tuple[str, int]:
-    if "#page=" in ref:
-        path, page = ref.rsplit("#page=", 1)
+    path, sep, page = ref.rpartition("#page=")
+    if sep and page.isdigit():
         return path, int(page)
     return ref, 1
 
 
 def _resolve(ref: str, roots: Sequence[Path]) -> Optional[tuple[Path, int]]:
     path, page = _split_ref(ref)
+    if len(path) > 1024 or "\n" in path:
+        return None  # literal text, not a file name
     for root in roots:
         p = Path(path) if Path(path).is_absolute() else root / path
-        if p.is_file():
-            return p, page
+        try:
+            if p.is_file():
+                return p, page
+        except OSError:  # a name too long for the file system: literal text
+            return None
     return None
 
 
