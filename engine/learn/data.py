@@ -145,8 +145,10 @@ def build_dataset(cfg: DatasetConfig, spec: dict, cache_dir: Path, workers: int 
 
 
 def _nice() -> None:
+    """Workers run at nice >= 10 (the parent may already be nice'd; do not stack)."""
     try:
-        os.nice(10)
+        if os.nice(0) < 10:
+            os.nice(10 - os.nice(0))
     except OSError:
         pass
 
