@@ -32,56 +32,72 @@ class LineStyle:
     filled_arrows: bool = True
 
 
+_FONTS: dict[str, pymupdf.Font] = {}
+
+
+def font(name: str) -> pymupdf.Font:
+    """pymupdf builtin fonts, loaded once per process (the CJK one is 3.5 MB)."""
+    if name not in _FONTS:
+        _FONTS[name] = pymupdf.Font(name)
+    return _FONTS[name]
+
+
 class Sheet:
-    """One drawing sheet: a pymupdf page addressed in millimetres."""
+    """One drawing sheet: a pymupdf page addressed in millimetres.
+
+    Drawing is batched for speed: strokes go into one `Shape`, horizontal text into one
+    `TextWriter`; `finish()` writes them to the page (call it once, at the end).
+    """
 
     def __init__(self, page: pymupdf.Page, style: LineStyle) -> None:
         self.page = page
         self.style = style
         self.width = page.rect.width / MM
         self.height = page.rect.height / MM
-        self._font = pymupdf.Font(style.font)
-        self._cjk = pymupdf.Font("cjk")
+        self._font = font(style.font)
+        self._cjk = font("cjk")
+        self._shape = page.new_shape()
+        self._writer = pymupdf.TextWriter(page.rect)
+        self._rotated: list[tuple[pymupdf.TextWriter, pymupdf.Point, float]] = []
+
+    def finish(self) -> None:
+        """Write all batched strokes and text to the page."""
+        self._shape.commit()
+        self._writer.write_text(self.page)
+        for tw, pivot, angle in self._rotated:
+            tw.write_text(self.page, morph=(pivot, pymupdf.Matrix(angle)))
+
+    def _stroke(self, kind: str, fill: tuple[float, float, float] | None = None, closed: bool = False) -> None:
+        st = self.style
+        width = st.outline if kind == "outline" else st.thin
+        dashes = None
+        if kind == "hidden":
+            width = (st.outline + st.thin) / 2
+            dashes = "[%.2f %.2f] 0" % tuple(v * MM for v in st.hidden_dash)
+        elif kind in ("center", "phantom"):
+            dashes = "[%.2f %.2f %.2f %.2f] 0" % tuple(v * MM for v in st.center_dash)
+        self._shape.finish(color=BLACK, fill=fill, width=width * MM, dashes=dashes, lineCap=0,
+                           closePath=closed)
 
     # ---- lines ----------------------------------------------------------------
     def line(self, p0: tuple[float, float], p1: tuple[float, float], kind: str = "outline") -> None:
         """kind: outline | thin | hidden | center | phantom."""
-        st = self.style
-        width = st.outline if kind == "outline" else st.thin
-        if kind == "hidden":
-            width = (st.outline + st.thin) / 2
-        dashes = None
-        if kind == "hidden":
-            dashes = "[%.2f %.2f] 0" % tuple(v * MM for v in st.hidden_dash)
-        elif kind in ("center", "phantom"):
-            dashes = "[%.2f %.2f %.2f %.2f] 0" % tuple(v * MM for v in st.center_dash)
-        self.page.draw_line(pymupdf.Point(p0[0] * MM, p0[1] * MM), pymupdf.Point(p1[0] * MM, p1[1] * MM),
-                            color=BLACK, width=width * MM, dashes=dashes, lineCap=0)
+        self._shape.draw_line(pymupdf.Point(p0[0] * MM, p0[1] * MM), pymupdf.Point(p1[0] * MM, p1[1] * MM))
+        self._stroke(kind)
 
     def rect(self, x0: float, y0: float, x1: float, y1: float, kind: str = "outline",
              fill: tuple[float, float, float] | None = None) -> None:
-        width = self.style.outline if kind == "outline" else self.style.thin
-        self.page.draw_rect(pymupdf.Rect(x0 * MM, y0 * MM, x1 * MM, y1 * MM), color=BLACK,
-                            fill=fill, width=width * MM)
+        self._shape.draw_rect(pymupdf.Rect(x0 * MM, y0 * MM, x1 * MM, y1 * MM))
+        self._stroke(kind, fill)
 
     def circle(self, c: tuple[float, float], r: float, kind: str = "outline") -> None:
-        st = self.style
-        width = st.outline if kind == "outline" else st.thin
-        dashes = None
-        if kind == "hidden":
-            dashes = "[%.2f %.2f] 0" % tuple(v * MM for v in st.hidden_dash)
-        elif kind == "center":
-            dashes = "[%.2f %.2f %.2f %.2f] 0" % tuple(v * MM for v in st.center_dash)
-        self.page.draw_circle(pymupdf.Point(c[0] * MM, c[1] * MM), r * MM, color=BLACK,
-                              width=width * MM, dashes=dashes)
+        self._shape.draw_circle(pymupdf.Point(c[0] * MM, c[1] * MM), r * MM)
+        self._stroke(kind)
 
     def polyline(self, pts: list[tuple[float, float]], kind: str = "outline", closed: bool = False,
                  fill: tuple[float, float, float] | None = None) -> None:
-        if closed:
-            pts = pts + [pts[0]]
-        width = self.style.outline if kind == "outline" else self.style.thin
-        self.page.draw_polyline([pymupdf.Point(x * MM, y * MM) for x, y in pts], color=BLACK,
-                                fill=fill, width=width * MM, closePath=closed)
+        self._shape.draw_polyline([pymupdf.Point(x * MM, y * MM) for x, y in pts])
+        self._stroke(kind, fill, closed)
 
     def arrow(self, tip: tuple[float, float], direction: tuple[float, float]) -> None:
         """Arrow head at `tip` pointing along `direction` (a vector in sheet mm)."""
@@ -110,24 +126,23 @@ class Sheet:
         x, y = pos[0] * MM, pos[1] * MM
         rad = math.radians(angle)
         start = pymupdf.Point(x - shift * math.cos(rad), y + shift * math.sin(rad))
-        tw = pymupdf.TextWriter(self.page.rect)
+        tw = self._writer
+        if angle:  # a rotated run needs its own writer (morph applies to a whole writer)
+            tw = pymupdf.TextWriter(self.page.rect)
+            self._rotated.append((tw, start, angle))
         cursor = pymupdf.Point(start)
-        for font, t in runs:
-            cursor = tw.append(cursor, t, font=font, fontsize=fs)[1]
-        if angle:
-            tw.write_text(self.page, morph=(start, pymupdf.Matrix(angle)))
-        else:
-            tw.write_text(self.page)
+        for f, t in runs:
+            cursor = tw.append(cursor, t, font=f, fontsize=fs)[1]
 
     def _runs(self, s: str, cjk: bool = False) -> list[tuple[pymupdf.Font, str]]:
         """Split `s` into runs of the style font (Latin) and the CJK font (everything else)."""
         runs: list[tuple[pymupdf.Font, str]] = []
         for ch in s:
-            font = self._cjk if (cjk or ord(ch) > 0x2FF) else self._font
-            if runs and runs[-1][0] is font:
-                runs[-1] = (font, runs[-1][1] + ch)
+            f = self._cjk if (cjk or ord(ch) > 0x2FF) else self._font
+            if runs and runs[-1][0] is f:
+                runs[-1] = (f, runs[-1][1] + ch)
             else:
-                runs.append((font, ch))
+                runs.append((f, ch))
         return runs
 
     def text_width(self, s: str, size: float | None = None) -> float:

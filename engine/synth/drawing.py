@@ -271,6 +271,7 @@ def draw_pdf(part: SyntheticPart) -> bytes:
         _gear_table(sheet, part, spec, frame[2], frame[1] + (14.0 if spec.revision_table else 0.0))
     if spec.revision_table:
         _revision_table(sheet, part, frame[2], frame[1])
+    sheet.finish()
     doc.set_metadata({"title": f"{part.part_no} {part.name_en}", "author": "Zumen synth",
                       "creator": "Zumen synth", "producer": "Zumen synth", "subject": part.family,
                       "keywords": "", "creationDate": "D:" + part.date.replace("-", "") + "000000",
