@@ -8,7 +8,7 @@ import numpy as np
 import pymupdf
 import pytest
 
-from engine.synth import FAMILIES, STYLES, degrade, draw_pdf, generate_part, render, spec_text
+from engine.synth import EXTRA_STYLES, FAMILIES, STYLES, degrade, draw_pdf, generate_part, render, spec_text
 
 
 def test_same_seed_same_part_and_bytes() -> None:
@@ -37,7 +37,7 @@ def test_every_family_draws_with_text_layer(family: str) -> None:
     assert len(pdf) < 150_000  # fonts are subset
 
 
-@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("style", STYLES + EXTRA_STYLES)
 def test_every_style_renders(style: str) -> None:
     part = generate_part(11, style=style)
     img = render(part, dpi=50)
@@ -46,8 +46,11 @@ def test_every_style_renders(style: str) -> None:
     assert a.min() < 50 and a.mean() > 200  # black lines on white paper
     with pymupdf.open(stream=draw_pdf(part), filetype="pdf") as doc:
         text = doc[0].get_text()
+    assert part.part_no in text
     if style == "jp":
         assert part.name_ja in text and part.name_en not in text
+    elif style == "cn":
+        assert "技术要求" in text and part.name_en not in text and "GB/T 1804" in text
     elif style in ("iso", "cad"):
         assert part.name_en.lower() in text.lower()
     else:
@@ -60,6 +63,13 @@ def test_spec_text_mentions_key_facts() -> None:
     for s in (ja, en):
         assert part.part_no in s and part.material in s and part.material_info.standard in s
     assert part.name_ja in ja and part.name_en.lower() in en
+
+
+def test_extra_styles_are_not_drawn_at_random() -> None:
+    assert all(generate_part(s).style in STYLES for s in range(40))
+    # asking for a style does not change the rest of the part
+    a, b = generate_part(9, family="pin", style="cn"), generate_part(9, family="pin", style="jis")
+    assert a.part_no == b.part_no and a.dims == b.dims
 
 
 def test_unknown_family_or_style_is_an_error() -> None:

@@ -13,9 +13,9 @@ Everything here is pure Python on pymupdf + Pillow + numpy (OpenCV optional, for
 
 from engine.synth.degrade import KINDS, degrade
 from engine.synth.drawing import STYLE_SPECS, draw_pdf, pdf_to_image, render
-from engine.synth.parts import FAMILIES, MATERIALS, STYLES, SyntheticPart, generate_part, spec_text
+from engine.synth.parts import EXTRA_STYLES, FAMILIES, MATERIALS, STYLES, SyntheticPart, generate_part, spec_text
 
 __all__ = [
-    "FAMILIES", "KINDS", "MATERIALS", "STYLES", "STYLE_SPECS", "SyntheticPart",
+    "EXTRA_STYLES", "FAMILIES", "KINDS", "MATERIALS", "STYLES", "STYLE_SPECS", "SyntheticPart",
     "degrade", "draw_pdf", "generate_part", "pdf_to_image", "render", "spec_text",
 ]

@@ -4,11 +4,12 @@
     pdf = draw_pdf(part)                   # bytes, one page, with a text layer
     img = render(part, dpi=150)            # PIL grayscale ("L")
 
-Four styles change line weights, fonts, labels and layout:
+Styles change line weights, fonts, labels and layout (`STYLES` are drawn at random, "cn" on request):
   jis  bilingual JP/EN title block bottom right, third-angle projection, notes bottom left
   iso  English labels, first-angle projection, full-width title strip, heavier outlines
   jp   Japanese-only labels and notes (no English name anywhere)
   cad  monospace CAD-export look, open arrows, revision table top right
+  cn   Chinese supplier sheet: Chinese labels and notes, GB/T 1804 tolerances, first-angle projection
 Output bytes are deterministic: no timestamps or random ids in the PDF.
 """
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 import pymupdf
 from PIL import Image
 
+from engine.synth import vocab_zh
 from engine.synth.canvas import MM, LineStyle, Sheet, View
 from engine.synth.parts import STYLES, SyntheticPart, generate_part, spec_text  # noqa: F401  (re-export)
 from engine.synth.views import ViewSpec, family_views
@@ -33,7 +35,7 @@ SCALES = ((5, 1), (2, 1), (1, 1), (1, 2), (1, 5), (1, 10))
 @dataclass(frozen=True)
 class StyleSpec:
     lines: LineStyle
-    labels: str  # "both" | "en" | "ja"
+    labels: str  # "both" | "en" | "ja" | "zh"
     first_angle: bool
     title_full_width: bool
     revision_table: bool
@@ -46,20 +48,27 @@ STYLE_SPECS: dict[str, StyleSpec] = {
     "jp": StyleSpec(LineStyle(outline=0.45, thin=0.15, font="cjk", text_mm=3.0), "ja", False, False, False),
     "cad": StyleSpec(LineStyle(outline=0.35, thin=0.13, font="cour", text_mm=3.0, filled_arrows=False,
                                hidden_dash=(2.0, 1.0)), "en", False, False, True),
+    "cn": StyleSpec(LineStyle(outline=0.6, thin=0.2, font="cjk", text_mm=3.0, filled_arrows=True),
+                    "zh", True, False, False),
 }
 
 
 def _label(spec: StyleSpec, ja: str, en: str) -> str:
-    return {"both": f"{ja} {en}", "en": en, "ja": ja}[spec.labels]
+    return {"both": f"{ja} {en}", "en": en, "ja": ja, "zh": vocab_zh.LABELS.get(ja, ja)}[spec.labels]
 
 
 def _title_fields(part: SyntheticPart, spec: StyleSpec, scale: str) -> list[tuple[str, str]]:
     """(label, value) rows of the title block, in the style's language."""
     m = part.material_info
-    ja_only = spec.labels == "ja"
+    ja_only = spec.labels in ("ja", "zh")
     person = (lambda n: n) if spec.labels != "en" else part.person_en
     treat = part.treatment if spec.labels != "en" else part.treatment_en()
-    if ja_only:
+    tol = part.general_tolerance
+    if spec.labels == "zh":
+        name = vocab_zh.NAMES[part.family]
+        treat = vocab_zh.treatment(part.heat_treatment, part.hardness, part.surface)
+        tol = vocab_zh.TOLERANCE
+    elif ja_only:
         name = part.name_ja
     elif spec.labels == "en":
         name = part.name_en.upper() if spec.revision_table else part.name_en
@@ -72,7 +81,7 @@ def _title_fields(part: SyntheticPart, spec: StyleSpec, scale: str) -> list[tupl
         (_label(spec, "処理", "FINISH" if spec.revision_table else "TREATMENT"), treat),
         (_label(spec, "尺度", "SCALE"), scale),
         (_label(spec, "用紙", "SIZE"), part.sheet),
-        (_label(spec, "普通公差", "GEN. TOL."), part.general_tolerance),
+        (_label(spec, "普通公差", "GEN. TOL."), tol),
         (_label(spec, "改訂", "REV."), part.revision),
         (_label(spec, "設計", "DRAWN"), person(part.drawn_by)),
         (_label(spec, "検図", "CHECKED"), person(part.checked_by)),
@@ -83,6 +92,8 @@ def _title_fields(part: SyntheticPart, spec: StyleSpec, scale: str) -> list[tupl
 
 def _notes(part: SyntheticPart, spec: StyleSpec) -> list[str]:
     c = part.dims.get("chamfer", 0.5)
+    if spec.labels == "zh":
+        return vocab_zh.notes(c, part.heat_treatment, part.hardness, part.surface)
     if spec.labels == "ja" or spec.labels == "both":
         lines = ["注記" + (" NOTES" if spec.labels == "both" else ""),
                  f"1. 指示なき角部は C{c:g} の面取りのこと。",
@@ -191,7 +202,8 @@ def _title_block(sheet: Sheet, part: SyntheticPart, spec: StyleSpec, frame: tupl
     sheet.rect(left, top, x1, y1, "outline")
     # big row: company + part name
     sheet.line((left, top + row_h * 1.0), (x1, top + row_h * 1.0), "thin")
-    company = {"ja": "株式会社 図面製作所", "en": "ZUMEN MFG. CO., LTD.", "both": "図面製作所 ZUMEN MFG."}[spec.labels]
+    company = {"ja": "株式会社 図面製作所", "en": "ZUMEN MFG. CO., LTD.", "both": "図面製作所 ZUMEN MFG.",
+               "zh": vocab_zh.COMPANY}[spec.labels]
     sheet.text((left + 2, top + row_h - 2), company, 3.2)
     sheet.text((x1 - 2, top + row_h - 2), part.part_no, 4.0, anchor="right")
     col_w = width / ncols
@@ -211,7 +223,8 @@ def _title_block(sheet: Sheet, part: SyntheticPart, spec: StyleSpec, frame: tupl
 
 def _gear_table(sheet: Sheet, part: SyntheticPart, spec: StyleSpec, x1: float, y0: float) -> None:
     d = part.dims
-    rows = [("歯形", "Tooth form", "標準 / Standard" if spec.labels == "both" else ("標準" if spec.labels == "ja" else "Standard")),
+    standard = {"both": "標準 / Standard", "ja": "標準", "en": "Standard", "zh": "标准"}[spec.labels]
+    rows = [("歯形", "Tooth form", standard),
             ("モジュール", "Module", f"{d['module']:g}"), ("歯数", "Teeth", f"{int(d['teeth'])}"),
             ("圧力角", "Pressure angle", "20°"), ("基準円直径", "Pitch dia.", f"{d['module'] * d['teeth']:g}"),
             ("精度", "Accuracy", "JIS B 1702-1 N8")]
@@ -272,8 +285,8 @@ def draw_pdf(part: SyntheticPart) -> bytes:
     if spec.revision_table:
         _revision_table(sheet, part, frame[2], frame[1])
     sheet.finish()
-    doc.set_metadata({"title": f"{part.part_no} {part.name_en}", "author": "Zumen synth",
-                      "creator": "Zumen synth", "producer": "Zumen synth", "subject": part.family,
+    doc.set_metadata({"title": part.part_no, "author": "Zumen synth",  # no names: they would leak
+                      "creator": "Zumen synth", "producer": "Zumen synth", "subject": "",
                       "keywords": "", "creationDate": "D:" + part.date.replace("-", "") + "000000",
                       "modDate": "D:" + part.date.replace("-", "") + "000000"})
     doc.subset_fonts()

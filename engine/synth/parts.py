@@ -19,7 +19,8 @@ FAMILIES: tuple[str, ...] = (
     "shaft", "flange", "plate", "l_bracket", "bushing",
     "gear_blank", "pin", "panel", "block", "bolt",
 )
-STYLES: tuple[str, ...] = ("jis", "iso", "jp", "cad")
+STYLES: tuple[str, ...] = ("jis", "iso", "jp", "cad")  # drawn at random
+EXTRA_STYLES: tuple[str, ...] = ("cn",)  # only on request (keeps seed -> part stable); see drawing.py
 
 # family -> list of (name_ja, name_en)
 _NAMES: dict[str, list[tuple[str, str]]] = {
@@ -268,8 +269,8 @@ def generate_part(rng: Seed = 0, family: str | None = None, style: str | None = 
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; one of {FAMILIES}")
     style = style or r.choice(STYLES)
-    if style not in STYLES:
-        raise ValueError(f"unknown style {style!r}; one of {STYLES}")
+    if style not in STYLES + EXTRA_STYLES:
+        raise ValueError(f"unknown style {style!r}; one of {STYLES + EXTRA_STYLES}")
     name_ja, name_en = r.choice(_NAMES[family])
     mat, heat_key, surfaces = r.choice(_RECIPES[family])
     heat = _HEAT[heat_key]
@@ -283,7 +284,8 @@ def generate_part(rng: Seed = 0, family: str | None = None, style: str | None = 
         heat_treatment=heat[0], hardness=heat[2], surface=surf[0], dims=dims,
         sheet="A3" if big > 220 or r.random() < 0.25 else "A4",
         scale="2:1" if big < 40 else ("1:2" if big > 250 else "1:1"),
-        general_tolerance="ISO 2768-m" if style == "iso" else r.choice(("JIS B 0405-m", "JIS B 0405-m", "JIS B 0405-f")),
+        general_tolerance=("ISO 2768-m" if style == "iso" else "GB/T 1804-m" if style == "cn"
+                           else r.choice(("JIS B 0405-m", "JIS B 0405-m", "JIS B 0405-f"))),
         roughness=r.choice(("Ra 3.2", "Ra 6.3", "Ra 12.5")),
         drawn_by=people[0], checked_by=people[1], approved_by=people[2],
         date=f"20{r.randint(19, 26)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}",

@@ -3,7 +3,7 @@
     python -m engine.synth.sample_library resources/sample_library [--seed 7]
 
 Layout of OUT_DIR:
-    drawings/<part_no>.pdf        24 vector drawings (10 families, 4 styles), text layer
+    drawings/<part_no>.pdf        24 vector drawings (10 families, 5 styles incl. 2 Chinese sheets), text layer
     scans/                        6 of them again without text layer: scans (PNG/JPEG, one turned 90°),
                                   phone photos (JPEG), a 2-page fax (TIFF: drawing + its spec's first page)
     documents/                    spec sheets, process plans, inspection reports (JP and EN, multi-page PDF),
@@ -58,8 +58,9 @@ def library_parts(seed: int = DEFAULT_SEED) -> list[SyntheticPart]:
     parts: list[SyntheticPart] = []
     seen: set[str] = set()
     for i, fam in enumerate(families):
+        style = "cn" if i in (5, 18) else STYLES[i % len(STYLES)]  # two Chinese supplier sheets (hard case)
         while True:
-            p = generate_part(r.randrange(2**31), family=fam, style=STYLES[i % len(STYLES)])
+            p = generate_part(r.randrange(2**31), family=fam, style=style)
             if p.part_no not in seen:
                 break
         seen.add(p.part_no)

@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
+from engine.synth import vocab_zh
 from engine.synth.canvas import View
 from engine.synth.parts import SyntheticPart
 
@@ -39,16 +40,17 @@ _EN_TERMS = (("キリ", "THRU"), ("キー溝", "KEYWAY"), ("深さ", "DEPTH "))
 
 
 def _translated(part: SyntheticPart, draw: Callable[[View], None]) -> Callable[[View], None]:
-    """English-labelled styles write drafting terms in English (キリ -> THRU)."""
-    if part.style not in ("iso", "cad"):
+    """English- and Chinese-labelled styles translate drafting terms (キリ -> THRU / 通孔)."""
+    if part.style not in ("iso", "cad", "cn"):
         return draw
+    terms = vocab_zh.TERMS if part.style == "cn" else _EN_TERMS
 
     def wrapped(v: View) -> None:
         text = v.sheet.text
 
         def text_en(pos, s, *a, **kw):  # type: ignore[no-untyped-def]
-            for ja, en in _EN_TERMS:
-                s = s.replace(ja, en)
+            for ja, other in terms:
+                s = s.replace(ja, other)
             text(pos, s, *a, **kw)
 
         v.sheet.text = text_en  # type: ignore[method-assign]
