@@ -279,6 +279,40 @@ class View:
         self.sheet.text((b[0] + (0.7 if dx >= 0 else -0.7), b[1] - 0.8), text,
                         anchor="left" if dx >= 0 else "right")
 
+    def frame(self, left: float, top: float, cells: list[str]) -> float:
+        """Geometric tolerance frame (sheet mm, top-left corner); returns its right edge."""
+        h, size = 5.0, 2.8
+        x = left
+        for c in cells:
+            w = max(5.0, self.sheet.text_width(c, size) + 2.0)
+            self.sheet.rect(x, top, x + w, top + h, "thin")
+            self.sheet.text((x + w / 2, top + h - 1.1), c, size, anchor="center")
+            x += w
+        return x
+
+    def gdt(self, x: float, y: float, dx: float, dy: float, cells: list[str]) -> None:
+        """Leader from a model point (arrow on the surface) to a tolerance frame, e.g. ["↗", "0.02", "A"]."""
+        a = self.p(x, y)
+        b = (a[0], a[1] + dy)
+        self.sheet.line(a, b, "thin")
+        self.sheet.arrow(a, (0, -dy))
+        self.sheet.line(b, (b[0] + dx, b[1]), "thin")
+        self.frame(b[0] + dx, b[1] - 2.5, cells)
+
+    def datum(self, x: float, y: float, letter: str, direction: tuple[float, float]) -> None:
+        """Datum feature symbol: filled triangle on a model point, a stem along `direction`, a lettered box."""
+        a = self.p(x, y)
+        ux, uy = direction
+        w = 1.8
+        base = [(a[0] - uy * w, a[1] + ux * w), (a[0] + uy * w, a[1] - ux * w)]
+        tip = (a[0] + ux * 2.6, a[1] + uy * 2.6)
+        self.sheet.polyline([base[0], base[1], tip], kind="thin", closed=True, fill=(0.0, 0.0, 0.0))
+        end = (a[0] + ux * 6.0, a[1] + uy * 6.0)
+        self.sheet.line(tip, end, "thin")
+        cx, cy = end[0] + ux * 2.5, end[1] + uy * 2.5
+        self.sheet.rect(cx - 2.5, cy - 2.5, cx + 2.5, cy + 2.5, "thin")
+        self.sheet.text((cx, cy + 1.2), letter, 3.0, anchor="center")
+
     def roughness(self, x: float, y: float, value: str, up: bool = True) -> None:
         """Surface roughness mark (check mark with bar) standing on a model point."""
         a = self.p(x, y)

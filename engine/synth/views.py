@@ -136,6 +136,14 @@ def _revolved(part: SyntheticPart, r: random.Random, segs: list[tuple[float, flo
         v.leader(c / 2, segs[0][1] / 2 - c / 2, -6, -8, f"C{_g(c)}")
         v.roughness(xs[len(segs) // 2] + segs[len(segs) // 2][0] * 0.75, segs[len(segs) // 2][1] / 2,
                     r.choice(("Ra 1.6", "Ra 0.8", "Ra 3.2")))
+        # datum A on the left end face (the axis), a runout / coaxiality frame below the last step
+        d0 = segs[0][1] - (2 * c if hex_head else 0.0)
+        v.datum(0.0, -(d0 / 2 + bore / 2) / 2, "A", (-1.0, 0.0))  # middle of the end face (or wall)
+        last = len(segs) - 1
+        if last > 0 or bore:
+            sym = r.choice((["↗", "0.02", "A"], ["◎", "φ0.02", "A"], ["○", "0.01"]))
+            v.gdt(xs[last] + segs[last][0] * 0.6, -segs[last][1] / 2, 4.0,
+                  (rmax - segs[last][1] / 2) * v.k + 15.0, sym)
         if "key_w" in part.dims and not bore:
             kw = part.dims["key_w"]
             kl = min(segs[0][0] * 0.45, segs[0][0] - 2 * c - 2)
