@@ -50,9 +50,10 @@ class MainWindow(QMainWindow):
         self.nav.setObjectName("NavList")
         self.nav.setIconSize(QSize(28, 28))
         self.nav.setFixedWidth(200)
+        self.nav.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.stack = QStackedWidget()
         for (key, _), pane in zip(PAGES, (self.search, self.library, self.model, self.settings_pane)):
-            item = QListWidgetItem(icon(key), "")
+            item = QListWidgetItem(icon(key, "#ffffff"), "")
             self.nav.addItem(item)
             self.stack.addWidget(pane)
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)

@@ -50,7 +50,7 @@ QLabel#PreviewWhy {{ background: #fff8db; border: 1px solid #f0d97a; padding: 6p
 QLabel#SearchStatus {{ color: #333; }}
 QLabel#Thumb {{ background: white; border: 1px solid #ccd; }}
 QListWidget#ResultList::item:selected {{ background: #cfe3f7; border: 2px solid #1f4e79; }}
-QListWidget#NavList {{ background: #1f4e79; color: white; border: none; font-size: {font_pt + 1}pt; }}
+QListWidget#NavList {{ background: #1f4e79; color: white; border: none; font-size: {font_pt + 1}pt; outline: none; }}
 QListWidget#NavList::item {{ padding: {pad + 6}px {pad}px; }}
 QListWidget#NavList::item:selected {{ background: #2f6ea5; font-weight: bold; }}
 QToolButton#VoteButton {{ min-width: {row_min - 8}px; min-height: {row_min - 12}px; }}

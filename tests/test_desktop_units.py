@@ -38,8 +38,10 @@ def translatable_literals() -> set[str]:
     found = set()
     for path in DESKTOP.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("tr", "N_")
-                    and node.args and isinstance(node.args[0], ast.Constant)):
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None) \
+                if isinstance(node, ast.Call) else None
+            if (name in ("tr", "N_", "_set_status") and node.args
+                    and isinstance(node.args[0], ast.Constant)):
                 found.add(node.args[0].value)
     return found
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import html
+import math
+import re
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, QPixmap
 
 from desktop.i18n import tr
 from engine.types import Snippet
@@ -15,11 +17,25 @@ ICONS_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "icons
 MARK_STYLE = "background-color:#ffe066;color:#000;font-weight:bold"
 
 
-def icon(name: str) -> QIcon:
-    return QIcon(str(ICONS_DIR / f"{name}.svg"))
+_ICONS: dict[tuple[str, str], QIcon] = {}
 
 
-def snippet_html(snippet: Snippet, max_chars: int = 260) -> str:
+def icon(name: str, color: str | None = None) -> QIcon:
+    """An SVG icon from resources/icons, optionally recoloured (e.g. white on the dark nav bar)."""
+    key = (name, color or "")
+    if key not in _ICONS:
+        path = ICONS_DIR / f"{name}.svg"
+        if color is None:
+            _ICONS[key] = QIcon(str(path))
+        else:
+            svg = re.sub(r'fill="#[0-9a-fA-F]{6}"', f'fill="{color}"', path.read_text(encoding="utf-8"))
+            pixmap = QPixmap()
+            pixmap.loadFromData(svg.encode("utf-8"), "SVG")
+            _ICONS[key] = QIcon(pixmap)
+    return _ICONS[key]
+
+
+def snippet_html(snippet: Snippet, max_chars: int = 150) -> str:
     """Escape the snippet and wrap every marked span in a highlight."""
     text = snippet.text
     parts: list[str] = []
@@ -42,7 +58,7 @@ def snippet_html(snippet: Snippet, max_chars: int = 260) -> str:
 def format_duration(seconds: Optional[float]) -> str:
     if seconds is None:
         return "–"
-    seconds = int(round(seconds))
+    seconds = int(math.ceil(seconds))
     if seconds < 60:
         return tr("{n} s", n=seconds)
     minutes, seconds = divmod(seconds, 60)

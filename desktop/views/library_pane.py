@@ -18,7 +18,8 @@ from desktop.workers import Task, TaskRunner
 from engine.progress import Progress
 from engine.types import IndexReport, LibraryStatus
 
-STAGES = {"scan": N_("Looking for files"), "extract": N_("Reading files"),
+STAGES = {"scan": N_("Looking for files"), "index": N_("Indexing files"), "extract": N_("Reading files"),
+          "ocr": N_("Reading text in pictures"), "render": N_("Drawing pages"),
           "embed": N_("Understanding content"), "save": N_("Saving the index")}
 UNITS = {"files": N_("files"), "pages": N_("pages"), "chunks": N_("chunks")}
 STATUS_NAMES = {"library": N_("Library:"), "documents": N_("Documents:"), "drawings": N_("Drawings:"),
@@ -42,6 +43,7 @@ class LibraryPane(QWidget):
         self.folders_box, self.status_box, self.progress_box, self.failed_box = (QGroupBox() for _ in range(4))
         self.folder_list = QListWidget()
         self.folder_list.setObjectName("FolderList")
+        self.folder_list.setMaximumHeight(160)
         self.add_button, self.remove_button, self.reindex_button = QPushButton(), QPushButton(), QPushButton()
         self.reindex_button.setObjectName("PrimaryButton")
         self.watch_check = QCheckBox()

@@ -104,8 +104,8 @@ class ModelPane(QWidget):
         self.feedback_radio.setText(tr("Collected thumbs-up / down"))
         self.run_button.setText(tr("Start adaptation"))
         self.cancel_button.setText(tr("Cancel"))
-        self.unavailable.setText(tr("Adaptation is not available in this version yet; the evaluation of "
-                                    "the active model is shown above."))
+        self.unavailable.setText(tr("Adaptation is not available in this version yet. The chart above "
+                                    "shows the active model's evaluation when it has one."))
         self._update_available()
         self._show_active()
 

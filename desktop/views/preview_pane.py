@@ -75,7 +75,7 @@ class PreviewPane(QWidget):
         pages = QSplitter(Qt.Orientation.Horizontal)
         pages.addWidget(self.query_box)
         pages.addWidget(hit_box)
-        pages.setSizes([280, 520])
+        pages.setSizes([400, 400])
         self.pages = pages
 
         actions = QHBoxLayout()
@@ -162,16 +162,22 @@ class PreviewPane(QWidget):
                                 on_result=lambda heat: self._heat_loaded(gen, heat), name="heatmap")
 
     def _describe(self, hit: Hit) -> None:
+        """Why it matched, from the structured explanation (the engine's summary is English-only)."""
         self.title.setText(f"{hit.title}  ·  {Path(hit.path).name}")
+        ex = hit.explanation
         reasons = []
-        if hit.explanation.summary:
-            reasons.append(hit.explanation.summary)
-        if hit.explanation.shared_identifiers:
-            reasons.append(tr("Shared numbers: {ids}", ids=", ".join(hit.explanation.shared_identifiers)))
-        elif hit.explanation.shared_terms:
-            reasons.append(tr("Shared words: {terms}", terms=", ".join(hit.explanation.shared_terms[:8])))
+        if ex.shared_identifiers:
+            reasons.append(tr("Shared numbers: {ids}", ids=", ".join(ex.shared_identifiers)))
+        words = [t for t in ex.shared_terms if t not in ex.shared_identifiers][:8]
+        if words:
+            reasons.append(tr("Shared words: {terms}", terms=", ".join(words)))
+        if hit.scores.semantic > 0:
+            reasons.append(tr("Similar meaning: {score:.0%}", score=hit.scores.semantic))
+        if hit.scores.visual > 0:
+            reasons.append(tr("Similar shape: {score:.0%}", score=hit.scores.visual))
         self.why.setText(tr("Why it matched: {reasons}", reasons=" · ".join(reasons))
                          if reasons else tr("Matched by overall similarity."))
+        self.why.setToolTip(ex.summary)
 
     def _page_loaded(self, gen: int, hit: Hit, image: QImage) -> None:
         if gen == self._gen:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QLabel,
-                               QListWidget, QListWidgetItem, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from desktop.i18n import tr
 from desktop.views.formatting import icon, kind_label, snippet_html
@@ -22,9 +22,14 @@ class ScoreBarsView(QWidget):
         super().__init__()
         self._values = {"lexical": hit.scores.lexical, "semantic": hit.scores.semantic,
                         "visual": hit.scores.visual}
-        self.setFixedWidth(190)
-        self.setMinimumHeight(66)
+        self.setFixedWidth(180)
+        self.setFixedHeight(3 * (self.fontMetrics().height() + 4))
         self.setToolTip(tr("How strongly each kind of evidence found this result"))
+
+    def changeEvent(self, event) -> None:  # noqa: ANN001
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # the style sheet's font arrives after __init__
+            self.setFixedHeight(3 * (self.fontMetrics().height() + 4))
 
     def labels(self) -> dict[str, str]:
         return {"lexical": tr("Words"), "semantic": tr("Meaning"), "visual": tr("Shape")}
@@ -34,7 +39,7 @@ class ScoreBarsView(QWidget):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         metrics = painter.fontMetrics()
         row_h = max(metrics.height(), self.height() / 3)
-        label_w = 78
+        label_w = max(metrics.horizontalAdvance(text) for text in self.labels().values()) + 8
         for i, (key, label) in enumerate(self.labels().items()):
             y = i * row_h
             painter.setPen(self.palette().text().color())
@@ -48,8 +53,23 @@ class ScoreBarsView(QWidget):
             painter.drawRoundedRect(QRectF(bar.x(), bar.y(), bar.width() * value, bar.height()), 3, 3)
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that shows "…" instead of widening its parent (long paths)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.full_text = text
+        self.setToolTip(text)
+        self.setMinimumWidth(40)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001
+        super().resizeEvent(event)
+        self.setText(self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, self.width()))
+
+
 class ResultRowView(QFrame):
-    """Thumbnail · title, path, type, page, snippet · score bars · thumbs up / down."""
+    """Thumbnail · title, path, type, page, snippet · score bars over thumbs up / down."""
 
     voted = Signal(object, int)  # Hit, +1 / -1
 
@@ -63,28 +83,35 @@ class ResultRowView(QFrame):
         self.thumb.setObjectName("Thumb")
         self.title = QLabel(f"{hit.rank}. {hit.title}")
         self.title.setObjectName("ResultTitle")
-        self.path = QLabel(hit.path)
+        self.title.setWordWrap(True)
+        self.path = ElidedLabel(hit.path)
         self.path.setObjectName("ResultPath")
-        self.meta = QLabel()
+        self.meta = ElidedLabel("")
         self.meta.setObjectName("ResultMeta")
         self.snippet = QLabel(snippet_html(hit.snippet))
         self.snippet.setTextFormat(Qt.TextFormat.RichText)
         self.snippet.setWordWrap(True)
         self.up = self._vote_button("thumb_up", +1)
         self.down = self._vote_button("thumb_down", -1)
+        self.bars = ScoreBarsView(hit)
 
         text = QVBoxLayout()
         text.setSpacing(2)
         for widget in (self.title, self.path, self.meta, self.snippet):
             text.addWidget(widget)
-        votes = QVBoxLayout()
+        text.addStretch(1)
+        votes = QHBoxLayout()
+        votes.addStretch(1)
         votes.addWidget(self.up)
         votes.addWidget(self.down)
+        side = QVBoxLayout()
+        side.addWidget(self.bars)
+        side.addLayout(votes)
+        side.addStretch(1)
         layout = QHBoxLayout(self)
         layout.addWidget(self.thumb, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(text, 1)
-        layout.addWidget(ScoreBarsView(hit), 0, Qt.AlignmentFlag.AlignTop)
-        layout.addLayout(votes)
+        layout.addLayout(side)
         self.retranslate()
 
     def _vote_button(self, name: str, vote: int) -> QToolButton:
@@ -104,8 +131,12 @@ class ResultRowView(QFrame):
 
     def retranslate(self) -> None:
         meta = tr("{kind} · page {page}", kind=kind_label(self.hit.kind), page=self.hit.page)
-        if self.hit.explanation.summary:
-            meta += " · " + self.hit.explanation.summary
+        ex = self.hit.explanation
+        shared = ex.shared_identifiers or ex.shared_terms[:5]
+        if shared:
+            meta += " · " + ", ".join(shared)
+        self.meta.full_text = meta
+        self.meta.setToolTip(meta)
         self.meta.setText(meta)
         self.up.setToolTip(tr("Good result (+)"))
         self.down.setToolTip(tr("Wrong result (−)"))
@@ -135,6 +166,16 @@ class ResultListView(QListWidget):
         self.currentRowChanged.connect(self._on_row)
         self.itemDoubleClicked.connect(lambda item: self.open_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
         self._rows: list[ResultRowView] = []
+        self.empty_text = ""
+
+    def paintEvent(self, event) -> None:  # noqa: ANN001
+        super().paintEvent(event)
+        if not self._rows and self.empty_text:
+            painter = QPainter(self.viewport())
+            painter.setPen(QColor("#666"))
+            painter.drawText(self.viewport().rect().adjusted(12, 12, -12, -12),
+                             Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
+                             self.empty_text)
 
     def set_hits(self, hits: tuple[Hit, ...] | list[Hit]) -> None:
         self.clear()

@@ -50,6 +50,7 @@ class SearchPane(QWidget):
         self._results: dict[str, tuple[Hit, ...]] = {"first": (), "second": ()}
         self._mtimes: dict[str, float] = {}
         self._thumbs: dict[tuple[int, int], QImage] = {}
+        self._status: tuple[str, dict] = ("", {})
 
         self.drop_zone = DropZoneView()
         self.search_box = QLineEdit()
@@ -83,7 +84,7 @@ class SearchPane(QWidget):
         self.results_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.results_splitter.addWidget(lists)
         self.results_splitter.addWidget(self.preview)
-        self.results_splitter.setSizes([560, 520])
+        self.results_splitter.setSizes([640, 480])
         layout = QVBoxLayout(self)
         layout.addWidget(self.drop_zone)
         layout.addLayout(search_row)
@@ -120,8 +121,17 @@ class SearchPane(QWidget):
         self.first_list.retranslate()
         self.second_list.retranslate()
         self._set_titles()
+        if self._status[0]:
+            self.status.setText(tr(self._status[0], **self._status[1]))
+
+    def _set_status(self, text: str, **fields: object) -> None:
+        """Show a status line; kept untranslated so a language switch can redo it."""
+        self._status = (text, fields)
+        self.status.setText(tr(text, **fields))
 
     def _set_titles(self) -> None:
+        self.first_list.empty_text = tr("No related documents found.") if self._mode == "file" else tr("Nothing found.")
+        self.second_list.empty_text = tr("No similar drawings found.")
         first, second = len(self.first_list.hits()), len(self.second_list.hits())
         if self._mode == "file":
             self.first_title.setText(tr("Related documents ({n})", n=first))
@@ -140,7 +150,7 @@ class SearchPane(QWidget):
         self._t0 = time.perf_counter()
         self.query_label = label
         self.query_key = key or label  # what feedback records as the query
-        self.status.setText(tr("Searching for “{query}”…", query=label))
+        self._set_status("Searching for “{query}”…", query=label)
         return self._gen
 
     def run_keyword_from_box(self) -> None:
@@ -161,9 +171,10 @@ class SearchPane(QWidget):
 
     def run_file(self, path: Path) -> None:
         if Path(path).suffix.lower() not in DROPPABLE:
-            self.status.setText(tr("Zumen cannot search with this kind of file: {name}", name=Path(path).name))
+            self._set_status("Zumen cannot search with this kind of file: {name}", name=Path(path).name)
             return
         gen = self._begin(Path(path).name, str(path))
+        self.search_box.clear()
         self.preview.clear()
         self.preview.show_query_file(Path(path))
 
@@ -176,6 +187,7 @@ class SearchPane(QWidget):
 
     def run_image(self, image: QImage) -> None:
         gen = self._begin(tr("pasted picture"))
+        self.search_box.clear()
         self.preview.clear()
         self.preview.show_query_image(image)
 
@@ -206,11 +218,11 @@ class SearchPane(QWidget):
     # results -------------------------------------------------------------------------------
     def _progress(self, gen: int, progress) -> None:  # noqa: ANN001
         if gen == self._gen:
-            self.status.setText(tr("Reading the drawing… ({stage})", stage=progress.stage))
+            self._set_status("Reading the drawing… ({stage})", stage=progress.stage)
 
     def _failed(self, gen: int, err: BaseException) -> None:
         if gen == self._gen:
-            self.status.setText(tr("Search failed: {error}", error=str(err) or type(err).__name__))
+            self._set_status("Search failed: {error}", error=str(err) or type(err).__name__)
             self.status_message.emit(self.status.text())
 
     def _show_single(self, gen: int, mode: str, results: SearchResults, mtimes: dict) -> None:
@@ -240,14 +252,25 @@ class SearchPane(QWidget):
         self.drop_zone.set_compact(True)
         self.results_splitter.setVisible(True)
         self._second_box.setVisible(self._mode == "file")
-        half = max(200, self.lists_splitter.height() // 2)
-        self.lists_splitter.setSizes([half, half])
         self._refill()
-        self.status.setText(tr("{n} results in {s:.1f} s", n=count, s=self.last_elapsed_s))
+        self._share_space()
+        self._set_status("{n} results in {s:.1f} s", n=count, s=self.last_elapsed_s)
         first = self.first_list if self.first_list.count() else self.second_list
         if first.count():
             first.setCurrentRow(0)
         self.results_shown.emit(self._mode)
+
+    def _share_space(self) -> None:
+        """Two lists: split the height; an empty one shrinks to its "nothing found" line."""
+        total = max(400, self.lists_splitter.height())
+        first, second = self.first_list.count(), self.second_list.count()
+        small = 110
+        if first and not second:
+            self.lists_splitter.setSizes([total - small, small])
+        elif second and not first:
+            self.lists_splitter.setSizes([small, total - small])
+        else:
+            self.lists_splitter.setSizes([total // 2, total // 2])
 
     def _refill(self) -> None:
         self.first_list.set_hits(self.filters.apply(self._results["first"], self._mtimes))
@@ -280,7 +303,7 @@ class SearchPane(QWidget):
         query = self.query_key
         query_path = self.query_key if self._mode == "file" and self.query_key != self.query_label else None
         self._runner.submit(lambda ctx: self._bridge.record_feedback(query, hit, vote, query_path),
-                            on_result=lambda _: self.status.setText(tr("Thank you — your feedback was saved.")),
+                            on_result=lambda _: self._set_status("Thank you — your feedback was saved."),
                             on_error=lambda e: self.status.setText(str(e)), name="feedback")
 
     # drops anywhere on the pane ------------------------------------------------------------

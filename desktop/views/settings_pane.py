@@ -48,6 +48,10 @@ class SettingsPane(QWidget):
                        "engine/ocr_languages": self.ocr, "model/pack": self.pack, "ui/language": self.language,
                        "ui/font_pt": self.font_size, "ui/touch_mode": self.touch, "library/watch": self.watch,
                        "library/poll_minutes": self.poll}
+        for widget in (self.threads, self.poll, self.font_size):
+            widget.setMaximumWidth(160)
+        for widget in (self.ocr, self.pack, self.language):
+            widget.setMaximumWidth(420)
         for setting in SETTINGS:
             self.form.addRow(QLabel(), self.fields[setting.key])
         layout = QVBoxLayout(self)
