@@ -7,6 +7,8 @@ rendered at 150 dpi without a text layer, as a scan or phone photo would arrive:
 - "lines": 12 known Japanese/English/symbol lines -> character accuracy (1 - edit distance / length)
 - "drawing": an A3 landscape drawing (geometry, dimensions, notes, title block) -> latency
 - "rotated": the lines page turned 90/180/270 -> was the rotation found?
+Wall-clock latency depends on how busy the machine is; cpu_s_per_page does not (much): on an
+idle 2-core machine, wall time per page is roughly cpu_s_per_page / 1.5 with --threads 0 (ppocr).
 Nothing here is shipped data; everything is drawn on the fly.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
 import sys
 import time
@@ -114,6 +117,13 @@ def _line_texts(words) -> list[str]:
     return [" ".join(w.text for w in sorted(r[1], key=lambda w: w.box.x0)) for r in rows]
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its finished children (tesseract runs
+    as a subprocess). On a busy shared machine this is steadier than wall time."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def bench_backend(name: str, pages: int, threads: int) -> dict:
     ocr = get_ocr_engine(name, threads=threads)
     if ocr is None:
@@ -131,11 +141,13 @@ def bench_backend(name: str, pages: int, threads: int) -> dict:
     exact = sum(a == 1.0 for a in accs)
 
     lat = []
+    cpu0 = _cpu_s()
     for i in range(pages):
         img = drawing_page(seed=i)
         t = time.perf_counter()
         read_upright(ocr, img)
         lat.append(time.perf_counter() - t)
+    cpu = (_cpu_s() - cpu0) / pages  # includes drawing the pages (~0.05 s each)
 
     rot_ok = 0
     for deg in (90, 180, 270):
@@ -147,6 +159,7 @@ def bench_backend(name: str, pages: int, threads: int) -> dict:
             "pages_per_s": round(len(lat) / sum(lat), 2),
             "p50_s": round(statistics.median(lat), 2),
             "p95_s": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 2),
+            "cpu_s_per_page": round(cpu, 2),
             "char_acc": round(sum(accs) / len(accs), 3), "lines_exact": f"{exact}/{len(LINES)}",
             "rotations_found": f"{rot_ok}/3"}
 

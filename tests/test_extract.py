@@ -298,3 +298,29 @@ def test_letter_spaced_latin_is_rejoined():
     assert "".join(out) == "Surface finish"
     chars, p = normalize_chars("Bolt M8", tuple(i * 0.1 for i in range(7)))
     assert "".join(respace_letter_spaced(chars, p, aspect=4.0)[0]) == "Bolt M8"  # proportional: kept
+
+
+class BrokenOcr(FakeOcr):
+    def read_upright(self, image):
+        raise RuntimeError("onnxruntime: out of memory")
+
+
+def test_ocr_failure_keeps_the_page_and_warns(tmp_path):
+    path = tmp_path / "scan.pdf"
+    _drawing_pdf(path, scanned=True)
+    doc = extract_document(path, ocr=BrokenOcr())
+    assert doc.pages[0].source == "none" and doc.pages[0].visual
+    assert doc.warnings == ("page 1: OCR failed (onnxruntime: out of memory)",)
+    Image.new("RGB", (50, 40), "white").save(tmp_path / "a.png")
+    img = extract_document(tmp_path / "a.png", ocr=BrokenOcr())
+    assert img.pages[0].source == "none" and "OCR failed" in img.warnings[0]
+
+
+@pytest.mark.parametrize("meta, expected", [("Microsoft Word - spec.docx", "file"), ("untitled", "file"),
+                                            ("Ｓ４５Ｃ 仕様", "S45C 仕様")])
+def test_pdf_title_ignores_placeholders(tmp_path, meta, expected):
+    doc = pymupdf.open()
+    doc.new_page().insert_text((50, 50), "text")
+    doc.set_metadata({"title": meta})
+    doc.save(tmp_path / "file.pdf")
+    assert extract_document(tmp_path / "file.pdf").title == expected

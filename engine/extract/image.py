@@ -60,19 +60,23 @@ def image_frames(path: Path, settings: EngineSettings) -> Iterator[Image.Image]:
 
 def extract_image(path: Path, settings: EngineSettings, ocr: OcrEngine | None) -> ExtractedDocument:
     pages: list[PageContent] = []
+    warnings: list[str] = []
     for no, frame in enumerate(image_frames(path, settings), start=1):
         width, height = frame.size
         words, rotation, source = [], 0, "none"
         if ocr is not None and settings.ocr_enabled:
-            words, rotation = read_upright(ocr, _for_ocr(frame))
-            source = "ocr"
+            try:
+                words, rotation = read_upright(ocr, _for_ocr(frame))
+                source = "ocr"
+            except Exception as exc:  # the picture is still worth keeping
+                warnings.append(f"page {no}: OCR failed ({type(exc).__name__}: {exc})"[:200])
             if rotation in (90, 270):
                 width, height = height, width
         pages.append(PageContent(page_no=no, text=words_to_text(words), words=tuple(words),
                                  width=float(width), height=float(height), source=source,
                                  rotation=rotation, visual=True))
     return ExtractedDocument(path=path, format="image", kind="drawing", title=path.stem,
-                             pages=tuple(pages))
+                             pages=tuple(pages), warnings=tuple(warnings))
 
 
 def render_image(path: Path, page_no: int, settings: EngineSettings, *, grayscale: bool = False,

@@ -43,6 +43,7 @@ class PaddleOcrEngine:
 
     name = "ppocr"
     sample_lines = 4  # lines recognised per candidate rotation in read_upright
+    sure_conf = 0.9  # a first guess read this confidently is taken without trying its opposite
     accept_conf = 0.7  # below this, the other two rotations are sampled as well
     sample_ratio = 8.0  # sampled crops are cut to 8 line-heights: enough characters, cheap to read
 
@@ -85,7 +86,10 @@ class PaddleOcrEngine:
                 tall += w * h
         first = (90, 270) if tall > wide else (0, 180)
         second = (0, 180) if tall > wide else (90, 270)
-        scores = {rot: self._sample_conf(img, quads, rot) for rot in first}
+        scores = {first[0]: self._sample_conf(img, quads, first[0])}
+        if scores[first[0]] >= self.sure_conf:  # the usual case: upright, read confidently
+            return first[0]
+        scores[first[1]] = self._sample_conf(img, quads, first[1])
         if max(scores.values()) < self.accept_conf:  # unsure: maybe the box shapes misled us
             scores.update({rot: self._sample_conf(img, quads, rot) for rot in second})
         return max(scores, key=lambda r: scores[r])

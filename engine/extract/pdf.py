@@ -50,7 +50,7 @@ def extract_pdf(path: Path, settings: EngineSettings, ocr: OcrEngine | None) -> 
         for index in range(doc.page_count):
             try:
                 page = doc.load_page(index)
-                content, st = _extract_page(page, index + 1, settings, ocr)
+                content, st = _extract_page(page, index + 1, settings, ocr, warnings)
             except ExtractionError:
                 raise
             except Exception as exc:
@@ -58,10 +58,11 @@ def extract_pdf(path: Path, settings: EngineSettings, ocr: OcrEngine | None) -> 
                 content, st = PageContent(page_no=index + 1, text="", source="none"), PageStats()
             pages.append(content)
             stats.append(st)
-        title = nfkc((doc.metadata or {}).get("title") or "").strip()
+        title = _useful_title((doc.metadata or {}).get("title") or "")
     finally:
         doc.close()
-    if warnings and len(warnings) == len(pages):
+    if all(p.source == "none" for p in pages) and len(
+            [w for w in warnings if "could not be read" in w]) == len(pages):
         raise ExtractionError(path, "no page of the PDF could be read (damaged or truncated file)")
     if "repair" in (pymupdf.TOOLS.mupdf_warnings(reset=True) or "").lower():
         if not any(st.chars or st.line_art or st.picture_cover for st in stats):
@@ -76,7 +77,7 @@ def extract_pdf(path: Path, settings: EngineSettings, ocr: OcrEngine | None) -> 
 
 
 def _extract_page(page: pymupdf.Page, page_no: int, settings: EngineSettings,
-                  ocr: OcrEngine | None) -> tuple[PageContent, PageStats]:
+                  ocr: OcrEngine | None, warnings: list[str]) -> tuple[PageContent, PageStats]:
     rect = page.rect  # displayed (rotated) size in points
     words = text_layer_words(page)
     text = _pdf_text(words)
@@ -88,7 +89,11 @@ def _extract_page(page: pymupdf.Page, page_no: int, settings: EngineSettings,
     plain_words = [w for w, _ in words]
     if n_chars < settings.min_text_layer_chars and ocr is not None and settings.ocr_enabled:
         dpi = min(settings.render_dpi, int(72 * MAX_OCR_SIDE_PX / max(width, height, 1)))
-        ocr_words, rotation = read_upright(ocr, render_pdf_page(page, dpi))
+        try:
+            ocr_words, rotation = read_upright(ocr, render_pdf_page(page, dpi))
+        except Exception as exc:  # keep the text layer (if any) and say what happened
+            warnings.append(f"page {page_no}: OCR failed ({_short(exc)})")
+            ocr_words, rotation = [], 0
         if sum(len(w.text) for w in ocr_words) > n_chars:
             plain_words, text, source = ocr_words, words_to_text(ocr_words), "ocr"
             if rotation in (90, 270):
@@ -170,6 +175,18 @@ def render_pdf(path: Path, page_no: int, dpi: int, *, grayscale: bool = False,
         return render_pdf_page(doc.load_page(page_no - 1), dpi, grayscale=grayscale, max_px=max_px)
     finally:
         doc.close()
+
+
+def _useful_title(meta: str) -> str:
+    """The PDF's own title, unless it is a tool's placeholder ("Microsoft Word - a.docx",
+    "untitled", a file name), which would be a worse title than the file name itself."""
+    title = nfkc(meta).strip()
+    low = title.lower()
+    if (not title or low in {"untitled", "no title", "title", "document"}
+            or low.startswith("microsoft ") or low.endswith((".doc", ".docx", ".xls", ".xlsx",
+                                                             ".dwg", ".dxf", ".pdf", ".tmp"))):
+        return ""
+    return title
 
 
 def _why_unreadable(path: Path) -> str:

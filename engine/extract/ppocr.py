@@ -96,6 +96,9 @@ class PaddleOcr:
         if self.threads:
             opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
+        # Idle worker threads would otherwise busy-wait between the many small recogniser
+        # runs, burning the CPU the rest of the app (and the user's CAD program) needs.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
         return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
