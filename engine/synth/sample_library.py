@@ -34,8 +34,8 @@ import pymupdf
 from PIL import Image
 
 from engine.synth.degrade import degrade
-from engine.synth.documents import (ASSEMBLIES, Assembly, SyntheticDocument, inspection_report, process_sheet,
-                                    spec_sheet)
+from engine.synth.documents import (ASSEMBLIES, Assembly, SyntheticDocument, _later, inspection_report,
+                                    process_sheet, spec_sheet)
 from engine.synth.drawing import draw_pdf, pdf_to_image
 from engine.synth.notes import bom_csv, change_notice, design_note_md, field_report, meeting_minutes, memo_txt
 from engine.synth.parts import FAMILIES, STYLES, SyntheticPart, generate_part
@@ -93,11 +93,11 @@ def library_documents(parts: list[SyntheticPart]) -> list[tuple[str, SyntheticDo
     for p, lang in zip([picked[0], picked[1], picked[5], picked[6]], ("ja", "ja", "ja", "en")):
         docs.append(inspection_report(p, lang, seed=len(docs)))
     shaft = next(p for p in picked if p.family == "shaft")
-    docs.append(change_notice(shaft, "ja", "DCN-2025-031"))
+    docs.append(change_notice(shaft, "ja", f"DCN-{_later(shaft.date, 60)[:4]}-031"))
     target = next(p for p in picked[7:] if p.family in ("bushing", "flange", "pin", "gear_blank"))
     docs.append(field_report(target, _assembly(target), "FR-0417"))
     jig = [p for p in parts if _ASSEMBLY_OF[p.family] == 1][:3]
-    docs.append(meeting_minutes(jig, ASSEMBLIES[1], "MR-2025-06"))
+    docs.append(meeting_minutes(jig, ASSEMBLIES[1], "MR-" + _later(jig[0].date, 30)[:7]))
     out = [(f"documents/{d.name}", d) for d in docs]
     groups = [(a, [p for p in parts if ASSEMBLIES[_ASSEMBLY_OF[p.family]] is a]) for a in ASSEMBLIES]
     out.append(("bom.csv", bom_csv(groups)))
