@@ -278,7 +278,7 @@ def adapt(library_dir: Optional[Path], pairs_csv: Path, base_pack_dir: Path, out
             step += 1
             seen += len(chunk)
             report(progress, Progress("train", step, total, "steps", message=f"loss {float(out['loss'].detach()):.3f}"))
-        history.append({"epoch": epoch + 1, **{k: round(float(v), 4) for k, v in out.items()}})
+        history.append({"epoch": epoch + 1, **{k: round(float(v.detach()), 4) for k, v in out.items()}})
         if (time.time() - t_train) / 60 > cfg.max_minutes:
             break
     t_train = time.time() - t_train

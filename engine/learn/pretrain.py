@@ -173,7 +173,7 @@ def train(args: argparse.Namespace) -> dict:
         if step % args.log_every == 0 or step == total:
             el = time.time() - t_train
             rec = {"step": step, "pairs_per_s": round(seen / el, 2), "elapsed_s": round(el, 1),
-                   **{k: round(float(v), 4) for k, v in out.items()}}
+                   **{k: round(float(v.detach()), 4) for k, v in out.items()}}
             history.append(rec)
             log(json.dumps(rec))
     t_train = time.time() - t_train
