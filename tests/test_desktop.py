@@ -223,3 +223,33 @@ def test_window_keeps_painting_while_a_slow_search_runs(qtbot, tmp_path):
     assert len(ticks) >= 20, "the event loop stalled during the search"
     assert probe.paints >= 10, "the window did not repaint during the search"
     window.runner.wait(5000)
+
+
+def test_ctrl_v_pastes_a_picture_and_searches(qtbot, window, engine):
+    from PySide6.QtGui import QGuiApplication, QImage
+    image = QImage(64, 48, QImage.Format.Format_RGB32)
+    image.fill(0xFFFFFF)
+    QGuiApplication.clipboard().setImage(image)
+    with qtbot.waitSignal(window.search.results_shown, timeout=WAIT_MS) as blocker:
+        window.paste()
+    assert blocker.args == ["file"] and "search_image" in engine.calls
+
+
+def test_folder_change_triggers_incremental_index(qtbot, window, engine, tmp_path):
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    window.watcher._debounce.setInterval(50)
+    window.watcher.set_folders([str(folder)])
+    assert window.watcher.watched() == [str(folder)]
+    with qtbot.waitSignal(window.library.indexing_finished, timeout=WAIT_MS):
+        (folder / "new_drawing.pdf").write_bytes(b"%PDF-1.4\n")
+    assert engine.calls.count("index") == 1
+
+
+def test_status_line_follows_the_language(qtbot, window):
+    with qtbot.waitSignal(window.search.results_shown, timeout=WAIT_MS):
+        window.search.run_keyword("S45C")
+    assert window.search.status.text().startswith("4 results")
+    window.settings.set("ui/language", "ja")
+    assert window.search.status.text().startswith("4 件")
+    assert window.search.first_title.text() == "検索結果（4）"
