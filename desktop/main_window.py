@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QApplication, QHBoxLayout, QListWidget, QListWidgetItem,
                                QMainWindow, QMessageBox, QStackedWidget, QWidget)
 
@@ -118,22 +118,9 @@ class MainWindow(QMainWindow):
         self.search.search_box.selectAll()
 
     def paste(self) -> None:
-        """Ctrl+V: a picture or a copied file searches; text goes into the search box."""
-        focus = QApplication.focusWidget()
-        mime = QGuiApplication.clipboard().mimeData()
+        """Ctrl+V anywhere: a picture or a copied file searches; text goes into the search box."""
         self.go("search")
-        if mime.hasImage():
-            self.search.run_image(QGuiApplication.clipboard().image())
-        elif mime.hasUrls() and mime.urls()[0].isLocalFile():
-            from pathlib import Path
-            self.search.run_file(Path(mime.urls()[0].toLocalFile()))
-        elif mime.hasText():
-            box = self.search.search_box
-            if focus is box:
-                box.paste()
-            else:
-                box.setText(mime.text().strip())
-                box.setFocus()
+        self.search.paste()
 
     def show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td><b>{keys}</b></td><td>&nbsp;&nbsp;{tr(text)}</td></tr>" for keys, text in SHORTCUTS)

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QSplitter, QVBoxLayout, QWidget)
 
 from desktop.engine_bridge import EngineBridge, qimage_to_pil
@@ -98,6 +98,7 @@ class SearchPane(QWidget):
         self.search_box.returnPressed.connect(self.run_keyword_from_box)
         self.search_button.clicked.connect(self.run_keyword_from_box)
         self.open_button.clicked.connect(self.choose_file)
+        self.paste_button.clicked.connect(self.paste)
         self.filters.changed.connect(self._refill)
         self.preview.more_like_this.connect(self.run_similar)
         self.preview.status_message.connect(self.status_message)
@@ -208,6 +209,23 @@ class SearchPane(QWidget):
             return results, _mtimes(hits)
         self._task = self._runner.submit(job, on_result=lambda r: self._show_similar(gen, *r),
                                          on_error=lambda e: self._failed(gen, e), name="similar")
+
+    def paste(self) -> None:
+        """A picture or a copied file on the clipboard searches; text goes into the search box."""
+        clipboard = QGuiApplication.clipboard()
+        mime = clipboard.mimeData()
+        if mime.hasImage():
+            self.run_image(clipboard.image())
+        elif mime.hasUrls() and mime.urls()[0].isLocalFile():
+            self.run_file(Path(mime.urls()[0].toLocalFile()))
+        elif mime.hasText():
+            if QApplication.focusWidget() is self.search_box:
+                self.search_box.paste()
+            else:
+                self.search_box.setText(mime.text().strip())
+                self.search_box.setFocus()
+        else:
+            self._set_status("The clipboard holds no picture. Copy a drawing first (e.g. a screenshot).")
 
     def choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, tr("Open a drawing or document"), "",
