@@ -155,6 +155,21 @@ def heat_participle(part: SyntheticPart) -> str:
             "through hardening": "through hardened"}.get(verb, verb)
 
 
+# family -> (what the part does, ja / en)
+_FUNCTION = {
+    "shaft": ("軸受に支持されて回転し、プーリ及び歯車へ動力を伝達する", "runs in bearings and carries pulleys and gears"),
+    "flange": ("軸端に取り付け、相手部品とボルトで締結する", "is bolted to the mating part at the shaft end"),
+    "plate": ("ユニットの取付基準面となる", "is the mounting reference of the unit"),
+    "l_bracket": ("センサ及び配線をフレームに固定する", "holds sensors and cables on the frame"),
+    "bushing": ("軸上の部品間の間隔を保持し、軸方向の位置を決める", "keeps the spacing and axial position of parts on the shaft"),
+    "gear_blank": ("歯切り後に動力伝達用の歯車となる", "becomes the drive gear after hobbing"),
+    "pin": ("相手部品の位置決めに用いる", "locates the mating parts"),
+    "panel": ("筐体の開口部を覆い、内部機器を保護する", "closes the cabinet opening and protects the equipment"),
+    "block": ("ワークを案内し、クランプの基準となる", "guides the workpiece and is the clamping reference"),
+    "bolt": ("部品を締結し、調整量を保持する", "fastens the parts and holds the adjustment"),
+}
+
+
 # ---------------------------------------------------------------------------- spec sheet
 def spec_sheet(part: SyntheticPart, lang: Lang, assembly: Assembly = ASSEMBLIES[0]) -> SyntheticDocument:
     """仕様書 / Specification: 2 pages, part table, requirements, inspection, revision history."""
@@ -170,6 +185,8 @@ def spec_sheet(part: SyntheticPart, lang: Lang, assembly: Assembly = ASSEMBLIES[
               + "<h2>1. 適用範囲</h2>"
               f"<p>本仕様書は、{_e(assembly.name_ja)}({assembly.code})に使用する{_e(part.name_ja)}"
               f"(図番 {part.part_no})の材料、熱処理、表面処理、寸法及び検査について規定する。</p>"
+              f"<p>本部品は{_FUNCTION[part.family][0]}。使用環境は屋内、周囲温度 0～40℃、相対湿度 85%以下とし、"
+              "切削油及び潤滑油が付着する環境を想定する。図面と本仕様書の内容が異なる場合は図面を優先する。</p>"
               "<h2>2. 部品情報</h2>" + _table(_treat_rows(part, "ja"), ("項目", "内容"), (25, 75))
               + "<h2>3. 材料</h2>"
               f"<p>材料は {m.standard} に規定する {m.code}({_e(m.name_ja)})とし、納入時にミルシートを添付すること。</p>"
@@ -180,6 +197,10 @@ def spec_sheet(part: SyntheticPart, lang: Lang, assembly: Assembly = ASSEMBLIES[
               + "<h2>7. 検査</h2><p>外観、寸法、硬さ及び表面粗さを検査し、検査成績書を添付すること。"
               "抜取り検査は JIS Z 9015-1 による。</p>"
               "<h2>8. 梱包及び表示</h2><p>防錆処理を施し、部品番号及び数量を表示した上で梱包すること。</p>"
+              "<h2>9. 不適合品の処置</h2><p>不適合品が発見された場合は、直ちに当該ロットを隔離し、発注者に報告すること。"
+              "発注者の承認なく手直し又は特別採用を行ってはならない。</p>"
+              "<h2>10. 変更管理</h2><p>材料、熱処理条件、加工方法、製造場所又は外注先を変更する場合は、事前に変更申請を行い、"
+              "発注者の承認を得ること。</p>"
               "<h2>改訂履歴</h2>"
               + _table([(part.revision, part.date, "初版発行", part.approved_by)], ("版", "日付", "内容", "承認")))
         header = f"{doc_no}  部品仕様書  {part.name_ja}"
@@ -194,6 +215,9 @@ def spec_sheet(part: SyntheticPart, lang: Lang, assembly: Assembly = ASSEMBLIES[
               f"<p>This specification covers material, heat treatment, surface finish, dimensions and inspection of "
               f"the {_e(part.name_en.lower())} (drawing no. {part.part_no}) used in the {_e(assembly.name_en)} "
               f"({assembly.code}).</p>"
+              f"<p>The part {_FUNCTION[part.family][1]}. It operates indoors at 0 to 40 °C and up to 85 % relative "
+              "humidity, exposed to cutting fluid and lubricating oil. Where this specification and the drawing "
+              "differ, the drawing governs.</p>"
               "<h2>2. Part data</h2>" + _table(_treat_rows(part, "en"), ("Item", "Value"), (28, 72))
               + f"<h2>3. Material</h2><p>Material shall be {m.code} ({_e(m.name_en)}) according to {m.standard}. "
               "A mill certificate shall accompany each delivery.</p>"
@@ -204,7 +228,11 @@ def spec_sheet(part: SyntheticPart, lang: Lang, assembly: Assembly = ASSEMBLIES[
               + "<h2>6. Inspection</h2><p>Appearance, dimensions, hardness and surface roughness shall be "
               "inspected; an inspection report shall be supplied with every lot.</p>"
               "<h2>7. Packing and marking</h2><p>Parts shall be oiled against rust and packed with a label showing "
-              "part number and quantity.</p><h2>Revision history</h2>"
+              "part number and quantity.</p>"
+              "<h2>8. Nonconforming parts</h2><p>Nonconforming lots shall be quarantined and reported to the "
+              "purchaser at once. Rework or concession without written approval is not permitted.</p>"
+              "<h2>9. Change control</h2><p>Any change of material, heat treatment, process, manufacturing site or "
+              "subcontractor requires prior written approval by the purchaser.</p><h2>Revision history</h2>"
               + _table([(part.revision, part.date, "First issue", part.person_en(part.approved_by))],
                        ("Rev.", "Date", "Description", "Approved")))
         header = f"{doc_no}  SPECIFICATION  {part.name_en}"
