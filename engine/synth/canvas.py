@@ -59,6 +59,7 @@ class Sheet:
         self._shape = page.new_shape()
         self._writer = pymupdf.TextWriter(page.rect)
         self._rotated: list[tuple[pymupdf.TextWriter, pymupdf.Point, float]] = []
+        self.terms: tuple[tuple[str, str], ...] = ()  # (old, new) text replacements, e.g. キリ -> THRU
 
     def finish(self) -> None:
         """Write all batched strokes and text to the page."""
@@ -118,6 +119,8 @@ class Sheet:
     def text(self, pos: tuple[float, float], s: str, size: float | None = None, *,
              angle: float = 0.0, anchor: str = "left", cjk: bool = False) -> None:
         """Write `s` with its baseline at `pos` (mm). anchor: left | center | right."""
+        for old, new in self.terms:
+            s = s.replace(old, new)
         size_mm = size or self.style.text_mm
         fs = size_mm * MM * 1.3  # text height ~ cap height; font size is larger
         runs = self._runs(s, cjk)

@@ -25,7 +25,7 @@ from PIL import Image
 from engine.synth import vocab_zh
 from engine.synth.canvas import MM, LineStyle, Sheet, View
 from engine.synth.parts import STYLES, SyntheticPart, generate_part, spec_text  # noqa: F401  (re-export)
-from engine.synth.views import ViewSpec, family_views
+from engine.synth.views import ViewSpec, drafting_terms, family_views
 
 SHEETS = {"A4": (297.0, 210.0), "A3": (420.0, 297.0)}
 TITLE_ROW_H = 7.0
@@ -270,8 +270,10 @@ def draw_pdf(part: SyntheticPart) -> bytes:
     area = (frame[0] + 2, frame[1] + 2 + top_reserved, x_right - 2, tb_top - 14)
     (num, den), origins = _layout(views, area, spec.first_angle)
     scale = f"{num}:{den}"
+    sheet.terms = drafting_terms(part.style)
     for name, vs in views.items():
         vs.draw(View(sheet, origins[name], num / den))
+    sheet.terms = ()
     _title_block(sheet, part, spec, frame, scale)
     notes = _notes(part, spec)
     ny = (tb_top if not spec.title_full_width else tb_top) - 4 - 4.5 * (len(notes) - 1)

@@ -36,29 +36,14 @@ def _g(v: float) -> str:
     return f"{v:g}"
 
 
-_EN_TERMS = (("キリ", "THRU"), ("キー溝", "KEYWAY"), ("深さ", "DEPTH "))
+EN_TERMS = (("キリ", "THRU"), ("キー溝", "KEYWAY"), ("深さ", "DEPTH "))
 
 
-def _translated(part: SyntheticPart, draw: Callable[[View], None]) -> Callable[[View], None]:
-    """English- and Chinese-labelled styles translate drafting terms (キリ -> THRU / 通孔)."""
-    if part.style not in ("iso", "cad", "cn"):
-        return draw
-    terms = vocab_zh.TERMS if part.style == "cn" else _EN_TERMS
-
-    def wrapped(v: View) -> None:
-        text = v.sheet.text
-
-        def text_en(pos, s, *a, **kw):  # type: ignore[no-untyped-def]
-            for ja, other in terms:
-                s = s.replace(ja, other)
-            text(pos, s, *a, **kw)
-
-        v.sheet.text = text_en  # type: ignore[method-assign]
-        try:
-            draw(v)
-        finally:
-            del v.sheet.text
-    return wrapped
+def drafting_terms(style: str) -> tuple[tuple[str, str], ...]:
+    """Replacements for the Japanese drafting terms used in views (キリ -> THRU / 通孔), per style."""
+    if style == "cn":
+        return vocab_zh.TERMS
+    return EN_TERMS if style in ("iso", "cad") else ()
 
 
 # ---------------------------------------------------------------------------- revolved parts
@@ -119,6 +104,9 @@ def _revolved(part: SyntheticPart, r: random.Random, segs: list[tuple[float, flo
                 v.line(length - tl, sgn * minor / 2, length, sgn * minor / 2, "thin")
             v.line(length - tl, -major / 2, length - tl, major / 2)
         v.center_h(0, length)
+        if section == "full":  # the view is section A-A; its cutting plane is marked in the side view
+            top = v.p(length / 2, rmax)
+            v.sheet.text((top[0], top[1] - 16), "A-A", 4.2, anchor="center")
         # dimensions: chain of segment lengths below, overall above, diameters across
         if len(segs) > 1:
             for i, (seg_len, d) in enumerate(segs):
@@ -174,6 +162,14 @@ def _revolved(part: SyntheticPart, r: random.Random, segs: list[tuple[float, flo
             v.arc(0, 0, thread[0] * 0.85 / 2, 20, 290, "thin")
         rr = max(max(diams), hex_head / math.sqrt(3) if hex_head else 0) / 2
         v.center_cross(0, 0, max(rr, hex_head / math.sqrt(3) if hex_head else rr))
+        if section == "full":
+            for sgn in (1, -1):
+                a = v.p(0, sgn * (rr + 2.0 / v.k))
+                b = (a[0], a[1] - sgn * 5.0)
+                v.sheet.line(a, b, "outline")
+                v.sheet.line(b, (b[0] - 5.0, b[1]), "thin")
+                v.sheet.arrow((b[0] - 5.0, b[1]), (-1.0, 0.0))
+                v.sheet.text((b[0] - 3.0, b[1] - sgn * 1.5 + (3.0 if sgn < 0 else 0.0)), "A", 3.5, anchor="center")
         fl = part.dims
         if "holes" in fl:
             n, pcd, hd = int(fl["holes"]), fl["pcd"], fl["hole_d"]
@@ -197,8 +193,8 @@ def _revolved(part: SyntheticPart, r: random.Random, segs: list[tuple[float, flo
 
     front_bbox = (0.0, -rmax, length, rmax)
     side_r = max(rmax, hex_head / math.sqrt(3) if hex_head else 0.0)
-    return {"front": ViewSpec(front_bbox, _translated(part, front)),
-            "side": ViewSpec((-side_r, -side_r, side_r, side_r), _translated(part, side))}
+    return {"front": ViewSpec(front_bbox, front),
+            "side": ViewSpec((-side_r, -side_r, side_r, side_r), side)}
 
 
 # ---------------------------------------------------------------------------- prismatic parts
@@ -243,7 +239,7 @@ def _plate(part: SyntheticPart, r: random.Random) -> dict[str, ViewSpec]:
             v.center_h(0, t, y, ext=2)
         v.dim_h(0, t, h, 8, ("t" if panel else "") + _g(t))
 
-    return {"front": ViewSpec((0, 0, w, h), _translated(part, front)), "side": ViewSpec((0, 0, t, h), side)}
+    return {"front": ViewSpec((0, 0, w, h), front), "side": ViewSpec((0, 0, t, h), side)}
 
 
 def _l_bracket(part: SyntheticPart, r: random.Random) -> dict[str, ViewSpec]:
@@ -279,7 +275,7 @@ def _l_bracket(part: SyntheticPart, r: random.Random) -> dict[str, ViewSpec]:
         v.dim_v(0, a * 0.6, w, 8, _g(round(a * 0.6, 1)))
         v.leader(w * 0.75 + hd / 2 * 0.7, a * 0.6 + hd / 2 * 0.7, 8, -8, f"2-φ{_g(hd)} キリ")
 
-    return {"front": ViewSpec((0, 0, b, a), front), "side": ViewSpec((0, 0, w, a), _translated(part, side))}
+    return {"front": ViewSpec((0, 0, b, a), front), "side": ViewSpec((0, 0, w, a), side)}
 
 
 def _block(part: SyntheticPart, r: random.Random) -> dict[str, ViewSpec]:
@@ -315,7 +311,7 @@ def _block(part: SyntheticPart, r: random.Random) -> dict[str, ViewSpec]:
         v.line(0, h - sh, dp, h - sh)
         v.center_v(dp / 2, 0, h, ext=2)
 
-    return {"front": ViewSpec((0, 0, w, h), front), "top": ViewSpec((0, 0, w, dp), _translated(part, top)),
+    return {"front": ViewSpec((0, 0, w, h), front), "top": ViewSpec((0, 0, w, dp), top),
             "side": ViewSpec((0, 0, dp, h), side)}
 
 
