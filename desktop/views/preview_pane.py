@@ -168,7 +168,8 @@ class PreviewPane(QWidget):
         reasons = []
         if ex.shared_identifiers:
             reasons.append(tr("Shared numbers: {ids}", ids=", ".join(ex.shared_identifiers)))
-        words = [t for t in ex.shared_terms if t not in ex.shared_identifiers][:8]
+        ids = {i.lower() for i in ex.shared_identifiers}
+        words = [t for t in ex.shared_terms if t.lower() not in ids][:8]
         if words:
             reasons.append(tr("Shared words: {terms}", terms=", ".join(words)))
         if hit.scores.semantic > 0:
