@@ -29,7 +29,7 @@ from engine.synth.views import ViewSpec, drafting_terms, family_views
 
 SHEETS = {"A4": (297.0, 210.0), "A3": (420.0, 297.0)}
 TITLE_ROW_H = 7.0
-SCALES = ((5, 1), (2, 1), (1, 1), (1, 2), (1, 5), (1, 10))
+SCALES = ((5, 1), (2, 1), (1, 1), (1, 2), (1, 3), (1, 5), (1, 10))  # JIS Z 8314 (1:3 permitted)
 
 
 @dataclass(frozen=True)

@@ -232,6 +232,8 @@ def _family_dims(family: str, r: random.Random) -> tuple[dict[str, float], tuple
         h = _round(r.uniform(60, 200), 5)
         t = float(r.choice((6, 9, 12, 16, 20)) if family == "plate" else r.choice((1.0, 1.2, 1.6, 2.0, 2.3)))
         nx, ny = r.randint(2, 4), r.randint(1, 3)
+        if family == "panel":
+            ny = 2  # holes along the top and bottom edges only: clear of the central cutout
         hole = float(r.choice((5.5, 6.6, 9.0, 11.0)))
         dims = {"width": w, "height": h, "thickness": t, "nx": float(nx), "ny": float(ny), "hole_d": hole,
                 "margin": _round(min(w, h) * 0.12, 1)}
