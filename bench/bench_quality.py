@@ -230,21 +230,28 @@ def tfidf_run(corpus: common.Corpus, texts: dict[str, dict], depth: int) -> dict
     return {qid: [d for d, _ in index.search(t["text"] or "", depth)] for qid, t in texts.items()}
 
 
-def summarise(args, corpus, pairs, measured: dict) -> tuple[dict, list[dict], list[dict]]:
+def summarise(args, corpus, pairs, measured: dict) -> tuple[dict, list[dict], list[dict], list[dict]]:
+    """Metrics per mode and ranker; table rows for related, similar and 'the drawing itself'."""
     rel_q = common.related_qrels(pairs, corpus.bom)
     sim_by_mode = {"image": common.similar_qrels(pairs),
                    # the engine leaves out library files identical to the query file, so in pdf
                    # mode only the other drawings of the same part can be found
                    "pdf": common.similar_qrels(pairs, include_self=False)}
+    self_q = {p.query_id: {common.Corpus.drawing_id(p.drawing): 1} for p in pairs}
     results: dict = {}
     rows: list[dict] = []
     sim_rows: list[dict] = []
+    self_rows: list[dict] = []
     for mode, m in measured.items():
         res_mode: dict = {}
         for ranker, run in m["runs"].items():
             related = evaluate_run(run["related"], rel_q, KS, per_query=True)
             similar = evaluate_run(run["similar"], sim_by_mode[mode], KS)
             res_mode[ranker] = {"related": related, "similar": similar, "latency": m["latency"][ranker]}
+            if mode == "image":  # is the drawing itself among the similar drawings?
+                itself = evaluate_run(run["similar"], self_q, KS)
+                res_mode[ranker]["similar_itself"] = itself
+                self_rows.append({"mode": mode, "ranker": ranker, **itself})
             rows.append({"mode": mode, "ranker": ranker, **related})
             sim_rows.append({"mode": mode, "ranker": ranker, **similar})
         base_run = tfidf_run(corpus, m["query_text"], args.depth)
@@ -259,7 +266,7 @@ def summarise(args, corpus, pairs, measured: dict) -> tuple[dict, list[dict], li
         res_mode["query_extraction"] = m["extraction"]
         res_mode["errors"] = m["errors"]
         results[mode] = res_mode
-    return results, rows, sim_rows
+    return results, rows, sim_rows, self_rows
 
 
 def save_runs(runs_dir: Path, pairs, corpus, measured: dict) -> Path:
@@ -315,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             query_s = time.perf_counter() - t0
         finally:
             engine.close()
-        results, rows, sim_rows = summarise(args, corpus, pairs, measured)
+        results, rows, sim_rows, self_rows = summarise(args, corpus, pairs, measured)
         runs_dir = save_runs(args.out.parent / f"{args.out.stem}-runs", pairs, corpus, measured)
         from engine.types import to_jsonable
 
@@ -340,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
                                   ["mode", "ranker", "R@1", "R@5", "R@10", "MRR", "nDCG@10", "n"]))
         print("(pdf mode: the engine leaves out the library file identical to the query, so only other "
               "drawings of the same part count there)")
+        print("\nThe drawing itself among the similar drawings (image mode)")
+        print(common.format_table(self_rows, ["mode", "ranker", "recall@1", "recall@5", "recall@10", "mrr",
+                                              "queries"], ["mode", "ranker", "R@1", "R@5", "R@10", "MRR", "n"]))
         print("\nLatency per query (ms)")
         lat_rows = []
         for mode in results:

@@ -188,3 +188,35 @@ def test_generated_pdfs_text_and_scanned(tmp_path) -> None:
         assert doc[0].get_text().strip() == ""  # picture only: needs OCR
         assert doc[0].get_images()
     assert not list(tmp_path.glob("*.tmp.pdf"))
+
+
+def test_quality_summary_on_fake_runs(tmp_path) -> None:
+    import argparse
+
+    from bench import bench_quality
+
+    data = _fake_set(tmp_path)
+    pairs = common.load_pairs(data)
+    corpus = common.build_corpus(data, tmp_path / "corpus", pairs)
+    q0, q1, q2 = (p.query_id for p in pairs)
+    d0, d1, d2 = (common.Corpus.drawing_id(p.drawing) for p in pairs)
+    related = {q0: ["bom/main-001-1002.txt"], q1: ["bom/main-002-1023.txt", "bom/controller-001-1209.txt"],
+               q2: []}
+    similar = {q0: [d0], q1: [d2, d1], q2: [d0]}
+    texts = {q0: {"text": "Front Panel part nr. 1002", "source": "ocr", "identifiers": []},
+             q1: {"text": "Nut M3 part nr. 1209", "source": "ocr", "identifiers": []},
+             q2: {"text": "", "source": "none", "identifiers": []}}
+    measured = {"image": {"runs": {"hybrid": {"related": related, "similar": similar}},
+                          "latency": {"hybrid": {}}, "extraction": {}, "query_text": texts, "errors": []}}
+    results, rows, sim_rows, self_rows = bench_quality.summarise(
+        argparse.Namespace(depth=20), corpus, pairs, measured)
+    hybrid = results["image"]["hybrid"]["related"]
+    assert hybrid["recall@1"] == pytest.approx(1 / 3)  # only q0 has its BOM line first
+    assert hybrid["mrr"] == pytest.approx((1 + 1 / 2 + 0) / 3)
+    # q1 has two relevant BOM documents and finds one at rank 2: AP = (1/2) / 2
+    assert hybrid["map"] == pytest.approx((1 + 0.25 + 0) / 3)
+    base = results["image"]["tfidf-baseline"]["related"]
+    assert base["recall@1"] == pytest.approx(2 / 3)  # the empty query text finds nothing
+    itself = results["image"]["hybrid"]["similar_itself"]
+    assert itself["recall@1"] == pytest.approx(1 / 3) and itself["recall@5"] == pytest.approx(2 / 3)
+    assert [r["ranker"] for r in rows] == ["hybrid", "tfidf-baseline"] and len(self_rows) == 1
