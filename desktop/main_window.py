@@ -107,7 +107,7 @@ class MainWindow(QMainWindow):
         add("Ctrl+-", lambda: self.search.preview._zoom(0.8))
         add("Ctrl+0", lambda: (self.search.preview.hit_view.fit(), self.search.preview.query_view.fit()))
         add("F5", self.library.start_index)
-        add("Esc", lambda: self.search._task and self.search._task.cancel())
+        add("Esc", self.search.stop)
         add("F1", self.show_shortcuts)
         for i in range(len(PAGES)):
             add(f"Ctrl+{i + 1}", lambda i=i: self.nav.setCurrentRow(i))

@@ -253,3 +253,16 @@ def test_status_line_follows_the_language(qtbot, window):
     window.settings.set("ui/language", "ja")
     assert window.search.status.text().startswith("4 件")
     assert window.search.first_title.text() == "検索結果（4）"
+
+
+def test_stop_drops_a_slow_search(qtbot, tmp_path):
+    engine = FakeEngine(delay_s=0.5)
+    window = make_window(qtbot, tmp_path, engine)
+    search = window.search
+    search.run_keyword("S45C")
+    assert search.status.is_busy()
+    with qtbot.waitSignal(search.results_shown, timeout=1500, raising=False) as blocker:
+        search.status.stop.click()
+    assert not blocker.signal_triggered
+    assert search.status.text() == "Search stopped." and not search.status.is_busy()
+    window.runner.wait(5000)

@@ -18,6 +18,7 @@ from desktop.views.drop_zone import DROPPABLE, DropZoneView
 from desktop.views.filter_bar import FilterBar
 from desktop.views.preview_pane import PreviewPane
 from desktop.views.result_list import ResultListView
+from desktop.views.search_status import SearchStatusView
 from desktop.workers import Task, TaskRunner
 from engine.types import FileQueryResults, Hit, SearchResults
 
@@ -50,7 +51,6 @@ class SearchPane(QWidget):
         self._results: dict[str, tuple[Hit, ...]] = {"first": (), "second": ()}
         self._mtimes: dict[str, float] = {}
         self._thumbs: dict[tuple[int, int], QImage] = {}
-        self._status: tuple[str, dict] = ("", {})
 
         self.drop_zone = DropZoneView()
         self.search_box = QLineEdit()
@@ -59,8 +59,7 @@ class SearchPane(QWidget):
         self.search_button, self.open_button, self.paste_button = QPushButton(), QPushButton(), QPushButton()
         self.search_button.setObjectName("PrimaryButton")
         self.filters = FilterBar()
-        self.status = QLabel()
-        self.status.setObjectName("SearchStatus")
+        self.status = SearchStatusView()
         self.first_title, self.second_title = QLabel(), QLabel()
         self.first_title.setObjectName("ListTitle")
         self.second_title.setObjectName("ListTitle")
@@ -99,6 +98,7 @@ class SearchPane(QWidget):
         self.search_button.clicked.connect(self.run_keyword_from_box)
         self.open_button.clicked.connect(self.choose_file)
         self.paste_button.clicked.connect(self.paste)
+        self.status.stop_requested.connect(self.stop)
         self.filters.changed.connect(self._refill)
         self.preview.more_like_this.connect(self.run_similar)
         self.preview.status_message.connect(self.status_message)
@@ -122,13 +122,10 @@ class SearchPane(QWidget):
         self.first_list.retranslate()
         self.second_list.retranslate()
         self._set_titles()
-        if self._status[0]:
-            self.status.setText(tr(self._status[0], **self._status[1]))
+        self.status.retranslate()
 
     def _set_status(self, text: str, **fields: object) -> None:
-        """Show a status line; kept untranslated so a language switch can redo it."""
-        self._status = (text, fields)
-        self.status.setText(tr(text, **fields))
+        self.status.set_text(text, **fields)
 
     def _set_titles(self) -> None:
         self.first_list.empty_text = tr("No related documents found.") if self._mode == "file" else tr("Nothing found.")
@@ -152,7 +149,16 @@ class SearchPane(QWidget):
         self.query_label = label
         self.query_key = key or label  # what feedback records as the query
         self._set_status("Searching for “{query}”…", query=label)
+        self.status.set_busy(True)
         return self._gen
+
+    def stop(self) -> None:
+        """Cancel the running search and forget its answer."""
+        if self._task is not None and not self._task.is_done:
+            self._task.cancel()
+            self._gen += 1
+            self.status.set_busy(False)
+            self._set_status("Search stopped.")
 
     def run_keyword_from_box(self) -> None:
         text = self.search_box.text().strip()
@@ -236,10 +242,11 @@ class SearchPane(QWidget):
     # results -------------------------------------------------------------------------------
     def _progress(self, gen: int, progress) -> None:  # noqa: ANN001
         if gen == self._gen:
-            self._set_status("Reading the drawing… ({stage})", stage=progress.stage)
+            self.status.set_stage(progress.stage)
 
     def _failed(self, gen: int, err: BaseException) -> None:
         if gen == self._gen:
+            self.status.set_busy(False)
             self._set_status("Search failed: {error}", error=str(err) or type(err).__name__)
             self.status_message.emit(self.status.text())
 
@@ -267,6 +274,7 @@ class SearchPane(QWidget):
 
     def _finish(self, count: int) -> None:
         self.last_elapsed_s = time.perf_counter() - self._t0
+        self.status.set_busy(False)
         self.drop_zone.set_compact(True)
         self.results_splitter.setVisible(True)
         self._second_box.setVisible(self._mode == "file")
@@ -322,7 +330,7 @@ class SearchPane(QWidget):
         query_path = self.query_key if self._mode == "file" and self.query_key != self.query_label else None
         self._runner.submit(lambda ctx: self._bridge.record_feedback(query, hit, vote, query_path),
                             on_result=lambda _: self._set_status("Thank you — your feedback was saved."),
-                            on_error=lambda e: self.status.setText(str(e)), name="feedback")
+                            on_error=lambda e: self._set_status("Error: {error}", error=str(e)), name="feedback")
 
     # drops anywhere on the pane ------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: ANN001
