@@ -110,3 +110,24 @@ def test_degrade_is_fast(page_150) -> None:
             times.append(time.process_time() - t)
         # budget is 50 ms on one idle core (about 25 ms measured with OpenCV); margin for slow CI
         assert min(times) < 0.10, (kind, times)
+
+
+def test_no_missing_glyphs_in_drawings_and_documents() -> None:
+    """Every non-Latin character written is in the CJK font (no empty boxes in renders)."""
+    from engine.synth.documents import ASSEMBLIES, inspection_report, process_sheet, spec_sheet
+    from engine.synth.notes import change_notice, field_report, meeting_minutes
+
+    cjk = pymupdf.Font("cjk")
+    pdfs = [draw_pdf(generate_part(s, family=f, style=st))
+            for s, f in enumerate(FAMILIES) for st in STYLES + EXTRA_STYLES if (s + len(st)) % 3 == 0]
+    part = generate_part(5, family="shaft")
+    pdfs += [make(part, lang).data for make in (spec_sheet, process_sheet, inspection_report) for lang in ("ja", "en")]
+    pdfs += [change_notice(part, "ja", "D-1").data, field_report(part, ASSEMBLIES[0], "F-1").data,
+             meeting_minutes([part], ASSEMBLIES[1], "M-1").data]
+    missing: set[str] = set()
+    for pdf in pdfs:
+        with pymupdf.open(stream=pdf, filetype="pdf") as doc:
+            text = "".join(p.get_text() for p in doc)
+        missing |= {c for c in text if ord(c) > 0x2FF and not c.isspace() and not cjk.has_glyph(ord(c))
+                    and c not in "\ufb00\ufb01\ufb02\ufb03\ufb04"}  # ligatures come from shaping, not input
+    assert not missing, sorted(missing)
