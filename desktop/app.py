@@ -56,9 +56,10 @@ def build_window(args: argparse.Namespace, app: QApplication, settings: AppSetti
         bridge.open_engine(library, threads=threads)
         if args.sample and str(SAMPLE_LIBRARY) not in bridge.folders():
             bridge.add_folder(SAMPLE_LIBRARY)
-        if pack_id:
+        active = bridge.status().pack
+        if pack_id and (active is None or pack_id != f"{active.name}-{active.version}"):
             try:
-                bridge.activate_pack(pack_id)
+                bridge.activate_pack(pack_id)  # re-embeds the library: only when it differs
             except Exception:  # noqa: BLE001 - a stale setting must not stop the app
                 pass
     window.index_if_empty = args.sample

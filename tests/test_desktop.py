@@ -181,6 +181,8 @@ def test_library_status_lists_folders_and_failures(qtbot, window):
     with qtbot.waitSignal(window.library.status_loaded, timeout=WAIT_MS):
         window.library.refresh()
     assert window.library.folder_list.count() == 2
+    assert "NOT reachable" in window.library.folder_list.item(0).text()  # /plant/... is not here
+    assert "1 failed" in window.library.folder_list.item(1).text()  # /plant/specs/broken.pdf
     assert window.library.failed_table.rowCount() == 1
     assert "encrypted" in window.library.failed_table.item(0, 1).text()
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFileDialog, QGridLayout, QGroupBox,
-                               QHBoxLayout, QHeaderView, QLabel, QListWidget, QProgressBar,
+                               QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem, QProgressBar,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from desktop.engine_bridge import EngineBridge
@@ -39,6 +40,7 @@ class LibraryPane(QWidget):
         self.status: Optional[LibraryStatus] = None
         self.last_report: Optional[IndexReport] = None
         self.last_progress: Optional[Progress] = None
+        self._reachable: dict[str, bool] = {}
 
         self.folders_box, self.status_box, self.progress_box, self.failed_box = (QGroupBox() for _ in range(4))
         self.folder_list = QListWidget()
@@ -112,6 +114,9 @@ class LibraryPane(QWidget):
         for key, (label, _) in self.status_labels.items():
             label.setText(tr(STATUS_NAMES[key]))
         self.failed_table.setHorizontalHeaderLabels([tr("File"), tr("Reason"), tr("When")])
+        for row in range(self.folder_list.count()):
+            item = self.folder_list.item(row)
+            item.setText(self._folder_text(item.data(Qt.ItemDataRole.UserRole)))
         if self.last_progress is not None and self.is_indexing():
             self._show_progress(self.last_progress)
         elif not self.is_indexing():
@@ -119,10 +124,20 @@ class LibraryPane(QWidget):
 
     # status -----------------------------------------------------------------------------------
     def refresh(self) -> None:
-        self._runner.submit(lambda ctx: self._bridge.status(), on_result=self._show_status, name="status")
+        def job(ctx) -> tuple[LibraryStatus, dict[str, bool]]:  # noqa: ANN001
+            status = self._bridge.status()
+            return status, {folder: os.path.isdir(folder) for folder in status.folders}
+        self._runner.submit(job, on_result=lambda r: self._show_status(*r), name="status")
 
-    def _show_status(self, status: LibraryStatus) -> None:
+    def _folder_text(self, folder: str) -> str:
+        prefix = folder.rstrip("/\\")
+        failed = sum(1 for f in self.status.failed if f.path.startswith(prefix)) if self.status else 0
+        state = tr("reachable") if self._reachable.get(folder, True) else tr("NOT reachable")
+        return f"{folder}   —   {state}" + (tr(" · {n} failed", n=failed) if failed else "")
+
+    def _show_status(self, status: LibraryStatus, reachable: dict[str, bool] | None = None) -> None:
         self.status = status
+        self._reachable = reachable or {}
         values = {"library": status.library, "documents": str(status.documents),
                   "drawings": str(status.drawings), "pages": str(status.pages),
                   "size": format_bytes(status.index_bytes),
@@ -130,7 +145,12 @@ class LibraryPane(QWidget):
         for key, value in values.items():
             self.status_labels[key][1].setText(value)
         self.folder_list.clear()
-        self.folder_list.addItems(list(status.folders))
+        for folder in status.folders:
+            item = QListWidgetItem(self._folder_text(folder))
+            item.setData(Qt.ItemDataRole.UserRole, folder)
+            if not self._reachable.get(folder, True):
+                item.setForeground(Qt.GlobalColor.darkRed)
+            self.folder_list.addItem(item)
         self._watcher.set_folders(status.folders)
         self.failed_table.setRowCount(len(status.failed))
         for row, failed in enumerate(status.failed):
@@ -155,7 +175,7 @@ class LibraryPane(QWidget):
     def remove_selected(self) -> None:
         item = self.folder_list.currentItem()
         if item is not None:
-            folder = Path(item.text())
+            folder = Path(item.data(Qt.ItemDataRole.UserRole))
             self._runner.submit(lambda ctx: self._bridge.remove_folder(folder),
                                 on_result=lambda _: (self.refresh(), self.start_index()),
                                 on_error=self._error, name="remove-folder")
