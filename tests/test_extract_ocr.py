@@ -95,3 +95,16 @@ def test_models_come_from_the_installed_wheel_only(ocr):
 
 def test_unknown_backend_is_none():
     assert get_ocr_engine("no-such-backend") is None
+
+
+def test_sideways_dimension_on_upright_page(ocr):
+    doc = pymupdf.open()
+    page = doc.new_page(width=400, height=300)
+    page.insert_text((50, 50), "Front Panel 1002-A2P", fontname="helv", fontsize=12)
+    page.draw_line((300, 60), (300, 260))
+    page.insert_text((290, 200), "390", fontname="helv", fontsize=12, rotate=90)  # reads bottom-up
+    img = Image.open(io.BytesIO(page.get_pixmap(dpi=150).tobytes("png"))).convert("RGB")
+    words, rotation = read_upright(ocr, img)
+    assert rotation == 0 and "1002-A2P" in _texts(words)
+    dim = next(w for w in words if w.text == "390")
+    assert dim.box.y1 - dim.box.y0 > dim.box.x1 - dim.box.x0  # its box stands upright, like the text
