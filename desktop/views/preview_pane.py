@@ -66,11 +66,7 @@ class PreviewPane(QWidget):
         hit_box = QWidget()
         hit_layout = QVBoxLayout(hit_box)
         hit_layout.setContentsMargins(0, 0, 0, 0)
-        caption_row = QHBoxLayout()
-        caption_row.addWidget(self.hit_caption, 1)
-        for widget in (self.heatmap_button, self.zoom_out, self.zoom_fit, self.zoom_in):
-            caption_row.addWidget(widget)
-        hit_layout.addLayout(caption_row)
+        hit_layout.addWidget(self.hit_caption)
         hit_layout.addWidget(self.hit_view, 1)
         pages = QSplitter(Qt.Orientation.Horizontal)
         pages.addWidget(self.query_box)
@@ -82,9 +78,14 @@ class PreviewPane(QWidget):
         for widget in (self.open_button, self.folder_button, self.more_button):
             actions.addWidget(widget)
         actions.addStretch(1)
+        view_tools = QHBoxLayout()
+        view_tools.addStretch(1)
+        for widget in (self.heatmap_button, self.zoom_out, self.zoom_fit, self.zoom_in):
+            view_tools.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.why)
+        layout.addLayout(view_tools)
         layout.addWidget(pages, 1)
         layout.addLayout(actions)
         self.query_box.setVisible(False)

@@ -56,16 +56,17 @@ class ScoreBarsView(QWidget):
 class ElidedLabel(QLabel):
     """A one-line label that shows "…" instead of widening its parent (long paths)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle) -> None:
         super().__init__()
         self.full_text = text
+        self.mode = mode
         self.setToolTip(text)
         self.setMinimumWidth(40)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
     def resizeEvent(self, event) -> None:  # noqa: ANN001
         super().resizeEvent(event)
-        self.setText(self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, self.width()))
+        self.setText(self.fontMetrics().elidedText(self.full_text, self.mode, self.width()))
 
 
 class ResultRowView(QFrame):
@@ -86,7 +87,7 @@ class ResultRowView(QFrame):
         self.title.setWordWrap(True)
         self.path = ElidedLabel(hit.path)
         self.path.setObjectName("ResultPath")
-        self.meta = ElidedLabel("")
+        self.meta = ElidedLabel("", Qt.TextElideMode.ElideRight)
         self.meta.setObjectName("ResultMeta")
         self.snippet = QLabel(snippet_html(hit.snippet))
         self.snippet.setTextFormat(Qt.TextFormat.RichText)
