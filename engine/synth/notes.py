@@ -96,6 +96,34 @@ def meeting_minutes(parts: Sequence[SyntheticPart], assembly: Assembly, number: 
                              _pdf([p1, p2], f"議事録 {number}", title, date))
 
 
+def supplier_email(part: SyntheticPart, assembly: Assembly) -> SyntheticDocument:
+    """English e-mail from a supplier about a part it never numbers (plain text, hard case)."""
+    m = part.material_info
+    date = _later(part.date, 90)
+    text = (f"From: sales@kansai-seimitsu.example\nTo: purchasing@zumen.example\nDate: {date}\n"
+            f"Subject: Material availability for your {part.name_en.lower()}\n\n"
+            "Dear purchasing team,\n\n"
+            f"regarding the {part.name_en.lower()} we machine for your {assembly.name_en} "
+            f"({_dims_phrase(part, 'en')}), our usual {m.code} bar stock is on back-order for six weeks. "
+            f"We can offer an equivalent grade to {m.standard} from another mill with the same certificate, "
+            "or keep the original delivery date if you accept a partial shipment.\n\n"
+            "Please let us know which option you prefer.\n\nBest regards,\nKansai Seimitsu Co., Ltd.\n")
+    return SyntheticDocument(f"mail_{date}.txt", "incident", "en", (part.part_no,), f"mail {date}",
+                             text.encode("utf-8"))
+
+
+def quality_note_md(part: SyntheticPart) -> SyntheticDocument:
+    """Japanese quality note (Markdown) describing a part by name, material and treatment only (hard case)."""
+    treat = f"{part.heat_treatment} {part.hardness}" if part.heat_treatment else "熱処理なし"
+    text = (f"# 品質連絡票 {part.date}\n\n"
+            f"## 対象\n\n{part.name_ja}(材質 {part.material}、{treat}、{_dims_phrase(part, 'ja')})\n\n"
+            "## 内容\n\n"
+            f"受入検査で{part.name_ja}の表面に打痕が見つかった。{part.surface or '仕上げ面'}の前工程での取扱いが原因と"
+            "推定される。\n\n## 処置\n\n- 当該ロットは全数選別とする。\n- 搬送箱に仕切り板を追加する。\n")
+    return SyntheticDocument(f"quality_{part.date}.md", "incident", "ja", (part.part_no,), f"品質連絡票 {part.date}",
+                             text.encode("utf-8"))
+
+
 def bom_csv(groups: Sequence[tuple[Assembly, Sequence[SyntheticPart]]]) -> SyntheticDocument:
     """BOM: assembly, item, part_no, name, name_en, material, treatment, qty (UTF-8 with BOM for Excel)."""
     buf = io.StringIO()
@@ -138,4 +166,4 @@ def memo_txt(part: SyntheticPart) -> SyntheticDocument:
 
 
 __all__ = ["ASSEMBLIES", "bom_csv", "change_notice", "design_note_md", "field_report", "meeting_minutes",
-           "memo_txt"]
+           "memo_txt", "quality_note_md", "supplier_email"]

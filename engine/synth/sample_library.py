@@ -8,7 +8,7 @@ Layout of OUT_DIR:
                                   phone photos (JPEG), a 2-page fax (TIFF: drawing + its spec's first page)
     documents/                    spec sheets, process plans, inspection reports (JP and EN, multi-page PDF),
                                   prose-only documents (change notice, field report, meeting minutes)
-    bom.csv, notes/*.md, notes/*.txt
+    bom.csv, notes/*.md, notes/*.txt  design note, shop memo, and two prose-only notes (supplier mail, quality note)
     queries/                      phone photos of library drawings that are NOT library files (drawing queries)
     qrels.json                    per drawing: related documents and similar drawings (graded)
     queries.json                  keyword queries and image queries with their relevant files
@@ -37,7 +37,8 @@ from engine.synth.degrade import degrade
 from engine.synth.documents import (ASSEMBLIES, Assembly, SyntheticDocument, _later, inspection_report,
                                     process_sheet, spec_sheet)
 from engine.synth.drawing import draw_pdf, pdf_to_image
-from engine.synth.notes import bom_csv, change_notice, design_note_md, field_report, meeting_minutes, memo_txt
+from engine.synth.notes import (bom_csv, change_notice, design_note_md, field_report, meeting_minutes, memo_txt,
+                                quality_note_md, supplier_email)
 from engine.synth.parts import FAMILIES, STYLES, SyntheticPart, generate_part
 
 DEFAULT_SEED = 7
@@ -104,6 +105,13 @@ def library_documents(parts: list[SyntheticPart]) -> list[tuple[str, SyntheticDo
     out.append((f"notes/{design_note_md(*groups[0]).name}", design_note_md(*groups[0])))
     memo_part = next(p for p in picked[6:] if p.family in ("shaft", "pin", "bushing"))
     out.append((f"notes/{memo_txt(memo_part).name}", memo_txt(memo_part)))
+    # more prose-only hard cases: parts without any other document
+    bare = [p for p in parts if all(p.part_no not in d.part_nos for d in docs) and p is not memo_part
+            and p.family not in ("panel", "l_bracket")]
+    mail = supplier_email(bare[0], _assembly(bare[0]))
+    out.append((f"notes/{mail.name}", mail))
+    quality = quality_note_md(bare[1])
+    out.append((f"notes/{quality.name}", quality))
     return out
 
 
