@@ -78,6 +78,9 @@ class EngineBridge:
         self._error = error
         self._ready.set()
 
+    def is_open(self) -> bool:
+        return self._engine is not None
+
     @property
     def engine(self) -> EngineLike:
         self._ready.wait()

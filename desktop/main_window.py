@@ -56,7 +56,7 @@ class MainWindow(QMainWindow):
             item = QListWidgetItem(icon(key, "#ffffff"), "")
             self.nav.addItem(item)
             self.stack.addWidget(pane)
-        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.nav.currentRowChanged.connect(self._page_changed)
         self.nav.setCurrentRow(0)
         central = QWidget()
         layout = QHBoxLayout(central)
@@ -89,6 +89,15 @@ class MainWindow(QMainWindow):
             self.index_if_empty = False
             self.statusBar().showMessage(tr("Indexing the library for the first time…"))
             self.library.start_index()
+
+    def _page_changed(self, row: int) -> None:
+        """Show the page; Library and Model reload their figures (off the GUI thread)."""
+        self.stack.setCurrentIndex(row)
+        pane = self.stack.widget(row)
+        if pane is self.model and self.bridge.is_open():
+            self.model.refresh()
+        elif pane is self.library and self.bridge.is_open() and not self.library.is_indexing():
+            self.library.refresh()
 
     def go(self, page: str) -> None:
         self.nav.setCurrentRow([key for key, _ in PAGES].index(page))

@@ -29,6 +29,7 @@ class ModelPane(QWidget):
         self._active: Optional[PackInfo] = None
         self._library = ""
         self._pairs: Optional[Path] = None
+        self._votes = 0
         self.worker = AdaptationWorker()
 
         self.active_box, self.packs_box, self.wizard_box = QGroupBox(), QGroupBox(), QGroupBox()
@@ -101,7 +102,7 @@ class ModelPane(QWidget):
         self.rollback_button.setText(tr("Roll back"))
         self.pairs_radio.setText(tr("Pairs file (drawing, document)"))
         self.pairs_button.setText(self._pairs.name if self._pairs else tr("Choose file…"))
-        self.feedback_radio.setText(tr("Collected thumbs-up / down"))
+        self.feedback_radio.setText(tr("Collected thumbs-up / down ({n})", n=self._votes))
         self.run_button.setText(tr("Start adaptation"))
         self.cancel_button.setText(tr("Cancel"))
         self.unavailable.setText(tr("Adaptation is not available in this version yet. The chart above "
@@ -111,15 +112,18 @@ class ModelPane(QWidget):
 
     # loading ----------------------------------------------------------------------------------
     def refresh(self) -> None:
-        self._runner.submit(lambda ctx: self._bridge.packs(), on_result=self._show_packs, name="packs")
+        self._runner.submit(lambda ctx: (self._bridge.packs(), len(self._bridge.feedback())),
+                            on_result=lambda r: self._show_packs(*r), name="packs")
 
     def set_status(self, status: LibraryStatus) -> None:
         self._library = status.library
         self._active = status.pack
         self._show_active()
 
-    def _show_packs(self, packs: list[PackInfo]) -> None:
+    def _show_packs(self, packs: list[PackInfo], votes: int = 0) -> None:
         self._packs = packs
+        self._votes = votes
+        self.feedback_radio.setText(tr("Collected thumbs-up / down ({n})", n=votes))
         self.pack_list.clear()
         for pack in packs:
             item = QListWidgetItem(f"{pack.name} {pack.version}   {pack.created[:10]}")
