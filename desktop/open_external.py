@@ -12,6 +12,8 @@ from PySide6.QtGui import QDesktopServices
 # Viewers that accept a start page on the command line: executable -> argument builder.
 PAGE_VIEWERS: dict[str, callable] = {
     "SumatraPDF": lambda path, page: ["-page", str(page), path],
+    "Acrobat": lambda path, page: ["/A", f"page={page}", path],
+    "AcroRd32": lambda path, page: ["/A", f"page={page}", path],
     "okular": lambda path, page: ["-p", str(page), path],
     "evince": lambda path, page: ["-i", str(page), path],
     "zathura": lambda path, page: ["-P", str(page), path],

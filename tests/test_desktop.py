@@ -268,3 +268,8 @@ def test_stop_drops_a_slow_search(qtbot, tmp_path):
     assert not blocker.signal_triggered
     assert search.status.text() == "Search stopped." and not search.status.is_busy()
     window.runner.wait(5000)
+
+
+def test_dropping_an_unsupported_file_explains_why(qtbot, window, tmp_path):
+    drop_file(window.search.drop_zone, tmp_path / "notes.zip")
+    assert "cannot search with this kind of file" in window.search.status.text()

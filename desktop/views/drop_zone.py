@@ -57,8 +57,8 @@ class DropZoneView(QFrame):
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         mime = event.mimeData()
-        if mime.hasImage() or any(Path(u.toLocalFile()).suffix.lower() in DROPPABLE for u in mime.urls()):
-            event.acceptProposedAction()
+        if mime.hasImage() or any(u.isLocalFile() for u in mime.urls()):
+            event.acceptProposedAction()  # unsupported files are explained after the drop
             self._set_hover(True)
 
     def dragLeaveEvent(self, event) -> None:  # noqa: ANN001
@@ -67,12 +67,11 @@ class DropZoneView(QFrame):
     def dropEvent(self, event: QDropEvent) -> None:
         self._set_hover(False)
         mime = event.mimeData()
-        for url in mime.urls():
-            path = Path(url.toLocalFile())
-            if path.suffix.lower() in DROPPABLE:
-                event.acceptProposedAction()
-                self.file_dropped.emit(path)
-                return
-        if mime.hasImage():
+        paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            usable = [p for p in paths if p.suffix.lower() in DROPPABLE]
+            self.file_dropped.emit(usable[0] if usable else paths[0])
+        elif mime.hasImage():
             event.acceptProposedAction()
             self.image_dropped.emit(QImage(mime.imageData()))
