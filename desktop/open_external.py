@@ -5,12 +5,13 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QProcess, QUrl
 from PySide6.QtGui import QDesktopServices
 
 # Viewers that accept a start page on the command line: executable -> argument builder.
-PAGE_VIEWERS: dict[str, callable] = {
+PAGE_VIEWERS: dict[str, Callable[[str, int], list[str]]] = {
     "SumatraPDF": lambda path, page: ["-page", str(page), path],
     "Acrobat": lambda path, page: ["/A", f"page={page}", path],
     "AcroRd32": lambda path, page: ["/A", f"page={page}", path],

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from engine.errors import Cancelled, QueryError
+from engine.errors import QueryError
 from engine.progress import CancelToken, ProgressCallback, RateMeter
 from engine.types import (Box, Explanation, FailedFile, FileQueryResults, Hit, IndexReport,
                           LibraryStatus, PackInfo, ScoreBreakdown, SearchResults, Snippet, Word)

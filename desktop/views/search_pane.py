@@ -234,8 +234,9 @@ class SearchPane(QWidget):
             self._set_status("The clipboard holds no picture. Copy a drawing first (e.g. a screenshot).")
 
     def choose_file(self) -> None:
+        patterns = " ".join(f"*{suffix}" for suffix in sorted(DROPPABLE))
         path, _ = QFileDialog.getOpenFileName(self, tr("Open a drawing or document"), "",
-                                              tr("Drawings and documents") + " (*.pdf *.png *.jpg *.jpeg *.tif *.tiff *.bmp *.webp)")
+                                              f"{tr('Drawings and documents')} ({patterns})")
         if path:
             self.run_file(Path(path))
 
