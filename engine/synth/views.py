@@ -281,7 +281,7 @@ def _l_bracket(part: SyntheticPart, r: random.Random) -> dict[str, ViewSpec]:
 def _block(part: SyntheticPart, r: random.Random) -> dict[str, ViewSpec]:
     d = part.dims
     w, dp, h, sw, sh, tap = d["width"], d["depth"], d["height"], d["step_w"], d["step_h"], d["tap"]
-    tx = [w * 0.2, (w - sw) * 0.6]
+    tx = [(w - sw) * 0.25, (w - sw) * 0.75]  # tapped holes on the tall part
 
     def front(v: View) -> None:
         v.poly([(0, 0), (w, 0), (w, h - sh), (w - sw, h - sh), (w - sw, h), (0, h)], closed=True)
@@ -289,11 +289,11 @@ def _block(part: SyntheticPart, r: random.Random) -> dict[str, ViewSpec]:
             v.line(x - tap * 0.425, h, x - tap * 0.425, h - tap * 2, "hidden")
             v.line(x + tap * 0.425, h, x + tap * 0.425, h - tap * 2, "hidden")
             v.center_v(x, h - tap * 2.3, h, ext=2)
-        v.dim_h(0, w, 0, -10, _g(w) + _lin_tol(r))
+        v.dim_h(0, w, 0, -15, _g(w) + _lin_tol(r))
         v.dim_v(0, h, 0, -10, _g(h) + _lin_tol(r))
         v.dim_h(w - sw, w, h, 8, _g(sw))
         v.dim_v(h - sh, h, w, 8, _g(sh) + " ±0.05")
-        v.roughness(w - sw / 2, h - sh, r.choice(("Ra1.6", "Ra3.2")))
+        v.roughness(w * 0.3, 0, r.choice(("Ra1.6", "Ra3.2")), up=False)
 
     def top(v: View) -> None:
         v.rect(0, 0, w, dp)
