@@ -128,6 +128,9 @@ class EngineBridge:
     def thumbnail(self, doc_id: int, page: int) -> QImage:
         return QImage(str(self.engine.thumbnail(doc_id, page)))
 
+    def page_words(self, doc_id: int, page: int) -> tuple[Word, ...]:
+        return tuple(self.engine.page_words(doc_id, page))
+
     def heatmap(self, query_path: Any, hit: Hit) -> Optional[np.ndarray]:
         """(h, w) float array in 0..1, or None when the pack has no patch output."""
         fn = getattr(self.engine, "visual_heatmap", None)

@@ -88,7 +88,8 @@ class FakeEngine:
                    Snippet(doc.text, _marks(doc.text, terms)),
                    Explanation(shared_terms=shared, boxes=(Box(0.70, 0.82, 0.95, 0.90), Box(0.1, 0.1, 0.3, 0.16)),
                                query_boxes=(Box(0.68, 0.80, 0.96, 0.92),),
-                               summary=f"shares {', '.join(shared) or 'layout'}"), rank=rank)
+                               summary=f"shares {', '.join(shared) or 'layout'}"), rank=rank,
+                   other_pages=(2, 3) if doc.kind == "document" else ())
 
     # search -----------------------------------------------------------------------------------
     def search(self, text: str, *, limit: int = 20, kinds: set | None = None) -> SearchResults:
@@ -152,7 +153,8 @@ class FakeEngine:
         return path
 
     def page_words(self, doc_id: int, page: int) -> tuple[Word, ...]:
-        return (Word("1258-B2P", Box(0.70, 0.82, 0.95, 0.90)),)
+        return (Word("S45C", Box(0.2, 0.3, 0.3, 0.35)), Word("unrelated", Box(0.5, 0.5, 0.6, 0.55)),
+                Word("1258-B2P", Box(0.70, 0.82, 0.95, 0.90)))
 
     def visual_heatmap(self, query_path: Any, hit: Hit) -> np.ndarray | None:
         if not self.with_heatmap:

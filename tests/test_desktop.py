@@ -273,3 +273,18 @@ def test_stop_drops_a_slow_search(qtbot, tmp_path):
 def test_dropping_an_unsupported_file_explains_why(qtbot, window, tmp_path):
     drop_file(window.search.drop_zone, tmp_path / "notes.zip")
     assert "cannot search with this kind of file" in window.search.status.text()
+
+
+def test_other_matching_pages_can_be_shown(qtbot, window):
+    search = window.search
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_keyword("S45C")
+    doc = next(i for i, h in enumerate(search.first_list.hits()) if h.other_pages)
+    search.first_list.setCurrentRow(doc)
+    preview = search.preview
+    assert not preview.page_combo.isHidden() and preview.page_combo.count() == 3
+    preview.page_combo.setCurrentIndex(1)
+    preview.page_combo.activated.emit(1)
+    qtbot.waitUntil(lambda: preview.hit_view.has_page() and preview.page == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(preview.hit_view.box_rects()) == 1, timeout=WAIT_MS)  # only "S45C"
+    assert preview.hit_caption.text() == "Matched page 2"

@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSplitter, QToolButton,
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QToolButton,
                                QVBoxLayout, QWidget)
 
 from desktop.engine_bridge import EngineBridge
@@ -42,6 +42,10 @@ class PreviewPane(QWidget):
         self.query_caption, self.hit_caption = QLabel(), QLabel()
         self.query_view, self.hit_view = PageView(), PageView()
         self.open_button, self.folder_button, self.more_button = QPushButton(), QPushButton(), QPushButton()
+        self.page_combo = QComboBox()
+        self.page_combo.setVisible(False)
+        self.page_combo.activated.connect(lambda i: self.show_page(self.page_combo.itemData(i)))
+        self.page = 1  # the page on screen
         self.heatmap_button = QPushButton()
         self.heatmap_button.setCheckable(True)
         self.heatmap_button.setVisible(False)
@@ -79,6 +83,7 @@ class PreviewPane(QWidget):
             actions.addWidget(widget)
         actions.addStretch(1)
         view_tools = QHBoxLayout()
+        view_tools.addWidget(self.page_combo)
         view_tools.addStretch(1)
         for widget in (self.heatmap_button, self.zoom_out, self.zoom_fit, self.zoom_in):
             view_tools.addWidget(widget)
@@ -95,7 +100,10 @@ class PreviewPane(QWidget):
     def retranslate(self) -> None:
         self.query_caption.setText(tr("Your query"))
         self.hit_caption.setText(tr("Matched page") if self.hit is None
-                                 else tr("Matched page {page}", page=self.hit.page))
+                                 else tr("Matched page {page}", page=self.page))
+        self.page_combo.setToolTip(tr("Other pages of this document that match"))
+        if self.hit is not None:
+            self._fill_pages(self.hit)
         self.open_button.setText(tr("Open in viewer"))
         self.folder_button.setText(tr("Show in folder"))
         self.more_button.setText(tr("More like this"))
@@ -147,20 +155,46 @@ class PreviewPane(QWidget):
 
     # hit side ---------------------------------------------------------------------------------
     def show_hit(self, hit: Hit) -> None:
-        self._gen += 1
-        gen = self._gen
         self.hit = hit
         self._describe(hit)
-        self.hit_caption.setText(tr("Matched page {page}", page=hit.page))
+        self._fill_pages(hit)
         self._set_actions_enabled(True)
-        self.heatmap_button.setVisible(False)
-        self._runner.submit(lambda ctx: self._bridge.render_page(hit.doc_id, hit.page, PREVIEW_DPI),
-                            on_result=lambda image: self._page_loaded(gen, hit, image),
-                            on_error=lambda err: self.status_message.emit(str(err)), name="render-hit")
+        self.show_page(hit.page)
+        gen = self._gen
         if self._query_path is not None:
             query = self._query_path
             self._runner.submit(lambda ctx: self._bridge.heatmap(query, hit),
                                 on_result=lambda heat: self._heat_loaded(gen, heat), name="heatmap")
+
+    def _fill_pages(self, hit: Hit) -> None:
+        self.page_combo.clear()
+        self.page_combo.addItem(tr("Page {page} (best match)", page=hit.page), hit.page)
+        for page in hit.other_pages:
+            self.page_combo.addItem(tr("Page {page}", page=page), page)
+        self.page_combo.setCurrentIndex(max(0, self.page_combo.findData(self.page)))
+        self.page_combo.setVisible(bool(hit.other_pages))
+
+    def show_page(self, page: int) -> None:
+        """Render `page` of the current hit; outline the explanation's boxes, or on other pages
+        the words that match the shared terms (from engine.page_words)."""
+        hit = self.hit
+        if hit is None:
+            return
+        self._gen += 1
+        gen = self._gen
+        self.page = page
+        self.hit_caption.setText(tr("Matched page {page}", page=page))
+        self.heatmap_button.setVisible(False)
+        terms = {t.lower() for t in hit.explanation.shared_terms + hit.explanation.shared_identifiers}
+
+        def job(ctx) -> tuple[QImage, tuple[Box, ...]]:  # noqa: ANN001
+            image = self._bridge.render_page(hit.doc_id, page, PREVIEW_DPI)
+            if page == hit.page:
+                return image, hit.explanation.boxes
+            words = self._bridge.page_words(hit.doc_id, page)
+            return image, tuple(w.box for w in words if w.text.lower().strip(".,:;()") in terms)
+        self._runner.submit(job, on_result=lambda r: self._page_loaded(gen, *r),
+                            on_error=lambda err: self.status_message.emit(str(err)), name="render-hit")
 
     def _describe(self, hit: Hit) -> None:
         """Why it matched, from the structured explanation (the engine's summary is English-only)."""
@@ -181,9 +215,9 @@ class PreviewPane(QWidget):
                          if reasons else tr("Matched by overall similarity."))
         self.why.setToolTip(ex.summary)
 
-    def _page_loaded(self, gen: int, hit: Hit, image: QImage) -> None:
+    def _page_loaded(self, gen: int, image: QImage, boxes: tuple[Box, ...]) -> None:
         if gen == self._gen:
-            self.hit_view.set_page(image, hit.explanation.boxes)
+            self.hit_view.set_page(image, boxes)
 
     def _heat_loaded(self, gen: int, heat: Optional[np.ndarray]) -> None:
         if gen != self._gen or heat is None:
@@ -193,5 +227,5 @@ class PreviewPane(QWidget):
         self.heatmap_button.setVisible(True)
 
     def open_in_viewer(self) -> None:
-        if self.hit is not None and not open_at_page(self.hit.path, self.hit.page):
+        if self.hit is not None and not open_at_page(self.hit.path, self.page):
             self.status_message.emit(tr("Could not open {path}", path=self.hit.path))

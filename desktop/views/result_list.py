@@ -141,6 +141,8 @@ class ResultRowView(QFrame):
         self.meta.setText(meta)
         self.up.setToolTip(tr("Good result (+)"))
         self.down.setToolTip(tr("Wrong result (−)"))
+        self.up.setAccessibleName(tr("Good result (+)"))
+        self.down.setAccessibleName(tr("Wrong result (−)"))
 
     def set_thumbnail(self, image: QImage) -> None:
         pixmap = QPixmap.fromImage(image).scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio,
