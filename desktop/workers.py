@@ -106,8 +106,11 @@ class TaskRunner(QObject):
         self._live: set[Task] = set()
 
     def submit(self, job: Job, on_result: Slot = None, on_error: Slot = None,
-               on_progress: Slot = None, name: str = "") -> Task:
-        """Connect the slots, then start the job; returns the handle (for cancel)."""
+               on_progress: Slot = None, name: str = "", priority: int = 0) -> Task:
+        """Connect the slots, then start the job; returns the handle (for cancel).
+
+        Higher `priority` jobs leave the queue first (what the user looks at before thumbnails).
+        """
         task = Task(name)
         if on_result is not None:
             task.finished.connect(on_result)
@@ -117,11 +120,11 @@ class TaskRunner(QObject):
             task.progress.connect(on_progress)
         self._live.add(task)
         task.done.connect(lambda t=task: self._live.discard(t))
-        self._start(task, job)
+        self._start(task, job, priority)
         return task
 
-    def _start(self, task: Task, job: Job) -> None:
-        self._pool.start(_Runnable(task, job))
+    def _start(self, task: Task, job: Job, priority: int = 0) -> None:
+        self._pool.start(_Runnable(task, job), priority)
 
     def active(self) -> int:
         return len(self._live)
@@ -141,6 +144,6 @@ class SyncTaskRunner(TaskRunner):
         super().__init__(max_threads=1)
         self.submitted: list[str] = []
 
-    def _start(self, task: Task, job: Job) -> None:
+    def _start(self, task: Task, job: Job, priority: int = 0) -> None:
         self.submitted.append(task.name)
         task._run(job)

@@ -146,7 +146,7 @@ class PreviewPane(QWidget):
         self._query_path = str(path)
         self.query_box.setVisible(True)
         self._runner.submit(lambda ctx: self._bridge.render_page(str(path), 1, PREVIEW_DPI),
-                            on_result=lambda image: self.query_view.set_page(image, self._query_boxes),
+                            on_result=lambda image: self.query_view.set_page(image, self._query_boxes), priority=10,
                             on_error=lambda err: self.status_message.emit(str(err)), name="render-query")
 
     def set_query_boxes(self, boxes: tuple[Box, ...]) -> None:
@@ -193,7 +193,7 @@ class PreviewPane(QWidget):
                 return image, hit.explanation.boxes
             words = self._bridge.page_words(hit.doc_id, page)
             return image, tuple(w.box for w in words if w.text.lower().strip(".,:;()") in terms)
-        self._runner.submit(job, on_result=lambda r: self._page_loaded(gen, *r),
+        self._runner.submit(job, on_result=lambda r: self._page_loaded(gen, *r), priority=10,
                             on_error=lambda err: self.status_message.emit(str(err)), name="render-hit")
 
     def _describe(self, hit: Hit) -> None:

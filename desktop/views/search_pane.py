@@ -174,7 +174,7 @@ class SearchPane(QWidget):
             results = self._bridge.search(text, kinds=kinds)
             return results, _mtimes(results.hits)
         self._task = self._runner.submit(job, on_result=lambda r: self._show_single(gen, "keyword", *r),
-                                         on_error=lambda e: self._failed(gen, e), name="search")
+                                         on_error=lambda e: self._failed(gen, e), name="search", priority=20)
 
     def run_file(self, path: Path) -> None:
         if Path(path).suffix.lower() not in DROPPABLE:
@@ -190,7 +190,7 @@ class SearchPane(QWidget):
             return results, _mtimes(results.related.hits + results.similar.hits)
         self._task = self._runner.submit(job, on_result=lambda r: self._show_file(gen, *r),
                                          on_error=lambda e: self._failed(gen, e),
-                                         on_progress=lambda p: self._progress(gen, p), name="search-file")
+                                         on_progress=lambda p: self._progress(gen, p), name="search-file", priority=20)
 
     def run_image(self, image: QImage) -> None:
         gen = self._begin(tr("pasted picture"))
@@ -202,7 +202,7 @@ class SearchPane(QWidget):
             results = self._bridge.search_image(qimage_to_pil(image))
             return results, _mtimes(results.related.hits + results.similar.hits)
         self._task = self._runner.submit(job, on_result=lambda r: self._show_file(gen, *r),
-                                         on_error=lambda e: self._failed(gen, e), name="search-image")
+                                         on_error=lambda e: self._failed(gen, e), name="search-image", priority=20)
 
     def run_similar(self, hit: Hit) -> None:
         gen = self._begin(hit.title)
@@ -214,7 +214,7 @@ class SearchPane(QWidget):
                     else results.hits)
             return results, _mtimes(hits)
         self._task = self._runner.submit(job, on_result=lambda r: self._show_similar(gen, *r),
-                                         on_error=lambda e: self._failed(gen, e), name="similar")
+                                         on_error=lambda e: self._failed(gen, e), name="similar", priority=20)
 
     def paste(self) -> None:
         """A picture or a copied file on the clipboard searches; text goes into the search box."""
@@ -317,10 +317,15 @@ class SearchPane(QWidget):
         if key in self._thumbs:
             self._set_thumb(key, self._thumbs[key])
             return
-        self._runner.submit(lambda ctx: self._bridge.thumbnail(doc_id, page),
-                            on_result=lambda image: self._set_thumb(key, image), name="thumbnail")
+        gen = self._gen
 
-    def _set_thumb(self, key: tuple[int, int], image: QImage) -> None:
+        def job(ctx) -> Optional[QImage]:  # noqa: ANN001
+            return None if gen != self._gen else self._bridge.thumbnail(doc_id, page)  # skip stale
+        self._runner.submit(job, on_result=lambda image: self._set_thumb(key, image), name="thumbnail")
+
+    def _set_thumb(self, key: tuple[int, int], image: Optional[QImage]) -> None:
+        if image is None or image.isNull():
+            return
         self._thumbs[key] = image
         self.first_list.set_thumbnail(*key, image)
         self.second_list.set_thumbnail(*key, image)
