@@ -7,6 +7,7 @@ rendered at 150 dpi without a text layer, as a scan or phone photo would arrive:
 - "lines": 12 known Japanese/English/symbol lines -> character accuracy (1 - edit distance / length)
 - "drawing": an A3 landscape drawing (geometry, dimensions, notes, title block) -> latency
 - "rotated": the lines page turned 90/180/270 -> was the rotation found?
+- "synth": drawings from engine.synth (if present) -> share of their text-layer words OCR finds
 Wall-clock latency depends on how busy the machine is; cpu_s_per_page does not (much): on an
 idle 2-core machine, wall time per page is roughly cpu_s_per_page / 1.5 with --threads 0 (ppocr).
 Nothing here is shipped data; everything is drawn on the fly.
@@ -124,7 +125,35 @@ def _cpu_s() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def bench_backend(name: str, pages: int, threads: int) -> dict:
+def synth_word_recall(ocr, n: int) -> dict:
+    """Share of the text-layer words (2+ characters) of engine.synth drawings that OCR of the
+    same page rendered at 150 dpi finds exactly: a realistic figure (title blocks, notes,
+    dimensions with φ/±, Japanese and English). Empty if engine.synth is not available."""
+    if n <= 0:
+        return {}
+    try:
+        from engine.extract.pdf import text_layer_words
+        from engine.synth.drawing import draw_pdf, pdf_to_image
+        from engine.synth.sample_library import library_parts
+    except ImportError:
+        return {}
+    found = total = 0
+    lat = []
+    for part in library_parts()[:n]:
+        pdf = draw_pdf(part)
+        with pymupdf.open(stream=pdf, filetype="pdf") as doc:
+            truth = [w.text for w, _ in text_layer_words(doc[0]) if len(w.text) >= 2]
+        img = pdf_to_image(pdf)
+        t = time.perf_counter()
+        got = {w.text for w in read_upright(ocr, img)[0]}
+        lat.append(time.perf_counter() - t)
+        found += sum(t in got for t in truth)
+        total += len(truth)
+    return {"synth_word_recall": round(found / max(1, total), 3),
+            "synth_p50_s": round(statistics.median(lat), 2)}
+
+
+def bench_backend(name: str, pages: int, threads: int, synth: int = 8) -> dict:
     ocr = get_ocr_engine(name, threads=threads)
     if ocr is None:
         return {"backend": name, "error": "not installed"}
@@ -155,13 +184,14 @@ def bench_backend(name: str, pages: int, threads: int) -> dict:
         _w, r = read_upright(ocr, ref.rotate(-deg, expand=True))  # PIL rotates counter-clockwise
         rot_ok += r == (360 - deg) % 360
     lat.sort()
+    recall = synth_word_recall(ocr, synth)
     return {"backend": ocr.name, "load_s": round(load_s, 2),
             "pages_per_s": round(len(lat) / sum(lat), 2),
             "p50_s": round(statistics.median(lat), 2),
             "p95_s": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 2),
             "cpu_s_per_page": round(cpu, 2),
             "char_acc": round(sum(accs) / len(accs), 3), "lines_exact": f"{exact}/{len(LINES)}",
-            "rotations_found": f"{rot_ok}/3"}
+            "rotations_found": f"{rot_ok}/3", **recall}
 
 
 def main() -> None:
@@ -169,9 +199,10 @@ def main() -> None:
     ap.add_argument("--backends", default="ppocr,tesseract")
     ap.add_argument("--pages", type=int, default=6, help="drawing pages timed per backend")
     ap.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: all cores)")
+    ap.add_argument("--synth", type=int, default=8, help="engine.synth drawings for word recall (0: skip)")
     args = ap.parse_args()
     for name in args.backends.split(","):
-        print(bench_backend(name.strip(), args.pages, args.threads), flush=True)
+        print(bench_backend(name.strip(), args.pages, args.threads, args.synth), flush=True)
 
 
 if __name__ == "__main__":

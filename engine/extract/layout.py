@@ -51,6 +51,3 @@ def words_to_text(words: Iterable[Word]) -> str:
         prev = w
     return "\n".join(lines)
 
-
-def round_box(box: Box, nd: int = 4) -> Box:
-    return Box(round(box.x0, nd), round(box.y0, nd), round(box.x1, nd), round(box.y1, nd))
