@@ -19,6 +19,14 @@ def test_same_seed_same_part_and_bytes() -> None:
     assert generate_part(124) != a
 
 
+def test_seed_to_part_mapping_is_stable() -> None:
+    """Pretraining caches and benchmarks name parts by seed: changing this mapping must be deliberate."""
+    got = [(p.part_no, p.family, p.style, p.material) for p in map(generate_part, (0, 1, 2, 42, 1234))]
+    assert got == [("ZM-2553-W5U", "pin", "cad", "S45C"), ("A-68377-09", "plate", "jis", "SS400"),
+                   ("ZB128778M", "shaft", "jis", "SCM435"), ("ZM-9279-W1U", "flange", "jis", "A5052"),
+                   ("ZM-3999-Z2A", "panel", "jis", "SPCC")]
+
+
 def test_random_instance_seed_is_reproducible() -> None:
     import random
 

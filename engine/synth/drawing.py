@@ -164,7 +164,7 @@ def _border(sheet: Sheet, spec: StyleSpec) -> tuple[float, float, float, float]:
     sheet.rect(m, m, w - m, h - m, "outline")
     sheet.rect(m - 5, m - 5, w - m + 5, h - m + 5, "thin")
     # zone marks (1..n across, A..n down) and centring marks
-    cols, rows = (6, 4) if w < 300 else (8, 6)
+    cols, rows = (8, 6) if max(w, h) > 300 else ((6, 4) if w > h else (4, 6))
     for i in range(cols):
         x = m + (w - 2 * m) * (i + 0.5) / cols
         sheet.text((x, m - 1.2), str(i + 1), 2.5, anchor="center")
@@ -194,7 +194,7 @@ def _title_block(sheet: Sheet, part: SyntheticPart, spec: StyleSpec, frame: tupl
     x0, y0, x1, y1 = frame
     fields = _title_fields(part, spec, scale)
     row_h = TITLE_ROW_H
-    width = (x1 - x0) if spec.title_full_width else (190.0 if sheet.width > 300 else 165.0)
+    width = (x1 - x0) if spec.title_full_width else min(190.0 if sheet.width > 300 else 165.0, x1 - x0)
     ncols = 4 if spec.title_full_width else 3
     nrows = -(-len(fields) // ncols) + 1  # + name row
     top = y1 - nrows * row_h
@@ -217,7 +217,6 @@ def _title_block(sheet: Sheet, part: SyntheticPart, spec: StyleSpec, frame: tupl
         while sheet.text_width(value, fit) > col_w - 3 and fit > 1.6:
             fit -= 0.2
         sheet.text((cx + 2.5, cy + row_h - 1.0), value, fit)
-    _projection_symbol(sheet, x1 - 24, top - 11, spec.first_angle)
     return top
 
 
@@ -257,6 +256,8 @@ def draw_pdf(part: SyntheticPart) -> bytes:
     spec = STYLE_SPECS[part.style]
     r = random.Random(part.seed * 7919 + 17)
     w, h = SHEETS[part.sheet]
+    if part.portrait:
+        w, h = h, w
     doc = pymupdf.open()
     page = doc.new_page(width=w * MM, height=h * MM)
     sheet = Sheet(page, spec.lines)
@@ -276,11 +277,15 @@ def draw_pdf(part: SyntheticPart) -> bytes:
     sheet.terms = ()
     _title_block(sheet, part, spec, frame, scale)
     notes = _notes(part, spec)
-    ny = (tb_top if not spec.title_full_width else tb_top) - 4 - 4.5 * (len(notes) - 1)
+    ny = tb_top - 4 - 4.5 * (len(notes) - 1)
     for i, line in enumerate(notes):
         sheet.text((frame[0] + 4, ny + i * 4.5), line, 2.8 if i else 3.2)
+    # general roughness and projection symbols sit right of the notes, or above them on narrow sheets
+    notes_right = frame[0] + 4 + max(sheet.text_width(line, 2.8) for line in notes)
+    sym_y = tb_top - 4 if notes_right < frame[2] - 66 else ny - 9
+    _projection_symbol(sheet, frame[2] - 24, sym_y - 7, spec.first_angle)
     # general surface roughness: symbol + (value)
-    gv = View(sheet, (frame[2] - 62, tb_top - 4), 1.0)
+    gv = View(sheet, (frame[2] - 62, sym_y), 1.0)
     gv.roughness(0, 0, part.roughness.replace("Ra ", "Ra"))
     if part.family == "gear_blank":
         _gear_table(sheet, part, spec, frame[2], frame[1] + (14.0 if spec.revision_table else 0.0))

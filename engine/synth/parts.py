@@ -140,6 +140,7 @@ class SyntheticPart:
     revision: str
     qty: int
     features: tuple[str, ...] = field(default=())  # notes such as "4-φ9 キリ"
+    portrait: bool = False  # A4 upright (small parts); A3 and most A4 sheets are landscape
 
     @property
     def material_info(self) -> Material:
@@ -280,11 +281,13 @@ def generate_part(rng: Seed = 0, family: str | None = None, style: str | None = 
     dims, feats = _family_dims(family, r)
     big = max(v for k, v in dims.items() if k in ("od", "width", "length", "leg_a") or k.startswith("l"))
     people = r.sample(_PEOPLE, 3)
+    part_no = make_part_no(r)  # keep this draw order: it defines seed -> part for every user
+    sheet = "A3" if big > 220 or r.random() < 0.25 else "A4"
     return SyntheticPart(
-        seed=seed, family=family, style=style, part_no=make_part_no(r),
+        seed=seed, family=family, style=style, part_no=part_no,
         name_ja=name_ja, name_en=name_en, material=mat,
         heat_treatment=heat[0], hardness=heat[2], surface=surf[0], dims=dims,
-        sheet="A3" if big > 220 or r.random() < 0.25 else "A4",
+        sheet=sheet,
         scale="2:1" if big < 40 else ("1:2" if big > 250 else "1:1"),
         general_tolerance=("ISO 2768-m" if style == "iso" else "GB/T 1804-m" if style == "cn"
                            else r.choice(("JIS B 0405-m", "JIS B 0405-m", "JIS B 0405-f"))),
@@ -293,6 +296,8 @@ def generate_part(rng: Seed = 0, family: str | None = None, style: str | None = 
         date=f"20{r.randint(19, 26)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}",
         revision=r.choice(("A", "A", "B", "C", "0", "1")), qty=r.choice((1, 2, 4, 5, 10, 20, 50)),
         features=feats,
+        # decided without drawing from `r`, so adding it kept every seed's other attributes unchanged
+        portrait=sheet == "A4" and family in ("pin", "bushing", "l_bracket", "block", "bolt") and seed % 3 == 0,
     )
 
 
