@@ -45,6 +45,7 @@ class SearchPane(QWidget):
         self._task: Optional[Task] = None
         self._t0 = 0.0
         self.last_elapsed_s: Optional[float] = None
+        self.last_error: Optional[BaseException] = None
         self.query_label = ""
         self.query_key = ""
         self._mode = ""
@@ -146,6 +147,7 @@ class SearchPane(QWidget):
             self._task.cancel()
         self._gen += 1
         self._t0 = time.perf_counter()
+        self.last_elapsed_s, self.last_error = None, None
         self.query_label = label
         self.query_key = key or label  # what feedback records as the query
         self._set_status("Searching for “{query}”…", query=label)
@@ -247,6 +249,7 @@ class SearchPane(QWidget):
 
     def _failed(self, gen: int, err: BaseException) -> None:
         if gen == self._gen:
+            self.last_error = err
             self.status.set_busy(False)
             self._set_status("Search failed: {error}", error=str(err) or type(err).__name__)
             self.status_message.emit(self.status.text())
