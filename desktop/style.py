@@ -38,6 +38,7 @@ QPushButton, QToolButton, QComboBox, QLineEdit, QSpinBox {{ min-height: {row_min
 QPushButton#PrimaryButton {{ background: #1f4e79; color: white; border-radius: 6px; font-weight: bold; }}
 QPushButton#PrimaryButton:disabled {{ background: #8aa2b8; }}
 QPushButton#DangerButton {{ color: #a4262c; }}
+QPushButton#DangerButton:disabled {{ color: #9a9a9a; }}
 QLineEdit#SearchBox {{ font-size: {font_pt + 4}pt; min-height: {row_min}px; border: 2px solid #1f4e79; border-radius: 6px; }}
 QFrame#DropZone {{ border: 3px dashed #7f9cbf; border-radius: 12px; background: #f2f6fb; }}
 QFrame#DropZone[hover="true"] {{ border-color: #1f4e79; background: #dce9f7; }}
