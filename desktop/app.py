@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.compat import guard_none_refcount
 from desktop.engine_bridge import EngineBridge
-from desktop.i18n import translator
+from desktop.i18n import tr, translator
 from desktop.main_window import MainWindow
 from desktop.settings import AppSettings
 from desktop.style import apply_appearance
@@ -64,7 +64,8 @@ def build_window(args: argparse.Namespace, app: QApplication, settings: AppSetti
                 pass
     window.index_if_empty = args.sample
     runner.submit(open_job, on_result=lambda _: window.start(),
-                  on_error=lambda err: window.statusBar().showMessage(f"Cannot open the library: {err}"),
+                  on_error=lambda err: window.statusBar().showMessage(
+                      tr("Cannot open the library: {error}", error=str(err))),
                   name="open")
     return window
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QByteArray, QSize, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QApplication, QHBoxLayout, QListWidget, QListWidgetItem,
                                QMainWindow, QMessageBox, QStackedWidget, QWidget)
@@ -66,6 +66,9 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
         self.resize(1400, 900)
+        geometry = settings.get("ui/window_geometry")
+        if geometry:
+            self.restoreGeometry(QByteArray.fromBase64(geometry.encode("ascii")))
 
         self.search.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.library.status_loaded.connect(self._status_loaded)
@@ -159,6 +162,7 @@ class MainWindow(QMainWindow):
             pane.retranslate()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.set("ui/window_geometry", bytes(self.saveGeometry().toBase64()).decode("ascii"))
         self.runner.cancel_all()
         self.library.cancel_index()
         self.model.worker.cancel()

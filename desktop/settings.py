@@ -22,6 +22,7 @@ class Setting:
     key: str
     default: Any
     label: str  # English label; translated with tr() where shown
+    shown: bool = True  # False: kept by the app itself (window geometry), not on the Settings page
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -34,6 +35,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ui/language", "", N_("Language")),                   # "" -> from the system locale
     Setting("ui/font_pt", 14, N_("Font size")),
     Setting("ui/touch_mode", False, N_("Large touch targets")),
+    Setting("ui/window_geometry", "", "window geometry", shown=False),  # base64 of saveGeometry()
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 

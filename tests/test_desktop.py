@@ -288,3 +288,12 @@ def test_other_matching_pages_can_be_shown(qtbot, window):
     qtbot.waitUntil(lambda: preview.hit_view.has_page() and preview.page == 2, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: len(preview.hit_view.box_rects()) == 1, timeout=WAIT_MS)  # only "S45C"
     assert preview.hit_caption.text() == "Matched page 2"
+
+
+def test_window_geometry_survives_a_restart(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path, FakeEngine())
+    window.resize(640, 480)
+    window.close()
+    assert window.settings.get("ui/window_geometry")
+    again = make_window(qtbot, tmp_path, FakeEngine())
+    assert (again.width(), again.height()) == (640, 480)

@@ -8,6 +8,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 
 from desktop.i18n import LANGUAGES, tr
 from desktop.settings import SETTINGS, AppSettings
+
+SHOWN = tuple(s for s in SETTINGS if s.shown)
 from engine.types import PackInfo
 
 RESTART_KEYS = {"library/path", "engine/threads", "engine/ocr_languages", "model/pack"}
@@ -52,7 +54,7 @@ class SettingsPane(QWidget):
             widget.setMaximumWidth(160)
         for widget in (self.ocr, self.pack, self.language):
             widget.setMaximumWidth(420)
-        for setting in SETTINGS:
+        for setting in SHOWN:
             self.form.addRow(QLabel(), self.fields[setting.key])
         layout = QVBoxLayout(self)
         layout.addWidget(self.form_box)
@@ -75,7 +77,7 @@ class SettingsPane(QWidget):
 
     def retranslate(self) -> None:
         self.form_box.setTitle(tr("Settings"))
-        for row, setting in enumerate(SETTINGS):
+        for row, setting in enumerate(SHOWN):
             label = self.form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget()
             mark = " *" if setting.key in RESTART_KEYS else ""
             label.setText(tr(setting.label) + mark)
