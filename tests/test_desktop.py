@@ -293,7 +293,8 @@ def test_other_matching_pages_can_be_shown(qtbot, window):
 def test_window_geometry_survives_a_restart(qtbot, tmp_path):
     window = make_window(qtbot, tmp_path, FakeEngine())
     window.resize(640, 480)
+    size = (window.width(), window.height())  # the window may not shrink below its minimum
     window.close()
     assert window.settings.get("ui/window_geometry")
     again = make_window(qtbot, tmp_path, FakeEngine())
-    assert (again.width(), again.height()) == (640, 480)
+    assert (again.width(), again.height()) == size != (1400, 900)
