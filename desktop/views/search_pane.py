@@ -9,7 +9,7 @@ from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QImage
-from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLineEdit, QPushButton,
                                QSplitter, QVBoxLayout, QWidget)
 
 from desktop.engine_bridge import EngineBridge, qimage_to_pil
@@ -17,7 +17,7 @@ from desktop.i18n import tr
 from desktop.views.drop_zone import DROPPABLE, DropZoneView
 from desktop.views.filter_bar import FilterBar
 from desktop.views.preview_pane import PreviewPane
-from desktop.views.result_list import ResultListView
+from desktop.views.result_pair import ResultPairView
 from desktop.views.search_status import SearchStatusView
 from desktop.workers import Task, TaskRunner
 from engine.types import FileQueryResults, Hit, SearchResults
@@ -61,28 +61,17 @@ class SearchPane(QWidget):
         self.search_button.setObjectName("PrimaryButton")
         self.filters = FilterBar()
         self.status = SearchStatusView()
-        self.first_title, self.second_title = QLabel(), QLabel()
-        self.first_title.setObjectName("ListTitle")
-        self.second_title.setObjectName("ListTitle")
-        self.first_list, self.second_list = ResultListView(), ResultListView()
+        self.results = ResultPairView()
+        self.first_list, self.second_list = self.results.lists()
+        self.first_title, self.second_title = self.results.first_title, self.results.second_title
         self.preview = PreviewPane(bridge, runner)
 
         search_row = QHBoxLayout()
         search_row.addWidget(self.search_box, 1)
         for button in (self.search_button, self.open_button, self.paste_button):
             search_row.addWidget(button)
-        lists = QSplitter(Qt.Orientation.Vertical)
-        for title, view in ((self.first_title, self.first_list), (self.second_title, self.second_list)):
-            box = QWidget()
-            box_layout = QVBoxLayout(box)
-            box_layout.setContentsMargins(0, 0, 0, 0)
-            box_layout.addWidget(title)
-            box_layout.addWidget(view, 1)
-            lists.addWidget(box)
-        self._second_box = lists.widget(1)
-        self.lists_splitter = lists
         self.results_splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.results_splitter.addWidget(lists)
+        self.results_splitter.addWidget(self.results)
         self.results_splitter.addWidget(self.preview)
         self.results_splitter.setSizes([640, 480])
         layout = QVBoxLayout(self)
@@ -103,12 +92,11 @@ class SearchPane(QWidget):
         self.filters.changed.connect(self._refill)
         self.preview.more_like_this.connect(self.run_similar)
         self.preview.status_message.connect(self.status_message)
-        for view, other in ((self.first_list, self.second_list), (self.second_list, self.first_list)):
+        for view in self.results.lists():
             view.hit_selected.connect(self.preview.show_hit)
             view.open_requested.connect(lambda hit: (self.preview.show_hit(hit), self.preview.open_in_viewer()))
             view.voted.connect(self.record_vote)
             view.thumbnail_needed.connect(self._load_thumbnail)
-            view.switch_requested.connect(lambda o=other: o.isVisible() and o.count() and self._focus_list(o))
         self.retranslate()
 
     # texts --------------------------------------------------------------------------------
@@ -120,25 +108,11 @@ class SearchPane(QWidget):
         self.paste_button.setText(tr("Paste picture"))
         self.filters.retranslate()
         self.preview.retranslate()
-        self.first_list.retranslate()
-        self.second_list.retranslate()
-        self._set_titles()
+        self.results.retranslate()
         self.status.retranslate()
 
     def _set_status(self, text: str, **fields: object) -> None:
         self.status.set_text(text, **fields)
-
-    def _set_titles(self) -> None:
-        self.first_list.empty_text = tr("No related documents found.") if self._mode == "file" else tr("Nothing found.")
-        self.second_list.empty_text = tr("No similar drawings found.")
-        first, second = len(self.first_list.hits()), len(self.second_list.hits())
-        if self._mode == "file":
-            self.first_title.setText(tr("Related documents ({n})", n=first))
-            self.second_title.setText(tr("Similar drawings ({n})", n=second))
-        elif self._mode == "similar":
-            self.first_title.setText(tr("More like “{query}” ({n})", query=self.query_label, n=first))
-        else:
-            self.first_title.setText(tr("Results ({n})", n=first))
 
     # starting searches ------------------------------------------------------------------------
     def _begin(self, label: str, key: str | None = None) -> int:
@@ -281,39 +255,19 @@ class SearchPane(QWidget):
         self.status.set_busy(False)
         self.drop_zone.set_compact(True)
         self.results_splitter.setVisible(True)
-        self._second_box.setVisible(self._mode == "file")
         self._refill()
-        self._share_space()
+        self.results.share_space()
         self._set_status("{n} results in {s:.1f} s", n=count, s=self.last_elapsed_s)
-        first = self.first_list if self.first_list.count() else self.second_list
-        if first.count():
-            first.setCurrentRow(0)
+        self.results.select_first()
         self.results_shown.emit(self._mode)
 
-    def _share_space(self) -> None:
-        """Two lists: split the height; an empty one shrinks to its "nothing found" line."""
-        total = max(400, self.lists_splitter.height())
-        first, second = self.first_list.count(), self.second_list.count()
-        small = 110
-        if first and not second:
-            self.lists_splitter.setSizes([total - small, small])
-        elif second and not first:
-            self.lists_splitter.setSizes([small, total - small])
-        else:
-            self.lists_splitter.setSizes([total // 2, total // 2])
-
     def _refill(self) -> None:
-        self.first_list.set_hits(self.filters.apply(self._results["first"], self._mtimes))
-        self.second_list.set_hits(self.filters.apply(self._results["second"], self._mtimes))
-        self._set_titles()
-
-    def _focus_list(self, view: ResultListView) -> None:
-        view.setFocus()
-        if view.currentRow() < 0:
-            view.setCurrentRow(0)
+        self.results.show_hits(self._mode, self.query_label,
+                               self.filters.apply(self._results["first"], self._mtimes),
+                               self.filters.apply(self._results["second"], self._mtimes))
 
     def focus_results(self) -> None:
-        self._focus_list(self.first_list if self.first_list.count() else self.second_list)
+        self.results.focus_results()
 
     def _load_thumbnail(self, doc_id: int, page: int) -> None:
         key = (doc_id, page)
