@@ -46,6 +46,7 @@ def extract_pdf(path: Path, settings: EngineSettings, ocr: OcrEngine | None) -> 
     warnings: list[str] = []
     pages: list[PageContent] = []
     stats: list[PageStats] = []
+    failed = 0
     try:
         for index in range(doc.page_count):
             try:
@@ -53,7 +54,8 @@ def extract_pdf(path: Path, settings: EngineSettings, ocr: OcrEngine | None) -> 
                 content, st = _extract_page(page, index + 1, settings, ocr, warnings)
             except ExtractionError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # one bad page: keep the others
+                failed += 1
                 warnings.append(f"page {index + 1} could not be read ({_short(exc)})")
                 content, st = PageContent(page_no=index + 1, text="", source="none"), PageStats()
             pages.append(content)
@@ -61,8 +63,7 @@ def extract_pdf(path: Path, settings: EngineSettings, ocr: OcrEngine | None) -> 
         title = _useful_title((doc.metadata or {}).get("title") or "")
     finally:
         doc.close()
-    if all(p.source == "none" for p in pages) and len(
-            [w for w in warnings if "could not be read" in w]) == len(pages):
+    if failed == len(pages):
         raise ExtractionError(path, "no page of the PDF could be read (damaged or truncated file)")
     if "repair" in (pymupdf.TOOLS.mupdf_warnings(reset=True) or "").lower():
         if not any(st.chars or st.line_art or st.picture_cover for st in stats):
