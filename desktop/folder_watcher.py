@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
 
+MAX_WATCHED_DIRS = 256
+
+
+def watchable_dirs(folders: Sequence[str], depth: int = 2, limit: int = MAX_WATCHED_DIRS) -> list[str]:
+    """The folders and their subfolders down to `depth` levels (file I/O: call it in a worker)."""
+    found: list[str] = []
+    level = [f for f in folders if os.path.isdir(f)]
+    for _ in range(depth + 1):
+        found.extend(level)
+        if len(found) >= limit:
+            return found[:limit]
+        below = []
+        for folder in level:
+            try:
+                with os.scandir(folder) as entries:
+                    below.extend(e.path for e in entries if e.is_dir(follow_symlinks=False)
+                                 and not e.name.startswith("."))
+            except OSError:
+                continue
+        level = below
+    return found[:limit]
+
+
 class FolderWatcher(QObject):
     """Emits `changed` (debounced) when a watched folder changes or the poll interval passes.
 
-    Watching is not recursive and network shares often send no events, so the poll timer is the
-    safety net; the engine's incremental index makes a poll with no changes cheap.
+    Qt watches single directories, so callers pass the folders with their subfolders
+    (`watchable_dirs`, to a limited depth); network shares often send no events, so the poll timer
+    is the safety net; the engine's incremental index makes a poll with no changes cheap.
     """
 
     changed = Signal()

@@ -180,3 +180,12 @@ def test_none_guard_survives_many_void_calls(qapp):
     for _ in range(20000):
         probe.setObjectName("x")
     assert sys.getrefcount(None) > 1000
+
+
+def test_watchable_dirs_goes_two_levels_down_and_skips_hidden(tmp_path):
+    from desktop.folder_watcher import watchable_dirs
+    for sub in ("a/b/c/d", "e", ".git/x"):
+        (tmp_path / sub).mkdir(parents=True)
+    found = watchable_dirs([str(tmp_path)])
+    assert {p.replace(str(tmp_path), "") for p in found} == {"", "/a", "/e", "/a/b"}
+    assert len(watchable_dirs([str(tmp_path)], limit=2)) == 2

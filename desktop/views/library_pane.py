@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFileDialog, QGridL
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from desktop.engine_bridge import EngineBridge
-from desktop.folder_watcher import FolderWatcher
+from desktop.folder_watcher import FolderWatcher, watchable_dirs
 from desktop.i18n import N_, tr
 from desktop.views.formatting import format_bytes, format_duration
 from desktop.workers import Task, TaskRunner
@@ -124,9 +124,12 @@ class LibraryPane(QWidget):
 
     # status -----------------------------------------------------------------------------------
     def refresh(self) -> None:
-        def job(ctx) -> tuple[LibraryStatus, dict[str, bool]]:  # noqa: ANN001
+        watch = self._watcher.enabled
+
+        def job(ctx) -> tuple[LibraryStatus, dict[str, bool], list[str]]:  # noqa: ANN001
             status = self._bridge.status()
-            return status, {folder: os.path.isdir(folder) for folder in status.folders}
+            dirs = watchable_dirs(status.folders) if watch else []
+            return status, {folder: os.path.isdir(folder) for folder in status.folders}, dirs
         self._runner.submit(job, on_result=lambda r: self._show_status(*r), name="status")
 
     def _folder_text(self, folder: str) -> str:
@@ -135,7 +138,8 @@ class LibraryPane(QWidget):
         state = tr("reachable") if self._reachable.get(folder, True) else tr("NOT reachable")
         return f"{folder}   —   {state}" + (tr(" · {n} failed", n=failed) if failed else "")
 
-    def _show_status(self, status: LibraryStatus, reachable: dict[str, bool] | None = None) -> None:
+    def _show_status(self, status: LibraryStatus, reachable: dict[str, bool] | None = None,
+                     watch_dirs: list[str] | None = None) -> None:
         self.status = status
         self._reachable = reachable or {}
         values = {"library": status.library, "documents": str(status.documents),
@@ -151,7 +155,7 @@ class LibraryPane(QWidget):
             if not self._reachable.get(folder, True):
                 item.setForeground(Qt.GlobalColor.darkRed)
             self.folder_list.addItem(item)
-        self._watcher.set_folders(status.folders)
+        self._watcher.set_folders(watch_dirs or [])
         self.failed_table.setRowCount(len(status.failed))
         for row, failed in enumerate(status.failed):
             for col, text in enumerate((failed.path, failed.reason, failed.when[:16].replace("T", " "))):
