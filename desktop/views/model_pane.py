@@ -204,10 +204,10 @@ class ModelPane(QWidget):
         self.cancel_button.setEnabled(False)
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1)
-        before, after = split_metrics(result.get("metrics", {}))
+        before, after = split_metrics(result.get("metrics") or result)  # engine.learn.adapt: before/after
         self.chart.set_metrics(before, after)
         self.progress_label.setText(tr("Adaptation finished: new version {pack}. Activate it to use it.",
-                                       pack=result.get("pack", "?")))
+                                       pack=result.get("pack_id") or result.get("pack", "?")))
         self._update_available()
         self.refresh()
 
