@@ -90,8 +90,9 @@ def _drawing_pdf(path, *, scanned: bool = False):
         page.insert_image(page.rect, stream=buf.getvalue())
     else:
         page.draw_rect(pymupdf.Rect(20, 20, 1171, 822))
-        for i in range(50):  # outline, hatching and dimension lines
-            page.draw_line((100 + 10 * i, 200), (100 + 10 * i, 500), width=0.5)
+        for i in range(50):  # section hatching at 45 degrees
+            page.draw_line((100 + 10 * i, 200), (160 + 10 * i, 260), width=0.5)
+        page.draw_circle((400, 400), 80)  # a bore
         for y in range(672, 822, 30):  # title block grid
             page.draw_line((771, y), (1171, y))
         page.insert_text((780, 692), "図番 1258-B2P", fontname="japan", fontsize=10)
@@ -324,3 +325,30 @@ def test_pdf_title_ignores_placeholders(tmp_path, meta, expected):
     doc.set_metadata({"title": meta})
     doc.save(tmp_path / "file.pdf")
     assert extract_document(tmp_path / "file.pdf").title == expected
+
+
+def test_table_grid_documents_are_not_drawings(tmp_path):
+    """A spec sheet with a ruled table has many straight lines but is a document; a drawing has
+    curves and slanted strokes."""
+    import pymupdf
+
+    from engine.extract import extract_document
+
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for r in range(30):  # a ruled inspection table
+        page.draw_line((40, 100 + 20 * r), (560, 100 + 20 * r))
+    for c in range(7):
+        page.draw_line((40 + 86 * c, 100), (40 + 86 * c, 680))
+    page.insert_text((50, 80), "Inspection report ZM-1258-B2P", fontsize=12)
+    doc.save(tmp_path / "table.pdf")
+    assert extract_document(tmp_path / "table.pdf").kind == "document"
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=842, height=595)
+    for i in range(12):
+        page.draw_circle((300, 300), 20 + 8 * i)
+        page.draw_line((100 + 10 * i, 100), (160 + 10 * i, 160))  # hatching
+    page.insert_text((600, 550), "PART NO. ZM-1258-B2P", fontsize=10)
+    doc.save(tmp_path / "drawing.pdf")
+    assert extract_document(tmp_path / "drawing.pdf").kind == "drawing"

@@ -6,8 +6,10 @@ little, while an opaque classifier would be hard to explain to a user or to fix 
 The rule, per page:
 - a *drawing page* carries little running text (at most `MAX_LONG_LINES` lines longer than
   `LONG_LINE_CHARS` characters, and fewer than `MAX_DRAWING_CHARS` characters in all), and is
-  either dominated by vector line art (at least `MIN_LINE_ART` path items: outlines, dimension
-  lines, the title-block grid) or mainly a picture (a scan or photo covering half the page);
+  either carries shaped line art (at least `MIN_LINE_ART` curves or slanted strokes: outlines,
+  arcs, hatching, dimension arrowheads — axis-aligned lines and rectangles are not counted,
+  because table grids in specs and inspection reports are made of them) or is mainly a picture
+  (a scan or photo covering half the page);
 - anything else is a *document page* (specs, process sheets, reports, letters).
 A PDF is a drawing when at least half of its pages are drawing pages. Image files are always
 drawings; text, CSV, XLSX and DOCX files are always documents.
@@ -23,7 +25,7 @@ from engine.types import DocKind
 LONG_LINE_CHARS = 40
 MAX_LONG_LINES = 6
 MAX_DRAWING_CHARS = 1500
-MIN_LINE_ART = 40
+MIN_LINE_ART = 20
 MIN_PICTURE_COVER = 0.5
 
 
@@ -33,7 +35,7 @@ class PageStats:
 
     chars: int = 0  # non-space characters of the page text (text layer or OCR)
     long_lines: int = 0  # text lines with more than LONG_LINE_CHARS characters
-    line_art: int = 0  # vector path items (lines, curves, rectangles)
+    line_art: int = 0  # shaped vector strokes (curves, slanted lines)
     picture_cover: float = 0.0  # share of the page area covered by raster images, 0..1
 
 

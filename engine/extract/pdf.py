@@ -149,11 +149,25 @@ def _picture_cover(page: pymupdf.Page) -> float:
 
 
 def _line_art(page: pymupdf.Page) -> int:
-    """Number of vector path items (a proxy for line art); cheap C-level drawing list."""
+    """Number of *shaped* vector strokes: curves and slanted lines (outlines, arcs, hatching,
+    arrowheads). Axis-aligned lines and rectangles are left out on purpose: the grid of a table
+    in a spec or an inspection report is made of them, and must not make it look like a drawing."""
     try:
-        return sum(len(p.get("items", ())) for p in page.get_cdrawings())
+        drawings = page.get_cdrawings()
     except Exception:
         return 0
+    shaped = 0
+    for path in drawings:
+        for item in path.get("items", ()):
+            kind = item[0]
+            if kind == "c":
+                shaped += 1
+            elif kind == "l":
+                (x0, y0), (x1, y1) = item[1], item[2]
+                shaped += abs(x1 - x0) > 0.5 and abs(y1 - y0) > 0.5
+            elif kind == "qu":
+                shaped += 1
+    return shaped
 
 
 def render_pdf_page(page: pymupdf.Page, dpi: int, *, grayscale: bool = False,
