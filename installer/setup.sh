@@ -4,8 +4,6 @@
 # model pack. Safe to run again: each step is skipped when already done.
 #
 #   bash installer/setup.sh
-#
-# Offline sites: see installer/README.md for the wheelhouse bundle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
