@@ -54,6 +54,7 @@ def build_window(args: argparse.Namespace, app: QApplication, settings: AppSetti
 
     def open_job(ctx) -> None:  # noqa: ANN001
         bridge.open_engine(library, threads=threads)
+        bridge.detect_adaptation()
         if args.sample and str(SAMPLE_LIBRARY) not in bridge.folders():
             bridge.add_folder(SAMPLE_LIBRARY)
         active = bridge.status().pack

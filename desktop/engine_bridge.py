@@ -67,6 +67,7 @@ class EngineBridge:
         self._error: Optional[BaseException] = None
         self._ready = threading.Event()
         self._write_lock = threading.Lock()
+        self._adapt_cli = False
         if engine is not None:
             self.attach(engine)
 
@@ -103,8 +104,24 @@ class EngineBridge:
 
     # capabilities ---------------------------------------------------------------------------
     def can_adapt(self) -> bool:
-        """True once the engine has the learning issue's `adapt` (never blocks the GUI)."""
-        return self._engine is not None and callable(getattr(self._engine, "adapt", None))
+        """Whether the adaptation wizard can run (cached; never blocks the GUI)."""
+        if self._engine is not None and callable(getattr(self._engine, "adapt", None)):
+            return True
+        return self._adapt_cli
+
+    def detect_adaptation(self) -> bool:
+        """Look (once, in a worker) for `zumen adapt` in the CLI and for torch, which it needs."""
+        import argparse
+        import importlib.util
+        try:
+            if importlib.util.find_spec("torch") is None:
+                return False
+            from engine.cli import build_parser
+            commands = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+            self._adapt_cli = any("adapt" in a.choices for a in commands)
+        except Exception:  # noqa: BLE001 - a missing or broken CLI just means "not available"
+            self._adapt_cli = False
+        return self._adapt_cli
 
     # search -------------------------------------------------------------------------------
     def search(self, text: str, limit: int = 30, kinds: set | None = None) -> SearchResults:

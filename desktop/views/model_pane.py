@@ -132,6 +132,7 @@ class ModelPane(QWidget):
         if self._active is None and packs:
             self._active = packs[0]
         self._show_active()
+        self._update_available()
         self.packs_loaded.emit(packs)
 
     def _show_active(self) -> None:
