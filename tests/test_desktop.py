@@ -298,3 +298,20 @@ def test_window_geometry_survives_a_restart(qtbot, tmp_path):
     assert window.settings.get("ui/window_geometry")
     again = make_window(qtbot, tmp_path, FakeEngine())
     assert (again.width(), again.height()) == size != (1400, 900)
+
+
+def test_model_page_shows_packs_and_activates(qtbot, window, engine):
+    model = window.model
+    with qtbot.waitSignal(model.packs_loaded, timeout=WAIT_MS):
+        window.go("model")
+    assert model.pack_list.count() == 2
+    assert model.chart.after  # the active pack's evaluation is charted
+    assert not model.unavailable.isHidden()  # the fake engine has no `adapt`
+    model.pack_list.setCurrentRow(1)
+    with qtbot.waitSignal(model.packs_loaded, timeout=WAIT_MS):
+        model.activate_button.click()
+    assert engine._active == "site-1.1.0"
+    assert model.chart.before == {"recall@1": 0.62}
+    with qtbot.waitSignal(model.packs_loaded, timeout=WAIT_MS):
+        model.rollback_button.click()
+    assert engine._active == "default-1.0.0"
