@@ -6,6 +6,8 @@ It returns the real engine.types dataclasses, reports progress and honours cance
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 import threading
 import time
@@ -58,6 +60,17 @@ def _marks(text: str, terms: Sequence[str]) -> tuple[tuple[int, int], ...]:
     return tuple(sorted(spans))
 
 
+_THUMBS: list[Path] = []
+
+
+def _thumbs_dir() -> Path:
+    """One temporary thumbnail folder per process, removed at exit."""
+    if not _THUMBS:
+        _THUMBS.append(Path(tempfile.mkdtemp(prefix="zumen-fake-thumbs-")))
+        atexit.register(shutil.rmtree, _THUMBS[0], True)
+    return _THUMBS[0]
+
+
 class FakeEngine:
     def __init__(self, delay_s: float = 0.0, index_files: int = 8, index_step_s: float = 0.0,
                  with_heatmap: bool = True) -> None:
@@ -68,7 +81,7 @@ class FakeEngine:
         self.feedback_log: list[dict] = []
         self.calls: list[str] = []
         self._folders: list[str] = ["/plant/drawings", "/plant/specs"]
-        self._thumbs = Path(tempfile.mkdtemp(prefix="zumen-fake-thumbs-"))
+        self._thumbs = _thumbs_dir()
         self._lock = threading.Lock()
         self._active = "default-1.0.0"
 
