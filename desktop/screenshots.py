@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -170,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                "documents": window.library.status.documents if window.library.status else None}
     (args.out / "timings.json").write_text(json.dumps(timings, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(timings))
-    window.close()
+    window.close()  # closes the engine too
+    shutil.rmtree(tmp, ignore_errors=True)  # the temporary settings and library
     return 0
 
 
