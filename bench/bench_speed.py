@@ -22,6 +22,7 @@ outside every library folder, so a later `index` never deletes them.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import random
 import shutil
 import sys
@@ -59,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ann-queries", type=int, default=200, help="query vectors for ANN recall")
     p.add_argument("--chunks-per-doc", type=int, default=20, help="filler chunks per filler document")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--no-isolate", action="store_true",
+                   help="run every phase in this process (default: each phase in a fresh child process, "
+                        "so its peak memory is its own)")
     p.add_argument("--workdir", type=Path, default=None, help="keep the libraries here (default: temp)")
     p.add_argument("--out", type=Path, default=common.OUT_DIR / "speed.json")
     args = p.parse_args(argv)
@@ -301,6 +305,7 @@ def phase_ann(library: Path, queries: np.ndarray, k: int = 10, *, encoder=None) 
                               "p50_ms": common.percentiles(times)["p50_ms"]})
             raw.expansion_search = original
         out["sweep"] = sweep
+        out["peak_rss_mb"] = common.peak_rss_mb()  # includes the numpy copy of the vectors
         del matrix
     finally:
         lib.close()
@@ -308,6 +313,17 @@ def phase_ann(library: Path, queries: np.ndarray, k: int = 10, *, encoder=None) 
 
 
 # --------------------------------------------------------------------------- main
+
+def run_phase(isolate: bool, fn, *args, **kwargs):
+    """Run one phase, in a fresh process when `isolate` (clean peak RSS, cold caches, no models
+    left loaded by an earlier phase); the phase's result comes back pickled."""
+    if not isolate:
+        return fn(*args, **kwargs)
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args, **kwargs).result()
+
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
@@ -331,7 +347,9 @@ def main(argv: list[str] | None = None) -> int:
             common.write_text_pdf(text_dir / f"spec-{d:03d}.pdf", pages)
         library = work / "library"
         warm_text = common.write_text_pdf(work / "warm-text" / "warm.pdf", [spec_lines(1, 10)]).parent
-        result["index_text"] = phase_index("index-text", text_dir, library, warm_text)
+        isolate = not args.no_isolate
+        result["isolated_phases"] = isolate
+        result["index_text"] = run_phase(isolate, phase_index, "index-text", text_dir, library, warm_text)
         result["index_text"]["baseline_pymupdf_text_only"] = baseline_pymupdf_text(text_dir)
 
         # 2. image-only pages (OCR), a separate library so the timing is OCR pages only
@@ -340,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(args.ocr_pages):
                 common.write_scanned_pdf(scan_dir / f"scan-{i:03d}.pdf", [spec_lines(args.seed * 777 + i, 30)])
             warm_scan = common.write_scanned_pdf(work / "warm-scan" / "warm.pdf", [spec_lines(2, 5)]).parent
-            result["index_ocr"] = phase_index("index-ocr", scan_dir, work / "library-ocr", warm_scan)
+            result["index_ocr"] = run_phase(isolate, phase_index, "index-ocr", scan_dir, work / "library-ocr",
+                                            warm_scan)
 
         # 3. scales
         pngs = drawing_pngs(work / "queries", args.drawing_queries, args.seed)
@@ -352,19 +371,20 @@ def main(argv: list[str] | None = None) -> int:
         for scale in args.scale:
             need = max(0, scale - base_chunks - added)
             log(f"scale {scale}: adding {need} filler chunks")
-            filler, vectors = add_filler(library, need, doc_counter, args.chunks_per_doc, vectors, args.seed)
+            filler, vectors = run_phase(isolate, add_filler, library, need, doc_counter, args.chunks_per_doc,
+                                        vectors, args.seed)
             doc_counter += filler["documents"]
             added += need
             log(f"  filler: {need} chunks in {filler['elapsed_s']:.1f} s")
-            q = phase_queries(library, pngs, args.keyword_repeats)
+            q = run_phase(isolate, phase_queries, library, pngs, args.keyword_repeats)
             log(f"  keyword p50 {q['keyword']['p50_ms']:.1f} ms p95 {q['keyword']['p95_ms']:.1f} ms; "
                 f"drawing p50 {q['drawing'].get('p50_ms', float('nan')):.0f} ms "
                 f"p95 {q['drawing'].get('p95_ms', float('nan')):.0f} ms; chunks {q['chunks']}")
-            ann = phase_ann(library, vectors.sample(args.ann_queries))
+            ann = run_phase(isolate, phase_ann, library, vectors.sample(args.ann_queries))
             log(f"  ANN recall@10 {ann['recall_at_k']:.3f}; ann p50 {ann['ann']['p50_ms']:.2f} ms, exact "
                 f"{ann['exact']['p50_ms']:.2f} ms, numpy {ann['numpy_bruteforce']['p50_ms']:.2f} ms")
             result["scales"][str(scale)] = {"filler": filler, "queries": q, "ann": ann}
-        result["peak_rss_mb"] = common.peak_rss_mb()
+        result["parent_peak_rss_mb"] = common.peak_rss_mb()
         common.write_json(args.out, result)
         print_summary(result)
         print(f"\nJSON: {args.out}")
@@ -375,13 +395,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_summary(r: dict) -> None:
-    rows = [{"what": "index text-layer PDFs (pages/s)", "value": r["index_text"]["pages_per_s"]},
-            {"what": "  baseline: pymupdf text only (pages/s)",
-             "value": r["index_text"]["baseline_pymupdf_text_only"]["pages_per_s"]}]
+    it = r["index_text"]
+    rows = [{"what": "text-layer PDF pages", "pages": it["pages"], "chunks": it["chunks"],
+             "rate": it["pages_per_s"], "peak": it["peak_rss_mb"]},
+            {"what": "  baseline: pymupdf text only", "pages": it["baseline_pymupdf_text_only"]["pages"],
+             "rate": it["baseline_pymupdf_text_only"]["pages_per_s"]}]
     if "index_ocr" in r:
-        rows.append({"what": "index image-only pages, OCR (pages/s)", "value": r["index_ocr"]["pages_per_s"]})
+        io = r["index_ocr"]
+        rows.append({"what": "image-only pages (OCR)", "pages": io["pages"], "chunks": io["chunks"],
+                     "rate": io["pages_per_s"], "peak": io["peak_rss_mb"]})
     print("\nIndexing")
-    print(common.format_table(rows, ["what", "value"]))
+    print(common.format_table(rows, ["what", "pages", "chunks", "rate", "peak"],
+                              ["what", "pages", "chunks", "pages/s", "peak MB"]))
     rows = []
     for scale, s in r["scales"].items():
         q, a = s["queries"], s["ann"]
