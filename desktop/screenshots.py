@@ -134,13 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     settle(app, 1.0)
     shot("05-library-done")
 
-    keyword = args.keyword or first_keyword(args.samples)
+    keyword = args.keyword or ("S45C" if args.fake else first_keyword(args.samples))
     search = window.search
     window.go("search")
     search.search_box.setText(keyword)
     search.run_keyword(keyword)
     keyword_s = wait_for_search(app, search, 120, "keyword search")
-    wait_until(app, search.preview.hit_view.has_page, 60, "the preview page")
+    if search.first_list.count():
+        wait_until(app, search.preview.hit_view.has_page, 60, "the preview page")
     shot("02-keyword-results")
 
     t0 = time.perf_counter()
