@@ -181,8 +181,8 @@ class ResultListView(QListWidget):
                              self.empty_text)
 
     def set_hits(self, hits: tuple[Hit, ...] | list[Hit]) -> None:
+        self._rows = []  # first: clear() may resize the list, and the old row widgets are going
         self.clear()
-        self._rows = []
         for hit in hits:
             row = ResultRowView(hit)
             row.voted.connect(self.voted)
@@ -236,6 +236,8 @@ class ResultListView(QListWidget):
     def _fit_rows(self) -> None:
         """Rows as wide as the list; their height follows the wrapped snippet."""
         width = max(300, self.viewport().width() - 6)
+        if self.count() != len(self._rows):  # rows are being added: set_hits fits them at the end
+            return
         for i, row in enumerate(self._rows):
             row.setFixedWidth(width)
             height = row.layout().heightForWidth(width) if row.layout().hasHeightForWidth() else -1
