@@ -274,6 +274,46 @@ class Engine:
     def feedback(self) -> list[dict]:
         return self._lib.catalog.feedback()
 
+    # -- adaptation --------------------------------------------------------------------------
+    def adapt(self, pairs_csv: Path | str | None = None, *, use_feedback: bool = False,
+              activate: bool = True, progress: ProgressCallback | None = None,
+              cancel: CancelToken | None = None) -> dict:
+        """Fine-tune the active pack on a site's (drawing, text) pairs and/or the thumbs-up votes
+        of drawing queries; a new pack version is written to LIBRARY/packs/ and activated only if
+        its held-out mAP improved (see engine.learn.adapt). Needs the training extra (torch)."""
+        import csv
+        import tempfile
+
+        try:
+            from engine.learn.adapt import Pair, adapt, read_pairs
+        except ImportError as exc:  # torch missing: the training extra is not installed
+            raise EngineError(f"adaptation needs the training extra (torch): {exc}") from exc
+        extra: list = []
+        if use_feedback:
+            extra = [Pair(f["query_path"], f"{f['doc_path']}#page={f['page']}", 1.0)
+                     for f in self.feedback()
+                     if f["vote"] > 0 and f.get("query_path") and Path(f["query_path"]).is_file()]
+        if pairs_csv is None and not extra:
+            raise EngineError("nothing to learn from: give a pairs file, or collect thumbs-up votes "
+                              "on drawing searches first")
+        with tempfile.TemporaryDirectory(prefix="zumen-adapt-") as tmp:
+            if pairs_csv is None:  # feedback only: adapt() reads a CSV, give it an empty one
+                pairs_csv = Path(tmp) / "feedback.csv"
+                with open(pairs_csv, "w", newline="", encoding="utf-8") as fh:
+                    csv.writer(fh).writerow(["query", "relevant", "grade"])
+            else:
+                read_pairs(Path(pairs_csv))  # fail early, with the line number, on a bad file
+            with self._lib.writer_lock:
+                result = adapt(self._lib.root, Path(pairs_csv), self._lib.pack_path(),
+                               self._lib.root / "packs", extra_pairs=extra, progress=progress,
+                               cancel=cancel)
+        if activate and result.get("activate"):
+            self.activate_pack(result["pack_dir"], progress=progress, cancel=cancel)
+            result["activated"] = True
+        else:
+            result["activated"] = False
+        return result
+
     # -- status and packs -----------------------------------------------------------------
     def status(self) -> LibraryStatus:
         cat = self._lib.catalog

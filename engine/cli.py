@@ -263,6 +263,36 @@ def default_pack_stale(dest: Path) -> bool:
     return image is None or image.get("sha256") != shipped
 
 
+class JsonProgress:
+    """Progress as JSON lines on stdout (for the desktop app's adaptation process)."""
+
+    def __call__(self, p: Progress) -> None:
+        print(json.dumps({"progress": to_jsonable(p)}, ensure_ascii=False), flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+def cmd_adapt(args: argparse.Namespace) -> int:
+    with _open(args) as engine:
+        bar = JsonProgress() if args.json else ProgressBar(True)
+        result = engine.adapt(args.pairs, use_feedback=args.feedback, activate=not args.no_activate,
+                              progress=bar, cancel=_cancel_on_sigint())
+        bar.close()
+        if args.json:
+            emit_json(result)
+            return 0
+        before, after = result.get("before", {}), result.get("after", {})
+        print(f"New pack version {result.get('pack_id')} (from {result.get('parent')})")
+        for key in sorted(set(before) | set(after)):
+            b, a = before.get(key), after.get(key)
+            if isinstance(b, (int, float)) and isinstance(a, (int, float)):
+                print(f"  {key:>10}: {b:.3f} -> {a:.3f} ({a - b:+.3f})")
+        state = "activated" if result["activated"] else "kept, not activated (no improvement)"
+        print(f"Pack {state}. Roll back with: zumen pack rollback")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from engine.demo import run_demo
 
@@ -310,6 +340,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", parents=[common], help="index the bundled sample library and run example queries")
     s.add_argument("--samples", type=Path, default=SAMPLE_LIBRARY)
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("adapt", parents=[common],
+                       help="fine-tune the model on your own (drawing, text) pairs or feedback")
+    s.add_argument("--pairs", type=Path, help="CSV with query,relevant[,grade] columns")
+    s.add_argument("--feedback", action="store_true", help="also learn from thumbs-up votes")
+    s.add_argument("--no-activate", action="store_true", help="write the new version, keep the old active")
+    s.set_defaults(func=cmd_adapt)
 
     s = sub.add_parser("pack", parents=[common], help="model packs")
     psub = s.add_subparsers(dest="pack_cmd", required=True)

@@ -36,6 +36,15 @@ class Query:
     exclude_docs: set[int] = field(default_factory=set)
     keyword: bool = True  # typed by a person (coverage matters) vs. text of a whole drawing
 
+    @property
+    def display_terms(self) -> list[QueryTerm]:
+        """Terms worth showing as a reason. A person's own words all are; from a drawing's text,
+        short numbers (dimensions like 12, 0.5) and single letters match too much to explain."""
+        if self.keyword:
+            return self.terms
+        return [t for t in self.terms
+                if not (t.text.isdigit() and len(t.text) < 4) and not (t.text.isascii() and len(t.text) < 2)]
+
 
 @dataclass
 class _Evidence:
@@ -209,11 +218,11 @@ class Searcher:
             words = page[1].words if page else ()
             chunk = best_chunks.get(ev.best_chunk.get(key, -1))
             snippet_src = chunk.text if chunk else page_text
-            shared = matched_terms(q.terms, page_text)
+            shared = matched_terms(q.display_terms, page_text)
             hits.append(Hit(
                 doc_id=doc_id, path=doc.path, title=doc.title, kind=doc.kind, format=doc.format,
                 page=key[1], scores=scores, snippet=make_snippet(snippet_src, shared),
-                explanation=explain(q.terms, q.identifiers, page_text, words, scores, q.words),
+                explanation=explain(q.display_terms, q.identifiers, page_text, words, scores, q.words),
                 rank=rank, other_pages=tuple(k[1] for k in pages_of[doc_id][1:6]),
             ))
         return hits
