@@ -230,7 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": "python -m engine.learn.pretrain " + " ".join(
             [f"--out {out}", f"--seed {args.seed}", f"--steps {result['steps']}"]
             + [f"--{k.replace('_', '-')} {v}" for k, v in
-               (("parts", args.parts), ("batch", args.batch), ("queue", args.queue), ("size", args.size))]),
+               (("parts", args.parts), ("eval-parts", args.eval_parts), ("variants", args.variants),
+                ("batch", args.batch), ("queue", args.queue), ("size", args.size),
+                ("threads", args.threads))]),
         "seed": args.seed, "steps": result["steps"], "pairs_seen": result["pairs"],
         "train_seconds": round(result["train_s"], 1), "render_seconds": round(result["render_s"], 1),
         "text_embed_seconds": round(result["text_s"], 1),
