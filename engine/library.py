@@ -36,6 +36,8 @@ class Library:
         self._pack: Any = _AUTO
         self._text_encoder = text_encoder
         self._image_encoder = image_encoder
+        self._injected = {"text": text_encoder,
+                          "image": None if image_encoder is _AUTO else image_encoder}
         self._ocr = ocr
         self._text_index: VectorIndex | None = None
         self._image_index: VectorIndex | None | object = _AUTO
@@ -101,15 +103,27 @@ class Library:
         return self._ocr
 
     # -- vector indexes ----------------------------------------------------------------------
-    def vector_dir(self) -> Path:
-        return self.root / "vectors" / self.pack_id
+    # Each index is keyed by the tower that made it, not by the pack: adapting only the image
+    # tower keeps every text vector valid, and two packs sharing a tower share its vectors.
+    def tower_id(self, tower: str) -> str:
+        injected = self._injected.get(tower)
+        if injected is not None:  # an encoder handed in by a test or a tool
+            return f"{tower}-{getattr(injected, 'pack_id', 'custom')}"
+        pack = self.pack
+        if pack is None:
+            return f"{tower}-none"
+        section = pack.manifest.get(tower) or {}
+        return f"{tower}-{section.get('sha256', pack.pack_id)[:16]}"
+
+    def vector_path(self, tower: str) -> Path:
+        return self.root / "vectors" / self.tower_id(tower) / "index.usearch"
 
     @property
     def text_index(self) -> VectorIndex:
         if self._text_index is None:
             enc = self.text_encoder
             dim = enc.dim if enc is not None else 1
-            path = self.vector_dir() / "text.usearch"
+            path = self.vector_path("text")
             self._text_index = VectorIndex(path, dim, self.settings)
             self._stamps[str(path)] = _mtime(path)
         return self._text_index
@@ -121,7 +135,7 @@ class Library:
             if enc is None:
                 self._image_index = None
             else:
-                path = self.vector_dir() / "image.usearch"
+                path = self.vector_path("image")
                 self._image_index = VectorIndex(path, enc.dim, self.settings)
                 self._stamps[str(path)] = _mtime(path)
         return self._image_index  # type: ignore[return-value]
@@ -144,9 +158,10 @@ class Library:
         total = 0
         for p in [self.root / "catalog.sqlite", self.root / "catalog.sqlite-wal"]:
             total += p.stat().st_size if p.exists() else 0
-        vdir = self.vector_dir()
-        if vdir.is_dir():
-            total += sum(f.stat().st_size for f in vdir.iterdir() if f.is_file())
+        towers = ["text"] + (["image"] if self.image_encoder is not None else [])
+        for tower in towers:
+            path = self.vector_path(tower)
+            total += path.stat().st_size if path.exists() else 0
         return total
 
     def switch_pack(self, pack_dir: Path) -> None:
@@ -160,6 +175,7 @@ class Library:
         self.reset_models()
 
     def reset_models(self) -> None:
+        self._injected = {"text": None, "image": None}
         self._pack = _AUTO
         self._text_encoder = None
         self._image_encoder = _AUTO

@@ -173,7 +173,7 @@ def test_vectors_survive_reopen_and_reconcile_after_crash(tmp_path, corpus):
     with open_engine(tmp_path) as engine:
         engine.index([corpus])
         chunks = engine.status().chunks
-    vec = next((tmp_path / "lib" / "vectors" / "fake").glob("text.usearch"))
+    vec = tmp_path / "lib" / "vectors" / "text-fake" / "index.usearch"
     vec.unlink()  # as if the process died before saving vectors
     enc = FakeTextEncoder()
     with open_engine(tmp_path, text_encoder=enc) as engine:
