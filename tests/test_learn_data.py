@@ -34,3 +34,15 @@ def test_uint8_cache_is_exact():
     u8 = to_uint8(pixels[0], spec)  # (64, 64)
     back = from_uint8(u8[None], spec)  # (1, 1, 64, 64)
     assert np.abs(back - pixels).max() < 1e-6
+
+
+def test_pretrain_retrieval_metrics_by_hand():
+    from engine.learn.pretrain import retrieval_metrics
+
+    q = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
+    d = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], dtype=np.float32)
+    # query 0: own doc first (rank 0); query 1: doc 2 (1.0) > doc 1 (0.8) -> rank 1;
+    # query 2: doc 1 (1.0) > doc 2 (0.8) -> rank 1
+    m = retrieval_metrics(q, d, ks=(1, 2))
+    assert m["recall@1"] == pytest.approx(1 / 3) and m["recall@2"] == pytest.approx(1.0)
+    assert m["mrr"] == pytest.approx((1 + 0.5 + 0.5) / 3) and m["chance@1"] == pytest.approx(1 / 3)
