@@ -274,6 +274,31 @@ class Engine:
     def feedback(self) -> list[dict]:
         return self._lib.catalog.feedback()
 
+    # -- evaluation --------------------------------------------------------------------------
+    def evaluate(self, pairs_csv: Path | str | None = None, *, qrels: Path | str | None = None,
+                 queries: Path | str | None = None, chart: Path | str | None = None,
+                 limit: int = 20, evidence: Collection[str] | None = None,
+                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> dict:
+        """Recall@1/5/10, MRR, nDCG@10 and mAP per query type for a pairs file or TREC qrels;
+        optionally a PNG chart. Relative paths resolve against the judgement file's folder."""
+        from engine.evaluate.pairs import (evaluate_judgements, read_pairs_csv, read_trec,
+                                           write_chart)
+
+        if pairs_csv is not None:
+            source = Path(pairs_csv)
+            judgements = read_pairs_csv(source)
+        elif qrels is not None and queries is not None:
+            source = Path(qrels)
+            judgements = read_trec(source, Path(queries))
+        else:
+            raise EngineError("give a pairs file, or TREC qrels together with a queries file")
+        result = evaluate_judgements(self, judgements, source.parent, limit=limit, evidence=evidence,
+                                     progress=progress, cancel=cancel)
+        result["pack"] = self._lib.pack_id
+        if chart is not None:
+            result["chart"] = str(write_chart(result, Path(chart)))
+        return result
+
     # -- adaptation --------------------------------------------------------------------------
     def adapt(self, pairs_csv: Path | str | None = None, *, use_feedback: bool = False,
               activate: bool = True, progress: ProgressCallback | None = None,

@@ -83,3 +83,25 @@ def test_import_engine_pulls_in_neither_torch_nor_qt():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parent.parent)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_cli_eval_reports_per_query_type_and_draws_a_chart(setup, capsys, tmp_path):
+    _, docs, pack, lib = setup
+    run(capsys, "index", docs, "--library", lib, "--pack", pack, "--json")
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(
+        "query,relevant,grade\n"
+        f"{docs / 'ZM-1258-B2P.pdf'},{docs / 'spec.txt'},2\n"
+        "焼入れ,spec.txt,1\n"
+        f"S45C,{docs / 'ZM-1258-B2P.pdf'},1\n"
+        f"{docs / 'ZM-1258-B2P.pdf'},no-such-file.pdf,1\n", encoding="utf-8")
+    (tmp_path / "spec.txt").symlink_to(docs / "spec.txt")
+    chart = tmp_path / "eval.png"
+    res = run(capsys, "eval", "--pairs", pairs, "--chart", chart, "--library", lib, "--pack", pack, "--json")
+    assert set(res["query_types"]) == {"image->text", "text->text", "text->image"}
+    assert res["query_types"]["image->text"]["recall@1"] == 1.0
+    assert res["query_types"]["text->text"]["mrr"] == 1.0
+    assert res["skipped_judgements"] == 1
+    from PIL import Image
+
+    assert Image.open(chart).size[0] > 600
