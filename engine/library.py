@@ -84,7 +84,9 @@ class Library:
     @property
     def image_encoder(self):
         if self._image_encoder is _AUTO:
-            pack = self.pack if self._text_encoder is None else None
+            # with an injected text encoder (tests, tools) the pack's image tower would not
+            # share its space: no image tower then unless one is injected too
+            pack = self.pack if self._injected["text"] is None else None
             self._image_encoder = (pack.image_encoder(threads=self.settings.threads)
                                    if pack is not None else None)
         return self._image_encoder

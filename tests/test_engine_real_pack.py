@@ -1,0 +1,36 @@
+"""End to end with the real default pack (text + image towers) on bundled sample drawings."""
+
+from __future__ import annotations
+
+import shutil
+
+import pymupdf
+import pytest
+
+from engine.api import Engine
+from engine.config import DEFAULT_PACK_DIR, SAMPLE_LIBRARY
+
+pytestmark = pytest.mark.skipif(not (DEFAULT_PACK_DIR / "manifest.json").exists(),
+                                reason="default pack not built (zumen pack build-default)")
+
+
+def test_real_pack_indexes_page_images_and_finds_a_scan_of_a_drawing(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    drawings = sorted((SAMPLE_LIBRARY / "drawings").glob("*.pdf"))[:4]
+    for pdf in drawings:
+        shutil.copy(pdf, docs / pdf.name)
+    shutil.copy(SAMPLE_LIBRARY / "bom.csv", docs / "bom.csv")
+    with Engine.open(tmp_path / "lib", ocr=None) as engine:
+        report = engine.index([docs])
+        assert report.added == 5 and report.failed == 0
+        pack = engine.active_pack()
+        if not pack.has_image_tower:
+            pytest.skip("the default pack has no image tower")
+        assert len(engine._lib.image_index) == 4  # one vector per drawing page
+        # the same drawing as a picture without text: found by how it looks alone
+        scan = tmp_path / "scan.png"
+        pymupdf.open(drawings[2])[0].get_pixmap(dpi=150, colorspace=pymupdf.csGRAY).save(scan)
+        result = engine.search_file(scan, evidence={"visual"})
+        assert result.similar.hits[0].path.endswith(drawings[2].name)
+        assert result.similar.hits[0].scores.visual > 0.9
