@@ -105,15 +105,31 @@ def _check_file(path: Path) -> str:
 
 
 def _typeset(text: str, dpi: int, *, grayscale: bool, max_px: int | None) -> Image.Image:
-    """Text on a white A4 page with PyMuPDF's built-in Japanese font (no system font needed)."""
+    """Text on white paper with PyMuPDF's built-in Japanese font (no system font needed).
+
+    Long text fills an A4 page; short text (a CSV row, a memo) becomes a card cut to its length
+    in larger type, one "Header: value" field a line, so a thumbnail of it is still readable."""
     import pymupdf
 
     from .pdf import render_pdf_page
 
     doc = pymupdf.open()
-    page = doc.new_page(width=595, height=842)
-    page.insert_textbox(pymupdf.Rect(48, 48, 547, 794), text[:6000], fontname="japan", fontsize=10)
     try:
+        if len(text) <= 600:
+            from html import escape
+
+            lines = "<br>".join(escape(ln) for ln in text.replace(" | ", "\n").splitlines())
+            page = doc.new_page(width=420, height=842)
+            spare, _ = page.insert_htmlbox(  # HTML boxes fall back to a CJK font per glyph
+                pymupdf.Rect(24, 24, 396, 818),
+                f"<div style='font-family: sans-serif; font-size: 16px'>{lines}</div>")
+            if spare >= 0:  # fits: cut the card after the last line
+                used = 794 - spare
+                page.set_cropbox(pymupdf.Rect(0, 0, 420, max(220.0, 48 + used)))
+        else:
+            page = doc.new_page(width=595, height=842)
+            page.insert_textbox(pymupdf.Rect(48, 48, 547, 794), text[:6000], fontname="japan",
+                                fontsize=10)
         return render_pdf_page(page, dpi, grayscale=grayscale, max_px=max_px)
     finally:
         doc.close()
