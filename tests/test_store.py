@@ -107,3 +107,19 @@ def test_corrupt_vector_file_is_a_clear_error(tmp_path):
     path.write_bytes(b"not an index")
     with pytest.raises(LibraryError, match="unreadable"):
         VectorIndex(path, 16)
+
+
+def test_catalog_migrates_an_older_schema(tmp_path):
+    path = tmp_path / "c.sqlite"
+    cat = Catalog(path)
+    add_doc(cat, "/a.txt", ["焼入れ S45C shaft"])
+    cat.close()
+    db = sqlite3.connect(path)  # turn it back into a version-1 catalog
+    db.execute("DROP TABLE chunk_vocab")
+    db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    cat = Catalog(path)
+    assert cat.get_meta("schema_version") == "2"
+    assert cat.token_doc_freq(["s45c", "焼入", "nothing"]) == {"s45c": 1, "焼入": 1, "nothing": 0}
+    assert cat.counts()["documents"] == 1  # data kept

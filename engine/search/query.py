@@ -4,6 +4,7 @@ fused per page with weighted reciprocal rank fusion, then grouped per document.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Collection, Iterable, Sequence
@@ -21,6 +22,7 @@ EVIDENCE = ("lexical", "semantic", "visual")
 LISTS = ("lexical", "semantic", "visual", "cross")
 PageKey = tuple[int, int]  # (doc_id, page_no)
 MAX_QUERY_TERMS = 64
+_DIMENSION = re.compile(r"[0-9]{1,3}(?:[.,][0-9]+)?")
 
 
 @dataclass
@@ -36,14 +38,7 @@ class Query:
     exclude_docs: set[int] = field(default_factory=set)
     keyword: bool = True  # typed by a person (coverage matters) vs. text of a whole drawing
 
-    @property
-    def display_terms(self) -> list[QueryTerm]:
-        """Terms worth showing as a reason. A person's own words all are; from a drawing's text,
-        short numbers (dimensions like 12, 0.5) and single letters match too much to explain."""
-        if self.keyword:
-            return self.terms
-        return [t for t in self.terms
-                if not (t.text.isdigit() and len(t.text) < 4) and not (t.text.isascii() and len(t.text) < 2)]
+    display_terms: list[QueryTerm] = field(default_factory=list)  # terms worth showing as reasons
 
 
 @dataclass
@@ -99,9 +94,21 @@ class Searcher:
         q = Query(text=text, identifiers=identifiers, image_vector=image_vector, words=words,
                   exclude_docs=set(exclude_docs), keyword=keyword)
         q.terms = build_terms(text, identifiers, keyword=keyword)
+        q.display_terms = q.terms if keyword else self._telling_terms(q.terms)
         if text.strip() and self.lib.text_encoder is not None:
             q.text_vector = self.lib.text_encoder.encode([text])[0]
         return q
+
+    def _telling_terms(self, terms: list[QueryTerm]) -> list[QueryTerm]:
+        """Of a drawing's words, those that explain a match: not dimensions (12, 0.05), not single
+        letters, and not words on most pages of this library ("date", "material", 尺度)."""
+        cat = self.lib.catalog
+        total = max(1, cat.counts()["chunks"])
+        candidates = [t for t in terms
+                      if not _DIMENSION.fullmatch(t.text) and not (t.text.isascii() and len(t.text) < 2)]
+        freq = cat.token_doc_freq([tok for t in candidates for tok in t.tokens])
+        limit = max(3, int(self.settings.reason_max_share * total))
+        return [t for t in candidates if t.prefix or max(freq.get(tok, 0) for tok in t.tokens) <= limit]
 
     def search(self, q: Query, *, limit: int, kinds: Collection[str] | None = None,
                evidence: Collection[str] | None = None, mode: str = "keyword") -> SearchResults:

@@ -20,7 +20,7 @@ from engine.analyze import QueryTerm, lexical_tokens
 from engine.errors import SchemaError
 from engine.types import Box, FailedFile, PageContent, Word
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -69,6 +69,10 @@ _MIGRATIONS: dict[int, str] = {
         id INTEGER PRIMARY KEY, at TEXT NOT NULL, query TEXT NOT NULL, query_path TEXT,
         doc_path TEXT NOT NULL, page INTEGER NOT NULL, vote INTEGER NOT NULL, pack_id TEXT
     );
+    """,
+    # 2: document frequencies of lexical tokens (which shared words are worth showing as reasons)
+    2: """
+    CREATE VIRTUAL TABLE chunk_vocab USING fts5vocab(chunk_fts, 'row');
     """,
 }
 
@@ -365,6 +369,17 @@ class Catalog:
             for rowid, tokens in self.db.execute(
                     f"SELECT rowid, tokens FROM chunk_fts WHERE rowid IN ({q})", part):
                 out[int(rowid)] = tokens.split()
+        return out
+
+    def token_doc_freq(self, tokens: Sequence[str]) -> dict[str, int]:
+        """In how many chunks each token occurs (0 when it occurs nowhere)."""
+        out = {t: 0 for t in tokens}
+        ids = list(out)
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            q = ",".join("?" * len(part))
+            for term, doc in self.db.execute(f"SELECT term, doc FROM chunk_vocab WHERE term IN ({q})", part):
+                out[term] = int(doc)
         return out
 
     # -- failures --------------------------------------------------------------------------
