@@ -145,6 +145,63 @@ def _eval_image_text(pack_dir: Path, images: list, texts: list[str], qrels: dict
             if k in ("recall@1", "recall@5", "recall@10", "mrr", "map", "queries")}
 
 
+def _ocr_texts(paths: list[Path], cache: Path) -> list[str]:
+    """OCR text of each query render (engine.extract with the default OCR backend), cached as JSON."""
+    from engine.extract import extract_document, get_ocr_engine
+
+    done = json.loads(cache.read_text(encoding="utf-8")) if cache.exists() else {}
+    ocr = get_ocr_engine("auto")
+    if ocr is None:
+        return []
+    for p in paths:
+        if p.name not in done:
+            doc = extract_document(p, ocr=ocr)
+            done[p.name] = " ".join(pg.text for pg in doc.pages)
+            cache.write_text(json.dumps(done, ensure_ascii=False), encoding="utf-8")
+    return [done[p.name] for p in paths]
+
+
+def _rank_eval(sims: np.ndarray, qrels: dict[int, set[int]]) -> dict:
+    from engine.evaluate.metrics import evaluate_run
+
+    run = {str(q): [str(j) for j in np.argsort(-sims[q], kind="stable")] for q in range(len(sims))}
+    m = evaluate_run(run, {str(q): {str(j): 1.0 for j in rel} for q, rel in qrels.items()})
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()
+            if k in ("recall@1", "recall@5", "recall@10", "mrr", "map", "queries")}
+
+
+def _rrf(*scored: tuple[np.ndarray, float], k: int = 60) -> np.ndarray:
+    """Reciprocal-rank fusion of several (q, n) score matrices with weights (the engine's fusion rule)."""
+    out = np.zeros_like(scored[0][0])
+    for sims, weight in scored:
+        ranks = np.argsort(np.argsort(-sims, axis=1, kind="stable"), axis=1)  # (q, n) 0-based
+        out += weight / (k + ranks + 1)
+    return out
+
+
+def bench_ultimaker_fused(base_pack: Path, adapted_pack: Path, test: list, bom: list[str], work: Path) -> dict:
+    """(a) OCR text -> text tower, (b)/(c) image tower before/after adapt, (d) RRF fusion of (a) with each."""
+    paths = [p for p, _, _ in test]
+    texts = _ocr_texts(paths, work / "ultimaker_ocr.json")
+    if not texts:
+        return {"skipped": "no OCR backend"}
+    from PIL import Image
+
+    qrels = {i: {bom.index(line)} for i, (_, _, line) in enumerate(test)}
+    base = ModelPack.load(base_pack)
+    te = base.text_encoder(threads=2)
+    bom_emb = te.encode(bom)  # (n, 384)
+    text_sims = te.encode(texts) @ bom_emb.T  # (q, n)
+    images = [Image.open(p) for p in paths]
+    img_before = base.image_encoder(threads=2).encode(images) @ bom_emb.T
+    img_after = ModelPack.load(adapted_pack).image_encoder(threads=2).encode(images) @ bom_emb.T
+    return {"(a) OCR text -> text tower": _rank_eval(text_sims, qrels),
+            "(b) image tower, pretrained": _rank_eval(img_before, qrels),
+            "(c) image tower, adapted": _rank_eval(img_after, qrels),
+            "(d) fused (a)+(b), RRF 1.0/0.7": _rank_eval(_rrf((text_sims, 1.0), (img_before, 0.7)), qrels),
+            "(d) fused (a)+(c), RRF 1.0/0.7": _rank_eval(_rrf((text_sims, 1.0), (img_after, 0.7)), qrels)}
+
+
 def bench_ultimaker(base_pack: Path, work: Path, epochs: int) -> dict:
     import pymupdf
     from PIL import Image
@@ -180,6 +237,7 @@ def bench_ultimaker(base_pack: Path, work: Path, epochs: int) -> dict:
     return {"train_pairs": len(train), "test_queries": len(test), "candidates": len(bom),
             "before (pretrained tower)": _eval_image_text(base_pack, images, bom, qrels),
             "after adapt on train half": _eval_image_text(Path(rep["pack_dir"]), images, bom, qrels),
+            "rankers": bench_ultimaker_fused(base_pack, Path(rep["pack_dir"]), test, bom, work),
             "adapt": {"wall_s": round(adapt_s, 1), "activate": rep["activate"], "timing": rep["timing"],
                       "val_before_map": round(rep["before"]["map"], 4), "val_after_map": round(rep["after"]["map"], 4)}}
 
