@@ -51,8 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=common.DEFAULT_DATA, help="the ultimaker-original folder")
     p.add_argument("--limit", type=int, default=0, help="use the first N pairs as queries (0 = all)")
     p.add_argument("--modes", default=",".join(MODES), help="comma list of: image, pdf")
-    p.add_argument("--rankers", default=",".join(RANKERS),
-                   help="comma list of: lexical, dense, hybrid, visual (visual only with an image tower)")
+    p.add_argument("--rankers", default=",".join([*RANKERS, VISUAL_RANKER[0]]),
+                   help="comma list of: lexical, dense, hybrid, visual (visual is skipped when the model "
+                        "pack has no image tower)")
     p.add_argument("--dpi", type=int, default=150, help="render resolution of image-mode queries")
     p.add_argument("--depth", type=int, default=20,
                    help="hits asked per query (ranking depth; MRR and mAP are computed on these)")
