@@ -37,8 +37,10 @@ _MATERIAL = re.compile(
 )
 _STANDARD = re.compile(r"\b(?:JIS|ISO|DIN|ASTM|ANSI|EN|IEC)\s?[A-Z]?\s?\d{2,5}(?:[-:]\d+)*(?:-[A-Z]{1,2}\b)?")
 # Part / drawing numbers: alnum groups joined by hyphens with at least one digit group of 3+,
-# e.g. 1258-B2P-A, ZM-1258-B2P, A-20431-03, B1013-A2P-A; or a bare 4-8 digit number.
-_PART_NO = re.compile(r"\b(?=[A-Z0-9-]*\d{3})[A-Z0-9]{1,8}(?:-[A-Z0-9]{1,8}){1,4}\b|\b\d{4,8}\b")
+# e.g. 1258-B2P-A, ZM-1258-B2P, A-20431-03, B1013-A2P-A; letters glued to 4+ digits (ZB502779A);
+# or a bare 4-8 digit number.
+_PART_NO = re.compile(r"\b(?=[A-Z0-9-]*\d{3})[A-Z0-9]{1,8}(?:-[A-Z0-9]{1,8}){1,4}\b"
+                      r"|\b[A-Z]{1,4}\d{4,9}[A-Z0-9]{0,4}\b|\b\d{4,8}\b")
 _DATE_LIKE = re.compile(r"^\d{1,4}-\d{1,2}-\d{1,4}$")
 _THREAD = re.compile(r"\bM\d{1,2}(?:X\d+(?:\.\d+)?)?\b")
 

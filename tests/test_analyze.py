@@ -47,6 +47,8 @@ def test_extract_identifiers_finds_numbers_materials_standards():
     assert "JIS G 4051" in ids
     assert "M3X10" in ids
     assert "ISO 2768-M" in ids
+    assert "ZB502779A" in extract_identifiers("図番 ZB502779A 材質 A5052")
+    assert "A5052" in extract_identifiers("図番 ZB502779A 材質 A5052")
     assert not any(i.startswith("18-3") for i in ids), "dates are not identifiers"
 
 

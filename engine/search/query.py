@@ -105,7 +105,7 @@ class Searcher:
         cat = self.lib.catalog
         total = max(1, cat.counts()["chunks"])
         candidates = [t for t in terms
-                      if not _DIMENSION.fullmatch(t.text) and not (t.text.isascii() and len(t.text) < 2)]
+                      if not _DIMENSION.fullmatch(t.text) and len(t.text) > 1]
         freq = cat.token_doc_freq([tok for t in candidates for tok in t.tokens])
         limit = max(3, int(self.settings.reason_max_share * total))
         return [t for t in candidates if t.prefix or max(freq.get(tok, 0) for tok in t.tokens) <= limit]
@@ -172,11 +172,24 @@ class Searcher:
     def _lexical(self, q: Query, n: int) -> list[tuple[int, float]]:
         cat = self.lib.catalog
         hits = cat.search_lexical(q.terms, n)
-        if not hits or not q.keyword or len(q.terms) < 2:
+        if not hits:
+            return hits
+        top = hits[0][1] or 1.0
+        if not q.keyword:
+            # The text of a whole drawing shares many ordinary words with many documents; a
+            # shared part number, material or standard is worth more than all of them together.
+            # BM25 cannot weight single query terms, so identifiers get a second BM25 list.
+            id_terms = build_terms(" ".join(q.identifiers), q.identifiers, keyword=False)
+            id_hits = dict(cat.search_lexical(id_terms, n)) if id_terms else {}
+            id_top = max(id_hits.values(), default=0.0) or 1.0
+            merged = {c: s / top for c, s in hits}
+            for c, s in id_hits.items():
+                merged[c] = merged.get(c, 0.0) + self.settings.identifier_boost * s / id_top
+            return sorted(merged.items(), key=lambda x: -x[1])
+        if len(q.terms) < 2:
             return hits
         # A person's query: pages matching more of the terms come first, BM25 breaks ties.
         tokens = cat.chunk_tokens([c for c, _ in hits])
-        top = hits[0][1] or 1.0
 
         def coverage(chunk_id: int) -> float:
             toks = tokens.get(chunk_id, [])
