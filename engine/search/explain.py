@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Sequence
 
 from engine.analyze import QueryTerm, lexical_tokens, highlight_spans, term_matches
@@ -10,25 +11,40 @@ from engine.types import Box, Explanation, ScoreBreakdown, Snippet, Word
 SNIPPET_CHARS = 220
 
 
-def matched_terms(terms: Sequence[QueryTerm], text: str) -> list[QueryTerm]:
-    tokens = lexical_tokens(text)
-    token_set = set(tokens)
-    return [t for t in terms if term_matches(t, token_set, tokens)]
+class PageTokens:
+    """The lexical tokens of one page, computed once and shared by every check on it."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.list = tokens
+        self.set = set(tokens)
+
+    @classmethod
+    def of_text(cls, text: str) -> "PageTokens":
+        return cls(lexical_tokens(text))
 
 
-def shared_identifiers(identifiers: Sequence[str], text: str) -> list[str]:
-    """Query identifiers found in `text`: whole (punctuation-insensitive) or by their number part."""
-    token_set = set(lexical_tokens(text))
+def matched_terms(terms: Sequence[QueryTerm], page: PageTokens) -> list[QueryTerm]:
+    return [t for t in terms if term_matches(t, page.set, page.list)]
+
+
+def shared_identifiers(identifiers: Sequence[str], page: PageTokens) -> list[str]:
+    """Query identifiers found on the page: whole (punctuation-insensitive) or by their number part."""
     shared = []
     for ident in identifiers:
-        toks = lexical_tokens(ident)
+        toks = word_tokens(ident)
         if not toks:
             continue
         whole = toks[0]
         numbers = [t for t in toks[1:] if t.isdigit() and len(t) >= 3]
-        if whole in token_set or any(n in token_set for n in numbers):
+        if whole in page.set or any(n in page.set for n in numbers):
             shared.append(ident)
     return shared
+
+
+@lru_cache(maxsize=1 << 16)
+def word_tokens(word: str) -> tuple[str, ...]:
+    """Tokens of a single word; words repeat across pages and queries, so they are memoised."""
+    return tuple(lexical_tokens(word))
 
 
 def word_boxes(words: Sequence[Word], terms: Sequence[QueryTerm]) -> tuple[Box, ...]:
@@ -37,8 +53,8 @@ def word_boxes(words: Sequence[Word], terms: Sequence[QueryTerm]) -> tuple[Box, 
         return ()
     boxes = []
     for w in words:
-        toks = lexical_tokens(w.text)
-        if toks and any(term_matches(t, set(toks), toks) for t in terms):
+        toks = word_tokens(w.text)
+        if toks and any(term_matches(t, set(toks), list(toks)) for t in terms):
             boxes.append(w.box)
     return tuple(boxes)
 
@@ -75,11 +91,11 @@ def summarise(shared_ids: Sequence[str], shared_terms: Sequence[str], scores: Sc
     return "; ".join(parts) if parts else "related content"
 
 
-def explain(terms: Sequence[QueryTerm], identifiers: Sequence[str], page_text: str,
+def explain(terms: Sequence[QueryTerm], identifiers: Sequence[str], page: PageTokens,
             page_words: Sequence[Word], scores: ScoreBreakdown,
             query_words: Sequence[Word] = ()) -> Explanation:
-    hits = matched_terms(terms, page_text)
-    ids = shared_identifiers(identifiers, page_text)
+    hits = matched_terms(terms, page)
+    ids = shared_identifiers(identifiers, page)
     return Explanation(
         shared_terms=tuple(t.text for t in hits),
         shared_identifiers=tuple(ids),

@@ -12,7 +12,7 @@ from typing import Collection, Iterable, Sequence
 import numpy as np
 
 from engine.analyze import QueryTerm, extract_identifiers, lexical_tokens, query_terms, term_matches
-from engine.search.explain import explain, make_snippet, matched_terms
+from engine.search.explain import PageTokens, explain, make_snippet, matched_terms
 from engine.search.fuse import normalise_max, ranked, rrf, score_fusion
 from engine.types import Hit, ScoreBreakdown, SearchResults, Vector, Word
 
@@ -171,7 +171,14 @@ class Searcher:
 
     def _lexical(self, q: Query, n: int) -> list[tuple[int, float]]:
         cat = self.lib.catalog
-        hits = cat.search_lexical(q.terms, n)
+        hits: list[tuple[int, float]] = []
+        if q.keyword and len(q.terms) > 1:
+            # A person's words: pages holding all of them first. The AND query is also far
+            # cheaper than OR on a large library; OR fills up when too few pages hold them all.
+            hits = cat.search_lexical(q.terms, n, require_all=True)
+        if len(hits) < n:
+            seen = {c for c, _ in hits}
+            hits += [h for h in cat.search_lexical(q.terms, n) if h[0] not in seen][:n - len(hits)]
         if not hits:
             return hits
         top = hits[0][1] or 1.0
@@ -238,11 +245,12 @@ class Searcher:
             words = page[1].words if page else ()
             chunk = best_chunks.get(ev.best_chunk.get(key, -1))
             snippet_src = chunk.text if chunk else page_text
-            shared = matched_terms(q.display_terms, page_text)
+            tokens = PageTokens(cat.page_tokens(page[0])) if page else PageTokens([])
+            shared = matched_terms(q.display_terms, tokens)
             hits.append(Hit(
                 doc_id=doc_id, path=doc.path, title=doc.title, kind=doc.kind, format=doc.format,
                 page=key[1], scores=scores, snippet=make_snippet(snippet_src, shared),
-                explanation=explain(q.display_terms, q.identifiers, page_text, words, scores, q.words),
+                explanation=explain(q.display_terms, q.identifiers, tokens, words, scores, q.words),
                 rank=rank, other_pages=tuple(k[1] for k in pages_of[doc_id][1:6]),
             ))
         return hits

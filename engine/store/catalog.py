@@ -344,8 +344,10 @@ class Catalog:
             "SELECT id FROM chunks WHERE page_id=? ORDER BY ord", (page_id,))]
 
     # -- lexical search --------------------------------------------------------------------
-    def search_lexical(self, terms: Sequence[QueryTerm], limit: int) -> list[tuple[int, float]]:
-        """BM25 over chunk tokens; any term may match (OR). Returns (chunk_id, score>0) best first."""
+    def search_lexical(self, terms: Sequence[QueryTerm], limit: int, *, require_all: bool = False
+                       ) -> list[tuple[int, float]]:
+        """BM25 over chunk tokens. Any term may match (OR), or every term (AND) with `require_all`.
+        Returns (chunk_id, score > 0), best first."""
         groups = []
         for term in terms:
             if term.prefix:
@@ -354,11 +356,18 @@ class Catalog:
                 groups.append("(" + " AND ".join(f'"{t}"' for t in term.tokens) + ")")
         if not groups:
             return []
-        expr = " OR ".join(groups)
+        expr = (" AND " if require_all else " OR ").join(groups)
         rows = self.db.execute(
             "SELECT rowid, -bm25(chunk_fts) AS s FROM chunk_fts WHERE chunk_fts MATCH ? "
             "ORDER BY s DESC LIMIT ?", (expr, limit)).fetchall()
         return [(int(r), float(s)) for r, s in rows]
+
+    def page_tokens(self, page_id: int) -> list[str]:
+        """The lexical tokens stored for a page's chunks (no re-tokenising at query time)."""
+        rows = self.db.execute(
+            "SELECT f.tokens FROM chunks c JOIN chunk_fts f ON f.rowid = c.id "
+            "WHERE c.page_id = ? ORDER BY c.ord", (page_id,))
+        return " ".join(r[0] for r in rows).split()
 
     def chunk_tokens(self, chunk_ids: Sequence[int]) -> dict[int, list[str]]:
         out: dict[int, list[str]] = {}
