@@ -74,8 +74,10 @@ def bench_synth(pack: ModelPack, n: int) -> dict:
 
     img_enc, txt_enc = pack.image_encoder(threads=2), pack.text_encoder(threads=2)
     clean, scan, photo, texts = [], [], [], {"spec_ja": [], "spec_en": [], "page": []}
+    families = []
     for i in range(n):
         part = generate_part(SYNTH_FIRST_SEED + i)
+        families.append(part.family)
         pdf = draw_pdf(part)
         page = pdf_to_image(pdf, dpi=100)
         with pymupdf.open(stream=pdf, filetype="pdf") as doc:
@@ -95,6 +97,18 @@ def bench_synth(pack: ModelPack, n: int) -> dict:
     res["photo -> clean drawing (tower)"] = recall_table(ranks_of(emb["photo"] @ emb["clean"].T), n)
     res["photo -> clean drawing (pixels 32x32 baseline)"] = recall_table(
         ranks_of(_pixels(photo) @ _pixels(clean).T), n)
+    # drawing -> similar drawing: photo query, other parts' clean drawings, relevant = same family
+    for name, q, d in (("tower", emb["photo"], emb["clean"]), ("pixels 32x32 baseline", _pixels(photo), _pixels(clean))):
+        sims = q @ d.T  # (n, n)
+        np.fill_diagonal(sims, -np.inf)  # the query's own drawing is not a "similar" one
+        qrels = {i: {j for j in range(n) if j != i and families[j] == families[i]} for i in range(n)}
+        m = _rank_eval(sims, qrels)
+        from engine.evaluate.metrics import evaluate_run
+
+        run = {str(i): [str(j) for j in np.argsort(-sims[i], kind="stable")[:n - 1]] for i in range(n)}
+        full = evaluate_run(run, {str(i): {str(j): 1.0 for j in r} for i, r in qrels.items()})
+        res[f"photo -> same-family drawings ({name})"] = {**m, "ndcg@10": round(full["ndcg@10"], 4),
+                                                          "precision@10": round(full["precision@10"], 4)}
     return res
 
 
