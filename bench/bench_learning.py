@@ -256,6 +256,45 @@ def bench_ultimaker(base_pack: Path, work: Path, epochs: int) -> dict:
                       "val_before_map": round(rep["before"]["map"], 4), "val_after_map": round(rep["after"]["map"], 4)}}
 
 
+ULTIMAKER_FAMILIES = (("iso 7380", "screw"), ("screw", "screw"), ("nut", "nut"), ("washer", "washer"),
+                      ("spacer", "spacer"), ("panel", "panel"), ("plate", "plate"), ("shaft", "shaft"),
+                      ("bearing", "bearing"), ("cable", "cable"), ("limit switch", "switch"),
+                      ("print table arm", "arm"), ("sliding block", "block"), ("print head", "print head"),
+                      ("motor", "motor"), ("timing", "timing"), ("controller", "controller"),
+                      ("feeder", "feeder"))
+
+
+def bench_ultimaker_similar(pack: ModelPack) -> dict:
+    """Drawing -> similar drawings on real drawings: relevant = same part family (keyword of the part
+    name, ULTIMAKER_FAMILIES); image tower vs 32x32 pixels. Queries: 150 dpi grayscale renders."""
+    import pymupdf
+    from PIL import Image
+
+    data = DATA / "ultimaker-original"
+    rows = list(csv.DictReader(open(data / "pairs.csv", encoding="utf-8")))
+    fams, images = [], []
+    for r in rows:
+        name = r["part_name"].lower()
+        fams.append(next((f for k, f in ULTIMAKER_FAMILIES if k in name), None))
+        with pymupdf.open(data / r["drawing"]) as doc:
+            pix = doc[0].get_pixmap(dpi=150, colorspace=pymupdf.csGRAY, alpha=False)
+            images.append(Image.frombytes("L", (pix.width, pix.height), pix.samples))
+    n = len(images)
+    qrels = {i: {j for j in range(n) if j != i and fams[i] and fams[j] == fams[i]} for i in range(n)}
+    qrels = {i: r for i, r in qrels.items() if r}
+    from engine.evaluate.metrics import evaluate_run
+
+    out = {"queries": len(qrels), "drawings": n, "families": sorted({f for f in fams if f})}
+    emb = pack.image_encoder(threads=2).encode(images)
+    for name, e in (("tower", emb), ("pixels 32x32 baseline", _pixels(images))):
+        sims = e @ e.T  # (n, n)
+        np.fill_diagonal(sims, -np.inf)
+        run = {str(i): [str(j) for j in np.argsort(-sims[i], kind="stable")[:n - 1]] for i in qrels}
+        m = evaluate_run(run, {str(i): {str(j): 1.0 for j in r} for i, r in qrels.items()})
+        out[name] = {k: round(m[k], 4) for k in ("ndcg@10", "precision@10", "map", "recall@1", "mrr")}
+    return out
+
+
 def bench_coco(base_pack: Path, work: Path, epochs: int) -> dict:
     from PIL import Image
 
@@ -296,7 +335,7 @@ def bench_coco(base_pack: Path, work: Path, epochs: int) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--image-tower", type=Path, default=REPO / "resources" / "models" / "image_tower")
-    ap.add_argument("--only", default="synth,speed,ultimaker,coco")
+    ap.add_argument("--only", default="synth,speed,ultimaker,ultimaker_similar,coco")
     ap.add_argument("--synth-parts", type=int, default=200)
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--out", type=Path, default=OUT / "learning.json")
@@ -314,10 +353,11 @@ def main() -> int:
         for name, fn in (("synth", lambda: bench_synth(pack, args.synth_parts)),
                          ("speed", lambda: bench_speed(pack)),
                          ("ultimaker", lambda: bench_ultimaker(base, work, args.epochs)),
+                         ("ultimaker_similar", lambda: bench_ultimaker_similar(pack)),
                          ("coco", lambda: bench_coco(base, work, args.epochs))):
             if name not in only:
                 continue
-            if name in ("ultimaker", "coco") and not DATA.is_dir():
+            if name in ("ultimaker", "ultimaker_similar", "coco") and not DATA.is_dir():
                 result[name] = "skipped: ../shared/data is absent"
                 continue
             t = time.time()
