@@ -128,7 +128,8 @@ def cmd_index(args: argparse.Namespace) -> int:
             state = "stopped early (run again to resume)" if report.cancelled else "done"
             print(f"Indexing {state}: {report.added} added, {report.updated} updated, "
                   f"{report.removed} removed, {report.unchanged} unchanged, {report.failed} failed; "
-                  f"{report.pages} pages in {report.elapsed_s:.1f} s")
+                  f"{report.pages} pages in {report.elapsed_s:.1f} s "
+                  f"(keyword-searchable after {report.elapsed_s - report.embed_s:.1f} s)")
             for f in report.errors:
                 print(f"  failed: {f.path}: {f.reason}")
         return 0

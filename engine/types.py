@@ -166,6 +166,7 @@ class IndexReport:
     failed: int = 0
     pages: int = 0
     elapsed_s: float = 0.0
+    embed_s: float = 0.0  # of elapsed_s, the time spent embedding (pages were keyword-searchable before)
     cancelled: bool = False
     errors: tuple[FailedFile, ...] = ()
 

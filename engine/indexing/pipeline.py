@@ -1,9 +1,13 @@
-"""Incremental indexing: scan -> extract (text layer / OCR) -> chunk -> catalog -> embed -> save.
+"""Incremental indexing in two phases:
 
-Crash and cancel safety: each document is committed to the catalog in one transaction; vector
-indexes are saved atomically every `SAVE_EVERY_S` seconds and at the end (also on cancel). If the
-process dies in between, the next run's `reconcile` embeds the catalog chunks the vector index
-lacks and drops vectors whose chunks are gone, so catalog and vectors always converge.
+1. read: scan -> extract (text layer / OCR) -> chunk -> catalog. Each document is one catalog
+   transaction, and is searchable by keywords as soon as it is committed.
+2. embed: `reconcile` gives every catalog chunk its text vector and every picture page its
+   image vector, in batches, saving the vector indexes atomically every `SAVE_EVERY_S` seconds.
+
+The same `reconcile` runs after a crash, a cancel or a model-pack switch: whatever the vector
+indexes lack is embedded, whatever they hold for chunks that are gone is dropped, so catalog and
+vectors always converge. Cancelling never waits for embeddings: the next run finishes them.
 """
 
 from __future__ import annotations
@@ -99,10 +103,8 @@ class IndexingPipeline:
         counts = dict(added=0, updated=0, removed=0, failed=0, pages=0)
         errors: list[FailedFile] = []
         cancelled = False
-        pending = _Pending()
-        last_save = time.perf_counter()
+        t_embed = None
         try:
-            self.reconcile(progress, cancel)
             for path in plan.deleted:
                 chunk_ids, page_ids = cat.delete_document(path)
                 self._drop_vectors(chunk_ids, page_ids)
@@ -113,35 +115,30 @@ class IndexingPipeline:
             for i, stamp in enumerate(todo):
                 cancel.check()
                 report(progress, meter.progress(i, Path(stamp.path).name))
-                outcome = self._index_file(stamp, pending)
+                outcome = self._index_file(stamp)
                 if isinstance(outcome, FailedFile):
                     errors.append(outcome)
                     counts["failed"] += 1
                 elif outcome is not None:
                     counts["added" if stamp.path in new_paths else "updated"] += 1
                     counts["pages"] += outcome
-                if len(pending.chunk_ids) >= 256 or len(pending.pages) >= 32:
-                    self._flush(pending)
-                if time.perf_counter() - last_save > SAVE_EVERY_S:
-                    self._flush(pending)
-                    self.lib.save_vectors()
-                    last_save = time.perf_counter()
-            report(progress, meter.progress(len(todo), "embedding"))
-            self._flush(pending)
+            report(progress, meter.progress(len(todo), "read"))
+            t_embed = time.perf_counter()
+            self.reconcile(progress, cancel)
         except (Cancelled, KeyboardInterrupt):
-            cancelled = True
-            # documents already in the catalog keep their vectors: embed what is pending
-            self._flush(pending)
+            cancelled = True  # what is in the catalog stays; the next run embeds the rest
         finally:
             report(progress, Progress("save", 0, 1, "steps", "saving index"))
             self.lib.save_vectors()
         return IndexReport(
             added=counts["added"], updated=counts["updated"], removed=counts["removed"],
             unchanged=len(plan.unchanged), failed=counts["failed"], pages=counts["pages"],
-            elapsed_s=time.perf_counter() - t0, cancelled=cancelled, errors=tuple(errors))
+            elapsed_s=time.perf_counter() - t0,
+            embed_s=time.perf_counter() - t_embed if t_embed is not None else 0.0,
+            cancelled=cancelled, errors=tuple(errors))
 
     # -- one file ----------------------------------------------------------------------------
-    def _index_file(self, stamp: FileStamp, pending: _Pending) -> int | FailedFile | None:
+    def _index_file(self, stamp: FileStamp) -> int | FailedFile | None:
         """Returns the number of pages indexed, a FailedFile, or None when content is unchanged."""
         cat = self.lib.catalog
         path = Path(stamp.path)
@@ -165,19 +162,10 @@ class IndexingPipeline:
             return self._fail(stamp, f"unexpected error while reading: {type(exc).__name__}: {exc}")
         chunks = [chunk_page(p, self.settings.chunk_words, self.settings.chunk_overlap_words)
                   for p in doc.pages]
-        doc_id, old_chunks, old_pages, new_chunks = cat.replace_document(
+        _, old_chunks, old_pages, _ = cat.replace_document(
             path=stamp.path, size=stamp.size, mtime_ns=stamp.mtime_ns, sha1=sha1,
             format=doc.format, kind=doc.kind, title=doc.title, pages=doc.pages, chunks=chunks)
         self._drop_vectors(old_chunks, old_pages)
-        texts = [c.text for page_chunks in chunks for c in page_chunks]
-        pending.chunk_ids.extend(new_chunks)
-        pending.chunk_texts.extend(embedding_text(doc.title, t) for t in texts)
-        if self.lib.image_encoder is not None:
-            for page in doc.pages:
-                if page.visual:
-                    row = cat.page(doc_id, page.page_no)
-                    if row:
-                        pending.pages.append((row[0], stamp.path, page.page_no))
         return len(doc.pages)
 
     def _fail(self, stamp: FileStamp, reason: str) -> FailedFile:
@@ -217,53 +205,59 @@ class IndexingPipeline:
 
     def reconcile(self, progress: ProgressCallback | None = None,
                   cancel: CancelToken | None = None) -> int:
-        """Make the vector indexes match the catalog (after a crash or a model-pack switch).
-
-        Returns the number of vectors (re)computed.
-        """
+        """Make the vector indexes match the catalog: embed what they lack (new documents, or
+        everything after a model-pack switch), drop what the catalog no longer has.
+        Returns the number of vectors computed. Saves every SAVE_EVERY_S seconds."""
         lib = self.lib
         if lib.text_encoder is None:
             return 0
         cat = lib.catalog
         chunk_ids = np.array(cat.all_chunk_ids(), dtype=np.uint64)
-        have = lib.text_index.keys()
-        stale = np.setdiff1d(have, chunk_ids)
-        lib.text_index.remove(stale)
+        lib.text_index.remove(np.setdiff1d(lib.text_index.keys(), chunk_ids))
         missing = chunk_ids[~lib.text_index.contains(chunk_ids)] if len(chunk_ids) else chunk_ids
-        done = 0
-        if len(missing):
-            rows = cat.chunks_by_ids(missing.tolist())
-            docs = cat.documents_by_ids(r.doc_id for r in rows.values())
-            meter = RateMeter("embed", len(missing), "chunks")
-            batch = 256
-            for start in range(0, len(missing), batch):
-                if cancel is not None:
-                    cancel.check()
-                ids = missing[start:start + batch]
-                texts = [embedding_text(docs[rows[int(c)].doc_id].title, rows[int(c)].text) for c in ids]
-                lib.text_index.add(ids, lib.text_encoder.encode(texts, batch_size=self.settings.embed_batch))
-                done += len(ids)
-                report(progress, meter.progress(done, "re-embedding text"))
+        todo_pages: list[tuple[int, int, int]] = []
         if lib.image_encoder is not None and lib.image_index is not None:
             pages = cat.visual_pages()
             page_ids = np.array([p[0] for p in pages], dtype=np.uint64)
             lib.image_index.remove(np.setdiff1d(lib.image_index.keys(), page_ids))
             if len(page_ids):
                 absent = ~lib.image_index.contains(page_ids)
-                todo = [p for p, a in zip(pages, absent) if a]
-                docs = cat.documents_by_ids(p[1] for p in todo)
-                pending = _Pending()
-                meter = RateMeter("embed", len(todo), "pages")
-                for i, (page_id, doc_id, page_no) in enumerate(todo):
-                    if cancel is not None:
-                        cancel.check()
-                    pending.pages.append((page_id, docs[doc_id].path, page_no))
-                    if len(pending.pages) >= 32:
-                        self._flush(pending)
-                        report(progress, meter.progress(i + 1, "re-embedding pages"))
+                todo_pages = [p for p, a in zip(pages, absent) if a]
+        total = len(missing) + len(todo_pages)
+        meter = RateMeter("embed", total, "items")
+        done = 0
+        last_save = time.perf_counter()
+        pending = _Pending()
+        if len(missing):
+            rows = cat.chunks_by_ids(missing.tolist())
+            docs = cat.documents_by_ids(r.doc_id for r in rows.values())
+            for start in range(0, len(missing), 128):
+                if cancel is not None:
+                    cancel.check()
+                for c in missing[start:start + 128].tolist():
+                    pending.chunk_ids.append(c)
+                    pending.chunk_texts.append(embedding_text(docs[rows[c].doc_id].title, rows[c].text))
+                done += len(pending.chunk_ids)
                 self._flush(pending)
-                done += len(todo)
+                report(progress, meter.progress(done, "understanding text"))
+                last_save = self._save_now(last_save)
+        if todo_pages:
+            docs = cat.documents_by_ids(p[1] for p in todo_pages)
+            for start in range(0, len(todo_pages), 16):
+                if cancel is not None:
+                    cancel.check()
+                pending.pages = [(pid, docs[d].path, no) for pid, d, no in todo_pages[start:start + 16]]
+                done += len(pending.pages)
+                self._flush(pending)
+                report(progress, meter.progress(done, "looking at pages"))
+                last_save = self._save_now(last_save)
         return done
+
+    def _save_now(self, last_save: float) -> float:
+        if time.perf_counter() - last_save > SAVE_EVERY_S:
+            self.lib.save_vectors()
+            return time.perf_counter()
+        return last_save
 
 
 def embedding_text(title: str, text: str) -> str:
