@@ -265,10 +265,11 @@ def default_pack_stale(dest: Path) -> bool:
 
 
 class JsonProgress:
-    """Progress as JSON lines on stdout (for the desktop app's adaptation process)."""
+    """Progress as JSON lines on stdout ({"stage", "done", "total", ...}, the Progress fields),
+    read by the desktop app's adaptation process; the last line is the result."""
 
     def __call__(self, p: Progress) -> None:
-        print(json.dumps({"progress": to_jsonable(p)}, ensure_ascii=False), flush=True)
+        print(json.dumps(to_jsonable(p), ensure_ascii=False), flush=True)
 
     def close(self) -> None:
         pass
