@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from engine.config import SAMPLE_LIBRARY, default_library_path
 from engine.errors import EngineError
 from engine.progress import CancelToken, Progress
-from engine.types import FileQueryResults, Hit, SearchResults, to_jsonable
+from engine.types import FileQueryResults, SearchResults, to_jsonable
 
 
 # --------------------------------------------------------------------------- output helpers

@@ -17,7 +17,6 @@ install folder simply re-hashes once per process).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from engine.errors import PackError
+from engine.files import file_digest
 from engine.types import PackInfo
 
 if TYPE_CHECKING:  # runtime imports are lazy: loading a manifest needs no onnxruntime
@@ -134,11 +134,7 @@ def make_pack_id(name: str, version: str) -> str:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def _read_stamps(folder: Path) -> dict[str, list]:

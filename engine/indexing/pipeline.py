@@ -12,7 +12,6 @@ vectors always converge. Cancelling never waits for embeddings: the next run fin
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from engine.errors import Cancelled, ExtractionError
+from engine.files import file_digest
 from engine.indexing.scanner import FileStamp, canonical, plan_scan, walk_files
 from engine.progress import CancelToken, Progress, ProgressCallback, RateMeter, report
 from engine.store.catalog import ChunkDraft
@@ -33,11 +33,8 @@ SAVE_EVERY_S = 30.0
 
 
 def file_sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """Content identity of a library file (touched-but-unchanged files are not re-read)."""
+    return file_digest(path, "sha1")
 
 
 def chunk_page(page: PageContent, words_per_chunk: int, overlap: int) -> list[ChunkDraft]:

@@ -19,7 +19,6 @@ A new pack version (parent = base pack) is written; `report["activate"]` is True
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
@@ -33,6 +32,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from engine.errors import EngineError, PackError
+from engine.evaluate.pairs import Judgement, read_pairs_csv
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 
 from engine.learn.losses import LossConfig
@@ -58,30 +58,9 @@ class AdaptConfig:
     loss: LossConfig = field(default_factory=lambda: ADAPT_LOSS)
 
 
-@dataclass(frozen=True)
-class Pair:
-    query: str  # file reference "path[#page=N]"
-    relevant: str  # file reference or literal text
-    grade: float = 1.0
-
-
-def read_pairs(pairs_csv: Path) -> list[Pair]:
-    """Rows of pairs.csv; raises EngineError naming the line on malformed input."""
-    pairs: list[Pair] = []
-    with open(pairs_csv, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or not {"query", "relevant"} <= set(reader.fieldnames):
-            raise EngineError(f"{pairs_csv}: needs a header with columns query,relevant[,grade]")
-        for line, row in enumerate(reader, start=2):
-            q, r = (row.get("query") or "").strip(), (row.get("relevant") or "").strip()
-            if not q or not r:
-                raise EngineError(f"{pairs_csv}:{line}: empty query or relevant")
-            try:
-                grade = float(row.get("grade") or 1.0)
-            except ValueError:
-                raise EngineError(f"{pairs_csv}:{line}: grade {row.get('grade')!r} is not a number") from None
-            pairs.append(Pair(q, r, grade))
-    return pairs
+# One pairs-file format for `zumen eval` and `zumen adapt`: the reader lives with the evaluator.
+Pair = Judgement
+read_pairs = read_pairs_csv
 
 
 def _split_ref(ref: str) -> tuple[str, int]:

@@ -13,7 +13,6 @@ to cosine >= 0.999 on every test image.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 import warnings
@@ -23,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from engine.errors import PackError
+from engine.files import file_digest
 
 DEFAULT_SPEC: dict[str, Any] = {
     "size": [256, 256], "channels": 1, "resize": "letterbox", "pad_value": 1.0,
@@ -32,11 +32,7 @@ PARITY_MIN_COSINE = 0.999
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def _export_module(tower):

@@ -27,7 +27,6 @@ from typing import Iterable, Literal, Mapping
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 NoiseMode = Literal["none", "smooth", "rince"]
 

@@ -217,17 +217,18 @@ class Catalog:
             "FROM documents WHERE id=?", (doc_id,)).fetchone()
         return DocumentRow(*row) if row else None
 
-    def documents_by_ids(self, ids: Iterable[int]) -> dict[int, DocumentRow]:
-        ids = list(set(ids))
-        out: dict[int, DocumentRow] = {}
+    def _rows_in(self, sql: str, ids: Iterable) -> Iterator[tuple]:
+        """Rows of `sql` (with one `{ids}` placeholder for `IN (...)`) for many ids, in batches
+        that stay under SQLite's parameter limit."""
+        ids = list(dict.fromkeys(ids))
         for i in range(0, len(ids), 500):
             part = ids[i:i + 500]
-            q = ",".join("?" * len(part))
-            for row in self.db.execute(
-                    "SELECT id, path, size, mtime_ns, sha1, format, kind, title, page_count "
-                    f"FROM documents WHERE id IN ({q})", part):
-                out[row[0]] = DocumentRow(*row)
-        return out
+            yield from self.db.execute(sql.format(ids=",".join("?" * len(part))), part)
+
+    def documents_by_ids(self, ids: Iterable[int]) -> dict[int, DocumentRow]:
+        return {row[0]: DocumentRow(*row) for row in self._rows_in(
+            "SELECT id, path, size, mtime_ns, sha1, format, kind, title, page_count "
+            "FROM documents WHERE id IN ({ids})", ids)}
 
     def documents_by_sha1(self, sha1: str) -> list[DocumentRow]:
         return [DocumentRow(*r) for r in self.db.execute(
@@ -306,31 +307,17 @@ class Catalog:
 
     def pages_by_ids(self, page_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
         """page id -> (doc_id, page_no)."""
-        ids = list(set(page_ids))
-        out: dict[int, tuple[int, int]] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            q = ",".join("?" * len(part))
-            for pid, doc_id, page_no in self.db.execute(
-                    f"SELECT id, doc_id, page_no FROM pages WHERE id IN ({q})", part):
-                out[pid] = (doc_id, page_no)
-        return out
+        return {pid: (doc_id, page_no) for pid, doc_id, page_no in self._rows_in(
+            "SELECT id, doc_id, page_no FROM pages WHERE id IN ({ids})", page_ids)}
 
     def visual_pages(self) -> list[tuple[int, int, int]]:
         """(page_id, doc_id, page_no) of every page that deserves a visual embedding."""
         return list(self.db.execute("SELECT id, doc_id, page_no FROM pages WHERE visual=1"))
 
     def chunks_by_ids(self, chunk_ids: Iterable[int]) -> dict[int, ChunkRow]:
-        ids = list(set(chunk_ids))
-        out: dict[int, ChunkRow] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            q = ",".join("?" * len(part))
-            for row in self.db.execute(
-                    "SELECT c.id, c.doc_id, c.page_id, p.page_no, c.text, c.word_start, c.word_end "
-                    f"FROM chunks c JOIN pages p ON p.id = c.page_id WHERE c.id IN ({q})", part):
-                out[row[0]] = ChunkRow(*row)
-        return out
+        return {row[0]: ChunkRow(*row) for row in self._rows_in(
+            "SELECT c.id, c.doc_id, c.page_id, p.page_no, c.text, c.word_start, c.word_end "
+            "FROM chunks c JOIN pages p ON p.id = c.page_id WHERE c.id IN ({ids})", chunk_ids)}
 
     def all_chunk_ids(self) -> list[int]:
         return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id")]
@@ -370,25 +357,14 @@ class Catalog:
         return " ".join(r[0] for r in rows).split()
 
     def chunk_tokens(self, chunk_ids: Sequence[int]) -> dict[int, list[str]]:
-        out: dict[int, list[str]] = {}
-        ids = list(chunk_ids)
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            q = ",".join("?" * len(part))
-            for rowid, tokens in self.db.execute(
-                    f"SELECT rowid, tokens FROM chunk_fts WHERE rowid IN ({q})", part):
-                out[int(rowid)] = tokens.split()
-        return out
+        return {int(rowid): tokens.split() for rowid, tokens in self._rows_in(
+            "SELECT rowid, tokens FROM chunk_fts WHERE rowid IN ({ids})", chunk_ids)}
 
     def token_doc_freq(self, tokens: Sequence[str]) -> dict[str, int]:
         """In how many chunks each token occurs (0 when it occurs nowhere)."""
         out = {t: 0 for t in tokens}
-        ids = list(out)
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            q = ",".join("?" * len(part))
-            for term, doc in self.db.execute(f"SELECT term, doc FROM chunk_vocab WHERE term IN ({q})", part):
-                out[term] = int(doc)
+        out.update((term, int(doc)) for term, doc in self._rows_in(
+            "SELECT term, doc FROM chunk_vocab WHERE term IN ({ids})", out))
         return out
 
     # -- failures --------------------------------------------------------------------------
