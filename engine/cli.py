@@ -285,34 +285,17 @@ def cmd_adapt(args: argparse.Namespace) -> int:
             emit_json(result)
             return 0
         before, after = result.get("before", {}), result.get("after", {})
-        print(f"New pack version {result.get('pack_id')} (from {result.get('parent')})")
-        for key in sorted(set(before) | set(after)):
+        print(f"New pack version {result.get('pack_id')} (from {result.get('parent')}), "
+              f"measured on {before.get('queries', '?')} held-out queries:")
+        for key in ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "map"):
             b, a = before.get(key), after.get(key)
             if isinstance(b, (int, float)) and isinstance(a, (int, float)):
                 print(f"  {key:>10}: {b:.3f} -> {a:.3f} ({a - b:+.3f})")
-        state = "activated" if result["activated"] else "kept, not activated (no improvement)"
-        print(f"Pack {state}. Roll back with: zumen pack rollback")
-    return 0
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    with _open(args) as engine:
-        bar = ProgressBar(not args.json)
-        result = engine.evaluate(args.pairs, qrels=args.qrels, queries=args.queries, chart=args.chart,
-                                 evidence=_evidence(args), progress=bar)
-        bar.close()
-        if args.json:
-            emit_json(result)
-            return 0
-        print(f"{result['queries']} queries, model {result['pack']}"
-              + (f", {result['skipped_judgements']} judgements without a file skipped"
-                 if result["skipped_judgements"] else ""))
-        print(f"{'query type':<14} {'n':>4} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR':>6} {'nDCG@10':>8} {'mAP':>6}")
-        for qtype, m in result["query_types"].items():
-            print(f"{qtype:<14} {m['queries']:>4} {m['recall@1']:>6.3f} {m['recall@5']:>6.3f} "
-                  f"{m['recall@10']:>6.3f} {m['mrr']:>6.3f} {m['ndcg@10']:>8.3f} {m['map']:>6.3f}")
-        if result.get("chart"):
-            print(f"Chart: {result['chart']}")
+        if result["activated"]:
+            print("Activated. Roll back with: zumen pack rollback")
+        else:
+            print("Not activated: the primary metric (mAP) did not improve. "
+                  f"Activate anyway with: zumen pack activate {result.get('pack_id')}")
     return 0
 
 
