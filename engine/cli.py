@@ -299,6 +299,27 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    with _open(args) as engine:
+        bar = ProgressBar(not args.json)
+        result = engine.evaluate(args.pairs, qrels=args.qrels, queries=args.queries, chart=args.chart,
+                                 evidence=_evidence(args), progress=bar)
+        bar.close()
+        if args.json:
+            emit_json(result)
+            return 0
+        print(f"{result['queries']} queries, model {result['pack']}"
+              + (f", {result['skipped_judgements']} judgements without a file skipped"
+                 if result["skipped_judgements"] else ""))
+        print(f"{'query type':<14} {'n':>4} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR':>6} {'nDCG@10':>8} {'mAP':>6}")
+        for qtype, m in result["query_types"].items():
+            print(f"{qtype:<14} {m['queries']:>4} {m['recall@1']:>6.3f} {m['recall@5']:>6.3f} "
+                  f"{m['recall@10']:>6.3f} {m['mrr']:>6.3f} {m['ndcg@10']:>8.3f} {m['map']:>6.3f}")
+        if result.get("chart"):
+            print(f"Chart: {result['chart']}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from engine.demo import run_demo
 
