@@ -137,7 +137,8 @@ class Searcher:
         if "semantic" in use and q.text_vector is not None and len(lib.text_index):
             chunk_scores["semantic"] = lib.text_index.search(q.text_vector, n)
         cross: list[tuple[int, float]] = []
-        if "visual" in use and q.image_vector is not None and len(lib.text_index):
+        if ("visual" in use and q.image_vector is not None and self.settings.weight_cross > 0
+                and len(lib.text_index)):
             if lib.text_index.dim == len(q.image_vector):
                 cross = lib.text_index.search(q.image_vector, n)  # image -> text (cross-modal)
         for name, lst in chunk_scores.items():
