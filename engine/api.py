@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Collection, Sequence
 
@@ -27,6 +29,20 @@ from engine.types import (FileQueryResults, Hit, IndexReport, LibraryStatus, Pac
 
 log = logging.getLogger(__name__)
 
+QUERY_CACHE_SIZE = 8
+
+
+@dataclass(frozen=True)
+class _QueryRead:
+    """What a query file gave: its first page's text and words, and its picture's embedding."""
+
+    text: str
+    words: tuple[Word, ...]
+    source: str
+    image_vector: Any
+    same_docs: frozenset[int]  # library documents with identical bytes (left out of the results)
+    format: str
+
 
 class Engine:
     """Open with `Engine.open(path)`; close with `close()` (or use it as a context manager)."""
@@ -34,6 +50,7 @@ class Engine:
     def __init__(self, library: Library) -> None:
         self._lib = library
         self._searcher = Searcher(library)
+        self._query_cache: OrderedDict[tuple, _QueryRead] = OrderedDict()
 
     @classmethod
     def open(cls, library: Path | str | None = None, *, pack: Path | str | None = None,
@@ -129,33 +146,48 @@ class Engine:
                     evidence: Collection[str] | None = None,
                     progress: ProgressCallback | None = None,
                     cancel: CancelToken | None = None) -> FileQueryResults:
-        """"I have this drawing": related documents and similar drawings for a PDF or image."""
-        from engine.errors import ExtractionError
-        from engine.extract import extract_document, render_page
+        """"I have this drawing": related documents and similar drawings for a PDF or image.
 
+        What was read from a query file (OCR text, image vector) is kept for the last few files,
+        so asking again (another evidence mix, more results, "more like this") costs no OCR."""
         t0 = time.perf_counter()
         path = Path(path).expanduser()
         if not path.is_file():
             raise QueryError(f"query file not found: {path}")
         report(progress, Progress("extract", 0, 3, "steps", "reading the drawing"))
-        try:
-            doc = extract_document(path, self._lib.settings, self._lib.ocr)
-        except ExtractionError:
-            raise
+        want_image = evidence is None or "visual" in evidence
+        read = self._read_query(path, want_image, progress)
         if cancel is not None:
             cancel.check()
-        page = doc.pages[0] if doc.pages else None
-        image_vec = None
-        if self._lib.image_encoder is not None and doc.format in ("pdf", "image") and (
-                evidence is None or "visual" in evidence):
+        return self._file_results(str(path), read.text, read.words, read.source,
+                                  read.image_vector if want_image else None, read.same_docs, limit,
+                                  evidence, t0, progress)
+
+    def _read_query(self, path: Path, want_image: bool, progress: ProgressCallback | None):
+        from dataclasses import replace
+
+        from engine.extract import extract_document, render_page
+
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns, self._lib.pack_id)
+        read = self._query_cache.get(key)
+        if read is None:
+            doc = extract_document(path, self._lib.settings, self._lib.ocr)
+            page = doc.pages[0] if doc.pages else None
+            same = self._lib.catalog.documents_by_sha1(file_sha1(path))
+            read = _QueryRead(text=page.text if page else "", words=page.words if page else (),
+                              source=page.source if page else "none", image_vector=None,
+                              same_docs=frozenset(d.id for d in same), format=doc.format)
+        if (want_image and read.image_vector is None and self._lib.image_encoder is not None
+                and read.format in ("pdf", "image")):
             report(progress, Progress("embed", 1, 3, "steps", "comparing pictures"))
             image = render_page(path, 1, self._lib.settings.render_dpi, grayscale=True)
-            image_vec = self._lib.image_encoder.encode([image])[0]
-        same = {d.id for d in self._lib.catalog.documents_by_sha1(file_sha1(path))}
-        text = page.text if page else ""
-        return self._file_results(str(path), text, page.words if page else (),
-                                  page.source if page else "none", image_vec, same, limit,
-                                  evidence, t0, progress)
+            read = replace(read, image_vector=self._lib.image_encoder.encode([image])[0])
+        self._query_cache[key] = read
+        self._query_cache.move_to_end(key)
+        while len(self._query_cache) > QUERY_CACHE_SIZE:
+            self._query_cache.popitem(last=False)
+        return read
 
     def search_image(self, image: Image.Image, *, limit: int = 20,
                      evidence: Collection[str] | None = None) -> FileQueryResults:

@@ -271,3 +271,23 @@ def test_zumenignore_excludes_patterns_and_folders(tmp_path):
     found = sorted(Path(f.path).relative_to(root.resolve()).as_posix()
                    for f in walk_files([root], frozenset({".txt", ".png"})))
     assert found == ["a.txt", "sub/b.txt"]
+
+
+def test_query_file_is_read_once_for_repeated_searches(tmp_path, corpus, monkeypatch):
+    import engine.extract as extract
+
+    calls = []
+    real = extract.extract_document
+    monkeypatch.setattr(extract, "extract_document", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    query = tmp_path / "query.pdf"
+    write_drawing(query, "ZM-1258-B2P", "S45C", "MAIN SHAFT")
+    with open_engine(tmp_path) as engine:
+        engine.index([corpus])
+        calls.clear()
+        first = engine.search_file(query, evidence={"lexical"})
+        again = engine.search_file(query)  # another evidence mix: no second read
+        assert len(calls) == 1
+        assert first.query_text == again.query_text
+        os.utime(query, ns=(time.time_ns(), time.time_ns() + 10**9))  # changed file: read again
+        engine.search_file(query)
+        assert len(calls) == 2
