@@ -115,7 +115,8 @@ class Searcher:
         t0 = time.perf_counter()
         use = set(evidence) if evidence else set(EVIDENCE)
         ev = self._collect(q, use, kinds)
-        weights = {"lexical": self.settings.weight_lexical, "semantic": self.settings.weight_semantic,
+        semantic = self.settings.weight_semantic if q.keyword else self.settings.weight_semantic_file
+        weights = {"lexical": self.settings.weight_lexical, "semantic": semantic,
                    "visual": self.settings.weight_visual, "cross": self.settings.weight_cross}
         present = {name: scores for name, scores in ev.scores.items()
                    if (name if name != "cross" else "visual") in use and scores}
