@@ -207,10 +207,8 @@ class Engine:
         report(progress, Progress("search", 2, 3, "steps", "searching"))
         q = self._searcher.make_query(text, keyword=False, image_vector=image_vec, words=words,
                                       exclude_docs=exclude)
-        related = self._searcher.search(q, limit=limit, kinds={"document"}, evidence=evidence,
-                                        mode="file")
-        similar = self._searcher.search(q, limit=limit, kinds={"drawing"}, evidence=evidence,
-                                        mode="file")
+        related, similar = self._searcher.search_many(q, [{"document"}, {"drawing"}], limit=limit,
+                                                      evidence=evidence, mode="file")
         report(progress, Progress("search", 3, 3, "steps", "done"))
         return FileQueryResults(query_path, text, tuple(q.identifiers), source,  # type: ignore[arg-type]
                                 related, similar, tuple(words),

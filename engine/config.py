@@ -55,6 +55,8 @@ class EngineSettings:
     # synthetic drawings only, is at chance on real drawings -> documents (bench_learning), and
     # mixing it in cost R@1. An adapted pack that measures better can turn it on.
     weight_cross: float = 0.0
+    common_term_share: float = 0.2  # drawing queries skip words on more chunks than this share…
+    common_term_min_chunks: int = 50  # …and than this count (small libraries keep every word)
     identifier_boost: float = 2.0  # drawing queries: BM25 over shared identifiers, relative to all words
     reason_max_share: float = 0.15  # drawing queries: a shared word on more chunks than this is no reason
     semantic_only_min: float = 0.45  # keyword queries: cosine a page needs when no term matched

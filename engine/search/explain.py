@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from functools import lru_cache
 from typing import Sequence
 
@@ -17,6 +18,14 @@ class PageTokens:
     def __init__(self, tokens: list[str]) -> None:
         self.list = tokens
         self.set = set(tokens)
+        self.sorted = sorted(self.set)
+
+    def has(self, term: QueryTerm) -> bool:
+        if term.prefix:  # a prefix term: binary search in the sorted vocabulary of the page
+            key = term.tokens[0]
+            i = bisect_left(self.sorted, key)
+            return i < len(self.sorted) and self.sorted[i].startswith(key)
+        return all(t in self.set for t in term.tokens)
 
     @classmethod
     def of_text(cls, text: str) -> "PageTokens":
@@ -24,7 +33,7 @@ class PageTokens:
 
 
 def matched_terms(terms: Sequence[QueryTerm], page: PageTokens) -> list[QueryTerm]:
-    return [t for t in terms if term_matches(t, page.set, page.list)]
+    return [t for t in terms if page.has(t)]
 
 
 def shared_identifiers(identifiers: Sequence[str], page: PageTokens) -> list[str]:

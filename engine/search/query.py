@@ -99,6 +99,18 @@ class Searcher:
             q.text_vector = self.lib.text_encoder.encode([text])[0]
         return q
 
+    def _selective_terms(self, terms: list[QueryTerm]) -> list[QueryTerm]:
+        """The words of a whole drawing that can tell pages apart. A word on a large share of
+        the library ("material", "general", 尺度) adds almost nothing to BM25 but makes the
+        search visit most of the index. The same holds for an identifier printed on most
+        drawings of a site (a general-tolerance standard, the house material)."""
+        cat = self.lib.catalog
+        freq = cat.token_doc_freq([tok for t in terms for tok in t.tokens])
+        common = max(self.settings.common_term_min_chunks,
+                     self.settings.common_term_share * cat.counts()["chunks"])
+        # (for a prefix term, the exact token's frequency is a lower bound of the prefix's)
+        return [t for t in terms if min(freq.get(tok, 0) for tok in t.tokens) <= common]
+
     def _telling_terms(self, terms: list[QueryTerm]) -> list[QueryTerm]:
         """Of a drawing's words, those that explain a match: not dimensions (12, 0.05), not single
         letters, and not words on most pages of this library ("date", "material", 尺度)."""
@@ -112,24 +124,35 @@ class Searcher:
 
     def search(self, q: Query, *, limit: int, kinds: Collection[str] | None = None,
                evidence: Collection[str] | None = None, mode: str = "keyword") -> SearchResults:
+        return self.search_many(q, [kinds], limit=limit, evidence=evidence, mode=mode)[0]
+
+    def search_many(self, q: Query, kinds_lists: Sequence[Collection[str] | None], *, limit: int,
+                    evidence: Collection[str] | None = None, mode: str = "keyword"
+                    ) -> list[SearchResults]:
+        """One ranked list per entry of `kinds_lists` (e.g. documents, then drawings), from
+        evidence gathered once: a drawing query's two lists cost one lexical/ANN search."""
         t0 = time.perf_counter()
         use = set(evidence) if evidence else set(EVIDENCE)
-        ev = self._collect(q, use, kinds)
+        collected = self._collect(q, use)
         semantic = self.settings.weight_semantic if q.keyword else self.settings.weight_semantic_file
         weights = {"lexical": self.settings.weight_lexical, "semantic": semantic,
                    "visual": self.settings.weight_visual, "cross": self.settings.weight_cross}
-        present = {name: scores for name, scores in ev.scores.items()
-                   if (name if name != "cross" else "visual") in use and scores}
-        if self.settings.fusion == "rrf":
-            fused = rrf({n: ranked(s) for n, s in present.items()}, weights, k=self.settings.rrf_k)
-        else:
-            fused = score_fusion(present, weights, ev.bounds)
-        hits = self._group(q, ev, fused, limit)
-        return SearchResults(q.text, mode, tuple(hits), (time.perf_counter() - t0) * 1000,
-                             tuple(t.text for t in q.terms))
+        out = []
+        for kinds in kinds_lists:
+            ev = self._filtered(q, collected, kinds)
+            present = {name: scores for name, scores in ev.scores.items()
+                       if (name if name != "cross" else "visual") in use and scores}
+            if self.settings.fusion == "rrf":
+                fused = rrf({n: ranked(s) for n, s in present.items()}, weights, k=self.settings.rrf_k)
+            else:
+                fused = score_fusion(present, weights, ev.bounds)
+            hits = self._group(q, ev, fused, limit)
+            out.append(SearchResults(q.text, mode, tuple(hits), (time.perf_counter() - t0) * 1000,
+                                     tuple(t.text for t in q.terms)))
+        return out
 
     # -- evidence ------------------------------------------------------------------------
-    def _collect(self, q: Query, use: set[str], kinds: Collection[str] | None) -> _Evidence:
+    def _collect(self, q: Query, use: set[str]) -> _Evidence:
         lib, cat, n = self.lib, self.lib.catalog, self.settings.candidates
         ev = _Evidence()
         chunk_scores: dict[str, list[tuple[int, float]]] = {}
@@ -162,13 +185,6 @@ class Searcher:
             for page_id, score in pages:
                 if page_id in where:
                     ev.add("visual", where[page_id], score)
-        self._filter(ev, q.exclude_docs, kinds)
-        if q.keyword and ev.scores["lexical"]:
-            # A person typed words and some pages contain them: pages found by meaning alone
-            # must be clearly related to be shown at all.
-            floor = self.settings.semantic_only_min
-            ev.scores["semantic"] = {k: v for k, v in ev.scores["semantic"].items()
-                                     if v >= floor or k in ev.scores["lexical"]}
         return ev
 
     def _lexical(self, q: Query, n: int) -> list[tuple[int, float]]:
@@ -180,7 +196,8 @@ class Searcher:
             hits = cat.search_lexical(q.terms, n, require_all=True)
         if len(hits) < n:
             seen = {c for c, _ in hits}
-            hits += [h for h in cat.search_lexical(q.terms, n) if h[0] not in seen][:n - len(hits)]
+            terms = q.terms if q.keyword else self._selective_terms(q.terms)
+            hits += [h for h in cat.search_lexical(terms, n) if h[0] not in seen][:n - len(hits)]
         if not hits:
             return hits
         top = hits[0][1] or 1.0
@@ -188,7 +205,8 @@ class Searcher:
             # The text of a whole drawing shares many ordinary words with many documents; a
             # shared part number, material or standard is worth more than all of them together.
             # BM25 cannot weight single query terms, so identifiers get a second BM25 list.
-            id_terms = build_terms(" ".join(q.identifiers), q.identifiers, keyword=False)
+            id_terms = self._selective_terms(
+                build_terms(" ".join(q.identifiers), q.identifiers, keyword=False))
             id_hits = dict(cat.search_lexical(id_terms, n)) if id_terms else {}
             id_top = max(id_hits.values(), default=0.0) or 1.0
             merged = {c: s / top for c, s in hits}
@@ -208,15 +226,22 @@ class Searcher:
         rescored.sort(key=lambda x: -x[1])
         return rescored
 
-    def _filter(self, ev: _Evidence, exclude: set[int], kinds: Collection[str] | None) -> None:
+    def _filtered(self, q: Query, ev: _Evidence, kinds: Collection[str] | None) -> _Evidence:
+        """A copy of `ev` holding only the pages of wanted documents."""
         docs = {k[0] for table in ev.scores.values() for k in table}
-        if not docs:
-            return
-        meta = self.lib.catalog.documents_by_ids(docs)
-        keep = {d for d in docs if d in meta and d not in exclude
+        meta = self.lib.catalog.documents_by_ids(docs) if docs else {}
+        keep = {d for d in docs if d in meta and d not in q.exclude_docs
                 and (kinds is None or meta[d].kind in kinds)}
-        for name in ev.scores:
-            ev.scores[name] = {k: v for k, v in ev.scores[name].items() if k[0] in keep}
+        out = _Evidence(best_chunk=ev.best_chunk, bounds=ev.bounds)
+        for name, table in ev.scores.items():
+            out.scores[name] = {k: v for k, v in table.items() if k[0] in keep}
+        if q.keyword and out.scores["lexical"]:
+            # A person typed words and some pages contain them: pages found by meaning alone
+            # must be clearly related to be shown at all.
+            floor = self.settings.semantic_only_min
+            out.scores["semantic"] = {k: v for k, v in out.scores["semantic"].items()
+                                      if v >= floor or k in out.scores["lexical"]}
+        return out
 
     # -- grouping and explanation ---------------------------------------------------------
     def _group(self, q: Query, ev: _Evidence, fused: dict, limit: int) -> list[Hit]:
