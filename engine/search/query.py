@@ -22,7 +22,7 @@ EVIDENCE = ("lexical", "semantic", "visual")
 LISTS = ("lexical", "semantic", "visual", "cross")
 PageKey = tuple[int, int]  # (doc_id, page_no)
 MAX_QUERY_TERMS = 64
-_DIMENSION = re.compile(r"[0-9]{1,3}(?:[.,][0-9]+)?")
+_DIMENSION = re.compile(r"[0-9]{1,3}(?:[.,][0-9]+)?|\d{2,4}[-/.]\d{1,2}[-/.]\d{1,4}")  # sizes, dates
 
 
 @dataclass
