@@ -331,10 +331,12 @@ class Engine:
 
     # -- adaptation --------------------------------------------------------------------------
     def adapt(self, pairs_csv: Path | str | None = None, *, use_feedback: bool = False,
-              activate: bool = True, progress: ProgressCallback | None = None,
+              mine_library: bool = False, activate: bool = True,
+              progress: ProgressCallback | None = None,
               cancel: CancelToken | None = None) -> dict:
-        """Fine-tune the active pack on a site's (drawing, text) pairs and/or the thumbs-up votes
-        of drawing queries; a new pack version is written to LIBRARY/packs/ and activated only if
+        """Fine-tune the active pack on a site's (drawing, text) pairs, the thumbs-up votes of
+        drawing queries, and/or pairs mined from the library (each drawing page's picture with
+        its own text); a new pack version is written to LIBRARY/packs/ and activated only if
         its held-out mAP improved (see engine.learn.adapt). Needs the training extra (torch)."""
         import csv
         import tempfile
@@ -348,9 +350,11 @@ class Engine:
             extra = [Pair(f["query_path"], f"{f['doc_path']}#page={f['page']}", 1.0)
                      for f in self.feedback()
                      if f["vote"] > 0 and f.get("query_path") and Path(f["query_path"]).is_file()]
+        if mine_library:
+            extra += [Pair(ref, text, 1.0) for ref, text in self._mined_pairs()]
         if pairs_csv is None and not extra:
-            raise EngineError("nothing to learn from: give a pairs file, or collect thumbs-up votes "
-                              "on drawing searches first")
+            raise EngineError("nothing to learn from: give a pairs file, collect thumbs-up votes "
+                              "on drawing searches, or mine the library's drawings")
         with tempfile.TemporaryDirectory(prefix="zumen-adapt-") as tmp:
             if pairs_csv is None:  # feedback only: adapt() reads a CSV, give it an empty one
                 pairs_csv = Path(tmp) / "feedback.csv"
@@ -368,6 +372,19 @@ class Engine:
         else:
             result["activated"] = False
         return result
+
+    def _mined_pairs(self, limit: int = 2000) -> list[tuple[str, str]]:
+        """(drawing page reference, that page's own text) for pages with a picture and words."""
+        cat = self._lib.catalog
+        pages = cat.visual_pages()[:limit]
+        docs = cat.documents_by_ids(p[1] for p in pages)
+        out = []
+        for _, doc_id, page_no in pages:
+            row = cat.page(doc_id, page_no)
+            text = " ".join(row[1].text.split())[:1500] if row else ""
+            if len(text) >= 20:  # a page with almost no words teaches nothing
+                out.append((f"{docs[doc_id].path}#page={page_no}", text))
+        return out
 
     # -- status and packs -----------------------------------------------------------------
     def status(self) -> LibraryStatus:

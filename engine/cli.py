@@ -278,7 +278,8 @@ class JsonProgress:
 def cmd_adapt(args: argparse.Namespace) -> int:
     with _open(args) as engine:
         bar = JsonProgress() if args.json else ProgressBar(True)
-        result = engine.adapt(args.pairs, use_feedback=args.feedback, activate=not args.no_activate,
+        result = engine.adapt(args.pairs, use_feedback=args.feedback, mine_library=args.mine,
+                              activate=not args.no_activate,
                               progress=bar, cancel=_cancel_on_sigint())
         bar.close()
         if args.json:
@@ -380,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fine-tune the model on your own (drawing, text) pairs or feedback")
     s.add_argument("--pairs", type=Path, help="CSV with query,relevant[,grade] columns")
     s.add_argument("--feedback", action="store_true", help="also learn from thumbs-up votes")
+    s.add_argument("--mine", action="store_true",
+                   help="also learn from the library: each drawing page's picture with its own text")
     s.add_argument("--no-activate", action="store_true", help="write the new version, keep the old active")
     s.set_defaults(func=cmd_adapt)
 
