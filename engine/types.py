@@ -17,7 +17,7 @@ Embeddings = NDArray[np.float32]  # (n, dim), rows L2-normalised
 Vector = NDArray[np.float32]  # (dim,)
 
 DocKind = Literal["drawing", "document"]
-TextSource = Literal["text-layer", "ocr", "plain", "none"]
+TextSource = Literal["text-layer", "ocr", "text-layer+ocr", "plain", "none"]
 
 
 @dataclass(frozen=True)

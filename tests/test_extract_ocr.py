@@ -108,3 +108,26 @@ def test_sideways_dimension_on_upright_page(ocr):
     assert rotation == 0 and "1002-A2P" in _texts(words)
     dim = next(w for w in words if w.text == "390")
     assert dim.box.y1 - dim.box.y0 > dim.box.x1 - dim.box.x0  # its box stands upright, like the text
+
+
+def test_drawing_whose_text_layer_lacks_identifiers_is_also_read(ocr, tmp_path):
+    """CAD exports often turn the title block into outlines: the text layer keeps dimensions but
+    no part number. Such a drawing page is OCR'd too, and the missing words are added."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=842, height=595)
+    for i in range(30):  # hatching: a drawing, not a document
+        page.draw_line((100 + 8 * i, 100), (160 + 8 * i, 160))
+    page.draw_circle((300, 300), 60)
+    page.insert_text((120, 260), "19,8", fontsize=10)  # text-layer dimensions and notes
+    page.insert_text((120, 280), "300 ±10   6,4   10,2", fontsize=10)
+    page.insert_text((40, 580), "All rights are reserved. Base Document", fontsize=8)
+    buf = io.BytesIO()
+    _text_image().save(buf, "PNG")  # the title block as a picture
+    page.insert_image(pymupdf.Rect(460, 420, 830, 590), stream=buf.getvalue())
+    doc.save(tmp_path / "cad.pdf")
+    got = extract_document(tmp_path / "cad.pdf", ocr=ocr)
+    p = got.pages[0]
+    assert got.kind == "drawing"
+    assert p.source == "text-layer+ocr"
+    assert "1258-B2P" in p.text and "19,8" in p.text
+    assert sum(w.text == "19,8" for w in p.words) == 1  # text-layer words are not read twice

@@ -13,6 +13,7 @@ from PIL import Image
 
 from engine.config import EngineSettings
 from engine.errors import ExtractionError
+from engine.analyze import extract_identifiers
 from engine.types import Box, ExtractedDocument, PageContent, Word
 
 from .kind import PageStats, classify_kind, is_drawing_page, page_stats
@@ -101,10 +102,40 @@ def _extract_page(page: pymupdf.Page, page_no: int, settings: EngineSettings,
                 width, height = height, width
         else:
             rotation = 0
+    elif (ocr is not None and settings.ocr_enabled and not extract_identifiers(text)
+          and is_drawing_page(page_stats(text, line_art=_line_art(page), picture_cover=cover))):
+        # A drawing whose text layer names no part, material or standard: CAD exports often
+        # turn the title block into outlines. Read the picture too and add what OCR finds there.
+        extra = _ocr_missing_words(page, plain_words, settings, ocr, warnings, page_no)
+        if extra:
+            plain_words = plain_words + extra
+            text = text + "\n" + words_to_text(extra)
+            source = "text-layer+ocr"
     st = page_stats(text, line_art=_line_art(page), picture_cover=cover)
     visual = cover >= 0.5 or source in ("ocr", "none") or is_drawing_page(st)
     return PageContent(page_no=page_no, text=text, words=tuple(plain_words), width=width,
                        height=height, source=source, rotation=rotation, visual=visual), st
+
+
+def _ocr_missing_words(page: pymupdf.Page, have: list[Word], settings: EngineSettings,
+                       ocr: OcrEngine, warnings: list[str], page_no: int) -> list[Word]:
+    """OCR words of an upright page that no text-layer word already covers, if OCR finds an
+    identifier the text layer lacks (otherwise nothing: the page cost one OCR pass, no more)."""
+    rect = page.rect
+    dpi = min(settings.render_dpi, int(72 * MAX_OCR_SIDE_PX / max(rect.width, rect.height, 1)))
+    try:
+        words, rotation = read_upright(ocr, render_pdf_page(page, dpi))
+    except Exception as exc:
+        warnings.append(f"page {page_no}: OCR failed ({_short(exc)})")
+        return []
+    if rotation or not extract_identifiers(words_to_text(words)):
+        return []
+
+    def covered(w: Word) -> bool:
+        cx, cy = (w.box.x0 + w.box.x1) / 2, (w.box.y0 + w.box.y1) / 2
+        return any(h.box.x0 <= cx <= h.box.x1 and h.box.y0 <= cy <= h.box.y1 for h in have)
+
+    return [w for w in words if not covered(w)]
 
 
 def text_layer_words(page: pymupdf.Page) -> list[tuple[Word, tuple[int, int]]]:
