@@ -1,5 +1,6 @@
 """Hybrid search: lexical (FTS5 BM25) + semantic (text vectors) + visual (page-image vectors),
-fused per page with weighted reciprocal rank fusion, then grouped per document.
+fused per page (weighted, bounded min-max scores by default; RRF on request, see fuse.py), then
+grouped per document with the best page and an explanation of why it matched.
 """
 
 from __future__ import annotations
