@@ -20,7 +20,7 @@ from PIL import Image
 from engine.config import EngineSettings, default_library_path
 from engine.errors import EngineError, LibraryError, QueryError
 from engine.indexing.pipeline import IndexingPipeline, file_sha1
-from engine.indexing.scanner import canonical
+from engine.indexing.scanner import canonical, is_under
 from engine.library import _AUTO, Library
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.search.query import Searcher, mean_vector
@@ -96,12 +96,10 @@ class Engine:
         key = canonical(path)
         self._lib.catalog.remove_folder(key)
         with self._lib.writer_lock:
-            pipeline = self._pipeline()
             removed = 0
             for doc_path in list(self._lib.catalog.document_stamps()):
-                if doc_path == key or doc_path.startswith(key.rstrip("/\\") + ("\\" if "\\" in key else "/")):
-                    chunks, pages = self._lib.catalog.delete_document(doc_path)
-                    pipeline._drop_vectors(chunks, pages)
+                if is_under(doc_path, [key]):
+                    self._lib.drop_vectors(*self._lib.catalog.delete_document(doc_path))
                     removed += 1
             self._lib.save_vectors()
         return removed

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine.config import DEFAULT_PACK_DIR, EngineSettings
 from engine.errors import EngineError, PackError
 from engine.store.catalog import Catalog
@@ -141,6 +143,12 @@ class Library:
                 self._image_index = VectorIndex(path, enc.dim, self.settings)
                 self._stamps[str(path)] = _mtime(path)
         return self._image_index  # type: ignore[return-value]
+
+    def drop_vectors(self, chunk_ids: list[int], page_ids: list[int]) -> None:
+        """Forget the vectors of removed chunks (text index) and pages (image index)."""
+        self.text_index.remove(np.array(chunk_ids, dtype=np.uint64))
+        if self.image_index is not None:
+            self.image_index.remove(np.array(page_ids, dtype=np.uint64))
 
     def save_vectors(self) -> None:
         for index in (self._text_index, self._image_index):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -67,15 +66,6 @@ def _windows(tokens: list[str], size: int, overlap: int, *, ranged: bool) -> lis
     return out
 
 
-@dataclass
-class _Pending:
-    """Chunks and pages waiting to be embedded (batched across documents)."""
-
-    chunk_ids: list[int] = field(default_factory=list)
-    chunk_texts: list[str] = field(default_factory=list)
-    pages: list[tuple[int, str, int]] = field(default_factory=list)  # (page_id, path, page_no)
-
-
 class IndexingPipeline:
     """Runs one indexing job over a `Library` (catalog + vector indexes + encoders)."""
 
@@ -104,7 +94,7 @@ class IndexingPipeline:
         try:
             for path in plan.deleted:
                 chunk_ids, page_ids = cat.delete_document(path)
-                self._drop_vectors(chunk_ids, page_ids)
+                self.lib.drop_vectors(chunk_ids, page_ids)
                 counts["removed"] += 1
             todo = plan.to_process
             new_paths = {f.path for f in plan.new}
@@ -162,43 +152,35 @@ class IndexingPipeline:
         _, old_chunks, old_pages, _ = cat.replace_document(
             path=stamp.path, size=stamp.size, mtime_ns=stamp.mtime_ns, sha1=sha1,
             format=doc.format, kind=doc.kind, title=doc.title, pages=doc.pages, chunks=chunks)
-        self._drop_vectors(old_chunks, old_pages)
+        self.lib.drop_vectors(old_chunks, old_pages)
         return len(doc.pages)
 
     def _fail(self, stamp: FileStamp, reason: str) -> FailedFile:
         cat = self.lib.catalog
         old_chunks, old_pages = cat.delete_document(stamp.path)
-        self._drop_vectors(old_chunks, old_pages)
+        self.lib.drop_vectors(old_chunks, old_pages)
         cat.record_failure(stamp.path, reason, stamp.size, stamp.mtime_ns)
         log.warning("could not index %s: %s", stamp.path, reason)
         return FailedFile(stamp.path, reason, "")
 
     # -- embeddings --------------------------------------------------------------------------
-    def _flush(self, pending: _Pending) -> None:
-        lib = self.lib
-        if pending.chunk_ids and lib.text_encoder is not None:
-            vecs = lib.text_encoder.encode(pending.chunk_texts, batch_size=self.settings.embed_batch)
-            lib.text_index.add(np.array(pending.chunk_ids, dtype=np.uint64), vecs)
-        if pending.pages and lib.image_encoder is not None and lib.image_index is not None:
-            images, ids = [], []
-            for page_id, path, page_no in pending.pages:
-                try:
-                    images.append(self._render(Path(path), page_no, self.settings.render_dpi,
-                                               grayscale=True))
-                    ids.append(page_id)
-                except Exception as exc:  # a page that renders for text but not as an image
-                    log.warning("cannot render %s page %d: %s", path, page_no, exc)
-            if images:
-                vecs = lib.image_encoder.encode(images)
-                lib.image_index.add(np.array(ids, dtype=np.uint64), vecs)
-        pending.chunk_ids.clear()
-        pending.chunk_texts.clear()
-        pending.pages.clear()
+    def _embed_chunks(self, chunk_ids: list[int], texts: list[str]) -> None:
+        vecs = self.lib.text_encoder.encode(texts, batch_size=self.settings.embed_batch)
+        self.lib.text_index.add(np.array(chunk_ids, dtype=np.uint64), vecs)
 
-    def _drop_vectors(self, chunk_ids: list[int], page_ids: list[int]) -> None:
-        self.lib.text_index.remove(np.array(chunk_ids, dtype=np.uint64))
-        if self.lib.image_index is not None:
-            self.lib.image_index.remove(np.array(page_ids, dtype=np.uint64))
+    def _embed_pages(self, pages: list[tuple[int, str, int]]) -> None:
+        """Render and embed (page_id, path, page_no) pages; a page that renders for text but
+        not as a picture is logged and left out."""
+        images, ids = [], []
+        for page_id, path, page_no in pages:
+            try:
+                images.append(self._render(Path(path), page_no, self.settings.render_dpi,
+                                           grayscale=True))
+                ids.append(page_id)
+            except Exception as exc:
+                log.warning("cannot render %s page %d: %s", path, page_no, exc)
+        if images:
+            self.lib.image_index.add(np.array(ids, dtype=np.uint64), self.lib.image_encoder.encode(images))
 
     def reconcile(self, progress: ProgressCallback | None = None,
                   cancel: CancelToken | None = None) -> int:
@@ -224,18 +206,16 @@ class IndexingPipeline:
         meter = RateMeter("embed", total, "items")
         done = 0
         last_save = time.perf_counter()
-        pending = _Pending()
         if len(missing):
             rows = cat.chunks_by_ids(missing.tolist())
             docs = cat.documents_by_ids(r.doc_id for r in rows.values())
             for start in range(0, len(missing), 128):
                 if cancel is not None:
                     cancel.check()
-                for c in missing[start:start + 128].tolist():
-                    pending.chunk_ids.append(c)
-                    pending.chunk_texts.append(embedding_text(docs[rows[c].doc_id].title, rows[c].text))
-                done += len(pending.chunk_ids)
-                self._flush(pending)
+                batch = missing[start:start + 128].tolist()
+                self._embed_chunks(batch, [embedding_text(docs[rows[c].doc_id].title, rows[c].text)
+                                           for c in batch])
+                done += len(batch)
                 report(progress, meter.progress(done, "understanding text"))
                 last_save = self._save_now(last_save)
         if todo_pages:
@@ -243,9 +223,9 @@ class IndexingPipeline:
             for start in range(0, len(todo_pages), 16):
                 if cancel is not None:
                     cancel.check()
-                pending.pages = [(pid, docs[d].path, no) for pid, d, no in todo_pages[start:start + 16]]
-                done += len(pending.pages)
-                self._flush(pending)
+                batch = [(pid, docs[d].path, no) for pid, d, no in todo_pages[start:start + 16]]
+                self._embed_pages(batch)
+                done += len(batch)
                 report(progress, meter.progress(done, "looking at pages"))
                 last_save = self._save_now(last_save)
         return done

@@ -110,15 +110,8 @@ def _ignored(path: Path, is_dir: bool, ignores: list[tuple[Path, list[str]]]) ->
 
 
 def is_under(path: str, roots: Iterable[str]) -> bool:
-    p = Path(path)
-    for r in roots:
-        try:
-            p.relative_to(r)
-            return True
-        except ValueError:
-            if path == r:
-                return True
-    return False
+    """Is `path` one of `roots` or inside one of them (whole path components, any OS)?"""
+    return any(Path(path).is_relative_to(r) for r in roots)
 
 
 def plan_scan(found: list[FileStamp], indexed: Mapping[str, tuple[int, int]],

@@ -108,7 +108,7 @@ class Searcher:
         cat = self.lib.catalog
         freq = cat.token_doc_freq([tok for t in terms for tok in t.tokens])
         common = max(self.settings.common_term_min_chunks,
-                     self.settings.common_term_share * cat.counts()["chunks"])
+                     self.settings.common_term_share * cat.chunk_count())
         # (for a prefix term, the exact token's frequency is a lower bound of the prefix's)
         return [t for t in terms if min(freq.get(tok, 0) for tok in t.tokens) <= common]
 
@@ -116,7 +116,7 @@ class Searcher:
         """Of a drawing's words, those that explain a match: not dimensions (12, 0.05), not single
         letters, and not words on most pages of this library ("date", "material", 尺度)."""
         cat = self.lib.catalog
-        total = max(1, cat.counts()["chunks"])
+        total = max(1, cat.chunk_count())
         candidates = [t for t in terms
                       if not _DIMENSION.fullmatch(t.text) and len(t.text) > 1]
         freq = cat.token_doc_freq([tok for t in candidates for tok in t.tokens])

@@ -399,6 +399,9 @@ class Catalog:
             f"SELECT {', '.join(cols)} FROM feedback ORDER BY id")]
 
     # -- counts ----------------------------------------------------------------------------
+    def chunk_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
     def counts(self) -> dict[str, int]:
         db = self.db
         return {
