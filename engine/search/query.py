@@ -40,6 +40,9 @@ class Query:
     keyword: bool = True  # typed by a person (coverage matters) vs. text of a whole drawing
 
     display_terms: list[QueryTerm] = field(default_factory=list)  # terms worth showing as reasons
+    id_terms: list[QueryTerm] = field(default_factory=list)  # drawing queries: identifiers' terms
+    doc_freq: dict[str, int] = field(default_factory=dict)  # chunks holding each term token
+    chunk_total: int = 0  # chunks in the library when the query was made
 
 
 @dataclass
@@ -95,33 +98,35 @@ class Searcher:
         q = Query(text=text, identifiers=identifiers, image_vector=image_vector, words=words,
                   exclude_docs=set(exclude_docs), keyword=keyword)
         q.terms = build_terms(text, identifiers, keyword=keyword)
-        q.display_terms = q.terms if keyword else self._telling_terms(q.terms)
+        if keyword:
+            q.display_terms = q.terms
+        else:  # one look-up of how common each word is serves search terms and reasons
+            cat = self.lib.catalog
+            q.id_terms = build_terms(" ".join(identifiers), identifiers, keyword=False)
+            q.doc_freq = cat.token_doc_freq([tok for t in q.terms + q.id_terms for tok in t.tokens])
+            q.chunk_total = cat.chunk_count()
+            q.display_terms = self._telling_terms(q)
         if text.strip() and self.lib.text_encoder is not None:
             q.text_vector = self.lib.text_encoder.encode([text])[0]
         return q
 
-    def _selective_terms(self, terms: list[QueryTerm]) -> list[QueryTerm]:
+    def _selective_terms(self, q: Query, terms: list[QueryTerm]) -> list[QueryTerm]:
         """The words of a whole drawing that can tell pages apart. A word on a large share of
         the library ("material", "general", 尺度) adds almost nothing to BM25 but makes the
         search visit most of the index. The same holds for an identifier printed on most
         drawings of a site (a general-tolerance standard, the house material)."""
-        cat = self.lib.catalog
-        freq = cat.token_doc_freq([tok for t in terms for tok in t.tokens])
         common = max(self.settings.common_term_min_chunks,
-                     self.settings.common_term_share * cat.chunk_count())
+                     self.settings.common_term_share * q.chunk_total)
         # (for a prefix term, the exact token's frequency is a lower bound of the prefix's)
-        return [t for t in terms if min(freq.get(tok, 0) for tok in t.tokens) <= common]
+        return [t for t in terms if min(q.doc_freq.get(tok, 0) for tok in t.tokens) <= common]
 
-    def _telling_terms(self, terms: list[QueryTerm]) -> list[QueryTerm]:
+    def _telling_terms(self, q: Query) -> list[QueryTerm]:
         """Of a drawing's words, those that explain a match: not dimensions (12, 0.05), not single
         letters, and not words on most pages of this library ("date", "material", 尺度)."""
-        cat = self.lib.catalog
-        total = max(1, cat.chunk_count())
-        candidates = [t for t in terms
-                      if not _DIMENSION.fullmatch(t.text) and len(t.text) > 1]
-        freq = cat.token_doc_freq([tok for t in candidates for tok in t.tokens])
-        limit = max(3, int(self.settings.reason_max_share * total))
-        return [t for t in candidates if t.prefix or max(freq.get(tok, 0) for tok in t.tokens) <= limit]
+        limit = max(3, int(self.settings.reason_max_share * max(1, q.chunk_total)))
+        return [t for t in q.terms
+                if not _DIMENSION.fullmatch(t.text) and len(t.text) > 1
+                and (t.prefix or max(q.doc_freq.get(tok, 0) for tok in t.tokens) <= limit)]
 
     def search(self, q: Query, *, limit: int, kinds: Collection[str] | None = None,
                evidence: Collection[str] | None = None, mode: str = "keyword") -> SearchResults:
@@ -161,24 +166,16 @@ class Searcher:
             chunk_scores["lexical"] = self._lexical(q, n)
         if "semantic" in use and q.text_vector is not None and len(lib.text_index):
             chunk_scores["semantic"] = lib.text_index.search(q.text_vector, n)
-        cross: list[tuple[int, float]] = []
         if ("visual" in use and q.image_vector is not None and self.settings.weight_cross > 0
-                and len(lib.text_index)):
-            if lib.text_index.dim == len(q.image_vector):
-                cross = lib.text_index.search(q.image_vector, n)  # image -> text (cross-modal)
+                and len(lib.text_index) and lib.text_index.dim == len(q.image_vector)):
+            chunk_scores["cross"] = lib.text_index.search(q.image_vector, n)  # image -> text
+        rows = cat.chunks_by_ids([c for lst in chunk_scores.values() for c, _ in lst])
         for name, lst in chunk_scores.items():
             ev.widen(name, [s for _, s in lst])
-        ev.widen("cross", [s for _, s in cross])
-        rows = cat.chunks_by_ids([c for lst in list(chunk_scores.values()) + [cross] for c, _ in lst])
-        for name, lst in chunk_scores.items():
             for chunk_id, score in lst:
                 row = rows.get(chunk_id)
                 if row is not None:
                     ev.add(name, (row.doc_id, row.page_no), score, chunk_id)
-        for chunk_id, score in cross:
-            row = rows.get(chunk_id)
-            if row is not None:
-                ev.add("cross", (row.doc_id, row.page_no), score, chunk_id)
         if "visual" in use and q.image_vector is not None and lib.image_index is not None:
             pages = lib.image_index.search(q.image_vector, n)
             ev.widen("visual", [s for _, s in pages])
@@ -197,7 +194,7 @@ class Searcher:
             hits = cat.search_lexical(q.terms, n, require_all=True)
         if len(hits) < n:
             seen = {c for c, _ in hits}
-            terms = q.terms if q.keyword else self._selective_terms(q.terms)
+            terms = q.terms if q.keyword else self._selective_terms(q, q.terms)
             hits += [h for h in cat.search_lexical(terms, n) if h[0] not in seen][:n - len(hits)]
         if not hits:
             return hits
@@ -206,8 +203,7 @@ class Searcher:
             # The text of a whole drawing shares many ordinary words with many documents; a
             # shared part number, material or standard is worth more than all of them together.
             # BM25 cannot weight single query terms, so identifiers get a second BM25 list.
-            id_terms = self._selective_terms(
-                build_terms(" ".join(q.identifiers), q.identifiers, keyword=False))
+            id_terms = self._selective_terms(q, q.id_terms)
             id_hits = dict(cat.search_lexical(id_terms, n)) if id_terms else {}
             id_top = max(id_hits.values(), default=0.0) or 1.0
             merged = {c: s / top for c, s in hits}
