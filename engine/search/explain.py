@@ -100,15 +100,15 @@ def summarise(shared_ids: Sequence[str], shared_terms: Sequence[str], scores: Sc
     return "; ".join(parts) if parts else "related content"
 
 
-def explain(terms: Sequence[QueryTerm], identifiers: Sequence[str], page: PageTokens,
+def explain(shared: Sequence[QueryTerm], identifiers: Sequence[str], page: PageTokens,
             page_words: Sequence[Word], scores: ScoreBreakdown,
             query_words: Sequence[Word] = ()) -> Explanation:
-    hits = matched_terms(terms, page)
+    """`shared`: the query terms found on the page (`matched_terms`)."""
     ids = shared_identifiers(identifiers, page)
     return Explanation(
-        shared_terms=tuple(t.text for t in hits),
+        shared_terms=tuple(t.text for t in shared),
         shared_identifiers=tuple(ids),
-        boxes=word_boxes(page_words, hits),
-        query_boxes=word_boxes(query_words, hits),
-        summary=summarise(ids, [t.text for t in hits], scores),
+        boxes=word_boxes(page_words, shared),
+        query_boxes=word_boxes(query_words, shared),
+        summary=summarise(ids, [t.text for t in shared], scores),
     )

@@ -249,7 +249,7 @@ class Searcher:
             doc_id = key[0]
             best.setdefault(doc_id, key)
             pages_of.setdefault(doc_id, []).append(key)
-        order = sorted(best, key=lambda d: -fused[best[d]])[:limit]
+        order = list(best)[:limit]  # documents in the order of their best page
         meta = cat.documents_by_ids(order)
         lexn = normalise_max(ev.scores["lexical"])
         best_chunks = cat.chunks_by_ids(ev.best_chunk[best[d]] for d in order if best[d] in ev.best_chunk)
@@ -274,7 +274,7 @@ class Searcher:
             hits.append(Hit(
                 doc_id=doc_id, path=doc.path, title=doc.title, kind=doc.kind, format=doc.format,
                 page=key[1], scores=scores, snippet=make_snippet(snippet_src, shared),
-                explanation=explain(q.display_terms, q.identifiers, tokens, words, scores, q.words),
+                explanation=explain(shared, q.identifiers, tokens, words, scores, q.words),
                 rank=rank, other_pages=tuple(k[1] for k in pages_of[doc_id][1:6]),
             ))
         return hits
