@@ -215,11 +215,10 @@ class Engine:
     def similar(self, target: Path | str | int, page: int = 1, *, limit: int = 20,
                 evidence: Collection[str] | None = None) -> FileQueryResults:
         """Documents and drawings like an indexed page ("more like this")."""
-        cat = self._lib.catalog
-        doc = cat.document(target) if isinstance(target, int) else cat.document_by_path(canonical(target))
+        doc = self._doc_of(target)
         if doc is None:
             raise QueryError(f"not in the library: {target}")
-        row = cat.page(doc.id, page)
+        row = self._lib.catalog.page(doc.id, page)
         if row is None:
             raise QueryError(f"{doc.path} has no page {page}")
         page_id, content = row
