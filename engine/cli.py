@@ -286,8 +286,12 @@ def cmd_adapt(args: argparse.Namespace) -> int:
             emit_json(result)
             return 0
         before, after = result.get("before", {}), result.get("after", {})
-        print(f"New pack version {result.get('pack_id')} (from {result.get('parent')}), "
-              f"measured on {before.get('queries', '?')} held-out queries:")
+        print(f"New pack version {result.get('pack_id')} (from {result.get('parent')}); "
+              f"adapted: {', '.join(result.get('trained', [])) or 'nothing'}")
+        for tower, why in result.get("skipped", {}).items():
+            print(f"  {tower} tower not adapted: {why}")
+        path = "the query's words -> text tower" if result.get("path") == "text" else "the picture -> image tower"
+        print(f"Measured on {before.get('queries', '?')} held-out queries ({path}):")
         for key in ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "map"):
             b, a = before.get(key), after.get(key)
             if isinstance(b, (int, float)) and isinstance(a, (int, float)):

@@ -182,6 +182,7 @@ class Library:
             history.append(current)
         self.catalog.set_meta("pack_history", json.dumps(history))
         self.catalog.set_meta("active_pack", str(Path(pack_dir).resolve()))
+        self._pack_dir = None  # a pack chosen when opening gives way to the one activated now
         self.reset_models()
 
     def reset_models(self) -> None:

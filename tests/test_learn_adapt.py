@@ -115,3 +115,110 @@ def test_engine_adapt_from_feedback_and_library_pages(tmp_path):
         assert report["activated"] == report["activate"]
         versions = [p.version for p in engine.packs()]
         assert any("site" in v for v in versions)
+
+
+def test_text_pairs_leave_a_page_with_its_own_words_out():
+    from engine.learn.adapt import _text_pairs
+
+    queries = ["Shaft S45C drawing 1001 hardened", "bracket A5052 drawing 1002 anodised", "x"]
+    texts = ["spec: shaft S45C induction hardened", "  BRACKET a5052 drawing 1002\nanodised ", "spec x"]
+    qrels = {0: {0: 1.0}, 1: {1: 1.0}, 2: {2: 1.0}}
+    # query 1 is paired with its own words (mined pair); query 2 has too few characters
+    assert _text_pairs(queries, texts, qrels, [0, 1, 2], AdaptConfig()) == [(0, 0)]
+
+
+def test_text_view_keeps_words_and_varies_order():
+    import random
+
+    from engine.learn.text_tower import text_view
+
+    text = "\n".join(f"line {i}" for i in range(12))
+    views = {text_view(text, random.Random(s)) for s in range(5)}
+    assert len(views) > 1
+    for v in views:
+        assert v and set(v.split("\n")) <= set(text.split("\n"))
+    assert text_view("only line", random.Random(0), drop=1.0) == "only line"  # never empty
+
+
+def test_adapt_text_tower_writes_a_tuned_pack_that_adapts_again(tmp_path):
+    """Drawing PDFs (words from their text layer) -> spec texts: the text tower is fine-tuned, exported
+    with parity, and the new pack carries its weights so that it can be adapted again."""
+    if not (DEFAULT_PACK_DIR / "manifest.json").is_file():
+        pytest.skip("default pack not built (zumen pack build-default)")
+    pytest.importorskip("transformers")
+    from engine.encoders.pack import ModelPack
+    from engine.learn.text_tower import TUNED_FILE, TextTower
+    from engine.synth.drawing import draw_pdf
+    from engine.synth.parts import generate_part, spec_text
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    with open(lib / "pairs.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["query", "relevant"])
+        for s in range(10):
+            part = generate_part(500 + s)
+            (lib / f"d{s}.pdf").write_bytes(draw_pdf(part))
+            w.writerow([f"d{s}.pdf", spec_text(part, "en")])
+    cfg = AdaptConfig(image=False, text_epochs=2, text_batch=4, val_fraction=0.3)
+    report = adapt(lib, lib / "pairs.csv", DEFAULT_PACK_DIR, tmp_path / "packs", config=cfg)
+    assert report["trained"] == ["text"] and report["path"] == "text"
+    assert report["pairs"]["text_train_pairs"] == 10 and len(report["history"]["text"]) == 2
+    assert set(report["paths"]["text"]) == {"before", "after", "drift", "protocol", "pairs"}
+    # a small set is cross-validated: every query with words is measured once, before and after
+    assert report["paths"]["text"]["protocol"].startswith("3-fold")
+    assert report["before"]["queries"] == report["after"]["queries"] == 10
+    assert 0.0 <= report["after"]["map"] <= 1.0
+    new = ModelPack.load(tmp_path / "packs" / report["pack_id"])
+    base = ModelPack.load(DEFAULT_PACK_DIR)
+    text = new.manifest["text"]
+    assert text["weights"] == TUNED_FILE and text["checks"]["parity_vs_torch"]["cosine_min"] >= 0.999
+    assert text["sha256"] != base.manifest["text"]["sha256"]
+    assert new.manifest["image"]["sha256"] == base.manifest["image"]["sha256"]  # image tower untouched
+    # the tuned weights travel with the pack: torch reloads exactly what the ONNX graph computes
+    sentences = ["Shaft S45C, induction hardened", "ブラケット 図番 1002-A2"]
+    reloaded = TextTower.from_pack(new.path, new.manifest).encode(sentences)
+    runtime = new.text_encoder(threads=1).encode(sentences)
+    assert (reloaded * runtime).sum(1).min() > 0.999
+    original = base.text_encoder(threads=1).encode(sentences)
+    assert (original * runtime).sum(1).min() < 0.99999  # and it did change
+    # activating it re-embeds the library's text with the tuned tower; search keeps working
+    from engine.api import Engine
+
+    with Engine.open(tmp_path / "library", pack=DEFAULT_PACK_DIR, ocr=None) as engine:
+        engine.index([lib])
+        hits_before = engine.search("shaft drawing", limit=5).hits
+        engine.activate_pack(new.path)
+        assert engine.active_pack().version == new.version
+        folders = sorted(p.name for p in (tmp_path / "library" / "vectors").iterdir() if p.name.startswith("text-"))
+        assert folders == sorted([f"text-{base.manifest['text']['sha256'][:16]}",
+                                  f"text-{text['sha256'][:16]}"])
+        assert len(engine.search("shaft drawing", limit=5).hits) == len(hits_before) > 0
+
+
+def test_adapt_image_to_image_pairs(tmp_path):
+    """A relevant drawing is also a picture: the image tower trains query -> that picture too, and the
+    report measures image -> image before and after."""
+    if not (DEFAULT_PACK_DIR / "manifest.json").is_file():
+        pytest.skip("default pack not built (zumen pack build-default)")
+    from engine.learn.augment import degrade
+    from engine.synth.drawing import render
+    from engine.synth.parts import generate_part
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    with open(lib / "pairs.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["query", "relevant"])
+        for s in range(8):
+            page = render(generate_part(800 + s), dpi=30)
+            page.save(lib / f"d{s}.png")
+            degrade(page, s, "photo").save(lib / f"photo{s}.png")
+            w.writerow([f"photo{s}.png", f"d{s}.png"])
+    base = build_tiny_tower_pack(tmp_path)
+    report = adapt(lib, lib / "pairs.csv", base, tmp_path / "packs",
+                   config=AdaptConfig(epochs=2, batch=4, val_fraction=0.25, text=False))
+    assert report["trained"] == ["image", "image->image"] and report["path"] == "image"
+    i2i = report["paths"]["image->image"]
+    assert i2i["before"]["queries"] == i2i["after"]["queries"] >= 1
+    assert any("image->image" in h for h in report["history"]["image"])

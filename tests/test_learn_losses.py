@@ -228,3 +228,12 @@ def test_single_row_without_negatives_is_finite():
     loss = L.symmetric_info_nce(a, a, torch.tensor(5.0, dtype=torch.float64), hard_negative_beta=1.0)
     loss.backward()
     assert torch.isfinite(a.grad).all()
+
+
+def test_combined_loss_on_a_batch_of_one_skips_uniformity():
+    """The last batch of an epoch can hold one pair: uniformity has no pair to spread, the rest runs."""
+    a = _rand_unit(1, 4, seed=3).float().requires_grad_()
+    out = L.ContrastiveLoss(L.LossConfig(w_uniform=0.1))(a, _rand_unit(1, 4, seed=4).float(), torch.tensor([0]))
+    assert "uniform" not in out and torch.isfinite(out["loss"])
+    out["loss"].backward()
+    assert torch.isfinite(a.grad).all()

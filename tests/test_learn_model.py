@@ -1,4 +1,4 @@
-"""Image tower shapes, text adapter identity, momentum update, ONNX export parity, import boundary."""
+"""Image tower shapes, momentum update, ONNX export parity, import boundary."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from engine.learn.model import (ImageTower, MomentumEncoder, TextAdapter, TowerConfig,  # noqa: E402
-                                fuse)
+from engine.learn.model import ImageTower, MomentumEncoder, TowerConfig  # noqa: E402
 
 TINY = TowerConfig(dim=16, head_hidden=32, feature_channels=32,
                    blocks=((1, 8, 2, True), (2, 16, 2, False), (2, 16, 2, True), (2, 24, 2, True)))
@@ -36,14 +35,6 @@ def test_default_tower_is_small():
     from engine.learn.model import count_parameters
 
     assert count_parameters(ImageTower()) < 6_000_000  # ONNX well under the 25 MB budget
-
-
-def test_text_adapter_starts_as_identity_and_fuse():
-    ad = TextAdapter(dim=8, hidden=4)
-    x = torch.nn.functional.normalize(torch.randn(5, 8), dim=1)
-    assert torch.allclose(ad(x), x, atol=1e-6)
-    f = fuse(x, x)
-    assert torch.allclose(f, x, atol=1e-6)
 
 
 def test_momentum_encoder_moves_toward_online():

@@ -12,11 +12,15 @@ from PySide6.QtCore import Qt, Signal
 
 from desktop.adapt_worker import AdaptationWorker
 from desktop.engine_bridge import EngineBridge
-from desktop.i18n import tr
+from desktop.i18n import N_, tr
 from desktop.views.metrics_chart import MetricsChartView, split_metrics
 from desktop.workers import TaskRunner
 from engine.progress import Progress
 from engine.types import LibraryStatus, PackInfo
+
+ADAPT_STAGES = {"prepare": N_("Reading the pairs"), "train-text": N_("Teaching the text model"),
+                "train": N_("Teaching the picture model"), "export": N_("Saving the new version"),
+                "embed": N_("Understanding content"), "save": N_("Saving the index")}
 
 
 class ModelPane(QWidget):
@@ -199,7 +203,8 @@ class ModelPane(QWidget):
         if progress.total:
             self.progress_bar.setRange(0, progress.total)
             self.progress_bar.setValue(progress.done)
-        self.progress_label.setText(f"{progress.stage} {progress.done}/{progress.total or '?'} {progress.message}")
+        self.progress_label.setText(f"{tr(ADAPT_STAGES.get(progress.stage, progress.stage))} "
+                                    f"{progress.done}/{progress.total or '?'} {progress.message}")
 
     def _adapt_done(self, result: dict) -> None:
         self.cancel_button.setEnabled(False)

@@ -118,12 +118,20 @@ def retrieval_corpus(n_docs: int = 240, n_queries: int = 60, seed: int = 0) -> t
 # --------------------------------------------------------------------------- torch side
 
 
-def _export_onnx(model_dir: Path, out: Path) -> None:
-    """Trace BERT + mean pooling + L2 normalisation into one ONNX graph with dynamic axes."""
-    import torch
+def load_bert(model_dir: Path) -> Any:
+    """The transformer of all-MiniLM-L6-v2 (eager attention: it traces into plain ONNX ops)."""
     from transformers import AutoModel
 
-    bert = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
+    return AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
+
+
+def _export_onnx(model: Any, out: Path) -> None:
+    """Trace BERT + mean pooling + L2 normalisation into one ONNX graph with dynamic axes.
+
+    `model` is a model folder or an already loaded (e.g. site-tuned) transformer."""
+    import torch
+
+    bert = model.eval() if isinstance(model, torch.nn.Module) else load_bert(model)
 
     class MeanPooledEncoder(torch.nn.Module):
         def __init__(self, encoder: Any) -> None:

@@ -295,7 +295,7 @@ class ContrastiveLoss(nn.Module):
         if cfg.w_align:
             parts["align"] = alignment(img, txt, cfg.align_alpha)
             total = total + cfg.w_align * parts["align"]
-        if cfg.w_uniform:
+        if cfg.w_uniform and img.shape[0] > 1:  # a batch of one has no pairs to spread
             parts["uniform"] = 0.5 * (uniformity(img, cfg.uniform_t) + uniformity(txt, cfg.uniform_t))
             total = total + cfg.w_uniform * parts["uniform"]
         if cfg.w_l2sp and params is not None and reference is not None:

@@ -1,5 +1,5 @@
-"""The image tower (a compact CNN for drawings, scans and photos), a residual text adapter, and the
-momentum copy used to fill the negative queue.
+"""The image tower (a compact CNN for drawings, scans and photos) and the momentum copy used to
+fill the negative queue (the text side is adapted by fine-tuning the text tower: text_tower.py).
 
 ImageTower: grayscale (batch, 1, H, W) input, already normalised per the pack manifest ((x - mean) /
 std on [0, 1] pixels, letterboxed onto white so the page keeps its aspect ratio). A MobileNetV3-style
@@ -138,30 +138,6 @@ class ImageTower(nn.Module):
     def embed(self, pixels: torch.Tensor) -> torch.Tensor:
         """Embedding only (training path)."""
         return F.normalize(self.patch_features(pixels).mean(dim=(2, 3)), dim=1)  # (B, dim)
-
-
-class TextAdapter(nn.Module):
-    """Light residual adapter on (frozen) text embeddings: y = norm(x + up(gelu(down(x)))).
-
-    `up` starts at zero, so the adapter is the identity until trained; with L2-SP toward that start
-    it stays close to the pretrained text space (text-to-text search keeps working).
-    """
-
-    def __init__(self, dim: int = 384, hidden: int = 64) -> None:
-        super().__init__()
-        self.down = nn.Linear(dim, hidden)
-        self.up = nn.Linear(hidden, dim)
-        nn.init.zeros_(self.up.weight)
-        nn.init.zeros_(self.up.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(x + self.up(F.gelu(self.down(x))), dim=-1)  # (B, dim)
-
-
-def fuse(img: torch.Tensor, txt: torch.Tensor, alpha: float = 0.5) -> torch.Tensor:
-    """Fused page embedding (image + its own text), Generalized-Contrastive-Learning style:
-    the normalised weighted sum of the two normalised embeddings. (B, dim), (B, dim) -> (B, dim)."""
-    return F.normalize(alpha * img + (1 - alpha) * txt, dim=-1)
 
 
 class MomentumEncoder(nn.Module):
