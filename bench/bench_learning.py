@@ -9,8 +9,14 @@ Sections (all through the runtime path: manifest preprocessing + onnxruntime, th
              same part (image -> image) against a downscaled-pixels baseline. Recall@1/5/10, MRR vs chance.
 - speed:     image tower images/s including preprocessing, 150 dpi A4 renders, 1 and 2 threads.
 - ultimaker: ../shared/data/ultimaker-original, split by part number 50/50; image-only queries (150 dpi
-             grayscale renders) -> all BOM lines, before and after `adapt` on the train half (R@K, mAP).
+             grayscale renders, OCR'd) -> all BOM lines and -> all drawings: (a) OCR text -> text tower,
+             (b) image tower, (c) both after `adapt` on the train half, (d) fused, beside TF-IDF and
+             the engine-style lexical + dense fusion (R@1/5/10, MRR, nDCG@10, mAP).
+- ultimaker_similar: drawing -> same-family drawings, image tower vs 32x32 pixels (nDCG@10), and after
+             image -> image adaptation on the train half (held-out half measured).
 - coco:      ../shared/data/coco-mini, split by image 50/50; image <-> caption before and after adapt.
+- adapt500:  wall time of a 500-pair adaptation (synthetic drawing PDFs -> spec texts, both towers).
+Renders and OCR text of the Ultimaker queries are cached in bench/out/cache/.
 Needs the default pack (text tower) and a trained image tower (image.onnx + image.json + tower.pt).
 """
 
@@ -160,9 +166,11 @@ def _eval_image_text(pack_dir: Path, images: list, texts: list[str], qrels: dict
 
 
 def _ocr_texts(paths: list[Path], cache: Path) -> list[str]:
-    """OCR text of each query render (engine.extract with the default OCR backend), cached as JSON."""
+    """The words a search reads from each query render (engine.extract with the default OCR
+    backend), cached as JSON across runs (bench/out/cache)."""
     from engine.extract import extract_document, get_ocr_engine
 
+    cache.parent.mkdir(parents=True, exist_ok=True)
     done = json.loads(cache.read_text(encoding="utf-8")) if cache.exists() else {}
     ocr = get_ocr_engine("auto")
     if ocr is None:
@@ -170,7 +178,7 @@ def _ocr_texts(paths: list[Path], cache: Path) -> list[str]:
     for p in paths:
         if p.name not in done:
             doc = extract_document(p, ocr=ocr)
-            done[p.name] = " ".join(pg.text for pg in doc.pages)
+            done[p.name] = doc.pages[0].text if doc.pages else ""
             cache.write_text(json.dumps(done, ensure_ascii=False), encoding="utf-8")
     return [done[p.name] for p in paths]
 
@@ -181,52 +189,58 @@ def _rank_eval(sims: np.ndarray, qrels: dict[int, set[int]]) -> dict:
     run = {str(q): [str(j) for j in np.argsort(-sims[q], kind="stable")] for q in range(len(sims))}
     m = evaluate_run(run, {str(q): {str(j): 1.0 for j in rel} for q, rel in qrels.items()})
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()
-            if k in ("recall@1", "recall@5", "recall@10", "mrr", "map", "queries")}
+            if k in ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "map", "queries")}
 
 
-def _rrf(*scored: tuple[np.ndarray, float], k: int = 60) -> np.ndarray:
-    """Reciprocal-rank fusion of several (q, n) score matrices with weights (the engine's fusion rule)."""
-    out = np.zeros_like(scored[0][0])
+def _fuse(*scored: tuple[np.ndarray, float]) -> np.ndarray:
+    """Weighted sum of per-query min-max normalised score matrices (q, n): the engine's fusion rule."""
+    out = np.zeros_like(scored[0][0], dtype=np.float64)
     for sims, weight in scored:
-        ranks = np.argsort(np.argsort(-sims, axis=1, kind="stable"), axis=1)  # (q, n) 0-based
-        out += weight / (k + ranks + 1)
+        lo, hi = sims.min(axis=1, keepdims=True), sims.max(axis=1, keepdims=True)
+        out += weight * (sims - lo) / np.maximum(hi - lo, 1e-9)
     return out
 
 
-def bench_ultimaker_fused(base_pack: Path, adapted_pack: Path, test: list, bom: list[str], work: Path) -> dict:
-    """(a) OCR text -> text tower, (b)/(c) image tower before/after adapt, (d) RRF fusion of (a) with each."""
-    paths = [p for p, _, _ in test]
-    texts = _ocr_texts(paths, work / "ultimaker_ocr.json")
-    if not texts:
-        return {"skipped": "no OCR backend"}
-    from PIL import Image
+def _rankers(texts: list[str], images: list, targets: list[str], target_images: list | None,
+             qrels: dict[int, set[int]], base: ModelPack, adapted: ModelPack) -> dict:
+    """(a) OCR text -> text tower, (b) image tower, (c) both after adapt, (d) fused, beside a TF-IDF
+    baseline and the engine-style fusion of lexical and dense evidence, for one target set."""
+    from common import TfidfIndex
 
-    qrels = {i: {bom.index(line)} for i, (_, _, line) in enumerate(test)}
-    base = ModelPack.load(base_pack)
-    te = base.text_encoder(threads=2)
-    bom_emb = te.encode(bom)  # (n, 384)
-    text_sims = te.encode(texts) @ bom_emb.T  # (q, n)
-    images = [Image.open(p) for p in paths]
-    img_before = base.image_encoder(threads=2).encode(images) @ bom_emb.T
-    img_after = ModelPack.load(adapted_pack).image_encoder(threads=2).encode(images) @ bom_emb.T
-    return {"(a) OCR text -> text tower": _rank_eval(text_sims, qrels),
-            "(b) image tower, pretrained": _rank_eval(img_before, qrels),
-            "(c) image tower, adapted": _rank_eval(img_after, qrels),
-            "(d) fused (a)+(b), RRF 1.0/0.7": _rank_eval(_rrf((text_sims, 1.0), (img_before, 0.7)), qrels),
-            "(d) fused (a)+(c), RRF 1.0/0.7": _rank_eval(_rrf((text_sims, 1.0), (img_after, 0.7)), qrels)}
+    out: dict = {}
+    tfidf = TfidfIndex({str(i): t for i, t in enumerate(targets)})
+    lexical = np.stack([tfidf.scores(t) for t in texts])  # (q, n)
+    for tag, pack in (("pretrained", base), ("adapted", adapted)):
+        te = pack.text_encoder(threads=2)
+        text_sims = te.encode(texts) @ te.encode(targets).T  # (q, n)
+        ie = pack.image_encoder(threads=2)
+        q_img = ie.encode(images)
+        img_sims = q_img @ (ie.encode(target_images) if target_images is not None else te.encode(targets)).T
+        label = "(a) OCR text -> text tower" if tag == "pretrained" else "(c) OCR text -> adapted text tower"
+        out[label] = _rank_eval(text_sims, qrels)
+        out[f"({'b' if tag == 'pretrained' else 'c'}) image tower, {tag}"] = _rank_eval(img_sims, qrels)
+        w = 0.7 if target_images is not None else 0.1
+        out[f"(d) fused text + {w} image, {tag}"] = _rank_eval(_fuse((text_sims, 1.0), (img_sims, w)), qrels)
+        out[f"engine-style lexical + 0.3 dense, {tag}"] = _rank_eval(_fuse((lexical, 1.0), (text_sims, 0.3)), qrels)
+    out["baseline: TF-IDF on OCR text"] = _rank_eval(lexical, qrels)
+    return out
 
 
 def bench_ultimaker(base_pack: Path, work: Path, epochs: int) -> dict:
+    """Image-only queries (150 dpi grayscale renders) of the held-out half of the parts -> all BOM
+    lines and -> all drawings, before and after `adapt` on the train half (split by part number)."""
     import pymupdf
     from PIL import Image
 
+    from common import pdf_text
     from engine.learn.adapt import AdaptConfig, adapt
 
     data = DATA / "ultimaker-original"
     rows = list(csv.DictReader(open(data / "pairs.csv", encoding="utf-8")))
-    renders = work / "ultimaker"
+    renders = OUT / "cache" / "ultimaker"
     renders.mkdir(parents=True, exist_ok=True)
     bom = sorted({r["bom_line"] for r in rows})
+    drawings = sorted({r["drawing"] for r in rows})
     items = []
     for r in rows:
         png = renders / (r["drawing"].replace("/", "__") + ".png")
@@ -234,26 +248,33 @@ def bench_ultimaker(base_pack: Path, work: Path, epochs: int) -> dict:
             with pymupdf.open(data / r["drawing"]) as doc:
                 pix = doc[0].get_pixmap(dpi=150, colorspace=pymupdf.csGRAY, alpha=False)
                 Image.frombytes("L", (pix.width, pix.height), pix.samples).save(png)
-        items.append((png, r["part_number"], r["bom_line"]))
+        items.append((png, r["part_number"], r["bom_line"], r["drawing"]))
     train = [it for it in items if _half(it[1])]
     test = [it for it in items if not _half(it[1])]
-    with open(renders / "pairs_train.csv", "w", newline="", encoding="utf-8") as fh:
+    with open(work / "pairs_train.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["query", "relevant"])
-        for png, _, line in train:
-            w.writerow([png.name, line])
+        for png, _, line, _ in train:
+            w.writerow([str(png), line])
     t = time.time()
-    rep = adapt(None, renders / "pairs_train.csv", base_pack, work / "packs",
-                config=AdaptConfig(epochs=epochs, val_fraction=0.2))
+    rep = adapt(None, work / "pairs_train.csv", base_pack, work / "packs",
+                config=AdaptConfig(epochs=epochs))
     adapt_s = time.time() - t
-    images = [Image.open(p) for p, _, _ in test]
-    qrels = {i: {bom.index(line)} for i, (_, _, line) in enumerate(test)}
-    return {"train_pairs": len(train), "test_queries": len(test), "candidates": len(bom),
-            "before (pretrained tower)": _eval_image_text(base_pack, images, bom, qrels),
-            "after adapt on train half": _eval_image_text(Path(rep["pack_dir"]), images, bom, qrels),
-            "rankers": bench_ultimaker_fused(base_pack, Path(rep["pack_dir"]), test, bom, work),
-            "adapt": {"wall_s": round(adapt_s, 1), "activate": rep["activate"], "timing": rep["timing"],
-                      "val_before_map": round(rep["before"]["map"], 4), "val_after_map": round(rep["after"]["map"], 4)}}
+    texts = _ocr_texts([p for p, _, _, _ in test], OUT / "cache" / "ultimaker_ocr.json")
+    if not texts:
+        return {"skipped": "no OCR backend"}
+    images = [Image.open(p) for p, _, _, _ in test]
+    base, adapted = ModelPack.load(base_pack), ModelPack.load(Path(rep["pack_dir"]))
+    drawing_texts = [pdf_text(data / d) for d in drawings]
+    drawing_images = [Image.open(renders / (d.replace("/", "__") + ".png")) for d in drawings]
+    return {"train_pairs": len(train), "test_queries": len(test), "bom_lines": len(bom), "drawings": len(drawings),
+            "-> BOM lines": _rankers(texts, images, bom, None,
+                                     {i: {bom.index(it[2])} for i, it in enumerate(test)}, base, adapted),
+            "-> drawings": _rankers(texts, images, drawing_texts, drawing_images,
+                                    {i: {drawings.index(it[3])} for i, it in enumerate(test)}, base, adapted),
+            "adapt": {"wall_s": round(adapt_s, 1), "activate": rep["activate"], "path": rep["path"],
+                      "trained": rep["trained"], "timing": rep["timing"], "pairs": rep["pairs"],
+                      "paths": rep["paths"]}}
 
 
 ULTIMAKER_FAMILIES = (("iso 7380", "screw"), ("screw", "screw"), ("nut", "nut"), ("washer", "washer"),
@@ -264,34 +285,61 @@ ULTIMAKER_FAMILIES = (("iso 7380", "screw"), ("screw", "screw"), ("nut", "nut"),
                       ("feeder", "feeder"))
 
 
-def bench_ultimaker_similar(pack: ModelPack) -> dict:
+def bench_ultimaker_similar(base_pack: Path, work: Path, epochs: int) -> dict:
     """Drawing -> similar drawings on real drawings: relevant = same part family (keyword of the part
-    name, ULTIMAKER_FAMILIES); image tower vs 32x32 pixels. Queries: 150 dpi grayscale renders."""
+    name, ULTIMAKER_FAMILIES). Queries: 150 dpi grayscale renders. All 137 drawings as queries with
+    the pretrained tower vs 32x32 pixels; then image -> image adaptation: `adapt` (image tower only)
+    on drawing -> same-family drawing pairs of the train half (split by part number), measured on
+    the held-out half's queries against every other drawing."""
     import pymupdf
     from PIL import Image
 
+    from engine.evaluate.metrics import evaluate_run
+    from engine.learn.adapt import AdaptConfig, adapt
+
     data = DATA / "ultimaker-original"
     rows = list(csv.DictReader(open(data / "pairs.csv", encoding="utf-8")))
-    fams, images = [], []
+    fams, images, pdfs = [], [], []
     for r in rows:
         name = r["part_name"].lower()
         fams.append(next((f for k, f in ULTIMAKER_FAMILIES if k in name), None))
+        pdfs.append(data / r["drawing"])
         with pymupdf.open(data / r["drawing"]) as doc:
             pix = doc[0].get_pixmap(dpi=150, colorspace=pymupdf.csGRAY, alpha=False)
             images.append(Image.frombytes("L", (pix.width, pix.height), pix.samples))
     n = len(images)
     qrels = {i: {j for j in range(n) if j != i and fams[i] and fams[j] == fams[i]} for i in range(n)}
     qrels = {i: r for i, r in qrels.items() if r}
-    from engine.evaluate.metrics import evaluate_run
 
-    out = {"queries": len(qrels), "drawings": n, "families": sorted({f for f in fams if f})}
-    emb = pack.image_encoder(threads=2).encode(images)
-    for name, e in (("tower", emb), ("pixels 32x32 baseline", _pixels(images))):
-        sims = e @ e.T  # (n, n)
+    def score(emb: np.ndarray, queries) -> dict:
+        sims = emb @ emb.T  # (n, n)
         np.fill_diagonal(sims, -np.inf)
-        run = {str(i): [str(j) for j in np.argsort(-sims[i], kind="stable")[:n - 1]] for i in qrels}
-        m = evaluate_run(run, {str(i): {str(j): 1.0 for j in r} for i, r in qrels.items()})
-        out[name] = {k: round(m[k], 4) for k in ("ndcg@10", "precision@10", "map", "recall@1", "mrr")}
+        run = {str(i): [str(j) for j in np.argsort(-sims[i], kind="stable")[:n - 1]] for i in queries}
+        m = evaluate_run(run, {str(i): {str(j): 1.0 for j in qrels[i]} for i in queries})
+        return {k: round(m[k], 4) for k in ("ndcg@10", "precision@10", "map", "recall@1", "mrr")}
+
+    base = ModelPack.load(base_pack)
+    before, pixels = base.image_encoder(threads=2).encode(images), _pixels(images)
+    out = {"queries": len(qrels), "drawings": n, "families": sorted({f for f in fams if f}),
+           "tower": score(before, qrels), "pixels 32x32 baseline": score(pixels, qrels)}
+    train = [i for i in qrels if _half(rows[i]["part_number"])]
+    test = [i for i in qrels if not _half(rows[i]["part_number"])]
+    with open(work / "pairs_similar.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["query", "relevant"])
+        for i in train:
+            for j in sorted(j for j in qrels[i] if j in set(train))[:4]:
+                w.writerow([str(pdfs[i]), str(pdfs[j])])
+    t = time.time()
+    rep = adapt(None, work / "pairs_similar.csv", base_pack, work / "packs",
+                config=AdaptConfig(epochs=epochs, text=False))
+    after = ModelPack.load(Path(rep["pack_dir"])).image_encoder(threads=2).encode(images)
+    out["adaptation (image -> image, train half)"] = {
+        "train_queries": len(train), "held_out_queries": len(test), "wall_s": round(time.time() - t, 1),
+        "gate": {k: {kk: round(vv["map"], 4) for kk, vv in v.items()} for k, v in rep["paths"].items()},
+        "held-out half, pretrained tower": score(before, test),
+        "held-out half, adapted tower": score(after, test),
+        "held-out half, pixels 32x32 baseline": score(pixels, test)}
     return out
 
 
@@ -318,7 +366,7 @@ def bench_coco(base_pack: Path, work: Path, epochs: int) -> dict:
                 w.writerow([str(data / n), c])
     t = time.time()
     rep = adapt(None, folder / "pairs_train.csv", base_pack, work / "packs",
-                config=AdaptConfig(epochs=epochs, val_fraction=0.2))
+                config=AdaptConfig(epochs=epochs, val_fraction=0.2, text=False))  # photos: no words
     adapt_s = time.time() - t
     images = [Image.open(data / n).convert("RGB") for n in test]
     texts = [c for n in test for c in by_image[n]]
@@ -332,10 +380,34 @@ def bench_coco(base_pack: Path, work: Path, epochs: int) -> dict:
             "adapt": {"wall_s": round(adapt_s, 1), "activate": rep["activate"], "timing": rep["timing"]}}
 
 
+def bench_adapt500(base_pack: Path, work: Path) -> dict:
+    """Wall time of a 500-pair adaptation with the default AdaptConfig (both towers): synthetic drawing
+    PDFs (text layer, so no OCR; ~0.7 s more per scanned query) -> their spec texts (en/ja)."""
+    from engine.learn.adapt import adapt
+    from engine.synth.drawing import draw_pdf
+    from engine.synth.parts import generate_part, spec_text
+
+    folder = work / "adapt500"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "pairs.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["query", "relevant"])
+        for i in range(500):
+            part = generate_part(SYNTH_FIRST_SEED + 5_000 + i)
+            (folder / f"d{i}.pdf").write_bytes(draw_pdf(part))
+            w.writerow([f"d{i}.pdf", spec_text(part, "en" if i % 2 else "ja")])
+    t = time.time()
+    rep = adapt(None, folder / "pairs.csv", base_pack, work / "packs")
+    return {"pairs": 500, "wall_s": round(time.time() - t, 1), "timing": rep["timing"], "path": rep["path"],
+            "protocol": rep["paths"]["text"]["protocol"] if "text" in rep["paths"] else None,
+            "before_map": round(rep["before"]["map"], 4), "after_map": round(rep["after"]["map"], 4),
+            "activate": rep["activate"]}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--image-tower", type=Path, default=REPO / "resources" / "models" / "image_tower")
-    ap.add_argument("--only", default="synth,speed,ultimaker,ultimaker_similar,coco")
+    ap.add_argument("--only", default="synth,speed,ultimaker,ultimaker_similar,coco,adapt500")
     ap.add_argument("--synth-parts", type=int, default=200)
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--out", type=Path, default=OUT / "learning.json")
@@ -353,8 +425,9 @@ def main() -> int:
         for name, fn in (("synth", lambda: bench_synth(pack, args.synth_parts)),
                          ("speed", lambda: bench_speed(pack)),
                          ("ultimaker", lambda: bench_ultimaker(base, work, args.epochs)),
-                         ("ultimaker_similar", lambda: bench_ultimaker_similar(pack)),
-                         ("coco", lambda: bench_coco(base, work, args.epochs))):
+                         ("ultimaker_similar", lambda: bench_ultimaker_similar(base, work, args.epochs)),
+                         ("coco", lambda: bench_coco(base, work, args.epochs)),
+                         ("adapt500", lambda: bench_adapt500(base, work))):
             if name not in only:
                 continue
             if name in ("ultimaker", "ultimaker_similar", "coco") and not DATA.is_dir():

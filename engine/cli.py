@@ -382,7 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("adapt", parents=[common],
-                       help="fine-tune the model on your own (drawing, text) pairs or feedback")
+                       help="fine-tune both towers on your own (drawing, document) pairs or feedback; "
+                            "the new version is activated only if held-out mAP improves")
     s.add_argument("--pairs", type=Path, help="CSV with query,relevant[,grade] columns")
     s.add_argument("--feedback", action="store_true", help="also learn from thumbs-up votes")
     s.add_argument("--mine", action="store_true",
