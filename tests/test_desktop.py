@@ -315,3 +315,12 @@ def test_model_page_shows_packs_and_activates(qtbot, window, engine):
     with qtbot.waitSignal(model.packs_loaded, timeout=WAIT_MS):
         model.rollback_button.click()
     assert engine._active == "default-1.0.0"
+
+
+def test_model_page_says_whether_the_adapted_version_is_in_use(qtbot, window):
+    model = window.model
+    report = {"pack_id": "default-1.0.0+site.1", "before": {"map": 0.5}, "after": {"map": 0.66}}
+    model._adapt_done({**report, "activated": True})
+    assert "0.50 → 0.66" in model.progress_label.text() and "in use" in model.progress_label.text()
+    model._adapt_done({**report, "after": {"map": 0.4}, "activated": False})
+    assert "not activated" in model.progress_label.text()

@@ -212,8 +212,16 @@ class ModelPane(QWidget):
         self.progress_bar.setValue(1)
         before, after = split_metrics(result.get("metrics") or result)  # engine.learn.adapt: before/after
         self.chart.set_metrics(before, after)
-        self.progress_label.setText(tr("Adaptation finished: new version {pack}. Activate it to use it.",
-                                       pack=result.get("pack_id") or result.get("pack", "?")))
+        pack = result.get("pack_id") or result.get("pack", "?")
+        scores = dict(before=(result.get("before") or {}).get("map", 0.0),
+                      after=(result.get("after") or {}).get("map", 0.0))
+        if result.get("activated"):
+            text = tr("Adaptation finished: version {pack} is now in use (held-out mAP {before:.2f} → {after:.2f}).",
+                      pack=pack, **scores)
+        else:
+            text = tr("Adaptation finished: version {pack} did not beat the current model (held-out mAP "
+                      "{before:.2f} → {after:.2f}), so it was not activated.", pack=pack, **scores)
+        self.progress_label.setText(text)
         self._update_available()
         self.refresh()
 
