@@ -15,6 +15,20 @@ from engine.errors import EngineError  # noqa: E402
 from engine.learn.adapt import AdaptConfig, adapt, map_image_to_text, read_pairs  # noqa: E402
 
 
+def need_default_pack() -> None:
+    if not (DEFAULT_PACK_DIR / "manifest.json").is_file():
+        pytest.skip("default pack not built (zumen pack build-default)")
+
+
+def write_pairs(folder, rows) -> None:
+    """folder/pairs.csv with the header and the (query, relevant) rows."""
+    folder.mkdir(exist_ok=True)
+    with open(folder / "pairs.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["query", "relevant"])
+        w.writerows(rows)
+
+
 def test_read_pairs(tmp_path):
     p = tmp_path / "pairs.csv"
     p.write_text("query,relevant,grade\na.png,spec.pdf#page=2,2\nb.png,some text,\n", encoding="utf-8")
@@ -37,24 +51,20 @@ def test_map_image_to_text_by_hand():
 
 
 def test_adapt_end_to_end_tiny(tmp_path):
-    if not (DEFAULT_PACK_DIR / "manifest.json").is_file():
-        pytest.skip("default pack not built (zumen pack build-default)")
+    need_default_pack()
     pytest.importorskip("engine.synth.drawing")
-    from engine.encoders.pack import ModelPack, write_pack
-    from engine.learn.export_image import export_image_tower
-    from engine.learn.model import ImageTower, TowerConfig
+    from engine.encoders.pack import ModelPack
     from engine.synth.drawing import render
     from engine.synth.parts import generate_part, spec_text
 
     lib = tmp_path / "lib"
     lib.mkdir()
-    with open(lib / "pairs.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["query", "relevant"])
-        for s in range(8):
-            part = generate_part(900 + s)
-            render(part, dpi=30).save(lib / f"d{s}.png")
-            w.writerow([f"d{s}.png", spec_text(part, "en")])
+    rows = []
+    for s in range(8):
+        part = generate_part(900 + s)
+        render(part, dpi=30).save(lib / f"d{s}.png")
+        rows.append([f"d{s}.png", spec_text(part, "en")])
+    write_pairs(lib, rows)
     base = build_tiny_tower_pack(tmp_path)
     report = adapt(lib, lib / "pairs.csv", base, tmp_path / "packs",
                    config=AdaptConfig(epochs=1, batch=4, val_fraction=0.25))
@@ -93,8 +103,7 @@ def build_tiny_tower_pack(tmp_path):
 def test_engine_adapt_from_feedback_and_library_pages(tmp_path):
     """The facade: thumbs-up votes and mined (page picture, own text) pairs -> a new pack version,
     activated only when its held-out mAP improved."""
-    if not (DEFAULT_PACK_DIR / "manifest.json").is_file():
-        pytest.skip("default pack not built (zumen pack build-default)")
+    need_default_pack()
     from engine.api import Engine
     from engine.synth.drawing import draw_pdf
     from engine.synth.parts import generate_part
@@ -143,8 +152,7 @@ def test_text_view_keeps_words_and_varies_order():
 def test_adapt_text_tower_writes_a_tuned_pack_that_adapts_again(tmp_path):
     """Drawing PDFs (words from their text layer) -> spec texts: the text tower is fine-tuned, exported
     with parity, and the new pack carries its weights so that it can be adapted again."""
-    if not (DEFAULT_PACK_DIR / "manifest.json").is_file():
-        pytest.skip("default pack not built (zumen pack build-default)")
+    need_default_pack()
     pytest.importorskip("transformers")
     from engine.encoders.pack import ModelPack
     from engine.learn.text_tower import TUNED_FILE, TextTower
@@ -153,13 +161,12 @@ def test_adapt_text_tower_writes_a_tuned_pack_that_adapts_again(tmp_path):
 
     lib = tmp_path / "lib"
     lib.mkdir()
-    with open(lib / "pairs.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["query", "relevant"])
-        for s in range(10):
-            part = generate_part(500 + s)
-            (lib / f"d{s}.pdf").write_bytes(draw_pdf(part))
-            w.writerow([f"d{s}.pdf", spec_text(part, "en")])
+    rows = []
+    for s in range(10):
+        part = generate_part(500 + s)
+        (lib / f"d{s}.pdf").write_bytes(draw_pdf(part))
+        rows.append([f"d{s}.pdf", spec_text(part, "en")])
+    write_pairs(lib, rows)
     cfg = AdaptConfig(image=False, text_epochs=2, text_batch=4, val_fraction=0.3)
     report = adapt(lib, lib / "pairs.csv", DEFAULT_PACK_DIR, tmp_path / "packs", config=cfg)
     assert report["trained"] == ["text"] and report["path"] == "text"
@@ -199,22 +206,18 @@ def test_adapt_text_tower_writes_a_tuned_pack_that_adapts_again(tmp_path):
 def test_adapt_image_to_image_pairs(tmp_path):
     """A relevant drawing is also a picture: the image tower trains query -> that picture too, and the
     report measures image -> image before and after."""
-    if not (DEFAULT_PACK_DIR / "manifest.json").is_file():
-        pytest.skip("default pack not built (zumen pack build-default)")
+    need_default_pack()
     from engine.learn.augment import degrade
     from engine.synth.drawing import render
     from engine.synth.parts import generate_part
 
     lib = tmp_path / "lib"
     lib.mkdir()
-    with open(lib / "pairs.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["query", "relevant"])
-        for s in range(8):
-            page = render(generate_part(800 + s), dpi=30)
-            page.save(lib / f"d{s}.png")
-            degrade(page, s, "photo").save(lib / f"photo{s}.png")
-            w.writerow([f"photo{s}.png", f"d{s}.png"])
+    for s in range(8):
+        page = render(generate_part(800 + s), dpi=30)
+        page.save(lib / f"d{s}.png")
+        degrade(page, s, "photo").save(lib / f"photo{s}.png")
+    write_pairs(lib, [[f"photo{s}.png", f"d{s}.png"] for s in range(8)])
     base = build_tiny_tower_pack(tmp_path)
     report = adapt(lib, lib / "pairs.csv", base, tmp_path / "packs",
                    config=AdaptConfig(epochs=2, batch=4, val_fraction=0.25, text=False))
