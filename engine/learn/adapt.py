@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import random
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -74,6 +75,8 @@ class AdaptConfig:
     text_max_pairs: int = 1500  # pair-steps: fewer epochs for a large pair set
     text_min_chars: int = 20  # a query with fewer characters of text teaches the text tower nothing
     text_loss: LossConfig = field(default_factory=lambda: TEXT_LOSS)
+    text_threads: int = 0  # torch threads for the text tower (0: every core; the transformer scales,
+    # 2 threads train 1.9x faster than 1 here, while the small image CNN trains best on `threads`)
     cv_max_queries: int = 150  # up to this many queries with words, the text path is cross-validated
     cv_folds: int = 3
 
@@ -383,6 +386,17 @@ def _adapt_text(data: _Data, base, cfg: AdaptConfig, progress: Optional[Progress
     Cross-validated (small sets): each fold's model ranks its held-out queries, the runs are pooled
     and compared with the base tower on the same queries; the shipped tower is then trained on every
     pair. Single split (large sets): the shipped tower is the one trained without the held-out part."""
+    import torch
+
+    torch.set_num_threads(cfg.text_threads or os.cpu_count() or 1)
+    try:
+        return _adapt_text_folds(data, base, cfg, progress, token)
+    finally:
+        torch.set_num_threads(cfg.threads)
+
+
+def _adapt_text_folds(data: _Data, base, cfg: AdaptConfig, progress: Optional[ProgressCallback],
+                      token: CancelToken):
     folds = _text_folds(data, cfg)
     words = [t or "" for t in data.query_texts]
     base_q = data.text_encoder.encode(words).astype(np.float32)
