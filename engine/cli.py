@@ -236,7 +236,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
             else:
                 for p in packs:
                     star = "*" if active and p.path == active.path else " "
-                    print(f"{star} {p.name}-{p.version}  {p.path}  {json.dumps(p.metrics)[:80]}")
+                    print(f"{star} {p.name}-{p.version}  {p.created}  {_pack_measure(p.metrics)}\n    {p.path}")
         else:
             bar = ProgressBar(not args.json)
             info = (engine.activate_pack(args.name, progress=bar) if args.pack_cmd == "activate"
@@ -273,6 +273,14 @@ class JsonProgress:
 
     def close(self) -> None:
         pass
+
+
+def _pack_measure(metrics: dict) -> str:
+    """One line on how a pack version was measured: an adapted one's held-out mAP before -> after."""
+    before, after = (metrics.get("before") or {}).get("map"), (metrics.get("after") or {}).get("map")
+    if isinstance(before, (int, float)) and isinstance(after, (int, float)):
+        return f"held-out mAP {before:.3f} -> {after:.3f} ({metrics.get('split', 'held-out queries')})"
+    return "shipped default" if metrics.get("parity_vs_torch") else ""
 
 
 def cmd_adapt(args: argparse.Namespace) -> int:

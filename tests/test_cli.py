@@ -105,3 +105,12 @@ def test_cli_eval_reports_per_query_type_and_draws_a_chart(setup, capsys, tmp_pa
     from PIL import Image
 
     assert Image.open(chart).size[0] > 600
+
+
+def test_pack_list_line_says_how_a_version_was_measured():
+    from engine.cli import _pack_measure
+
+    adapted = {"split": "3-fold cross-validation over 7 queries", "before": {"map": 0.509}, "after": {"map": 0.661}}
+    assert _pack_measure(adapted) == "held-out mAP 0.509 -> 0.661 (3-fold cross-validation over 7 queries)"
+    assert _pack_measure({"parity_vs_torch": {"cosine_min": 1.0}}) == "shipped default"
+    assert _pack_measure({}) == ""
