@@ -304,10 +304,17 @@ def cmd_adapt(args: argparse.Namespace) -> int:
             b, a = before.get(key), after.get(key)
             if isinstance(b, (int, float)) and isinstance(a, (int, float)):
                 print(f"  {key:>10}: {b:.3f} -> {a:.3f} ({a - b:+.3f})")
+        guard = result.get("paths", {}).get("text", {}).get("keywords")
+        if guard:
+            print(f"Keyword queries ({guard['before'].get('queries', '?')}), the guard: "
+                  f"mAP {guard['before']['map']:.3f} -> {guard['after']['map']:.3f}")
         if result["activated"]:
             print("Activated. Roll back with: zumen pack rollback")
+        elif result.get("activate"):  # it passed the gate; --no-activate kept the old version
+            print(f"Passed the gate, kept inactive (--no-activate). Activate with: "
+                  f"zumen pack activate {result.get('pack_id')}")
         else:
-            print("Not activated: the primary metric (mAP) did not improve. "
+            print(f"Not activated: {result.get('not_activated_because')}. "
                   f"Activate anyway with: zumen pack activate {result.get('pack_id')}")
     return 0
 

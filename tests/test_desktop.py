@@ -324,3 +324,5 @@ def test_model_page_says_whether_the_adapted_version_is_in_use(qtbot, window):
     assert "0.50 → 0.66" in model.progress_label.text() and "in use" in model.progress_label.text()
     model._adapt_done({**report, "after": {"map": 0.4}, "activated": False})
     assert "not activated" in model.progress_label.text()
+    model._adapt_done({**report, "activated": False})  # better, but vetoed by the keyword guard
+    assert "keyword queries worse" in model.progress_label.text()

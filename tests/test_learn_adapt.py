@@ -136,6 +136,27 @@ def test_text_pairs_leave_a_page_with_its_own_words_out():
     assert _text_pairs(queries, texts, qrels, [0, 1, 2], AdaptConfig()) == [(0, 0)]
 
 
+def test_refusal_needs_a_gain_and_no_keyword_loss():
+    from engine.learn.adapt import refusal
+
+    cfg = AdaptConfig(guard_tolerance=0.01)
+    assert refusal({"map": 0.5}, {"map": 0.6}, None, cfg) == ""
+    assert "did not improve" in refusal({"map": 0.5}, {"map": 0.5}, None, cfg)
+    kept = {"before": {"map": 0.80}, "after": {"map": 0.795}}  # within the tolerance
+    assert refusal({"map": 0.5}, {"map": 0.6}, kept, cfg) == ""
+    lost = {"before": {"map": 0.80}, "after": {"map": 0.70}}
+    assert "keyword queries got worse" in refusal({"map": 0.5}, {"map": 0.6}, lost, cfg)
+
+
+def test_keyword_rows_are_told_from_missing_files(tmp_path):
+    from engine.learn.adapt import _is_keyword
+
+    (tmp_path / "d.pdf").write_bytes(b"%PDF-1.4")
+    assert not _is_keyword("d.pdf", [tmp_path]) and not _is_keyword("d.pdf#page=2", [tmp_path])
+    assert _is_keyword("S45C 焼入れ", [tmp_path]) and _is_keyword("M3x0.5", [tmp_path])
+    assert not _is_keyword("missing.pdf", [tmp_path])  # a typo in a file name stays an error
+
+
 def test_text_view_keeps_words_and_varies_order():
     import random
 
@@ -166,12 +187,18 @@ def test_adapt_text_tower_writes_a_tuned_pack_that_adapts_again(tmp_path):
         part = generate_part(500 + s)
         (lib / f"d{s}.pdf").write_bytes(draw_pdf(part))
         rows.append([f"d{s}.pdf", spec_text(part, "en")])
+    # keyword rows are not trained on: they guard keyword search
+    rows.append(["shaft spec S45C", rows[0][1]])
+    rows.append(["drawing number", rows[1][1]])
     write_pairs(lib, rows)
     cfg = AdaptConfig(image=False, text_epochs=2, text_batch=4, val_fraction=0.3)
     report = adapt(lib, lib / "pairs.csv", DEFAULT_PACK_DIR, tmp_path / "packs", config=cfg)
     assert report["trained"] == ["text"] and report["path"] == "text"
+    guard = report["paths"]["text"]["keywords"]
+    assert guard["before"]["queries"] == guard["after"]["queries"] == 2
+    assert report["activate"] == (report["not_activated_because"] == "")
     assert report["pairs"]["text_train_pairs"] == 10 and len(report["history"]["text"]) == 2
-    assert set(report["paths"]["text"]) == {"before", "after", "drift", "protocol", "pairs"}
+    assert set(report["paths"]["text"]) == {"before", "after", "drift", "protocol", "pairs", "keywords"}
     # a small set is cross-validated: every query with words is measured once, before and after
     assert report["paths"]["text"]["protocol"].startswith("3-fold")
     assert report["before"]["queries"] == report["after"]["queries"] == 10

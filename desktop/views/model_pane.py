@@ -218,6 +218,10 @@ class ModelPane(QWidget):
         if result.get("activated"):
             text = tr("Adaptation finished: version {pack} is now in use (held-out mAP {before:.2f} → {after:.2f}).",
                       pack=pack, **scores)
+        elif scores["after"] > scores["before"]:  # refused by the keyword guard (engine.learn.adapt.refusal)
+            text = tr("Adaptation finished: version {pack} improved drawing searches (held-out mAP "
+                      "{before:.2f} → {after:.2f}) but ranked your keyword queries worse, so it was not "
+                      "activated.", pack=pack, **scores)
         else:
             text = tr("Adaptation finished: version {pack} did not beat the current model (held-out mAP "
                       "{before:.2f} → {after:.2f}), so it was not activated.", pack=pack, **scores)

@@ -3,7 +3,9 @@
     adapt(library_dir, pairs_csv, base_pack_dir, out_dir) -> report dict
 
 pairs.csv (UTF-8, header required): `query,relevant[,grade]`
-  query     a drawing file (PDF page or image); "path#page=N" picks a page (default 1)
+  query     a drawing file (PDF page or image); "path#page=N" picks a page (default 1). A query that
+            names no file is typed keywords: those rows are not trained on, they guard keyword search
+            (a version whose tuned text tower ranks them worse is not activated)
   relevant  a file ("path" or "path#page=N": that page's text, e.g. one BOM row of a CSV) or literal text
   grade     optional relevance grade (> 0 relevant; default 1)
 Relative paths are resolved against the CSV's folder, then `library_dir`.
@@ -77,6 +79,7 @@ class AdaptConfig:
     text_loss: LossConfig = field(default_factory=lambda: TEXT_LOSS)
     text_threads: int = 0  # torch threads for the text tower (0: every core; the transformer scales,
     # 2 threads train 1.9x faster than 1 here, while the small image CNN trains best on `threads`)
+    guard_tolerance: float = 0.01  # keyword rows of pairs.csv may lose at most this much mAP
     cv_max_queries: int = 150  # up to this many queries with words, the text path is cross-validated
     cv_folds: int = 3
 
@@ -229,7 +232,8 @@ def adapt(library_dir: Optional[Path], pairs_csv: Path, base_pack_dir: Path, out
         raise EngineError("nothing to adapt: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     primary = "text" if "text" in paths else "image"
     before, after = paths[primary]["before"], paths[primary]["after"]
-    improved = after["map"] > before["map"] + cfg.min_improvement
+    verdict = refusal(before, after, paths.get("text", {}).get("keywords"), cfg)
+    improved = not verdict
 
     report(progress, Progress("export", 0, 1, "steps", message="writing the new pack version"))
     dest, pack_id = _write_version(base, out_dir, cfg, pairs_csv, data, text_tower, tower, meta,
@@ -239,12 +243,23 @@ def adapt(library_dir: Optional[Path], pairs_csv: Path, base_pack_dir: Path, out
     report(progress, Progress("export", 1, 1, "steps"))
     timing["total_s"] = round(time.time() - t_start, 1)
     return {"pack_dir": str(dest), "pack_id": pack_id, "parent": base.pack_id, "activate": improved,
+            "not_activated_because": verdict,
             "primary": "map", "path": primary, "before": before, "after": after, "paths": paths,
             "trained": [t for t in ("text", "image") if t in paths], "skipped": skipped, "history": history,
             "pairs": {"total": len(pairs), "train_queries": len(train_q), "val_queries": len(val),
                       "texts": len(data.texts),
                       "text_train_pairs": paths["text"]["pairs"] if "text" in paths else 0},
             "timing": timing}
+
+
+def refusal(before: dict, after: dict, guard: Optional[dict], cfg: AdaptConfig) -> str:
+    """Why a new version must not be activated ("" when it may): its held-out mAP did not improve,
+    or the keyword queries of the pairs file (`guard`: {"before", "after"}) lost mAP."""
+    if after["map"] <= before["map"] + cfg.min_improvement:
+        return f"the held-out mAP did not improve ({before['map']:.3f} -> {after['map']:.3f})"
+    if guard and guard["after"]["map"] < guard["before"]["map"] - cfg.guard_tolerance:
+        return f"keyword queries got worse (mAP {guard['before']['map']:.3f} -> {guard['after']['map']:.3f})"
+    return ""
 
 
 @dataclass
@@ -261,6 +276,8 @@ class _Data:
     query_texts: Optional[list[str]] = None  # the query pages' words (None: text tower not adapted)
     text_pairs: int = 0
     skipped: dict = field(default_factory=dict)
+    keywords: list[str] = field(default_factory=list)  # keyword queries: the guard of keyword search
+    keyword_qrels: dict = field(default_factory=dict)
 
 
 def _prepare(pairs: Sequence[Pair], roots: Sequence[Path], base, cfg: AdaptConfig,
@@ -268,13 +285,21 @@ def _prepare(pairs: Sequence[Pair], roots: Sequence[Path], base, cfg: AdaptConfi
     """Distinct queries and relevant texts, the split, and what each tower trains on."""
     from engine.extract import get_ocr_engine, render_page
 
-    queries = sorted({p.query for p in pairs})
+    keywords = sorted({p.query for p in pairs if _is_keyword(p.query, roots)})
+    queries = sorted({p.query for p in pairs} - set(keywords))
+    if not queries:
+        raise EngineError("no drawing queries to learn from: keyword rows only guard keyword search")
     texts_ref = sorted({p.relevant for p in pairs})
     q_index = {q: i for i, q in enumerate(queries)}
+    k_index = {q: i for i, q in enumerate(keywords)}
     t_index = {t: i for i, t in enumerate(texts_ref)}
     qrels: dict[int, dict[int, float]] = {}
+    keyword_qrels: dict[int, dict[int, float]] = {}
     for p in pairs:
-        qrels.setdefault(q_index[p.query], {})[t_index[p.relevant]] = p.grade
+        if p.query in k_index:
+            keyword_qrels.setdefault(k_index[p.query], {})[t_index[p.relevant]] = p.grade
+        else:
+            qrels.setdefault(q_index[p.query], {})[t_index[p.relevant]] = p.grade
     skipped: dict[str, str] = {}
     want_text = cfg.text and _text_trainable(base, skipped)
     want_image = cfg.image and _image_trainable(base, skipped)
@@ -291,7 +316,8 @@ def _prepare(pairs: Sequence[Pair], roots: Sequence[Path], base, cfg: AdaptConfi
     train_q = [i for i in range(len(queries)) if i not in set(val)]
     if not val or not train_q:  # tiny sets: force at least one of each
         val, train_q = [0], list(range(1, len(queries)))
-    data = _Data(queries, texts, qrels, val, train_q, base.text_encoder(threads=cfg.threads), skipped=skipped)
+    data = _Data(queries, texts, qrels, val, train_q, base.text_encoder(threads=cfg.threads), skipped=skipped,
+                 keywords=keywords, keyword_qrels=keyword_qrels)
     if want_image:
         data.spec = {k: base.manifest["image"][k] for k in ("size", "channels", "resize", "pad_value", "mean", "std")}
         data.spec["interpolation"] = base.manifest["image"].get("interpolation", "bicubic")
@@ -325,6 +351,16 @@ def _prepare(pairs: Sequence[Pair], roots: Sequence[Path], base, cfg: AdaptConfi
         else:
             data.query_texts = [t if len(t) >= cfg.text_min_chars else "" for t in query_texts]
     return data
+
+
+def _is_keyword(query: str, roots: Sequence[Path]) -> bool:
+    """A query that names no file (and does not look like a file name) is typed keywords."""
+    from engine.extract import SUPPORTED_SUFFIXES
+
+    if _resolve(query, roots) is not None:
+        return False
+    name = _split_ref(query)[0]
+    return Path(name).suffix.lower() not in SUPPORTED_SUFFIXES
 
 
 def _text_trainable(base, skipped: dict) -> bool:
@@ -421,6 +457,13 @@ def _adapt_text_folds(data: _Data, base, cfg: AdaptConfig, progress: Optional[Pr
     result = {"before": before, "after": evaluate_texts(run, data.qrels), "protocol": protocol,
               "pairs": len(_text_pairs(data.query_texts, data.texts, data.qrels, shipped, cfg)),
               "drift": _drift(data.text_encoder, tower)}
+    if data.keywords:  # the site's keyword queries: the shipped tower must not rank them worse
+        kq = list(range(len(data.keywords)))
+        result["keywords"] = {
+            "before": evaluate_texts(rank_texts(data.text_encoder.encode(data.keywords), base_t, kq),
+                                     data.keyword_qrels),
+            "after": evaluate_texts(rank_texts(tower.encode(data.keywords), tower.encode(data.texts), kq),
+                                    data.keyword_qrels)}
     return tower, result, history, seen_total
 
 
