@@ -114,11 +114,7 @@ def _text_of(ref: str, roots: Sequence[Path], cache: dict, ocr=None) -> str:
     """Text of an item: a file page's extracted text (OCR'd when it has no text layer and `ocr`
     is given, as indexing and searching read it), or the literal string."""
     hit = _resolve(ref, roots)
-    return ref if hit is None else _page_text(*hit, cache, ocr)
-
-
-def _page_text(path: Path, page: int, cache: dict, ocr=None) -> str:
-    return _page(path, page, cache, ocr).text
+    return ref if hit is None else _page(*hit, cache, ocr).text
 
 
 def _page(path: Path, page: int, cache: dict, ocr=None):
@@ -132,9 +128,13 @@ def _page(path: Path, page: int, cache: dict, ocr=None):
     return doc.pages[page - 1]
 
 
+def _stable_hash(key: str) -> int:
+    """A hash that is the same in every run and process (Python's hash() of a str is not)."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
+
+
 def _is_val(query: str, seed: int, fraction: float) -> bool:
-    h = int(hashlib.sha256(f"{seed}:{query}".encode()).hexdigest()[:8], 16)
-    return (h % 10_000) / 10_000 < fraction
+    return (_stable_hash(f"{seed}:{query}") % 10_000) / 10_000 < fraction
 
 
 def _base_weights(base: Path, manifest: dict) -> Path:
@@ -208,26 +208,26 @@ def adapt(library_dir: Optional[Path], pairs_csv: Path, base_pack_dir: Path, out
     txt_emb = base_txt  # the text space the image tower trains toward: the adapted one when there is one
     if data.query_texts is not None:
         t0 = time.time()
-        text_tower, paths["text"], history["text"], seen = _adapt_text(data, base, cfg, progress, token)
+        text_tower, txt_emb, paths["text"], history["text"], seen = _adapt_text(data, base, base_txt, cfg,
+                                                                                 progress, token)
         timing["text_train_s"] = round(time.time() - t0, 1)
         timing["text_pairs_per_s"] = round(seen / max(1e-9, time.time() - t0), 2)
-        txt_emb = text_tower.encode(data.texts)
     tower = meta = None
     if data.images is not None:
         tower, meta = _load_image_tower(base)
-        paths["image"] = {"before": map_image_to_text(_embed_images(tower, data.images, data.spec), base_txt,
-                                                      val, data.qrels)}
+        q_img = _embed_images(tower, data.images, data.spec)  # (Q, dim)
+        paths["image"] = {"before": map_image_to_text(q_img, base_txt, val, data.qrels)}
         i2i_val = [q for q in val if set(data.qrels[q]) & set(data.rel_images)]
         if i2i_val:
-            paths["image->image"] = {"before": _image_to_image(tower, data, i2i_val)}
+            paths["image->image"] = {"before": _image_to_image(tower, data, q_img, i2i_val)}
         t0 = time.time()
         history["image"], seen = _train_image(tower, data, txt_emb, cfg, progress, token)
         timing["image_train_s"] = round(time.time() - t0, 1)
         timing["image_pairs_per_s"] = round(seen / max(1e-9, time.time() - t0), 2)
-        paths["image"]["after"] = map_image_to_text(_embed_images(tower, data.images, data.spec), txt_emb,
-                                                     val, data.qrels)
+        q_img = _embed_images(tower, data.images, data.spec)
+        paths["image"]["after"] = map_image_to_text(q_img, txt_emb, val, data.qrels)
         if i2i_val:
-            paths["image->image"]["after"] = _image_to_image(tower, data, i2i_val)
+            paths["image->image"]["after"] = _image_to_image(tower, data, q_img, i2i_val)
     if not paths:
         raise EngineError("nothing to adapt: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     primary = "text" if "text" in paths else "image"
@@ -274,7 +274,6 @@ class _Data:
     rel_images: dict = field(default_factory=dict)  # relevant text id -> its page picture (drawings)
     spec: Optional[dict] = None
     query_texts: Optional[list[str]] = None  # the query pages' words (None: text tower not adapted)
-    text_pairs: int = 0
     skipped: dict = field(default_factory=dict)
     keywords: list[str] = field(default_factory=list)  # keyword queries: the guard of keyword search
     keyword_qrels: dict = field(default_factory=dict)
@@ -332,7 +331,7 @@ def _prepare(pairs: Sequence[Pair], roots: Sequence[Path], base, cfg: AdaptConfi
     for i, (path, page_no) in enumerate(hits):
         token.check()
         if query_texts is not None:  # the words a search reads from this page (text layer or OCR)
-            query_texts.append(_page_text(path, page_no, doc_cache, ocr).strip())
+            query_texts.append(_page(path, page_no, doc_cache, ocr).text.strip())
         if data.images is not None:
             data.images.append(picture(path, page_no))
         report(progress, Progress("prepare", i + 1, len(queries), "pages"))
@@ -343,10 +342,10 @@ def _prepare(pairs: Sequence[Pair], roots: Sequence[Path], base, cfg: AdaptConfi
             if hit is not None and _page(*hit, doc_cache, ocr).visual:
                 data.rel_images[t] = picture(*hit)
     if query_texts is not None:
-        data.text_pairs = len(_text_pairs(query_texts, texts, qrels, train_q, cfg))
+        n_pairs = len(_text_pairs(query_texts, texts, qrels, train_q, cfg))
         usable_val = [q for q in val if len(query_texts[q]) >= cfg.text_min_chars]
-        if data.text_pairs < 2 or not usable_val:
-            skipped["text"] = (f"too few queries with words to learn from ({data.text_pairs} training pairs, "
+        if n_pairs < 2 or not usable_val:
+            skipped["text"] = (f"too few queries with words to learn from ({n_pairs} training pairs, "
                                f"{len(usable_val)} held-out queries with at least {cfg.text_min_chars} characters)")
         else:
             data.query_texts = [t if len(t) >= cfg.text_min_chars else "" for t in query_texts]
@@ -401,23 +400,24 @@ def _text_folds(data: _Data, cfg: AdaptConfig) -> list[tuple[list[int], list[int
     queries with words) is cross-validated: every query is held out once, so the gate sees all of
     them instead of a handful (a single 30 % split of 70 queries swings by ±0.05 mAP by chance)."""
     with_words = [q for q in range(len(data.queries)) if data.query_texts[q]]
+    single_split = [(data.train, [q for q in data.val if data.query_texts[q]])]
     if len(with_words) > cfg.cv_max_queries or cfg.cv_folds < 2:
-        return [(data.train, [q for q in data.val if data.query_texts[q]])]
-    fold = {q: int(hashlib.sha256(f"{cfg.seed}:fold:{data.queries[q]}".encode()).hexdigest()[:8], 16)
-            % cfg.cv_folds for q in with_words}
+        return single_split
+    fold = {q: _stable_hash(f"{cfg.seed}:fold:{data.queries[q]}") % cfg.cv_folds for q in with_words}
     out = []
     for k in range(cfg.cv_folds):
         held = [q for q in with_words if fold[q] == k]
         rest = [q for q in range(len(data.queries)) if fold.get(q) != k]
         if held and _text_pairs(data.query_texts, data.texts, data.qrels, rest, cfg):
             out.append((rest, held))
-    return out or [(data.train, [q for q in data.val if data.query_texts[q]])]
+    return out or single_split
 
 
-def _adapt_text(data: _Data, base, cfg: AdaptConfig, progress: Optional[ProgressCallback],
-                token: CancelToken):
-    """Measure and train the text path. Returns (tuned tower, {"before", "after", "protocol",
-    "pairs" (the shipped tower's), "drift"}, history, pairs seen).
+def _adapt_text(data: _Data, base, base_t: np.ndarray, cfg: AdaptConfig,
+                progress: Optional[ProgressCallback], token: CancelToken):
+    """Measure and train the text path. `base_t`: the relevant texts by the base tower. Returns
+    (tuned tower, the relevant texts by it, {"before", "after", "protocol", "pairs" (the shipped
+    tower's), "drift", "keywords"}, history, pairs seen).
 
     Cross-validated (small sets): each fold's model ranks its held-out queries, the runs are pooled
     and compared with the base tower on the same queries; the shipped tower is then trained on every
@@ -426,17 +426,16 @@ def _adapt_text(data: _Data, base, cfg: AdaptConfig, progress: Optional[Progress
 
     torch.set_num_threads(cfg.text_threads or os.cpu_count() or 1)
     try:
-        return _adapt_text_folds(data, base, cfg, progress, token)
+        return _adapt_text_folds(data, base, base_t, cfg, progress, token)
     finally:
         torch.set_num_threads(cfg.threads)
 
 
-def _adapt_text_folds(data: _Data, base, cfg: AdaptConfig, progress: Optional[ProgressCallback],
-                      token: CancelToken):
+def _adapt_text_folds(data: _Data, base, base_t: np.ndarray, cfg: AdaptConfig,
+                      progress: Optional[ProgressCallback], token: CancelToken):
     folds = _text_folds(data, cfg)
     words = [t or "" for t in data.query_texts]
     base_q = data.text_encoder.encode(words).astype(np.float32)
-    base_t = data.text_encoder.encode(data.texts).astype(np.float32)
     held_all = [q for _, held in folds for q in held]
     before = evaluate_texts(rank_texts(base_q, base_t, held_all), data.qrels)
     run: dict[str, list[str]] = {}
@@ -454,6 +453,7 @@ def _adapt_text_folds(data: _Data, base, cfg: AdaptConfig, progress: Optional[Pr
         seen_total += seen
     protocol = (f"{len(folds)}-fold cross-validation over {len(held_all)} queries, then trained on all pairs"
                 if len(folds) > 1 else f"single split: {len(held_all)} held-out queries")
+    tuned_t = tower.encode(data.texts)  # (T, dim)
     result = {"before": before, "after": evaluate_texts(run, data.qrels), "protocol": protocol,
               "pairs": len(_text_pairs(data.query_texts, data.texts, data.qrels, shipped, cfg)),
               "drift": _drift(data.text_encoder, tower)}
@@ -462,9 +462,8 @@ def _adapt_text_folds(data: _Data, base, cfg: AdaptConfig, progress: Optional[Pr
         result["keywords"] = {
             "before": evaluate_texts(rank_texts(data.text_encoder.encode(data.keywords), base_t, kq),
                                      data.keyword_qrels),
-            "after": evaluate_texts(rank_texts(tower.encode(data.keywords), tower.encode(data.texts), kq),
-                                    data.keyword_qrels)}
-    return tower, result, history, seen_total
+            "after": evaluate_texts(rank_texts(tower.encode(data.keywords), tuned_t, kq), data.keyword_qrels)}
+    return tower, tuned_t, result, history, seen_total
 
 
 def _train_text(data: _Data, base, cfg: AdaptConfig, train: Sequence[int], label: str,
@@ -559,10 +558,9 @@ def _momentum_keys(momentum, data: _Data, targets: Sequence[int], seed: int, aug
         return momentum.module.eval().embed(torch.from_numpy(preprocess_images(views, data.spec)))
 
 
-def _image_to_image(tower, data: _Data, queries: Sequence[int]) -> dict:
-    """Held-out query pictures ranked against every relevant drawing's picture (mAP etc.)."""
+def _image_to_image(tower, data: _Data, q_emb: np.ndarray, queries: Sequence[int]) -> dict:
+    """Held-out query pictures (`q_emb`, by `tower`) ranked against every relevant drawing's picture."""
     ids = sorted(data.rel_images)
-    q_emb = _embed_images(tower, data.images, data.spec)
     r_emb = _embed_images(tower, [data.rel_images[t] for t in ids], data.spec)
     run = {k: [str(ids[int(j)]) for j in order] for k, order in rank_texts(q_emb, r_emb, queries).items()}
     return evaluate_texts(run, {q: {t: g for t, g in data.qrels[q].items() if t in data.rel_images}
