@@ -12,7 +12,8 @@ from PIL import Image, ImageDraw
 
 from engine.config import EngineSettings
 from engine.errors import ExtractionError, UnsupportedFileError
-from engine.extract import (SUPPORTED_SUFFIXES, PageStats, classify_kind, extract_document,
+from engine.extract.kind import MAX_DRAWING_CHARS
+from engine.extract import (SUPPORTED_SUFFIXES, PageStats, classify_kind, extract_document, page_stats,
                             render_page)
 from engine.extract.layout import split_word, words_to_text
 from engine.extract.ocr import normalize_chars, respace_letter_spaced
@@ -116,6 +117,20 @@ def test_classify_kind_rule():
     assert classify_kind([vector]) == "drawing" and classify_kind([scan]) == "drawing"
     assert classify_kind([prose]) == "document" and classify_kind([]) == "document"
     assert classify_kind([prose, prose, vector]) == "document"
+
+
+def test_classify_kind_schematics_and_large_sheets_are_drawings():
+    # a schematic: thousands of characters, but as scattered one-word labels among wires
+    schematic = page_stats("\n".join(["VCC", "GND", "R12 10k", "U3"] * 250), line_art=1480)
+    assert schematic.chars > MAX_DRAWING_CHARS and classify_kind([schematic]) == "drawing"
+    # an A0 sheet (8 A4 pages of area) with 24 lines of notes and a title block
+    notes = "\n".join(["NOTE: ALL DIMENSIONS IN MILLIMETRES UNLESS OTHERWISE STATED"] * 24)
+    a0 = page_stats(notes, line_art=3500, area_pt2=2384 * 1684)
+    assert classify_kind([a0]) == "drawing"
+    assert classify_kind([page_stats(notes, line_art=3500)]) == "document"  # the same on A4
+    # a parts list: short cells in a grid of axis-aligned lines, no shaped strokes
+    table = page_stats("\n".join(["1 | R1 | 10k | 0603"] * 300), line_art=0)
+    assert classify_kind([table]) == "document"
 
 
 def test_scanned_pdf_page_goes_to_ocr(tmp_path):
@@ -353,3 +368,15 @@ def test_table_grid_documents_are_not_drawings(tmp_path):
     page.insert_text((600, 550), "PART NO. ZM-1258-B2P", fontsize=10)
     doc.save(tmp_path / "drawing.pdf")
     assert extract_document(tmp_path / "drawing.pdf").kind == "drawing"
+
+
+def test_a_huge_cad_sheet_renders_downscaled_instead_of_failing(tmp_path):
+    from engine.extract.pdf import MAX_RENDER_SIDE_PX
+
+    path = tmp_path / "huge.pdf"
+    doc = pymupdf.open()
+    page = doc.new_page(width=307 * 72, height=220 * 72)  # a 307 x 220 inch sheet
+    page.draw_circle((11000, 8000), 3000)
+    doc.save(path)
+    image = render_page(path, 1, dpi=150, grayscale=True)  # 817 megapixels at 150 dpi
+    assert max(image.size) <= MAX_RENDER_SIDE_PX and min(image.size) > 1000

@@ -87,6 +87,7 @@ def _extract_page(page: pymupdf.Page, page_no: int, settings: EngineSettings,
     rotation = 0
     width, height = rect.width, rect.height
     cover = _picture_cover(page)
+    art = _line_art(page)
     n_chars = sum(len(w.text) for w, _ in words)
     plain_words = [w for w, _ in words]
     if n_chars < settings.min_text_layer_chars and ocr is not None and settings.ocr_enabled:
@@ -103,7 +104,7 @@ def _extract_page(page: pymupdf.Page, page_no: int, settings: EngineSettings,
         else:
             rotation = 0
     elif (ocr is not None and settings.ocr_enabled and not extract_identifiers(text)
-          and is_drawing_page(page_stats(text, line_art=_line_art(page), picture_cover=cover))):
+          and is_drawing_page(page_stats(text, art, cover, abs(rect)))):
         # A drawing whose text layer names no part, material or standard: CAD exports often
         # turn the title block into outlines. Read the picture too and add what OCR finds there.
         extra = _ocr_missing_words(page, plain_words, settings, ocr, warnings, page_no)
@@ -111,7 +112,7 @@ def _extract_page(page: pymupdf.Page, page_no: int, settings: EngineSettings,
             plain_words = plain_words + extra
             text = text + "\n" + words_to_text(extra)
             source = "text-layer+ocr"
-    st = page_stats(text, line_art=_line_art(page), picture_cover=cover)
+    st = page_stats(text, art, cover, abs(rect))
     visual = cover >= 0.5 or source in ("ocr", "none") or is_drawing_page(st)
     return PageContent(page_no=page_no, text=text, words=tuple(plain_words), width=width,
                        height=height, source=source, rotation=rotation, visual=visual), st
@@ -201,11 +202,16 @@ def _line_art(page: pymupdf.Page) -> int:
     return shaped
 
 
+MAX_RENDER_SIDE_PX = 8000  # a 307 x 220 inch CAD sheet at 150 dpi would be 817 megapixels
+
+
 def render_pdf_page(page: pymupdf.Page, dpi: int, *, grayscale: bool = False,
                     max_px: int | None = None) -> Image.Image:
-    """Render the displayed page (rotation applied), white background, no alpha."""
-    if max_px:
-        dpi = min(dpi, max(1, int(72 * max_px / max(page.rect.width, page.rect.height, 1))))
+    """Render the displayed page (rotation applied), white background, no alpha. The longer
+    side never exceeds `max_px` (default MAX_RENDER_SIDE_PX): huge sheets render at a lower dpi
+    instead of failing (MuPDF refuses overly large images) or filling the memory."""
+    limit = min(max_px or MAX_RENDER_SIDE_PX, MAX_RENDER_SIDE_PX)
+    dpi = max(1, min(dpi, int(72 * limit / max(page.rect.width, page.rect.height, 1))))
     cs = pymupdf.csGRAY if grayscale else pymupdf.csRGB
     pix = page.get_pixmap(dpi=dpi, colorspace=cs, alpha=False)
     mode = "L" if grayscale else "RGB"

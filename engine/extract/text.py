@@ -20,7 +20,8 @@ from engine.types import ExtractedDocument, PageContent
 
 from .layout import nfkc
 
-TEXT_SUFFIXES = frozenset({".txt", ".md"})
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdwn", ".mkd"})  # .mdwn: ikiwiki, Gitit
+TEXT_SUFFIXES = frozenset({".txt"}) | MARKDOWN_SUFFIXES
 TABLE_SUFFIXES = frozenset({".csv", ".xlsx"})
 DOCX_SUFFIXES = frozenset({".docx"})
 ENCODINGS = ("utf-8-sig", "cp932")
@@ -53,7 +54,7 @@ def _read_text_file(path: Path) -> tuple[str, list[str]]:
 def extract_plain(path: Path) -> ExtractedDocument:
     """.txt / .md: one page; a Markdown file's first "# heading" is its title."""
     text, warnings = _read_text_file(path)
-    fmt = "markdown" if path.suffix.lower() == ".md" else "text"
+    fmt = "markdown" if path.suffix.lower() in MARKDOWN_SUFFIXES else "text"
     title = path.stem
     if fmt == "markdown":
         for line in text.splitlines():
