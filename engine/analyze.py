@@ -17,6 +17,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+# Bumped whenever lexical_tokens changes what it emits: a library indexed by an older analyser is
+# re-tokenised when opened (Catalog), so old and new documents match queries the same way.
+ANALYZER_VERSION = 2
+
 # Han, Hiragana, Katakana (incl. the prolonged sound mark and iteration marks), CJK compatibility.
 _CJK = r"\u3005\u3006\u3041-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RUN = re.compile(f"[{_CJK}]+")
@@ -64,8 +68,16 @@ def _word_tokens(word: str) -> list[str]:
     parts = _PARTS.findall(word)
     if len(parts) == 1:
         return parts
-    joined = "".join(parts)
-    return [joined] + parts
+    out = ["".join(parts)] + parts
+    # A file reference (`cad/fw_13_5_inch_display.pdf`) is also indexed by its file stem joined
+    # (`fw135inchdisplay`): the token a document naming a drawing shares with that drawing's file.
+    stem, dot, ext = word.rpartition("/")[2].rpartition(".")
+    if dot and stem and ext.isalpha() and len(ext) <= 6:
+        stem_parts = _PARTS.findall(stem)
+        joined_stem = "".join(stem_parts)
+        if joined_stem not in out:
+            out.append(joined_stem)
+    return out
 
 
 def lexical_tokens(text: str) -> list[str]:
@@ -78,6 +90,26 @@ def lexical_tokens(text: str) -> list[str]:
         else:
             out.extend(_word_tokens(tok))
     return out
+
+
+# Sizes, tolerances, ranges, counts, dates and short codes: on a drawing these are dimensions
+# (R5, C0.5, M8, Ra1.6, 4x5.50, 0.05, 30-120, 2019-08-15), not names. They are shared by chance
+# with any document full of numbers (a parts list's R5 and C12 are resistors and capacitors).
+DIMENSION = re.compile(r"(?:\d{1,2}x)?[a-zφ⌀]{0,2}\d{1,3}(?:[.,]\d+)*|\d{1,4}(?:[-/.]\d{1,4}){1,2}")
+
+
+def dimension_and_word_tokens(text: str) -> tuple[list[str], list[str]]:
+    """lexical_tokens of `text` split in two: those of dimension-like words (`DIMENSION`) and
+    all others (names, identifiers, words, CJK grams)."""
+    words: list[str] = []
+    dims: list[str] = []
+    for m in _TOKEN_OR_CJK.finditer(normalize(text)):
+        tok = m.group(0)
+        if _CJK_RUN.fullmatch(tok):
+            words.extend(_cjk_grams(tok))
+        else:
+            (dims if DIMENSION.fullmatch(tok) else words).extend(_word_tokens(tok))
+    return dims, words
 
 
 @dataclass(frozen=True)

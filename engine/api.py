@@ -143,9 +143,11 @@ class Engine:
     def search_file(self, path: Path | str, *, limit: int = 20,
                     evidence: Collection[str] | None = None,
                     progress: ProgressCallback | None = None,
-                    cancel: CancelToken | None = None) -> FileQueryResults:
+                    cancel: CancelToken | None = None, show_weak: bool = False) -> FileQueryResults:
         """"I have this drawing": related documents and similar drawings for a PDF or image.
 
+        When no document reaches the calibrated confidence, `related.no_match` is set and the
+        list is empty (with `show_weak`, the weak hits are listed all the same).
         What was read from a query file (OCR text, image vector) is kept for the last few files,
         so asking again (another evidence mix, more results, "more like this") costs no OCR."""
         t0 = time.perf_counter()
@@ -159,7 +161,7 @@ class Engine:
             cancel.check()
         return self._file_results(str(path), read.text, read.words, read.source,
                                   read.image_vector if want_image else None, read.same_docs, limit,
-                                  evidence, t0, progress)
+                                  evidence, t0, progress, show_weak)
 
     def _read_query(self, path: Path, want_image: bool, progress: ProgressCallback | None):
         from dataclasses import replace
@@ -200,13 +202,15 @@ class Engine:
     def _file_results(self, query_path: str, text: str, words: Sequence[Word], source: str,
                       image_vec, exclude: set[int], limit: int,
                       evidence: Collection[str] | None, t0: float,
-                      progress: ProgressCallback | None = None) -> FileQueryResults:
+                      progress: ProgressCallback | None = None,
+                      show_weak: bool = False) -> FileQueryResults:
         self._lib.refresh()
         report(progress, Progress("search", 2, 3, "steps", "searching"))
         q = self._searcher.make_query(text, keyword=False, image_vector=image_vec, words=words,
                                       exclude_docs=exclude)
         related, similar = self._searcher.search_many(q, [{"document"}, {"drawing"}], limit=limit,
-                                                      evidence=evidence, mode="file")
+                                                      evidence=evidence, mode="file",
+                                                      show_weak=show_weak)
         report(progress, Progress("search", 3, 3, "steps", "done"))
         return FileQueryResults(query_path, text, tuple(q.identifiers), source,  # type: ignore[arg-type]
                                 related, similar, tuple(words),
@@ -334,7 +338,9 @@ class Engine:
         """Fine-tune the active pack on a site's (drawing, text) pairs, the thumbs-up votes of
         drawing queries, and/or pairs mined from the library (each drawing page's picture with
         its own text); a new pack version is written to LIBRARY/packs/ and activated only if
-        its held-out mAP improved (see engine.learn.adapt). Needs the training extra (torch)."""
+        its held-out mAP improved (see engine.learn.adapt). Needs the training extra (torch).
+        With a pairs file, the ranking of drawing queries is then fitted to it too
+        (`fit_ranking`; `result["ranking"]`)."""
         import csv
         import tempfile
 
@@ -368,6 +374,8 @@ class Engine:
             result["activated"] = True
         else:
             result["activated"] = False
+        if pairs_csv is not None and activate:  # the final ranking, with the pack now in use
+            result["ranking"] = self.fit_ranking(pairs_csv, progress=progress, cancel=cancel)
         return result
 
     def _mined_pairs(self, limit: int = 2000) -> list[tuple[str, str]]:
@@ -382,6 +390,32 @@ class Engine:
             if len(text) >= 20:  # a page with almost no words teaches nothing
                 out.append((f"{docs[doc_id].path}#page={page_no}", text))
         return out
+
+    def ranking_weights(self):
+        """The drawing-query documents ranking in force: FileWeights (site-fitted or default)."""
+        return self._lib.ranking()[0]
+
+    def set_ranking_weights(self, weights, calibration) -> None:
+        """Keep a site-fitted ranking for the active model pack (engine.evaluate.ranking_fit)."""
+        import json
+        from dataclasses import asdict
+
+        from engine.evaluate.ranking_fit import META_KEY
+
+        self._lib.catalog.set_meta(META_KEY.format(pack=self._lib.pack_id),
+                                   json.dumps({"weights": asdict(weights),
+                                               "calibration": asdict(calibration)}))
+
+    def fit_ranking(self, pairs_csv: Path | str, *, progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> dict:
+        """Fit the documents ranking of drawing queries to a site's pairs, cross-validated; kept
+        for the active pack only if the final ranking's held-out mAP improves (`zumen adapt`)."""
+        from engine.evaluate.pairs import read_pairs_csv
+        from engine.evaluate.ranking_fit import fit_site_ranking
+
+        source = Path(pairs_csv)
+        return fit_site_ranking(self, read_pairs_csv(source), source.parent, progress=progress,
+                                cancel=cancel)
 
     # -- status and packs -----------------------------------------------------------------
     def status(self) -> LibraryStatus:

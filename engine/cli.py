@@ -66,12 +66,14 @@ def mark_snippet(text: str, marks: Sequence[Sequence[int]]) -> str:
 
 def print_hits(title: str, results: SearchResults) -> None:
     print(f"{title} ({len(results.hits)} in {results.elapsed_ms:.0f} ms)")
-    if not results.hits:
+    if results.no_match:
+        print(f"  No match: {results.note}")
+    elif not results.hits:
         print("  (nothing found)")
     for h in results.hits:
         s = h.scores
         pages = f"p.{h.page}" + (f" (+{len(h.other_pages)} more)" if h.other_pages else "")
-        print(f"{h.rank:>3}. [{h.kind}] {h.title}  {pages}   "
+        print(f"{h.rank:>3}. [{h.kind}] {h.title}  {pages}   confidence {s.confidence:.0%}   "
               f"lexical {s.lexical:.2f}  semantic {s.semantic:.2f}  visual {s.visual:.2f}")
         print(f"     {h.path}")
         if h.snippet.text:
@@ -283,8 +285,27 @@ def _pack_measure(metrics: dict) -> str:
     return "shipped default" if metrics.get("parity_vs_torch") else ""
 
 
+def print_ranking_fit(report: dict) -> None:
+    """What fitting the drawing-query ranking to the site's pairs did (engine.evaluate.ranking_fit)."""
+    before, after = report.get("before"), report.get("after")
+    print(f"Ranking of drawing queries, fitted to {report.get('queries', 0)} drawing queries"
+          + (f" ({report['protocol']}):" if before else ":"))
+    if before and after:
+        for key in ("recall@1", "recall@5", "mrr", "map"):
+            print(f"  {key:>10}: {before[key]:.3f} -> {after[key]:.3f} ({after[key] - before[key]:+.3f})")
+    print("  kept for this model pack" if report.get("kept") else f"  not kept: {report.get('why')}")
+
+
 def cmd_adapt(args: argparse.Namespace) -> int:
     with _open(args) as engine:
+        if args.ranking_only:
+            if args.pairs is None:
+                raise EngineError("--ranking-only needs --pairs")
+            bar = JsonProgress() if args.json else ProgressBar(True)
+            report = engine.fit_ranking(args.pairs, progress=bar, cancel=_cancel_on_sigint())
+            bar.close()
+            emit_json(report) if args.json else print_ranking_fit(report)
+            return 0
         bar = JsonProgress() if args.json else ProgressBar(True)
         result = engine.adapt(args.pairs, use_feedback=args.feedback, mine_library=args.mine,
                               activate=not args.no_activate,
@@ -316,6 +337,8 @@ def cmd_adapt(args: argparse.Namespace) -> int:
         else:
             print(f"Not activated: {result.get('not_activated_because')}. "
                   f"Activate anyway with: zumen pack activate {result.get('pack_id')}")
+        if result.get("ranking"):
+            print_ranking_fit(result["ranking"])
     return 0
 
 
@@ -404,6 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mine", action="store_true",
                    help="also learn from the library: each drawing page's picture with its own text")
     s.add_argument("--no-activate", action="store_true", help="write the new version, keep the old active")
+    s.add_argument("--ranking-only", action="store_true",
+                   help="only fit the ranking of drawing queries to --pairs (no training, no torch)")
     s.set_defaults(func=cmd_adapt)
 
     s = sub.add_parser("pack", parents=[common], help="model packs")

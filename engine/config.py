@@ -27,6 +27,34 @@ def default_library_path() -> Path:
 
 
 @dataclass(frozen=True)
+class FileWeights:
+    """Weights of the absolute evidence features of a drawing query's hits (ScoreBreakdown):
+    fused = sum of weight x feature. Chosen leave-one-source-out on the development sets
+    (bench/fit_ranking.py; procedure and values in docs/ranking.md)."""
+
+    lexical_page: float = 0.0
+    lexical_doc: float = 0.0
+    cosine_page: float = 0.5
+    cosine_doc: float = 0.0
+    dimensions: float = 0.0
+    semantic: float = 0.0
+    visual: float = 0.0
+    link_name: float = 0.5
+    link_folder: float = 1.0
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """P(relevant) = 1 / (1 + exp(-(slope x fused + intercept))) for a drawing query's hit;
+    fitted with the weights (docs/ranking.md). A query whose best hit stays below `min_top` has
+    no match."""
+
+    slope: float = 14.13
+    intercept: float = -3.43
+    min_top: float = 0.08
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     # extraction
     render_dpi: int = 150  # page renders used for OCR and visual embeddings
@@ -55,9 +83,20 @@ class EngineSettings:
     # synthetic drawings only, is at chance on real drawings -> documents (bench_learning), and
     # mixing it in cost R@1. An adapted pack that measures better can turn it on.
     weight_cross: float = 0.0
-    common_term_share: float = 0.2  # drawing queries skip words on more chunks than this share…
+    # drawing queries: related documents and similar drawings rank by weighted absolute evidence
+    related_weights: FileWeights = FileWeights()
+    # similar drawings: the drawing's own words, meaning and looks (not fitted: the dev sets judge
+    # drawing -> documents; the query's own drawing comes first on Ultimaker, bench_quality.py)
+    similar_weights: FileWeights = FileWeights(lexical_page=1.0, lexical_doc=0.0, cosine_page=0.0,
+                                               cosine_doc=0.0, dimensions=0.0, semantic=0.3,
+                                               visual=0.7, link_name=0.0, link_folder=0.0)
+    calibration: Calibration = Calibration()
+    bm25_k1: float = 1.2
+    bm25_b_page: float = 0.75
+    bm25_b_doc: float = 0.5  # whole documents: long specifications are not buried
+    common_term_share: float = 0.2  # drawing queries skip tokens on more chunks than this share…
     common_term_min_chunks: int = 50  # …and than this count (small libraries keep every word)
-    identifier_boost: float = 2.0  # drawing queries: BM25 over shared identifiers, relative to all words
+    link_levels: int = 2  # drawing queries: documents up to this many folders above the drawing's
     reason_max_share: float = 0.15  # drawing queries: a shared word on more chunks than this is no reason
     semantic_only_min: float = 0.45  # keyword queries: cosine a page needs when no term matched
     # embedding

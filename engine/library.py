@@ -106,6 +106,15 @@ class Library:
                     log.warning("OCR unavailable: %s", exc)
         return self._ocr
 
+    # -- ranking -------------------------------------------------------------------------------
+    def ranking(self):
+        """(FileWeights, Calibration) of the drawing-query documents list: the site's own, fitted
+        by `zumen adapt` for the active pack (engine.evaluate.ranking_fit), else the defaults."""
+        from engine.evaluate.ranking_fit import stored_ranking
+
+        site = stored_ranking(self.catalog, self.pack_id)
+        return site if site is not None else (self.settings.related_weights, self.settings.calibration)
+
     # -- vector indexes ----------------------------------------------------------------------
     # Each index is keyed by the tower that made it, not by the pack: adapting only the image
     # tower keeps every text vector valid, and two packs sharing a tower share its vectors.

@@ -67,10 +67,17 @@ class ExtractedDocument:
 class ScoreBreakdown:
     """Per-evidence scores of one hit. 0 means 'this evidence did not find it'."""
 
-    lexical: float = 0.0  # BM25 normalised to 0..1 within the query
+    lexical: float = 0.0  # keywords: share of the terms on the page; drawings: page BM25 / query mass
     semantic: float = 0.0  # cosine, text embedding vs text embedding
     visual: float = 0.0  # cosine, image embedding vs image/text embedding
     fused: float = 0.0  # the ranking score
+    lexical_doc: float = 0.0  # drawing queries: BM25 of the whole document / query mass
+    cosine_page: float = 0.0  # drawing queries: TF-IDF cosine of the query and the page
+    cosine_doc: float = 0.0  # drawing queries: TF-IDF cosine of the query and the whole document
+    dimensions: float = 0.0  # drawing queries: BM25 of the query's sizes and numbers on the page
+    link_name: float = 0.0  # drawing queries: names the file of the drawing found in the library
+    link_folder: float = 0.0  # drawing queries: lies beside (or above) that drawing's file
+    confidence: float = 0.0  # calibrated probability that the hit is relevant, 0..1 (absolute)
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,7 @@ class Hit:
     explanation: Explanation
     rank: int = 0
     other_pages: tuple[int, ...] = ()  # further matching pages of the same document
+    duplicates: tuple[tuple[str, int], ...] = ()  # (path, page) of other files with this page's text
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,10 @@ class SearchResults:
     hits: tuple[Hit, ...]
     elapsed_ms: float = 0.0
     terms: tuple[str, ...] = ()  # lexical terms the query was split into
+    # True when nothing in the library matches: no page holds the keywords (hits, if any, are
+    # by meaning alone), or no document reaches the calibrated confidence for a drawing
+    no_match: bool = False
+    note: str = ""  # a sentence for the user when no_match (English; the UI translates by key)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,10 @@ def test_cli_json_round_trip(setup, capsys):
     res = run(capsys, "search", "焼入れ", *common)
     top = res["hits"][0]
     assert top["path"].endswith("spec.txt")
-    assert set(top["scores"]) == {"lexical", "semantic", "visual", "fused"}
+    assert set(top["scores"]) == {"lexical", "semantic", "visual", "fused", "lexical_doc",
+                                  "cosine_page", "cosine_doc", "dimensions", "link_name",
+                                  "link_folder", "confidence"}
+    assert 0 < top["scores"]["confidence"] <= 1
     assert top["page"] == 1 and top["explanation"]["shared_terms"] == ["焼入れ"]
 
     res = run(capsys, "search", "--file", docs / "ZM-1258-B2P.pdf", *common)

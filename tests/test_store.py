@@ -5,7 +5,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from engine.analyze import query_terms
+from engine.analyze import lexical_tokens, query_terms
 from engine.errors import LibraryError, SchemaError
 from engine.store.catalog import Catalog, ChunkDraft
 from engine.store.vectors import VectorIndex
@@ -116,10 +116,13 @@ def test_catalog_migrates_an_older_schema(tmp_path):
     cat.close()
     db = sqlite3.connect(path)  # turn it back into a version-1 catalog
     db.execute("DROP TABLE chunk_vocab")
+    db.execute("DROP TABLE chunk_postings")
+    db.execute("ALTER TABLE chunks DROP COLUMN ntok")
     db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     db.commit()
     db.close()
     cat = Catalog(path)
-    assert cat.get_meta("schema_version") == "2"
+    assert cat.get_meta("schema_version") == "3"
+    assert list(cat.page_lengths([1])) == [(1, 1, len(lexical_tokens("doc 焼入れ S45C shaft")))]  # title too
     assert cat.token_doc_freq(["s45c", "焼入", "nothing"]) == {"s45c": 1, "焼入": 1, "nothing": 0}
     assert cat.counts()["documents"] == 1  # data kept

@@ -12,33 +12,37 @@ from desktop.views.formatting import icon, kind_label, snippet_html
 from engine.types import Hit
 
 THUMB = QSize(112, 80)
-BAR_COLORS = {"lexical": "#1f77b4", "semantic": "#9467bd", "visual": "#2ca02c"}
+BAR_COLORS = {"confidence": "#d62728", "lexical": "#1f77b4", "semantic": "#9467bd",
+              "visual": "#2ca02c"}
 
 
 class ScoreBarsView(QWidget):
-    """Three labelled bars: words (lexical), meaning (semantic), shape (visual)."""
+    """Four labelled bars, each on an absolute 0..1 scale (not relative to the list's best):
+    match (the calibrated confidence that the hit is relevant), words, meaning, shape."""
 
     def __init__(self, hit: Hit) -> None:
         super().__init__()
-        self._values = {"lexical": hit.scores.lexical, "semantic": hit.scores.semantic,
-                        "visual": hit.scores.visual}
+        self._values = {"confidence": hit.scores.confidence, "lexical": hit.scores.lexical,
+                        "semantic": hit.scores.semantic, "visual": hit.scores.visual}
         self.setFixedWidth(180)
-        self.setFixedHeight(3 * (self.fontMetrics().height() + 4))
-        self.setToolTip(tr("How strongly each kind of evidence found this result"))
+        self.setFixedHeight(len(self._values) * (self.fontMetrics().height() + 4))
+        self.setToolTip(tr("Match: how sure Zumen is that this result belongs to your query. "
+                           "The other bars: how strongly each kind of evidence found it."))
 
     def changeEvent(self, event) -> None:  # noqa: ANN001
         super().changeEvent(event)
         if event.type() == QEvent.Type.FontChange:  # the style sheet's font arrives after __init__
-            self.setFixedHeight(3 * (self.fontMetrics().height() + 4))
+            self.setFixedHeight(len(self._values) * (self.fontMetrics().height() + 4))
 
     def labels(self) -> dict[str, str]:
-        return {"lexical": tr("Words"), "semantic": tr("Meaning"), "visual": tr("Shape")}
+        return {"confidence": tr("Match"), "lexical": tr("Words"), "semantic": tr("Meaning"),
+                "visual": tr("Shape")}
 
     def paintEvent(self, event) -> None:  # noqa: ANN001
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         metrics = painter.fontMetrics()
-        row_h = max(metrics.height(), self.height() / 3)
+        row_h = max(metrics.height(), self.height() / len(self._values))
         label_w = max(metrics.horizontalAdvance(text) for text in self.labels().values()) + 8
         for i, (key, label) in enumerate(self.labels().items()):
             y = i * row_h

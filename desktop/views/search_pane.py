@@ -233,7 +233,7 @@ class SearchPane(QWidget):
             return
         self._mode, self._mtimes = mode, mtimes
         self._results = {"first": results.hits, "second": ()}
-        self._finish(len(results.hits))
+        self._finish(len(results.hits), results.note if results.no_match else "")
 
     def _show_similar(self, gen: int, results: SearchResults | FileQueryResults, mtimes: dict) -> None:
         if isinstance(results, FileQueryResults):
@@ -248,16 +248,20 @@ class SearchPane(QWidget):
         self._results = {"first": results.related.hits, "second": results.similar.hits}
         self.preview.set_query_boxes(tuple(w.box for w in results.query_words
                                            if w.text in results.identifiers) or ())
-        self._finish(len(results.related.hits) + len(results.similar.hits))
+        self._finish(len(results.related.hits) + len(results.similar.hits),
+                     results.related.note if results.related.no_match else "")
 
-    def _finish(self, count: int) -> None:
+    def _finish(self, count: int, note: str = "") -> None:
         self.last_elapsed_s = time.perf_counter() - self._t0
         self.status.set_busy(False)
         self.drop_zone.set_compact(True)
         self.results_splitter.setVisible(True)
         self._refill()
         self.results.share_space()
-        self._set_status("{n} results in {s:.1f} s", n=count, s=self.last_elapsed_s)
+        if note:  # the engine's sentence is the translation key (engine.search.query)
+            self._set_status(note)
+        else:
+            self._set_status("{n} results in {s:.1f} s", n=count, s=self.last_elapsed_s)
         self.results.select_first()
         self.results_shown.emit(self._mode)
 

@@ -100,15 +100,22 @@ def summarise(shared_ids: Sequence[str], shared_terms: Sequence[str], scores: Sc
     return "; ".join(parts) if parts else "related content"
 
 
+def boxes_by_term(words: Sequence[Word], terms: Sequence[QueryTerm]) -> dict[str, tuple[Box, ...]]:
+    """Each term's word boxes, for boxes asked of the same words many times (the query page)."""
+    return {t.text: word_boxes(words, [t]) for t in terms}
+
+
 def explain(shared: Sequence[QueryTerm], identifiers: Sequence[str], page: PageTokens,
             page_words: Sequence[Word], scores: ScoreBreakdown,
-            query_words: Sequence[Word] = ()) -> Explanation:
-    """`shared`: the query terms found on the page (`matched_terms`)."""
+            query_boxes: dict[str, tuple[Box, ...]] | None = None) -> Explanation:
+    """`shared`: the query terms found on the page (`matched_terms`); `query_boxes`: the query
+    page's boxes per term (`boxes_by_term`), when the query is a page."""
     ids = shared_identifiers(identifiers, page)
+    qboxes = tuple(dict.fromkeys(b for t in shared for b in (query_boxes or {}).get(t.text, ())))
     return Explanation(
         shared_terms=tuple(t.text for t in shared),
         shared_identifiers=tuple(ids),
         boxes=word_boxes(page_words, shared),
-        query_boxes=word_boxes(query_words, shared),
+        query_boxes=qboxes,
         summary=summarise(ids, [t.text for t in shared], scores),
     )

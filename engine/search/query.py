@@ -1,29 +1,49 @@
-"""Hybrid search: lexical (FTS5 BM25) + semantic (text vectors) + visual (page-image vectors),
-fused per page (weighted, bounded min-max scores by default; RRF on request, see fuse.py), then
-grouped per document with the best page and an explanation of why it matched.
+"""Hybrid search: lexical + semantic (text vectors) + visual (page-image vectors), fused per page,
+then grouped per document with the best page and an explanation of why it matched.
+
+Two kinds of query, two fusions:
+- keywords a person typed: FTS5 BM25 (pages holding all terms first), fused with meaning by
+  bounded min-max scores (or RRF, see fuse.py); a meaning-only page must clear a floor, and a
+  query no page contains says so (`no_match`).
+- a whole drawing (query-by-document): absolute evidence features per page and document
+  (docrank.py: BM25 of every query token weighted by rarity, at page and document level; cosine of
+  meaning and looks; links from the drawing found in the library to the documents naming its file
+  or lying beside it), summed with weights fitted leave-one-source-out (docs/ranking.md), and a
+  calibrated confidence per hit; a query whose best hit stays below the calibrated bar has no match.
 """
 
 from __future__ import annotations
 
-import re
+import math
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Collection, Iterable, Sequence
 
 import numpy as np
 
-from engine.analyze import QueryTerm, extract_identifiers, lexical_tokens, query_terms, term_matches
-from engine.search.explain import PageTokens, explain, make_snippet, matched_terms
-from engine.search.fuse import normalise_max, ranked, rrf, score_fusion
-from engine.types import Hit, ScoreBreakdown, SearchResults, Vector, Word
+from engine.analyze import (DIMENSION, QueryTerm, extract_identifiers, lexical_tokens, query_terms,
+                            term_matches)
+
+from engine.config import Calibration, FileWeights
+from engine.search.docrank import Bm25Params, file_stem_token, lexical_evidence
+from engine.search.explain import PageTokens, boxes_by_term, explain, make_snippet, matched_terms
+from engine.search.fuse import ranked, rrf, score_fusion
+from engine.types import Hit, PageContent, ScoreBreakdown, SearchResults, Vector, Word
 
 EVIDENCE = ("lexical", "semantic", "visual")
 # internal lists: "visual" = query picture vs page pictures, "cross" = query picture vs page text
 # (the image tower is trained into the text tower's space); both count as visual evidence
 LISTS = ("lexical", "semantic", "visual", "cross")
+DOC_LISTS = ("lexical_doc", "cosine_doc", "link_name", "link_folder")  # drawing queries, per document
 PageKey = tuple[int, int]  # (doc_id, page_no)
 MAX_QUERY_TERMS = 64
-_DIMENSION = re.compile(r"[0-9]{1,3}(?:[.,][0-9]+)?|\d{2,4}[-/.]\d{1,2}[-/.]\d{1,4}")  # sizes, dates
+TWIN_MIN_VISUAL = 0.97  # image-tower cosine of a drawing and a render/scan of it (measured >= 0.99)
+MIN_DUPLICATE_CHARS = 20  # pages with less text than this are never called duplicates
+NO_KEYWORD_MATCH = "No document contains these words; the results below match by meaning only."
+NO_KEYWORD_HITS = "No document contains these words, and none is close in meaning."
+NO_DRAWING_MATCH = "Nothing in the library matches this drawing closely enough to be shown."
 
 
 @dataclass
@@ -36,22 +56,26 @@ class Query:
     text_vector: Vector | None = None  # text tower embedding of `text`
     image_vector: Vector | None = None  # image tower embedding of the query picture
     words: Sequence[Word] = ()  # words on the query page (file queries), for query-side boxes
-    exclude_docs: set[int] = field(default_factory=set)
+    exclude_docs: set[int] = field(default_factory=set)  # library files identical to the query
     keyword: bool = True  # typed by a person (coverage matters) vs. text of a whole drawing
 
     display_terms: list[QueryTerm] = field(default_factory=list)  # terms worth showing as reasons
-    id_terms: list[QueryTerm] = field(default_factory=list)  # drawing queries: identifiers' terms
-    doc_freq: dict[str, int] = field(default_factory=dict)  # chunks holding each term token
+    doc_freq: dict[str, int] = field(default_factory=dict)  # chunks holding each query token
     chunk_total: int = 0  # chunks in the library when the query was made
 
 
 @dataclass
 class _Evidence:
-    """Page-level scores per evidence plus the chunk that earned each page its best score."""
+    """Page-level scores per evidence, document-level features (drawing queries), and the chunk
+    that earned each page its best score."""
 
     scores: dict[str, dict[PageKey, float]] = field(default_factory=lambda: {e: {} for e in LISTS})
+    doc: dict[str, dict[int, float]] = field(default_factory=lambda: {e: {} for e in DOC_LISTS})
     best_chunk: dict[PageKey, int] = field(default_factory=dict)
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)  # raw list (lo, hi)
+    coverage: dict[PageKey, float] = field(default_factory=dict)  # keywords: share of terms held
+    cosine: dict[PageKey, float] = field(default_factory=dict)  # drawings: TF-IDF cosine per page
+    dimensions: dict[PageKey, float] = field(default_factory=dict)  # drawings: BM25 of the numbers
 
     def widen(self, evidence: str, scores: Sequence[float]) -> None:
         if len(scores):
@@ -67,9 +91,31 @@ class _Evidence:
             if chunk_id is not None and (evidence == "lexical" or key not in self.best_chunk):
                 self.best_chunk[key] = chunk_id
 
+    def features(self, key: PageKey) -> dict[str, float]:
+        """The absolute evidence features of one page (document-level ones from its document)."""
+        sc, doc = self.scores, self.doc
+        return {"lexical_page": sc["lexical"].get(key, 0.0),
+                "lexical_doc": doc["lexical_doc"].get(key[0], 0.0),
+                "cosine_page": self.cosine.get(key, 0.0),
+                "cosine_doc": doc["cosine_doc"].get(key[0], 0.0),
+                "dimensions": self.dimensions.get(key, 0.0),
+                "semantic": max(0.0, sc["semantic"].get(key, 0.0)),
+                "visual": max(0.0, sc["visual"].get(key, 0.0), sc["cross"].get(key, 0.0)),
+                "link_name": doc["link_name"].get(key[0], 0.0),
+                "link_folder": doc["link_folder"].get(key[0], 0.0)}
+
+
+def weighted(features: dict[str, float], weights: FileWeights) -> float:
+    return sum(getattr(weights, name) * value for name, value in features.items())
+
+
+def confidence(fused: float, calibration: Calibration) -> float:
+    """The calibrated probability that a drawing query's hit with this fused score is relevant."""
+    return 1.0 / (1.0 + math.exp(-(calibration.slope * fused + calibration.intercept)))
+
 
 def build_terms(text: str, identifiers: Sequence[str], *, keyword: bool) -> list[QueryTerm]:
-    """Query terms; for drawing text, identifiers come first and the list is capped."""
+    """Query terms; for drawing text (reasons, snippets), identifiers come first, capped."""
     terms = query_terms(text)
     if keyword:
         return terms
@@ -90,6 +136,7 @@ class Searcher:
     def __init__(self, library) -> None:
         self.lib = library
         self.settings = library.settings
+        self._coverage: dict[int, float] = {}
 
     # -- public --------------------------------------------------------------------------
     def make_query(self, text: str, *, keyword: bool, image_vector: Vector | None = None,
@@ -100,32 +147,22 @@ class Searcher:
         q.terms = build_terms(text, identifiers, keyword=keyword)
         if keyword:
             q.display_terms = q.terms
-        else:  # one look-up of how common each word is serves search terms and reasons
+        else:  # one look-up of how common each token is serves scoring and reasons
             cat = self.lib.catalog
-            q.id_terms = build_terms(" ".join(identifiers), identifiers, keyword=False)
-            q.doc_freq = cat.token_doc_freq([tok for t in q.terms + q.id_terms for tok in t.tokens])
+            tokens = set(lexical_tokens(text)) | {tok for t in q.terms for tok in t.tokens}
+            q.doc_freq = cat.token_doc_freq(sorted(tokens))
             q.chunk_total = cat.chunk_count()
             q.display_terms = self._telling_terms(q)
         if text.strip() and self.lib.text_encoder is not None:
             q.text_vector = self.lib.text_encoder.encode([text])[0]
         return q
 
-    def _selective_terms(self, q: Query, terms: list[QueryTerm]) -> list[QueryTerm]:
-        """The words of a whole drawing that can tell pages apart. A word on a large share of
-        the library ("material", "general", 尺度) adds almost nothing to BM25 but makes the
-        search visit most of the index. The same holds for an identifier printed on most
-        drawings of a site (a general-tolerance standard, the house material)."""
-        common = max(self.settings.common_term_min_chunks,
-                     self.settings.common_term_share * q.chunk_total)
-        # (for a prefix term, the exact token's frequency is a lower bound of the prefix's)
-        return [t for t in terms if min(q.doc_freq.get(tok, 0) for tok in t.tokens) <= common]
-
     def _telling_terms(self, q: Query) -> list[QueryTerm]:
         """Of a drawing's words, those that explain a match: not dimensions (12, 0.05), not single
         letters, and not words on most pages of this library ("date", "material", 尺度)."""
         limit = max(3, int(self.settings.reason_max_share * max(1, q.chunk_total)))
         return [t for t in q.terms
-                if not _DIMENSION.fullmatch(t.text) and len(t.text) > 1
+                if not DIMENSION.fullmatch(t.text) and len(t.text) > 1
                 and (t.prefix or max(q.doc_freq.get(tok, 0) for tok in t.tokens) <= limit)]
 
     def search(self, q: Query, *, limit: int, kinds: Collection[str] | None = None,
@@ -133,49 +170,107 @@ class Searcher:
         return self.search_many(q, [kinds], limit=limit, evidence=evidence, mode=mode)[0]
 
     def search_many(self, q: Query, kinds_lists: Sequence[Collection[str] | None], *, limit: int,
-                    evidence: Collection[str] | None = None, mode: str = "keyword"
-                    ) -> list[SearchResults]:
+                    evidence: Collection[str] | None = None, mode: str = "keyword",
+                    show_weak: bool = False) -> list[SearchResults]:
         """One ranked list per entry of `kinds_lists` (e.g. documents, then drawings), from
-        evidence gathered once: a drawing query's two lists cost one lexical/ANN search."""
+        evidence gathered once: a drawing query's two lists cost one lexical/ANN search.
+        `show_weak`: list a drawing query's hits even when none reaches the no-match bar (they
+        keep their low confidence; `no_match` still says so)."""
         t0 = time.perf_counter()
         use = set(evidence) if evidence else set(EVIDENCE)
         collected = self._collect(q, use)
-        semantic = self.settings.weight_semantic if q.keyword else self.settings.weight_semantic_file
-        weights = {"lexical": self.settings.weight_lexical, "semantic": semantic,
-                   "visual": self.settings.weight_visual, "cross": self.settings.weight_cross}
         out = []
         for kinds in kinds_lists:
-            ev = self._filtered(q, collected, kinds)
-            present = {name: scores for name, scores in ev.scores.items()
-                       if (name if name != "cross" else "visual") in use and scores}
-            if self.settings.fusion == "rrf":
-                fused = rrf({n: ranked(s) for n, s in present.items()}, weights, k=self.settings.rrf_k)
+            ev = self._filtered(q, collected, kinds, use)
+            note = ""
+            if q.keyword:
+                fused = self._fuse_keyword(ev, use)
+                no_match = "lexical" in use and bool(q.terms) and not ev.scores["lexical"]
+                note = (NO_KEYWORD_MATCH if fused else NO_KEYWORD_HITS) if no_match else ""
             else:
-                fused = score_fusion(present, weights, ev.bounds)
-            hits = self._group(q, ev, fused, limit)
+                weights, calibration = self._file_ranking(kinds, use)
+                fused = {k: v for k in self._candidates(ev)
+                         if (v := weighted(ev.features(k), weights)) > 0 or show_weak}
+                # No document with a calibrated confidence of `min_top` or more: "no match", and
+                # the list stays empty. Below the best hit, weaker hits keep their place (with
+                # their own, lower confidence): a folder README two levels up is still related.
+                # (The calibration holds for the documents list with the full evidence; a
+                # diagnostic single-evidence ranking lists what it finds.)
+                top = max(fused.values(), default=0.0)
+                no_match = (use == set(EVIDENCE) and not (kinds and "drawing" in kinds)
+                            and confidence(top, calibration) < calibration.min_top)
+                if no_match:
+                    note = NO_DRAWING_MATCH
+                    fused = fused if show_weak else {}
+            hits = self._group(q, ev, fused, limit, None if q.keyword else calibration)
             out.append(SearchResults(q.text, mode, tuple(hits), (time.perf_counter() - t0) * 1000,
-                                     tuple(t.text for t in q.terms)))
+                                     tuple(t.text for t in q.terms), no_match, note))
         return out
+
+    def _fuse_keyword(self, ev: _Evidence, use: set[str]) -> dict[PageKey, float]:
+        s = self.settings
+        weights = {"lexical": s.weight_lexical, "semantic": s.weight_semantic,
+                   "visual": s.weight_visual, "cross": s.weight_cross}
+        present = {name: scores for name, scores in ev.scores.items()
+                   if (name if name != "cross" else "visual") in use and scores}
+        if s.fusion == "rrf":
+            return rrf({n: ranked(sc) for n, sc in present.items()}, weights, k=s.rrf_k)
+        return score_fusion(present, weights, ev.bounds)
+
+    def _file_ranking(self, kinds: Collection[str] | None, use: set[str]
+                      ) -> tuple[FileWeights, Calibration]:
+        """The fitted weights of the list (drawings or documents; a site's own, fitted by
+        `zumen adapt`, for its documents) restricted to the evidence asked for ("lexical" covers
+        words and links, "semantic" meaning, "visual" looks), and the calibration."""
+        if kinds and "drawing" in kinds:
+            w, calibration = self.settings.similar_weights, self.settings.calibration
+        else:
+            w, calibration = self.lib.ranking()
+        lexical = "lexical" in use
+        return FileWeights(
+            lexical_page=w.lexical_page if lexical else 0.0,
+            lexical_doc=w.lexical_doc if lexical else 0.0,
+            cosine_page=w.cosine_page if lexical else 0.0,
+            cosine_doc=w.cosine_doc if lexical else 0.0,
+            dimensions=w.dimensions if lexical else 0.0,
+            semantic=(w.semantic or 1.0) if use == {"semantic"} else (w.semantic if "semantic" in use else 0.0),
+            visual=(w.visual or 1.0) if use == {"visual"} else (w.visual if "visual" in use else 0.0),
+            link_name=w.link_name if lexical else 0.0,
+            link_folder=w.link_folder if lexical else 0.0), calibration
+
+    @staticmethod
+    def _candidates(ev: _Evidence) -> set[PageKey]:
+        keys = {k for table in ev.scores.values() for k in table}
+        have = {k[0] for k in keys}
+        # documents found only by a document-level feature (a folder neighbour): their first page
+        for table in ev.doc.values():
+            keys |= {(d, 1) for d in table if d not in have}
+        return keys
 
     # -- evidence ------------------------------------------------------------------------
     def _collect(self, q: Query, use: set[str]) -> _Evidence:
         lib, cat, n = self.lib, self.lib.catalog, self.settings.candidates
         ev = _Evidence()
         chunk_scores: dict[str, list[tuple[int, float]]] = {}
-        if "lexical" in use and q.terms:
+        if "lexical" in use and q.terms and q.keyword:
             chunk_scores["lexical"] = self._lexical(q, n)
         if "semantic" in use and q.text_vector is not None and len(lib.text_index):
             chunk_scores["semantic"] = lib.text_index.search(q.text_vector, n)
         if ("visual" in use and q.image_vector is not None and self.settings.weight_cross > 0
                 and len(lib.text_index) and lib.text_index.dim == len(q.image_vector)):
             chunk_scores["cross"] = lib.text_index.search(q.image_vector, n)  # image -> text
+        if not q.keyword and q.text.strip():
+            self._document_evidence(q, ev, use, chunk_scores)
         rows = cat.chunks_by_ids([c for lst in chunk_scores.values() for c, _ in lst])
         for name, lst in chunk_scores.items():
             ev.widen(name, [s for _, s in lst])
             for chunk_id, score in lst:
                 row = rows.get(chunk_id)
                 if row is not None:
-                    ev.add(name, (row.doc_id, row.page_no), score, chunk_id)
+                    key = (row.doc_id, row.page_no)
+                    ev.add(name, key, score, chunk_id)
+                    if name == "lexical":
+                        ev.coverage[key] = max(ev.coverage.get(key, 0.0), self._coverage[chunk_id])
         if "visual" in use and q.image_vector is not None and lib.image_index is not None:
             pages = lib.image_index.search(q.image_vector, n)
             ev.widen("visual", [s for _, s in pages])
@@ -183,65 +278,143 @@ class Searcher:
             for page_id, score in pages:
                 if page_id in where:
                     ev.add("visual", where[page_id], score)
+        if not q.keyword and "lexical" in use:
+            self._link_evidence(q, ev)
         return ev
 
+    def _document_evidence(self, q: Query, ev: _Evidence, use: set[str],
+                           chunk_scores: dict[str, list[tuple[int, float]]]) -> None:
+        """A drawing's words against every page and document (docrank.py); the meaning of the
+        pages found that way is measured exactly, not left to the approximate top-n."""
+        s = self.settings
+        params = Bm25Params(k1=s.bm25_k1, b_page=s.bm25_b_page, b_doc=s.bm25_b_doc,
+                            common_share=s.common_term_share,
+                            common_min_chunks=s.common_term_min_chunks)
+        lex = lexical_evidence(self.lib.catalog, q.text, q.doc_freq, q.chunk_total, params)
+        if "lexical" in use:
+            ev.scores["lexical"] = lex.page
+            ev.doc["lexical_doc"] = lex.doc
+            ev.cosine = lex.cosine_page
+            ev.dimensions = lex.dimensions
+            ev.doc["cosine_doc"] = lex.cosine_doc
+        if "semantic" in use and q.text_vector is not None and lex.page:
+            top_pages = sorted(lex.page, key=lambda k: -lex.page[k])[:s.candidates]
+            chunk_scores["semantic"] = self._exact_cosines(q.text_vector, top_pages) + \
+                chunk_scores.get("semantic", [])
+
+    def _exact_cosines(self, vector: Vector, pages: Sequence[PageKey]) -> list[tuple[int, float]]:
+        index = self.lib.text_index
+        if not len(index) or index.dim != len(vector):
+            return []
+        ids = np.array(self.lib.catalog.chunk_ids_of_pages(pages), dtype=np.uint64)
+        ids = ids[index.contains(ids)] if len(ids) else ids
+        if not len(ids):
+            return []
+        sims = index.get(ids) @ np.asarray(vector, dtype=np.float32)  # (n,)
+        return [(int(c), float(v)) for c, v in zip(ids, sims)]
+
+    def _link_evidence(self, q: Query, ev: _Evidence) -> None:
+        """The library's own links. When the query drawing is found in the library (identical
+        bytes, or a drawing whose page holds clearly more of the query's words than any other),
+        documents that name its file, or lie in its folder or just above it, are related to it:
+        that is how projects file their drawings with their documents."""
+        cat = self.lib.catalog
+        twins: dict[int, float] = {d: 1.0 for d in q.exclude_docs}  # identical bytes
+        if not twins and ev.scores["lexical"]:
+            # else the drawing whose page holds clearly more of the query's words than any other
+            # drawing's: its strength is that margin, in shares of the query's word mass
+            meta = cat.documents_by_ids({k[0] for k in ev.scores["lexical"]})
+            best: dict[int, float] = {}
+            for (doc_id, _), score in ev.scores["lexical"].items():
+                if doc_id in meta and meta[doc_id].kind == "drawing":
+                    best[doc_id] = max(best.get(doc_id, 0.0), score)
+            top = sorted(best.items(), key=lambda kv: -kv[1])[:2] + [(0, 0.0), (0, 0.0)]
+            looks = max((v for k, v in ev.scores["visual"].items() if k[0] == top[0][0]), default=None)
+            # with pictures on both sides it must also look the same: a drawing's own render
+            # scores >= 0.99 (dev sets); a drawing merely like it, or of its family, less
+            same_look = q.image_vector is None or (looks is not None and looks >= TWIN_MIN_VISUAL)
+            if top[0][1] - top[1][1] > 0 and same_look:
+                twins[top[0][0]] = min(1.0, top[0][1] - top[1][1])
+        if not twins:
+            return
+        docs = cat.documents_by_ids(twins)
+        docs_total = range(cat.counts()["documents"])
+        roots = [PurePath(f) for f in cat.folders()]
+        names, folders = ev.doc["link_name"], ev.doc["link_folder"]
+        for doc_id, strength in twins.items():
+            if doc_id not in docs or strength <= 0:
+                continue
+            path = docs[doc_id].path
+            stem = file_stem_token(path)
+            naming = cat.documents_holding_token(stem) - {doc_id} if len(stem) > 2 else set()
+            if len(naming) <= max(3, self.settings.common_term_share * len(docs_total)):
+                for d in naming:
+                    names[d] = max(names.get(d, 0.0), strength)
+            folder = PurePath(path).parent
+            for level in range(self.settings.link_levels + 1):
+                if not any(folder == r or r in folder.parents for r in roots) and roots:
+                    break
+                for doc in cat.documents_in_folder(str(folder) + os.sep, os.sep):
+                    if doc.id != doc_id:
+                        folders[doc.id] = max(folders.get(doc.id, 0.0), strength / (1 + level))
+                if folder.parent == folder:
+                    break
+                folder = folder.parent
+
     def _lexical(self, q: Query, n: int) -> list[tuple[int, float]]:
+        """Keyword queries: pages holding all the terms first (the AND query is also far cheaper
+        than OR on a large library); OR fills up when too few pages hold them all. The score is
+        the share of the terms the chunk holds plus half its BM25 relative to the best; the share
+        alone (absolute) is kept for the hit's confidence."""
         cat = self.lib.catalog
         hits: list[tuple[int, float]] = []
-        if q.keyword and len(q.terms) > 1:
-            # A person's words: pages holding all of them first. The AND query is also far
-            # cheaper than OR on a large library; OR fills up when too few pages hold them all.
+        if len(q.terms) > 1:
             hits = cat.search_lexical(q.terms, n, require_all=True)
         if len(hits) < n:
             seen = {c for c, _ in hits}
-            terms = q.terms if q.keyword else self._selective_terms(q, q.terms)
-            hits += [h for h in cat.search_lexical(terms, n) if h[0] not in seen][:n - len(hits)]
+            hits += [h for h in cat.search_lexical(q.terms, n) if h[0] not in seen][:n - len(hits)]
         if not hits:
             return hits
         top = hits[0][1] or 1.0
-        if not q.keyword:
-            # The text of a whole drawing shares many ordinary words with many documents; a
-            # shared part number, material or standard is worth more than all of them together.
-            # BM25 cannot weight single query terms, so identifiers get a second BM25 list.
-            id_terms = self._selective_terms(q, q.id_terms)
-            id_hits = dict(cat.search_lexical(id_terms, n)) if id_terms else {}
-            id_top = max(id_hits.values(), default=0.0) or 1.0
-            merged = {c: s / top for c, s in hits}
-            for c, s in id_hits.items():
-                merged[c] = merged.get(c, 0.0) + self.settings.identifier_boost * s / id_top
-            return sorted(merged.items(), key=lambda x: -x[1])
-        if len(q.terms) < 2:
-            return hits
-        # A person's query: pages matching more of the terms come first, BM25 breaks ties.
         tokens = cat.chunk_tokens([c for c, _ in hits])
 
         def coverage(chunk_id: int) -> float:
             toks = tokens.get(chunk_id, [])
             return sum(term_matches(t, set(toks), toks) for t in q.terms) / len(q.terms)
 
-        rescored = [(c, coverage(c) + 0.5 * s / top) for c, s in hits]
+        self._coverage = {c: coverage(c) for c, _ in hits}
+        rescored = [(c, self._coverage[c] + 0.5 * s / top) for c, s in hits]
         rescored.sort(key=lambda x: -x[1])
         return rescored
 
-    def _filtered(self, q: Query, ev: _Evidence, kinds: Collection[str] | None) -> _Evidence:
+    def _filtered(self, q: Query, ev: _Evidence, kinds: Collection[str] | None,
+                  use: set[str]) -> _Evidence:
         """A copy of `ev` holding only the pages of wanted documents."""
         docs = {k[0] for table in ev.scores.values() for k in table}
+        docs |= {d for table in ev.doc.values() for d in table}
         meta = self.lib.catalog.documents_by_ids(docs) if docs else {}
         keep = {d for d in docs if d in meta and d not in q.exclude_docs
                 and (kinds is None or meta[d].kind in kinds)}
-        out = _Evidence(best_chunk=ev.best_chunk, bounds=ev.bounds)
+        out = _Evidence(best_chunk=ev.best_chunk, bounds=ev.bounds, coverage=ev.coverage,
+                        cosine=ev.cosine, dimensions=ev.dimensions)
         for name, table in ev.scores.items():
             out.scores[name] = {k: v for k, v in table.items() if k[0] in keep}
-        if q.keyword and out.scores["lexical"]:
-            # A person typed words and some pages contain them: pages found by meaning alone
-            # must be clearly related to be shown at all.
+        for name, dtable in ev.doc.items():
+            out.doc[name] = {d: v for d, v in dtable.items() if d in keep}
+        if q.keyword and "lexical" in use:
+            # A person typed words: pages found by meaning alone must be clearly related to be
+            # shown at all, whether or not some pages contain the words.
             floor = self.settings.semantic_only_min
             out.scores["semantic"] = {k: v for k, v in out.scores["semantic"].items()
                                       if v >= floor or k in out.scores["lexical"]}
         return out
 
     # -- grouping and explanation ---------------------------------------------------------
-    def _group(self, q: Query, ev: _Evidence, fused: dict, limit: int) -> list[Hit]:
+    def _group(self, q: Query, ev: _Evidence, fused: dict, limit: int,
+               calibration: Calibration | None = None) -> list[Hit]:
+        """Hits per document, in the order of their best page. A document whose best page has
+        the very text of a hit above (a CSV export of an XLSX, a copy in another folder) is not
+        listed again: it is named among that hit's `duplicates`."""
         cat = self.lib.catalog
         best: dict[int, PageKey] = {}
         pages_of: dict[int, list[PageKey]] = {}
@@ -249,22 +422,44 @@ class Searcher:
             doc_id = key[0]
             best.setdefault(doc_id, key)
             pages_of.setdefault(doc_id, []).append(key)
-        order = list(best)[:limit]  # documents in the order of their best page
-        meta = cat.documents_by_ids(order)
-        lexn = normalise_max(ev.scores["lexical"])
+        kept: list[tuple[int, tuple[int, PageContent] | None]] = []
+        by_text: dict[str, int] = {}
+        duplicates: dict[int, list[PageKey]] = {}
+        candidates = list(best)
+        for start in range(0, len(candidates), max(limit, 1)):
+            if len(kept) >= limit:
+                break
+            batch = candidates[start:start + limit]
+            for doc_id, page in zip(batch, cat.pages_of(best[d] for d in batch)):
+                text = " ".join(page[1].text.split()) if page else ""
+                if len(text) >= MIN_DUPLICATE_CHARS and text in by_text:
+                    duplicates[by_text[text]].append(best[doc_id])
+                    continue
+                if len(kept) < limit:
+                    kept.append((doc_id, page))
+                    by_text.setdefault(text, doc_id)
+                    duplicates[doc_id] = []
+        order = [d for d, _ in kept]
+        meta = cat.documents_by_ids(order + [k[0] for keys in duplicates.values() for k in keys])
         best_chunks = cat.chunks_by_ids(ev.best_chunk[best[d]] for d in order if best[d] in ev.best_chunk)
+        query_boxes = boxes_by_term(q.words, q.display_terms) if q.words and order else None
         hits = []
-        for rank, doc_id in enumerate(order, start=1):
+        for rank, (doc_id, page) in enumerate(kept, start=1):
             key = best[doc_id]
             doc = meta[doc_id]
+            f = ev.features(key)
+            lexical = ev.coverage.get(key, 0.0) if q.keyword else f["lexical_page"]
+            if q.keyword:  # all terms on the page = 1.0; a page found by meaning: its cosine
+                conf = lexical if lexical > 0 else f["semantic"]
+            else:
+                conf = confidence(float(fused[key]), calibration or self.settings.calibration)
             scores = ScoreBreakdown(
-                lexical=float(lexn.get(key, 0.0)),
-                semantic=max(0.0, float(ev.scores["semantic"].get(key, 0.0))),
-                visual=max(0.0, float(ev.scores["visual"].get(key, 0.0)),
-                           float(ev.scores["cross"].get(key, 0.0))),
-                fused=float(fused[key]),
-            )
-            page = cat.page(doc_id, key[1])
+                lexical=float(lexical), semantic=float(f["semantic"]), visual=float(f["visual"]),
+                fused=float(fused[key]), lexical_doc=float(f["lexical_doc"]),
+                cosine_page=float(f["cosine_page"]), cosine_doc=float(f["cosine_doc"]),
+                dimensions=float(f["dimensions"]),
+                link_name=float(f["link_name"]), link_folder=float(f["link_folder"]),
+                confidence=float(conf))
             page_text = page[1].text if page else ""
             words = page[1].words if page else ()
             chunk = best_chunks.get(ev.best_chunk.get(key, -1))
@@ -274,8 +469,9 @@ class Searcher:
             hits.append(Hit(
                 doc_id=doc_id, path=doc.path, title=doc.title, kind=doc.kind, format=doc.format,
                 page=key[1], scores=scores, snippet=make_snippet(snippet_src, shared),
-                explanation=explain(shared, q.identifiers, tokens, words, scores, q.words),
+                explanation=explain(shared, q.identifiers, tokens, words, scores, query_boxes),
                 rank=rank, other_pages=tuple(k[1] for k in pages_of[doc_id][1:6]),
+                duplicates=tuple((meta[d].path, n) for d, n in duplicates[doc_id] if d in meta),
             ))
         return hits
 

@@ -8,6 +8,7 @@ The catalog is the source of truth. Vector indexes hold only embeddings keyed by
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -16,11 +17,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from engine.analyze import QueryTerm, lexical_tokens
+from engine.analyze import ANALYZER_VERSION, QueryTerm, lexical_tokens
 from engine.errors import SchemaError
 from engine.types import Box, FailedFile, PageContent, Word
 
-SCHEMA_VERSION = 2
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -73,6 +76,14 @@ _MIGRATIONS: dict[int, str] = {
     # 2: document frequencies of lexical tokens (which shared words are worth showing as reasons)
     2: """
     CREATE VIRTUAL TABLE chunk_vocab USING fts5vocab(chunk_fts, 'row');
+    """,
+    # 3: query-by-document ranking scores whole documents and pages with every query token:
+    #    token postings (which chunks hold a token, how often) and each chunk's token count
+    3: """
+    CREATE VIRTUAL TABLE chunk_postings USING fts5vocab(chunk_fts, 'instance');
+    ALTER TABLE chunks ADD COLUMN ntok INTEGER NOT NULL DEFAULT 0;
+    UPDATE chunks SET ntok = coalesce((SELECT length(f.tokens) - length(replace(f.tokens, ' ', '')) + 1
+                                       FROM chunk_fts f WHERE f.rowid = chunks.id), 0);
     """,
 }
 
@@ -182,6 +193,31 @@ class Catalog:
                         tx.execute(statement)
                 tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)",
                            (str(target),))
+                if version == 0:  # a new library: tokens are written by this analyser
+                    tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('analyzer_version', ?)",
+                               (str(ANALYZER_VERSION),))
+        self._retokenise_if_stale()
+
+    def _retokenise_if_stale(self) -> None:
+        """Re-tokenise every chunk when the library was indexed by an older analyser, so that a
+        query matches old and new documents alike (one transaction; readers keep the old tokens
+        until it commits). A read-only library keeps its tokens and still answers searches."""
+        if int(self.get_meta("analyzer_version", "1") or 1) >= ANALYZER_VERSION:
+            return
+        try:
+            with self.transaction() as tx:
+                rows = tx.execute("SELECT c.id, c.ord, c.text, d.title FROM chunks c "
+                                  "JOIN documents d ON d.id = c.doc_id").fetchall()
+                for chunk_id, ord_, text, title in rows:
+                    tokens = lexical_tokens(f"{title} {text}" if ord_ == 0 else text)
+                    tx.execute("DELETE FROM chunk_fts WHERE rowid=?", (chunk_id,))
+                    tx.execute("INSERT INTO chunk_fts(rowid, tokens) VALUES(?, ?)",
+                               (chunk_id, " ".join(tokens)))
+                    tx.execute("UPDATE chunks SET ntok=? WHERE id=?", (len(tokens), chunk_id))
+                tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('analyzer_version', ?)",
+                           (str(ANALYZER_VERSION),))
+        except sqlite3.OperationalError as exc:  # read-only: search with the tokens it has
+            log.warning("cannot re-tokenise %s: %s", self.path, exc)
 
     # -- settings --------------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -230,6 +266,11 @@ class Catalog:
             "SELECT id, path, size, mtime_ns, sha1, format, kind, title, page_count "
             "FROM documents WHERE id IN ({ids})", ids)}
 
+    def drawing_ids(self, ids: Iterable[int]) -> set[int]:
+        """The ids among `ids` of documents classified as drawings."""
+        return {r[0] for r in self._rows_in(
+            "SELECT id FROM documents WHERE kind = 'drawing' AND id IN ({ids})", ids)}
+
     def documents_by_sha1(self, sha1: str) -> list[DocumentRow]:
         return [DocumentRow(*r) for r in self.db.execute(
             "SELECT id, path, size, mtime_ns, sha1, format, kind, title, page_count "
@@ -264,12 +305,12 @@ class Catalog:
                      int(page.visual), page.text, words_to_json(page.words)))
                 page_id = int(cur.lastrowid)
                 for ord_, ch in enumerate(page_chunks):
-                    cur = tx.execute(
-                        "INSERT INTO chunks(doc_id, page_id, ord, text, word_start, word_end)"
-                        " VALUES(?,?,?,?,?,?)", (doc_id, page_id, ord_, ch.text, ch.word_start,
-                                                 ch.word_end))
-                    chunk_id = int(cur.lastrowid)
                     tokens = lexical_tokens(f"{title} {ch.text}" if ord_ == 0 else ch.text)
+                    cur = tx.execute(
+                        "INSERT INTO chunks(doc_id, page_id, ord, text, word_start, word_end, ntok)"
+                        " VALUES(?,?,?,?,?,?,?)", (doc_id, page_id, ord_, ch.text, ch.word_start,
+                                                   ch.word_end, len(tokens)))
+                    chunk_id = int(cur.lastrowid)
                     tx.execute("INSERT INTO chunk_fts(rowid, tokens) VALUES(?, ?)",
                                (chunk_id, " ".join(tokens)))
                     new_chunks.append(chunk_id)
@@ -304,6 +345,27 @@ class Catalog:
             return None
         pid, no, text, words, w, h, source, rot, visual = row
         return pid, PageContent(no, text, words_from_json(words), w, h, source, rot, bool(visual))
+
+    def pages_of(self, keys: Iterable[tuple[int, int]]) -> list[tuple[int, PageContent] | None]:
+        """`page` for many (doc_id, page_no) keys at once, in their order (None when missing)."""
+        keys = list(keys)
+        rows = {}
+        unique = list(dict.fromkeys(keys))
+        for i in range(0, len(unique), 400):
+            part = unique[i:i + 400]
+            rows.update(((d, n), r) for d, n, *r in self.db.execute(
+                "SELECT doc_id, page_no, id, text, words, width, height, source, rotation, visual "
+                "FROM pages WHERE (doc_id, page_no) IN (VALUES " + ",".join(["(?, ?)"] * len(part)) + ")",
+                [v for key in part for v in key]))
+        out: list[tuple[int, PageContent] | None] = []
+        for d, n in keys:
+            r = rows.get((d, n))
+            if r is None:
+                out.append(None)
+                continue
+            pid, text, words, w, h, source, rot, visual = r
+            out.append((pid, PageContent(n, text, words_from_json(words), w, h, source, rot, bool(visual))))
+        return out
 
     def pages_by_ids(self, page_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
         """page id -> (doc_id, page_no)."""
@@ -366,6 +428,57 @@ class Catalog:
         out.update((term, int(doc)) for term, doc in self._rows_in(
             "SELECT term, doc FROM chunk_vocab WHERE term IN ({ids})", out))
         return out
+
+    def token_postings(self, tokens: Iterable[str]) -> Iterator[tuple[str, int, int]]:
+        """(token, chunk_id, occurrences) for every chunk holding one of `tokens`."""
+        yield from self._rows_in(
+            "SELECT term, doc, count(*) FROM chunk_postings WHERE term IN ({ids}) GROUP BY term, doc",
+            tokens)
+
+    def chunk_places(self, chunk_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """chunk id -> (doc_id, page_no)."""
+        return {c: (d, n) for c, d, n in self._rows_in(
+            "SELECT c.id, c.doc_id, p.page_no FROM chunks c JOIN pages p ON p.id = c.page_id "
+            "WHERE c.id IN ({ids})", chunk_ids)}
+
+    def chunk_ids_of_pages(self, pages: Iterable[tuple[int, int]]) -> list[int]:
+        """Chunk ids of pages given as (doc_id, page_no)."""
+        wanted = set(pages)
+        return [c for c, d, n in self._rows_in(
+            "SELECT c.id, c.doc_id, p.page_no FROM chunks c JOIN pages p ON p.id = c.page_id "
+            "WHERE c.doc_id IN ({ids})", {d for d, _ in wanted}) if (d, n) in wanted]
+
+    def tokens_of_documents(self, doc_ids: Iterable[int]) -> Iterator[tuple[int, int, str]]:
+        """(doc_id, page_no, space-separated lexical tokens) for every chunk of these documents."""
+        yield from self._rows_in(
+            "SELECT c.doc_id, p.page_no, f.tokens FROM chunks c JOIN pages p ON p.id = c.page_id "
+            "JOIN chunk_fts f ON f.rowid = c.id WHERE c.doc_id IN ({ids})", doc_ids)
+
+    def documents_holding_token(self, token: str) -> set[int]:
+        """Ids of the documents with a chunk holding `token`."""
+        return {int(d) for (d,) in self.db.execute(
+            "SELECT DISTINCT c.doc_id FROM chunk_postings v JOIN chunks c ON c.id = v.doc "
+            "WHERE v.term = ?", (token,))}
+
+    def page_lengths(self, doc_ids: Iterable[int]) -> Iterator[tuple[int, int, int]]:
+        """(doc_id, page_no, lexical tokens on the page) for every page of these documents."""
+        yield from self._rows_in(
+            "SELECT c.doc_id, p.page_no, sum(c.ntok) FROM chunks c JOIN pages p ON p.id = c.page_id "
+            "WHERE c.doc_id IN ({ids}) GROUP BY c.page_id", doc_ids)
+
+    def length_totals(self) -> tuple[int, int, int]:
+        """(documents with text, pages with text, lexical tokens) over the library."""
+        docs, pages, tokens = self.db.execute(
+            "SELECT count(DISTINCT doc_id), count(DISTINCT page_id), coalesce(sum(ntok), 0) "
+            "FROM chunks").fetchone()
+        return int(docs), int(pages), int(tokens)
+
+    def documents_in_folder(self, folder: str, sep: str) -> list[DocumentRow]:
+        """Documents directly in `folder` (a path prefix ending in the separator `sep`)."""
+        return [DocumentRow(*r) for r in self.db.execute(
+            "SELECT id, path, size, mtime_ns, sha1, format, kind, title, page_count FROM documents "
+            "WHERE path > ? AND path < ? AND instr(substr(path, ?), ?) = 0",
+            (folder, folder + "\U0010ffff", len(folder) + 1, sep))]
 
     # -- failures --------------------------------------------------------------------------
     def record_failure(self, path: str, reason: str, size: int, mtime_ns: int) -> None:

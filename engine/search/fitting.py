@@ -1,0 +1,169 @@
+"""Fitting the drawing-query ranking to judged queries: feature weights, confidence, "no match".
+
+Pure numpy over the evidence features every hit already carries (ScoreBreakdown), so a fit needs
+one deep search per judged query, not one per candidate weighting. Used by bench/fit_ranking.py
+(leave-one-source-out over the development sets: the shipped defaults) and by `zumen adapt` (a
+site's own pairs, cross-validated).
+
+- Weights: a grid search maximising the macro-average MRR over groups of queries (sources), each
+  group counting once, so a large source cannot outvote a small one; ties go to the smaller total
+  weight (the simpler model).
+- Confidence: logistic regression of "this hit is relevant" on the fused score of the top hits.
+- No match: the highest bar on a hit's confidence that leaves at most 5 % of the queries whose
+  library holds a relevant document without an answer; its false-match rate is measured on the
+  same queries asked of a library without their relevant documents.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, fields
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from engine.config import Calibration, FileWeights
+
+FEATURES: tuple[str, ...] = tuple(f.name for f in fields(FileWeights))
+# ScoreBreakdown names the page-level BM25 "lexical"
+SCORE_FIELD = {name: ("lexical" if name == "lexical_page" else name) for name in FEATURES}
+GRID: dict[str, tuple[float, ...]] = {
+    "lexical_page": (0.0, 0.5, 1.0),
+    "lexical_doc": (0.0, 0.5, 1.0),
+    "cosine_page": (0.0, 0.5, 1.0),
+    "cosine_doc": (0.0, 0.5, 1.0),
+    "dimensions": (0.0, 0.25),
+    "semantic": (0.0, 0.15, 0.3, 0.6),
+    "visual": (0.0, 0.2),
+    "link_name": (0.0, 0.25, 0.5, 1.0),
+    "link_folder": (0.0, 0.25, 0.5, 1.0),
+}
+
+
+@dataclass
+class JudgedQueries:
+    """One group's queries as arrays: features (q, n, f) of each query's hits, relevance (q, n),
+    and which hits would be gone from a library without the group's own documents (q, n)."""
+
+    x: np.ndarray
+    valid: np.ndarray
+    relevant: np.ndarray
+    own: np.ndarray
+
+    @classmethod
+    def from_hits(cls, hits: Sequence[Sequence[Mapping[str, float]]], relevant: Sequence[Sequence[bool]],
+                  own: Sequence[Sequence[bool]] | None = None) -> "JudgedQueries":
+        """hits[q][j]: the ScoreBreakdown (as a mapping) of query q's j-th hit."""
+        depth = max([len(h) for h in hits] + [1])
+        x = np.zeros((len(hits), depth, len(FEATURES)))  # (q, n, f)
+        valid = np.zeros((len(hits), depth), dtype=bool)
+        rel = np.zeros((len(hits), depth), dtype=bool)
+        mine = np.zeros((len(hits), depth), dtype=bool)
+        for i, row in enumerate(hits):
+            for j, h in enumerate(row):
+                x[i, j] = [float(h.get(SCORE_FIELD[f], 0.0)) for f in FEATURES]
+                valid[i, j] = True
+                rel[i, j] = bool(relevant[i][j])
+                mine[i, j] = bool(own[i][j]) if own is not None else False
+        return cls(x, valid, rel, mine)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def scores(self, w: np.ndarray) -> np.ndarray:
+        return np.where(self.valid, self.x @ w, -np.inf)  # (q, n)
+
+    def order(self, w: np.ndarray) -> np.ndarray:
+        """Hits best first; ties put the relevant hits last (a pessimistic measure: weights
+        that leave the evidence tied cannot win by the order the hits came in)."""
+        s = self.scores(w)
+        return np.lexsort((self.relevant, -s), axis=1)  # (q, n)
+
+    def mrr(self, w: np.ndarray) -> float:
+        if not len(self):
+            return 0.0
+        s = self.scores(w)
+        best_rel = np.where(self.relevant, s, -np.inf).max(axis=1)  # (q,)
+        above = ((s > best_rel[:, None]) | ((s == best_rel[:, None]) & ~self.relevant)).sum(axis=1)
+        return float(np.where(np.isfinite(best_rel), 1.0 / (above + 1.0), 0.0).mean())
+
+    def tops(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Best fused score per query with the library as it is, and without the own documents."""
+        s = self.scores(w)
+        with_own = np.where(self.valid, s, 0.0).max(axis=1, initial=0.0)
+        without = np.where(self.valid & ~self.own, s, 0.0).max(axis=1, initial=0.0)
+        return with_own, without
+
+
+def as_vector(weights: FileWeights) -> np.ndarray:
+    return np.array([getattr(weights, f) for f in FEATURES])
+
+
+def as_weights(w: np.ndarray) -> FileWeights:
+    return FileWeights(**{f: float(v) for f, v in zip(FEATURES, w)})
+
+
+def fit_weights(groups: Sequence[JudgedQueries], grid: Mapping[str, Sequence[float]] = GRID
+                ) -> FileWeights:
+    """The grid point with the best macro-average MRR over `groups`."""
+    groups = [g for g in groups if len(g)]
+    best, best_key = None, None
+    for combo in itertools.product(*(grid.get(f, (0.0,)) for f in FEATURES)):
+        w = np.array(combo)
+        if not w.any():
+            continue
+        key = (round(float(np.mean([g.mrr(w) for g in groups])), 6), -float(w.sum()))
+        if best_key is None or key > best_key:
+            best, best_key = w, key
+    if best is None:
+        raise ValueError("no judged queries to fit on")
+    return as_weights(best)
+
+
+def logistic(x: np.ndarray, y: np.ndarray, iters: int = 50) -> tuple[float, float]:
+    """P(y=1 | x) = sigmoid(a x + b) by Newton's method with a small ridge (stable when the data
+    are separable)."""
+    X = np.stack([x, np.ones_like(x)], axis=1)  # (n, 2)
+    theta = np.array([1.0, 0.0])
+    for _ in range(iters):
+        p = 1.0 / (1.0 + np.exp(-(X @ theta)))
+        grad = X.T @ (p - y) + 1e-3 * theta
+        hess = (X * (p * (1 - p))[:, None]).T @ X + 1e-3 * np.eye(2)
+        theta = theta - np.linalg.solve(hess, grad)
+    return float(theta[0]), float(theta[1])
+
+
+def confidence(fused: np.ndarray, cal: Calibration) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-(cal.slope * fused + cal.intercept)))
+
+
+def fit_calibration(groups: Sequence[JudgedQueries], weights: FileWeights, top_k: int = 10,
+                    max_false_no_match: float = 0.05) -> Calibration:
+    w = as_vector(weights)
+    xs, ys = [], []
+    for g in groups:
+        s, order = g.scores(w), g.order(w)[:, :top_k]
+        for i, row in enumerate(order):
+            keep = g.valid[i, row]
+            xs.append(s[i, row][keep])
+            ys.append(g.relevant[i, row][keep].astype(float))
+    slope, intercept = logistic(np.concatenate(xs), np.concatenate(ys))
+    cal = Calibration(slope, intercept, 0.5)
+    pos = np.concatenate([g.tops(w)[0] for g in groups])
+    # the highest bar that tells at most `max_false_no_match` of the findable queries "no match"
+    # (a missed answer costs a shop-floor user more than one weak extra line)
+    best_bar = 0.01
+    for bar in np.round(np.linspace(0.01, 0.99, 99), 2):
+        if (confidence(pos, cal) < bar).mean() <= max_false_no_match:
+            best_bar = float(bar)
+    return Calibration(slope, intercept, best_bar)
+
+
+def no_match_rates(g: JudgedQueries, weights: FileWeights, cal: Calibration
+                   ) -> tuple[float, float, np.ndarray]:
+    """(false "no match" rate, false-match rate, which queries keep their answer)."""
+    pos, neg = g.tops(as_vector(weights))
+    keep = confidence(pos, cal) >= cal.min_top
+    false_match = confidence(neg, cal) >= cal.min_top
+    return (float(1 - keep.mean()) if len(keep) else 0.0,
+            float(false_match.mean()) if len(neg) else 0.0, keep)

@@ -1,0 +1,187 @@
+"""Query-by-document ranking: BM25 and TF-IDF evidence weighted by rarity (docrank.py), links from
+the drawing found in the library, calibrated confidence and honest "no match"."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from engine.analyze import ANALYZER_VERSION, lexical_tokens
+from engine.api import Engine
+from engine.search.docrank import Bm25Params, bm25, cosine, file_stem_token, idf, query_weights
+from engine.store.catalog import _MIGRATIONS, Catalog
+from tests.fakes import FakeTextEncoder
+from tests.test_engine import write_drawing
+
+
+def test_bm25_is_the_share_of_the_query_weight_a_unit_holds():
+    weights = {"a": 3.0, "b": 1.0}
+    tf = {"all": {"a": 1, "b": 1}, "rare": {"a": 1}, "common": {"b": 1}}
+    lengths = {"all": 10, "rare": 10, "common": 10}
+    s = bm25(tf, weights, lengths, avg_length=10, k1=1.2, b=0.75)
+    assert s["all"] == pytest.approx(1.0)  # every token once, average length
+    assert s["rare"] == pytest.approx(0.75) and s["common"] == pytest.approx(0.25)
+    longer = bm25({"x": {"a": 1}}, weights, {"x": 40}, avg_length=10, k1=1.2, b=0.75)
+    assert longer["x"] < s["rare"]  # length normalisation
+    flat = bm25({"x": {"a": 1}}, weights, {"x": 40}, avg_length=10, k1=1.2, b=0.0)
+    assert flat["x"] == pytest.approx(s["rare"])  # b = 0: no length normalisation
+
+
+def test_query_weights_follow_rarity_and_drop_unknown_and_common_tokens():
+    df = {"1258b2p": 2, "1258": 2, "b2p": 2, "asme": 400, "spindle": 30}
+    w = query_weights(lexical_tokens("ASME spindle 1258-B2P qqqzzz spindle"), df, n_chunks=1000,
+                      params=Bm25Params())
+    assert "qqqzzz" not in w  # occurs nowhere in the library (OCR noise)
+    assert "asme" not in w  # on 40 % of the chunks: no evidence, a long posting list
+    assert w["1258b2p"] > w["spindle"] / (1 + math.log(2)) > 0  # rare beats common
+    assert w["spindle"] == pytest.approx(idf(30, 1000) * (1 + math.log(2)))  # said twice
+
+
+def test_cosine_and_file_stem_tokens():
+    assert cosine({"a": 1.0}, {"a": 2.0}) == pytest.approx(1.0)
+    assert cosine({"a": 1.0}, {"b": 1.0}) == 0.0 and cosine({}, {"a": 1.0}) == 0.0
+    # a document linking `cad/fw_13_5_inch_display.pdf` holds the token of the drawing's stem
+    stem = file_stem_token("/lib/Display/fw_13_5_inch_display.pdf")
+    assert stem == "fw135inchdisplay"
+    assert stem in lexical_tokens("see [the drawing](cad/fw_13_5_inch_display.pdf)")
+    assert file_stem_token(r"C:\\lib\\bulkheadBracket.PDF") in lexical_tokens("structure/bulkheadBracket.PDF")
+
+
+def test_catalog_migrates_version_1_and_retokenises(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(_MIGRATIONS[1])
+    db.execute("INSERT INTO meta VALUES('schema_version', '1')")
+    db.execute("INSERT INTO documents VALUES(1, '/lib/README.md', 1, 1, 'x', 'markdown', 'document',"
+               " 'Display', 1, 'now')")
+    db.execute("INSERT INTO pages VALUES(1, 1, 1, 0, 0, 'plain', 0, 0, 'see fw_13_5_inch_display.pdf', '[]')")
+    db.execute("INSERT INTO chunks VALUES(1, 1, 1, 0, 'see fw_13_5_inch_display.pdf', 0, 2)")
+    db.execute("INSERT INTO chunk_fts(rowid, tokens) VALUES(1, 'see fw135inchdisplaypdf')")  # old analyser
+    db.commit()
+    db.close()
+    cat = Catalog(path)
+    assert cat.get_meta("schema_version") == "3"
+    assert cat.get_meta("analyzer_version") == str(ANALYZER_VERSION)
+    assert cat.documents_holding_token("fw135inchdisplay") == {1}  # the new token is there
+    assert list(cat.page_lengths([1])) == [(1, 1, len(lexical_tokens("Display see fw_13_5_inch_display.pdf")))]
+    assert [d.path for d in cat.documents_in_folder("/lib/", "/")] == ["/lib/README.md"]
+    assert cat.documents_in_folder("/", "/") == []  # not directly in the parent folder
+
+
+SPINDLE_SPEC = """# Spindle housing SH-4410 feature and specification index
+Bore 42H7 for the front bearing, coolant gallery drilled 6 mm, bracket boss with M8 tapped holes.
+Datum A is the bore axis; datum B the mounting face. Flatness 0.02 on the mounting face.
+Keyway 12P9 on the drive end, retaining ring groove, labyrinth seal lip, grease nipple port.
+""" + "\n".join(f"Feature {i}: inspection of surface {i} per drawing note." for i in range(40))
+
+
+def _generic(i: int) -> str:
+    return f"Procedure {i}: dimensions and tolerances per ASME Y14.5M-1994. Deburr all edges."
+
+
+@pytest.fixture
+def library(tmp_path: Path):
+    docs = tmp_path / "docs"
+    (docs / "SH-4410").mkdir(parents=True)
+    (docs / "common").mkdir()
+    (docs / "SH-4410" / "index.md").write_text(SPINDLE_SPEC, encoding="utf-8")
+    (docs / "SH-4410" / "README.md").write_text("Parts of this folder.", encoding="utf-8")
+    for i in range(6):
+        (docs / "common" / f"procedure_{i}.md").write_text(_generic(i), encoding="utf-8")
+    (docs / "common" / "profiles.csv").write_text(
+        "part,name,size\nAX-100-profile1,Extrusion profile 40x40,40x40\n"
+        "AX-100-profile2,Extrusion profile 40x80,40x80\n", encoding="utf-8")
+    write_drawing(docs / "SH-4410" / "SH-4410.pdf", "SH-4410", "ASME Y14.5M-1994",
+                  "SPINDLE HOUSING BORE 42H7 COOLANT GALLERY BRACKET BOSS KEYWAY 12P9")
+    write_drawing(docs / "common" / "profile2.pdf", "AX-100-profile2", "6063-T5", "PROFILE 40x80")
+    engine = Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=None, ocr=None)
+    engine.index([docs])
+    yield engine, docs
+    engine.close()
+
+
+def test_rare_shared_words_beat_a_standard_every_document_cites(library):
+    engine, docs = library
+    res = engine.search_file(docs / "SH-4410" / "SH-4410.pdf").related
+    assert res.hits[0].path.endswith("index.md")
+    # the six procedures share only the standard every document cites: far weaker evidence
+    top = res.hits[0].scores
+    procedures = [h.scores for h in res.hits if "procedure" in h.path]
+    assert len(procedures) == 6
+    assert all(top.cosine_page > 1.5 * p.cosine_page for p in procedures)
+    assert all(p.confidence < top.confidence / 2 for p in procedures)
+
+
+def test_near_duplicate_records_are_told_apart_by_their_distinguishing_tokens(library):
+    engine, docs = library
+    res = engine.search_file(docs / "common" / "profile2.pdf").related
+    assert res.hits[0].path.endswith("profiles.csv") and res.hits[0].page == 2  # the profile2 row
+
+
+def test_documents_beside_the_drawing_carry_link_evidence(library):
+    engine, docs = library
+    res = engine.search_file(docs / "SH-4410" / "SH-4410.pdf", limit=50).related
+    readme = next(h for h in res.hits if h.path.endswith("README.md"))
+    assert readme.scores.link_folder == pytest.approx(1.0)  # same folder as the drawing's file
+    assert all(h.scores.link_folder == 0 for h in res.hits if "common" in h.path)
+
+
+def test_keywords_found_nowhere_say_so(library):
+    engine, _ = library
+    res = engine.search("qqqzzzxxx ZX-0000-QQ")
+    assert res.no_match and not res.hits and res.note
+    found = engine.search("coolant gallery")
+    assert not found.no_match and found.hits[0].scores.confidence == pytest.approx(1.0)
+
+
+def test_a_drawing_unrelated_to_the_library_has_no_match(library, tmp_path):
+    engine, _ = library
+    alien = tmp_path / "alien.pdf"
+    write_drawing(alien, "QW-7781-ZZ", "TITANIUM", "GEARBOX COVER VENTILATION SLOT")
+    res = engine.search_file(alien)
+    assert res.related.no_match and not res.related.hits and res.related.note
+    matched = engine.search_file(Path(engine.folders()[0]) / "SH-4410" / "SH-4410.pdf").related
+    assert not matched.no_match and 0.5 <= matched.hits[0].scores.confidence <= 1.0
+
+
+def test_adapt_fits_the_ranking_to_a_sites_pairs(tmp_path):
+    """A site whose process sheets match their drawings only by their sizes (evidence the shipped
+    weights ignore), while one catalog lists every part number: the fitted ranking uses the
+    sizes, is cross-validated, kept for the active pack, and the final ranking improves."""
+    docs = tmp_path / "docs"
+    (docs / "drawings").mkdir(parents=True)
+    (docs / "sheets").mkdir()
+    rows = ["query,relevant"]
+    catalog = ["Parts catalog, bracket family:"]
+    for i in range(9):
+        sizes = f"{12 + i}.5 R{3 + i} {40 + 7 * i}.25 {101 + 13 * i}"
+        write_drawing(docs / "drawings" / f"P{i}.pdf", f"QX-{500 + i}", "STEEL", f"BRACKET {sizes}")
+        (docs / "sheets" / f"sheet_{i}.txt").write_text(f"Process sheet. Check {sizes}.", encoding="utf-8")
+        catalog.append(f"QX-{500 + i} bracket steel")
+        rows.append(f"drawings/P{i}.pdf,sheets/sheet_{i}.txt")
+    (docs / "sheets" / "catalog.txt").write_text("\n".join(catalog), encoding="utf-8")
+    (docs / "pairs.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=None, ocr=None) as engine:
+        engine.index([docs])
+        assert engine.ranking_weights().dimensions == 0
+        first = engine.search_file(docs / "drawings" / "P4.pdf").related.hits[0]
+        assert not first.path.endswith("sheet_4.txt")
+        report = engine.fit_ranking(docs / "pairs.csv")
+        assert report["queries"] == 9 and report["kept"], report
+        assert report["after"]["map"] >= report["before"]["map"] + 0.01
+        assert engine.ranking_weights().dimensions > 0
+        assert engine.search_file(docs / "drawings" / "P4.pdf").related.hits[0].path.endswith("sheet_4.txt")
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=None, ocr=None) as engine:
+        assert engine.ranking_weights().dimensions > 0  # kept in the library, for this pack
+
+
+def test_fit_ranking_says_why_when_there_is_too_little_to_learn_from(library):
+    engine, docs = library
+    pairs = docs / "pairs.csv"
+    pairs.write_text("query,relevant\nSH-4410/SH-4410.pdf,SH-4410/index.md\n", encoding="utf-8")
+    report = engine.fit_ranking(pairs)
+    assert report == {"queries": 1, "kept": False,
+                      "why": "needs at least 6 drawing queries with a document in the library"}
