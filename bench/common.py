@@ -185,8 +185,13 @@ def similar_qrels(pairs: Sequence[Pair], include_self: bool = True) -> dict[str,
 
 # --------------------------------------------------------------------------- query files
 
+MAX_RENDER_SIDE_PX = 12000  # a scanner's largest output (A0 at ~300 dpi); huge CAD sheets
+
+
 def render_png(pdf: Path, out: Path, dpi: int = 150, page_no: int = 1) -> Path:
     """Render one page to a grayscale PNG (no text layer: what a scan or phone photo gives).
+    A sheet larger than MAX_RENDER_SIDE_PX at `dpi` (a 307 x 220 inch CAD sheet) is rendered at
+    the dpi that fits, as a scanner would.
 
     Cached: an existing `out` is reused.
     """
@@ -196,7 +201,9 @@ def render_png(pdf: Path, out: Path, dpi: int = 150, page_no: int = 1) -> Path:
 
     out.parent.mkdir(parents=True, exist_ok=True)
     with pymupdf.open(pdf) as doc:
-        pix = doc[page_no - 1].get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False)
+        page = doc[page_no - 1]
+        dpi = min(dpi, int(72 * MAX_RENDER_SIDE_PX / max(page.rect.width, page.rect.height, 1)))
+        pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False)
         tmp = out.with_suffix(".tmp.png")
         pix.save(tmp)
         os.replace(tmp, out)

@@ -1,0 +1,242 @@
+"""Drawing -> related documents on every development set of ../shared/data, in one mixed library.
+
+One library holds all five sets (bench/dev_sets.py), so every query competes with every source's
+documents. Query modes:
+  image110, image150   page 1 rendered to a grayscale PNG at 110 / 150 dpi, no text layer (OCR)
+  pdf                  the PDF itself (text layer; OCR where it has none)
+Rankers, same run: lexical only, dense only, hybrid (the engine's fusion), and TF-IDF over the
+query text Zumen itself read (the plain pipeline: OCR, then TF-IDF over the documents).
+Per source and macro-averaged over sources: R@1/5/10, MRR, nDCG@10, mAP of the related-documents
+list, drawing/document classification accuracy, and the features of every hybrid hit (written to
+the JSON, for bench/fit_ranking.py's leave-one-source-out fitting).
+
+    python bench/bench_dev.py                          # all sets, all modes -> bench/out/dev.json
+    python bench/bench_dev.py --modes image110 --sets openeai-arm,ja-pcb-mix
+The work folder (default bench/out/dev-work) keeps the corpus copy, the library, the renders and
+the query extractions, so a second run re-ranks in minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench import common, dev_sets  # noqa: E402
+from bench.bench_quality import ExtractionCache, log  # noqa: E402
+from engine.evaluate.metrics import evaluate_run  # noqa: E402
+
+MODES = {"image110": 110, "image150": 150, "pdf": None}
+RANKERS: dict[str, set[str] | None] = {"lexical": {"lexical"}, "dense": {"semantic"}, "hybrid": None}
+KS = (1, 5, 10)
+METRICS = ["recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "map"]
+HEAD = ["R@1", "R@5", "R@10", "MRR", "nDCG@10", "mAP"]
+TABLE_FORMATS = ("csv", "xlsx", "pdf")  # documents judged per page / row: TF-IDF units are pages
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=dev_sets.DATA)
+    p.add_argument("--sets", default=",".join(dev_sets.SETS))
+    p.add_argument("--modes", default=",".join(MODES))
+    p.add_argument("--depth", type=int, default=20, help="hits per ranked list (metrics on these)")
+    p.add_argument("--feature-depth", type=int, default=60,
+                   help="hybrid hits kept with their evidence features, for fitting")
+    p.add_argument("--limit", type=int, default=0, help="first N queries of each set (0 = all)")
+    p.add_argument("--workdir", type=Path, default=common.OUT_DIR / "dev-work")
+    p.add_argument("--pack", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=common.OUT_DIR / "dev.json")
+    args = p.parse_args(argv)
+    args.sets = [s for s in args.sets.split(",") if s]
+    args.modes = [m for m in args.modes.split(",") if m]
+    for m in args.modes:
+        if m not in MODES:
+            p.error(f"unknown mode {m!r}")
+    return args
+
+
+def open_library(args, corpus: Path):
+    from engine.api import Engine
+
+    engine = Engine.open(args.workdir / "library", **({"pack": args.pack} if args.pack else {}))
+    engine.add_folder(corpus)
+    last = [0.0]
+
+    def progress(p) -> None:
+        if time.monotonic() - last[0] > 10:
+            last[0] = time.monotonic()
+            log(f"  index {p.stage}: {p.done}/{p.total or '?'} {p.unit} {p.message}")
+
+    t0 = time.perf_counter()
+    report = engine.index(progress=progress)
+    log(f"indexed in {time.perf_counter() - t0:.0f} s: {report}")
+    return engine
+
+
+def classification(engine, sets, corpus: Path) -> list[dict]:
+    """Drawing/document accuracy per set: drawings.txt are drawings, documents.txt documents."""
+    cat = engine._lib.catalog  # bench only: the facade has no per-document kind look-up
+    from engine.indexing.scanner import canonical
+
+    rows = []
+    for s in sets:
+        truth = {**{d: "drawing" for d in s.drawings}, **{d: "document" for d in s.documents}}
+        ok, wrong = 0, []
+        for rel, kind in truth.items():
+            doc = cat.document_by_path(canonical(corpus / s.name / rel))
+            got = doc.kind if doc else "missing"
+            if got == kind:
+                ok += 1
+            else:
+                wrong.append(f"{rel}: {kind} -> {got}")
+        rows.append({"set": s.name, "files": len(truth), "accuracy": ok / max(1, len(truth)),
+                     "wrong": wrong})
+    return rows
+
+
+def query_file(args, s, rel: str, mode: str) -> Path:
+    src = s.data_dir / rel
+    dpi = MODES[mode]
+    if dpi is None:
+        return src
+    return common.render_png(src, args.workdir / "renders" / mode / s.name / (rel + ".png"), dpi=dpi)
+
+
+def run_mode(args, engine, sets, corpus: Path, mode: str) -> dict:
+    """{set: {query: {"text", "source", ranker: [hit ids], "features": [...]}}}"""
+    from engine.errors import EngineError
+
+    out: dict = {}
+    with ExtractionCache(args.workdir / "extract" / mode):
+        for s in sets:
+            queries = s.queries[: args.limit] if args.limit else s.queries
+            res_set: dict = {}
+            t0 = time.perf_counter()
+            for rel in queries:
+                rec: dict = {}
+                relevant = s.qrels[rel]
+                for ranker, evidence in RANKERS.items():
+                    hybrid = ranker == "hybrid"
+                    try:  # the hybrid's weak hits too: their features are what fit_ranking learns from
+                        res = engine.search_file(query_file(args, s, rel, mode), evidence=evidence,
+                                                 limit=args.feature_depth if hybrid else args.depth,
+                                                 show_weak=hybrid)
+                    except EngineError as err:
+                        rec["error"] = str(err)
+                        rec[ranker] = []
+                        continue
+                    ids = [dev_sets.judged_hit_id(corpus, h, relevant) for h in res.related.hits]
+                    rec[ranker] = [] if res.related.no_match else list(dict.fromkeys(ids))[:args.depth]
+                    rec.setdefault("text", res.query_text)
+                    rec.setdefault("source", res.text_source)
+                    if hybrid:
+                        rec["features"] = [{"id": i, **asdict(h.scores)} for i, h in zip(ids, res.related.hits)]
+                        rec["no_match"] = res.related.no_match
+                res_set[rel] = rec
+            log(f"  {mode} {s.name}: {len(queries)} queries in {time.perf_counter() - t0:.0f} s")
+            out[s.name] = res_set
+    return out
+
+
+def tfidf_runs(engine, sets, corpus: Path, measured: dict, depth: int) -> None:
+    """TF-IDF over every set's documents with the query text Zumen read (same run, same text)."""
+    from engine.indexing.scanner import canonical
+
+    cat = engine._lib.catalog
+    units: dict[tuple[str, int], str] = {}  # (path, page or 0) -> text
+    for s in sets:
+        for rel in s.documents:
+            path = canonical(corpus / s.name / rel)
+            doc = cat.document_by_path(path)
+            if doc is None:
+                continue
+            pages = [cat.page(doc.id, n) for n in range(1, doc.page_count + 1)]
+            texts = [(n, p[1].text) for n, p in enumerate(pages, start=1) if p]
+            if doc.format in TABLE_FORMATS:
+                units.update({(path, n): f"{doc.title} {t}" for n, t in texts})
+            else:
+                units[(path, 0)] = " ".join([doc.title] + [t for _, t in texts])
+    # identical units (a CSV row and the same XLSX row) are one result naming both, as in Zumen
+    same: dict[str, list[tuple[str, int]]] = {}
+    for key, text in units.items():
+        same.setdefault(" ".join(text.split()), []).append(key)
+    groups = list(same.values())
+    index = common.TfidfIndex({str(i): units[g[0]] for i, g in enumerate(groups)})
+    by_set = {s.name: s for s in sets}
+    for set_name, queries in measured.items():
+        for rel, rec in queries.items():
+            relevant = by_set[set_name].qrels[rel]
+            ids = []
+            for i, _ in index.search(rec.get("text") or "", depth * 4):
+                named = [dev_sets.hit_id(corpus, p, n, relevant) for p, n in groups[int(i)]]
+                ids.append(next((x for x in named if x in relevant), named[0]))
+            rec["tfidf"] = list(dict.fromkeys(ids))[:depth]
+
+
+def metric_rows(sets, measured: dict, mode: str, rankers: list[str]) -> list[dict]:
+    rows = []
+    for ranker in rankers:
+        per_set = []
+        for s in sets:
+            if s.name not in measured:
+                continue
+            qrels = {q: s.qrels[q] for q in measured[s.name]}
+            run = {q: rec.get(ranker, []) for q, rec in measured[s.name].items()}
+            m = evaluate_run(run, qrels, KS)
+            per_set.append(m)
+            rows.append({"mode": mode, "set": s.name, "ranker": ranker, "n": m["queries"],
+                         **{k: m[k] for k in METRICS}})
+        if per_set:
+            rows.append({"mode": mode, "set": "MACRO", "ranker": ranker,
+                         "n": sum(m["queries"] for m in per_set),
+                         **{k: sum(m[k] for m in per_set) / len(per_set) for k in METRICS}})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sets = dev_sets.available_sets(args.data, tuple(args.sets))
+    if not sets:
+        print(f"no development sets under {args.data}", file=sys.stderr)
+        return 2
+    corpus = args.workdir / "corpus"
+    dev_sets.build_corpus(sets, corpus)
+    engine = open_library(args, corpus)
+    try:
+        kinds = classification(engine, sets, corpus)
+        results: dict = {}
+        rows: list[dict] = []
+        for mode in args.modes:
+            measured = run_mode(args, engine, sets, corpus, mode)
+            tfidf_runs(engine, sets, corpus, measured, args.depth)
+            results[mode] = measured
+            rows += metric_rows(sets, measured, mode, [*RANKERS, "tfidf"])
+        status = engine.status()
+    finally:
+        engine.close()
+    from engine.types import to_jsonable
+
+    common.write_json(args.out, {
+        "benchmark": "dev", "machine": common.machine_info(), "sets": [s.name for s in sets],
+        "qrels": {s.name: s.qrels for s in sets}, "library": to_jsonable(status),
+        "classification": kinds, "rows": rows, "results": results})
+    print("\nDrawing -> related documents (one mixed library of every set)")
+    print(common.format_table(rows, ["mode", "set", "ranker", *METRICS, "n"],
+                              ["mode", "set", "ranker", *HEAD, "n"]))
+    print("\nDrawing / document classification")
+    print(common.format_table(kinds, ["set", "files", "accuracy"]))
+    for k in kinds:
+        for w in k["wrong"][:8]:
+            print(f"  {k['set']}: {w}")
+    print(f"\nJSON: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
