@@ -29,44 +29,48 @@ from engine.evaluate.metrics import evaluate_run  # noqa: E402
 RANKERS = {"lexical": {"lexical"}, "dense": {"semantic"}, "hybrid": None}
 
 
+def run_queries(engine, samples: Path, work: Path) -> tuple[dict, dict, dict, dict]:
+    """Every sample drawing with related documents, rendered to a 150 dpi PNG, through each
+    ranker and through TF-IDF over the same query text; (queries, runs, qrels, prose qrels)."""
+    qrels_all = json.loads((samples / "qrels.json").read_text(encoding="utf-8"))["drawings"]
+    queries = {d: spec for d, spec in sorted(qrels_all.items())
+               if d.startswith("drawings/") and spec.get("related")}
+    # the baseline's corpus: every indexed document's text, as the engine extracted it
+    cat = engine._lib.catalog  # noqa: SLF001 - benchmark reads the catalog directly
+    docs = {}
+    for path in cat.document_stamps():
+        row = cat.document_by_path(path)
+        if row.kind == "document":
+            docs[path] = " ".join(cat.page(row.id, n)[1].text for n in range(1, row.page_count + 1))
+    tfidf = common.TfidfIndex(docs)
+    runs: dict[str, dict] = {name: {} for name in list(RANKERS) + ["tfidf-baseline"]}
+    qrels, prose = {}, {}
+    for drawing, spec in queries.items():
+        png = common.render_png(samples / drawing, work / "renders" / (common.safe_id(drawing) + ".png"))
+        qrels[drawing] = {str(samples / p): g for p, g in spec["related"].items()}
+        hard = {str(samples / p): g for p, g in spec["related"].items() if g == 2}
+        if hard:
+            prose[drawing] = hard
+        for name, evidence in RANKERS.items():
+            res = engine.search_file(png, limit=20, evidence=evidence)
+            runs[name][drawing] = [h.path for h in res.related.hits]
+        runs["tfidf-baseline"][drawing] = [d for d, _ in tfidf.search(res.query_text, 20)]
+    return queries, runs, qrels, prose
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", type=Path, default=SAMPLE_LIBRARY)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "sample.json")
     args = ap.parse_args(argv)
     samples = args.samples.resolve()
-    qrels_all = json.loads((samples / "qrels.json").read_text(encoding="utf-8"))["drawings"]
-    queries = {d: spec for d, spec in sorted(qrels_all.items())
-               if d.startswith("drawings/") and spec.get("related")}
     with tempfile.TemporaryDirectory(prefix="zumen-bench-sample-") as tmp:
         work = Path(tmp)
         engine = Engine.open(work / "library")
         t0 = time.perf_counter()
         report = engine.index([samples])
         index_s = time.perf_counter() - t0
-        # the baseline's corpus: every indexed document's text, as the engine extracted it
-        cat = engine._lib.catalog  # noqa: SLF001 - benchmark reads the catalog directly
-        docs = {}
-        for path, _ in cat.document_stamps().items():
-            row = cat.document_by_path(path)
-            if row.kind == "document":
-                docs[path] = " ".join(cat.page(row.id, n)[1].text for n in range(1, row.page_count + 1))
-        tfidf = common.TfidfIndex(docs)
-        runs = {name: {} for name in list(RANKERS) + ["tfidf-baseline"]}
-        qrels, prose = {}, {}
-        seconds = []
-        for drawing, spec in queries.items():
-            png = common.render_png(samples / drawing, work / "renders" / (common.safe_id(drawing) + ".png"))
-            qrels[drawing] = {str(samples / p): g for p, g in spec["related"].items()}
-            hard = {str(samples / p): g for p, g in spec["related"].items() if g == 2}
-            if hard:
-                prose[drawing] = hard
-            for name, evidence in RANKERS.items():
-                t = time.perf_counter()
-                res = engine.search_file(png, limit=20, evidence=evidence)
-                seconds.append(time.perf_counter() - t)
-                runs[name][drawing] = [h.path for h in res.related.hits]
-            runs["tfidf-baseline"][drawing] = [d for d, _ in tfidf.search(res.query_text, 20)]
+        queries, runs, qrels, prose = run_queries(engine, samples, work)
         engine.close()
     results = {name: {"all": evaluate_run(run, qrels), "prose-only documents": evaluate_run(run, prose)}
                for name, run in runs.items()}
