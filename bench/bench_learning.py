@@ -33,6 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import engine  # noqa: F401  (first: it switches onnxruntime's telemetry off)
 import onnxruntime  # noqa: F401  (load before anything that may load usearch)
 import numpy as np
 

@@ -25,6 +25,8 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+import engine  # noqa: E402,F401  first: it switches onnxruntime's telemetry off before it loads
+
 try:  # usearch 2.26 loaded before onnxruntime 1.32 makes onnxruntime's import segfault: load it first
     import onnxruntime  # noqa: F401
 except ImportError:

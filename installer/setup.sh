@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
 
-# 1. System packages: a Japanese font for the UI (Qt draws empty boxes without one) and the
+# 1. System packages: a Japanese font for the UI (Qt draws empty boxes without one), strace (the
+#    test that proves no command opens a network socket) and the
 #    libraries Qt needs to run offscreen / under Xvfb. Only as root with apt-get available.
-APT_PACKAGES=(fonts-noto-cjk libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 xvfb)
+APT_PACKAGES=(fonts-noto-cjk libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 xvfb strace)
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     missing=()
     for p in "${APT_PACKAGES[@]}"; do
