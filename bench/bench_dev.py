@@ -3,6 +3,7 @@
 One library holds all five sets (bench/dev_sets.py), so every query competes with every source's
 documents. Query modes:
   image110, image150   page 1 rendered to a grayscale PNG at 110 / 150 dpi, no text layer (OCR)
+  photo150             that 150 dpi render degraded like a phone photo (engine/synth/degrade.py)
   pdf                  the PDF itself (text layer; OCR where it has none)
 Rankers, same run: lexical only, dense only, hybrid (the engine's fusion), and TF-IDF over the
 query text Zumen itself read (the plain pipeline: OCR, then TF-IDF over the documents).
@@ -19,6 +20,7 @@ the query extractions, so a second run re-ranks in minutes.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import time
 from dataclasses import asdict
@@ -32,7 +34,9 @@ from bench import common, dev_sets  # noqa: E402
 from bench.bench_quality import ExtractionCache, log  # noqa: E402
 from engine.evaluate.metrics import evaluate_run  # noqa: E402
 
-MODES = {"image110": 110, "image150": 150, "pdf": None}
+# query mode -> (render dpi, degradation); None: the PDF itself
+MODES: dict[str, tuple[int, str] | None] = {"image110": (110, "clean"), "image150": (150, "clean"),
+                                            "photo150": (150, "photo"), "pdf": None}
 RANKERS: dict[str, set[str] | None] = {"lexical": {"lexical"}, "dense": {"semantic"}, "hybrid": None}
 KS = (1, 5, 10)
 METRICS = ["recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "map"]
@@ -101,11 +105,25 @@ def classification(engine, sets, corpus: Path) -> list[dict]:
 
 
 def query_file(args, s, rel: str, mode: str) -> Path:
+    """The query as a file: the PDF, its page 1 rendered without text layer, or that render made
+    to look like a phone photo (perspective, uneven light, shadow, blur, JPEG; engine/synth)."""
     src = s.data_dir / rel
-    dpi = MODES[mode]
-    if dpi is None:
+    if MODES[mode] is None:
         return src
-    return common.render_png(src, args.workdir / "renders" / mode / s.name / (rel + ".png"), dpi=dpi)
+    dpi, kind = MODES[mode]
+    png = common.render_png(src, args.workdir / "renders" / f"image{dpi}" / s.name / (rel + ".png"), dpi=dpi)
+    if kind == "clean":
+        return png
+    out = args.workdir / "renders" / mode / s.name / (rel + ".jpg")
+    if not out.exists():
+        from PIL import Image
+
+        from engine.synth.degrade import degrade
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        seed = int(hashlib.sha256(f"{s.name}/{rel}".encode()).hexdigest()[:8], 16)
+        degrade(Image.open(png), seed, kind=kind).convert("RGB").save(out, quality=85)
+    return out
 
 
 def run_mode(args, engine, sets, corpus: Path, mode: str) -> dict:

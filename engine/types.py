@@ -77,7 +77,9 @@ class ScoreBreakdown:
     dimensions: float = 0.0  # drawing queries: BM25 of the query's sizes and numbers on the page
     link_name: float = 0.0  # drawing queries: names the file of the drawing found in the library
     link_folder: float = 0.0  # drawing queries: lies beside (or above) that drawing's file
-    confidence: float = 0.0  # calibrated probability that the hit is relevant, 0..1 (absolute)
+    # how sure the hit is relevant, 0..1 (absolute): keywords, the share of the terms on the page;
+    # a drawing's related documents, a calibrated probability; similar drawings: 0, not calibrated
+    confidence: float = 0.0
 
 
 @dataclass(frozen=True)

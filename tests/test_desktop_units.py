@@ -189,3 +189,20 @@ def test_watchable_dirs_goes_two_levels_down_and_skips_hidden(tmp_path):
     found = watchable_dirs([str(tmp_path)])
     assert {p.replace(str(tmp_path), "") for p in found} == {"", "/a", "/e", "/a/b"}
     assert len(watchable_dirs([str(tmp_path)], limit=2)) == 2
+
+
+def test_score_bars_show_the_calibrated_match_only_where_there_is_one(qtbot):
+    from desktop.views.result_list import ScoreBarsView
+    from engine.types import Explanation, Hit, ScoreBreakdown, Snippet
+
+    def hit(kind: str, confidence: float) -> Hit:
+        return Hit(1, "/a.pdf", "a", kind, "pdf", 1, ScoreBreakdown(0.4, 0.3, 0.2, 0.5, confidence=confidence),
+                   Snippet(""), Explanation())
+
+    document = ScoreBarsView(hit("document", 0.8))
+    qtbot.addWidget(document)
+    assert list(document.labels()) == ["confidence", "lexical", "semantic", "visual"]
+    drawing = ScoreBarsView(hit("drawing", 0.0))  # a similar drawing: no calibrated confidence
+    qtbot.addWidget(drawing)
+    assert list(drawing.labels()) == ["lexical", "semantic", "visual"]
+    assert drawing.height() < document.height()

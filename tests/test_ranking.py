@@ -97,6 +97,9 @@ def library(tmp_path: Path):
     write_drawing(docs / "SH-4410" / "SH-4410.pdf", "SH-4410", "ASME Y14.5M-1994",
                   "SPINDLE HOUSING BORE 42H7 COOLANT GALLERY BRACKET BOSS KEYWAY 12P9")
     write_drawing(docs / "common" / "profile2.pdf", "AX-100-profile2", "6063-T5", "PROFILE 40x80")
+    (docs / "others").mkdir()
+    for i, name in enumerate(("COVER PLATE", "HINGE PIN", "WASHER")):
+        write_drawing(docs / "others" / f"O-{i}.pdf", f"OT-{700 + i}", "SS400", name)
     engine = Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=None, ocr=None)
     engine.index([docs])
     yield engine, docs
@@ -125,7 +128,8 @@ def test_documents_beside_the_drawing_carry_link_evidence(library):
     engine, docs = library
     res = engine.search_file(docs / "SH-4410" / "SH-4410.pdf", limit=50).related
     readme = next(h for h in res.hits if h.path.endswith("README.md"))
-    assert readme.scores.link_folder == pytest.approx(1.0)  # same folder as the drawing's file
+    # in the drawing's folder, one of its two documents
+    assert readme.scores.link_folder == pytest.approx(1 / math.sqrt(2))
     assert all(h.scores.link_folder == 0 for h in res.hits if "common" in h.path)
 
 

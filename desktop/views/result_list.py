@@ -22,8 +22,10 @@ class ScoreBarsView(QWidget):
 
     def __init__(self, hit: Hit) -> None:
         super().__init__()
-        self._values = {"confidence": hit.scores.confidence, "lexical": hit.scores.lexical,
-                        "semantic": hit.scores.semantic, "visual": hit.scores.visual}
+        self._values = {"lexical": hit.scores.lexical, "semantic": hit.scores.semantic,
+                        "visual": hit.scores.visual}
+        if hit.kind == "document" or hit.scores.confidence > 0:  # similar drawings: not calibrated
+            self._values = {"confidence": hit.scores.confidence, **self._values}
         self.setFixedWidth(180)
         self.setFixedHeight(len(self._values) * (self.fontMetrics().height() + 4))
         self.setToolTip(tr("Match: how sure Zumen is that this result belongs to your query. "
@@ -35,8 +37,9 @@ class ScoreBarsView(QWidget):
             self.setFixedHeight(len(self._values) * (self.fontMetrics().height() + 4))
 
     def labels(self) -> dict[str, str]:
-        return {"confidence": tr("Match"), "lexical": tr("Words"), "semantic": tr("Meaning"),
-                "visual": tr("Shape")}
+        names = {"confidence": tr("Match"), "lexical": tr("Words"), "semantic": tr("Meaning"),
+                 "visual": tr("Shape")}
+        return {key: names[key] for key in self._values}
 
     def paintEvent(self, event) -> None:  # noqa: ANN001
         painter = QPainter(self)

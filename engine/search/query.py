@@ -39,7 +39,8 @@ LISTS = ("lexical", "semantic", "visual", "cross")
 DOC_LISTS = ("lexical_doc", "cosine_doc", "link_name", "link_folder")  # drawing queries, per document
 PageKey = tuple[int, int]  # (doc_id, page_no)
 MAX_QUERY_TERMS = 64
-TWIN_MIN_VISUAL = 0.97  # image-tower cosine of a drawing and a render/scan of it (measured >= 0.99)
+TWIN_MIN_VISUAL = 0.85  # image-tower cosine of a drawing and a render (>= 0.99) or photo of it
+TWIN_LOOK_MARGIN = 0.05  # …and within this of the best-looking drawing (photos: 0.89 vs 0.93)
 MIN_DUPLICATE_CHARS = 20  # pages with less text than this are never called duplicates
 NO_KEYWORD_MATCH = "No document contains these words; the results below match by meaning only."
 NO_KEYWORD_HITS = "No document contains these words, and none is close in meaning."
@@ -202,7 +203,10 @@ class Searcher:
                 if no_match:
                     note = NO_DRAWING_MATCH
                     fused = fused if show_weak else {}
-            hits = self._group(q, ev, fused, limit, None if q.keyword else calibration)
+            # similar drawings have no calibrated confidence (the development sets judge drawing ->
+            # documents): their hits carry 0, "not calibrated", and the app shows no Match bar
+            calibrated = not q.keyword and not (kinds and "drawing" in kinds)
+            hits = self._group(q, ev, fused, limit, calibration if calibrated else None)
             out.append(SearchResults(q.text, mode, tuple(hits), (time.perf_counter() - t0) * 1000,
                                      tuple(t.text for t in q.terms), no_match, note))
         return out
@@ -320,21 +324,7 @@ class Searcher:
         that is how projects file their drawings with their documents."""
         cat = self.lib.catalog
         twins: dict[int, float] = {d: 1.0 for d in q.exclude_docs}  # identical bytes
-        if not twins and ev.scores["lexical"]:
-            # else the drawing whose page holds clearly more of the query's words than any other
-            # drawing's: its strength is that margin, in shares of the query's word mass
-            meta = cat.documents_by_ids({k[0] for k in ev.scores["lexical"]})
-            best: dict[int, float] = {}
-            for (doc_id, _), score in ev.scores["lexical"].items():
-                if doc_id in meta and meta[doc_id].kind == "drawing":
-                    best[doc_id] = max(best.get(doc_id, 0.0), score)
-            top = sorted(best.items(), key=lambda kv: -kv[1])[:2] + [(0, 0.0), (0, 0.0)]
-            looks = max((v for k, v in ev.scores["visual"].items() if k[0] == top[0][0]), default=None)
-            # with pictures on both sides it must also look the same: a drawing's own render
-            # scores >= 0.99 (dev sets); a drawing merely like it, or of its family, less
-            same_look = q.image_vector is None or (looks is not None and looks >= TWIN_MIN_VISUAL)
-            if top[0][1] - top[1][1] > 0 and same_look:
-                twins[top[0][0]] = min(1.0, top[0][1] - top[1][1])
+        twins.update(self._lexical_twins(q, ev))
         if not twins:
             return
         docs = cat.documents_by_ids(twins)
@@ -352,14 +342,52 @@ class Searcher:
                     names[d] = max(names.get(d, 0.0), strength)
             folder = PurePath(path).parent
             for level in range(self.settings.link_levels + 1):
-                if not any(folder == r or r in folder.parents for r in roots) and roots:
+                # the drawing's own folder, and folders above it strictly inside a library
+                # folder (a file at the top of a library belongs to everything in it)
+                inside = any(r in folder.parents for r in roots) or (level == 0 and folder in roots)
+                if roots and not inside:
                     break
-                for doc in cat.documents_in_folder(str(folder) + os.sep, os.sep):
-                    if doc.id != doc_id:
-                        folders[doc.id] = max(folders.get(doc.id, 0.0), strength / (1 + level))
+                beside = [d for d in cat.documents_in_folder(str(folder) + os.sep, os.sep)
+                          if d.id != doc_id and d.kind == "document"]
+                # one document beside a drawing is its own; one of 50 is one of many
+                share = strength / ((1 + level) * math.sqrt(max(1, len(beside))))
+                for doc in beside:
+                    folders[doc.id] = max(folders.get(doc.id, 0.0), share)
                 if folder.parent == folder:
                     break
                 folder = folder.parent
+
+    def _lexical_twins(self, q: Query, ev: _Evidence) -> dict[int, float]:
+        """The library drawings the query most likely *is* (the original of a scan or photo, a
+        second copy): the two drawings whose pages hold the largest share of the query's words,
+        each with the strength of its margin over the third (a second one only when it holds at
+        least half the first's share: two copies or revisions of one part). With a picture on
+        both sides, a twin must also look like the query about as well as any drawing does."""
+        meta = self.lib.catalog.documents_by_ids({k[0] for k in ev.scores["lexical"]} - q.exclude_docs)
+        best: dict[int, float] = {}
+        for (doc_id, _), score in ev.scores["lexical"].items():
+            if doc_id in meta and meta[doc_id].kind == "drawing":
+                best[doc_id] = max(best.get(doc_id, 0.0), score)
+        ranked_docs = sorted(best.items(), key=lambda kv: -kv[1])
+        if not ranked_docs:
+            return {}
+        reference = ranked_docs[2][1] if len(ranked_docs) > 2 else 0.0
+        looks = {}
+        for (doc_id, _), v in ev.scores["visual"].items():
+            if doc_id in best:
+                looks[doc_id] = max(looks.get(doc_id, -1.0), v)
+        best_look = max(looks.values(), default=None)
+        twins = {}
+        for i, (doc_id, share) in enumerate(ranked_docs[:2]):
+            if i and share < ranked_docs[0][1] / 2:
+                break
+            look = looks.get(doc_id)
+            if q.image_vector is not None and (look is None or best_look is None or look < TWIN_MIN_VISUAL
+                                               or look < best_look - TWIN_LOOK_MARGIN):
+                continue
+            if share > reference:
+                twins[doc_id] = min(1.0, share - reference)
+        return twins
 
     def _lexical(self, q: Query, n: int) -> list[tuple[int, float]]:
         """Keyword queries: pages holding all the terms first (the AND query is also far cheaper
@@ -452,7 +480,7 @@ class Searcher:
             if q.keyword:  # all terms on the page = 1.0; a page found by meaning: its cosine
                 conf = lexical if lexical > 0 else f["semantic"]
             else:
-                conf = confidence(float(fused[key]), calibration or self.settings.calibration)
+                conf = confidence(float(fused[key]), calibration) if calibration else 0.0
             scores = ScoreBreakdown(
                 lexical=float(lexical), semantic=float(f["semantic"]), visual=float(f["visual"]),
                 fused=float(fused[key]), lexical_doc=float(f["lexical_doc"]),
