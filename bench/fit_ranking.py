@@ -85,7 +85,8 @@ def macro_rows(rows: list[dict]) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dev_json", type=Path)
-    p.add_argument("--modes", default="image110,image150", help="query modes the values are fitted on")
+    p.add_argument("--modes", default="image110,image150,photo150",
+                   help="query modes the values are fitted on (image-only: renders and photos)")
     p.add_argument("--out", type=Path, default=common.OUT_DIR / "fit.json")
     args = p.parse_args(argv)
     dev = json.loads(args.dev_json.read_text(encoding="utf-8"))

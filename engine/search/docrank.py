@@ -45,6 +45,7 @@ class Bm25Params:
     common_min_chunks: int = 50  # …and on more chunks than this (a small library keeps them all)
     max_tokens: int = 400  # the rarest tokens of a very long query
     cosine_candidates: int = 200  # units whose cosine is computed, per pre-ranking (two of them)
+    max_postings: int = 100_000  # chunk postings read per query (see _within_budget)
     template_drawings: int = 10  # the query's most similar drawings that reveal its template
 
 
@@ -85,6 +86,19 @@ def query_weights(tokens: Iterable[str], doc_freq: Mapping[str, int], n_chunks: 
     if len(weights) > params.max_tokens:
         weights = dict(sorted(weights.items(), key=lambda kv: -kv[1])[:params.max_tokens])
     return weights
+
+
+def _within_budget(tokens: Iterable[str], doc_freq: Mapping[str, int], budget: int) -> list[str]:
+    """The rarest tokens whose posting lists add up to at most `budget` chunks: on a very large
+    library the most common of a long query's tokens (the lowest idf) are left out, which bounds
+    the query time and changes the scores least."""
+    out, total = [], 0
+    for t in sorted(tokens, key=lambda t: doc_freq.get(t, 0)):
+        total += doc_freq.get(t, 0)
+        if total > budget and out:
+            break
+        out.append(t)
+    return out
 
 
 def bm25(tf: Mapping[Hashable, Mapping[str, int]], weights: Mapping[str, float],
@@ -136,18 +150,12 @@ def lexical_evidence(catalog, text: str, doc_freq: Mapping[str, int], n_chunks: 
                    if t not in weights}
     if not weights and not dim_weights:
         return LexicalEvidence()
-    chunk_tf: dict[int, dict[str, int]] = defaultdict(dict)
-    for token, chunk_id, count in catalog.token_postings(weights.keys() | dim_weights.keys()):
-        chunk_tf[chunk_id][token] = count
-    places = catalog.chunk_places(chunk_tf)
     page_tf: dict[PageKey, Counter] = defaultdict(Counter)
     doc_tf: dict[int, Counter] = defaultdict(Counter)
-    for chunk_id, counts in chunk_tf.items():
-        place = places.get(chunk_id)
-        if place is None:
-            continue
-        page_tf[place].update(counts)
-        doc_tf[place[0]].update(counts)
+    for token, doc_id, page_no, count in catalog.page_postings(
+            _within_budget(weights.keys() | dim_weights.keys(), doc_freq, params.max_postings)):
+        page_tf[(doc_id, page_no)][token] = count
+        doc_tf[doc_id][token] += count
     page_len: dict[PageKey, int] = {}
     doc_len: Counter = Counter()
     for doc_id, page_no, n in catalog.page_lengths(doc_tf):
@@ -202,7 +210,7 @@ def _add_cosines(catalog, ev: LexicalEvidence, words: list[str], doc_freq: Mappi
         unit_tokens[(doc_id, page_no)].update(tokens.split())
     vocab = {t for c in unit_tokens.values() for t in c}
     df = dict(doc_freq)
-    df.update(catalog.token_doc_freq(sorted(vocab - df.keys())))
+    df.update(catalog.token_doc_freq(sorted(vocab - df.keys()), cached=True))
     query = _tfidf(Counter(t for t in words if df.get(t, 0) > 0), df, n)
     query = {t: v * (1.0 - shares.get(t, 0.0)) for t, v in query.items()}
     if absent:  # the words found nowhere lengthen the query vector (see absent_weights)

@@ -24,6 +24,7 @@ from engine.types import Box, FailedFile, PageContent, Word
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 3
+DF_CACHE_SIZE = 500_000  # tokens whose chunk frequency is remembered between queries
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -142,6 +143,7 @@ class Catalog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.RLock()
+        self._df_cache: tuple[int, dict[str, int]] = (-1, {})  # (chunk count, token -> df)
         self._migrate()
 
     # -- connection handling -------------------------------------------------------------
@@ -422,24 +424,35 @@ class Catalog:
         return {int(rowid): tokens.split() for rowid, tokens in self._rows_in(
             "SELECT rowid, tokens FROM chunk_fts WHERE rowid IN ({ids})", chunk_ids)}
 
-    def token_doc_freq(self, tokens: Sequence[str]) -> dict[str, int]:
-        """In how many chunks each token occurs (0 when it occurs nowhere)."""
-        out = {t: 0 for t in tokens}
-        out.update((term, int(doc)) for term, doc in self._rows_in(
-            "SELECT term, doc FROM chunk_vocab WHERE term IN ({ids})", out))
-        return out
+    def token_doc_freq(self, tokens: Sequence[str], *, cached: bool = False) -> dict[str, int]:
+        """In how many chunks each token occurs (0 when it occurs nowhere). `cached`: answer from
+        (and fill) a per-catalog cache, valid while the chunk count stays the same: drawing
+        queries look up the whole vocabulary of their candidate pages, the same words each time."""
+        if not cached:
+            out = {t: 0 for t in tokens}
+            out.update((term, int(doc)) for term, doc in self._rows_in(
+                "SELECT term, doc FROM chunk_vocab WHERE term IN ({ids})", out))
+            return out
+        count = self.chunk_count()
+        with self._write_lock:
+            if self._df_cache[0] != count:
+                self._df_cache = (count, {})
+            cache = self._df_cache[1]
+            missing = [t for t in tokens if t not in cache]
+        if missing:
+            found = self.token_doc_freq(missing)
+            with self._write_lock:
+                if len(cache) > DF_CACHE_SIZE:
+                    cache.clear()
+                cache.update(found)
+        return {t: cache.get(t, 0) for t in tokens}
 
-    def token_postings(self, tokens: Iterable[str]) -> Iterator[tuple[str, int, int]]:
-        """(token, chunk_id, occurrences) for every chunk holding one of `tokens`."""
+    def page_postings(self, tokens: Iterable[str]) -> Iterator[tuple[str, int, int, int]]:
+        """(token, doc_id, page_no, occurrences on the page) for every page holding a token."""
         yield from self._rows_in(
-            "SELECT term, doc, count(*) FROM chunk_postings WHERE term IN ({ids}) GROUP BY term, doc",
-            tokens)
-
-    def chunk_places(self, chunk_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
-        """chunk id -> (doc_id, page_no)."""
-        return {c: (d, n) for c, d, n in self._rows_in(
-            "SELECT c.id, c.doc_id, p.page_no FROM chunks c JOIN pages p ON p.id = c.page_id "
-            "WHERE c.id IN ({ids})", chunk_ids)}
+            "SELECT v.term, c.doc_id, p.page_no, count(*) FROM chunk_postings v "
+            "JOIN chunks c ON c.id = v.doc JOIN pages p ON p.id = c.page_id "
+            "WHERE v.term IN ({ids}) GROUP BY v.term, c.page_id", tokens)
 
     def chunk_ids_of_pages(self, pages: Iterable[tuple[int, int]]) -> list[int]:
         """Chunk ids of pages given as (doc_id, page_no)."""
