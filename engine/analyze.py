@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Iterator
 
 # Bumped whenever lexical_tokens changes what it emits: a library indexed by an older analyser is
 # re-tokenised when opened (Catalog), so old and new documents match queries the same way.
@@ -80,16 +81,17 @@ def _word_tokens(word: str) -> list[str]:
     return out
 
 
-def lexical_tokens(text: str) -> list[str]:
-    """Index-side tokens of `text` (already or not yet normalised)."""
-    out: list[str] = []
+def _word_runs(text: str) -> Iterator[tuple[str, bool, list[str]]]:
+    """(word or CJK run, is it CJK, its index-side tokens) for each run of `text`."""
     for m in _TOKEN_OR_CJK.finditer(normalize(text)):
         tok = m.group(0)
-        if _CJK_RUN.fullmatch(tok):
-            out.extend(_cjk_grams(tok))
-        else:
-            out.extend(_word_tokens(tok))
-    return out
+        cjk = bool(_CJK_RUN.fullmatch(tok))
+        yield tok, cjk, _cjk_grams(tok) if cjk else _word_tokens(tok)
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Index-side tokens of `text` (already or not yet normalised)."""
+    return [t for _, _, tokens in _word_runs(text) for t in tokens]
 
 
 # Sizes, tolerances, ranges, counts, dates and short codes: on a drawing these are dimensions
@@ -103,12 +105,8 @@ def dimension_and_word_tokens(text: str) -> tuple[list[str], list[str]]:
     all others (names, identifiers, words, CJK grams)."""
     words: list[str] = []
     dims: list[str] = []
-    for m in _TOKEN_OR_CJK.finditer(normalize(text)):
-        tok = m.group(0)
-        if _CJK_RUN.fullmatch(tok):
-            words.extend(_cjk_grams(tok))
-        else:
-            (dims if DIMENSION.fullmatch(tok) else words).extend(_word_tokens(tok))
+    for run, cjk, tokens in _word_runs(text):
+        (dims if not cjk and DIMENSION.fullmatch(run) else words).extend(tokens)
     return dims, words
 
 
