@@ -291,3 +291,23 @@ def test_query_file_is_read_once_for_repeated_searches(tmp_path, corpus, monkeyp
         os.utime(query, ns=(time.time_ns(), time.time_ns() + 10**9))  # changed file: read again
         engine.search_file(query)
         assert len(calls) == 2
+
+
+@pytest.mark.skipif(os.name != "posix", reason="byte file names and FIFOs are POSIX")
+def test_odd_names_and_special_files_never_stop_an_index_run(tmp_path):
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "a.txt").write_text("first spec S45C", encoding="utf-8")
+    os.mkfifo(root / "b_pipe.txt")  # reading it would wait forever
+    with open(os.fsencode(root) + b"/c\xe9.txt", "w") as fh:  # a Latin-1 name, not UTF-8
+        fh.write("latin one")
+    (root / "z.txt").write_text("last spec SUS304", encoding="utf-8")
+    with open_engine(tmp_path) as engine:
+        report = engine.index([root])
+        assert (report.added, report.failed) == (2, 2)
+        assert engine.search("SUS304").hits[0].path.endswith("z.txt")  # files after them indexed
+        reasons = {Path(f.path).name: f.reason for f in engine.status().failed}
+        assert "not a regular file" in reasons["b_pipe.txt"]
+        assert "not valid UTF-8" in reasons["c\\xe9.txt"]  # shown with a safe rendering
+        again = engine.index()
+        assert (again.added, again.unchanged, again.failed) == (0, 2, 2)

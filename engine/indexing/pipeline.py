@@ -84,11 +84,15 @@ class IndexingPipeline:
         t0 = time.perf_counter()
         cat = self.lib.catalog
         report(progress, Progress("scan", 0, None, "files", "looking for files"))
-        found = walk_files(roots, self._suffixes, cancel)
+        rejected: list[tuple[str, str]] = []
+        found = walk_files(roots, self._suffixes, cancel, rejected)
         plan = plan_scan(found, cat.document_stamps(), cat.failure_stamps(),
                          [canonical(r) for r in roots], retry_failed=retry_failed)
-        counts = dict(added=0, updated=0, removed=0, failed=0, pages=0)
+        counts = dict(added=0, updated=0, removed=0, failed=len(rejected), pages=0)
         errors: list[FailedFile] = []
+        for path, reason in rejected:  # recorded, shown in `zumen status`; the run goes on
+            cat.record_failure(path, reason, 0, 0)
+            errors.append(FailedFile(path, reason, ""))
         cancelled = False
         t_embed = None
         try:

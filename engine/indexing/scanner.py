@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from fnmatch import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,12 +38,22 @@ def canonical(path: Path | str) -> str:
     return str(Path(path).expanduser().resolve())
 
 
+def safe_path(path: Path | str) -> str:
+    """A path as text that can always be stored and shown: bytes that are not valid UTF-8 in a
+    file name (a Latin-1 name from an old share) appear as \\xe9."""
+    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+
+
 def walk_files(roots: Iterable[Path], suffixes: frozenset[str],
-               cancel: CancelToken | None = None) -> list[FileStamp]:
-    """All files under `roots` (files or folders) whose suffix is supported, sorted by path.
+               cancel: CancelToken | None = None,
+               rejected: list[tuple[str, str]] | None = None) -> list[FileStamp]:
+    """All regular files under `roots` (files or folders) whose suffix is supported, sorted by
+    path.
 
     Hidden files/folders (starting with '.'), Office lock files ('~$x.docx') and what a
-    `.zumenignore` file excludes (see `read_ignore`) are skipped.
+    `.zumenignore` file excludes (see `read_ignore`) are skipped. Supported names that cannot be
+    indexed are appended to `rejected` as (safe path, reason): pipes, devices and sockets (reading
+    one would wait forever) and names that are not valid UTF-8.
     """
     found: dict[str, FileStamp] = {}
     for root in roots:
@@ -61,6 +72,16 @@ def walk_files(roots: Iterable[Path], suffixes: frozenset[str],
             try:
                 st = p.stat()
             except OSError:
+                continue
+            reason = ""
+            if not stat.S_ISREG(st.st_mode):
+                reason = "not a regular file (a pipe, device or socket): nothing to read"
+            elif safe_path(p) != str(p):
+                reason = ("the file name is not valid UTF-8 text (an old code page?): "
+                          "rename the file to index it")
+            if reason:
+                if rejected is not None:
+                    rejected.append((safe_path(canonical(p)), reason))
                 continue
             key = canonical(p)
             found[key] = FileStamp(key, st.st_size, st.st_mtime_ns)
