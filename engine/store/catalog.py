@@ -144,6 +144,7 @@ class Catalog:
         self._local = threading.local()
         self._write_lock = threading.RLock()
         self._df_cache: tuple[int, dict[str, int]] = (-1, {})  # (chunk count, token -> df)
+        self._totals: tuple[int, tuple[int, int, int]] = (-1, (0, 0, 0))  # (chunk count, totals)
         self._migrate()
 
     # -- connection handling -------------------------------------------------------------
@@ -480,11 +481,15 @@ class Catalog:
             "WHERE c.doc_id IN ({ids}) GROUP BY c.page_id", doc_ids)
 
     def length_totals(self) -> tuple[int, int, int]:
-        """(documents with text, pages with text, lexical tokens) over the library."""
-        docs, pages, tokens = self.db.execute(
-            "SELECT count(DISTINCT doc_id), count(DISTINCT page_id), coalesce(sum(ntok), 0) "
-            "FROM chunks").fetchone()
-        return int(docs), int(pages), int(tokens)
+        """(documents with text, pages with text, lexical tokens) over the library; remembered
+        while the chunk count stays the same (a scan of every chunk, asked by every query)."""
+        count = self.chunk_count()
+        if self._totals[0] != count:
+            docs, pages, tokens = self.db.execute(
+                "SELECT count(DISTINCT doc_id), count(DISTINCT page_id), coalesce(sum(ntok), 0) "
+                "FROM chunks").fetchone()
+            self._totals = (count, (int(docs), int(pages), int(tokens)))
+        return self._totals[1]
 
     def documents_in_folder(self, folder: str, sep: str) -> list[DocumentRow]:
         """Documents directly in `folder` (a path prefix ending in the separator `sep`)."""
