@@ -355,6 +355,7 @@ class Engine:
                      if f["vote"] > 0 and f.get("query_path") and Path(f["query_path"]).is_file()]
         if mine_library:
             extra += [Pair(ref, text, 1.0) for ref, text in self._mined_pairs()]
+        site_pairs = pairs_csv
         if pairs_csv is None and not extra:
             raise EngineError("nothing to learn from: give a pairs file, collect thumbs-up votes "
                               "on drawing searches, or mine the library's drawings")
@@ -374,8 +375,8 @@ class Engine:
             result["activated"] = True
         else:
             result["activated"] = False
-        if pairs_csv is not None and activate:  # the final ranking, with the pack now in use
-            result["ranking"] = self.fit_ranking(pairs_csv, progress=progress, cancel=cancel)
+        if site_pairs is not None and activate:  # the final ranking, with the pack now in use
+            result["ranking"] = self.fit_ranking(site_pairs, progress=progress, cancel=cancel)
         return result
 
     def _mined_pairs(self, limit: int = 2000) -> list[tuple[str, str]]:

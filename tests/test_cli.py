@@ -117,3 +117,15 @@ def test_pack_list_line_says_how_a_version_was_measured():
     assert _pack_measure(adapted) == "held-out mAP 0.509 -> 0.661 (3-fold cross-validation over 7 queries)"
     assert _pack_measure({"parity_vs_torch": {"cosine_min": 1.0}}) == "shipped default"
     assert _pack_measure({}) == ""
+
+
+def test_cli_adapt_ranking_only_needs_no_training(setup, capsys):
+    tmp, docs, pack, lib = setup
+    common = ["--library", lib, "--pack", pack]
+    run(capsys, "index", docs, *common, "--json")
+    pairs = tmp / "pairs.csv"
+    pairs.write_text(f"query,relevant\n{docs / 'ZM-1258-B2P.pdf'},{docs / 'spec.txt'}\n", encoding="utf-8")
+    report = run(capsys, "adapt", "--pairs", pairs, "--ranking-only", *common, "--json")[-1]  # after progress
+    assert report["queries"] == 1 and report["kept"] is False and "at least 6" in report["why"]
+    assert main(["adapt", "--pairs", str(pairs), "--ranking-only", *map(str, common)]) == 0
+    assert "not kept: needs at least 6 drawing queries" in capsys.readouterr().out

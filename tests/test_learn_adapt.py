@@ -122,6 +122,7 @@ def test_engine_adapt_from_feedback_and_library_pages(tmp_path):
         assert report["pairs"] and report["parent"] == "default-1.0.0"
         assert (tmp_path / "lib" / "packs" / report["pack_id"] / "manifest.json").is_file()
         assert report["activated"] == report["activate"]
+        assert "ranking" not in report  # no pairs file: nothing to fit the ranking to
         versions = [p.version for p in engine.packs()]
         assert any("site" in v for v in versions)
 
