@@ -230,20 +230,20 @@ def main(argv: list[str] | None = None) -> int:
         kinds = classification(engine, sets, corpus)
         results: dict = {}
         rows: list[dict] = []
+        from engine.types import to_jsonable
+
+        status = to_jsonable(engine.status())
         for mode in args.modes:
             measured = run_mode(args, engine, sets, corpus, mode)
             tfidf_runs(engine, sets, corpus, measured, args.depth)
             results[mode] = measured
             rows += metric_rows(sets, measured, mode, [*RANKERS, "tfidf"])
-        status = engine.status()
+            common.write_json(args.out, {  # after every mode: a long run that stops keeps its part
+                "benchmark": "dev", "machine": common.machine_info(), "sets": [s.name for s in sets],
+                "qrels": {s.name: s.qrels for s in sets}, "library": status,
+                "classification": kinds, "rows": rows, "results": results})
     finally:
         engine.close()
-    from engine.types import to_jsonable
-
-    common.write_json(args.out, {
-        "benchmark": "dev", "machine": common.machine_info(), "sets": [s.name for s in sets],
-        "qrels": {s.name: s.qrels for s in sets}, "library": to_jsonable(status),
-        "classification": kinds, "rows": rows, "results": results})
     print("\nDrawing -> related documents (one mixed library of every set)")
     print(common.format_table(rows, ["mode", "set", "ranker", *METRICS, "n"],
                               ["mode", "set", "ranker", *HEAD, "n"]))
