@@ -128,6 +128,10 @@ def test_classify_kind_schematics_and_large_sheets_are_drawings():
     a0 = page_stats(notes, line_art=3500, area_pt2=2384 * 1684)
     assert classify_kind([a0]) == "drawing"
     assert classify_kind([page_stats(notes, line_art=3500)]) == "document"  # the same on A4
+    # a CAD export with outlined text, read by OCR into long lines: the strokes decide
+    ocr_lines = "\n".join(["PIN1 2.00 0.25 1.2 CONTACT: COPPER ALLOY(BRASS) TERMINAL"] * 12)
+    assert classify_kind([page_stats(ocr_lines, line_art=1856, text_layer=False)]) == "drawing"
+    assert classify_kind([page_stats(ocr_lines, line_art=1856)]) == "document"  # a real text layer
     # a parts list: short cells in a grid of axis-aligned lines, no shaped strokes
     table = page_stats("\n".join(["1 | R1 | 10k | 0603"] * 300), line_art=0)
     assert classify_kind([table]) == "document"

@@ -112,7 +112,7 @@ def _extract_page(page: pymupdf.Page, page_no: int, settings: EngineSettings,
             plain_words = plain_words + extra
             text = text + "\n" + words_to_text(extra)
             source = "text-layer+ocr"
-    st = page_stats(text, art, cover, abs(rect))
+    st = page_stats(text, art, cover, abs(rect), text_layer=source != "ocr")
     visual = cover >= 0.5 or source in ("ocr", "none") or is_drawing_page(st)
     return PageContent(page_no=page_no, text=text, words=tuple(plain_words), width=width,
                        height=height, source=source, rotation=rotation, visual=visual), st
