@@ -49,9 +49,9 @@ class Calibration:
     fitted with the weights (docs/ranking.md). A query whose best hit stays below `min_top` has
     no match."""
 
-    slope: float = 14.13
-    intercept: float = -3.43
-    min_top: float = 0.08
+    slope: float = 17.94
+    intercept: float = -3.23
+    min_top: float = 0.04
 
 
 @dataclass(frozen=True)

@@ -189,3 +189,15 @@ def test_fit_ranking_says_why_when_there_is_too_little_to_learn_from(library):
     report = engine.fit_ranking(pairs)
     assert report == {"queries": 1, "kept": False,
                       "why": "needs at least 6 drawing queries with a document in the library"}
+
+
+def test_a_picture_with_nothing_the_library_knows_has_no_match(library, tmp_path):
+    from PIL import Image
+
+    engine, _ = library
+    photo = tmp_path / "street.png"
+    Image.new("RGB", (640, 480), (120, 160, 200)).save(photo)  # no words, no drawing
+    res = engine.search_file(photo)
+    assert res.related.no_match and not res.related.hits
+    weak = engine.search_file(photo, show_weak=True).related
+    assert weak.no_match and all(h.scores.confidence == 0 for h in weak.hits)

@@ -9,9 +9,9 @@ site's own pairs, cross-validated).
   group counting once, so a large source cannot outvote a small one; ties go to the smaller total
   weight (the simpler model).
 - Confidence: logistic regression of "this hit is relevant" on the fused score of the top hits.
-- No match: the highest bar on a hit's confidence that leaves at most 5 % of the queries whose
-  library holds a relevant document without an answer; its false-match rate is measured on the
-  same queries asked of a library without their relevant documents.
+- No match: the highest bar on the best hit's confidence that leaves at most 5 % of the queries
+  of every group (source) without an answer when their library holds a relevant document; its
+  false-match rate is measured on the same queries asked of a library without those documents.
 """
 
 from __future__ import annotations
@@ -134,7 +134,9 @@ def logistic(x: np.ndarray, y: np.ndarray, iters: int = 50) -> tuple[float, floa
 
 
 def confidence(fused: np.ndarray, cal: Calibration) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-(cal.slope * fused + cal.intercept)))
+    """engine.search.query.confidence over arrays: 0 without evidence (fused <= 0)."""
+    p = 1.0 / (1.0 + np.exp(-(cal.slope * fused + cal.intercept)))
+    return np.where(fused > 0, p, 0.0)
 
 
 def fit_calibration(groups: Sequence[JudgedQueries], weights: FileWeights, top_k: int = 10,
@@ -149,12 +151,15 @@ def fit_calibration(groups: Sequence[JudgedQueries], weights: FileWeights, top_k
             ys.append(g.relevant[i, row][keep].astype(float))
     slope, intercept = logistic(np.concatenate(xs), np.concatenate(ys))
     cal = Calibration(slope, intercept, 0.5)
-    pos = np.concatenate([g.tops(w)[0] for g in groups])
-    # the highest bar that tells at most `max_false_no_match` of the findable queries "no match"
-    # (a missed answer costs a shop-floor user more than one weak extra line)
-    best_bar = 0.01
+    # the highest bar that tells at most `max_false_no_match` of the findable queries of *each*
+    # group "no match" (a missed answer costs a shop-floor user more than a weak list, and score
+    # levels differ between sources: a pooled rate let one source lose a quarter of its answers)
+    # (a query with no evidence at all has no match whatever the bar: only the answers the bar
+    # itself takes away count)
+    tops = [confidence(g.tops(w)[0], cal) for g in groups if len(g)]
+    best_bar = 0.0
     for bar in np.round(np.linspace(0.01, 0.99, 99), 2):
-        if (confidence(pos, cal) < bar).mean() <= max_false_no_match:
+        if all(((t > 0) & (t < bar)).mean() <= max_false_no_match for t in tops):
             best_bar = float(bar)
     return Calibration(slope, intercept, best_bar)
 
@@ -163,7 +168,7 @@ def no_match_rates(g: JudgedQueries, weights: FileWeights, cal: Calibration
                    ) -> tuple[float, float, np.ndarray]:
     """(false "no match" rate, false-match rate, which queries keep their answer)."""
     pos, neg = g.tops(as_vector(weights))
-    keep = confidence(pos, cal) >= cal.min_top
-    false_match = confidence(neg, cal) >= cal.min_top
+    keep = (confidence(pos, cal) > 0) & (confidence(pos, cal) >= cal.min_top)
+    false_match = (confidence(neg, cal) > 0) & (confidence(neg, cal) >= cal.min_top)
     return (float(1 - keep.mean()) if len(keep) else 0.0,
             float(false_match.mean()) if len(neg) else 0.0, keep)

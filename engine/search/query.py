@@ -111,7 +111,10 @@ def weighted(features: dict[str, float], weights: FileWeights) -> float:
 
 
 def confidence(fused: float, calibration: Calibration) -> float:
-    """The calibrated probability that a drawing query's hit with this fused score is relevant."""
+    """The calibrated probability that a drawing query's hit with this fused score is relevant;
+    0 for a hit without any weighted evidence."""
+    if fused <= 0:
+        return 0.0
     return 1.0 / (1.0 + math.exp(-(calibration.slope * fused + calibration.intercept)))
 
 

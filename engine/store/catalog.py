@@ -350,26 +350,9 @@ class Catalog:
         return pid, PageContent(no, text, words_from_json(words), w, h, source, rot, bool(visual))
 
     def pages_of(self, keys: Iterable[tuple[int, int]]) -> list[tuple[int, PageContent] | None]:
-        """`page` for many (doc_id, page_no) keys at once, in their order (None when missing)."""
-        keys = list(keys)
-        rows = {}
-        unique = list(dict.fromkeys(keys))
-        for i in range(0, len(unique), 400):
-            part = unique[i:i + 400]
-            rows.update(((d, n), r) for d, n, *r in self.db.execute(
-                "SELECT doc_id, page_no, id, text, words, width, height, source, rotation, visual "
-                "FROM pages WHERE (doc_id, page_no) IN (VALUES " + ",".join(["(?, ?)"] * len(part)) + ")",
-                [v for key in part for v in key]))
-        out: list[tuple[int, PageContent] | None] = []
-        for d, n in keys:
-            r = rows.get((d, n))
-            if r is None:
-                out.append(None)
-                continue
-            pid, text, words, w, h, source, rot, visual = r
-            out.append((pid, PageContent(n, text, words_from_json(words), w, h, source, rot, bool(visual))))
-        return out
-
+        """`page` for many (doc_id, page_no) keys, in their order (None when missing). One
+        indexed look-up each: a row-value IN (...) over the pages table is not indexed."""
+        return [self.page(d, n) for d, n in keys]
     def pages_by_ids(self, page_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
         """page id -> (doc_id, page_no)."""
         return {pid: (doc_id, page_no) for pid, doc_id, page_no in self._rows_in(
