@@ -45,7 +45,7 @@ class Bm25Params:
     common_min_chunks: int = 50  # …and on more chunks than this (a small library keeps them all)
     max_tokens: int = 400  # the rarest tokens of a very long query
     cosine_candidates: int = 200  # units whose cosine is computed, per pre-ranking (two of them)
-    max_postings: int = 100_000  # chunk postings read per query (see _within_budget)
+    max_postings: int = 30_000  # chunk postings read per query (see _within_budget; dev sets: <= 29,667)
     template_drawings: int = 10  # the query's most similar drawings that reveal its template
 
 
