@@ -45,6 +45,7 @@ class Bm25Params:
     common_min_chunks: int = 50  # …and on more chunks than this (a small library keeps them all)
     max_tokens: int = 400  # the rarest tokens of a very long query
     cosine_candidates: int = 200  # units whose cosine is computed, per pre-ranking (two of them)
+    document_cosine: bool = True  # also the cosine of whole documents (needs all their tokens)
     max_postings: int = 30_000  # chunk postings read per query (see _within_budget; dev sets: <= 29,667)
     template_drawings: int = 10  # the query's most similar drawings that reveal its template
 
@@ -206,7 +207,9 @@ def _add_cosines(catalog, ev: LexicalEvidence, words: list[str], doc_freq: Mappi
     by_density = sorted(ev.page, key=lambda u: -ev.page[u] / math.sqrt(max(1, page_len.get(u, 1))))[:k]
     pages = set(by_bm25) | set(by_density)
     unit_tokens: dict[PageKey, Counter] = defaultdict(Counter)
-    for doc_id, page_no, tokens in catalog.tokens_of_documents({d for d, _ in pages}):
+    rows = (catalog.tokens_of_documents({d for d, _ in pages}) if params.document_cosine
+            else catalog.tokens_of_pages(pages))  # a whole document's tokens cost more
+    for doc_id, page_no, tokens in rows:
         unit_tokens[(doc_id, page_no)].update(tokens.split())
     vocab = {t for c in unit_tokens.values() for t in c}
     df = dict(doc_freq)
@@ -220,7 +223,7 @@ def _add_cosines(catalog, ev: LexicalEvidence, words: list[str], doc_freq: Mappi
         doc_tokens[doc_id].update(counts)
         if (doc_id, page_no) in pages:
             ev.cosine_page[(doc_id, page_no)] = cosine(query, _tfidf(counts, df, n))
-    for doc_id, counts in doc_tokens.items():
+    for doc_id, counts in doc_tokens.items() if params.document_cosine else ():
         ev.cosine_doc[doc_id] = cosine(query, _tfidf(counts, df, n))
 
 

@@ -182,7 +182,7 @@ class Searcher:
         keep their low confidence; `no_match` still says so)."""
         t0 = time.perf_counter()
         use = set(evidence) if evidence else set(EVIDENCE)
-        collected = self._collect(q, use)
+        collected = self._collect(q, use, every_feature=show_weak)
         out = []
         for kinds in kinds_lists:
             ev = self._filtered(q, collected, kinds, use)
@@ -255,7 +255,7 @@ class Searcher:
         return keys
 
     # -- evidence ------------------------------------------------------------------------
-    def _collect(self, q: Query, use: set[str]) -> _Evidence:
+    def _collect(self, q: Query, use: set[str], every_feature: bool = False) -> _Evidence:
         lib, cat, n = self.lib, self.lib.catalog, self.settings.candidates
         ev = _Evidence()
         chunk_scores: dict[str, list[tuple[int, float]]] = {}
@@ -267,7 +267,7 @@ class Searcher:
                 and len(lib.text_index) and lib.text_index.dim == len(q.image_vector)):
             chunk_scores["cross"] = lib.text_index.search(q.image_vector, n)  # image -> text
         if not q.keyword and q.text.strip():
-            self._document_evidence(q, ev, use, chunk_scores)
+            self._document_evidence(q, ev, use, chunk_scores, every_feature)
         rows = cat.chunks_by_ids([c for lst in chunk_scores.values() for c, _ in lst])
         for name, lst in chunk_scores.items():
             ev.widen(name, [s for _, s in lst])
@@ -290,13 +290,16 @@ class Searcher:
         return ev
 
     def _document_evidence(self, q: Query, ev: _Evidence, use: set[str],
-                           chunk_scores: dict[str, list[tuple[int, float]]]) -> None:
+                           chunk_scores: dict[str, list[tuple[int, float]]],
+                           every_feature: bool = False) -> None:
         """A drawing's words against every page and document (docrank.py); the meaning of the
         pages found that way is measured exactly, not left to the approximate top-n."""
         s = self.settings
         params = Bm25Params(k1=s.bm25_k1, b_page=s.bm25_b_page, b_doc=s.bm25_b_doc,
                             common_share=s.common_term_share,
-                            common_min_chunks=s.common_term_min_chunks)
+                            common_min_chunks=s.common_term_min_chunks,
+                            # weighted 0 by default: computed when a ranking uses it, or for fitting
+                            document_cosine=every_feature or self.lib.ranking()[0].cosine_doc > 0)
         lex = lexical_evidence(self.lib.catalog, q.text, q.doc_freq, q.chunk_total, params)
         if "lexical" in use:
             ev.scores["lexical"] = lex.page

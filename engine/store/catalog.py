@@ -451,6 +451,14 @@ class Catalog:
             "SELECT c.doc_id, p.page_no, f.tokens FROM chunks c JOIN pages p ON p.id = c.page_id "
             "JOIN chunk_fts f ON f.rowid = c.id WHERE c.doc_id IN ({ids})", doc_ids)
 
+    def tokens_of_pages(self, pages: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int, str]]:
+        """(doc_id, page_no, space-separated lexical tokens) for every chunk of these pages."""
+        for doc_id, page_no in pages:
+            yield from self.db.execute(
+                "SELECT p.doc_id, p.page_no, f.tokens FROM pages p JOIN chunks c ON c.page_id = p.id "
+                "JOIN chunk_fts f ON f.rowid = c.id WHERE p.doc_id = ? AND p.page_no = ?",
+                (doc_id, page_no))
+
     def documents_holding_token(self, token: str) -> set[int]:
         """Ids of the documents with a chunk holding `token`."""
         return {int(d) for (d,) in self.db.execute(
