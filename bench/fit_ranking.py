@@ -56,7 +56,8 @@ class SourceQueries:
         scores, order = self.judged.scores(w), self.judged.order(w)
         shown = scores > 0
         if calibration is not None:
-            shown &= (confidence(scores.max(axis=1), calibration) >= calibration.min_top)[:, None]
+            top = confidence(scores.max(axis=1), calibration)
+            shown &= ((top > 0) & (top >= calibration.min_top))[:, None]
         runs = [[ids[j] for j in row[:depth] if j < len(ids) and shown[i, j]]
                 for i, (ids, row) in enumerate(zip(self.ids, order))]
         per = [query_metrics(r, qr, (1, 5, 10), 10) for r, qr in zip(runs, self.qrels)]
