@@ -73,11 +73,9 @@ class EngineSettings:
     fusion: str = "score"  # "score" (weighted min-max scores) or "rrf" (reciprocal rank fusion)
     rrf_k: int = 60
     candidates: int = 200  # per evidence list before fusion
+    # keyword queries (drawing queries: related_weights / similar_weights below)
     weight_lexical: float = 1.0
     weight_semantic: float = 1.0
-    # drawing queries: the OCR text of a whole drawing embeds poorly (dense alone: mAP 0.43 on the
-    # sample library, 0.75 on Ultimaker), so its meaning counts less than shared words there
-    weight_semantic_file: float = 0.3
     weight_visual: float = 0.7  # query picture vs page pictures
     # query picture vs page text (cross-modal). Off by default: the shipped tower, trained on
     # synthetic drawings only, is at chance on real drawings -> documents (bench_learning), and

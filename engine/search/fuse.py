@@ -13,16 +13,6 @@ from __future__ import annotations
 from typing import Hashable, Mapping, Sequence
 
 
-def normalise_max(scores: Mapping[Hashable, float]) -> dict[Hashable, float]:
-    """Divide by the best score so the top item gets 1.0 (for display; ranks stay the same)."""
-    if not scores:
-        return {}
-    top = max(scores.values())
-    if top <= 0:
-        return {k: 0.0 for k in scores}
-    return {k: v / top for k, v in scores.items()}
-
-
 def ranked(scores: Mapping[Hashable, float]) -> list[Hashable]:
     return sorted(scores, key=lambda k: (-scores[k], str(k)))
 
