@@ -186,13 +186,14 @@ class Searcher:
         out = []
         for kinds in kinds_lists:
             ev = self._filtered(q, collected, kinds, use)
+            drawings_list = bool(kinds) and "drawing" in kinds
             note = ""
             if q.keyword:
                 fused = self._fuse_keyword(ev, use)
                 no_match = "lexical" in use and bool(q.terms) and not ev.scores["lexical"]
                 note = (NO_KEYWORD_MATCH if fused else NO_KEYWORD_HITS) if no_match else ""
             else:
-                weights, calibration = self._file_ranking(kinds, use)
+                weights, calibration = self._file_ranking(drawings_list, use)
                 fused = {k: v for k in self._candidates(ev)
                          if (v := weighted(ev.features(k), weights)) > 0 or show_weak}
                 # No document with a calibrated confidence of `min_top` or more: "no match", and
@@ -201,14 +202,14 @@ class Searcher:
                 # (The calibration holds for the documents list with the full evidence; a
                 # diagnostic single-evidence ranking lists what it finds.)
                 top = max(fused.values(), default=0.0)
-                no_match = (use == set(EVIDENCE) and not (kinds and "drawing" in kinds)
+                no_match = (use == set(EVIDENCE) and not drawings_list
                             and confidence(top, calibration) < calibration.min_top)
                 if no_match:
                     note = NO_DRAWING_MATCH
                     fused = fused if show_weak else {}
             # similar drawings have no calibrated confidence (the development sets judge drawing ->
             # documents): their hits carry 0, "not calibrated", and the app shows no Match bar
-            calibrated = not q.keyword and not (kinds and "drawing" in kinds)
+            calibrated = not q.keyword and not drawings_list
             hits = self._group(q, ev, fused, limit, calibration if calibrated else None)
             out.append(SearchResults(q.text, mode, tuple(hits), (time.perf_counter() - t0) * 1000,
                                      tuple(t.text for t in q.terms), no_match, note))
@@ -224,12 +225,11 @@ class Searcher:
             return rrf({n: ranked(sc) for n, sc in present.items()}, weights, k=s.rrf_k)
         return score_fusion(present, weights, ev.bounds)
 
-    def _file_ranking(self, kinds: Collection[str] | None, use: set[str]
-                      ) -> tuple[FileWeights, Calibration]:
+    def _file_ranking(self, drawings_list: bool, use: set[str]) -> tuple[FileWeights, Calibration]:
         """The fitted weights of the list (drawings or documents; a site's own, fitted by
         `zumen adapt`, for its documents) restricted to the evidence asked for ("lexical" covers
         words and links, "semantic" meaning, "visual" looks), and the calibration."""
-        if kinds and "drawing" in kinds:
+        if drawings_list:
             w, calibration = self.settings.similar_weights, self.settings.calibration
         else:
             w, calibration = self.lib.ranking()
