@@ -73,7 +73,9 @@ def print_hits(title: str, results: SearchResults) -> None:
     for h in results.hits:
         s = h.scores
         pages = f"p.{h.page}" + (f" (+{len(h.other_pages)} more)" if h.other_pages else "")
-        print(f"{h.rank:>3}. [{h.kind}] {h.title}  {pages}   confidence {s.confidence:.0%}   "
+        # similar drawings carry no calibrated confidence (0): nothing to print
+        sure = f"confidence {s.confidence:.0%}   " if s.confidence > 0 or h.kind == "document" else ""
+        print(f"{h.rank:>3}. [{h.kind}] {h.title}  {pages}   {sure}"
               f"lexical {s.lexical:.2f}  semantic {s.semantic:.2f}  visual {s.visual:.2f}")
         print(f"     {h.path}")
         if h.snippet.text:
