@@ -334,7 +334,7 @@ class Searcher:
         if not twins:
             return
         docs = cat.documents_by_ids(twins)
-        docs_total = range(cat.counts()["documents"])
+        n_docs = cat.length_totals()[0]  # documents with text (remembered by the catalog)
         roots = [PurePath(f) for f in cat.folders()]
         names, folders = ev.doc["link_name"], ev.doc["link_folder"]
         for doc_id, strength in twins.items():
@@ -343,7 +343,7 @@ class Searcher:
             path = docs[doc_id].path
             stem = file_stem_token(path)
             naming = cat.documents_holding_token(stem) - {doc_id} if len(stem) > 2 else set()
-            if len(naming) <= max(3, self.settings.common_term_share * len(docs_total)):
+            if len(naming) <= max(3, self.settings.common_term_share * n_docs):
                 for d in naming:
                     names[d] = max(names.get(d, 0.0), strength)
             folder = PurePath(path).parent
