@@ -101,7 +101,7 @@ def site_adaptation(data: dict, folds: dict, sources: list[str], fit_modes: list
             before = FileWeights(**folds[held]["weights"])
             fitted = fit_weights([_subset(sq, train).judged])
             # the gate of engine.evaluate.ranking_fit: 3-fold cross-validation on the site's half,
-            # kept only when the held-out mAP gains at least MIN_GAIN
+            # kept only when the held-out mAP gains at least MIN_GAIN and no fold gets worse
             cv_before, cv_after = [], []
             for f in range(3):
                 inner_train = [i for k, i in enumerate(train) if k % 3 != f]
@@ -109,7 +109,8 @@ def site_adaptation(data: dict, folds: dict, sources: list[str], fit_modes: list
                 w = fit_weights([_subset(sq, inner_train).judged])
                 cv_before.append(_subset(sq, inner_test).metrics(before)["map"])
                 cv_after.append(_subset(sq, inner_test).metrics(w)["map"])
-            kept = np.mean(cv_after) >= np.mean(cv_before) + MIN_GAIN
+            kept = (np.mean(cv_after) >= np.mean(cv_before) + MIN_GAIN
+                    and all(a >= b for a, b in zip(cv_after, cv_before)))  # no fold worse
             for label, w in (("left-out defaults", before),
                              ("fitted to the site's half" + (" (kept)" if kept else " (not kept)"), fitted),
                              ("what adapt leaves in force", fitted if kept else before)):
