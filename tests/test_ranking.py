@@ -201,3 +201,11 @@ def test_a_picture_with_nothing_the_library_knows_has_no_match(library, tmp_path
     assert res.related.no_match and not res.related.hits
     weak = engine.search_file(photo, show_weak=True).related
     assert weak.no_match and all(h.scores.confidence == 0 for h in weak.hits)
+
+
+def test_the_ranking_gate_needs_a_gain_on_every_fold():
+    from engine.evaluate.ranking_fit import gate
+
+    assert gate(0.60, 0.70, [(0.5, 0.6), (0.7, 0.8)]) == ""
+    assert "less than 0.01 better" in gate(0.60, 0.605, [(0.5, 0.6), (0.7, 0.61)])
+    assert "worse on 1 of 2 folds" in gate(0.60, 0.70, [(0.3, 0.6), (0.9, 0.8)])  # pooled gain, one loss
