@@ -50,6 +50,14 @@ class SourceQueries:
             hits, [[qr.get(i, 0) > 0 for i in ids] for ids, qr in zip(self.ids, self.qrels)],
             [[i.split("/", 1)[0] == source for i in ids] for ids in self.ids])
 
+    def subset(self, rows: list[int]) -> "SourceQueries":
+        part = object.__new__(SourceQueries)
+        part.queries = [self.queries[i] for i in rows]
+        part.qrels = [self.qrels[i] for i in rows]
+        part.ids = [self.ids[i] for i in rows]
+        part.judged = self.judged.subset(rows)
+        return part
+
     def metrics(self, weights, calibration=None, depth: int = 20) -> dict:
         """Metrics of the re-ranked lists; with a calibration, as the engine lists them: nothing
         when the best hit's confidence stays below the bar ("no match"), and no hit without
@@ -72,16 +80,6 @@ def baseline(records: dict, qrels: dict, ranker: str) -> dict:
     return {m: float(np.mean([p[m] for p in per])) if per else 0.0 for m in METRICS} | {"n": len(per)}
 
 
-def _subset(sq: SourceQueries, rows: list[int]) -> SourceQueries:
-    part = object.__new__(SourceQueries)
-    j = sq.judged
-    part.queries = [sq.queries[i] for i in rows]
-    part.qrels = [sq.qrels[i] for i in rows]
-    part.ids = [sq.ids[i] for i in rows]
-    part.judged = JudgedQueries(j.x[rows], j.valid[rows], j.relevant[rows], j.own[rows])
-    return part
-
-
 def site_adaptation(data: dict, folds: dict, sources: list[str], fit_modes: list[str],
                     min_queries: int = 16) -> list[dict]:
     """Each source with enough queries as a new site: it starts from the values fitted without it
@@ -99,22 +97,22 @@ def site_adaptation(data: dict, folds: dict, sources: list[str], fit_modes: list
                      if int(hashlib.sha256(q.encode()).hexdigest()[:8], 16) % 2 == 0]
             test = [i for i in range(len(sq.queries)) if i not in set(train)]
             before = FileWeights(**folds[held]["weights"])
-            fitted = fit_weights([_subset(sq, train).judged])
+            fitted = fit_weights([sq.subset(train).judged])
             # the gate of engine.evaluate.ranking_fit: 3-fold cross-validation on the site's half,
             # kept only when the held-out mAP gains at least MIN_GAIN and no fold gets worse
             cv_before, cv_after = [], []
             for f in range(3):
                 inner_train = [i for k, i in enumerate(train) if k % 3 != f]
                 inner_test = [i for k, i in enumerate(train) if k % 3 == f]
-                w = fit_weights([_subset(sq, inner_train).judged])
-                cv_before.append(_subset(sq, inner_test).metrics(before)["map"])
-                cv_after.append(_subset(sq, inner_test).metrics(w)["map"])
+                w = fit_weights([sq.subset(inner_train).judged])
+                cv_before.append(sq.subset(inner_test).metrics(before)["map"])
+                cv_after.append(sq.subset(inner_test).metrics(w)["map"])
             kept = (np.mean(cv_after) >= np.mean(cv_before) + MIN_GAIN
                     and all(a >= b for a, b in zip(cv_after, cv_before)))  # no fold worse
             for label, w in (("left-out defaults", before),
                              ("fitted to the site's half" + (" (kept)" if kept else " (not kept)"), fitted),
                              ("what adapt leaves in force", fitted if kept else before)):
-                out.append({"mode": mode, "set": held, "ranker": label, **_subset(sq, test).metrics(w)})
+                out.append({"mode": mode, "set": held, "ranker": label, **sq.subset(test).metrics(w)})
     return out
 
 

@@ -398,14 +398,9 @@ class Engine:
 
     def set_ranking_weights(self, weights, calibration) -> None:
         """Keep a site-fitted ranking for the active model pack (engine.evaluate.ranking_fit)."""
-        import json
-        from dataclasses import asdict
+        from engine.evaluate.ranking_fit import store_ranking
 
-        from engine.evaluate.ranking_fit import META_KEY
-
-        self._lib.catalog.set_meta(META_KEY.format(pack=self._lib.pack_id),
-                                   json.dumps({"weights": asdict(weights),
-                                               "calibration": asdict(calibration)}))
+        store_ranking(self._lib.catalog, self._lib.pack_id, weights, calibration)
 
     def fit_ranking(self, pairs_csv: Path | str, *, progress: ProgressCallback | None = None,
                     cancel: CancelToken | None = None) -> dict:

@@ -37,6 +37,11 @@ def stored_ranking(catalog, pack_id: str) -> tuple[FileWeights, Calibration] | N
     return FileWeights(**data["weights"]), Calibration(**data["calibration"])
 
 
+def store_ranking(catalog, pack_id: str, weights: FileWeights, calibration: Calibration) -> None:
+    catalog.set_meta(META_KEY.format(pack=pack_id),
+                     json.dumps({"weights": asdict(weights), "calibration": asdict(calibration)}))
+
+
 def _fold(query: str, k: int) -> int:
     return int(hashlib.sha256(query.encode()).hexdigest()[:8], 16) % k
 
@@ -89,13 +94,13 @@ def fit_site_ranking(engine, judgements: Sequence[Judgement], base: Path, *, fol
         test = [i for i, n in enumerate(names) if _fold(n, folds) == f]
         if not train or not test:
             continue
-        fitted_runs[f] = fit_weights([_subset(judged, train)])
+        fitted_runs[f] = fit_weights([judged.subset(train)])
         pooled += test
-    before = _metrics(_subset(judged, pooled), [ids[i] for i in pooled], [qrels[i] for i in pooled], current)
+    before = _metrics(judged.subset(pooled), [ids[i] for i in pooled], [qrels[i] for i in pooled], current)
     after_parts, fold_maps = [], []
     for f, w in fitted_runs.items():
         test = [i for i in pooled if _fold(names[i], folds) == f]
-        sub, sub_ids, sub_rel = _subset(judged, test), [ids[i] for i in test], [qrels[i] for i in test]
+        sub, sub_ids, sub_rel = judged.subset(test), [ids[i] for i in test], [qrels[i] for i in test]
         m = _metrics(sub, sub_ids, sub_rel, w)
         fold_maps.append((_metrics(sub, sub_ids, sub_rel, current)["map"], m["map"]))
         after_parts.append((len(test), m))
@@ -126,7 +131,3 @@ def gate(before: float, after: float, folds: Sequence[tuple[float, float]]) -> s
         return (f"held-out mAP {before:.3f} -> {after:.3f}, but worse on {worse} of {len(folds)} "
                 "folds: the current ranking stays")
     return ""
-
-
-def _subset(j: JudgedQueries, rows: list[int]) -> JudgedQueries:
-    return JudgedQueries(j.x[rows], j.valid[rows], j.relevant[rows], j.own[rows])

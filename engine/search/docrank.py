@@ -20,7 +20,7 @@ Here instead (Robertson & Zaragoza, "The Probabilistic Relevance Framework: BM25
   length normalisation `b`;
 - both are divided by the query's own weight mass, so a score is absolute: the share of the
   drawing's telling words the page or document holds (1.0 = all of them, each once). Confidence and
-  "no match" are calibrated on that scale (engine/search/confidence.py).
+  "no match" are calibrated on that scale (engine/search/fitting.py; query.confidence).
 """
 
 from __future__ import annotations
@@ -220,10 +220,11 @@ def _add_cosines(catalog, ev: LexicalEvidence, words: list[str], doc_freq: Mappi
         query[ABSENT] = math.sqrt(sum(w * w for w in absent))
     doc_tokens: dict[int, Counter] = defaultdict(Counter)
     for (doc_id, page_no), counts in unit_tokens.items():
-        doc_tokens[doc_id].update(counts)
+        if params.document_cosine:
+            doc_tokens[doc_id].update(counts)
         if (doc_id, page_no) in pages:
             ev.cosine_page[(doc_id, page_no)] = cosine(query, _tfidf(counts, df, n))
-    for doc_id, counts in doc_tokens.items() if params.document_cosine else ():
+    for doc_id, counts in doc_tokens.items():
         ev.cosine_doc[doc_id] = cosine(query, _tfidf(counts, df, n))
 
 
@@ -234,7 +235,3 @@ def file_stem_token(path: str) -> str:
 
     stem = PurePath(path.replace("\\", "/")).stem
     return "".join(t for t in lexical_tokens(stem)[:1])
-
-
-def tokens_of(texts: Iterable[str]) -> set[str]:
-    return {t for text in texts for t in lexical_tokens(text)}

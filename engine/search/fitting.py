@@ -70,6 +70,10 @@ class JudgedQueries:
     def __len__(self) -> int:
         return len(self.x)
 
+    def subset(self, rows: Sequence[int]) -> "JudgedQueries":
+        rows = list(rows)
+        return JudgedQueries(self.x[rows], self.valid[rows], self.relevant[rows], self.own[rows])
+
     def scores(self, w: np.ndarray) -> np.ndarray:
         return np.where(self.valid, self.x @ w, -np.inf)  # (q, n)
 

@@ -459,20 +459,17 @@ class Searcher:
         kept: list[tuple[int, tuple[int, PageContent] | None]] = []
         by_text: dict[str, int] = {}
         duplicates: dict[int, list[PageKey]] = {}
-        candidates = list(best)
-        for start in range(0, len(candidates), max(limit, 1)):
+        for doc_id, key in best.items():
             if len(kept) >= limit:
                 break
-            batch = candidates[start:start + limit]
-            for doc_id, page in zip(batch, cat.pages_of(best[d] for d in batch)):
-                text = " ".join(page[1].text.split()) if page else ""
-                if len(text) >= MIN_DUPLICATE_CHARS and text in by_text:
-                    duplicates[by_text[text]].append(best[doc_id])
-                    continue
-                if len(kept) < limit:
-                    kept.append((doc_id, page))
-                    by_text.setdefault(text, doc_id)
-                    duplicates[doc_id] = []
+            page = cat.page(*key)
+            text = " ".join(page[1].text.split()) if page else ""
+            if len(text) >= MIN_DUPLICATE_CHARS and text in by_text:
+                duplicates[by_text[text]].append(key)
+                continue
+            kept.append((doc_id, page))
+            by_text.setdefault(text, doc_id)
+            duplicates[doc_id] = []
         order = [d for d, _ in kept]
         meta = cat.documents_by_ids(order + [k[0] for keys in duplicates.values() for k in keys])
         best_chunks = cat.chunks_by_ids(ev.best_chunk[best[d]] for d in order if best[d] in ev.best_chunk)

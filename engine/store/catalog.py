@@ -349,10 +349,6 @@ class Catalog:
         pid, no, text, words, w, h, source, rot, visual = row
         return pid, PageContent(no, text, words_from_json(words), w, h, source, rot, bool(visual))
 
-    def pages_of(self, keys: Iterable[tuple[int, int]]) -> list[tuple[int, PageContent] | None]:
-        """`page` for many (doc_id, page_no) keys, in their order (None when missing). One
-        indexed look-up each: a row-value IN (...) over the pages table is not indexed."""
-        return [self.page(d, n) for d, n in keys]
     def pages_by_ids(self, page_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
         """page id -> (doc_id, page_no)."""
         return {pid: (doc_id, page_no) for pid, doc_id, page_no in self._rows_in(
