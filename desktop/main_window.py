@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QSize, Qt
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QApplication, QHBoxLayout, QListWidget, QListWidgetItem,
                                QMainWindow, QMessageBox, QStackedWidget, QWidget)
 
@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         self.settings.changed.connect(self._setting_changed)
         translator.language_changed.connect(self._language_changed)  # bound: disconnects on delete
         self._install_shortcuts()
+        QApplication.instance().installEventFilter(self)  # Ctrl+V with a picture, in any field
         self.retranslate()
 
     def start(self) -> None:
@@ -128,6 +129,18 @@ class MainWindow(QMainWindow):
         self.go("search")
         self.search.search_box.setFocus()
         self.search.search_box.selectAll()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        """A text field takes Ctrl+V for itself (its ShortcutOverride), so the window's paste
+        shortcut never saw a picture pasted while the search box had focus. When the clipboard
+        holds a picture or a file to search with, refuse the override: the shortcut runs."""
+        if (event.type() == QEvent.Type.ShortcutOverride
+                and isinstance(event, QKeyEvent) and event.matches(QKeySequence.StandardKey.Paste)
+                and isinstance(watched, QWidget) and watched.window() is self
+                and self.search.clipboard_searchable()):
+            event.ignore()
+            return True
+        return super().eventFilter(watched, event)
 
     def paste(self) -> None:
         """Ctrl+V anywhere: a picture or a copied file searches; text goes into the search box."""

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpl
 
 from desktop.engine_bridge import EngineBridge
 from desktop.i18n import tr
+from desktop.views.labels import MessageLabel
 from desktop.open_external import open_at_page, show_in_folder
 from desktop.workers import TaskRunner
 from engine.types import Box, Hit
@@ -33,11 +34,9 @@ class PreviewPane(QWidget):
         self._query_path: Optional[str] = None
         self._query_boxes: tuple[Box, ...] = ()
         self._gen = 0
-        self.title = QLabel()
+        self.title = MessageLabel()
         self.title.setObjectName("PreviewTitle")
-        self.title.setWordWrap(True)
-        self.why = QLabel()
-        self.why.setWordWrap(True)
+        self.why = MessageLabel()
         self.why.setObjectName("PreviewWhy")
         self.query_caption, self.hit_caption = QLabel(), QLabel()
         self.query_view, self.hit_view = PageView(), PageView()
@@ -128,11 +127,19 @@ class PreviewPane(QWidget):
 
     # query side -------------------------------------------------------------------------------
     def clear(self) -> None:
-        self._gen += 1
-        self.hit, self._query_path, self._query_boxes = None, None, ()
-        self.hit_view.clear_page()
+        """Forget the query and the hit (a new search starts)."""
+        self._query_path, self._query_boxes = None, ()
         self.query_view.clear_page()
         self.query_box.setVisible(False)
+        self.clear_hit()
+
+    def clear_hit(self) -> None:
+        """Forget the hit but keep the query beside it (e.g. a filter hid the hit)."""
+        self._gen += 1
+        self.hit, self.page = None, 1
+        self.hit_view.clear_page()
+        self.page_combo.clear()
+        self.page_combo.setVisible(False)
         self.heatmap_button.setVisible(False)
         self._set_actions_enabled(False)
         self.retranslate()

@@ -5,10 +5,11 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QLabel, QListWidget,
-                               QListWidgetItem, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+                               QListWidgetItem, QToolButton, QVBoxLayout, QWidget)
 
 from desktop.i18n import tr
 from desktop.views.formatting import icon, kind_label, snippet_html
+from desktop.views.labels import ElidedLabel
 from engine.types import Hit
 
 THUMB = QSize(112, 80)
@@ -58,22 +59,6 @@ class ScoreBarsView(QWidget):
             value = max(0.0, min(1.0, float(self._values[key])))
             painter.setBrush(QColor(BAR_COLORS[key]))
             painter.drawRoundedRect(QRectF(bar.x(), bar.y(), bar.width() * value, bar.height()), 3, 3)
-
-
-class ElidedLabel(QLabel):
-    """A one-line label that shows "…" instead of widening its parent (long paths)."""
-
-    def __init__(self, text: str, mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle) -> None:
-        super().__init__()
-        self.full_text = text
-        self.mode = mode
-        self.setToolTip(text)
-        self.setMinimumWidth(40)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-
-    def resizeEvent(self, event) -> None:  # noqa: ANN001
-        super().resizeEvent(event)
-        self.setText(self.fontMetrics().elidedText(self.full_text, self.mode, self.width()))
 
 
 class ResultRowView(QFrame):
@@ -143,9 +128,7 @@ class ResultRowView(QFrame):
         shared = ex.shared_identifiers or ex.shared_terms[:5]
         if shared:
             meta += " · " + ", ".join(shared)
-        self.meta.full_text = meta
-        self.meta.setToolTip(meta)
-        self.meta.setText(meta)
+        self.meta.set_full_text(meta)
         self.up.setToolTip(tr("Good result (+)"))
         self.down.setToolTip(tr("Wrong result (−)"))
         self.up.setAccessibleName(tr("Good result (+)"))
@@ -206,6 +189,13 @@ class ResultListView(QListWidget):
 
     def hits(self) -> list[Hit]:
         return [row.hit for row in self._rows]
+
+    def clear_selection(self) -> None:
+        """No current row (the sibling list has the selection); emits nothing."""
+        self.blockSignals(True)
+        self.setCurrentRow(-1)
+        self.clearSelection()
+        self.blockSignals(False)
 
     def current_hit(self) -> Hit | None:
         row = self.currentRow()

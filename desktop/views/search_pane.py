@@ -92,8 +92,8 @@ class SearchPane(QWidget):
         self.filters.changed.connect(self._refill)
         self.preview.more_like_this.connect(self.run_similar)
         self.preview.status_message.connect(self.status_message)
-        for view in self.results.lists():
-            view.hit_selected.connect(self.preview.show_hit)
+        for view, other in ((self.first_list, self.second_list), (self.second_list, self.first_list)):
+            view.hit_selected.connect(lambda hit, other=other: self._selected(hit, other))
             view.open_requested.connect(lambda hit: (self.preview.show_hit(hit), self.preview.open_in_viewer()))
             view.voted.connect(self.record_vote)
             view.thumbnail_needed.connect(self._load_thumbnail)
@@ -126,6 +126,8 @@ class SearchPane(QWidget):
         self.query_key = key or label  # what feedback records as the query
         self._set_status("Searching for “{query}”…", query=label)
         self.status.set_busy(True)
+        self._results = {"first": (), "second": ()}  # the old answer goes at once: never stale
+        self.results.clear_hits(tr("Searching…"))
         return self._gen
 
     def stop(self) -> None:
@@ -192,14 +194,25 @@ class SearchPane(QWidget):
         self._task = self._runner.submit(job, on_result=lambda r: self._show_similar(gen, *r),
                                          on_error=lambda e: self._failed(gen, e), name="similar", priority=20)
 
+    @staticmethod
+    def _clipboard_file() -> Optional[Path]:
+        mime = QGuiApplication.clipboard().mimeData()
+        files = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+        return next((f for f in files if f.suffix.lower() in DROPPABLE), None)
+
+    def clipboard_searchable(self) -> bool:
+        """Whether Ctrl+V should search: a picture, or a copied drawing/document file."""
+        mime = QGuiApplication.clipboard().mimeData()
+        return mime is not None and (mime.hasImage() or self._clipboard_file() is not None)
+
     def paste(self) -> None:
         """A picture or a copied file on the clipboard searches; text goes into the search box."""
         clipboard = QGuiApplication.clipboard()
         mime = clipboard.mimeData()
         if mime.hasImage():
             self.run_image(clipboard.image())
-        elif mime.hasUrls() and mime.urls()[0].isLocalFile():
-            self.run_file(Path(mime.urls()[0].toLocalFile()))
+        elif (copied := self._clipboard_file()) is not None:
+            self.run_file(copied)
         elif mime.hasText():
             if QApplication.focusWidget() is self.search_box:
                 self.search_box.paste()
@@ -226,6 +239,7 @@ class SearchPane(QWidget):
             self.last_error = err
             self.status.set_busy(False)
             self._set_status("Search failed: {error}", error=str(err) or type(err).__name__)
+            self.results.clear_hits(tr("No results: the search failed (see the message above)."))
             self.status_message.emit(self.status.text())
 
     def _show_single(self, gen: int, mode: str, results: SearchResults, mtimes: dict) -> None:
@@ -266,9 +280,18 @@ class SearchPane(QWidget):
         self.results_shown.emit(self._mode)
 
     def _refill(self) -> None:
+        shown = self.preview.hit
         self.results.show_hits(self._mode, self.query_label,
                                self.filters.apply(self._results["first"], self._mtimes),
                                self.filters.apply(self._results["second"], self._mtimes))
+        if shown is not None and not self.results.select_hit(shown):
+            self.preview.clear_hit()  # a filter hid it: the preview follows the lists
+            self.results.select_first()
+
+    def _selected(self, hit: Hit, other) -> None:  # noqa: ANN001 - the sibling ResultListView
+        """One selected result at a time, across both lists; the preview shows it."""
+        other.clear_selection()
+        self.preview.show_hit(hit)
 
     def focus_results(self) -> None:
         self.results.focus_results()

@@ -1,0 +1,152 @@
+"""Desktop defects that broke a user's trust in the first hour (issue #9), one test each.
+
+pytest-qt on the fake engine, offscreen; waits on signals, never sleeps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QMimeData, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QGuiApplication, QImage  # noqa: E402
+from test_desktop import WAIT_MS, _none_guard, drop_file, english, make_window  # noqa: E402,F401
+
+from desktop.i18n import translator  # noqa: E402
+from desktop.testing import FakeEngine  # noqa: E402
+from engine.errors import ExtractionError  # noqa: E402
+
+LONG_REASON = ("cannot open broken file: " + "/".join(["very_long_folder_name_without_spaces"] * 12)
+               + "/drawing.pdf: " + "x" * 300)
+
+
+class BrokenFileEngine(FakeEngine):
+    """Fails every query file whose name says "corrupt", the way a damaged PDF does."""
+
+    def search_file(self, path, **kwargs):  # noqa: ANN001, ANN003
+        if "corrupt" in Path(path).name:
+            self._wait("search_file")
+            raise ExtractionError(path, LONG_REASON)
+        return super().search_file(path, **kwargs)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    win = make_window(qtbot, tmp_path, BrokenFileEngine())
+    yield win
+    win.runner.cancel_all()
+    win.runner.wait(5000)
+
+
+def search_file(qtbot, window, path: Path) -> None:
+    with qtbot.waitSignal(window.search.results_shown, timeout=WAIT_MS):
+        window.search.run_file(path)
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_long_error_never_widens_the_window(qtbot, window, tmp_path, lang):
+    translator.set_language(lang)
+    window.resize(1440, 900)
+    qtbot.waitUntil(lambda: window.width() == 1440)
+    with qtbot.waitSignal(window.search.status_message, timeout=WAIT_MS):
+        drop_file(window.search.drop_zone, tmp_path / "corrupt.pdf")
+    qtbot.wait(50)  # let the layout settle
+    assert window.search.status.text().startswith(("Search failed", "検索"))
+    assert window.width() == 1440
+    assert window.minimumSizeHint().width() < 1280, "a message forces the window wider"
+    assert LONG_REASON in window.search.status.label.toolTip()  # the whole message stays readable
+
+
+def test_long_titles_and_paths_do_not_widen_the_window(qtbot, window, tmp_path):
+    long_name = "A" * 60 + "_" + "B" * 60 + ".pdf"
+    search_file(qtbot, window, tmp_path / long_name)
+    window.search.run_similar(window.search.first_list.hits()[0])
+    qtbot.waitUntil(lambda: window.search.first_title.text().startswith("More like"), timeout=WAIT_MS)
+    assert window.minimumSizeHint().width() < 1280
+
+
+def test_ctrl_v_with_a_picture_searches_even_from_the_search_box(qtbot, window):
+    image = QImage(64, 48, QImage.Format.Format_RGB32)
+    image.fill(0xFFFFFF)
+    QGuiApplication.clipboard().setImage(image)
+    box = window.search.search_box
+    window.activateWindow()
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus)
+    with qtbot.waitSignal(window.search.results_shown, timeout=WAIT_MS) as blocker:
+        qtbot.keyClick(box, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert blocker.args == ["file"] and "search_image" in window.bridge.engine.calls
+    assert box.text() == ""
+
+
+def test_ctrl_v_with_a_copied_drawing_file_searches_with_it(qtbot, window, tmp_path):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "1258-B2P.pdf"))])
+    mime.setText(str(tmp_path / "1258-B2P.pdf"))  # file managers put the path as text too
+    QGuiApplication.clipboard().setMimeData(mime)
+    window.search.search_box.setFocus()
+    with qtbot.waitSignal(window.search.results_shown, timeout=WAIT_MS):
+        qtbot.keyClick(window.search.search_box, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert window.search.query_key == str(tmp_path / "1258-B2P.pdf")
+
+
+def test_ctrl_v_with_text_stays_text_in_the_search_box(qtbot, window):
+    QGuiApplication.clipboard().setText("S45C 焼入れ")
+    box = window.search.search_box
+    box.setFocus()
+    qtbot.keyClick(box, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert box.text() == "S45C 焼入れ"
+    assert "search_image" not in window.bridge.engine.calls and "search" not in window.bridge.engine.calls
+
+
+def test_a_failed_drop_clears_the_old_results_and_preview(qtbot, window, tmp_path):
+    search = window.search
+    search_file(qtbot, window, tmp_path / "1258-B2P.pdf")
+    doc = next(i for i, h in enumerate(search.first_list.hits()) if h.other_pages)
+    search.first_list.setCurrentRow(doc)
+    assert search.preview.page_combo.isVisibleTo(search.preview)
+    with qtbot.waitSignal(search.status_message, timeout=WAIT_MS):
+        drop_file(search.drop_zone, tmp_path / "corrupt.pdf")
+    assert search.first_list.count() == 0 and search.second_list.count() == 0
+    assert search.preview.hit is None
+    assert not search.preview.page_combo.isVisibleTo(search.preview)  # no stale "Page 2 (best match)"
+
+
+def test_a_new_query_clears_the_old_answer_while_it_runs(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path, FakeEngine(delay_s=0.3))
+    search = window.search
+    search_file(qtbot, window, tmp_path / "1258-B2P.pdf")
+    assert search.first_list.count() == 3
+    search.run_file(tmp_path / "other.pdf")
+    assert search.first_list.count() == 0 and search.second_list.count() == 0
+    assert search.preview.hit is None and search.first_list.empty_text == "Searching…"
+    qtbot.waitSignal(search.results_shown, timeout=WAIT_MS).wait()
+    window.runner.wait(5000)
+
+
+def test_only_one_list_has_a_selected_row(qtbot, window, tmp_path):
+    search = window.search
+    search_file(qtbot, window, tmp_path / "1258-B2P.pdf")
+    assert search.first_list.currentRow() == 0
+    search.second_list.setCurrentRow(1)
+    assert search.first_list.currentRow() == -1 and not search.first_list.selectedItems()
+    assert search.preview.hit == search.second_list.hits()[1]
+    search.first_list.setCurrentRow(2)
+    assert search.second_list.currentRow() == -1
+    assert search.preview.hit == search.first_list.hits()[2]
+
+
+def test_the_preview_follows_the_type_filter(qtbot, window):
+    search = window.search
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_keyword("S45C")
+    drawing_row = next(i for i, h in enumerate(search.first_list.hits()) if h.kind == "drawing")
+    search.first_list.setCurrentRow(drawing_row)
+    assert search.preview.hit.kind == "drawing"
+    search.filters.kind.setCurrentIndex(search.filters.kind.findData("document"))
+    assert search.preview.hit is not None and search.preview.hit.kind == "document"
+    assert search.preview.hit == search.first_list.current_hit()
