@@ -150,3 +150,13 @@ def test_the_preview_follows_the_type_filter(qtbot, window):
     search.filters.kind.setCurrentIndex(search.filters.kind.findData("document"))
     assert search.preview.hit is not None and search.preview.hit.kind == "document"
     assert search.preview.hit == search.first_list.current_hit()
+
+
+def test_a_failed_search_says_why_in_the_ui_language(qtbot, window, tmp_path):
+    translator.set_language("ja")
+    with qtbot.waitSignal(window.search.status_message, timeout=WAIT_MS):
+        drop_file(window.search.drop_zone, tmp_path / "corrupt.pdf")
+    shown = window.search.status.text()
+    assert shown.startswith("検索に失敗しました") and "corrupt.pdf" in shown
+    assert "cannot open broken file" not in shown  # the engine's English stays in the tooltip
+    assert "cannot open broken file" in window.search.status.label.toolTip()

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpl
                                QVBoxLayout, QWidget)
 
 from desktop.engine_bridge import EngineBridge
+from desktop.errors import explain
 from desktop.i18n import tr
 from desktop.views.labels import MessageLabel
 from desktop.open_external import open_at_page, show_in_folder
@@ -154,7 +155,7 @@ class PreviewPane(QWidget):
         self.query_box.setVisible(True)
         self._runner.submit(lambda ctx: self._bridge.render_page(str(path), 1, PREVIEW_DPI),
                             on_result=lambda image: self.query_view.set_page(image, self._query_boxes), priority=10,
-                            on_error=lambda err: self.status_message.emit(str(err)), name="render-query")
+                            on_error=lambda err: self.status_message.emit(explain(err).text), name="render-query")
 
     def set_query_boxes(self, boxes: tuple[Box, ...]) -> None:
         self._query_boxes = tuple(boxes)
@@ -201,7 +202,7 @@ class PreviewPane(QWidget):
             words = self._bridge.page_words(hit.doc_id, page)
             return image, tuple(w.box for w in words if w.text.lower().strip(".,:;()") in terms)
         self._runner.submit(job, on_result=lambda r: self._page_loaded(gen, *r), priority=10,
-                            on_error=lambda err: self.status_message.emit(str(err)), name="render-hit")
+                            on_error=lambda err: self.status_message.emit(explain(err).text), name="render-hit")
 
     def _describe(self, hit: Hit) -> None:
         """Why it matched, from the structured explanation (the engine's summary is English-only)."""

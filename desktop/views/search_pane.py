@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLineEdit
                                QSplitter, QVBoxLayout, QWidget)
 
 from desktop.engine_bridge import EngineBridge, qimage_to_pil
+from desktop.errors import explain
 from desktop.i18n import tr
 from desktop.views.drop_zone import DROPPABLE, DropZoneView
 from desktop.views.filter_bar import FilterBar
@@ -238,7 +239,9 @@ class SearchPane(QWidget):
         if gen == self._gen:
             self.last_error = err
             self.status.set_busy(False)
-            self._set_status("Search failed: {error}", error=str(err) or type(err).__name__)
+            why = explain(err)
+            self._set_status("Search failed: {error}", error=why.text)
+            self.status.label.setToolTip(why.detail)
             self.results.clear_hits(tr("No results: the search failed (see the message above)."))
             self.status_message.emit(self.status.text())
 
@@ -320,7 +323,8 @@ class SearchPane(QWidget):
         query_path = self.query_key if self._mode == "file" and self.query_key != self.query_label else None
         self._runner.submit(lambda ctx: self._bridge.record_feedback(query, hit, vote, query_path),
                             on_result=lambda _: self._set_status("Thank you — your feedback was saved."),
-                            on_error=lambda e: self._set_status("Error: {error}", error=str(e)), name="feedback")
+                            on_error=lambda e: self._set_status("Error: {error}", error=explain(e).text),
+                            name="feedback")
 
     # drops anywhere on the pane ------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: ANN001
