@@ -65,7 +65,8 @@ def build_window(args: argparse.Namespace, app: QApplication, settings: AppSetti
             except Exception:  # noqa: BLE001 - a stale setting must not stop the app
                 pass
     window.index_if_empty = args.sample
-    runner.submit(open_job, on_result=lambda _: window.start(),
+    runner.submit(open_job, on_result=lambda _: (window.start(), runner.submit(
+                      lambda ctx: bridge.warm_up(), name="warm-up", priority=-10)),
                   on_error=lambda err: window.statusBar().showMessage(
                       tr("Cannot open the library: {error}", error=explain(err).text)),
                   name="open")

@@ -32,10 +32,12 @@ class EngineLike(Protocol):
     def search(self, text: str, *, limit: int = 20, kinds: set | None = None) -> SearchResults: ...
     def search_file(self, path: Path, *, limit: int = 20, progress: ProgressCallback | None = None,
                     cancel: CancelToken | None = None) -> FileQueryResults: ...
-    def search_image(self, image: Image.Image, *, limit: int = 20) -> FileQueryResults: ...
+    def search_image(self, image: Image.Image, *, limit: int = 20, progress: ProgressCallback | None = None,
+                     cancel: CancelToken | None = None) -> FileQueryResults: ...
     def similar(self, path_or_doc_id: Any, page: int = 1, *, limit: int = 20) -> SearchResults: ...
     def status(self) -> LibraryStatus: ...
-    def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100) -> Image.Image: ...
+    def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100, *,
+                    max_px: int | None = None) -> Image.Image: ...
     def thumbnail(self, doc_id: int, page: int) -> Path: ...
     def page_words(self, doc_id: int, page: int) -> tuple[Word, ...]: ...
     def visual_heatmap(self, query_path: Any, hit: Hit) -> Any: ...
@@ -45,6 +47,9 @@ class EngineLike(Protocol):
     def activate_pack(self, pack_id: str) -> Any: ...
     def rollback_pack(self) -> Any: ...
     def close(self) -> None: ...
+
+
+PREVIEW_MAX_PX = 2000  # longer side of a page picture for the preview (an A1 sheet at ~60 dpi)
 
 
 def pil_to_qimage(image: Image.Image) -> QImage:
@@ -131,16 +136,29 @@ class EngineBridge:
                     cancel: CancelToken | None = None) -> FileQueryResults:
         return self.engine.search_file(Path(path), limit=limit, progress=progress, cancel=cancel)
 
-    def search_image(self, image: Image.Image, limit: int = 30) -> FileQueryResults:
-        return self.engine.search_image(image, limit=limit)
+    def search_image(self, image: Image.Image, limit: int = 30, progress: ProgressCallback | None = None,
+                     cancel: CancelToken | None = None) -> FileQueryResults:
+        return self.engine.search_image(image, limit=limit, progress=progress, cancel=cancel)
+
+    def warm_up(self) -> None:
+        """Load the query models now (in a worker, at start) so the first drop does not wait."""
+        warm = getattr(self.engine, "warm_up", None)
+        if warm is not None:
+            warm()
 
     def similar(self, hit: Hit, limit: int = 30) -> SearchResults | FileQueryResults:
         """"More like this": SearchResults (contract) or FileQueryResults (two lists)."""
         return self.engine.similar(hit.doc_id, hit.page, limit=limit)
 
     # pages ------------------------------------------------------------------------------------
-    def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100) -> QImage:
-        return pil_to_qimage(self.engine.render_page(doc_id_or_path, page, dpi=dpi))
+    def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100,
+                    max_px: int = PREVIEW_MAX_PX) -> QImage:
+        """The page as a QImage no larger than `max_px` on its longer side: the GUI thread turns
+        it into a pixmap, and a 108-megapixel photo took it seconds (the window froze)."""
+        image = self.engine.render_page(doc_id_or_path, page, dpi=dpi, max_px=max_px)
+        if max(image.size) > max_px:
+            image.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
+        return pil_to_qimage(image)
 
     def thumbnail(self, doc_id: int, page: int) -> QImage:
         return QImage(str(self.engine.thumbnail(doc_id, page)))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QApplication, QHBoxLayout, QListWidget, QListWidgetItem,
-                               QMainWindow, QMessageBox, QStackedWidget, QWidget)
+from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QHBoxLayout, QLineEdit, QListWidget,
+                               QListWidgetItem, QMainWindow, QMessageBox, QStackedWidget, QWidget)
 
 from desktop.engine_bridge import EngineBridge
 from desktop.folder_watcher import FolderWatcher
@@ -79,7 +79,9 @@ class MainWindow(QMainWindow):
         self.settings.changed.connect(self._setting_changed)
         translator.language_changed.connect(self._language_changed)  # bound: disconnects on delete
         self._install_shortcuts()
-        QApplication.instance().installEventFilter(self)  # Ctrl+V with a picture, in any field
+        for kind in (QLineEdit, QAbstractSpinBox):  # Ctrl+V with a picture, in any text field
+            for field in self.findChildren(kind):
+                field.installEventFilter(self)
         self.retranslate()
 
     def start(self) -> None:
@@ -136,7 +138,6 @@ class MainWindow(QMainWindow):
         holds a picture or a file to search with, refuse the override: the shortcut runs."""
         if (event.type() == QEvent.Type.ShortcutOverride
                 and isinstance(event, QKeyEvent) and event.matches(QKeySequence.StandardKey.Paste)
-                and isinstance(watched, QWidget) and watched.window() is self
                 and self.search.clipboard_searchable()):
             event.ignore()
             return True

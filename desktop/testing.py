@@ -73,8 +73,9 @@ def _thumbs_dir() -> Path:
 
 class FakeEngine:
     def __init__(self, delay_s: float = 0.0, index_files: int = 8, index_step_s: float = 0.0,
-                 with_heatmap: bool = True) -> None:
+                 with_heatmap: bool = True, page_size: tuple[int, int] = PAGE_SIZE) -> None:
         self.delay_s = delay_s
+        self.page_size = page_size
         self.index_files = index_files
         self.index_step_s = index_step_s
         self.with_heatmap = with_heatmap
@@ -135,8 +136,13 @@ class FakeEngine:
             cancel.check()
         return self._file_results(str(path))
 
-    def search_image(self, image: Image.Image, *, limit: int = 20) -> FileQueryResults:
+    def search_image(self, image: Image.Image, *, limit: int = 20, progress: ProgressCallback | None = None,
+                     cancel: CancelToken | None = None) -> FileQueryResults:
         self._wait("search_image")
+        if progress:
+            progress(RateMeter("ocr", 1, "pages").progress(1))
+        if cancel:
+            cancel.check()
         return self._file_results("clipboard.png")
 
     def similar(self, path_or_doc_id: Any, page: int = 1, *, limit: int = 20) -> SearchResults:
@@ -146,11 +152,17 @@ class FakeEngine:
         return SearchResults(f"doc:{path_or_doc_id}", "similar", hits, 8.0, ())
 
     # pages ------------------------------------------------------------------------------------
-    def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100) -> Image.Image:
+    def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100, *,
+                    max_px: int | None = None) -> Image.Image:
+        """A drawn sheet of `page_size` pixels (`max_px` is ignored, like a careless engine)."""
         self._wait("render_page")
-        img = Image.new("RGB", PAGE_SIZE, "white")
+        return self._sheet(doc_id_or_path, self.page_size)
+
+    @staticmethod
+    def _sheet(doc_id_or_path: Any, size: tuple[int, int]) -> Image.Image:
+        img = Image.new("RGB", size, "white")
         draw = ImageDraw.Draw(img)
-        w, h = PAGE_SIZE
+        w, h = size
         draw.rectangle((10, 10, w - 10, h - 10), outline="black", width=3)
         draw.rectangle((int(w * 0.66), int(h * 0.78), w - 10, h - 10), outline="black", width=2)
         seed = hash(str(doc_id_or_path)) % 7
@@ -162,7 +174,7 @@ class FakeEngine:
     def thumbnail(self, doc_id: int, page: int) -> Path:
         path = self._thumbs / f"{doc_id}-{page}.png"
         if not path.exists():
-            self.render_page(doc_id, page).resize((160, 113)).save(path)
+            self._sheet(doc_id, PAGE_SIZE).resize((160, 113)).save(path)
         return path
 
     def page_words(self, doc_id: int, page: int) -> tuple[Word, ...]:

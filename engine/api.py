@@ -190,14 +190,23 @@ class Engine:
         return read
 
     def search_image(self, image: Image.Image, *, limit: int = 20,
-                     evidence: Collection[str] | None = None) -> FileQueryResults:
+                     evidence: Collection[str] | None = None,
+                     progress: ProgressCallback | None = None,
+                     cancel: CancelToken | None = None) -> FileQueryResults:
         """Query with a picture already in memory (clipboard paste, camera)."""
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="zumen-query-") as tmp:
             target = Path(tmp) / "pasted.png"
             image.save(target)
-            return self.search_file(target, limit=limit, evidence=evidence)
+            return self.search_file(target, limit=limit, evidence=evidence, progress=progress,
+                                    cancel=cancel)
+
+    def warm_up(self) -> None:
+        """Load the models a drawing query needs (text and image towers, OCR) now, e.g. while
+        the desktop window opens, so that the first drop does not wait for them."""
+        for model in ("text_encoder", "image_encoder", "ocr"):
+            getattr(self._lib, model)  # each property loads its model on first access
 
     def _file_results(self, query_path: str, text: str, words: Sequence[Word], source: str,
                       image_vec, exclude: set[int], limit: int,
@@ -234,10 +243,14 @@ class Engine:
                                   {doc.id}, limit, evidence, time.perf_counter())
 
     # -- pages, thumbnails, explanations ---------------------------------------------------
-    def render_page(self, target: Path | str | int, page: int = 1, dpi: int = 100) -> Image.Image:
+    def render_page(self, target: Path | str | int, page: int = 1, dpi: int = 100, *,
+                    max_px: int | None = None) -> Image.Image:
+        """Picture of a page; with `max_px`, its longer side is at most that (a 108-megapixel
+        photo is decoded at a reduced size, never whole, for a preview)."""
         from engine.extract import render_page
 
-        return render_page(self._path_of(target), page, dpi)
+        return render_page(self._path_of(target), page, dpi, max_px=max_px,
+                           settings=self._lib.settings)
 
     def thumbnail(self, target: Path | str | int, page: int = 1) -> Path:
         """A cached PNG thumbnail of a page (rendered on first request)."""

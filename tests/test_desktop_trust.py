@@ -160,3 +160,85 @@ def test_a_failed_search_says_why_in_the_ui_language(qtbot, window, tmp_path):
     assert shown.startswith("検索に失敗しました") and "corrupt.pdf" in shown
     assert "cannot open broken file" not in shown  # the engine's English stays in the tooltip
     assert "cannot open broken file" in window.search.status.label.toolTip()
+
+
+class ManyHitsEngine(FakeEngine):
+    """A library answering with 30 documents and 30 drawings, on A1 sheets of 108 megapixels."""
+
+    def __init__(self) -> None:
+        super().__init__(page_size=(12_000, 9_000))
+
+    def _file_results(self, query_path):  # noqa: ANN001
+        from dataclasses import replace
+        results = super()._file_results(query_path)
+        def many(hits):  # noqa: ANN001, ANN202
+            return tuple(replace(h, doc_id=h.doc_id + 10 * i, rank=i + 1)
+                         for i, h in enumerate(hits * (30 // len(hits))))
+        return replace(results, related=replace(results.related, hits=many(results.related.hits)),
+                       similar=replace(results.similar, hits=many(results.similar.hits)))
+
+
+class StallMeter:
+    """Longest stretch of work of the GUI thread between two ticks of a 10 ms timer.
+
+    Measured in the GUI thread's own CPU time (time.thread_time), so that other processes
+    on a busy 2-core machine cannot make the window look frozen when it is not, and cannot
+    hide a slot that really works for too long. `worst_wall_ms` is the plain wall-clock gap."""
+
+    def __init__(self) -> None:
+        import time
+        from PySide6.QtCore import QTimer
+        self._time = time
+        self.ticks: list[tuple[float, float]] = []
+        self.timer = QTimer(interval=10)
+        self.timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        self.ticks.append((self._time.perf_counter(), self._time.thread_time()))
+
+    def __enter__(self) -> "StallMeter":
+        self.ticks = []
+        self._tick()
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.timer.stop()
+
+    def worst_ms(self) -> float:
+        return max((b[1] - a[1]) * 1000 for a, b in zip(self.ticks, self.ticks[1:]))
+
+    def worst_wall_ms(self) -> float:
+        return max((b[0] - a[0]) * 1000 for a, b in zip(self.ticks, self.ticks[1:]))
+
+
+def test_the_event_loop_never_stalls_during_a_drop(qtbot, tmp_path):
+    """Rows are built a few per turn, pages arrive shrunk (≤ 3000 px) from the workers."""
+    window = make_window(qtbot, tmp_path, ManyHitsEngine())
+    search = window.search
+    with StallMeter() as meter:
+        with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+            search.run_file(tmp_path / "A1-sheet.pdf")
+        qtbot.waitUntil(lambda: search.first_list.is_filled() and search.second_list.is_filled(),
+                        timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: search.preview.hit_view.has_page() and search.preview.query_view.has_page(),
+                        timeout=WAIT_MS)
+        qtbot.wait(200)  # thumbnails and the heat map land
+    assert search.first_list.total() == 30 and search.first_title.text() == "Related documents (30)"
+    page = search.preview.hit_view.sceneRect()
+    assert max(page.width(), page.height()) <= 3000
+    assert meter.worst_ms() < 100, (f"the GUI thread worked {meter.worst_ms():.0f} ms at a stretch "
+                                    f"(wall clock {meter.worst_wall_ms():.0f} ms)")
+    window.runner.wait(10_000)
+
+
+def test_a_huge_pasted_picture_is_shrunk_off_the_gui_thread(qtbot, window):
+    image = QImage(9000, 6000, QImage.Format.Format_RGB32)
+    image.fill(0xFFFFFF)
+    with StallMeter() as meter:
+        with qtbot.waitSignal(window.search.results_shown, timeout=WAIT_MS):
+            window.search.run_image(image)
+        qtbot.waitUntil(window.search.preview.query_view.has_page, timeout=WAIT_MS)
+    assert max(window.search.preview.query_view.sceneRect().width(), 0) <= 3000
+    assert meter.worst_ms() < 100, (f"the GUI thread worked {meter.worst_ms():.0f} ms at a stretch "
+                                    f"(wall clock {meter.worst_wall_ms():.0f} ms)")

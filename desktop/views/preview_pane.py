@@ -11,7 +11,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QToolButton,
                                QVBoxLayout, QWidget)
 
-from desktop.engine_bridge import EngineBridge
+from desktop.engine_bridge import PREVIEW_MAX_PX, EngineBridge
 from desktop.errors import explain
 from desktop.i18n import tr
 from desktop.views.labels import MessageLabel
@@ -20,6 +20,18 @@ from desktop.workers import TaskRunner
 from engine.types import Box, Hit
 
 PREVIEW_DPI = 110
+
+
+def fit_image(image: QImage, max_px: int) -> QImage:
+    """`image` shrunk to at most `max_px` a side. Qt holds Python's lock while it scales, so a
+    smooth scale of a 54-megapixel paste (~250 ms) froze the window even in a worker: a fast
+    reduction to twice the size first, then a smooth one over few pixels."""
+    if max(image.width(), image.height()) <= max_px:
+        return image
+    keep = Qt.AspectRatioMode.KeepAspectRatio
+    if max(image.width(), image.height()) > 2 * max_px:
+        image = image.scaled(2 * max_px, 2 * max_px, keep, Qt.TransformationMode.FastTransformation)
+    return image.scaled(max_px, max_px, keep, Qt.TransformationMode.SmoothTransformation)
 
 
 class PreviewPane(QWidget):
@@ -34,7 +46,8 @@ class PreviewPane(QWidget):
         self.hit: Optional[Hit] = None
         self._query_path: Optional[str] = None
         self._query_boxes: tuple[Box, ...] = ()
-        self._gen = 0
+        self._gen = 0  # of the hit shown: late pages of an earlier hit are dropped
+        self._query_gen = 0  # of the query shown
         self.title = MessageLabel()
         self.title.setObjectName("PreviewTitle")
         self.why = MessageLabel()
@@ -129,6 +142,7 @@ class PreviewPane(QWidget):
     # query side -------------------------------------------------------------------------------
     def clear(self) -> None:
         """Forget the query and the hit (a new search starts)."""
+        self._query_gen += 1
         self._query_path, self._query_boxes = None, ()
         self.query_view.clear_page()
         self.query_box.setVisible(False)
@@ -146,15 +160,23 @@ class PreviewPane(QWidget):
         self.retranslate()
 
     def show_query_image(self, image: QImage, boxes: tuple[Box, ...] = ()) -> None:
+        """A pasted picture beside the results; shrunk off the GUI thread (it may be huge)."""
         self.query_box.setVisible(True)
-        self.query_view.set_page(image, boxes)
+        gen = self._query_gen
+
+        def fitted(ctx) -> QImage:  # noqa: ANN001
+            return fit_image(image, PREVIEW_MAX_PX)
+        self._runner.submit(fitted, priority=10, name="fit-query", on_result=lambda small: (
+            gen == self._query_gen and self.query_view.set_page(small, boxes)))
 
     def show_query_file(self, path: Path) -> None:
         """Render page 1 of the dropped file beside the results (off the GUI thread)."""
         self._query_path = str(path)
         self.query_box.setVisible(True)
+        gen = self._query_gen
         self._runner.submit(lambda ctx: self._bridge.render_page(str(path), 1, PREVIEW_DPI),
-                            on_result=lambda image: self.query_view.set_page(image, self._query_boxes), priority=10,
+                            on_result=lambda image: gen == self._query_gen and self.query_view.set_page(
+                                image, self._query_boxes), priority=10,
                             on_error=lambda err: self.status_message.emit(explain(err).text), name="render-query")
 
     def set_query_boxes(self, boxes: tuple[Box, ...]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QToolButton, QVBoxLayout, QWidget)
@@ -13,6 +13,8 @@ from desktop.views.labels import ElidedLabel
 from engine.types import Hit
 
 THUMB = QSize(112, 80)
+FIRST_ROWS = 2  # built at once (both lists fill in the same turn); the rest follow at once
+ROWS_PER_TURN = 2  # then a few per event-loop turn (a row takes ~5 ms)
 BAR_COLORS = {"confidence": "#d62728", "lexical": "#1f77b4", "semantic": "#9467bd",
               "visual": "#2ca02c"}
 
@@ -148,6 +150,7 @@ class ResultListView(QListWidget):
     voted = Signal(object, int)  # Hit, vote
     thumbnail_needed = Signal(int, int)  # doc_id, page
     switch_requested = Signal()
+    filled = Signal()  # every row of the last set_hits is built
 
     def __init__(self) -> None:
         super().__init__()
@@ -159,6 +162,8 @@ class ResultListView(QListWidget):
         self.currentRowChanged.connect(self._on_row)
         self.itemDoubleClicked.connect(lambda item: self.open_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
         self._rows: list[ResultRowView] = []
+        self._hits: list[Hit] = []
+        self._batch = 0
         self.empty_text = ""
 
     def paintEvent(self, event) -> None:  # noqa: ANN001
@@ -171,9 +176,22 @@ class ResultListView(QListWidget):
                              self.empty_text)
 
     def set_hits(self, hits: tuple[Hit, ...] | list[Hit]) -> None:
+        """Show `hits`: the rows a screen holds at once, the rest a few per event-loop turn.
+
+        A row is a widget tree (~4 ms to build and lay out): 30 of them built in one go froze
+        the window for over 100 ms when an answer arrived."""
+        self._batch += 1
         self._rows = []  # first: clear() may resize the list, and the old row widgets are going
         self.clear()
-        for hit in hits:
+        self._hits = list(hits)
+        self._add_rows(self._batch)
+
+    def _add_rows(self, batch: int) -> None:
+        if batch != self._batch:  # a newer answer replaced these hits
+            return
+        start = len(self._rows)
+        end = min(len(self._hits), start + (FIRST_ROWS if start == 0 else ROWS_PER_TURN))
+        for hit in self._hits[start:end]:
             row = ResultRowView(hit)
             row.voted.connect(self.voted)
             item = QListWidgetItem()
@@ -182,13 +200,28 @@ class ResultListView(QListWidget):
             self.setItemWidget(item, row)
             self._rows.append(row)
             self.thumbnail_needed.emit(hit.doc_id, hit.page)
-        self._fit_rows()
+        self._fit_rows(start)
+        if end < len(self._hits):
+            QTimer.singleShot(0, lambda: self._add_rows(batch))
+        else:
+            self.filled.emit()
+
+    def is_filled(self) -> bool:
+        return len(self._rows) == len(self._hits)
 
     def rows(self) -> list[ResultRowView]:
         return list(self._rows)
 
     def hits(self) -> list[Hit]:
-        return [row.hit for row in self._rows]
+        """Every hit of the list, also those whose rows are still being built."""
+        return list(self._hits)
+
+    def total(self) -> int:
+        return len(self._hits)
+
+    def current_hit(self) -> Hit | None:
+        row = self.currentRow()
+        return self._rows[row].hit if 0 <= row < len(self._rows) else None
 
     def clear_selection(self) -> None:
         """No current row (the sibling list has the selection); emits nothing."""
@@ -196,10 +229,6 @@ class ResultListView(QListWidget):
         self.setCurrentRow(-1)
         self.clearSelection()
         self.blockSignals(False)
-
-    def current_hit(self) -> Hit | None:
-        row = self.currentRow()
-        return self._rows[row].hit if 0 <= row < len(self._rows) else None
 
     def set_thumbnail(self, doc_id: int, page: int, image: QImage) -> None:
         for row in self._rows:
@@ -230,12 +259,13 @@ class ResultListView(QListWidget):
         super().resizeEvent(event)
         self._fit_rows()
 
-    def _fit_rows(self) -> None:
+    def _fit_rows(self, start: int = 0) -> None:
         """Rows as wide as the list; their height follows the wrapped snippet."""
         width = max(300, self.viewport().width() - 6)
-        if self.count() != len(self._rows):  # rows are being added: set_hits fits them at the end
+        if self.count() != len(self._rows):  # rows are being added: _add_rows fits them
             return
-        for i, row in enumerate(self._rows):
+        for i in range(start, len(self._rows)):
+            row = self._rows[i]
             row.setFixedWidth(width)
             height = row.layout().heightForWidth(width) if row.layout().hasHeightForWidth() else -1
             height = max(height, row.sizeHint().height(), THUMB.height() + 24)

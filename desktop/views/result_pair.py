@@ -46,7 +46,7 @@ class ResultPairView(QSplitter):
     def share_space(self) -> None:
         """Two lists split the height; an empty one shrinks to its "nothing found" line."""
         total = max(400, self.height())
-        first, second = self.first_list.count(), self.second_list.count()
+        first, second = self.first_list.total(), self.second_list.total()
         if first and not second:
             self.setSizes([total - EMPTY_LIST_PX, EMPTY_LIST_PX])
         elif second and not first:
@@ -65,7 +65,7 @@ class ResultPairView(QSplitter):
     def select_hit(self, hit: Hit) -> bool:
         """Select `hit` where it is listed; False when neither list shows it."""
         for view in self.lists():
-            for row, listed in enumerate(view.hits()):
+            for row, listed in enumerate(row.hit for row in view.rows()):
                 if (listed.doc_id, listed.page) == (hit.doc_id, hit.page) and view.isVisibleTo(self):
                     if view.currentRow() != row:
                         view.setCurrentRow(row)
@@ -94,7 +94,7 @@ class ResultPairView(QSplitter):
         file_mode = self.mode == "file"
         self.first_list.empty_text = tr("No related documents found.") if file_mode else tr("Nothing found.")
         self.second_list.empty_text = tr("No similar drawings found.")
-        first, second = self.first_list.count(), self.second_list.count()
+        first, second = self.first_list.total(), self.second_list.total()
         if file_mode:
             self.first_title.setText(tr("Related documents ({n})", n=first))
             self.second_title.setText(tr("Similar drawings ({n})", n=second))

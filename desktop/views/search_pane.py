@@ -35,7 +35,7 @@ def _mtimes(hits: tuple[Hit, ...]) -> dict[str, float]:
 
 
 class SearchPane(QWidget):
-    results_shown = Signal(str)  # "keyword" / "file" / "similar"
+    results_shown = Signal(str)  # "keyword" / "file" / "similar"; once every row is built
     status_message = Signal(str)
 
     def __init__(self, bridge: EngineBridge, runner: TaskRunner) -> None:
@@ -53,6 +53,7 @@ class SearchPane(QWidget):
         self._results: dict[str, tuple[Hit, ...]] = {"first": (), "second": ()}
         self._mtimes: dict[str, float] = {}
         self._thumbs: dict[tuple[int, int], QImage] = {}
+        self._announce = -1  # the search generation whose results_shown is still due
 
         self.drop_zone = DropZoneView()
         self.search_box = QLineEdit()
@@ -91,6 +92,8 @@ class SearchPane(QWidget):
         self.paste_button.clicked.connect(self.paste)
         self.status.stop_requested.connect(self.stop)
         self.filters.changed.connect(self._refill)
+        for view in self.results.lists():
+            view.filled.connect(self._announce_when_filled)
         self.preview.more_like_this.connect(self.run_similar)
         self.preview.status_message.connect(self.status_message)
         for view, other in ((self.first_list, self.second_list), (self.second_list, self.first_list)):
@@ -178,10 +181,12 @@ class SearchPane(QWidget):
         self.preview.show_query_image(image)
 
         def job(ctx) -> tuple[FileQueryResults, dict]:  # noqa: ANN001
-            results = self._bridge.search_image(qimage_to_pil(image))
+            results = self._bridge.search_image(qimage_to_pil(image), progress=ctx.progress, cancel=ctx.cancel)
             return results, _mtimes(results.related.hits + results.similar.hits)
         self._task = self._runner.submit(job, on_result=lambda r: self._show_file(gen, *r),
-                                         on_error=lambda e: self._failed(gen, e), name="search-image", priority=20)
+                                         on_error=lambda e: self._failed(gen, e),
+                                         on_progress=lambda p: self._progress(gen, p), name="search-image",
+                                         priority=20)
 
     def run_similar(self, hit: Hit) -> None:
         gen = self._begin(hit.title)
@@ -280,7 +285,14 @@ class SearchPane(QWidget):
         else:
             self._set_status("{n} results in {s:.1f} s", n=count, s=self.last_elapsed_s)
         self.results.select_first()
-        self.results_shown.emit(self._mode)
+        self._announce = self._gen
+        self._announce_when_filled()
+
+    def _announce_when_filled(self) -> None:
+        """`results_shown` once every row of the answer is built (rows arrive a few per turn)."""
+        if self._announce == self._gen and all(view.is_filled() for view in self.results.lists()):
+            self._announce = -1
+            self.results_shown.emit(self._mode)
 
     def _refill(self) -> None:
         shown = self.preview.hit
