@@ -31,9 +31,11 @@ class EngineLike(Protocol):
               cancel: CancelToken | None = None) -> IndexReport: ...
     def search(self, text: str, *, limit: int = 20, kinds: set | None = None) -> SearchResults: ...
     def search_file(self, path: Path, *, limit: int = 20, progress: ProgressCallback | None = None,
-                    cancel: CancelToken | None = None) -> FileQueryResults: ...
+                    cancel: CancelToken | None = None, drop_terms: Sequence[str] = (),
+                    add_terms: Sequence[str] = ()) -> FileQueryResults: ...
     def search_image(self, image: Image.Image, *, limit: int = 20, progress: ProgressCallback | None = None,
-                     cancel: CancelToken | None = None) -> FileQueryResults: ...
+                     cancel: CancelToken | None = None, drop_terms: Sequence[str] = (),
+                     add_terms: Sequence[str] = ()) -> FileQueryResults: ...
     def similar(self, path_or_doc_id: Any, page: int = 1, *, limit: int = 20) -> SearchResults: ...
     def status(self) -> LibraryStatus: ...
     def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100, *,
@@ -133,12 +135,17 @@ class EngineBridge:
         return self.engine.search(text, limit=limit, kinds=kinds)
 
     def search_file(self, path: Path, limit: int = 30, progress: ProgressCallback | None = None,
-                    cancel: CancelToken | None = None) -> FileQueryResults:
-        return self.engine.search_file(Path(path), limit=limit, progress=progress, cancel=cancel)
+                    cancel: CancelToken | None = None, drop_terms: Sequence[str] = (),
+                    add_terms: Sequence[str] = ()) -> FileQueryResults:
+        """A drawing query; `drop_terms` / `add_terms` are the user's corrections (query chips)."""
+        return self.engine.search_file(Path(path), limit=limit, progress=progress, cancel=cancel,
+                                       drop_terms=tuple(drop_terms), add_terms=tuple(add_terms))
 
     def search_image(self, image: Image.Image, limit: int = 30, progress: ProgressCallback | None = None,
-                     cancel: CancelToken | None = None) -> FileQueryResults:
-        return self.engine.search_image(image, limit=limit, progress=progress, cancel=cancel)
+                     cancel: CancelToken | None = None, drop_terms: Sequence[str] = (),
+                     add_terms: Sequence[str] = ()) -> FileQueryResults:
+        return self.engine.search_image(image, limit=limit, progress=progress, cancel=cancel,
+                                        drop_terms=tuple(drop_terms), add_terms=tuple(add_terms))
 
     def warm_up(self) -> None:
         """Load the query models now (in a worker, at start) so the first drop does not wait."""

@@ -81,6 +81,7 @@ class FakeEngine:
         self.with_heatmap = with_heatmap
         self.feedback_log: list[dict] = []
         self.calls: list[str] = []
+        self.corrections: list[tuple[tuple[str, ...], tuple[str, ...]]] = []  # (drop, add) per query
         self._folders: list[str] = ["/plant/drawings", "/plant/specs"]
         self._thumbs = _thumbs_dir()
         self._lock = threading.Lock()
@@ -116,8 +117,10 @@ class FakeEngine:
         hits = tuple(self._hit(d, i + 1, terms) for i, d in enumerate(docs))
         return SearchResults(text, "keyword", hits, 12.0, terms)
 
-    def _file_results(self, query_path: str) -> FileQueryResults:
-        terms = ("1258-B2P", "S45C", "焼入れ")
+    READ_TERMS = ("1258-B2P", "S45C", "焼入れ", "uitimaker")  # "what was read", one misread
+
+    def _file_results(self, query_path: str, drop: Sequence[str] = (), add: Sequence[str] = ()) -> FileQueryResults:
+        terms = tuple(t for t in self.READ_TERMS if t not in drop) + tuple(add)
         related = tuple(self._hit(d, i + 1, terms) for i, d in
                         enumerate(d for d in FAKE_DOCS if d.kind == "document"))
         similar = tuple(self._hit(d, i + 1, terms, visual=0.9 - 0.1 * i) for i, d in
@@ -125,25 +128,30 @@ class FakeEngine:
         words = (Word("1258-B2P", Box(0.68, 0.80, 0.96, 0.86)), Word("S45C", Box(0.68, 0.86, 0.8, 0.92)))
         return FileQueryResults(query_path, FAKE_DOCS[0].text, ("1258-B2P", "S45C"), "text-layer",
                                 SearchResults(query_path, "file", related, 20.0, terms),
-                                SearchResults(query_path, "file", similar, 20.0, terms), words, 40.0)
+                                SearchResults(query_path, "file", similar, 20.0, terms), words, 40.0,
+                                terms)
 
     def search_file(self, path: Path, *, limit: int = 20, progress: ProgressCallback | None = None,
-                    cancel: CancelToken | None = None) -> FileQueryResults:
+                    cancel: CancelToken | None = None, drop_terms: Sequence[str] = (),
+                    add_terms: Sequence[str] = ()) -> FileQueryResults:
         self._wait("search_file")
+        self.corrections.append((tuple(drop_terms), tuple(add_terms)))
         if progress:
             progress(RateMeter("extract", 1, "pages").progress(1))
         if cancel:
             cancel.check()
-        return self._file_results(str(path))
+        return self._file_results(str(path), drop_terms, add_terms)
 
     def search_image(self, image: Image.Image, *, limit: int = 20, progress: ProgressCallback | None = None,
-                     cancel: CancelToken | None = None) -> FileQueryResults:
+                     cancel: CancelToken | None = None, drop_terms: Sequence[str] = (),
+                     add_terms: Sequence[str] = ()) -> FileQueryResults:
         self._wait("search_image")
+        self.corrections.append((tuple(drop_terms), tuple(add_terms)))
         if progress:
             progress(RateMeter("ocr", 1, "pages").progress(1))
         if cancel:
             cancel.check()
-        return self._file_results("clipboard.png")
+        return self._file_results("clipboard.png", drop_terms, add_terms)
 
     def similar(self, path_or_doc_id: Any, page: int = 1, *, limit: int = 20) -> SearchResults:
         self._wait("similar")

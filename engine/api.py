@@ -23,7 +23,8 @@ from engine.indexing.pipeline import IndexingPipeline, file_sha1
 from engine.indexing.scanner import canonical, is_under
 from engine.library import _AUTO, Library
 from engine.progress import CancelToken, Progress, ProgressCallback, report
-from engine.search.query import Searcher, mean_vector
+from engine.analyze import normalize
+from engine.search.query import Searcher, edit_query_text, mean_vector, read_terms
 from engine.types import (FileQueryResults, Hit, IndexReport, LibraryStatus, PackInfo,
                           SearchResults, Word)
 
@@ -51,6 +52,7 @@ class Engine:
         self._lib = library
         self._searcher = Searcher(library)
         self._query_cache: OrderedDict[tuple, _QueryRead] = OrderedDict()
+        self._pastes: Path | None = None  # temporary folder of pasted pictures, while open
 
     @classmethod
     def open(cls, library: Path | str | None = None, *, pack: Path | str | None = None,
@@ -72,6 +74,11 @@ class Engine:
         self.close()
 
     def close(self) -> None:
+        if self._pastes is not None:
+            import shutil
+
+            shutil.rmtree(self._pastes, ignore_errors=True)
+            self._pastes = None
         self._lib.close()
 
     @property
@@ -143,8 +150,12 @@ class Engine:
     def search_file(self, path: Path | str, *, limit: int = 20,
                     evidence: Collection[str] | None = None,
                     progress: ProgressCallback | None = None,
-                    cancel: CancelToken | None = None, show_weak: bool = False) -> FileQueryResults:
+                    cancel: CancelToken | None = None, show_weak: bool = False,
+                    drop_terms: Collection[str] = (), add_terms: Sequence[str] = ()) -> FileQueryResults:
         """"I have this drawing": related documents and similar drawings for a PDF or image.
+
+        `drop_terms` / `add_terms` correct what was read (FileQueryResults.read_terms): a misread
+        or a word that should not count is left out, a word is added; the page is not read again.
 
         When no document reaches the calibrated confidence, `related.no_match` is set and the
         list is empty (with `show_weak`, the weak hits are listed all the same).
@@ -159,7 +170,12 @@ class Engine:
         read = self._read_query(path, want_image, progress)
         if cancel is not None:
             cancel.check()
-        return self._file_results(str(path), read.text, read.words, read.source,
+        text, words = read.text, read.words
+        if drop_terms or add_terms:
+            text = edit_query_text(text, drop_terms, add_terms)
+            dropped = {normalize(t) for t in drop_terms}
+            words = tuple(w for w in words if normalize(w.text).strip(".,:;()") not in dropped)
+        return self._file_results(str(path), text, words, read.source,
                                   read.image_vector if want_image else None, read.same_docs, limit,
                                   evidence, t0, progress, show_weak)
 
@@ -191,16 +207,25 @@ class Engine:
 
     def search_image(self, image: Image.Image, *, limit: int = 20,
                      evidence: Collection[str] | None = None,
-                     progress: ProgressCallback | None = None,
-                     cancel: CancelToken | None = None) -> FileQueryResults:
-        """Query with a picture already in memory (clipboard paste, camera)."""
+                     progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                     drop_terms: Collection[str] = (), add_terms: Sequence[str] = ()) -> FileQueryResults:
+        """Query with a picture already in memory (clipboard paste, camera).
+
+        The picture is kept, named by its content, in a temporary folder while the engine is
+        open (never in the library): asking again about the same picture, e.g. with corrected
+        terms, reuses what was read from it instead of reading it again."""
         import tempfile
 
-        with tempfile.TemporaryDirectory(prefix="zumen-query-") as tmp:
-            target = Path(tmp) / "pasted.png"
-            image.save(target)
-            return self.search_file(target, limit=limit, evidence=evidence, progress=progress,
-                                    cancel=cancel)
+        if self._pastes is None:
+            self._pastes = Path(tempfile.mkdtemp(prefix="zumen-pasted-"))
+        digest = hashlib.sha1(f"{image.mode}{image.size}".encode() + image.tobytes()).hexdigest()[:24]
+        target = self._pastes / f"pasted-{digest}.png"
+        if not target.exists():
+            partial = target.with_suffix(".part")
+            image.save(partial, format="PNG")
+            partial.replace(target)
+        return self.search_file(target, limit=limit, evidence=evidence, progress=progress,
+                                cancel=cancel, drop_terms=drop_terms, add_terms=add_terms)
 
     def warm_up(self) -> None:
         """Load the models a drawing query needs (text and image towers, OCR) now, e.g. while
@@ -223,7 +248,7 @@ class Engine:
         report(progress, Progress("search", 3, 3, "steps", "done"))
         return FileQueryResults(query_path, text, tuple(q.identifiers), source,  # type: ignore[arg-type]
                                 related, similar, tuple(words),
-                                (time.perf_counter() - t0) * 1000)
+                                (time.perf_counter() - t0) * 1000, read_terms(q))
 
     def similar(self, target: Path | str | int, page: int = 1, *, limit: int = 20,
                 evidence: Collection[str] | None = None) -> FileQueryResults:

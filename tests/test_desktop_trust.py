@@ -168,9 +168,9 @@ class ManyHitsEngine(FakeEngine):
     def __init__(self) -> None:
         super().__init__(page_size=(12_000, 9_000))
 
-    def _file_results(self, query_path):  # noqa: ANN001
+    def _file_results(self, query_path, drop=(), add=()):  # noqa: ANN001
         from dataclasses import replace
-        results = super()._file_results(query_path)
+        results = super()._file_results(query_path, drop, add)
         def many(hits):  # noqa: ANN001, ANN202
             return tuple(replace(h, doc_id=h.doc_id + 10 * i, rank=i + 1)
                          for i, h in enumerate(hits * (30 // len(hits))))
@@ -242,3 +242,41 @@ def test_a_huge_pasted_picture_is_shrunk_off_the_gui_thread(qtbot, window):
     assert max(window.search.preview.query_view.sceneRect().width(), 0) <= 3000
     assert meter.worst_ms() < 100, (f"the GUI thread worked {meter.worst_ms():.0f} ms at a stretch "
                                     f"(wall clock {meter.worst_wall_ms():.0f} ms)")
+
+
+def test_query_chips_show_what_was_read_and_correct_it(qtbot, window, tmp_path):
+    search, engine = window.search, window.bridge.engine
+    search_file(qtbot, window, tmp_path / "1258-B2P.pdf")
+    chips = search.chips
+    assert chips.isVisibleTo(search) and chips.name.text() == "1258-B2P.pdf"
+    assert chips.terms() == ("1258-B2P", "S45C", "焼入れ", "uitimaker")
+    qtbot.waitUntil(lambda: chips.thumb.pixmap() is not None and not chips.thumb.pixmap().isNull(),
+                    timeout=WAIT_MS)
+    misread = chips.chips.item(3)
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        chips.chips.itemClicked.emit(misread)  # a click on "uitimaker ✕"
+    assert engine.corrections[-1] == (("uitimaker",), ())
+    assert chips.left_out() == ("uitimaker",) and chips.chips.item(3).font().strikeOut()
+    assert search.preview.query_view.has_page()  # the query stays beside the results
+    chips.add_box.setText("焼戻し")
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        qtbot.keyClick(chips.add_box, Qt.Key.Key_Return)
+    assert engine.corrections[-1] == (("uitimaker",), ("焼戻し",))
+    assert engine.calls.count("search_file") == 3
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        chips.reset_button.click()
+    assert engine.corrections[-1] == ((), ()) and chips.left_out() == () and chips.added() == ()
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_keyword("S45C")
+    assert not chips.isVisibleTo(search)
+
+
+def test_query_chips_refine_a_pasted_picture(qtbot, window):
+    image = QImage(64, 48, QImage.Format.Format_RGB32)
+    image.fill(0xFFFFFF)
+    with qtbot.waitSignal(window.search.results_shown, timeout=WAIT_MS):
+        window.search.run_image(image)
+    with qtbot.waitSignal(window.search.results_shown, timeout=WAIT_MS):
+        window.search.chips.chips.itemClicked.emit(window.search.chips.chips.item(1))
+    assert window.bridge.engine.corrections[-1] == (("S45C",), ())
+    assert window.bridge.engine.calls.count("search_image") == 2

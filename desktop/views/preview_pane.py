@@ -37,6 +37,7 @@ def fit_image(image: QImage, max_px: int) -> QImage:
 class PreviewPane(QWidget):
     more_like_this = Signal(object)  # Hit
     status_message = Signal(str)
+    query_shown = Signal(QImage)  # the query's page as drawn beside the results
 
     def __init__(self, bridge: EngineBridge, runner: TaskRunner) -> None:
         super().__init__()
@@ -166,8 +167,8 @@ class PreviewPane(QWidget):
 
         def fitted(ctx) -> QImage:  # noqa: ANN001
             return fit_image(image, PREVIEW_MAX_PX)
-        self._runner.submit(fitted, priority=10, name="fit-query", on_result=lambda small: (
-            gen == self._query_gen and self.query_view.set_page(small, boxes)))
+        self._runner.submit(fitted, priority=10, name="fit-query",
+                            on_result=lambda small: self._query_loaded(gen, small, boxes))
 
     def show_query_file(self, path: Path) -> None:
         """Render page 1 of the dropped file beside the results (off the GUI thread)."""
@@ -175,9 +176,13 @@ class PreviewPane(QWidget):
         self.query_box.setVisible(True)
         gen = self._query_gen
         self._runner.submit(lambda ctx: self._bridge.render_page(str(path), 1, PREVIEW_DPI),
-                            on_result=lambda image: gen == self._query_gen and self.query_view.set_page(
-                                image, self._query_boxes), priority=10,
+                            on_result=lambda image: self._query_loaded(gen, image, self._query_boxes), priority=10,
                             on_error=lambda err: self.status_message.emit(explain(err).text), name="render-query")
+
+    def _query_loaded(self, gen: int, image: QImage, boxes: tuple[Box, ...]) -> None:
+        if gen == self._query_gen:
+            self.query_view.set_page(image, boxes)
+            self.query_shown.emit(image)
 
     def set_query_boxes(self, boxes: tuple[Box, ...]) -> None:
         self._query_boxes = tuple(boxes)

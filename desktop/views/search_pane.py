@@ -18,6 +18,7 @@ from desktop.i18n import tr
 from desktop.views.drop_zone import DROPPABLE, DropZoneView
 from desktop.views.filter_bar import FilterBar
 from desktop.views.preview_pane import PreviewPane
+from desktop.views.query_chips import QueryChipsView
 from desktop.views.result_pair import ResultPairView
 from desktop.views.search_status import SearchStatusView
 from desktop.workers import Task, TaskRunner
@@ -63,6 +64,10 @@ class SearchPane(QWidget):
         self.search_button.setObjectName("PrimaryButton")
         self.filters = FilterBar()
         self.status = SearchStatusView()
+        self.chips = QueryChipsView()
+        self.chips.setVisible(False)
+        self._query: Path | QImage | None = None  # the drawing query on screen (chips refine it)
+        self._refining = False
         self.results = ResultPairView()
         self.first_list, self.second_list = self.results.lists()
         self.first_title, self.second_title = self.results.first_title, self.results.second_title
@@ -81,6 +86,7 @@ class SearchPane(QWidget):
         layout.addLayout(search_row)
         layout.addWidget(self.filters)
         layout.addWidget(self.status)
+        layout.addWidget(self.chips)
         layout.addWidget(self.results_splitter, 1)
         self.results_splitter.setVisible(False)
 
@@ -91,6 +97,8 @@ class SearchPane(QWidget):
         self.open_button.clicked.connect(self.choose_file)
         self.paste_button.clicked.connect(self.paste)
         self.status.stop_requested.connect(self.stop)
+        self.chips.changed.connect(self.refine)
+        self.preview.query_shown.connect(self.chips.set_thumbnail)
         self.filters.changed.connect(self._refill)
         for view in self.results.lists():
             view.filled.connect(self._announce_when_filled)
@@ -111,6 +119,7 @@ class SearchPane(QWidget):
         self.open_button.setText(tr("Open file…"))
         self.paste_button.setText(tr("Paste picture"))
         self.filters.retranslate()
+        self.chips.retranslate()
         self.preview.retranslate()
         self.results.retranslate()
         self.status.retranslate()
@@ -134,6 +143,10 @@ class SearchPane(QWidget):
         self.results.clear_hits(tr("Searching…"))
         return self._gen
 
+    def _forget_query(self) -> None:
+        self._query, self._refining = None, False
+        self.chips.setVisible(False)
+
     def stop(self) -> None:
         """Cancel the running search and forget its answer."""
         if self._task is not None and not self._task.is_done:
@@ -149,6 +162,7 @@ class SearchPane(QWidget):
 
     def run_keyword(self, text: str) -> None:
         gen = self._begin(text)
+        self._forget_query()
         self.preview.clear()
         kinds = self.filters.kinds()
 
@@ -162,34 +176,46 @@ class SearchPane(QWidget):
         if Path(path).suffix.lower() not in DROPPABLE:
             self._set_status("Zumen cannot search with this kind of file: {name}", name=Path(path).name)
             return
-        gen = self._begin(Path(path).name, str(path))
-        self.search_box.clear()
-        self.preview.clear()
-        self.preview.show_query_file(Path(path))
-
-        def job(ctx) -> tuple[FileQueryResults, dict]:  # noqa: ANN001
-            results = self._bridge.search_file(Path(path), progress=ctx.progress, cancel=ctx.cancel)
-            return results, _mtimes(results.related.hits + results.similar.hits)
-        self._task = self._runner.submit(job, on_result=lambda r: self._show_file(gen, *r),
-                                         on_error=lambda e: self._failed(gen, e),
-                                         on_progress=lambda p: self._progress(gen, p), name="search-file", priority=20)
+        self._run_query(Path(path))
 
     def run_image(self, image: QImage) -> None:
-        gen = self._begin(tr("pasted picture"))
+        self._run_query(image)
+
+    def refine(self, drop: tuple[str, ...], add: tuple[str, ...]) -> None:
+        """Search the same drawing again with the chips' corrections (no new reading)."""
+        if self._query is not None:
+            self._run_query(self._query, drop, add)
+
+    def _run_query(self, query: Path | QImage, drop: tuple[str, ...] = (), add: tuple[str, ...] = ()) -> None:
+        """A drawing query: a dropped or opened file, or a pasted picture."""
+        refining = query is self._query
+        is_file = isinstance(query, Path)
+        gen = self._begin(query.name if is_file else tr("pasted picture"), str(query) if is_file else None)
+        self._query, self._refining = query, refining
         self.search_box.clear()
-        self.preview.clear()
-        self.preview.show_query_image(image)
+        if refining:
+            self.preview.clear_hit()
+        else:
+            self.preview.clear()
+            self.chips.setVisible(False)
+            if is_file:
+                self.preview.show_query_file(query)
+            else:
+                self.preview.show_query_image(query)
 
         def job(ctx) -> tuple[FileQueryResults, dict]:  # noqa: ANN001
-            results = self._bridge.search_image(qimage_to_pil(image), progress=ctx.progress, cancel=ctx.cancel)
+            kw = {"progress": ctx.progress, "cancel": ctx.cancel, "drop_terms": drop, "add_terms": add}
+            results = (self._bridge.search_file(query, **kw) if is_file
+                       else self._bridge.search_image(qimage_to_pil(query), **kw))
             return results, _mtimes(results.related.hits + results.similar.hits)
         self._task = self._runner.submit(job, on_result=lambda r: self._show_file(gen, *r),
                                          on_error=lambda e: self._failed(gen, e),
-                                         on_progress=lambda p: self._progress(gen, p), name="search-image",
-                                         priority=20)
+                                         on_progress=lambda p: self._progress(gen, p),
+                                         name="search-file" if is_file else "search-image", priority=20)
 
     def run_similar(self, hit: Hit) -> None:
         gen = self._begin(hit.title)
+        self._forget_query()
         self.preview.clear()
 
         def job(ctx) -> tuple[SearchResults | FileQueryResults, dict]:  # noqa: ANN001
@@ -268,6 +294,12 @@ class SearchPane(QWidget):
             return
         self._mode, self._mtimes = "file", mtimes
         self._results = {"first": results.related.hits, "second": results.similar.hits}
+        if self._query is not None:
+            if self._refining:
+                self.chips.update_terms(results.read_terms)
+            else:
+                self.chips.show_query(self.query_label, results.read_terms)
+            self.chips.setVisible(True)
         self.preview.set_query_boxes(tuple(w.box for w in results.query_words
                                            if w.text in results.identifiers) or ())
         self._finish(len(results.related.hits) + len(results.similar.hits),
