@@ -70,6 +70,8 @@ class MainWindow(QMainWindow):
         if geometry:
             self.restoreGeometry(QByteArray.fromBase64(geometry.encode("ascii")))
 
+        self.search.filters.set_view_mode(settings.get("ui/result_view"))
+        self.search.filters.view_changed.connect(lambda mode: settings.set("ui/result_view", mode))
         self.search.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.library.status_loaded.connect(self._status_loaded)
         self.library.folders_changed.connect(self.search.filters.set_folders)

@@ -165,8 +165,8 @@ def test_a_failed_search_says_why_in_the_ui_language(qtbot, window, tmp_path):
 class ManyHitsEngine(FakeEngine):
     """A library answering with 30 documents and 30 drawings, on A1 sheets of 108 megapixels."""
 
-    def __init__(self) -> None:
-        super().__init__(page_size=(12_000, 9_000))
+    def __init__(self, page_size: tuple[int, int] = (12_000, 9_000)) -> None:
+        super().__init__(page_size=page_size)
 
     def _file_results(self, query_path, drop=(), add=()):  # noqa: ANN001
         from dataclasses import replace
@@ -280,3 +280,31 @@ def test_query_chips_refine_a_pasted_picture(qtbot, window):
         window.search.chips.chips.itemClicked.emit(window.search.chips.chips.item(1))
     assert window.bridge.engine.corrections[-1] == (("S45C",), ())
     assert window.bridge.engine.calls.count("search_image") == 2
+
+
+def visible_hits(view) -> int:  # noqa: ANN001 - a ResultListView
+    area = view.viewport().rect()
+    return sum(1 for i in range(view.count())
+               if area.contains(view.visualItemRect(view.item(i)).center()))
+
+
+@pytest.mark.parametrize("mode, at_least", [("detailed", 2), ("compact", 8), ("grid", 8)])
+def test_compact_list_and_grid_show_many_hits_at_once(qtbot, tmp_path, mode, at_least):
+    window = make_window(qtbot, tmp_path, ManyHitsEngine(page_size=(840, 594)))
+    window.resize(1600, 1000)
+    search = window.search
+    search.filters.set_view_mode(mode)
+    search_file(qtbot, window, tmp_path / "A1.pdf")
+    qtbot.wait(100)
+    shown = visible_hits(search.first_list) + visible_hits(search.second_list)
+    assert shown >= at_least, f"{mode}: {shown} hits visible"
+    if mode == "grid":
+        assert search.first_list.rows() == [] and search.first_list.item(0).toolTip().count("Match") == 1
+        search.first_list.setFocus()
+        search.first_list.setCurrentRow(0)
+        qtbot.keyClick(search.first_list, Qt.Key.Key_Right)  # moves within the grid
+        assert search.first_list.currentRow() == 1 and search.preview.hit == search.first_list.hits()[1]
+        qtbot.keyClick(search.first_list, Qt.Key.Key_Plus)
+        qtbot.waitUntil(lambda: len(window.bridge.engine.feedback_log) == 1, timeout=WAIT_MS)
+    assert window.settings.get("ui/result_view") == mode
+    window.runner.wait(10_000)

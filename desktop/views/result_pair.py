@@ -33,6 +33,11 @@ class ResultPairView(QSplitter):
         self.first_list.switch_requested.connect(lambda: self._focus_other(self.second_list))
         self.second_list.switch_requested.connect(lambda: self._focus_other(self.first_list))
 
+    def set_mode(self, mode: str) -> None:
+        """Detailed rows, compact rows or a thumbnail grid, for both lists."""
+        for view in self.lists():
+            view.set_mode(mode)
+
     def lists(self) -> tuple[ResultListView, ResultListView]:
         return self.first_list, self.second_list
 
@@ -65,7 +70,7 @@ class ResultPairView(QSplitter):
     def select_hit(self, hit: Hit) -> bool:
         """Select `hit` where it is listed; False when neither list shows it."""
         for view in self.lists():
-            for row, listed in enumerate(row.hit for row in view.rows()):
+            for row, listed in enumerate(view.shown_hits()):
                 if (listed.doc_id, listed.page) == (hit.doc_id, hit.page) and view.isVisibleTo(self):
                     if view.currentRow() != row:
                         view.setCurrentRow(row)

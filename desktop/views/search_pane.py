@@ -100,6 +100,7 @@ class SearchPane(QWidget):
         self.chips.changed.connect(self.refine)
         self.preview.query_shown.connect(self.chips.set_thumbnail)
         self.filters.changed.connect(self._refill)
+        self.filters.view_changed.connect(self.results.set_mode)
         for view in self.results.lists():
             view.filled.connect(self._announce_when_filled)
         self.preview.more_like_this.connect(self.run_similar)
