@@ -29,6 +29,8 @@ SHORTCUTS = (
     ("← →", N_("Switch between the two result lists")), ("Enter", N_("Open the result in its viewer")),
     ("+ / −", N_("Mark the result good / wrong")), ("Ctrl+M", N_("More like this")),
     ("Ctrl++ / Ctrl+− / Ctrl+0", N_("Zoom in / out / fit the page")),
+    ("F3 / Shift+F3", N_("Zoom to the next / previous matched region")),
+    ("Ctrl+← →", N_("Switch lists in the thumbnail grid")),
     ("Ctrl+1 … Ctrl+4", N_("Search, Library, Model, Settings")), ("F5", N_("Update the index now")),
     ("Esc", N_("Stop the running search")), ("F1", N_("This list")))
 
@@ -122,7 +124,9 @@ class MainWindow(QMainWindow):
         add("Ctrl++", lambda: self.search.preview._zoom(1.25))
         add("Ctrl+=", lambda: self.search.preview._zoom(1.25))
         add("Ctrl+-", lambda: self.search.preview._zoom(0.8))
-        add("Ctrl+0", lambda: (self.search.preview.hit_view.fit(), self.search.preview.query_view.fit()))
+        add("Ctrl+0", self.search.preview.fit_pages)
+        add("F3", lambda: self.search.preview.step_region(+1))
+        add("Shift+F3", lambda: self.search.preview.step_region(-1))
         add("F5", self.library.start_index)
         add("Esc", self.search.stop)
         add("F1", self.show_shortcuts)

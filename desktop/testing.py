@@ -189,6 +189,14 @@ class FakeEngine:
         return (Word("S45C", Box(0.2, 0.3, 0.3, 0.35)), Word("unrelated", Box(0.5, 0.5, 0.6, 0.55)),
                 Word("1258-B2P", Box(0.70, 0.82, 0.95, 0.90)))
 
+    def page_text(self, doc_id: int, page: int) -> str:
+        doc = next((d for d in FAKE_DOCS if d.doc_id == doc_id), None)
+        if doc is None:
+            return ""
+        if doc.path.endswith(".xlsx"):  # one row per page, as engine.extract.text writes it
+            return f"Step: {page * 10} | Operation: {doc.text.split(': ')[-1]} | Part: 1258-B2P"
+        return doc.text
+
     def visual_heatmap(self, query_path: Any, hit: Hit) -> np.ndarray | None:
         if not self.with_heatmap:
             return None

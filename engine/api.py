@@ -300,6 +300,13 @@ class Engine:
         row = self._lib.catalog.page(doc.id, page) if doc else None
         return row[1].words if row else ()
 
+    def page_text(self, target: Path | str | int, page: int = 1) -> str:
+        """The text indexed for a page: a CSV/Excel row ("Header: value | …"), a text file's
+        text, a PDF page's text layer or OCR. Empty when the page is not in the library."""
+        doc = self._doc_of(target)
+        row = self._lib.catalog.page(doc.id, page) if doc else None
+        return row[1].text if row else ""
+
     def visual_heatmap(self, query_path: Path | str, hit: Hit):
         """Patch-level similarity (h, w) in 0..1 between the query and the hit page, or None."""
         enc = self._lib.image_encoder

@@ -71,3 +71,15 @@ def test_search_file_with_corrections_reads_the_drawing_once(tmp_path, monkeypat
         assert drawing.stem not in fixed.read_terms and "zzqx" in fixed.query_text
         assert drawing.stem.lower() not in fixed.query_text.lower()
         assert len(reads) == 1, "a correction must not read the drawing again"
+
+
+def test_page_text_is_the_indexed_row_of_a_spreadsheet(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "bom.csv").write_text("part,material\nA-100,S45C\nB-200,SUS304\n", encoding="utf-8")
+    with Engine.open(tmp_path / "lib") as engine:
+        engine.add_folder(folder)
+        engine.index()
+        doc = folder / "bom.csv"
+        assert engine.page_text(doc, 2) == "part: B-200 | material: SUS304"
+        assert engine.page_text(doc, 9) == ""

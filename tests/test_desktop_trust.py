@@ -308,3 +308,41 @@ def test_compact_list_and_grid_show_many_hits_at_once(qtbot, tmp_path, mode, at_
         qtbot.waitUntil(lambda: len(window.bridge.engine.feedback_log) == 1, timeout=WAIT_MS)
     assert window.settings.get("ui/result_view") == mode
     window.runner.wait(10_000)
+
+
+def test_the_preview_zooms_to_the_matched_region_and_steps_through_them(qtbot, window):
+    search = window.search
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_keyword("1258-B2P")
+    search.first_list.setCurrentRow(0)
+    preview = search.preview
+    view = preview.hit_view
+    qtbot.waitUntil(view.has_page, timeout=WAIT_MS)
+    assert view.region == 0 and preview.region_label.text() == "Region 1 of 2"
+    box = view.box_rects()[0]
+    shown = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert shown.contains(box.center()) and shown.width() < view.sceneRect().width() * 0.6
+    scale = view.transform().m11()
+    assert box.width() * scale >= 60, "the matched region should be large enough to read"
+    qtbot.keyClick(window, Qt.Key.Key_F3)
+    assert view.region == 1 and preview.region_label.text() == "Region 2 of 2"
+    assert view.mapToScene(view.viewport().rect()).boundingRect().contains(view.box_rects()[1].center())
+    qtbot.keyClick(window, Qt.Key.Key_F3, Qt.KeyboardModifier.ShiftModifier)
+    assert view.region == 0
+    preview.zoom_fit.click()
+    assert view.region == -1 and preview.region_label.text() == "Whole page"
+
+
+def test_a_spreadsheet_hit_shows_its_matched_row_not_a_page(qtbot, window):
+    search = window.search
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_keyword("1258-B2P")
+    row = next(i for i, h in enumerate(search.first_list.hits()) if h.format == "xlsx")
+    search.first_list.setCurrentRow(row)
+    preview = search.preview
+    qtbot.waitUntil(lambda: preview.hit_stack.currentWidget() is preview.text_view, timeout=WAIT_MS)
+    html_text = preview.text_view.toHtml()
+    assert "Operation" in html_text and "1258-B2P" in preview.text_view.toPlainText()
+    assert "background-color:#ffe066" in html_text  # the shared part number is marked
+    assert preview.hit_caption.text() == "Matched row 1" and not preview.region_label.isVisibleTo(preview)
+    assert preview.page_combo.itemText(0) == "Row 1 (best match)"
