@@ -396,3 +396,28 @@ def test_a_pinned_result_survives_a_restart(qtbot, tmp_path):
     preview.pin_button.click()
     assert again.search.pinned_button.text() == "Pinned (0)" and not again.search.pinned_button.isEnabled()
     again.runner.wait(5000)
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="fake viewer is a shell script")
+def test_open_in_viewer_opens_the_pdf_at_the_matched_page(qtbot, tmp_path, monkeypatch):
+    from desktop import open_external
+    record = tmp_path / "args.txt"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("evince", "okular"):
+        viewer = bin_dir / name
+        viewer.write_text(f'#!/bin/sh\necho "{name} $@" > "{record}"\n')
+        viewer.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setattr(open_external, "default_pdf_viewer", lambda: "okular")
+    pdf = tmp_path / "spec.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n")
+    assert open_external.open_at_page(str(pdf), 7)
+    qtbot.waitUntil(lambda: record.exists() and record.read_text().strip() != "", timeout=WAIT_MS)
+    assert record.read_text().split() == ["okular", "-p", "7", str(pdf)]  # the user's default viewer
+    record.unlink()
+    (bin_dir / "okular").unlink()
+    monkeypatch.setattr(open_external, "default_pdf_viewer", lambda: None)
+    assert open_external.open_at_page(str(pdf), 2)
+    qtbot.waitUntil(lambda: record.exists() and record.read_text().strip() != "", timeout=WAIT_MS)
+    assert record.read_text().split() == ["evince", "-i", "2", str(pdf)]
