@@ -67,6 +67,12 @@ def select_hit_with_boxes(search) -> None:  # noqa: ANN001
                     return
 
 
+def preview_ready(search) -> bool:  # noqa: ANN001
+    """The hit's page is drawn, or (CSV/Excel/text hits) its matched row or lines are shown."""
+    preview = search.preview
+    return preview.hit_view.has_page() or bool(preview.text_view.toPlainText())
+
+
 def pick_query(samples: Path) -> Path:
     """A drawing to drop: prefer a photo/scan image, then a PDF under a 'drawings' folder."""
     files = sorted(p for p in samples.rglob("*") if p.suffix.lower() in DRAWING_SUFFIXES)
@@ -142,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     search.run_keyword(keyword)
     keyword_s = wait_for_search(app, search, 120, "keyword search")
     if search.first_list.count():
-        wait_until(app, search.preview.hit_view.has_page, 60, "the preview page")
+        wait_until(app, lambda: preview_ready(search), 60, "the preview")
     shot("02-keyword-results")
 
     t0 = time.perf_counter()
@@ -159,6 +165,39 @@ def main(argv: list[str] | None = None) -> int:
     select_hit_with_boxes(search)
     wait_until(app, lambda: search.preview.hit_view.has_page() and search.preview.query_view.has_page(),
                60, "the preview pages")
+    if search.preview.hit_view.region_count() > 1:
+        search.preview.step_region(+1)
+    shot("11-zoomed-evidence")
+
+    chips = search.chips
+    if chips.chips.count() > 2:  # leave the last (rarest-but-one) word out, as after a misread
+        search.last_elapsed_s = None
+        chips.chips.itemClicked.emit(chips.chips.item(chips.chips.count() - 1))
+        wait_for_search(app, search, 120, "the corrected drawing query")
+        select_hit_with_boxes(search)
+        wait_until(app, lambda: preview_ready(search), 60, "the preview")
+    shot("09-query-chips")
+    for mode, name in (("grid", "10-grid-view"), ("compact", "15-compact-list")):
+        search.filters.set_view_mode(mode)
+        wait_until(app, lambda: search.first_list.is_filled() and search.second_list.is_filled(), 30,
+                   f"the {mode} view")
+        shot(name)
+    search.filters.set_view_mode("detailed")
+
+    search.search_box.setText("zzqx 存在しない部品")
+    search.run_keyword(search.search_box.text())
+    wait_for_search(app, search, 120, "a search for something that is not there")
+    shot("12-no-match")
+    broken = tmp / "broken_drawing.pdf"
+    broken.write_bytes(os.urandom(4096))
+    search.run_file(broken)
+    wait_until(app, lambda: search.last_error is not None, 60, "the broken file's error")
+    shot("13-error")
+    search.run_file(query)
+    wait_for_search(app, search, 300, "drawing query (again)")
+    select_hit_with_boxes(search)
+    wait_until(app, lambda: search.preview.hit_view.has_page() and search.preview.query_view.has_page(),
+               60, "the preview pages")
 
     window.go("model")
     shot("06-model")
@@ -167,6 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     shot("08-drawing-query-ja")
     window.go("settings")
     shot("07-settings-ja")
+    window.resize(1600, 1000)  # the screen the shop-floor tests use
+    settings.set("ui/font_pt", 20)
+    settings.set("ui/touch_mode", True)
+    window.go("search")
+    shot("14-touch-20pt-ja")
+    window.go("library")
+    shot("16-library-touch-20pt-ja")
     timings = {"drop_to_first_results_s": round(first_results_s, 3),
                "drop_to_first_results_warm_s": round(warm_s, 3), "query": str(query),
                "keyword_results_s": round(keyword_s, 3), "engine": "fake" if args.fake else "real",

@@ -45,6 +45,7 @@ QFrame#DropZone[hover="true"] {{ border-color: #1f4e79; background: #dce9f7; }}
 QLabel#DropTitle {{ font-size: {font_pt + 6}pt; font-weight: bold; color: #1f4e79; }}
 QLabel#ListTitle, QLabel#PreviewTitle {{ font-size: {font_pt + 2}pt; font-weight: bold; }}
 QLabel#ResultTitle {{ font-weight: bold; font-size: {font_pt + 1}pt; }}
+QListWidget#ChipList {{ font-size: {max(10, font_pt - 2)}pt; }}
 QLabel#ResultPath, QLabel#Hint {{ color: #555; font-size: {max(10, font_pt - 3)}pt; }}
 QLabel#ResultMeta {{ color: #1f4e79; font-size: {max(10, font_pt - 2)}pt; }}
 QLabel#PreviewWhy {{ background: #fff8db; border: 1px solid #f0d97a; padding: 6px; border-radius: 4px; }}
