@@ -293,7 +293,7 @@ class ResultListView(QListWidget):
             self.thumbnail_needed.emit(hit.doc_id, hit.page)
         self._fit_rows(start)
         if end < len(self._hits):
-            QTimer.singleShot(0, lambda: self._add_rows(batch))
+            QTimer.singleShot(0, self, lambda: self._add_rows(batch))  # dropped if the list goes
         else:
             self.filled.emit()
 
@@ -376,7 +376,7 @@ class ResultListView(QListWidget):
     def changeEvent(self, event) -> None:  # noqa: ANN001
         super().changeEvent(event)
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):  # font size, touch mode
-            QTimer.singleShot(0, self._fit_rows)
+            QTimer.singleShot(0, self, self._fit_rows)
 
     def _fit_rows(self, start: int = 0) -> None:
         """Rows as wide as the list; their height follows the wrapped snippet, at most three

@@ -518,7 +518,7 @@ class SearchPane(QWidget):
     def dragLeaveEvent(self, event) -> None:  # noqa: ANN001
         """Hide the strip again unless the drag went into it (the zone then holds "hover")."""
         if self.results_splitter.isVisible():
-            QTimer.singleShot(250, lambda: self.drop_zone.property("hover")
+            QTimer.singleShot(250, self, lambda: self.drop_zone.property("hover")
                               or self.drop_zone.setVisible(False))
 
     def dropEvent(self, event) -> None:  # noqa: ANN001
