@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QByteArray, QSize, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QApplication, QHBoxLayout, QListWidget, QListWidgetItem,
-                               QMainWindow, QMessageBox, QStackedWidget, QWidget)
+                               QMainWindow, QMessageBox, QSizePolicy, QStackedWidget, QWidget)
 
 from desktop.engine_bridge import EngineBridge
 from desktop.folder_watcher import FolderWatcher
@@ -49,7 +49,9 @@ class MainWindow(QMainWindow):
         self.nav = QListWidget()
         self.nav.setObjectName("NavList")
         self.nav.setIconSize(QSize(28, 28))
-        self.nav.setFixedWidth(200)
+        self.nav.setMinimumWidth(200)  # grows with the font and the language: never scrolls sideways
+        self.nav.setSizeAdjustPolicy(QListWidget.SizeAdjustPolicy.AdjustToContents)
+        self.nav.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
         self.nav.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.stack = QStackedWidget()
         for (key, _), pane in zip(PAGES, (self.search, self.library, self.model, self.settings_pane)):

@@ -43,8 +43,10 @@ class FailedFilesView(QTabWidget):
 
         self.failed_table = _table(3)
         self.failed_table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        header = self.failed_table.horizontalHeader()
         for col in (0, 1):
-            self.failed_table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.failed_hint = QLabel()
         self.failed_hint.setObjectName("Hint")
         self.failed_hint.setWordWrap(True)

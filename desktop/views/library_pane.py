@@ -100,7 +100,7 @@ class LibraryPane(QWidget):
 
         self.failed_view = FailedFilesView()
         self.failed_table = self.failed_view.failed_table
-        self.failed_view.setMinimumHeight(260)
+        self.failed_view.setMinimumHeight(320)
         QVBoxLayout(self.failed_box).addWidget(self.failed_view)
 
         content = QWidget()
