@@ -19,6 +19,7 @@ def _table(columns: int) -> QTableWidget:
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.verticalHeader().setVisible(False)
     table.setWordWrap(False)
+    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the file name in view
     return table
 
 
@@ -58,6 +59,7 @@ class FailedFilesView(QTabWidget):
 
         self.ignored_list = QListWidget()
         self.ignored_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.ignored_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.ignored_hint = QLabel()
         self.ignored_hint.setObjectName("Hint")
         self.ignored_hint.setWordWrap(True)

@@ -28,7 +28,7 @@ STAGES = {"scan": N_("Looking for files"), "index": N_("Reading files"), "extrac
           "embed": N_("Understanding content"), "save": N_("Saving the index")}
 UNITS = {"files": N_("files"), "pages": N_("pages"), "chunks": N_("chunks")}
 INDEX_STEPS = ("scan", "index", "embed", "save")  # the order engine.api.Engine.index reports them
-LIVE_STATUS_MS = 1500  # how often the counts are re-read while indexing
+LIVE_STATUS_MS = 1000  # how often the counts are re-read while indexing
 BUSY_NOTE_S = 5.0  # a file taking longer than this is named with its time so far
 STATUS_NAMES = {"library": N_("Library:"), "documents": N_("Documents:"), "drawings": N_("Drawings:"),
                 "pages": N_("Pages:"), "size": N_("Index size:"), "pack": N_("Model:")}
@@ -55,7 +55,6 @@ class LibraryPane(QWidget):
         self.folders_box, self.status_box, self.progress_box, self.failed_box = (QGroupBox() for _ in range(4))
         self.folder_list = QListWidget()
         self.folder_list.setObjectName("FolderList")
-        self.folder_list.setMaximumHeight(200)
         self.add_button, self.remove_button, self.reindex_button = QPushButton(), QPushButton(), QPushButton()
         self.reindex_button.setObjectName("PrimaryButton")
         self.watch_check = QCheckBox()
@@ -167,6 +166,14 @@ class LibraryPane(QWidget):
         for table in (self.failed_view.failed_table, self.failed_view.skipped_table):
             table.verticalHeader().setMinimumSectionSize(rows)
             table.verticalHeader().setDefaultSectionSize(rows)
+        self._fit_folder_list()
+
+    def _fit_folder_list(self) -> None:
+        """As tall as its folders (2 to 5 rows), at any font size."""
+        rows = min(max(self.folder_list.count(), 2), 5)
+        row = max(self.folder_list.sizeHintForRow(0), self.fontMetrics().height() + 8,
+                  touch_target_px())
+        self.folder_list.setFixedHeight(row * rows + 2 * self.folder_list.frameWidth() + 8)
 
     # status -----------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -223,6 +230,7 @@ class LibraryPane(QWidget):
             folder = item.data(Qt.ItemDataRole.UserRole)
             item.setForeground(Qt.GlobalColor.darkRed if not self._reachable.get(folder, True)
                                else self.folder_list.palette().text())
+        self._fit_folder_list()
         self._show_counts(status)
         self._watcher.set_folders(watch_dirs or [])
         self.folders_changed.emit(status.folders)
