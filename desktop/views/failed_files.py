@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QListWidget,
-                               QListWidgetItem, QPushButton, QTableWidget, QTableWidgetItem,
+                               QListWidgetItem, QPushButton, QStyledItemDelegate, QTableWidget,
+                               QTableWidgetItem,
                                QTabWidget, QVBoxLayout, QWidget)
 
 from desktop.i18n import tr
@@ -18,9 +19,16 @@ def _table(columns: int) -> QTableWidget:
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.verticalHeader().setVisible(False)
-    table.setWordWrap(False)
-    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the file name in view
+    table.setItemDelegateForColumn(0, _PathDelegate(table))
     return table
+
+
+class _PathDelegate(QStyledItemDelegate):
+    """Paths are shortened in the middle, so the file name stays in view."""
+
+    def initStyleOption(self, option, index) -> None:  # noqa: ANN001, N802 - Qt API
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
 
 
 def _fill(table: QTableWidget, rows: list[tuple[str, ...]], keys: list[str]) -> None:
@@ -48,6 +56,8 @@ class FailedFilesView(QTabWidget):
         for col in (0, 1):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.failed_table.setWordWrap(True)  # the reason says what to do: shown whole
+        self.failed_table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.failed_hint = QLabel()
         self.failed_hint.setObjectName("Hint")
         self.failed_hint.setWordWrap(True)
