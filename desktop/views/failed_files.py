@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QListWidget,
-                               QListWidgetItem, QPushButton, QStyledItemDelegate, QTableWidget,
+                               QListWidgetItem, QPushButton, QStyledItemDelegate, QStyleOptionViewItem,
+                               QTableWidget,
                                QTableWidgetItem,
                                QTabWidget, QVBoxLayout, QWidget)
 
@@ -24,11 +25,12 @@ def _table(columns: int) -> QTableWidget:
 
 
 class _PathDelegate(QStyledItemDelegate):
-    """Paths are shortened in the middle, so the file name stays in view."""
+    """Paths stay on one line, shortened in the middle, so the file name stays in view."""
 
     def initStyleOption(self, option, index) -> None:  # noqa: ANN001, N802 - Qt API
         super().initStyleOption(option, index)
         option.textElideMode = Qt.TextElideMode.ElideMiddle
+        option.features &= ~QStyleOptionViewItem.ViewItemFeature.WrapText
 
 
 def _fill(table: QTableWidget, rows: list[tuple[str, ...]], keys: list[str]) -> None:
