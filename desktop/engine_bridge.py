@@ -31,16 +31,21 @@ class EngineLike(Protocol):
               cancel: CancelToken | None = None) -> IndexReport: ...
     def search(self, text: str, *, limit: int = 20, kinds: set | None = None) -> SearchResults: ...
     def search_file(self, path: Path, *, limit: int = 20, progress: ProgressCallback | None = None,
-                    cancel: CancelToken | None = None) -> FileQueryResults: ...
-    def search_image(self, image: Image.Image, *, limit: int = 20) -> FileQueryResults: ...
+                    cancel: CancelToken | None = None, drop_terms: Sequence[str] = (),
+                    add_terms: Sequence[str] = ()) -> FileQueryResults: ...
+    def search_image(self, image: Image.Image, *, limit: int = 20, progress: ProgressCallback | None = None,
+                     cancel: CancelToken | None = None, drop_terms: Sequence[str] = (),
+                     add_terms: Sequence[str] = ()) -> FileQueryResults: ...
     def similar(self, path_or_doc_id: Any, page: int = 1, *, limit: int = 20) -> SearchResults: ...
     def status(self) -> LibraryStatus: ...
     def retry_files(self, paths: Sequence[Path], *, progress: ProgressCallback | None = None,
                     cancel: CancelToken | None = None) -> IndexReport: ...
     def ignore_file(self, path: Path, ignored: bool = True) -> None: ...
-    def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100) -> Image.Image: ...
+    def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100, *,
+                    max_px: int | None = None) -> Image.Image: ...
     def thumbnail(self, doc_id: int, page: int) -> Path: ...
     def page_words(self, doc_id: int, page: int) -> tuple[Word, ...]: ...
+    def page_text(self, doc_id: int, page: int) -> str: ...
     def visual_heatmap(self, query_path: Any, hit: Hit) -> Any: ...
     def record_feedback(self, query: str, hit: Hit, vote: int) -> None: ...
     def feedback(self) -> list[dict]: ...
@@ -48,6 +53,9 @@ class EngineLike(Protocol):
     def activate_pack(self, pack_id: str) -> Any: ...
     def rollback_pack(self) -> Any: ...
     def close(self) -> None: ...
+
+
+PREVIEW_MAX_PX = 2000  # longer side of a page picture for the preview (an A1 sheet at ~60 dpi)
 
 
 def pil_to_qimage(image: Image.Image) -> QImage:
@@ -131,25 +139,46 @@ class EngineBridge:
         return self.engine.search(text, limit=limit, kinds=kinds)
 
     def search_file(self, path: Path, limit: int = 30, progress: ProgressCallback | None = None,
-                    cancel: CancelToken | None = None) -> FileQueryResults:
-        return self.engine.search_file(Path(path), limit=limit, progress=progress, cancel=cancel)
+                    cancel: CancelToken | None = None, drop_terms: Sequence[str] = (),
+                    add_terms: Sequence[str] = ()) -> FileQueryResults:
+        """A drawing query; `drop_terms` / `add_terms` are the user's corrections (query chips)."""
+        return self.engine.search_file(Path(path), limit=limit, progress=progress, cancel=cancel,
+                                       drop_terms=tuple(drop_terms), add_terms=tuple(add_terms))
 
-    def search_image(self, image: Image.Image, limit: int = 30) -> FileQueryResults:
-        return self.engine.search_image(image, limit=limit)
+    def search_image(self, image: Image.Image, limit: int = 30, progress: ProgressCallback | None = None,
+                     cancel: CancelToken | None = None, drop_terms: Sequence[str] = (),
+                     add_terms: Sequence[str] = ()) -> FileQueryResults:
+        return self.engine.search_image(image, limit=limit, progress=progress, cancel=cancel,
+                                        drop_terms=tuple(drop_terms), add_terms=tuple(add_terms))
+
+    def warm_up(self) -> None:
+        """Load the query models now (in a worker, at start) so the first drop does not wait."""
+        warm = getattr(self.engine, "warm_up", None)
+        if warm is not None:
+            warm()
 
     def similar(self, hit: Hit, limit: int = 30) -> SearchResults | FileQueryResults:
         """"More like this": SearchResults (contract) or FileQueryResults (two lists)."""
         return self.engine.similar(hit.doc_id, hit.page, limit=limit)
 
     # pages ------------------------------------------------------------------------------------
-    def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100) -> QImage:
-        return pil_to_qimage(self.engine.render_page(doc_id_or_path, page, dpi=dpi))
+    def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100,
+                    max_px: int = PREVIEW_MAX_PX) -> QImage:
+        """The page as a QImage no larger than `max_px` on its longer side: the GUI thread turns
+        it into a pixmap, and a 108-megapixel photo took it seconds (the window froze)."""
+        image = self.engine.render_page(doc_id_or_path, page, dpi=dpi, max_px=max_px)
+        if max(image.size) > max_px:
+            image.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
+        return pil_to_qimage(image)
 
     def thumbnail(self, doc_id: int, page: int) -> QImage:
         return QImage(str(self.engine.thumbnail(doc_id, page)))
 
     def page_words(self, doc_id: int, page: int) -> tuple[Word, ...]:
         return tuple(self.engine.page_words(doc_id, page))
+
+    def page_text(self, doc_id: int, page: int) -> str:
+        return self.engine.page_text(doc_id, page)
 
     def heatmap(self, query_path: Any, hit: Hit) -> Optional[np.ndarray]:
         """(h, w) float array in 0..1, or None when the pack has no patch output."""

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Collection, Iterable, Sequence
 
 import numpy as np
 
-from engine.analyze import (DIMENSION, QueryTerm, extract_identifiers, lexical_tokens, query_terms,
-                            term_matches)
+from engine.analyze import (DIMENSION, QueryTerm, extract_identifiers, lexical_tokens, normalize,
+                            query_terms, term_matches)
 
 from engine.config import Calibration, FileWeights
 from engine.search.docrank import Bm25Params, file_stem_token, lexical_evidence
@@ -134,6 +136,36 @@ def build_terms(text: str, identifiers: Sequence[str], *, keyword: bool) -> list
             seen.add(t.text)
             ordered.append(t)
     return ordered[:MAX_QUERY_TERMS]
+
+
+def edit_query_text(text: str, drop: Iterable[str] = (), add: Iterable[str] = ()) -> str:
+    """A drawing's read text as the user corrected it: without the terms they removed (a misread
+    "uitimaker", the company name) and with the words they added. Matching ignores case and
+    width (NFKC); a Latin or digit term is removed only as a whole token, never from inside a
+    longer one (removing "12" keeps "A12B")."""
+    out = unicodedata.normalize("NFKC", text)
+    for term in drop:
+        t = unicodedata.normalize("NFKC", term).strip()
+        if not t:
+            continue
+        pattern = re.escape(t)
+        if t[0].isascii() and t[0].isalnum():
+            pattern = r"(?<![0-9A-Za-z])" + pattern
+        if t[-1].isascii() and t[-1].isalnum():
+            pattern += r"(?![0-9A-Za-z])"
+        out = re.sub(pattern, " ", out, flags=re.IGNORECASE)
+    extra = " ".join(a.strip() for a in add if a.strip())
+    return f"{out}\n{extra}" if extra else out
+
+
+def read_terms(q: "Query", limit: int = 24) -> tuple[str, ...]:
+    """What Zumen read from a drawing that counts in its ranking, for the user to check: its
+    part numbers first (as printed), then its other telling words, rarest first."""
+    printed = {normalize(i): i for i in q.identifiers}
+    ids = [printed[t.text] for t in q.display_terms if t.text in printed]
+    rest = sorted((t for t in q.display_terms if t.text not in printed),
+                  key=lambda t: (min((q.doc_freq.get(tok, 0) for tok in t.tokens), default=0), t.text))
+    return tuple(dict.fromkeys(ids + [t.text for t in rest]))[:limit]
 
 
 class Searcher:
