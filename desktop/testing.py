@@ -89,7 +89,7 @@ class FakeEngine:
         self._lock = threading.Lock()
         self._active = "default-1.0.0"
         self.failed: list[FailedFile] = [
-            FailedFile("/plant/specs/broken.pdf", "PDF is encrypted", "2026-11-27T10:00:00")]
+            FailedFile("/plant/specs/broken.pdf", "the PDF is password-protected", "2026-11-27T10:00:00")]
         self.ignored: list[str] = []
         self.skipped_types = (SkippedType(".dwg", 12, ("/plant/drawings/1258-B2P.dwg",)),
                               SkippedType(".step", 3, ("/plant/drawings/1258-B2P.step",)))

@@ -188,7 +188,9 @@ def test_library_status_lists_folders_and_failures(qtbot, window):
     assert "NOT reachable" in window.library.folder_list.item(0).text()  # /plant/... is not here
     assert "1 failed" in window.library.folder_list.item(1).text()  # /plant/specs/broken.pdf
     assert window.library.failed_table.rowCount() == 1
-    assert "encrypted" in window.library.failed_table.item(0, 1).text()
+    reason = window.library.failed_table.item(0, 1)
+    assert "password" in reason.text() and "Save a copy" in reason.text()  # what to do next
+    assert reason.toolTip() == "the PDF is password-protected"  # the engine's own words
 
 
 def test_language_switch_changes_visible_texts(qtbot, window):

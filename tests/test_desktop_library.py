@@ -20,8 +20,8 @@ from desktop.workers import TaskRunner  # noqa: E402
 from engine.types import FailedFile  # noqa: E402
 
 WAIT_MS = 10_000
-BROKEN = [FailedFile(f"/plant/scans/scan_{i}.png", "the picture has no readable text", "2026-11-30T09:00:00")
-          for i in range(3)] + [FailedFile("/plant/specs/fixed_later.pdf", "PDF is encrypted", "")]
+BROKEN = [FailedFile(f"/plant/scans/scan_{i}.png", "not a readable image", "2026-11-30T09:00:00")
+          for i in range(3)] + [FailedFile("/plant/specs/fixed_later.pdf", "the PDF is password-protected", "")]
 
 
 @pytest.fixture(autouse=True)
@@ -151,3 +151,13 @@ def test_skipped_file_types_are_listed_per_extension(library):
             for r in range(view.skipped_table.rowCount())]
     assert rows == [(".dwg", "12"), (".step", "3")]
     assert "1258-B2P.dwg" in view.skipped_table.item(0, 2).text()
+
+
+def test_reasons_follow_the_language_and_keep_the_engines_words_in_the_tooltip(library):
+    table = library.failed_table
+    row = next(r for r in range(table.rowCount()) if table.item(r, 0).text().endswith("fixed_later.pdf"))
+    assert table.item(row, 1).text().startswith("The PDF is protected by a password")
+    translator.set_language("ja")
+    assert "パスワード" in table.item(row, 1).text()
+    assert table.item(row, 1).toolTip() == "the PDF is password-protected"
+    assert library.failed_view.tabText(0) == "読み取れなかったファイル（4）"

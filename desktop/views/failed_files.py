@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QTableWidgetItem,
                                QTabWidget, QVBoxLayout, QWidget)
 
+from desktop.errors import explain_reason
 from desktop.i18n import tr
 from desktop.open_external import open_at_page, show_in_folder
 from engine.types import LibraryStatus
@@ -33,12 +34,13 @@ class _PathDelegate(QStyledItemDelegate):
         option.features &= ~QStyleOptionViewItem.ViewItemFeature.WrapText
 
 
-def _fill(table: QTableWidget, rows: list[tuple[str, ...]], keys: list[str]) -> None:
+def _fill(table: QTableWidget, rows: list[tuple[str, ...]], keys: list[str],
+          tips: dict[tuple[int, int], str] | None = None) -> None:
     table.setRowCount(len(rows))
     for row, texts in enumerate(rows):
         for col, text in enumerate(texts):
             item = QTableWidgetItem(text)
-            item.setToolTip(text)
+            item.setToolTip((tips or {}).get((row, col), text))
             item.setData(Qt.ItemDataRole.UserRole, keys[row])
             table.setItem(row, col, item)
 
@@ -129,6 +131,7 @@ class FailedFilesView(QTabWidget):
         self.unignore_button.setText(tr("Stop ignoring"))
         self._update_titles()
         if self.status is not None:
+            self._fill_failed(self.status)
             self._fill_skipped(self.status)
 
     # contents ---------------------------------------------------------------------------------
@@ -137,10 +140,7 @@ class FailedFilesView(QTabWidget):
         old = self.status
         self.status = status
         if old is None or old.failed != status.failed:
-            selected = set(self.selected_failed())
-            _fill(self.failed_table, [(f.path, f.reason, f.when[:16].replace("T", " "))
-                                      for f in status.failed], [f.path for f in status.failed])
-            self.select_paths(selected)
+            self._fill_failed(status)
         if old is None or old.ignored != status.ignored:
             self.ignored_list.clear()
             for path in status.ignored:
@@ -151,6 +151,16 @@ class FailedFilesView(QTabWidget):
             self._fill_skipped(status)
         self._update_titles()
         self._update_buttons()
+
+    def _fill_failed(self, status: LibraryStatus) -> None:
+        """Reasons in the UI language with what to do next; the engine's words in the tooltip."""
+        selected = set(self.selected_failed())
+        reasons = [explain_reason(f.reason) for f in status.failed]
+        _fill(self.failed_table, [(f.path, why.text, f.when[:16].replace("T", " "))
+                                  for f, why in zip(status.failed, reasons)],
+              [f.path for f in status.failed],
+              {(row, 1): why.detail for row, why in enumerate(reasons)})
+        self.select_paths(selected)
 
     def _fill_skipped(self, status: LibraryStatus) -> None:
         types = status.skipped_types

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFrame, QGridLayout, QGro
                                QScrollArea, QVBoxLayout, QWidget)
 
 from desktop.engine_bridge import EngineBridge
+from desktop.errors import explain
 from desktop.eta import EtaEstimator
 from desktop.folder_watcher import FolderWatcher, watchable_dirs
 from desktop.i18n import N_, tr
@@ -256,7 +257,7 @@ class LibraryPane(QWidget):
                                 on_error=self._error, name="remove-folder")
 
     def _error(self, err: BaseException) -> None:
-        self._error_text = tr("Error: {error}", error=str(err))
+        self._error_text = tr("Error: {error}", error=explain(err).text)
         self.progress_label.setText(self._error_text)
 
     # files left out ---------------------------------------------------------------------------
@@ -367,7 +368,7 @@ class LibraryPane(QWidget):
 
     def _index_failed(self, err: BaseException) -> None:
         self.last_report = None
-        self._error_text = tr("Indexing failed: {error}", error=str(err))
+        self._error_text = tr("Indexing failed: {error}", error=explain(err).text)
         self.progress_label.setText(self._error_text)
         self._finish()
 
