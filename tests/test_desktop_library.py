@@ -161,3 +161,20 @@ def test_reasons_follow_the_language_and_keep_the_engines_words_in_the_tooltip(l
     assert "パスワード" in table.item(row, 1).text()
     assert table.item(row, 1).toolTip() == "the PDF is password-protected"
     assert library.failed_view.tabText(0) == "読み取れなかったファイル（4）"
+
+
+def test_each_step_is_named_with_translated_units(qtbot, tmp_path):
+    from engine.progress import Progress
+    engine = FakeEngine(index_files=400, index_step_s=0.02)
+    window = make_window(qtbot, tmp_path, engine)
+    library = window.library
+    translator.set_language("ja")
+    library.start_index()
+    library._show_progress(Progress("embed", 64, 320, "items"))
+    assert library.progress_label.text().startswith("手順 3/4：")
+    assert "64 / 320 件" in library.progress_label.text() and "items" not in library.progress_label.text()
+    library._show_progress(Progress("save", 0, 1, "steps"))
+    assert library.progress_label.text() == "手順 4/4：索引を保存しています"
+    with qtbot.waitSignal(library.indexing_finished, timeout=WAIT_MS):
+        library.cancel_index()
+    window.runner.wait(5000)

@@ -27,7 +27,8 @@ from engine.types import IndexReport, LibraryStatus
 STAGES = {"scan": N_("Looking for files"), "index": N_("Reading files"), "extract": N_("Reading files"),
           "ocr": N_("Reading text in pictures"), "render": N_("Drawing pages"),
           "embed": N_("Understanding content"), "save": N_("Saving the index")}
-UNITS = {"files": N_("files"), "pages": N_("pages"), "chunks": N_("chunks")}
+UNITS = {"files": N_("files"), "pages": N_("pages"), "chunks": N_("chunks"), "items": N_("items"),
+         "steps": N_("steps")}
 INDEX_STEPS = ("scan", "index", "embed", "save")  # the order engine.api.Engine.index reports them
 LIVE_STATUS_MS = 1000  # how often the counts are re-read while indexing
 BUSY_NOTE_S = 5.0  # a file taking longer than this is named with its time so far
@@ -331,8 +332,10 @@ class LibraryPane(QWidget):
             stage = tr("Step {n} of {m}: {stage}", n=INDEX_STEPS.index(progress.stage) + 1,
                        m=len(INDEX_STEPS), stage=stage)
         unit = tr(UNITS.get(progress.unit, progress.unit))
-        parts = [stage, f"{progress.done} / {progress.total} {unit}" if progress.total
-                 else f"{progress.done} {unit}"]
+        parts = [stage]
+        if progress.stage != "save":  # saving is one step: its "0 / 1" says nothing
+            parts.append(f"{progress.done} / {progress.total} {unit}" if progress.total
+                         else f"{progress.done} {unit}")
         if progress.total and progress.total > 1 and progress.stage != "save":
             if estimate.rate is not None:
                 parts.append(tr("{rate:.1f} {unit}/s", rate=estimate.rate, unit=unit))
