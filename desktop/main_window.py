@@ -13,6 +13,7 @@ from desktop.i18n import N_, tr, translator
 from desktop.settings import AppSettings
 from desktop.style import apply_appearance
 from desktop.views.formatting import icon
+from desktop.views.history import Pins
 from desktop.views.library_pane import LibraryPane
 from desktop.views.model_pane import ModelPane
 from desktop.views.search_pane import SearchPane
@@ -30,6 +31,7 @@ SHORTCUTS = (
     ("+ / −", N_("Mark the result good / wrong")), ("Ctrl+M", N_("More like this")),
     ("Ctrl++ / Ctrl+− / Ctrl+0", N_("Zoom in / out / fit the page")),
     ("F3 / Shift+F3", N_("Zoom to the next / previous matched region")),
+    ("Alt+← / Alt+→", N_("Back / forward through your searches")),
     ("Ctrl+← →", N_("Switch lists in the thumbnail grid")),
     ("Ctrl+1 … Ctrl+4", N_("Search, Library, Model, Settings")), ("F5", N_("Update the index now")),
     ("Esc", N_("Stop the running search")), ("F1", N_("This list")))
@@ -72,6 +74,7 @@ class MainWindow(QMainWindow):
         if geometry:
             self.restoreGeometry(QByteArray.fromBase64(geometry.encode("ascii")))
 
+        self.search.set_pins(Pins(settings.get("ui/pins"), save=lambda text: settings.set("ui/pins", text)))
         self.search.filters.set_view_mode(settings.get("ui/result_view"))
         self.search.filters.view_changed.connect(lambda mode: settings.set("ui/result_view", mode))
         self.search.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -125,6 +128,8 @@ class MainWindow(QMainWindow):
         add("Ctrl+=", lambda: self.search.preview._zoom(1.25))
         add("Ctrl+-", lambda: self.search.preview._zoom(0.8))
         add("Ctrl+0", self.search.preview.fit_pages)
+        add(QKeySequence.StandardKey.Back, self.search.go_back)
+        add(QKeySequence.StandardKey.Forward, self.search.go_forward)
         add("F3", lambda: self.search.preview.step_region(+1))
         add("Shift+F3", lambda: self.search.preview.step_region(-1))
         add("F5", self.library.start_index)

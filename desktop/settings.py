@@ -37,6 +37,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ui/touch_mode", False, N_("Large touch targets")),
     Setting("ui/window_geometry", "", "window geometry", shown=False),  # base64 of saveGeometry()
     Setting("ui/result_view", "detailed", "results shown as", shown=False),  # detailed|compact|grid
+    Setting("ui/pins", "", "pinned results", shown=False),  # JSON list of {path, page, title, ...}
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 

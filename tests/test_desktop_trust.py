@@ -346,3 +346,78 @@ def test_a_spreadsheet_hit_shows_its_matched_row_not_a_page(qtbot, window):
     assert "background-color:#ffe066" in html_text  # the shared part number is marked
     assert preview.hit_caption.text() == "Matched row 1" and not preview.region_label.isVisibleTo(preview)
     assert preview.page_combo.itemText(0) == "Row 1 (best match)"
+
+
+def test_back_and_forward_show_earlier_answers_without_searching_again(qtbot, window, tmp_path):
+    search, engine = window.search, window.bridge.engine
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_keyword("S45C")
+    search_file(qtbot, window, tmp_path / "1258-B2P.pdf")
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.chips.chips.itemClicked.emit(search.chips.chips.item(3))  # leave "uitimaker" out
+    calls = len(engine.calls)
+    assert not search.forward_button.isEnabled() and search.back_button.isEnabled()
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        qtbot.keyClick(window, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    assert search.chips.left_out() == ()  # the drawing as first searched
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.back_button.click()
+    assert search.search_box.text() == "S45C" and search.first_list.total() == 4
+    assert not search.chips.isVisibleTo(search) and not search.back_button.isEnabled()
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        qtbot.keyClick(window, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    assert search.chips.isVisibleTo(search) and search.first_title.text() == "Related documents (3)"
+    assert [c for c in engine.calls[calls:] if c.startswith("search")] == []  # answers were kept
+    labels = [a.text() for a in search.recent_button.menu().actions()]
+    assert labels == ["1258-B2P.pdf", "1258-B2P.pdf", "S45C"]
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.recent_button.menu().actions()[-1].trigger()
+    assert search.search_box.text() == "S45C"
+
+
+def test_a_pinned_result_survives_a_restart(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path, FakeEngine())
+    search = window.search
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_keyword("S45C")
+    search.first_list.setCurrentRow(1)
+    hit = search.first_list.current_hit()
+    search.preview.pin_button.click()
+    assert search.preview.pin_button.isChecked() and search.pinned_button.text() == "Pinned (1)"
+    window.close()
+    again = make_window(qtbot, tmp_path, FakeEngine())
+    assert again.search.pinned_button.text() == "Pinned (1)"
+    action = again.search.pinned_button.menu().actions()[0]
+    assert action.text().startswith(hit.title)
+    action.trigger()
+    preview = again.search.preview
+    assert preview.hit.path == hit.path and preview.pin_button.isChecked()
+    qtbot.waitUntil(lambda: preview.hit_view.has_page() or bool(preview.text_view.toPlainText()), timeout=WAIT_MS)
+    preview.pin_button.click()
+    assert again.search.pinned_button.text() == "Pinned (0)" and not again.search.pinned_button.isEnabled()
+    again.runner.wait(5000)
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="fake viewer is a shell script")
+def test_open_in_viewer_opens_the_pdf_at_the_matched_page(qtbot, tmp_path, monkeypatch):
+    from desktop import open_external
+    record = tmp_path / "args.txt"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("evince", "okular"):
+        viewer = bin_dir / name
+        viewer.write_text(f'#!/bin/sh\necho "{name} $@" > "{record}"\n')
+        viewer.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setattr(open_external, "default_pdf_viewer", lambda: "okular")
+    pdf = tmp_path / "spec.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n")
+    assert open_external.open_at_page(str(pdf), 7)
+    qtbot.waitUntil(lambda: record.exists() and record.read_text().strip() != "", timeout=WAIT_MS)
+    assert record.read_text().split() == ["okular", "-p", "7", str(pdf)]  # the user's default viewer
+    record.unlink()
+    (bin_dir / "okular").unlink()
+    monkeypatch.setattr(open_external, "default_pdf_viewer", lambda: None)
+    assert open_external.open_at_page(str(pdf), 2)
+    qtbot.waitUntil(lambda: record.exists() and record.read_text().strip() != "", timeout=WAIT_MS)
+    assert record.read_text().split() == ["evince", "-i", "2", str(pdf)]

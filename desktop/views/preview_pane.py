@@ -81,6 +81,7 @@ class PreviewPane(QWidget):
     more_like_this = Signal(object)  # Hit
     status_message = Signal(str)
     query_shown = Signal(QImage)  # the query's page as drawn beside the results
+    pin_toggled = Signal(object)  # Hit
 
     def __init__(self, bridge: EngineBridge, runner: TaskRunner) -> None:
         super().__init__()
@@ -99,6 +100,9 @@ class PreviewPane(QWidget):
         self.query_caption, self.hit_caption = QLabel(), QLabel()
         self.query_view, self.hit_view = PageView(), PageView()
         self.open_button, self.folder_button, self.more_button = QPushButton(), QPushButton(), QPushButton()
+        self.pin_button = QPushButton()
+        self.pin_button.setCheckable(True)
+        self.pin_button.clicked.connect(lambda: self.hit and self.pin_toggled.emit(self.hit))
         self.page_combo = QComboBox()
         self.page_combo.setVisible(False)
         self.page_combo.activated.connect(lambda i: self.show_page(self.page_combo.itemData(i)))
@@ -141,7 +145,7 @@ class PreviewPane(QWidget):
         self.pages = pages
 
         actions = QHBoxLayout()
-        for widget in (self.open_button, self.folder_button, self.more_button):
+        for widget in (self.open_button, self.folder_button, self.more_button, self.pin_button):
             actions.addWidget(widget)
         actions.addStretch(1)
         self.prev_region, self.next_region = QToolButton(), QToolButton()
@@ -177,6 +181,8 @@ class PreviewPane(QWidget):
         self.open_button.setText(tr("Open in viewer"))
         self.folder_button.setText(tr("Show in folder"))
         self.more_button.setText(tr("More like this"))
+        self.pin_button.setText(tr("Pinned") if self.pin_button.isChecked() else tr("Pin"))
+        self.pin_button.setToolTip(tr("Keep this result in the Pinned list (also after a restart)"))
         self.heatmap_button.setText(tr("Visual heatmap"))
         self.zoom_in.setToolTip(tr("Zoom in (Ctrl+wheel)"))
         self.zoom_out.setToolTip(tr("Zoom out"))
@@ -188,8 +194,13 @@ class PreviewPane(QWidget):
             self._describe(self.hit)
 
     def _set_actions_enabled(self, enabled: bool) -> None:
-        for button in (self.open_button, self.folder_button, self.more_button):
+        for button in (self.open_button, self.folder_button, self.more_button, self.pin_button):
             button.setEnabled(enabled)
+        self.more_button.setEnabled(enabled and self.hit is not None and self.hit.doc_id >= 0)
+
+    def set_pinned(self, pinned: bool) -> None:
+        self.pin_button.setChecked(pinned)
+        self.pin_button.setText(tr("Pinned") if pinned else tr("Pin"))
 
     def fit_pages(self) -> None:
         """Whole pages again (Ctrl+0), on both sides."""
@@ -261,7 +272,7 @@ class PreviewPane(QWidget):
         self._set_actions_enabled(True)
         self.show_page(hit.page)
         gen = self._gen
-        if self._query_path is not None:
+        if self._query_path is not None and hit.doc_id >= 0:
             query = self._query_path
             self._runner.submit(lambda ctx: self._bridge.heatmap(query, hit),
                                 on_result=lambda heat: self._heat_loaded(gen, heat), name="heatmap")
@@ -289,18 +300,19 @@ class PreviewPane(QWidget):
         self.heatmap_button.setVisible(False)
         terms = {t.lower() for t in hit.explanation.shared_terms + hit.explanation.shared_identifiers}
 
+        target = hit.doc_id if hit.doc_id >= 0 else hit.path  # a pinned hit is found by its path
         if hit.format in TEXT_FORMATS:  # a row or lines say more than a typeset page
-            self._runner.submit(lambda ctx: self._bridge.page_text(hit.doc_id, page), priority=10,
+            self._runner.submit(lambda ctx: self._bridge.page_text(target, page), priority=10,
                                 on_result=lambda text: self._text_loaded(gen, text, hit, page),
                                 on_error=lambda err: self.status_message.emit(explain(err).text),
                                 name="page-text")
             return
 
         def job(ctx) -> tuple[QImage, tuple[Box, ...]]:  # noqa: ANN001
-            image = self._bridge.render_page(hit.doc_id, page, PREVIEW_DPI)
+            image = self._bridge.render_page(target, page, PREVIEW_DPI)
             if page == hit.page:
                 return image, hit.explanation.boxes
-            words = self._bridge.page_words(hit.doc_id, page)
+            words = self._bridge.page_words(target, page)
             return image, tuple(w.box for w in words if w.text.lower().strip(".,:;()") in terms)
         self._runner.submit(job, on_result=lambda r: self._page_loaded(gen, *r), priority=10,
                             on_error=lambda err: self.status_message.emit(explain(err).text), name="render-hit")
@@ -320,8 +332,8 @@ class PreviewPane(QWidget):
             reasons.append(tr("Similar meaning: {score:.0%}", score=hit.scores.semantic))
         if hit.scores.visual > 0:
             reasons.append(tr("Similar shape: {score:.0%}", score=hit.scores.visual))
-        self.why.setText(tr("Why it matched: {reasons}", reasons=" · ".join(reasons))
-                         if reasons else tr("Matched by overall similarity."))
+        self.why.setText(tr("Why it matched: {reasons}", reasons=" · ".join(reasons)) if reasons
+                         else tr("A pinned result.") if hit.doc_id < 0 else tr("Matched by overall similarity."))
         self.why.setToolTip(ex.summary)
 
     def _page_loaded(self, gen: int, image: QImage, boxes: tuple[Box, ...]) -> None:

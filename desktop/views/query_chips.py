@@ -82,6 +82,14 @@ class QueryChipsView(QWidget):
         self.thumb.clear()
         self._fill(terms, set())
 
+    def restore(self, name: str, terms: Sequence[str], left_out: Sequence[str], added: Sequence[str]) -> None:
+        """An earlier query from the history, with the corrections it had."""
+        self._added = list(added)
+        self.name.setText(name)
+        self.thumb.clear()
+        self._fill(list(dict.fromkeys([t for t in terms if t not in self._added] + list(left_out))),
+                   set(left_out))
+
     def update_terms(self, terms: Sequence[str]) -> None:
         """The same query searched again: keep what is off, show what now counts."""
         off = set(self.left_out())

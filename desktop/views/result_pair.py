@@ -67,6 +67,10 @@ class ResultPairView(QSplitter):
         if why:
             self.first_list.empty_text = self.second_list.empty_text = why
 
+    def clear_selection(self) -> None:
+        for view in self.lists():
+            view.clear_selection()
+
     def select_hit(self, hit: Hit) -> bool:
         """Select `hit` where it is listed; False when neither list shows it."""
         for view in self.lists():

@@ -8,15 +8,16 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication, QImage
-from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLineEdit, QPushButton,
-                               QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtGui import QGuiApplication, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLineEdit, QMenu, QPushButton,
+                               QSplitter, QToolButton, QVBoxLayout, QWidget)
 
 from desktop.engine_bridge import EngineBridge, qimage_to_pil
 from desktop.errors import explain
 from desktop.i18n import tr
 from desktop.views.drop_zone import DROPPABLE, DropZoneView
 from desktop.views.filter_bar import FilterBar
+from desktop.views.history import HistoryEntry, Pins, SearchHistory
 from desktop.views.preview_pane import PreviewPane
 from desktop.views.query_chips import QueryChipsView
 from desktop.views.result_pair import ResultPairView
@@ -62,6 +63,18 @@ class SearchPane(QWidget):
         self.search_box.setClearButtonEnabled(True)
         self.search_button, self.open_button, self.paste_button = QPushButton(), QPushButton(), QPushButton()
         self.search_button.setObjectName("PrimaryButton")
+        self.history = SearchHistory()
+        self.pins = Pins()
+        self.back_button, self.forward_button = QToolButton(), QToolButton()
+        self.back_button.setText("◀")
+        self.forward_button.setText("▶")
+        self.recent_button, self.pinned_button = QToolButton(), QToolButton()
+        for button in (self.recent_button, self.pinned_button):
+            button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+            button.setMenu(QMenu(button))
+        self._pending: Optional[HistoryEntry] = None  # the search running, recorded when it answers
+        self._restoring = False
+        self._query_thumb: Optional[QImage] = None
         self.filters = FilterBar()
         self.status = SearchStatusView()
         self.chips = QueryChipsView()
@@ -73,17 +86,20 @@ class SearchPane(QWidget):
         self.first_title, self.second_title = self.results.first_title, self.results.second_title
         self.preview = PreviewPane(bridge, runner)
 
-        search_row = QHBoxLayout()
+        search_row = QHBoxLayout()  # above the drop zone: it stays put when the zone shrinks
+        search_row.addWidget(self.back_button)
+        search_row.addWidget(self.forward_button)
         search_row.addWidget(self.search_box, 1)
-        for button in (self.search_button, self.open_button, self.paste_button):
+        for button in (self.search_button, self.open_button, self.paste_button, self.recent_button,
+                       self.pinned_button):
             search_row.addWidget(button)
         self.results_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.results_splitter.addWidget(self.results)
         self.results_splitter.addWidget(self.preview)
         self.results_splitter.setSizes([640, 480])
         layout = QVBoxLayout(self)
-        layout.addWidget(self.drop_zone)
         layout.addLayout(search_row)
+        layout.addWidget(self.drop_zone)
         layout.addWidget(self.filters)
         layout.addWidget(self.status)
         layout.addWidget(self.chips)
@@ -97,8 +113,12 @@ class SearchPane(QWidget):
         self.open_button.clicked.connect(self.choose_file)
         self.paste_button.clicked.connect(self.paste)
         self.status.stop_requested.connect(self.stop)
+        self.back_button.clicked.connect(self.go_back)
+        self.forward_button.clicked.connect(self.go_forward)
+        self.preview.pin_toggled.connect(self.toggle_pin)
         self.chips.changed.connect(self.refine)
         self.preview.query_shown.connect(self.chips.set_thumbnail)
+        self.preview.query_shown.connect(self._query_shown)
         self.filters.changed.connect(self._refill)
         self.filters.view_changed.connect(self.results.set_mode)
         for view in self.results.lists():
@@ -119,6 +139,11 @@ class SearchPane(QWidget):
         self.search_button.setText(tr("Search"))
         self.open_button.setText(tr("Open file…"))
         self.paste_button.setText(tr("Paste picture"))
+        self.back_button.setToolTip(tr("Back to the previous search (Alt+←)"))
+        self.forward_button.setToolTip(tr("Forward (Alt+→)"))
+        self.recent_button.setText(tr("Recent"))
+        self.recent_button.setToolTip(tr("Searches of this session"))
+        self._fill_history_menus()
         self.filters.retranslate()
         self.chips.retranslate()
         self.preview.retranslate()
@@ -163,6 +188,7 @@ class SearchPane(QWidget):
 
     def run_keyword(self, text: str) -> None:
         gen = self._begin(text)
+        self._pending = HistoryEntry("keyword", text, text)
         self._forget_query()
         self.preview.clear()
         kinds = self.filters.kinds()
@@ -193,10 +219,12 @@ class SearchPane(QWidget):
         is_file = isinstance(query, Path)
         gen = self._begin(query.name if is_file else tr("pasted picture"), str(query) if is_file else None)
         self._query, self._refining = query, refining
+        self._pending = HistoryEntry("file" if is_file else "image", self.query_label, query, drop, add)
         self.search_box.clear()
         if refining:
             self.preview.clear_hit()
         else:
+            self._query_thumb = None
             self.preview.clear()
             self.chips.setVisible(False)
             if is_file:
@@ -216,6 +244,7 @@ class SearchPane(QWidget):
 
     def run_similar(self, hit: Hit) -> None:
         gen = self._begin(hit.title)
+        self._pending = HistoryEntry("similar", hit.title, hit)
         self._forget_query()
         self.preview.clear()
 
@@ -280,6 +309,7 @@ class SearchPane(QWidget):
     def _show_single(self, gen: int, mode: str, results: SearchResults, mtimes: dict) -> None:
         if gen != self._gen:
             return
+        self._record(results, mtimes)
         self._mode, self._mtimes = mode, mtimes
         self._results = {"first": results.hits, "second": ()}
         self._finish(len(results.hits), results.note if results.no_match else "")
@@ -293,10 +323,14 @@ class SearchPane(QWidget):
     def _show_file(self, gen: int, results: FileQueryResults, mtimes: dict) -> None:
         if gen != self._gen:
             return
+        self._record(results, mtimes)
         self._mode, self._mtimes = "file", mtimes
         self._results = {"first": results.related.hits, "second": results.similar.hits}
         if self._query is not None:
-            if self._refining:
+            entry = self.history.current()
+            if self._restoring and entry is not None:
+                self.chips.restore(self.query_label, results.read_terms, entry.drop, entry.add)
+            elif self._refining:
                 self.chips.update_terms(results.read_terms)
             else:
                 self.chips.show_query(self.query_label, results.read_terms)
@@ -340,6 +374,7 @@ class SearchPane(QWidget):
         """One selected result at a time, across both lists; the preview shows it."""
         other.clear_selection()
         self.preview.show_hit(hit)
+        self.preview.set_pinned(self.pins.is_pinned(hit))
 
     def focus_results(self) -> None:
         self.results.focus_results()
@@ -361,6 +396,99 @@ class SearchPane(QWidget):
         self._thumbs[key] = image
         self.first_list.set_thumbnail(*key, image)
         self.second_list.set_thumbnail(*key, image)
+
+    # history and pins ------------------------------------------------------------------------
+    def _record(self, results: SearchResults | FileQueryResults, mtimes: dict) -> None:
+        """Keep the answer with its search, so Back shows it again at once."""
+        if not self._restoring and self._pending is not None:
+            self._pending.results, self._pending.mtimes = results, mtimes
+            if self._pending.query is self._query:
+                self._pending.thumb = self._query_thumb
+            self.history.push(self._pending)
+        self._pending = None
+        self._fill_history_menus()
+
+    def go_back(self) -> None:
+        if self.history.can_back():
+            self.restore(self.history.back())
+
+    def go_forward(self) -> None:
+        if self.history.can_forward():
+            self.restore(self.history.forward())
+
+    def restore(self, entry: Optional[HistoryEntry]) -> None:
+        """Show an earlier search and its answer as they were, without searching again."""
+        if entry is None or entry.results is None:
+            return
+        gen = self._begin(entry.label, entry.label)
+        self._restoring = True
+        try:
+            self.preview.clear()
+            if entry.kind == "keyword":
+                self._forget_query()
+                self.search_box.setText(entry.query)
+                self._show_single(gen, "keyword", entry.results, entry.mtimes)
+            elif entry.kind == "similar":
+                self._forget_query()
+                self._show_similar(gen, entry.results, entry.mtimes)
+            else:
+                self._query, self._refining = entry.query, False
+                self.search_box.clear()
+                if entry.kind == "file":
+                    self.query_key = str(entry.query)
+                    self.preview.show_query_file(entry.query)
+                else:
+                    self.preview.show_query_image(entry.query)
+                self._show_file(gen, entry.results, entry.mtimes)
+        finally:
+            self._restoring = False
+        self._fill_history_menus()
+
+    def _fill_history_menus(self) -> None:
+        self.back_button.setEnabled(self.history.can_back())
+        self.forward_button.setEnabled(self.history.can_forward())
+        menu = self.recent_button.menu()
+        menu.clear()
+        for index, entry in self.history.recent():
+            action = menu.addAction(entry.label)
+            if entry.thumb is not None:
+                action.setIcon(QIcon(QPixmap.fromImage(entry.thumb)))
+            action.setCheckable(True)
+            action.setChecked(index == self.history.pos)
+            action.triggered.connect(lambda _=False, i=index: self.restore(self.history.go(i)))
+        self.recent_button.setEnabled(bool(self.history.entries))
+        pins = self.pinned_button.menu()
+        pins.clear()
+        for hit in self.pins.hits():
+            action = pins.addAction(f"{hit.title} · {tr('page {page}', page=hit.page)}")
+            action.setToolTip(hit.path)
+            action.triggered.connect(lambda _=False, h=hit: self._show_pinned(h))
+        self.pinned_button.setText(tr("Pinned ({n})", n=len(self.pins.records)))
+        self.pinned_button.setEnabled(bool(self.pins.records))
+
+    def _query_shown(self, image: QImage) -> None:
+        """The query drawing is on screen: keep a small copy for the recent-searches menu."""
+        self._query_thumb = image.scaled(64, 64, Qt.AspectRatioMode.KeepAspectRatio,
+                                         Qt.TransformationMode.SmoothTransformation)
+        entry = self.history.current()
+        if entry is not None and entry.query is self._query and entry.thumb is None:
+            entry.thumb = self._query_thumb
+            self._fill_history_menus()
+
+    def set_pins(self, pins: Pins) -> None:
+        self.pins = pins
+        self._fill_history_menus()
+
+    def toggle_pin(self, hit: Hit) -> None:
+        pinned = self.pins.toggle(hit)
+        self.preview.set_pinned(pinned)
+        self._set_status("Pinned: {title}" if pinned else "Unpinned: {title}", title=hit.title)
+        self._fill_history_menus()
+
+    def _show_pinned(self, hit: Hit) -> None:
+        self.results.clear_selection()
+        self.preview.show_hit(hit)
+        self.preview.set_pinned(True)
 
     # feedback ------------------------------------------------------------------------------
     def record_vote(self, hit: Hit, vote: int) -> None:
