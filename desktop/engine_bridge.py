@@ -38,6 +38,9 @@ class EngineLike(Protocol):
                      add_terms: Sequence[str] = ()) -> FileQueryResults: ...
     def similar(self, path_or_doc_id: Any, page: int = 1, *, limit: int = 20) -> SearchResults: ...
     def status(self) -> LibraryStatus: ...
+    def retry_files(self, paths: Sequence[Path], *, progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> IndexReport: ...
+    def ignore_file(self, path: Path, ignored: bool = True) -> None: ...
     def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100, *,
                     max_px: int | None = None) -> Image.Image: ...
     def thumbnail(self, doc_id: int, page: int) -> Path: ...
@@ -224,6 +227,21 @@ class EngineBridge:
                 return self.engine.index(paths, progress=progress, cancel=cancel)
             except Cancelled:
                 return IndexReport(cancelled=True)
+
+    def retry_files(self, paths: Sequence[str], progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> IndexReport:
+        """Read these (failed) files again now; they do not become library folders."""
+        with self._write_lock:
+            try:
+                return self.engine.retry_files([Path(p) for p in paths], progress=progress,
+                                               cancel=cancel)
+            except Cancelled:
+                return IndexReport(cancelled=True)
+
+    def ignore_file(self, path: str, ignored: bool = True) -> None:
+        """Leave a file out of the library (persisted), or take it back with ignored=False.
+        Quick (one catalog write), so it does not wait for a running index."""
+        self.engine.ignore_file(Path(path), ignored)
 
     # model packs ----------------------------------------------------------------------------
     def packs(self) -> list[PackInfo]:

@@ -90,6 +90,34 @@ def first_keyword(samples: Path) -> str:
         return "S45C"
 
 
+def damaged_folder(folder: Path) -> Path:
+    """A folder of files that cannot be indexed: a broken PDF, an empty scan, CAD formats."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "broken_drawing.pdf").write_bytes(b"%PDF-1.7\n% an interrupted copy\n")
+    (folder / "empty_scan.png").write_bytes(b"")
+    for name in ("bracket_1258.dwg", "housing_2210.dwg", "shaft_3301.step"):
+        (folder / name).write_bytes(b"\0" * 64)
+    return folder
+
+
+def library_shots(app: QApplication, window: MainWindow, settings: AppSettings, shot) -> None:  # noqa: ANN001
+    """The Library page at 20 pt in touch mode (Japanese), then its files left out (English)."""
+    library = window.library
+    settings.set("ui/font_pt", 20)
+    settings.set("ui/touch_mode", True)
+    window.go("library")
+    library.scroll.verticalScrollBar().setValue(0)
+    shot("20-library-touch-20pt-ja")
+    settings.set("ui/language", "en")
+    settings.set("ui/font_pt", 14)
+    settings.set("ui/touch_mode", False)
+    settle(app)
+    if library.failed_table.rowCount():
+        library.failed_table.selectRow(0)
+    library.scroll.ensureWidgetVisible(library.failed_box)
+    shot("21-library-failed-files")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
@@ -125,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         bridge.attach(FakeEngine(index_files=60, index_step_s=0.05))
         query = args.query or Path("/plant/queries/1258-B2P_photo.png")
     else:
+        damaged = damaged_folder(tmp / "damaged")  # files the Library page lists as left out
         task = runner.submit(lambda ctx: (bridge.open_engine(args.library or tmp / "library"),
-                                          bridge.add_folder(args.samples)))
+                                          bridge.add_folder(args.samples), bridge.add_folder(damaged)))
         wait_until(app, lambda: task.is_done, 300, "the engine to open")
         query = args.query or pick_query(args.samples)
     window.start()
@@ -148,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     search.run_keyword(keyword)
     keyword_s = wait_for_search(app, search, 120, "keyword search")
     if search.first_list.count():
+        select_hit_with_boxes(search)  # a page with outlined words (a CSV hit shows its row instead)
         wait_until(app, lambda: preview_ready(search), 60, "the preview")
     shot("02-keyword-results")
 
@@ -211,8 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     settings.set("ui/touch_mode", True)
     window.go("search")
     shot("14-touch-20pt-ja")
-    window.go("library")
-    shot("16-library-touch-20pt-ja")
+    library_shots(app, window, settings, shot)
     timings = {"drop_to_first_results_s": round(first_results_s, 3),
                "drop_to_first_results_warm_s": round(warm_s, 3), "query": str(query),
                "keyword_results_s": round(keyword_s, 3), "engine": "fake" if args.fake else "real",
