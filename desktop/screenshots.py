@@ -200,9 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     shot("11-zoomed-evidence")
 
     chips = search.chips
-    if chips.chips.count() > 2:  # leave the last (rarest-but-one) word out, as after a misread
-        search.last_elapsed_s = None
-        chips.chips.itemClicked.emit(chips.chips.item(chips.chips.count() - 1))
+    if chips.chips.count() > 2:  # leave a word of the first row out, as after a misread
+        chips.chips.itemClicked.emit(chips.chips.item(min(8, chips.chips.count() - 1)))
         wait_for_search(app, search, 120, "the corrected drawing query")
         select_hit_with_boxes(search)
         wait_until(app, lambda: preview_ready(search), 60, "the preview")

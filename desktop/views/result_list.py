@@ -147,7 +147,7 @@ class ResultRowView(QFrame):
         list, large fonts) drops the bars beside the text (the match goes into the meta line,
         the bars into the tooltip); the snippet keeps as many lines as the height allows, up
         to three, and the path goes last, so that a row is never taller than its list."""
-        side = self.bars.sizeHint().height() + self.up.sizeHint().height() + 16
+        side = self.bars.minimumHeight() + self.up.sizeHint().height() + 16  # fixed height: no hint
         narrow = self.compact or width < NARROW_ROW_PX or max_height < side
         if not self.compact:
             self.bars.setVisible(not narrow)
