@@ -385,7 +385,7 @@ class Engine:
         pages = cat.visual_pages()[:limit]
         docs = cat.documents_by_ids(p[1] for p in pages)
         out = []
-        for _, doc_id, page_no in pages:
+        for _, doc_id, page_no, _ in pages:
             row = cat.page(doc_id, page_no)
             text = " ".join(row[1].text.split())[:1500] if row else ""
             if len(text) >= 20:  # a page with almost no words teaches nothing

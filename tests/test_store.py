@@ -118,11 +118,29 @@ def test_catalog_migrates_an_older_schema(tmp_path):
     db.execute("DROP TABLE chunk_vocab")
     db.execute("DROP TABLE chunk_postings")
     db.execute("ALTER TABLE chunks DROP COLUMN ntok")
+    db.execute("ALTER TABLE chunks DROP COLUMN fp")
+    db.execute("ALTER TABLE pages DROP COLUMN fp")
     db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     db.commit()
     db.close()
     cat = Catalog(path)
-    assert cat.get_meta("schema_version") == "3"
+    assert cat.get_meta("schema_version") == "4"
+    assert all(cat.chunk_fingerprints()[1]) and all(p[3] for p in cat.visual_pages())  # schema 4
     assert list(cat.page_lengths([1])) == [(1, 1, len(lexical_tokens("doc 焼入れ S45C shaft")))]  # title too
     assert cat.token_doc_freq(["s45c", "焼入", "nothing"]) == {"s45c": 1, "焼入": 1, "nothing": 0}
     assert cat.counts()["documents"] == 1  # data kept
+
+
+def test_catalog_never_reuses_chunk_or_page_ids(tmp_path):
+    """A vector saved for a deleted chunk must never be taken for a new one (issue #10)."""
+    cat = Catalog(tmp_path / "c.sqlite")
+    add_doc(cat, "/a.txt", ["first"])
+    _, _, _, old_chunks = add_doc(cat, "/z.txt", ["coolant pump"])
+    cat.delete_document("/z.txt")
+    _, _, _, new_chunks = add_doc(cat, "/z.txt", ["company picnic"])
+    assert min(new_chunks) > max(old_chunks)
+    cat.close()
+    cat = Catalog(tmp_path / "c.sqlite")  # remembered across sessions
+    cat.delete_document("/z.txt")
+    _, _, _, again = add_doc(cat, "/y.txt", ["other"])
+    assert min(again) > max(new_chunks)

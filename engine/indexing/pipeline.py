@@ -5,9 +5,11 @@
 2. embed: `reconcile` gives every catalog chunk its text vector and every picture page its
    image vector, in batches, saving the vector indexes atomically every `SAVE_EVERY_S` seconds.
 
-The same `reconcile` runs after a crash, a cancel or a model-pack switch: whatever the vector
-indexes lack is embedded, whatever they hold for chunks that are gone is dropped, so catalog and
-vectors always converge. Cancelling never waits for embeddings: the next run finishes them.
+The same `reconcile` runs after a crash, a cancel or a model-pack switch. It verifies rather than
+trusts: a vector counts only when its key (catalog id + fingerprint of the embedded content,
+engine/store/vectors.py) is the one the catalog expects now; whatever the indexes lack is
+embedded, whatever else they hold is dropped, so catalog and vectors always converge. Cancelling
+never waits for embeddings: the next run finishes them.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from engine.errors import Cancelled, ExtractionError
 from engine.files import file_digest
 from engine.indexing.scanner import FileStamp, canonical, plan_scan, walk_files
 from engine.progress import CancelToken, Progress, ProgressCallback, RateMeter, report
-from engine.store.catalog import ChunkDraft
+from engine.store.catalog import ChunkDraft, embedding_text
+from engine.store.vectors import vector_keys
 from engine.types import ExtractedDocument, FailedFile, IndexReport, PageContent
 
 log = logging.getLogger(__name__)
@@ -168,44 +171,48 @@ class IndexingPipeline:
         return FailedFile(stamp.path, reason, "")
 
     # -- embeddings --------------------------------------------------------------------------
-    def _embed_chunks(self, chunk_ids: list[int], texts: list[str]) -> None:
+    def _embed_chunks(self, chunk_ids: list[int], texts: list[str], fps: list[int]) -> None:
         vecs = self.lib.text_encoder.encode(texts, batch_size=self.settings.embed_batch)
-        self.lib.text_index.add(np.array(chunk_ids, dtype=np.uint64), vecs)
+        self.lib.text_index.add(np.array(chunk_ids, dtype=np.uint64), vecs,
+                                np.array(fps, dtype=np.uint64))
 
-    def _embed_pages(self, pages: list[tuple[int, str, int]]) -> None:
-        """Render and embed (page_id, path, page_no) pages; a page that renders for text but
-        not as a picture is logged and left out."""
-        images, ids = [], []
-        for page_id, path, page_no in pages:
+    def _embed_pages(self, pages: list[tuple[int, str, int, int]]) -> None:
+        """Render and embed (page_id, path, page_no, fingerprint) pages; a page that renders for
+        text but not as a picture is logged and left out."""
+        images, ids, fps = [], [], []
+        for page_id, path, page_no, fp in pages:
             try:
                 images.append(self._render(Path(path), page_no, self.settings.render_dpi,
                                            grayscale=True))
                 ids.append(page_id)
+                fps.append(fp)
             except Exception as exc:
                 log.warning("cannot render %s page %d: %s", path, page_no, exc)
         if images:
-            self.lib.image_index.add(np.array(ids, dtype=np.uint64), self.lib.image_encoder.encode(images))
+            self.lib.image_index.add(np.array(ids, dtype=np.uint64),
+                                     self.lib.image_encoder.encode(images),
+                                     np.array(fps, dtype=np.uint64))
 
     def reconcile(self, progress: ProgressCallback | None = None,
                   cancel: CancelToken | None = None) -> int:
         """Make the vector indexes match the catalog: embed what they lack (new documents, or
-        everything after a model-pack switch), drop what the catalog no longer has.
+        everything after a model-pack switch, or a vector saved for other content), drop what
+        the catalog no longer has.
         Returns the number of vectors computed. Saves every SAVE_EVERY_S seconds."""
         lib = self.lib
         if lib.text_encoder is None:
             return 0
         cat = lib.catalog
-        chunk_ids = np.array(cat.all_chunk_ids(), dtype=np.uint64)
-        lib.text_index.remove(np.setdiff1d(lib.text_index.keys(), chunk_ids))
-        missing = chunk_ids[~lib.text_index.contains(chunk_ids)] if len(chunk_ids) else chunk_ids
-        todo_pages: list[tuple[int, int, int]] = []
+        ids, fps = (np.array(a, dtype=np.uint64) for a in cat.chunk_fingerprints())
+        missing, missing_fps = self._verify(lib.text_index, ids, fps)
+        todo_pages: list[tuple[int, int, int, int]] = []
         if lib.image_encoder is not None and lib.image_index is not None:
             pages = cat.visual_pages()
             page_ids = np.array([p[0] for p in pages], dtype=np.uint64)
-            lib.image_index.remove(np.setdiff1d(lib.image_index.keys(), page_ids))
-            if len(page_ids):
-                absent = ~lib.image_index.contains(page_ids)
-                todo_pages = [p for p, a in zip(pages, absent) if a]
+            page_fps = np.array([p[3] for p in pages], dtype=np.uint64)
+            absent, _ = self._verify(lib.image_index, page_ids, page_fps)
+            absent_set = set(absent.tolist())
+            todo_pages = [p for p in pages if p[0] in absent_set]
         total = len(missing) + len(todo_pages)
         meter = RateMeter("embed", total, "items")
         done = 0
@@ -218,7 +225,7 @@ class IndexingPipeline:
                     cancel.check()
                 batch = missing[start:start + 128].tolist()
                 self._embed_chunks(batch, [embedding_text(docs[rows[c].doc_id].title, rows[c].text)
-                                           for c in batch])
+                                           for c in batch], missing_fps[start:start + 128].tolist())
                 done += len(batch)
                 report(progress, meter.progress(done, "understanding text"))
                 last_save = self._save_now(last_save)
@@ -227,12 +234,23 @@ class IndexingPipeline:
             for start in range(0, len(todo_pages), 16):
                 if cancel is not None:
                     cancel.check()
-                batch = [(pid, docs[d].path, no) for pid, d, no in todo_pages[start:start + 16]]
+                batch = [(pid, docs[d].path, no, fp) for pid, d, no, fp in todo_pages[start:start + 16]]
                 self._embed_pages(batch)
                 done += len(batch)
                 report(progress, meter.progress(done, "looking at pages"))
                 last_save = self._save_now(last_save)
         return done
+
+    @staticmethod
+    def _verify(index, ids: np.ndarray, fps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Drop every stored vector whose key (id + fingerprint) the catalog does not expect now
+        (gone, saved for other content, or an id stored twice); return the (ids, fingerprints)
+        that still need a vector."""
+        expected = vector_keys(ids, fps)
+        stored = index.stored_keys()
+        index.remove_keys(np.setdiff1d(stored, expected))
+        need = ~np.isin(expected, stored)
+        return ids[need], fps[need]
 
     def _save_now(self, last_save: float) -> float:
         if time.perf_counter() - last_save > SAVE_EVERY_S:
@@ -240,7 +258,3 @@ class IndexingPipeline:
             return time.perf_counter()
         return last_save
 
-
-def embedding_text(title: str, text: str) -> str:
-    """What the text encoder sees for a chunk: the document title gives context to short chunks."""
-    return f"{title}\n{text}" if title else text

@@ -19,11 +19,12 @@ from typing import Iterable, Iterator, Sequence
 
 from engine.analyze import ANALYZER_VERSION, QueryTerm, lexical_tokens
 from engine.errors import SchemaError
+from engine.store.vectors import fingerprint
 from engine.types import Box, FailedFile, PageContent, Word
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DF_CACHE_SIZE = 500_000  # tokens whose chunk frequency is remembered between queries
 
 _MIGRATIONS: dict[int, str] = {
@@ -86,7 +87,28 @@ _MIGRATIONS: dict[int, str] = {
     UPDATE chunks SET ntok = coalesce((SELECT length(f.tokens) - length(replace(f.tokens, ' ', '')) + 1
                                        FROM chunk_fts f WHERE f.rowid = chunks.id), 0);
     """,
+    # 4: vectors are keyed by id + a fingerprint of what they embed (engine/store/vectors.py), and
+    #    chunk and page ids are never reused (meta 'last_chunk_id', 'last_page_id'); the
+    #    fingerprints of existing rows are filled in by _fill_fingerprints
+    4: """
+    ALTER TABLE chunks ADD COLUMN fp INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE pages ADD COLUMN fp INTEGER NOT NULL DEFAULT 0;
+    """,
 }
+
+
+def embedding_text(title: str, text: str) -> str:
+    """What the text encoder sees for a chunk: the document title gives context to short chunks."""
+    return f"{title}\n{text}" if title else text
+
+
+def chunk_fingerprint(title: str, text: str) -> int:
+    return fingerprint(embedding_text(title, text))
+
+
+def page_fingerprint(sha1: str, page_no: int) -> int:
+    """A page picture is its file's bytes (sha1) at that page."""
+    return fingerprint(f"{sha1}#{page_no}")
 
 
 def _now() -> str:
@@ -196,10 +218,25 @@ class Catalog:
                         tx.execute(statement)
                 tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)",
                            (str(target),))
+                if target == 4:
+                    self._fill_fingerprints(tx)
                 if version == 0:  # a new library: tokens are written by this analyser
                     tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('analyzer_version', ?)",
                                (str(ANALYZER_VERSION),))
         self._retokenise_if_stale()
+
+    @staticmethod
+    def _fill_fingerprints(tx: sqlite3.Connection) -> None:
+        """Schema 4: fingerprints of existing chunks and pages; their ids from now on start above
+        the highest in use (vectors saved under older keys are embedded again, once)."""
+        rows = tx.execute("SELECT c.id, d.title, c.text FROM chunks c "
+                          "JOIN documents d ON d.id = c.doc_id").fetchall()
+        tx.executemany("UPDATE chunks SET fp=? WHERE id=?",
+                       [(chunk_fingerprint(t, x), i) for i, t, x in rows])
+        rows = tx.execute("SELECT p.id, d.sha1, p.page_no FROM pages p "
+                          "JOIN documents d ON d.id = p.doc_id").fetchall()
+        tx.executemany("UPDATE pages SET fp=? WHERE id=?",
+                       [(page_fingerprint(s, n), i) for i, s, n in rows])
 
     def _retokenise_if_stale(self) -> None:
         """Re-tokenise every chunk when the library was indexed by an older analyser, so that a
@@ -300,25 +337,38 @@ class Catalog:
                 (path, size, mtime_ns, sha1, format, kind, title, len(pages), _now()))
             doc_id = int(cur.lastrowid)
             new_chunks: list[int] = []
+            page_id, chunk_id = self._last_id(tx, "pages"), self._last_id(tx, "chunks")
             for page, page_chunks in zip(pages, chunks):
-                cur = tx.execute(
-                    "INSERT INTO pages(doc_id, page_no, width, height, source, rotation, visual, text,"
-                    " words) VALUES(?,?,?,?,?,?,?,?,?)",
-                    (doc_id, page.page_no, page.width, page.height, page.source, page.rotation,
-                     int(page.visual), page.text, words_to_json(page.words)))
-                page_id = int(cur.lastrowid)
+                page_id += 1
+                tx.execute(
+                    "INSERT INTO pages(id, doc_id, page_no, width, height, source, rotation, visual,"
+                    " text, words, fp) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                    (page_id, doc_id, page.page_no, page.width, page.height, page.source,
+                     page.rotation, int(page.visual), page.text, words_to_json(page.words),
+                     page_fingerprint(sha1, page.page_no)))
                 for ord_, ch in enumerate(page_chunks):
+                    chunk_id += 1
                     tokens = lexical_tokens(f"{title} {ch.text}" if ord_ == 0 else ch.text)
-                    cur = tx.execute(
-                        "INSERT INTO chunks(doc_id, page_id, ord, text, word_start, word_end, ntok)"
-                        " VALUES(?,?,?,?,?,?,?)", (doc_id, page_id, ord_, ch.text, ch.word_start,
-                                                   ch.word_end, len(tokens)))
-                    chunk_id = int(cur.lastrowid)
+                    tx.execute(
+                        "INSERT INTO chunks(id, doc_id, page_id, ord, text, word_start, word_end,"
+                        " ntok, fp) VALUES(?,?,?,?,?,?,?,?,?)",
+                        (chunk_id, doc_id, page_id, ord_, ch.text, ch.word_start, ch.word_end,
+                         len(tokens), chunk_fingerprint(title, ch.text)))
                     tx.execute("INSERT INTO chunk_fts(rowid, tokens) VALUES(?, ?)",
                                (chunk_id, " ".join(tokens)))
                     new_chunks.append(chunk_id)
+            tx.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
+                           [("last_page_id", str(page_id)), ("last_chunk_id", str(chunk_id))])
             tx.execute("DELETE FROM failures WHERE path=?", (path,))
         return doc_id, removed_chunks, removed_pages, new_chunks
+
+    @staticmethod
+    def _last_id(tx: sqlite3.Connection, table: str) -> int:
+        """The highest id the table ever used: ids are never reused, so a vector saved for a
+        deleted chunk or page can never be taken for a new one."""
+        row = tx.execute("SELECT value FROM meta WHERE key=?", (f"last_{table[:-1]}_id",)).fetchone()
+        used = tx.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
+        return max(int(row[0]) if row else 0, int(used))
 
     def delete_document(self, path: str) -> tuple[list[int], list[int]]:
         """Remove a document; returns (chunk_ids, page_ids) to drop from the vector indexes."""
@@ -354,14 +404,20 @@ class Catalog:
         return {pid: (doc_id, page_no) for pid, doc_id, page_no in self._rows_in(
             "SELECT id, doc_id, page_no FROM pages WHERE id IN ({ids})", page_ids)}
 
-    def visual_pages(self) -> list[tuple[int, int, int]]:
-        """(page_id, doc_id, page_no) of every page that deserves a visual embedding."""
-        return list(self.db.execute("SELECT id, doc_id, page_no FROM pages WHERE visual=1"))
+    def visual_pages(self) -> list[tuple[int, int, int, int]]:
+        """(page_id, doc_id, page_no, fingerprint) of every page that deserves a visual
+        embedding."""
+        return list(self.db.execute("SELECT id, doc_id, page_no, fp FROM pages WHERE visual=1"))
 
     def chunks_by_ids(self, chunk_ids: Iterable[int]) -> dict[int, ChunkRow]:
         return {row[0]: ChunkRow(*row) for row in self._rows_in(
             "SELECT c.id, c.doc_id, c.page_id, p.page_no, c.text, c.word_start, c.word_end "
             "FROM chunks c JOIN pages p ON p.id = c.page_id WHERE c.id IN ({ids})", chunk_ids)}
+
+    def chunk_fingerprints(self) -> tuple[list[int], list[int]]:
+        """(chunk ids, fingerprints of their embedded text), by id."""
+        rows = self.db.execute("SELECT id, fp FROM chunks ORDER BY id").fetchall()
+        return [r[0] for r in rows], [r[1] for r in rows]
 
     def all_chunk_ids(self) -> list[int]:
         return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id")]
