@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from engine.api import Engine
-from engine.indexing.pipeline import embedding_text
-from engine.library import Library
 from tests.fakes import FakeTextEncoder
+from tests.invariants import vector_faults
 
 COOLANT = "Coolant pump impeller seal replacement procedure for the lathe coolant circuit."
 PICNIC = "Annual company picnic: the buses leave the main gate at nine, bring a hat."
@@ -18,42 +15,6 @@ PICNIC = "Annual company picnic: the buses leave the main gate at nine, bring a 
 
 def open_engine(lib: Path) -> Engine:
     return Engine.open(lib, text_encoder=FakeTextEncoder(), image_encoder=None, ocr=None)
-
-
-def vector_faults(lib_root: Path) -> list[str]:
-    """Every chunk has exactly one text vector, equal (cosine >= 0.999) to a fresh embedding of
-    its text; no vector belongs to no chunk. Returns what is wrong (empty when all holds)."""
-    encoder = FakeTextEncoder()
-    lib = Library(lib_root, text_encoder=encoder, image_encoder=None, ocr=None)
-    try:
-        cat = lib.catalog
-        ids = cat.all_chunk_ids()
-        rows = cat.chunks_by_ids(ids)
-        docs = cat.documents_by_ids(r.doc_id for r in rows.values())
-        index = lib.text_index
-        faults = []
-        stored = index.keys()
-        if len(stored) != len(set(stored.tolist())):
-            faults.append("duplicate vectors for one chunk")
-        orphans = set(stored.tolist()) - set(ids)
-        if orphans:
-            faults.append(f"{len(orphans)} vectors of no chunk")
-        have = index.contains(np.array(ids, dtype=np.uint64))
-        for chunk_id, ok in zip(ids, have):
-            if not ok:
-                faults.append(f"chunk {chunk_id} has no vector")
-        ids = [c for c, ok in zip(ids, have) if ok]
-        if ids:
-            fresh = encoder.encode([embedding_text(docs[rows[c].doc_id].title, rows[c].text)
-                                    for c in ids])  # (n, dim)
-            stored_vecs = index.get(np.array(ids, dtype=np.uint64))  # (n, dim)
-            cos = np.sum(fresh * stored_vecs, axis=1) / (
-                np.linalg.norm(fresh, axis=1) * np.linalg.norm(stored_vecs, axis=1))
-            faults += [f"chunk {c} ({docs[rows[c].doc_id].path}) vector cosine {v:.3f}"
-                       for c, v in zip(ids, cos) if v < 0.999]
-        return faults
-    finally:
-        lib.close()
 
 
 def crash_after_reading(lib: Path, folder: Path) -> None:

@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from engine.errors import Cancelled, ExtractionError
+from engine.faults import fault_point
 from engine.files import file_digest
 from engine.indexing.scanner import FileStamp, canonical, plan_scan, walk_files
 from engine.progress import CancelToken, Progress, ProgressCallback, RateMeter, report
@@ -160,6 +161,7 @@ class IndexingPipeline:
             path=stamp.path, size=stamp.size, mtime_ns=stamp.mtime_ns, sha1=sha1,
             format=doc.format, kind=doc.kind, title=doc.title, pages=doc.pages, chunks=chunks)
         self.lib.drop_vectors(old_chunks, old_pages)
+        fault_point("committed")
         return len(doc.pages)
 
     def _fail(self, stamp: FileStamp, reason: str) -> FailedFile:
@@ -175,6 +177,7 @@ class IndexingPipeline:
         vecs = self.lib.text_encoder.encode(texts, batch_size=self.settings.embed_batch)
         self.lib.text_index.add(np.array(chunk_ids, dtype=np.uint64), vecs,
                                 np.array(fps, dtype=np.uint64))
+        fault_point("embedded")
 
     def _embed_pages(self, pages: list[tuple[int, str, int, int]]) -> None:
         """Render and embed (page_id, path, page_no, fingerprint) pages; a page that renders for
@@ -192,6 +195,7 @@ class IndexingPipeline:
             self.lib.image_index.add(np.array(ids, dtype=np.uint64),
                                      self.lib.image_encoder.encode(images),
                                      np.array(fps, dtype=np.uint64))
+            fault_point("embedded")
 
     def reconcile(self, progress: ProgressCallback | None = None,
                   cancel: CancelToken | None = None) -> int:

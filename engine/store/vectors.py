@@ -27,6 +27,7 @@ from usearch.index import Index
 
 from engine.config import EngineSettings
 from engine.errors import LibraryError
+from engine.faults import fault_point
 from engine.types import Embeddings, Vector
 
 ID_BITS = 40  # catalog ids below 2**40; the 24 bits above hold the content fingerprint
@@ -198,6 +199,7 @@ class VectorIndex:
             self._index.save(str(tmp))
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
+            fault_point("saving")
             os.replace(tmp, self.path)
             self._dirty = False
 
