@@ -24,7 +24,7 @@ import numpy as np
 from engine.errors import Cancelled, ExtractionError
 from engine.faults import fault_point
 from engine.files import file_digest
-from engine.indexing.scanner import FileStamp, canonical, plan_scan, walk_files
+from engine.indexing.scanner import FileStamp, canonical, is_under, plan_scan, walk_files
 from engine.progress import CancelToken, Progress, ProgressCallback, RateMeter, report
 from engine.store.catalog import ChunkDraft, embedding_text
 from engine.store.vectors import vector_keys
@@ -89,10 +89,19 @@ class IndexingPipeline:
         cat = self.lib.catalog
         report(progress, Progress("scan", 0, None, "files", "looking for files"))
         rejected: list[tuple[str, str]] = []
-        found = walk_files(roots, self._suffixes, cancel, rejected)
-        plan = plan_scan(found, cat.document_stamps(), cat.failure_stamps(),
+        try:
+            found = walk_files(roots, self._suffixes, cancel, rejected,
+                               follow_symlinks=self.settings.follow_symlinks)
+        except (Cancelled, KeyboardInterrupt):  # stopped while looking: nothing changed yet
+            return IndexReport(elapsed_s=time.perf_counter() - t0, cancelled=True)
+        indexed = cat.document_stamps()
+        plan = plan_scan(found, indexed, cat.failure_stamps(),
                          [canonical(r) for r in roots], retry_failed=retry_failed)
-        counts = dict(added=0, updated=0, removed=0, failed=len(rejected), pages=0)
+        folders = cat.folders()  # documents under no library folder (a link's target stored by
+        if folders:              # an older version, a folder removed by a crashed run): dropped
+            plan.deleted += sorted(p for p in indexed
+                                   if p not in plan.deleted and not is_under(p, folders))
+        counts = dict(added=0, updated=0, removed=0, failed=len(rejected), pages=0, touched=0)
         errors: list[FailedFile] = []
         for path, reason in rejected:  # recorded, shown in `zumen status`; the run goes on
             cat.record_failure(path, reason, 0, 0)
@@ -117,6 +126,8 @@ class IndexingPipeline:
                 elif outcome is not None:
                     counts["added" if stamp.path in new_paths else "updated"] += 1
                     counts["pages"] += outcome
+                else:  # touched, same bytes
+                    counts["touched"] += 1
             report(progress, meter.progress(len(todo), "read"))
             t_embed = time.perf_counter()
             self.reconcile(progress, cancel)
@@ -127,7 +138,8 @@ class IndexingPipeline:
             self.lib.save_vectors()
         return IndexReport(
             added=counts["added"], updated=counts["updated"], removed=counts["removed"],
-            unchanged=len(plan.unchanged), failed=counts["failed"], pages=counts["pages"],
+            unchanged=len(plan.unchanged) + counts["touched"], failed=counts["failed"],
+            pages=counts["pages"],
             elapsed_s=time.perf_counter() - t0,
             embed_s=time.perf_counter() - t_embed if t_embed is not None else 0.0,
             cancelled=cancelled, errors=tuple(errors))

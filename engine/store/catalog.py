@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -163,6 +164,10 @@ class Catalog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # a library the user may read but not write (another user's, a read-only share) is
+        # opened read-only: searches work, writes raise sqlite3.OperationalError
+        self.read_only = self.path.exists() and not (
+            os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK))
         self._local = threading.local()
         self._write_lock = threading.RLock()
         self._df_cache: tuple[int, dict[str, int]] = (-1, {})  # (chunk count, token -> df)
@@ -174,13 +179,31 @@ class Catalog:
     def db(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            if self.read_only:
+                conn = self._connect_read_only()
+            else:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
         return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A read-only connection. A WAL database needs its shared-memory file, which a reader
+        without write access to the folder cannot create: then the file is read as immutable
+        (a search may miss what an indexer commits meanwhile, until it is opened again)."""
+        uri = self.path.resolve().as_uri()
+        for mode in ("?mode=ro", "?mode=ro&immutable=1"):
+            conn = sqlite3.connect(uri + mode, uri=True, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return conn
+            except sqlite3.OperationalError:
+                conn.close()
+        raise sqlite3.OperationalError(f"cannot read {self.path}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -211,6 +234,11 @@ class Catalog:
         if version > SCHEMA_VERSION:
             raise SchemaError(f"{self.path} was written by a newer Zumen (schema {version}, "
                               f"this version reads up to {SCHEMA_VERSION})")
+        if self.read_only:
+            if version < SCHEMA_VERSION:
+                raise SchemaError(f"{self.path} was written by an older Zumen and is read-only "
+                                  "here: open it once with write access to upgrade it")
+            return
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with self.transaction() as tx:
                 for statement in _MIGRATIONS[target].split(";"):
