@@ -61,7 +61,7 @@ class EngineSettings:
     thumbnail_px: int = 256
     min_text_layer_chars: int = 20  # fewer extracted characters -> the page is OCR'd
     ocr_enabled: bool = True
-    max_image_pixels: int = 120_000_000  # decompression-bomb limit
+    max_image_pixels: int = 300_000_000  # decompression-bomb limit (an A1 scan at 600 dpi: 279 MP)
     # a symbolic link to a file (anywhere) is indexed under the link's path in the folder; False:
     # links are skipped and listed in `zumen status`. Links to folders are never followed.
     follow_symlinks: bool = True
