@@ -436,7 +436,8 @@ class Engine:
         return LibraryStatus(
             library=str(self._lib.root), folders=cat.folders(), documents=counts["documents"],
             pages=counts["pages"], chunks=counts["chunks"], drawings=counts["drawings"],
-            failed=cat.failures(), index_bytes=self._lib.index_bytes(), pack=self.active_pack())
+            failed=cat.failures(), index_bytes=self._lib.index_bytes(), pack=self.active_pack(),
+            notes=cat.notes())
 
     def active_pack(self) -> PackInfo | None:
         pack = self._lib.pack

@@ -149,6 +149,8 @@ def cmd_index(args: argparse.Namespace) -> int:
                   f"(keyword-searchable after {report.elapsed_s - report.embed_s:.1f} s)")
             for f in report.errors:
                 print(f"  failed: {f.path}: {f.reason}")
+            for n in report.notes:
+                print(f"  note: {n.path}: {n.note}")
         return 0
 
 
@@ -263,6 +265,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"Failed:    {len(st.failed)}")
         for f in st.failed:
             print(f"  {f.path}: {f.reason}")
+        if st.notes:
+            print(f"Notes:     {len(st.notes)} (indexed with a warning, or only in part)")
+            for n in st.notes:
+                print(f"  {n.path}: {n.note}")
     return 0
 
 

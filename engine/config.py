@@ -61,6 +61,12 @@ class EngineSettings:
     thumbnail_px: int = 256
     min_text_layer_chars: int = 20  # fewer extracted characters -> the page is OCR'd
     ocr_enabled: bool = True
+    # long PDFs are committed every `page_batch` pages (an interrupted run resumes after the last
+    # batch); a file stops at `max_pages_per_file` pages or `max_seconds_per_file` seconds of
+    # reading per run (0: no limit) and is listed as partially indexed
+    page_batch: int = 16
+    max_pages_per_file: int = 0
+    max_seconds_per_file: float = 0.0
     max_image_pixels: int = 300_000_000  # decompression-bomb limit (an A1 scan at 600 dpi: 279 MP)
     # a symbolic link to a file (anywhere) is indexed under the link's path in the folder; False:
     # links are skipped and listed in `zumen status`. Links to folders are never followed.

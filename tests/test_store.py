@@ -120,6 +120,8 @@ def test_catalog_migrates_an_older_schema(tmp_path):
     db.execute("ALTER TABLE chunks DROP COLUMN ntok")
     db.execute("ALTER TABLE chunks DROP COLUMN fp")
     db.execute("ALTER TABLE pages DROP COLUMN fp")
+    for column in ("state", "note", "page_total"):
+        db.execute(f"ALTER TABLE documents DROP COLUMN {column}")
     db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     db.commit()
     db.close()

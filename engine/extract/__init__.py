@@ -39,14 +39,17 @@ _DEFAULT_SETTINGS = EngineSettings()
 
 
 def extract_document(path: Path, settings: EngineSettings = _DEFAULT_SETTINGS,
-                     ocr: OcrEngine | None = None) -> ExtractedDocument:
+                     ocr: OcrEngine | None = None, *, first_page: int = 1,
+                     max_pages: int | None = None) -> ExtractedDocument:
     """Read one file. `ocr` is used for images and for PDF pages without a usable text layer;
-    without it such pages come back with source="none" and empty text (still visual=True)."""
+    without it such pages come back with source="none" and empty text (still visual=True).
+    A PDF can be read in batches of pages (`first_page`, `max_pages`; `page_total` of the
+    result); other formats always come whole."""
     path = Path(path)
     suffix = _check_file(path)
     try:
         if suffix == ".pdf":
-            return extract_pdf(path, settings, ocr)
+            return extract_pdf(path, settings, ocr, first_page=first_page, max_pages=max_pages)
         if suffix in IMAGE_SUFFIXES:
             return extract_image(path, settings, ocr)
         if suffix in TEXT_SUFFIXES:

@@ -119,7 +119,7 @@ class IndexingPipeline:
             for i, stamp in enumerate(todo):
                 cancel.check()
                 report(progress, meter.progress(i, Path(stamp.path).name))
-                outcome = self._index_file(stamp)
+                outcome = self._index_file(stamp, cancel)
                 if isinstance(outcome, FailedFile):
                     errors.append(outcome)
                     counts["failed"] += 1
@@ -142,22 +142,82 @@ class IndexingPipeline:
             pages=counts["pages"],
             elapsed_s=time.perf_counter() - t0,
             embed_s=time.perf_counter() - t_embed if t_embed is not None else 0.0,
-            cancelled=cancelled, errors=tuple(errors))
+            cancelled=cancelled, errors=tuple(errors),
+            notes=tuple(n for n in cat.notes() if n.path in {f.path for f in plan.to_process}))
 
     # -- one file ----------------------------------------------------------------------------
-    def _index_file(self, stamp: FileStamp) -> int | FailedFile | None:
-        """Returns the number of pages indexed, a FailedFile, or None when content is unchanged."""
-        cat = self.lib.catalog
+    def _index_file(self, stamp: FileStamp, cancel: CancelToken | None = None
+                    ) -> int | FailedFile | None:
+        """Returns the number of pages indexed, a FailedFile, or None when content is unchanged.
+
+        A PDF is read and committed `page_batch` pages at a time: its pages are searchable as
+        they come, and a run that stops (crash, cancel) resumes after the last committed batch.
+        `max_pages_per_file` / `max_seconds_per_file` stop a file early: it stays "partial", with
+        a note saying which pages are in, until it changes."""
+        cat, s = self.lib.catalog, self.settings
         path = Path(stamp.path)
+        batched = path.suffix.lower() == ".pdf"
+        t0 = time.monotonic()
         try:
             sha1 = file_sha1(path)
-            old = cat.document_by_path(stamp.path)
-            if old is not None and old.sha1 == sha1:
+        except OSError as exc:
+            return self._fail(stamp, f"cannot read file: {exc.strerror or exc}")
+        old = cat.document_by_path(stamp.path)
+        first, doc_id, pages_read = 1, None, 0
+        if old is not None and old.sha1 == sha1:
+            progress = cat.document_progress(stamp.path)
+            if progress is None or progress[0] != "reading":
                 with cat.transaction() as tx:  # touched, not changed: refresh the stamp only
                     tx.execute("UPDATE documents SET size=?, mtime_ns=? WHERE id=?",
                                (stamp.size, stamp.mtime_ns, old.id))
                 return None
-            doc = self._extract(path, self.settings, self.lib.ocr)
+            first, doc_id = progress[1] + 1, old.id  # resume an interrupted read
+        notes: list[str] = []
+        while True:
+            limit = None
+            if batched:
+                limit = s.page_batch
+                if s.max_pages_per_file:
+                    limit = max(1, min(limit, s.max_pages_per_file - (first - 1)))
+            doc = self._read(path, stamp, first, limit) if batched else self._read(path, stamp)
+            if isinstance(doc, FailedFile):
+                return doc
+            total = doc.page_total or len(doc.pages)
+            end = first - 1 + len(doc.pages)
+            notes += [w for w in doc.warnings if w not in notes]
+            done = end >= total or not doc.pages
+            over = not done and bool(
+                (s.max_pages_per_file and end >= s.max_pages_per_file)
+                or (s.max_seconds_per_file and time.monotonic() - t0 >= s.max_seconds_per_file))
+            if over:
+                notes.append(f"partially indexed: pages 1-{end} of {total} (the page/time budget "
+                             "per file stopped it; raise it and change the file to read the rest)")
+            state = "complete" if done else "partial" if over else "reading"
+            note = "; ".join(notes)[:1000]
+            chunks = [chunk_page(p, s.chunk_words, s.chunk_overlap_words) for p in doc.pages]
+            if doc_id is None:
+                doc_id, old_chunks, old_pages, _ = cat.replace_document(
+                    path=stamp.path, size=stamp.size, mtime_ns=stamp.mtime_ns, sha1=sha1,
+                    format=doc.format, kind=doc.kind, title=doc.title, pages=doc.pages,
+                    chunks=chunks, state=state, note=note, page_total=total)
+                self.lib.drop_vectors(old_chunks, old_pages)
+            else:
+                cat.append_pages(doc_id, doc.pages, chunks, state=state, note=note)
+            fault_point("committed")
+            pages_read += len(doc.pages)
+            if state != "reading":
+                return pages_read
+            first = end + 1
+            if cancel is not None:
+                cancel.check()
+
+    def _read(self, path: Path, stamp: FileStamp, first: int = 1, limit: int | None = None
+              ) -> ExtractedDocument | FailedFile:
+        """Extract (a batch of pages of) a file; a failure to read is recorded, never raised."""
+        try:
+            if limit is None and first == 1:
+                return self._extract(path, self.settings, self.lib.ocr)
+            return self._extract(path, self.settings, self.lib.ocr, first_page=first, max_pages=limit)
         except Cancelled:
             raise
         except ExtractionError as exc:
@@ -167,14 +227,6 @@ class IndexingPipeline:
         except Exception as exc:  # a bug or a library error on odd input must not stop the run
             log.exception("extraction failed for %s", path)
             return self._fail(stamp, f"unexpected error while reading: {type(exc).__name__}: {exc}")
-        chunks = [chunk_page(p, self.settings.chunk_words, self.settings.chunk_overlap_words)
-                  for p in doc.pages]
-        _, old_chunks, old_pages, _ = cat.replace_document(
-            path=stamp.path, size=stamp.size, mtime_ns=stamp.mtime_ns, sha1=sha1,
-            format=doc.format, kind=doc.kind, title=doc.title, pages=doc.pages, chunks=chunks)
-        self.lib.drop_vectors(old_chunks, old_pages)
-        fault_point("committed")
-        return len(doc.pages)
 
     def _fail(self, stamp: FileStamp, reason: str) -> FailedFile:
         cat = self.lib.catalog

@@ -21,7 +21,7 @@ from typing import Iterable, Iterator, Sequence
 from engine.analyze import ANALYZER_VERSION, QueryTerm, lexical_tokens
 from engine.errors import SchemaError
 from engine.store.vectors import fingerprint
-from engine.types import Box, FailedFile, PageContent, Word
+from engine.types import Box, FailedFile, FileNote, PageContent, Word
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,15 @@ _MIGRATIONS: dict[int, str] = {
     # 4: vectors are keyed by id + a fingerprint of what they embed (engine/store/vectors.py), and
     #    chunk and page ids are never reused (meta 'last_chunk_id', 'last_page_id'); the
     #    fingerprints of existing rows are filled in by _fill_fingerprints
+    #    Long documents are committed in page batches: state 'reading' (resumed by the next run),
+    #    'complete', or 'partial' (stopped by the page/time budget); note: what the reader warned
+    #    about (a repaired PDF, pages left out), shown by `zumen status`
     4: """
     ALTER TABLE chunks ADD COLUMN fp INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE pages ADD COLUMN fp INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE documents ADD COLUMN state TEXT NOT NULL DEFAULT 'complete';
+    ALTER TABLE documents ADD COLUMN note TEXT NOT NULL DEFAULT '';
+    ALTER TABLE documents ADD COLUMN page_total INTEGER NOT NULL DEFAULT 0;
     """,
 }
 
@@ -345,13 +351,31 @@ class Catalog:
             "FROM documents WHERE sha1=?", (sha1,))]
 
     def document_stamps(self) -> dict[str, tuple[int, int]]:
-        """path -> (size, mtime_ns) of every indexed document (for incremental scans)."""
+        """path -> (size, mtime_ns) of every indexed document (for incremental scans); a document
+        still being read in page batches gets size -1, so the next scan resumes it."""
         return {p: (s, m) for p, s, m in self.db.execute(
-            "SELECT path, size, mtime_ns FROM documents")}
+            "SELECT path, CASE WHEN state = 'reading' THEN -1 ELSE size END, mtime_ns FROM documents")}
+
+    def document_progress(self, path: str) -> tuple[str, int, int] | None:
+        """(state, pages stored, pages in the file) of a document, None when not indexed."""
+        row = self.db.execute("SELECT state, page_count, page_total FROM documents WHERE path=?",
+                              (path,)).fetchone()
+        return (row[0], int(row[1]), int(row[2])) if row else None
+
+    def set_document_state(self, doc_id: int, state: str, note: str) -> None:
+        with self.transaction() as tx:
+            tx.execute("UPDATE documents SET state=?, note=? WHERE id=?", (state, note, doc_id))
+
+    def notes(self) -> tuple[FileNote, ...]:
+        """Documents indexed with a warning or only in part."""
+        return tuple(FileNote(p, n, s) for p, n, s in self.db.execute(
+            "SELECT path, note, state FROM documents WHERE note != '' ORDER BY path"))
 
     def replace_document(self, *, path: str, size: int, mtime_ns: int, sha1: str, format: str,
                          kind: str, title: str, pages: Sequence[PageContent],
-                         chunks: Sequence[Sequence[ChunkDraft]]) -> tuple[int, list[int], list[int], list[int]]:
+                         chunks: Sequence[Sequence[ChunkDraft]], state: str = "complete",
+                         note: str = "", page_total: int = 0
+                         ) -> tuple[int, list[int], list[int], list[int]]:
         """Insert or replace a document with its pages and chunks, in one transaction.
 
         Returns (doc_id, removed_chunk_ids, removed_page_ids, new_chunk_ids); the caller removes
@@ -361,34 +385,52 @@ class Catalog:
             removed_chunks, removed_pages = self._delete_document(tx, path)
             cur = tx.execute(
                 "INSERT INTO documents(path, size, mtime_ns, sha1, format, kind, title, page_count,"
-                " indexed_at) VALUES(?,?,?,?,?,?,?,?,?)",
-                (path, size, mtime_ns, sha1, format, kind, title, len(pages), _now()))
+                " indexed_at, state, note, page_total) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                (path, size, mtime_ns, sha1, format, kind, title, len(pages), _now(), state, note,
+                 page_total or len(pages)))
             doc_id = int(cur.lastrowid)
-            new_chunks: list[int] = []
-            page_id, chunk_id = self._last_id(tx, "pages"), self._last_id(tx, "chunks")
-            for page, page_chunks in zip(pages, chunks):
-                page_id += 1
-                tx.execute(
-                    "INSERT INTO pages(id, doc_id, page_no, width, height, source, rotation, visual,"
-                    " text, words, fp) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                    (page_id, doc_id, page.page_no, page.width, page.height, page.source,
-                     page.rotation, int(page.visual), page.text, words_to_json(page.words),
-                     page_fingerprint(sha1, page.page_no)))
-                for ord_, ch in enumerate(page_chunks):
-                    chunk_id += 1
-                    tokens = lexical_tokens(f"{title} {ch.text}" if ord_ == 0 else ch.text)
-                    tx.execute(
-                        "INSERT INTO chunks(id, doc_id, page_id, ord, text, word_start, word_end,"
-                        " ntok, fp) VALUES(?,?,?,?,?,?,?,?,?)",
-                        (chunk_id, doc_id, page_id, ord_, ch.text, ch.word_start, ch.word_end,
-                         len(tokens), chunk_fingerprint(title, ch.text)))
-                    tx.execute("INSERT INTO chunk_fts(rowid, tokens) VALUES(?, ?)",
-                               (chunk_id, " ".join(tokens)))
-                    new_chunks.append(chunk_id)
-            tx.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
-                           [("last_page_id", str(page_id)), ("last_chunk_id", str(chunk_id))])
+            new_chunks = self._insert_pages(tx, doc_id, sha1, title, pages, chunks)
             tx.execute("DELETE FROM failures WHERE path=?", (path,))
         return doc_id, removed_chunks, removed_pages, new_chunks
+
+    def append_pages(self, doc_id: int, pages: Sequence[PageContent],
+                     chunks: Sequence[Sequence[ChunkDraft]], *, state: str, note: str) -> list[int]:
+        """Add the next batch of a long document's pages (one transaction); returns the new
+        chunk ids."""
+        with self.transaction() as tx:
+            sha1, title = tx.execute("SELECT sha1, title FROM documents WHERE id=?", (doc_id,)).fetchone()
+            new_chunks = self._insert_pages(tx, doc_id, sha1, title, pages, chunks)
+            tx.execute("UPDATE documents SET page_count = page_count + ?, state=?, note=? WHERE id=?",
+                       (len(pages), state, note, doc_id))
+        return new_chunks
+
+    def _insert_pages(self, tx: sqlite3.Connection, doc_id: int, sha1: str, title: str,
+                      pages: Sequence[PageContent], chunks: Sequence[Sequence[ChunkDraft]]) -> list[int]:
+        """Pages and their chunks under fresh ids (never reused), with their fingerprints."""
+        new_chunks: list[int] = []
+        page_id, chunk_id = self._last_id(tx, "pages"), self._last_id(tx, "chunks")
+        for page, page_chunks in zip(pages, chunks):
+            page_id += 1
+            tx.execute(
+                "INSERT INTO pages(id, doc_id, page_no, width, height, source, rotation, visual,"
+                " text, words, fp) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                (page_id, doc_id, page.page_no, page.width, page.height, page.source,
+                 page.rotation, int(page.visual), page.text, words_to_json(page.words),
+                 page_fingerprint(sha1, page.page_no)))
+            for ord_, ch in enumerate(page_chunks):
+                chunk_id += 1
+                tokens = lexical_tokens(f"{title} {ch.text}" if ord_ == 0 else ch.text)
+                tx.execute(
+                    "INSERT INTO chunks(id, doc_id, page_id, ord, text, word_start, word_end,"
+                    " ntok, fp) VALUES(?,?,?,?,?,?,?,?,?)",
+                    (chunk_id, doc_id, page_id, ord_, ch.text, ch.word_start, ch.word_end,
+                     len(tokens), chunk_fingerprint(title, ch.text)))
+                tx.execute("INSERT INTO chunk_fts(rowid, tokens) VALUES(?, ?)",
+                           (chunk_id, " ".join(tokens)))
+                new_chunks.append(chunk_id)
+        tx.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
+                       [("last_page_id", str(page_id)), ("last_chunk_id", str(chunk_id))])
+        return new_chunks
 
     @staticmethod
     def _last_id(tx: sqlite3.Connection, table: str) -> int:
