@@ -321,6 +321,15 @@ class Engine:
     def feedback(self) -> list[dict]:
         return self._lib.catalog.feedback()
 
+    def export_pairs(self, out: Path | str, *, pairs_csv: Path | str | None = None,
+                     feedback: bool = False, anonymise: bool = False) -> dict:
+        """The site's adaptation pairs as JSON lines with their texts; `anonymise` replaces
+        paths and file names by opaque ids (engine.evaluate.export)."""
+        from engine.evaluate.export import export_pairs
+
+        return export_pairs(self, Path(out), pairs_csv=Path(pairs_csv) if pairs_csv else None,
+                            feedback=feedback, anonymise=anonymise)
+
     # -- evaluation --------------------------------------------------------------------------
     def evaluate(self, pairs_csv: Path | str | None = None, *, qrels: Path | str | None = None,
                  queries: Path | str | None = None, chart: Path | str | None = None,

@@ -425,6 +425,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_pairs(args: argparse.Namespace) -> int:
+    with _open(args) as engine:
+        result = engine.export_pairs(args.out, pairs_csv=args.pairs, feedback=args.feedback,
+                                     anonymise=args.anonymise)
+    if args.json:
+        emit_json(result)
+    else:
+        print(f"{result['pairs']} pairs written to {result['out']}"
+              + (" (anonymised: no paths or file names)" if result["anonymised"] else ""))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from engine.demo import run_demo
 
@@ -492,6 +504,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ranking-only", action="store_true",
                    help="only fit the ranking of drawing queries to --pairs (no training, no torch)")
     s.set_defaults(func=cmd_adapt)
+
+    s = sub.add_parser("export-pairs", parents=[common],
+                       help="write the adaptation pairs (with their texts) as JSON lines")
+    s.add_argument("out", type=Path, help="output file (.jsonl)")
+    s.add_argument("--pairs", type=Path, help="CSV with query,relevant[,grade] columns")
+    s.add_argument("--feedback", action="store_true", help="also the thumbs-up votes")
+    s.add_argument("--anonymise", "--anonymize", action="store_true",
+                   help="opaque ids instead of paths; file and folder names removed from the texts")
+    s.set_defaults(func=cmd_export_pairs)
 
     s = sub.add_parser("pack", parents=[common], help="model packs")
     psub = s.add_subparsers(dest="pack_cmd", required=True)
