@@ -291,7 +291,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
         out = build_default_pack(dest, quantize=args.quantize)
         emit_json({"pack": str(out)}) if args.json else print(f"Default model pack written to {out}")
         return 0
-    with _open(args) as engine:
+    with _open(args, create=True) as engine:  # packs can be chosen before the first index
         if args.pack_cmd == "list":
             packs = engine.packs()
             active = engine.active_pack()
