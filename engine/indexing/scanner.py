@@ -111,7 +111,7 @@ def file_key(path: Path) -> str:
 
 def unreadable_reason(exc: OSError) -> str:
     """Why a file that is listed cannot be opened, in words."""
-    if exc.errno == errno.ELOOP:
+    if exc.errno == getattr(errno, "ELOOP", -1):
         return "a symbolic link loop: it never reaches a file"
     if exc.errno == errno.ENAMETOOLONG:
         return "the path is too long for this system to open"
