@@ -22,7 +22,7 @@ from engine.config import EngineSettings
 from engine.errors import ExtractionError, UnsupportedFileError
 from engine.types import ExtractedDocument
 
-from .image import IMAGE_SUFFIXES, extract_image, render_image
+from .image import IMAGE_SUFFIXES, downscale_frame, extract_image, render_image
 from .kind import PageStats, classify_kind, is_drawing_page, page_stats
 from .ocr import OcrEngine, get_ocr_engine, read_upright
 from .pdf import extract_pdf, render_pdf
@@ -33,7 +33,8 @@ SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".pdf"}) | IMAGE_SUFFIXES | TEXT
     | TABLE_SUFFIXES | DOCX_SUFFIXES
 
 __all__ = ["SUPPORTED_SUFFIXES", "extract_document", "render_page", "classify_kind", "PageStats",
-           "page_stats", "is_drawing_page", "OcrEngine", "get_ocr_engine", "read_upright"]
+           "page_stats", "is_drawing_page", "OcrEngine", "get_ocr_engine", "read_upright",
+           "downscale_frame"]
 
 _DEFAULT_SETTINGS = EngineSettings()
 
