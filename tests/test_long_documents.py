@@ -120,6 +120,18 @@ def test_page_budget_leaves_a_recorded_partial_document(tmp_path):
         assert "partially indexed: pages 1-10 of 40" in note.note and note.state == "partial"
         assert report.notes == (note,)
         assert engine.index().unchanged == 1  # not read again until it changes
+    read = []
+    with open_engine(tmp_path / "lib", max_pages_per_file=30) as engine:  # a bigger budget
+        real = pdf_module._extract_page
+        pdf_module._extract_page = lambda page, no, *a: read.append(no) or real(page, no, *a)
+        try:
+            engine.index(retry_failed=True)  # continues the partial file where it stopped
+        finally:
+            pdf_module._extract_page = real
+        assert read == list(range(11, 31))
+        assert state_of(engine, docs / "records.pdf") == ("partial", 30, PAGES)
+        note, = engine.status().notes
+        assert note.note.count("partially indexed") == 1 and "pages 1-30 of 40" in note.note
 
 
 def test_time_budget_leaves_a_recorded_partial_document(tmp_path, monkeypatch):

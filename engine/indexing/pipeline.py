@@ -94,7 +94,7 @@ class IndexingPipeline:
                                follow_symlinks=self.settings.follow_symlinks)
         except (Cancelled, KeyboardInterrupt):  # stopped while looking: nothing changed yet
             return IndexReport(elapsed_s=time.perf_counter() - t0, cancelled=True)
-        indexed = cat.document_stamps()
+        indexed = cat.document_stamps(resume_partial=retry_failed)
         plan = plan_scan(found, indexed, cat.failure_stamps(),
                          [canonical(r) for r in roots], retry_failed=retry_failed)
         folders = cat.folders()  # documents under no library folder (a link's target stored by
@@ -119,7 +119,7 @@ class IndexingPipeline:
             for i, stamp in enumerate(todo):
                 cancel.check()
                 report(progress, meter.progress(i, Path(stamp.path).name))
-                outcome = self._index_file(stamp, cancel)
+                outcome = self._index_file(stamp, cancel, resume_partial=retry_failed)
                 if isinstance(outcome, FailedFile):
                     errors.append(outcome)
                     counts["failed"] += 1
@@ -146,14 +146,15 @@ class IndexingPipeline:
             notes=tuple(n for n in cat.notes() if n.path in {f.path for f in plan.to_process}))
 
     # -- one file ----------------------------------------------------------------------------
-    def _index_file(self, stamp: FileStamp, cancel: CancelToken | None = None
-                    ) -> int | FailedFile | None:
+    def _index_file(self, stamp: FileStamp, cancel: CancelToken | None = None, *,
+                    resume_partial: bool = False) -> int | FailedFile | None:
         """Returns the number of pages indexed, a FailedFile, or None when content is unchanged.
 
         A PDF is read and committed `page_batch` pages at a time: its pages are searchable as
         they come, and a run that stops (crash, cancel) resumes after the last committed batch.
         `max_pages_per_file` / `max_seconds_per_file` stop a file early: it stays "partial", with
-        a note saying which pages are in, until it changes."""
+        a note saying which pages are in, until it changes or `resume_partial` (`zumen index
+        --retry-failed`) continues it."""
         cat, s = self.lib.catalog, self.settings
         path = Path(stamp.path)
         batched = path.suffix.lower() == ".pdf"
@@ -164,15 +165,18 @@ class IndexingPipeline:
             return self._fail(stamp, f"cannot read file: {exc.strerror or exc}")
         old = cat.document_by_path(stamp.path)
         first, doc_id, pages_read = 1, None, 0
+        notes: list[str] = []
         if old is not None and old.sha1 == sha1:
             progress = cat.document_progress(stamp.path)
-            if progress is None or progress[0] != "reading":
+            resumable = ("reading", "partial") if resume_partial else ("reading",)
+            if progress is None or progress[0] not in resumable:
                 with cat.transaction() as tx:  # touched, not changed: refresh the stamp only
                     tx.execute("UPDATE documents SET size=?, mtime_ns=? WHERE id=?",
                                (stamp.size, stamp.mtime_ns, old.id))
                 return None
-            first, doc_id = progress[1] + 1, old.id  # resume an interrupted read
-        notes: list[str] = []
+            first, doc_id = progress[1] + 1, old.id  # resume an interrupted or budgeted read
+            notes = [n for n in cat.document_note(old.id).split("; ")
+                     if n and not n.startswith("partially indexed")]
         while True:
             limit = None
             if batched:

@@ -350,11 +350,14 @@ class Catalog:
             "SELECT id, path, size, mtime_ns, sha1, format, kind, title, page_count "
             "FROM documents WHERE sha1=?", (sha1,))]
 
-    def document_stamps(self) -> dict[str, tuple[int, int]]:
+    def document_stamps(self, *, resume_partial: bool = False) -> dict[str, tuple[int, int]]:
         """path -> (size, mtime_ns) of every indexed document (for incremental scans); a document
-        still being read in page batches gets size -1, so the next scan resumes it."""
+        still being read in page batches (or stopped by the budget, with `resume_partial`) gets
+        size -1, so the scan takes it up again."""
+        states = ("reading", "partial") if resume_partial else ("reading",)
         return {p: (s, m) for p, s, m in self.db.execute(
-            "SELECT path, CASE WHEN state = 'reading' THEN -1 ELSE size END, mtime_ns FROM documents")}
+            "SELECT path, CASE WHEN state IN ({}) THEN -1 ELSE size END, mtime_ns "
+            "FROM documents".format(",".join("?" * len(states))), states)}
 
     def document_progress(self, path: str) -> tuple[str, int, int] | None:
         """(state, pages stored, pages in the file) of a document, None when not indexed."""
@@ -362,9 +365,9 @@ class Catalog:
                               (path,)).fetchone()
         return (row[0], int(row[1]), int(row[2])) if row else None
 
-    def set_document_state(self, doc_id: int, state: str, note: str) -> None:
-        with self.transaction() as tx:
-            tx.execute("UPDATE documents SET state=?, note=? WHERE id=?", (state, note, doc_id))
+    def document_note(self, doc_id: int) -> str:
+        row = self.db.execute("SELECT note FROM documents WHERE id=?", (doc_id,)).fetchone()
+        return row[0] if row else ""
 
     def notes(self) -> tuple[FileNote, ...]:
         """Documents indexed with a warning or only in part."""
