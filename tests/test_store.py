@@ -146,3 +146,21 @@ def test_catalog_never_reuses_chunk_or_page_ids(tmp_path):
     cat.delete_document("/z.txt")
     _, _, _, again = add_doc(cat, "/y.txt", ["other"])
     assert min(again) > max(new_chunks)
+
+
+def test_vector_keys_carry_a_fingerprint_and_callers_speak_ids(tmp_path):
+    from engine.store.vectors import fingerprint, vector_keys
+
+    idx = VectorIndex(tmp_path / "v.usearch", 4)
+    vecs = np.eye(4, dtype=np.float32)
+    idx.add(np.array([7, 9], dtype=np.uint64), vecs[:2], np.array([fingerprint("a"), fingerprint("b")]))
+    assert sorted(idx.keys().tolist()) == [7, 9]
+    assert set(idx.stored_keys().tolist()) == set(vector_keys(np.array([7, 9], dtype=np.uint64),
+                                                              np.array([fingerprint("a"), fingerprint("b")])).tolist())
+    assert idx.search(vecs[1], 1)[0][0] == 9
+    idx.add(np.array([9], dtype=np.uint64), vecs[2:3], np.array([fingerprint("c")]))  # replaced
+    assert sorted(idx.keys().tolist()) == [7, 9]
+    got = idx.get(np.array([9, 8], dtype=np.uint64))
+    assert np.allclose(got[0], vecs[2]) and not got[1].any()  # no vector: a zero row
+    idx.remove(np.array([7], dtype=np.uint64))
+    assert idx.keys().tolist() == [9]

@@ -153,14 +153,20 @@ class VectorIndex:
         return self.stored_keys() & np.uint64(ID_MASK)
 
     def get(self, ids: NDArray[np.uint64]) -> Embeddings:
+        """The stored vectors of catalog `ids`; a zero row for an id without one (dropped since
+        the caller looked: no evidence, never another id's vector)."""
         ids = np.asarray(ids, dtype=np.uint64)
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)  # (n, dim)
         with self._lock:
             sorted_ids, keys = self._id_table()
-            at = np.minimum(np.searchsorted(sorted_ids, ids), max(len(sorted_ids) - 1, 0))
-            if len(ids) and (not len(sorted_ids) or np.any(sorted_ids[at] != ids)):
-                raise KeyError("no vector for some ids")
-            found = keys[at] if len(ids) else ids
-            return np.asarray(self._index.get(found), dtype=np.float32).reshape(len(ids), self.dim)
+            if not len(ids) or not len(sorted_ids):
+                return out
+            at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+            found = sorted_ids[at] == ids
+            if np.any(found):
+                rows = np.asarray(self._index.get(keys[at[found]]), dtype=np.float32)
+                out[found] = rows.reshape(int(found.sum()), self.dim)
+            return out
 
     def search(self, vector: Vector, k: int, *, exact: bool = False) -> list[tuple[int, float]]:
         """Top-k (catalog id, cosine similarity), best first."""
