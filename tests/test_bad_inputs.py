@@ -214,6 +214,7 @@ def test_a_pdf_truncated_while_it_is_read_is_recorded_or_indexed_never_fatal(tmp
 
 
 # -- property-based fuzz --------------------------------------------------------------------
+FUZZ = int(os.environ.get("ZUMEN_FUZZ_EXAMPLES", "150"))  # more in a long run
 SEEDS = {".pdf": pdf_bytes(pages=2), ".png": png(), ".tif": tiff("L", 2), ".txt": "部品 S45C".encode()}
 _SUFFIXES = sorted(SUPPORTED_SUFFIXES)
 
@@ -229,13 +230,13 @@ def _check(tmp_path: Path, suffix: str, data: bytes) -> None:
         assert all(p.page_no >= 1 for p in doc.pages)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=FUZZ, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(suffix=st.sampled_from(_SUFFIXES), data=st.binary(max_size=2000))
 def test_fuzz_any_bytes_under_any_name(tmp_path, suffix, data):
     _check(tmp_path, suffix, data)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=FUZZ, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.sampled_from(sorted(SEEDS)), flips=st.lists(
     st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), min_size=1, max_size=12),
     cut=st.floats(0.05, 1.0))

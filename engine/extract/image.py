@@ -47,6 +47,9 @@ def open_image(path: Path, settings: EngineSettings) -> Image.Image:
                                     "does not match its name") from None
     except OSError as exc:
         raise ExtractionError(path, f"the image could not be opened ({exc})") from None
+    except Exception as exc:  # Pillow's parsers raise what they meet on a damaged header
+        raise ExtractionError(path, f"not a readable image: the file is damaged "
+                                    f"({type(exc).__name__}: {exc})") from None
     _check_pixels(path, im, settings)
     return im
 
@@ -57,7 +60,15 @@ def image_frames(path: Path, settings: EngineSettings, max_side: int | None = No
     longer than `max_side` (default MAX_OCR_SIDE_PX), with the frame's upright full size."""
     im = open_image(path, settings)
     with im:
-        for frame in ImageSequence.Iterator(im):
+        frames = ImageSequence.Iterator(im)
+        while True:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                return
+            except Exception as exc:  # a damaged next frame of a TIFF
+                raise ExtractionError(path, f"the image data is damaged or truncated "
+                                            f"({type(exc).__name__}: {exc})") from None
             _check_pixels(path, frame, settings)
             try:
                 orientation = frame.getexif().get(0x0112, 1)
@@ -68,8 +79,11 @@ def image_frames(path: Path, settings: EngineSettings, max_side: int | None = No
                     if orientation >= 5:
                         size = size[::-1]
                 yield small.convert("L" if grey else "RGB"), size
-            except (OSError, SyntaxError, ValueError, EOFError) as exc:
-                raise ExtractionError(path, f"the image data is damaged or truncated ({exc})") from None
+            except ExtractionError:
+                raise
+            except Exception as exc:  # OSError, SyntaxError, ValueError, TypeError... from Pillow
+                raise ExtractionError(path, f"the image data is damaged or truncated "
+                                            f"({type(exc).__name__}: {exc})") from None
 
 
 def downscale_frame(frame: Image.Image, max_side: int, *, grey: bool = False) -> Image.Image:
