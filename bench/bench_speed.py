@@ -188,7 +188,7 @@ def add_filler(library: Path, n_chunks: int, start: int, chunks_per_doc: int,
     `encoder` replaces the library's text encoder (tests pass a small fake one).
     """
     from engine.library import Library
-    from engine.store.catalog import ChunkDraft
+    from engine.store.catalog import ChunkDraft, chunk_fingerprint
     from engine.types import PageContent
 
     lib = Library(library, text_encoder=encoder)
@@ -211,8 +211,10 @@ def add_filler(library: Path, n_chunks: int, start: int, chunks_per_doc: int,
             _, _, _, ids = lib.catalog.replace_document(
                 path=f"{FILLER_ROOT}/filler-{doc_no:07d}.txt", size=0, mtime_ns=0, sha1=f"filler{doc_no}",
                 format="text", kind=kind, title=f"Filler {doc_no}", pages=pages, chunks=chunks)
-            if index is not None:
-                index.add(np.asarray(ids, dtype=np.uint64), vectors.sample(len(ids)))
+            if index is not None:  # keyed like the pipeline's (id + fingerprint of the text)
+                fps = [chunk_fingerprint(f"Filler {doc_no}", t) for t in texts]
+                index.add(np.asarray(ids, dtype=np.uint64), vectors.sample(len(ids)),
+                          np.asarray(fps, dtype=np.uint64))
             done += k
             if d % 500 == 0 and d:
                 log(f"  filler: {done}/{n_chunks} chunks ({done / (time.perf_counter() - t0):.0f}/s)")

@@ -19,8 +19,9 @@ from PIL import Image
 
 from engine.config import EngineSettings, default_library_path
 from engine.errors import EngineError, LibraryError, QueryError
+from engine.files import readable
 from engine.indexing.pipeline import IndexingPipeline, file_sha1
-from engine.indexing.scanner import SKIPPED_EXAMPLES, canonical, is_under
+from engine.indexing.scanner import SKIPPED_EXAMPLES, canonical, file_key, is_under
 from engine.library import _AUTO, Library
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.analyze import normalize
@@ -101,8 +102,9 @@ class Engine:
     def remove_folder(self, path: Path | str) -> int:
         """Forget a folder and every document indexed under it. Returns documents removed."""
         key = canonical(path)
-        self._lib.catalog.remove_folder(key)
-        with self._lib.writer_lock:
+        self._require_writable()
+        with self._lib.writer_lock:  # refused while indexing: then nothing is forgotten
+            self._lib.catalog.remove_folder(key)
             removed = 0
             for doc_path in list(self._lib.catalog.document_stamps()):
                 if is_under(doc_path, [key]):
@@ -110,6 +112,11 @@ class Engine:
                     removed += 1
             self._lib.save_vectors()
         return removed
+
+    def _require_writable(self) -> None:
+        if self._lib.catalog.read_only:
+            raise LibraryError(f"the library {self._lib.root} is read-only for this user: "
+                               "searching works, changing it needs write access")
 
     def folders(self) -> tuple[str, ...]:
         return self._lib.catalog.folders()
@@ -121,6 +128,7 @@ class Engine:
 
         Paths given here become library folders. Only one indexer per library runs at a time.
         """
+        self._require_writable()
         if paths:
             roots = [Path(self.add_folder(p)) for p in paths]
         else:
@@ -346,12 +354,20 @@ class Engine:
         return ((sim - lo) / (hi - lo)).astype(np.float32) if hi > lo else np.zeros_like(sim)
 
     def _doc_of(self, target: Path | str | int):
+        """The catalog row of an indexed document, None when there is none the user may read
+        (another user's private file looks like no file)."""
         cat = self._lib.catalog
-        return cat.document(target) if isinstance(target, int) else cat.document_by_path(canonical(target))
+        if isinstance(target, int):
+            doc = cat.document(target)
+        else:  # a link is stored under its own path, other files under their real one
+            doc = cat.document_by_path(file_key(Path(target))) or cat.document_by_path(canonical(target))
+        if doc is not None and self._lib.settings.check_access and not readable(doc.path):
+            return None
+        return doc
 
     def _path_of(self, target: Path | str | int) -> Path:
         if isinstance(target, int):
-            doc = self._lib.catalog.document(target)
+            doc = self._doc_of(target)
             if doc is None:
                 raise QueryError(f"no document with id {target}")
             return Path(doc.path)
@@ -365,6 +381,15 @@ class Engine:
 
     def feedback(self) -> list[dict]:
         return self._lib.catalog.feedback()
+
+    def export_pairs(self, out: Path | str, *, pairs_csv: Path | str | None = None,
+                     feedback: bool = False, anonymise: bool = False) -> dict:
+        """The site's adaptation pairs as JSON lines with their texts; `anonymise` replaces
+        paths and file names by opaque ids (engine.evaluate.export)."""
+        from engine.evaluate.export import export_pairs
+
+        return export_pairs(self, Path(out), pairs_csv=Path(pairs_csv) if pairs_csv else None,
+                            feedback=feedback, anonymise=anonymise)
 
     # -- evaluation --------------------------------------------------------------------------
     def evaluate(self, pairs_csv: Path | str | None = None, *, qrels: Path | str | None = None,
@@ -446,7 +471,7 @@ class Engine:
         pages = cat.visual_pages()[:limit]
         docs = cat.documents_by_ids(p[1] for p in pages)
         out = []
-        for _, doc_id, page_no in pages:
+        for _, doc_id, page_no, _ in pages:
             row = cat.page(doc_id, page_no)
             text = " ".join(row[1].text.split())[:1500] if row else ""
             if len(text) >= 20:  # a page with almost no words teaches nothing
@@ -482,7 +507,7 @@ class Engine:
             library=str(self._lib.root), folders=cat.folders(), documents=counts["documents"],
             pages=counts["pages"], chunks=counts["chunks"], drawings=counts["drawings"],
             failed=cat.failures(), index_bytes=self._lib.index_bytes(), pack=self.active_pack(),
-            ignored=cat.ignored_paths(), skipped_types=self._skipped_types())
+            ignored=cat.ignored_paths(), skipped_types=self._skipped_types(), notes=cat.notes())
 
     def _skipped_types(self) -> tuple[SkippedType, ...]:
         """Unsupported file types under the library's folders, as their last scans found them."""

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -100,14 +101,24 @@ def emit_json(obj: Any) -> None:
 
 
 # --------------------------------------------------------------------------- commands
-def _open(args: argparse.Namespace):
+def _open(args: argparse.Namespace, *, create: bool = False):
+    """The library of `--library` ($ZUMEN_LIBRARY, the default). Only `index` creates one: a
+    misspelt path elsewhere is an error, not a new empty library."""
     from engine.api import Engine
 
-    return Engine.open(args.library, pack=args.pack)
+    root = Path(args.library).expanduser() if args.library else default_library_path()
+    if not (root / "catalog.sqlite").is_file():
+        if not create:
+            raise EngineError(f"no library at {root} (`zumen index FOLDER --library {root}` "
+                              "creates one)")
+        if not getattr(args, "json", False):
+            print(f"Creating a new library at {root}", file=sys.stderr)
+    return Engine.open(root, pack=args.pack)
 
 
 def _cancel_on_sigint() -> CancelToken:
-    """First Ctrl-C asks the job to stop cleanly (work so far is saved); a second one aborts."""
+    """First Ctrl-C (or SIGTERM, as a service manager or `kill` sends) asks the job to stop
+    cleanly (work so far is saved); a second one aborts."""
     token = CancelToken()
 
     def handler(signum, frame):  # noqa: ARG001
@@ -117,11 +128,13 @@ def _cancel_on_sigint() -> CancelToken:
         sys.stderr.write("\nstopping after the current file… (Ctrl-C again to abort)\n")
 
     signal.signal(signal.SIGINT, handler)
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, handler)
     return token
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    with _open(args) as engine:
+    with _open(args, create=True) as engine:
         bar = ProgressBar(not args.json)
         report = engine.index(args.paths or None, progress=bar, cancel=_cancel_on_sigint(),
                               retry_failed=args.retry_failed)
@@ -136,25 +149,58 @@ def cmd_index(args: argparse.Namespace) -> int:
                   f"(keyword-searchable after {report.elapsed_s - report.embed_s:.1f} s)")
             for f in report.errors:
                 print(f"  failed: {f.path}: {f.reason}")
+            for n in report.notes:
+                print(f"  note: {n.path}: {n.note}")
         return 0
 
 
 def _evidence(args: argparse.Namespace) -> set[str] | None:
-    return set(args.evidence.split(",")) if args.evidence else None
+    if not args.evidence:
+        return None
+    from engine.search.query import EVIDENCE
+
+    wanted = {e.strip() for e in args.evidence.split(",") if e.strip()}
+    unknown = sorted(wanted - set(EVIDENCE))
+    if unknown or not wanted:
+        raise EngineError(f"unknown evidence {', '.join(unknown) or repr(args.evidence)}: "
+                          f"use a comma list of {','.join(EVIDENCE)}")
+    return wanted
+
+
+def _query_file(path: Path) -> Path:
+    """A query file that exists and is a file, else a clear error."""
+    if path.is_dir():
+        raise EngineError(f"{path} is a folder: give a drawing, scan or photo file")
+    if not path.is_file():
+        raise EngineError(f"query file not found: {path}")
+    return path
 
 
 def _run_query(engine, line: str, args: argparse.Namespace):
+    from engine.extract import SUPPORTED_SUFFIXES
+
     candidate = Path(line).expanduser()
-    if candidate.suffix and candidate.is_file():
-        return engine.search_file(candidate, limit=args.limit, evidence=_evidence(args))
+    if candidate.suffix.lower() in SUPPORTED_SUFFIXES or (candidate.suffix and candidate.is_file()):
+        # a line naming a file is a drawing query; a missing one is an error, not keywords
+        return engine.search_file(_query_file(candidate), limit=args.limit, evidence=_evidence(args))
     kinds = {args.kind} if args.kind else None
     return engine.search(line, limit=args.limit, kinds=kinds, evidence=_evidence(args))
 
 
+def _read_lines(path: str) -> list[str]:
+    try:
+        return Path(path).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise EngineError(f"{path} is not UTF-8 text: save the batch file as UTF-8") from None
+    except OSError as exc:
+        raise EngineError(f"cannot read the batch file {path}: {exc.strerror or exc}") from None
+
+
 def cmd_search(args: argparse.Namespace) -> int:
+    _evidence(args)  # a wrong --evidence is an error before anything runs
+    lines = _read_lines(args.batch) if args.batch else []
     with _open(args) as engine:
         if args.batch:
-            lines = Path(args.batch).read_text(encoding="utf-8").splitlines()
             for line in (ln.strip() for ln in lines):
                 if not line:
                     continue
@@ -166,7 +212,8 @@ def cmd_search(args: argparse.Namespace) -> int:
                 print(json.dumps(payload, ensure_ascii=False), flush=True)
             return 0
         if args.file:
-            result = engine.search_file(Path(args.file), limit=args.limit, evidence=_evidence(args))
+            result = engine.search_file(_query_file(Path(args.file).expanduser()), limit=args.limit,
+                                        evidence=_evidence(args))
         elif args.text:
             result = engine.search(" ".join(args.text), limit=args.limit,
                                    kinds={args.kind} if args.kind else None, evidence=_evidence(args))
@@ -181,10 +228,19 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
 
 
+def similar_target(text: str) -> tuple[str, int]:
+    """DOC[#page] -> (DOC, page). A '#' is part of the name unless digits follow the last one
+    and the whole is no file (`part#2.txt` is a file; `part#2.txt#3` its page 3)."""
+    name, sep, page = text.rpartition("#")
+    if sep and page.isdigit() and name and not Path(text).expanduser().exists():
+        return name, int(page)
+    return text, 1
+
+
 def cmd_similar(args: argparse.Namespace) -> int:
-    target, _, page = args.target.partition("#")
+    target, page = similar_target(args.target)
     with _open(args) as engine:
-        result = engine.similar(Path(target), int(page or 1), limit=args.limit)
+        result = engine.similar(Path(target), page, limit=args.limit)
         emit_json(result) if args.json else print_file_results(result)
     return 0
 
@@ -209,6 +265,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"Failed:    {len(st.failed)}")
         for f in st.failed:
             print(f"  {f.path}: {f.reason}")
+        if st.notes:
+            print(f"Notes:     {len(st.notes)} (indexed with a warning, or only in part)")
+            for n in st.notes:
+                print(f"  {n.path}: {n.note}")
     return 0
 
 
@@ -231,7 +291,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
         out = build_default_pack(dest, quantize=args.quantize)
         emit_json({"pack": str(out)}) if args.json else print(f"Default model pack written to {out}")
         return 0
-    with _open(args) as engine:
+    with _open(args, create=True) as engine:  # packs can be chosen before the first index
         if args.pack_cmd == "list":
             packs = engine.packs()
             active = engine.active_pack()
@@ -365,6 +425,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_pairs(args: argparse.Namespace) -> int:
+    with _open(args) as engine:
+        result = engine.export_pairs(args.out, pairs_csv=args.pairs, feedback=args.feedback,
+                                     anonymise=args.anonymise)
+    if args.json:
+        emit_json(result)
+    else:
+        print(f"{result['pairs']} pairs written to {result['out']}"
+              + (" (anonymised: no paths or file names)" if result["anonymised"] else ""))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from engine.demo import run_demo
 
@@ -433,6 +505,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only fit the ranking of drawing queries to --pairs (no training, no torch)")
     s.set_defaults(func=cmd_adapt)
 
+    s = sub.add_parser("export-pairs", parents=[common],
+                       help="write the adaptation pairs (with their texts) as JSON lines")
+    s.add_argument("out", type=Path, help="output file (.jsonl)")
+    s.add_argument("--pairs", type=Path, help="CSV with query,relevant[,grade] columns")
+    s.add_argument("--feedback", action="store_true", help="also the thumbs-up votes")
+    s.add_argument("--anonymise", "--anonymize", action="store_true",
+                   help="opaque ids instead of paths; file and folder names removed from the texts")
+    s.set_defaults(func=cmd_export_pairs)
+
     s = sub.add_parser("pack", parents=[common], help="model packs")
     psub = s.add_subparsers(dest="pack_cmd", required=True)
     b = psub.add_parser("build-default", parents=[common], help="export the default pack (needs torch)")
@@ -465,6 +546,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
+    except sqlite3.OperationalError as exc:  # e.g. indexing a library the user may only read
+        why = ("the library is read-only for this user: searching works, changing it needs "
+               "write access" if "readonly" in str(exc) else str(exc))
+        print(f"zumen: {why}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file the command needed could not be read or written
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"zumen: {exc.strerror or exc}:{where}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

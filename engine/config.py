@@ -61,7 +61,16 @@ class EngineSettings:
     thumbnail_px: int = 256
     min_text_layer_chars: int = 20  # fewer extracted characters -> the page is OCR'd
     ocr_enabled: bool = True
-    max_image_pixels: int = 120_000_000  # decompression-bomb limit
+    # long PDFs are committed every `page_batch` pages (an interrupted run resumes after the last
+    # batch); a file stops at `max_pages_per_file` pages or `max_seconds_per_file` seconds of
+    # reading per run (0: no limit) and is listed as partially indexed
+    page_batch: int = 16
+    max_pages_per_file: int = 0
+    max_seconds_per_file: float = 0.0
+    max_image_pixels: int = 300_000_000  # decompression-bomb limit (an A1 scan at 600 dpi: 279 MP)
+    # a symbolic link to a file (anywhere) is indexed under the link's path in the folder; False:
+    # links are skipped and listed in `zumen status`. Links to folders are never followed.
+    follow_symlinks: bool = True
     # chunking
     chunk_words: int = 80
     chunk_overlap_words: int = 20
@@ -97,6 +106,8 @@ class EngineSettings:
     link_levels: int = 2  # drawing queries: documents up to this many folders above the drawing's
     reason_max_share: float = 0.15  # drawing queries: a shared word on more chunks than this is no reason
     semantic_only_min: float = 0.45  # keyword queries: cosine a page needs when no term matched
+    # results list only files the searching OS user may read now (checked per query, per hit)
+    check_access: bool = True
     # embedding
     embed_batch: int = 32
     threads: int = 0  # 0 -> onnxruntime picks (all cores)

@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.config import DEFAULT_PACK_DIR, EngineSettings
 from engine.errors import EngineError, PackError
+from engine.faults import fault_point
 from engine.store.catalog import Catalog
 from engine.store.lock import WriterLock
 from engine.store.vectors import VectorIndex
@@ -164,6 +165,7 @@ class Library:
             if isinstance(index, VectorIndex):
                 index.save()
                 self._stamps[str(index.path)] = _mtime(index.path)
+                fault_point("saved")
 
     def refresh(self) -> None:
         """Pick up vector files another process saved since we loaded them (atomic swap)."""

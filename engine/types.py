@@ -61,6 +61,7 @@ class ExtractedDocument:
     title: str
     pages: tuple[PageContent, ...]
     warnings: tuple[str, ...] = ()
+    page_total: int = 0  # pages in the file when `pages` is one batch of them (0: all are here)
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,16 @@ class FailedFile:
 
 
 @dataclass(frozen=True)
+class FileNote:
+    """An indexed file with something to say: a warning of the reader (a repaired PDF), or only
+    part of it indexed (state "partial": the page/time budget; "reading": resumed next run)."""
+
+    path: str
+    note: str
+    state: str
+
+
+@dataclass(frozen=True)
 class PackInfo:
     name: str
     version: str
@@ -181,6 +192,7 @@ class LibraryStatus:
     pack: Optional[PackInfo]
     ignored: tuple[str, ...] = ()  # files the user chose to leave out (never indexed, not "failed")
     skipped_types: tuple[SkippedType, ...] = ()  # unsupported types found by the last scan, most first
+    notes: tuple[FileNote, ...] = ()  # repaired files, partially indexed ones
 
 
 @dataclass(frozen=True)
@@ -195,6 +207,7 @@ class IndexReport:
     embed_s: float = 0.0  # of elapsed_s, the time spent embedding (pages were keyword-searchable before)
     cancelled: bool = False
     errors: tuple[FailedFile, ...] = ()
+    notes: tuple[FileNote, ...] = ()  # files indexed with a warning, or only in part (budget)
 
 
 def to_jsonable(obj: object) -> object:

@@ -12,7 +12,7 @@ import pytest
 from engine.analyze import ANALYZER_VERSION, lexical_tokens
 from engine.api import Engine
 from engine.search.docrank import Bm25Params, bm25, cosine, file_stem_token, idf, query_weights
-from engine.store.catalog import _MIGRATIONS, Catalog
+from engine.store.catalog import _MIGRATIONS, SCHEMA_VERSION, Catalog
 from tests.fakes import FakeTextEncoder
 from tests.test_engine import write_drawing
 
@@ -63,7 +63,7 @@ def test_catalog_migrates_version_1_and_retokenises(tmp_path):
     db.commit()
     db.close()
     cat = Catalog(path)
-    assert cat.get_meta("schema_version") == "3"
+    assert cat.get_meta("schema_version") == str(SCHEMA_VERSION)
     assert cat.get_meta("analyzer_version") == str(ANALYZER_VERSION)
     assert cat.documents_holding_token("fw135inchdisplay") == {1}  # the new token is there
     assert list(cat.page_lengths([1])) == [(1, 1, len(lexical_tokens("Display see fw_13_5_inch_display.pdf")))]

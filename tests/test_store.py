@@ -118,11 +118,49 @@ def test_catalog_migrates_an_older_schema(tmp_path):
     db.execute("DROP TABLE chunk_vocab")
     db.execute("DROP TABLE chunk_postings")
     db.execute("ALTER TABLE chunks DROP COLUMN ntok")
+    db.execute("ALTER TABLE chunks DROP COLUMN fp")
+    db.execute("ALTER TABLE pages DROP COLUMN fp")
+    for column in ("state", "note", "page_total"):
+        db.execute(f"ALTER TABLE documents DROP COLUMN {column}")
     db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     db.commit()
     db.close()
     cat = Catalog(path)
-    assert cat.get_meta("schema_version") == "3"
+    assert cat.get_meta("schema_version") == "4"
+    assert all(cat.chunk_fingerprints()[1]) and all(p[3] for p in cat.visual_pages())  # schema 4
     assert list(cat.page_lengths([1])) == [(1, 1, len(lexical_tokens("doc 焼入れ S45C shaft")))]  # title too
     assert cat.token_doc_freq(["s45c", "焼入", "nothing"]) == {"s45c": 1, "焼入": 1, "nothing": 0}
     assert cat.counts()["documents"] == 1  # data kept
+
+
+def test_catalog_never_reuses_chunk_or_page_ids(tmp_path):
+    """A vector saved for a deleted chunk must never be taken for a new one (issue #10)."""
+    cat = Catalog(tmp_path / "c.sqlite")
+    add_doc(cat, "/a.txt", ["first"])
+    _, _, _, old_chunks = add_doc(cat, "/z.txt", ["coolant pump"])
+    cat.delete_document("/z.txt")
+    _, _, _, new_chunks = add_doc(cat, "/z.txt", ["company picnic"])
+    assert min(new_chunks) > max(old_chunks)
+    cat.close()
+    cat = Catalog(tmp_path / "c.sqlite")  # remembered across sessions
+    cat.delete_document("/z.txt")
+    _, _, _, again = add_doc(cat, "/y.txt", ["other"])
+    assert min(again) > max(new_chunks)
+
+
+def test_vector_keys_carry_a_fingerprint_and_callers_speak_ids(tmp_path):
+    from engine.store.vectors import fingerprint, vector_keys
+
+    idx = VectorIndex(tmp_path / "v.usearch", 4)
+    vecs = np.eye(4, dtype=np.float32)
+    idx.add(np.array([7, 9], dtype=np.uint64), vecs[:2], np.array([fingerprint("a"), fingerprint("b")]))
+    assert sorted(idx.keys().tolist()) == [7, 9]
+    assert set(idx.stored_keys().tolist()) == set(vector_keys(np.array([7, 9], dtype=np.uint64),
+                                                              np.array([fingerprint("a"), fingerprint("b")])).tolist())
+    assert idx.search(vecs[1], 1)[0][0] == 9
+    idx.add(np.array([9], dtype=np.uint64), vecs[2:3], np.array([fingerprint("c")]))  # replaced
+    assert sorted(idx.keys().tolist()) == [7, 9]
+    got = idx.get(np.array([9, 8], dtype=np.uint64))
+    assert np.allclose(got[0], vecs[2]) and not got[1].any()  # no vector: a zero row
+    idx.remove(np.array([7], dtype=np.uint64))
+    assert idx.keys().tolist() == [9]

@@ -22,7 +22,7 @@ from engine.config import EngineSettings
 from engine.errors import ExtractionError, UnsupportedFileError
 from engine.types import ExtractedDocument
 
-from .image import IMAGE_SUFFIXES, extract_image, render_image
+from .image import IMAGE_SUFFIXES, downscale_frame, extract_image, render_image
 from .kind import PageStats, classify_kind, is_drawing_page, page_stats
 from .ocr import OcrEngine, get_ocr_engine, read_upright
 from .pdf import extract_pdf, render_pdf
@@ -33,20 +33,24 @@ SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".pdf"}) | IMAGE_SUFFIXES | TEXT
     | TABLE_SUFFIXES | DOCX_SUFFIXES
 
 __all__ = ["SUPPORTED_SUFFIXES", "extract_document", "render_page", "classify_kind", "PageStats",
-           "page_stats", "is_drawing_page", "OcrEngine", "get_ocr_engine", "read_upright"]
+           "page_stats", "is_drawing_page", "OcrEngine", "get_ocr_engine", "read_upright",
+           "downscale_frame"]
 
 _DEFAULT_SETTINGS = EngineSettings()
 
 
 def extract_document(path: Path, settings: EngineSettings = _DEFAULT_SETTINGS,
-                     ocr: OcrEngine | None = None) -> ExtractedDocument:
+                     ocr: OcrEngine | None = None, *, first_page: int = 1,
+                     max_pages: int | None = None) -> ExtractedDocument:
     """Read one file. `ocr` is used for images and for PDF pages without a usable text layer;
-    without it such pages come back with source="none" and empty text (still visual=True)."""
+    without it such pages come back with source="none" and empty text (still visual=True).
+    A PDF can be read in batches of pages (`first_page`, `max_pages`; `page_total` of the
+    result); other formats always come whole."""
     path = Path(path)
     suffix = _check_file(path)
     try:
         if suffix == ".pdf":
-            return extract_pdf(path, settings, ocr)
+            return extract_pdf(path, settings, ocr, first_page=first_page, max_pages=max_pages)
         if suffix in IMAGE_SUFFIXES:
             return extract_image(path, settings, ocr)
         if suffix in TEXT_SUFFIXES:

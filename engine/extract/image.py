@@ -2,16 +2,22 @@
 
 Every frame is EXIF-transposed (phone photos store "rotate me" as a tag, not as pixels) and
 checked against settings.max_image_pixels *before* decoding, so a decompression bomb is refused
-with a clear reason instead of exhausting memory.
+with a clear reason instead of exhausting memory. Pillow's own bomb guard
+(`Image.MAX_IMAGE_PIXELS`, which refuses anything above 179 MP, an A1 scan at 600 dpi is 279 MP)
+is replaced by that explicit check.
+
+Large frames are never decoded to full-size RGB: `downscale_frame` decodes a JPEG directly at a
+reduced scale (`Image.draft`), other formats in their own mode (1 byte per pixel for grey scans)
+followed by an integer box `reduce`, so memory stays near the file's grey pixels and the OCR
+input is at most MAX_OCR_SIDE_PX on its longer side.
 """
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Iterator
 
-from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from engine.config import EngineSettings
 from engine.errors import ExtractionError
@@ -21,52 +27,99 @@ from .layout import words_to_text
 from .ocr import OcrEngine, read_upright
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
-MAX_OCR_SIDE_PX = 4000  # larger photos/scans are downsized for OCR only (boxes are relative)
+# Larger photos and scans are downsized for OCR (boxes are relative). At 6000 px an A1 sheet is
+# ~180 dpi: 2.5 mm lettering (ISO 3098's smallest) stays ~18 px tall, legible to PP-OCR.
+MAX_OCR_SIDE_PX = 6000
+
+Image.MAX_IMAGE_PIXELS = None  # checked per frame against EngineSettings.max_image_pixels instead
+_ORIENTATION = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+                4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+                6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+                8: Image.Transpose.ROTATE_90}
 
 
 def open_image(path: Path, settings: EngineSettings) -> Image.Image:
     """Open lazily (header only) and refuse what cannot or should not be decoded."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(path)
-    except Image.DecompressionBombError:
-        raise _too_large(path, None, settings) from None
+        im = Image.open(path)
     except UnidentifiedImageError:
         raise ExtractionError(path, "not a readable image: the file is damaged or its format "
                                     "does not match its name") from None
     except OSError as exc:
         raise ExtractionError(path, f"the image could not be opened ({exc})") from None
+    except Exception as exc:  # Pillow's parsers raise what they meet on a damaged header
+        raise ExtractionError(path, f"not a readable image: the file is damaged "
+                                    f"({type(exc).__name__}: {exc})") from None
     _check_pixels(path, im, settings)
     return im
 
 
-def image_frames(path: Path, settings: EngineSettings) -> Iterator[Image.Image]:
-    """Each frame (TIFF pages) decoded, EXIF orientation applied, as RGB."""
+def image_frames(path: Path, settings: EngineSettings, max_side: int | None = None, *,
+                 grey: bool = False) -> Iterator[tuple[Image.Image, tuple[int, int]]]:
+    """Each frame (TIFF pages) decoded, EXIF orientation applied, as RGB (or L with `grey`), no
+    longer than `max_side` (default MAX_OCR_SIDE_PX), with the frame's upright full size."""
     im = open_image(path, settings)
     with im:
-        for frame in ImageSequence.Iterator(im):
+        frames = ImageSequence.Iterator(im)
+        while True:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                return
+            except Exception as exc:  # a damaged next frame of a TIFF
+                raise ExtractionError(path, f"the image data is damaged or truncated "
+                                            f"({type(exc).__name__}: {exc})") from None
             _check_pixels(path, frame, settings)
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                    upright = ImageOps.exif_transpose(frame)
-                    yield upright.convert("RGB")
-            except Image.DecompressionBombError:
-                raise _too_large(path, frame, settings) from None
-            except (OSError, SyntaxError, ValueError) as exc:
-                raise ExtractionError(path, f"the image data is damaged or truncated ({exc})") from None
+                orientation = frame.getexif().get(0x0112, 1)
+                size = frame.size
+                small = downscale_frame(frame, max_side or MAX_OCR_SIDE_PX, grey=grey)
+                if orientation in _ORIENTATION:
+                    small = small.transpose(_ORIENTATION[orientation])
+                    if orientation >= 5:
+                        size = size[::-1]
+                yield small.convert("L" if grey else "RGB"), size
+            except ExtractionError:
+                raise
+            except Exception as exc:  # OSError, SyntaxError, ValueError, TypeError... from Pillow
+                raise ExtractionError(path, f"the image data is damaged or truncated "
+                                            f"({type(exc).__name__}: {exc})") from None
+
+
+def downscale_frame(frame: Image.Image, max_side: int, *, grey: bool = False) -> Image.Image:
+    """`frame` no longer than `max_side` px, decoded with as little memory as the format allows:
+    a JPEG by the decoder itself at 1/2, 1/4 or 1/8 scale (and straight to grey with `grey`),
+    others in their own mode (1 byte per pixel for grey scans), then box-reduced by an integer
+    factor and resampled, never copied at full size. Peak memory is about the decoded frame plus
+    the result (a 279 MP grey A1 scan: ~0.4 GB). The desktop app uses it for dropped pictures."""
+    width, height = frame.size
+    scale = max_side / max(width, height, 1)
+    if frame.format == "JPEG":
+        target = (max(1, int(width * min(scale, 1.0))), max(1, int(height * min(scale, 1.0))))
+        frame.draft("L" if grey else frame.mode, target)
+    frame.load()
+    if scale >= 1:
+        return frame
+    if frame.mode not in ("L", "RGB") or (grey and frame.mode != "L"):  # 1-bit, palette,
+        colour = not grey and frame.mode not in ("1", "I", "I;16", "F", "L", "LA")  # 16-bit, alpha
+        frame = frame.convert("RGB" if colour else "L")  # grey: 1/4 of RGBX for what follows
+    factor = int(max(frame.size) // max_side)
+    small = frame.reduce(factor) if factor >= 2 else frame
+    w, h = small.size
+    if max(w, h) > max_side:
+        r = max_side / max(w, h)
+        small = small.resize((max(1, round(w * r)), max(1, round(h * r))), Image.Resampling.LANCZOS)
+    return small
 
 
 def extract_image(path: Path, settings: EngineSettings, ocr: OcrEngine | None) -> ExtractedDocument:
     pages: list[PageContent] = []
     warnings: list[str] = []
-    for no, frame in enumerate(image_frames(path, settings), start=1):
-        width, height = frame.size
+    for no, (frame, (width, height)) in enumerate(image_frames(path, settings, grey=True), start=1):
         words, rotation, source = [], 0, "none"
         if ocr is not None and settings.ocr_enabled:
             try:
-                words, rotation = read_upright(ocr, _for_ocr(frame))
+                words, rotation = read_upright(ocr, frame)  # grey: OCR reads no colour
                 source = "ocr"
             except Exception as exc:  # the picture is still worth keeping
                 warnings.append(f"page {no}: OCR failed ({type(exc).__name__}: {exc})"[:200])
@@ -82,20 +135,10 @@ def extract_image(path: Path, settings: EngineSettings, ocr: OcrEngine | None) -
 def render_image(path: Path, page_no: int, settings: EngineSettings, *, grayscale: bool = False,
                  max_px: int | None = None) -> Image.Image:
     """Frame `page_no` (1-based), upright per EXIF; optionally grey and/or downsized."""
-    for no, frame in enumerate(image_frames(path, settings), start=1):
+    for no, (frame, _) in enumerate(image_frames(path, settings, max_px, grey=grayscale), start=1):
         if no == page_no:
-            if max_px and max(frame.size) > max_px:
-                frame.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
             return frame.convert("L") if grayscale else frame
     raise ExtractionError(path, f"page {page_no} does not exist in this image")
-
-
-def _for_ocr(frame: Image.Image) -> Image.Image:
-    if max(frame.size) <= MAX_OCR_SIDE_PX:
-        return frame
-    small = frame.copy()
-    small.thumbnail((MAX_OCR_SIDE_PX, MAX_OCR_SIDE_PX), Image.Resampling.LANCZOS)
-    return small
 
 
 def _check_pixels(path: Path, im: Image.Image, settings: EngineSettings) -> None:

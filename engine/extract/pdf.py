@@ -41,15 +41,20 @@ def open_pdf(path: Path) -> pymupdf.Document:
     return doc
 
 
-def extract_pdf(path: Path, settings: EngineSettings, ocr: OcrEngine | None) -> ExtractedDocument:
+def extract_pdf(path: Path, settings: EngineSettings, ocr: OcrEngine | None, *,
+                first_page: int = 1, max_pages: int | None = None) -> ExtractedDocument:
+    """Pages `first_page` .. `first_page + max_pages - 1` (all by default) of a PDF; the result's
+    `page_total` says how many the file has, so a long one can be read in batches."""
     pymupdf.TOOLS.mupdf_warnings(reset=True)
     doc = open_pdf(path)
     warnings: list[str] = []
     pages: list[PageContent] = []
     stats: list[PageStats] = []
     failed = 0
+    total = doc.page_count
+    end = total if max_pages is None else min(total, first_page - 1 + max_pages)
     try:
-        for index in range(doc.page_count):
+        for index in range(first_page - 1, end):
             try:
                 page = doc.load_page(index)
                 content, st = _extract_page(page, index + 1, settings, ocr, warnings)
@@ -64,7 +69,7 @@ def extract_pdf(path: Path, settings: EngineSettings, ocr: OcrEngine | None) -> 
         title = _useful_title((doc.metadata or {}).get("title") or "")
     finally:
         doc.close()
-    if failed == len(pages):
+    if failed == len(pages) and first_page == 1:
         raise ExtractionError(path, "no page of the PDF could be read (damaged or truncated file)")
     if "repair" in (pymupdf.TOOLS.mupdf_warnings(reset=True) or "").lower():
         if not any(st.chars or st.line_art or st.picture_cover for st in stats):
@@ -75,7 +80,7 @@ def extract_pdf(path: Path, settings: EngineSettings, ocr: OcrEngine | None) -> 
     if kind == "drawing":  # every drawing page is worth a visual embedding
         pages = [_with_visual(p) for p in pages]
     return ExtractedDocument(path=path, format="pdf", kind=kind, title=title or path.stem,
-                             pages=tuple(pages), warnings=tuple(warnings))
+                             pages=tuple(pages), warnings=tuple(warnings), page_total=total)
 
 
 def _extract_page(page: pymupdf.Page, page_no: int, settings: EngineSettings,

@@ -115,9 +115,29 @@ def extract_csv(path: Path) -> ExtractedDocument:
         raise ExtractionError(path, f"the CSV file is malformed ({exc})") from None
 
 
+MAX_UNPACKED_BYTES = 300_000_000  # a .docx/.xlsx that unpacks to more is refused (zip bomb)
+
+
+def check_zip(path: Path, kind: str) -> None:
+    """Refuse an Office file that is no zip, or would unpack to more than MAX_UNPACKED_BYTES
+    (the sizes are read from the zip directory; nothing is unpacked)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            unpacked = sum(i.file_size for i in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ExtractionError(path, f"not a readable {kind}: the file is damaged or is not "
+                                    f"{'.xlsx' if 'Excel' in kind else '.docx'} "
+                                    f"({type(exc).__name__})") from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise ExtractionError(path, f"the {kind} would unpack to {unpacked / 1e6:,.0f} MB "
+                                    f"(limit {MAX_UNPACKED_BYTES / 1e6:,.0f} MB): a decompression "
+                                    "bomb, or too large to read safely")
+
+
 def extract_xlsx(path: Path) -> ExtractedDocument:
     import openpyxl
 
+    check_zip(path, "Excel workbook")
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
@@ -146,6 +166,7 @@ def extract_docx(path: Path) -> ExtractedDocument:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    check_zip(path, "Word document")
     try:
         document = docx.Document(str(path))
     except (zipfile.BadZipFile, KeyError) as exc:

@@ -5,9 +5,11 @@
 2. embed: `reconcile` gives every catalog chunk its text vector and every picture page its
    image vector, in batches, saving the vector indexes atomically every `SAVE_EVERY_S` seconds.
 
-The same `reconcile` runs after a crash, a cancel or a model-pack switch: whatever the vector
-indexes lack is embedded, whatever they hold for chunks that are gone is dropped, so catalog and
-vectors always converge. Cancelling never waits for embeddings: the next run finishes them.
+The same `reconcile` runs after a crash, a cancel or a model-pack switch. It verifies rather than
+trusts: a vector counts only when its key (catalog id + fingerprint of the embedded content,
+engine/store/vectors.py) is the one the catalog expects now; whatever the indexes lack is
+embedded, whatever else they hold is dropped, so catalog and vectors always converge. Cancelling
+never waits for embeddings: the next run finishes them.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from engine.errors import Cancelled, ExtractionError
+from engine.faults import fault_point
 from engine.files import file_digest
-from engine.indexing.scanner import FileStamp, canonical, plan_scan, walk_files
+from engine.indexing.scanner import FileStamp, canonical, is_under, plan_scan, walk_files
 from engine.progress import CancelToken, Progress, ProgressCallback, RateMeter, report
-from engine.store.catalog import ChunkDraft
+from engine.store.catalog import ChunkDraft, embedding_text
+from engine.store.vectors import vector_keys
 from engine.types import ExtractedDocument, FailedFile, IndexReport, PageContent
 
 log = logging.getLogger(__name__)
@@ -88,18 +92,26 @@ class IndexingPipeline:
         rejected: list[tuple[str, str]] = []
         by_path: dict[str, FileStamp] = {}
         ignored = set(cat.ignored_paths())  # left out by the user: neither indexed nor failed
-        for root in roots:  # one walk per root: skipped types are remembered per folder
-            skipped: dict[str, list] = {}
-            by_path.update((f.path, f) for f in walk_files([root], self._suffixes, cancel,
-                                                            rejected, skipped)
-                           if f.path not in ignored)
-            if Path(root).is_dir():
-                cat.set_skipped_types(canonical(root), skipped)
+        try:
+            for root in roots:  # one walk per root: skipped types are remembered per folder
+                skipped: dict[str, list] = {}
+                by_path.update((f.path, f) for f in walk_files(
+                    [root], self._suffixes, cancel, rejected, skipped,
+                    follow_symlinks=self.settings.follow_symlinks) if f.path not in ignored)
+                if Path(root).is_dir():
+                    cat.set_skipped_types(canonical(root), skipped)
+        except (Cancelled, KeyboardInterrupt):  # stopped while looking: nothing changed yet
+            return IndexReport(elapsed_s=time.perf_counter() - t0, cancelled=True)
         found = [by_path[k] for k in sorted(by_path)]
         rejected = [(p, why) for p, why in rejected if p not in ignored]
-        plan = plan_scan(found, cat.document_stamps(), cat.failure_stamps(),
+        indexed = cat.document_stamps(resume_partial=retry_failed)
+        plan = plan_scan(found, indexed, cat.failure_stamps(),
                          [canonical(r) for r in roots], retry_failed=retry_failed)
-        counts = dict(added=0, updated=0, removed=0, failed=len(rejected), pages=0)
+        folders = cat.folders()  # documents under no library folder (a link's target stored by
+        if folders:              # an older version, a folder removed by a crashed run): dropped
+            plan.deleted += sorted(p for p in indexed
+                                   if p not in plan.deleted and not is_under(p, folders))
+        counts = dict(added=0, updated=0, removed=0, failed=len(rejected), pages=0, touched=0)
         errors: list[FailedFile] = []
         for path, reason in rejected:  # recorded, shown in `zumen status`; the run goes on
             cat.record_failure(path, reason, 0, 0)
@@ -117,13 +129,15 @@ class IndexingPipeline:
             for i, stamp in enumerate(todo):
                 cancel.check()
                 report(progress, meter.progress(i, Path(stamp.path).name))
-                outcome = self._index_file(stamp)
+                outcome = self._index_file(stamp, cancel, resume_partial=retry_failed)
                 if isinstance(outcome, FailedFile):
                     errors.append(outcome)
                     counts["failed"] += 1
                 elif outcome is not None:
                     counts["added" if stamp.path in new_paths else "updated"] += 1
                     counts["pages"] += outcome
+                else:  # touched, same bytes
+                    counts["touched"] += 1
             report(progress, meter.progress(len(todo), "read"))
             t_embed = time.perf_counter()
             self.reconcile(progress, cancel)
@@ -134,25 +148,90 @@ class IndexingPipeline:
             self.lib.save_vectors()
         return IndexReport(
             added=counts["added"], updated=counts["updated"], removed=counts["removed"],
-            unchanged=len(plan.unchanged), failed=counts["failed"], pages=counts["pages"],
+            unchanged=len(plan.unchanged) + counts["touched"], failed=counts["failed"],
+            pages=counts["pages"],
             elapsed_s=time.perf_counter() - t0,
             embed_s=time.perf_counter() - t_embed if t_embed is not None else 0.0,
-            cancelled=cancelled, errors=tuple(errors))
+            cancelled=cancelled, errors=tuple(errors),
+            notes=tuple(n for n in cat.notes() if n.path in {f.path for f in plan.to_process}))
 
     # -- one file ----------------------------------------------------------------------------
-    def _index_file(self, stamp: FileStamp) -> int | FailedFile | None:
-        """Returns the number of pages indexed, a FailedFile, or None when content is unchanged."""
-        cat = self.lib.catalog
+    def _index_file(self, stamp: FileStamp, cancel: CancelToken | None = None, *,
+                    resume_partial: bool = False) -> int | FailedFile | None:
+        """Returns the number of pages indexed, a FailedFile, or None when content is unchanged.
+
+        A PDF is read and committed `page_batch` pages at a time: its pages are searchable as
+        they come, and a run that stops (crash, cancel) resumes after the last committed batch.
+        `max_pages_per_file` / `max_seconds_per_file` stop a file early: it stays "partial", with
+        a note saying which pages are in, until it changes or `resume_partial` (`zumen index
+        --retry-failed`) continues it."""
+        cat, s = self.lib.catalog, self.settings
         path = Path(stamp.path)
+        batched = path.suffix.lower() == ".pdf"
+        t0 = time.monotonic()
         try:
             sha1 = file_sha1(path)
-            old = cat.document_by_path(stamp.path)
-            if old is not None and old.sha1 == sha1:
+        except OSError as exc:
+            return self._fail(stamp, f"cannot read file: {exc.strerror or exc}")
+        old = cat.document_by_path(stamp.path)
+        first, doc_id, pages_read = 1, None, 0
+        notes: list[str] = []
+        if old is not None and old.sha1 == sha1:
+            progress = cat.document_progress(stamp.path)
+            resumable = ("reading", "partial") if resume_partial else ("reading",)
+            if progress is None or progress[0] not in resumable:
                 with cat.transaction() as tx:  # touched, not changed: refresh the stamp only
                     tx.execute("UPDATE documents SET size=?, mtime_ns=? WHERE id=?",
                                (stamp.size, stamp.mtime_ns, old.id))
                 return None
-            doc = self._extract(path, self.settings, self.lib.ocr)
+            first, doc_id = progress[1] + 1, old.id  # resume an interrupted or budgeted read
+            notes = [n for n in cat.document_note(old.id).split("; ")
+                     if n and not n.startswith("partially indexed")]
+        while True:
+            limit = None
+            if batched:
+                limit = s.page_batch
+                if s.max_pages_per_file:
+                    limit = max(1, min(limit, s.max_pages_per_file - (first - 1)))
+            doc = self._read(path, stamp, first, limit) if batched else self._read(path, stamp)
+            if isinstance(doc, FailedFile):
+                return doc
+            total = doc.page_total or len(doc.pages)
+            end = first - 1 + len(doc.pages)
+            notes += [w for w in doc.warnings if w not in notes]
+            done = end >= total or not doc.pages
+            over = not done and bool(
+                (s.max_pages_per_file and end >= s.max_pages_per_file)
+                or (s.max_seconds_per_file and time.monotonic() - t0 >= s.max_seconds_per_file))
+            if over:
+                notes.append(f"partially indexed: pages 1-{end} of {total} (the page/time budget "
+                             "per file stopped it; raise it and change the file to read the rest)")
+            state = "complete" if done else "partial" if over else "reading"
+            note = "; ".join(notes)[:1000]
+            chunks = [chunk_page(p, s.chunk_words, s.chunk_overlap_words) for p in doc.pages]
+            if doc_id is None:
+                doc_id, old_chunks, old_pages, _ = cat.replace_document(
+                    path=stamp.path, size=stamp.size, mtime_ns=stamp.mtime_ns, sha1=sha1,
+                    format=doc.format, kind=doc.kind, title=doc.title, pages=doc.pages,
+                    chunks=chunks, state=state, note=note, page_total=total)
+                self.lib.drop_vectors(old_chunks, old_pages)
+            else:
+                cat.append_pages(doc_id, doc.pages, chunks, state=state, note=note)
+            fault_point("committed")
+            pages_read += len(doc.pages)
+            if state != "reading":
+                return pages_read
+            first = end + 1
+            if cancel is not None:
+                cancel.check()
+
+    def _read(self, path: Path, stamp: FileStamp, first: int = 1, limit: int | None = None
+              ) -> ExtractedDocument | FailedFile:
+        """Extract (a batch of pages of) a file; a failure to read is recorded, never raised."""
+        try:
+            if limit is None and first == 1:
+                return self._extract(path, self.settings, self.lib.ocr)
+            return self._extract(path, self.settings, self.lib.ocr, first_page=first, max_pages=limit)
         except Cancelled:
             raise
         except ExtractionError as exc:
@@ -162,13 +241,6 @@ class IndexingPipeline:
         except Exception as exc:  # a bug or a library error on odd input must not stop the run
             log.exception("extraction failed for %s", path)
             return self._fail(stamp, f"unexpected error while reading: {type(exc).__name__}: {exc}")
-        chunks = [chunk_page(p, self.settings.chunk_words, self.settings.chunk_overlap_words)
-                  for p in doc.pages]
-        _, old_chunks, old_pages, _ = cat.replace_document(
-            path=stamp.path, size=stamp.size, mtime_ns=stamp.mtime_ns, sha1=sha1,
-            format=doc.format, kind=doc.kind, title=doc.title, pages=doc.pages, chunks=chunks)
-        self.lib.drop_vectors(old_chunks, old_pages)
-        return len(doc.pages)
 
     def _fail(self, stamp: FileStamp, reason: str) -> FailedFile:
         cat = self.lib.catalog
@@ -179,44 +251,50 @@ class IndexingPipeline:
         return FailedFile(stamp.path, reason, "")
 
     # -- embeddings --------------------------------------------------------------------------
-    def _embed_chunks(self, chunk_ids: list[int], texts: list[str]) -> None:
+    def _embed_chunks(self, chunk_ids: list[int], texts: list[str], fps: list[int]) -> None:
         vecs = self.lib.text_encoder.encode(texts, batch_size=self.settings.embed_batch)
-        self.lib.text_index.add(np.array(chunk_ids, dtype=np.uint64), vecs)
+        self.lib.text_index.add(np.array(chunk_ids, dtype=np.uint64), vecs,
+                                np.array(fps, dtype=np.uint64))
+        fault_point("embedded")
 
-    def _embed_pages(self, pages: list[tuple[int, str, int]]) -> None:
-        """Render and embed (page_id, path, page_no) pages; a page that renders for text but
-        not as a picture is logged and left out."""
-        images, ids = [], []
-        for page_id, path, page_no in pages:
+    def _embed_pages(self, pages: list[tuple[int, str, int, int]]) -> None:
+        """Render and embed (page_id, path, page_no, fingerprint) pages; a page that renders for
+        text but not as a picture is logged and left out."""
+        images, ids, fps = [], [], []
+        for page_id, path, page_no, fp in pages:
             try:
                 images.append(self._render(Path(path), page_no, self.settings.render_dpi,
                                            grayscale=True))
                 ids.append(page_id)
+                fps.append(fp)
             except Exception as exc:
                 log.warning("cannot render %s page %d: %s", path, page_no, exc)
         if images:
-            self.lib.image_index.add(np.array(ids, dtype=np.uint64), self.lib.image_encoder.encode(images))
+            self.lib.image_index.add(np.array(ids, dtype=np.uint64),
+                                     self.lib.image_encoder.encode(images),
+                                     np.array(fps, dtype=np.uint64))
+            fault_point("embedded")
 
     def reconcile(self, progress: ProgressCallback | None = None,
                   cancel: CancelToken | None = None) -> int:
         """Make the vector indexes match the catalog: embed what they lack (new documents, or
-        everything after a model-pack switch), drop what the catalog no longer has.
+        everything after a model-pack switch, or a vector saved for other content), drop what
+        the catalog no longer has.
         Returns the number of vectors computed. Saves every SAVE_EVERY_S seconds."""
         lib = self.lib
         if lib.text_encoder is None:
             return 0
         cat = lib.catalog
-        chunk_ids = np.array(cat.all_chunk_ids(), dtype=np.uint64)
-        lib.text_index.remove(np.setdiff1d(lib.text_index.keys(), chunk_ids))
-        missing = chunk_ids[~lib.text_index.contains(chunk_ids)] if len(chunk_ids) else chunk_ids
-        todo_pages: list[tuple[int, int, int]] = []
+        ids, fps = (np.array(a, dtype=np.uint64) for a in cat.chunk_fingerprints())
+        missing, missing_fps = self._verify(lib.text_index, ids, fps)
+        todo_pages: list[tuple[int, int, int, int]] = []
         if lib.image_encoder is not None and lib.image_index is not None:
             pages = cat.visual_pages()
             page_ids = np.array([p[0] for p in pages], dtype=np.uint64)
-            lib.image_index.remove(np.setdiff1d(lib.image_index.keys(), page_ids))
-            if len(page_ids):
-                absent = ~lib.image_index.contains(page_ids)
-                todo_pages = [p for p, a in zip(pages, absent) if a]
+            page_fps = np.array([p[3] for p in pages], dtype=np.uint64)
+            absent, _ = self._verify(lib.image_index, page_ids, page_fps)
+            absent_set = set(absent.tolist())
+            todo_pages = [p for p in pages if p[0] in absent_set]
         total = len(missing) + len(todo_pages)
         meter = RateMeter("embed", total, "items")
         done = 0
@@ -231,7 +309,7 @@ class IndexingPipeline:
                     cancel.check()
                 batch = missing[start:start + TEXT_BATCH].tolist()
                 self._embed_chunks(batch, [embedding_text(docs[rows[c].doc_id].title, rows[c].text)
-                                           for c in batch])
+                                           for c in batch], missing_fps[start:start + 128].tolist())
                 done += len(batch)
                 report(progress, meter.progress(done, "understanding text"))
                 last_save = self._save_now(last_save)
@@ -240,12 +318,23 @@ class IndexingPipeline:
             for start in range(0, len(todo_pages), 16):
                 if cancel is not None:
                     cancel.check()
-                batch = [(pid, docs[d].path, no) for pid, d, no in todo_pages[start:start + 16]]
+                batch = [(pid, docs[d].path, no, fp) for pid, d, no, fp in todo_pages[start:start + 16]]
                 self._embed_pages(batch)
                 done += len(batch)
                 report(progress, meter.progress(done, "looking at pages"))
                 last_save = self._save_now(last_save)
         return done
+
+    @staticmethod
+    def _verify(index, ids: np.ndarray, fps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Drop every stored vector whose key (id + fingerprint) the catalog does not expect now
+        (gone, saved for other content, or an id stored twice); return the (ids, fingerprints)
+        that still need a vector."""
+        expected = vector_keys(ids, fps)
+        stored = index.stored_keys()
+        index.remove_keys(np.setdiff1d(stored, expected))
+        need = ~np.isin(expected, stored)
+        return ids[need], fps[need]
 
     def _save_now(self, last_save: float) -> float:
         if time.perf_counter() - last_save > SAVE_EVERY_S:
@@ -253,7 +342,3 @@ class IndexingPipeline:
             return time.perf_counter()
         return last_save
 
-
-def embedding_text(title: str, text: str) -> str:
-    """What the text encoder sees for a chunk: the document title gives context to short chunks."""
-    return f"{title}\n{text}" if title else text

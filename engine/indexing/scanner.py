@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from fnmatch import fnmatch
@@ -48,15 +49,22 @@ def safe_path(path: Path | str) -> str:
 def walk_files(roots: Iterable[Path], suffixes: frozenset[str],
                cancel: CancelToken | None = None,
                rejected: list[tuple[str, str]] | None = None,
-               skipped: dict[str, list] | None = None) -> list[FileStamp]:
+               skipped: dict[str, list] | None = None, *,
+               follow_symlinks: bool = True) -> list[FileStamp]:
     """All regular files under `roots` (files or folders) whose suffix is supported, sorted by
     path.
 
     Hidden files/folders (starting with '.'), Office lock files ('~$x.docx') and what a
     `.zumenignore` file excludes (see `read_ignore`) are skipped. Supported names that cannot be
     indexed are appended to `rejected` as (safe path, reason): pipes, devices and sockets (reading
-    one would wait forever) and names that are not valid UTF-8. Visible files of other types are
-    counted in `skipped`: extension -> [count, a few example paths].
+    one would wait forever, a link to /dev/zero too), names that are not valid UTF-8, links to
+    nothing, link loops and paths too long to open. Visible files of other types are counted in
+    `skipped`: extension -> [count, a few example paths].
+
+    A symbolic link to a file is indexed under the link's own path in the folder (`file_key`),
+    wherever its target lies, so the library follows the folder: deleting the link or removing
+    the folder drops it. `follow_symlinks=False` skips file links instead (recorded). Links to
+    folders are never followed (no loops, no second copy of a tree).
     """
     found: dict[str, FileStamp] = {}
     for root in roots:
@@ -64,7 +72,7 @@ def walk_files(roots: Iterable[Path], suffixes: frozenset[str],
         if root.is_file():
             candidates: Iterable[Path] = [root]
         elif root.is_dir():
-            candidates = _walk(root)
+            candidates = _walk(root, rejected)
         else:
             continue
         for p in candidates:
@@ -79,28 +87,61 @@ def walk_files(roots: Iterable[Path], suffixes: frozenset[str],
                     if len(entry[1]) < SKIPPED_EXAMPLES:
                         entry[1].append(safe_path(p))
                 continue
+            reason, st = "", None
             try:
-                st = p.stat()
-            except OSError:
-                continue
-            reason = ""
-            if not stat.S_ISREG(st.st_mode):
+                if p.is_symlink() and not follow_symlinks:
+                    reason = "a symbolic link: following links is off (EngineSettings.follow_symlinks)"
+                else:
+                    st = p.stat()
+            except OSError as exc:
+                reason = unreadable_reason(exc)
+            if st is not None and not stat.S_ISREG(st.st_mode):
                 reason = "not a regular file (a pipe, device or socket): nothing to read"
-            elif safe_path(p) != str(p):
+            elif st is not None and safe_path(p) != str(p):
                 reason = ("the file name is not valid UTF-8 text (an old code page?): "
                           "rename the file to index it")
-            if reason:
+            if reason or st is None:
                 if rejected is not None:
-                    rejected.append((safe_path(canonical(p)), reason))
+                    rejected.append((safe_path(file_key(p)), reason))
                 continue
-            key = canonical(p)
+            key = file_key(p)
             found[key] = FileStamp(key, st.st_size, st.st_mtime_ns)
     return [found[k] for k in sorted(found)]
 
 
-def _walk(root: Path) -> Iterable[Path]:
+def file_key(path: Path) -> str:
+    """The path a file is stored under: its folder resolved, its own name kept (a symbolic link
+    stays the link, not its target)."""
+    path = Path(path).expanduser()
+    try:
+        return str(path.parent.resolve() / path.name)
+    except (OSError, RuntimeError):  # a folder loop or a path too long: as given, made absolute
+        return os.path.abspath(path)
+
+
+def unreadable_reason(exc: OSError) -> str:
+    """Why a file that is listed cannot be opened, in words."""
+    if exc.errno == getattr(errno, "ELOOP", -1):
+        return "a symbolic link loop: it never reaches a file"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "the path is too long for this system to open"
+    if exc.errno == errno.ENOENT:
+        return "a symbolic link to a missing file (dangling link)"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied: the indexing user may not read it"
+    return f"cannot read file: {exc.strerror or exc}"
+
+
+def _walk(root: Path, rejected: list[tuple[str, str]] | None = None) -> Iterable[Path]:
+    """Files under `root`; folders that cannot be listed go to `rejected` with the reason."""
     ignores: list[tuple[Path, list[str]]] = []  # (folder holding .zumenignore, its patterns)
-    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: None):
+
+    def unlisted(exc: OSError) -> None:
+        if rejected is not None and exc.filename:
+            rejected.append((safe_path(os.path.abspath(exc.filename)),
+                             "folder not indexed: " + unreadable_reason(exc)))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlisted):
         here = Path(dirpath)
         if IGNORE_MARKER in filenames:
             patterns = read_ignore(here / IGNORE_MARKER)

@@ -29,6 +29,7 @@ from engine.analyze import (DIMENSION, QueryTerm, extract_identifiers, lexical_t
                             query_terms, term_matches)
 
 from engine.config import Calibration, FileWeights
+from engine.files import readable
 from engine.search.docrank import Bm25Params, file_stem_token, lexical_evidence
 from engine.search.explain import (PageTokens, boxes_by_term, explain, is_template, make_snippet,
                                    matched_terms, telling_tokens, whole_word_in)
@@ -464,6 +465,8 @@ class Searcher:
         meta = self.lib.catalog.documents_by_ids(docs) if docs else {}
         keep = {d for d in docs if d in meta and d not in q.exclude_docs
                 and (kinds is None or meta[d].kind in kinds)}
+        if self.settings.check_access:  # another user's private file: not even its name
+            keep = {d for d in keep if readable(meta[d].path)}
         out = _Evidence(best_chunk=ev.best_chunk, bounds=ev.bounds, coverage=ev.coverage,
                         cosine=ev.cosine, dimensions=ev.dimensions)
         for name, table in ev.scores.items():

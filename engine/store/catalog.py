@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -19,11 +20,12 @@ from typing import Iterable, Iterator, Sequence
 
 from engine.analyze import ANALYZER_VERSION, QueryTerm, lexical_tokens
 from engine.errors import SchemaError
-from engine.types import Box, FailedFile, PageContent, Word
+from engine.store.vectors import fingerprint
+from engine.types import Box, FailedFile, FileNote, PageContent, Word
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DF_CACHE_SIZE = 500_000  # tokens whose chunk frequency is remembered between queries
 
 _MIGRATIONS: dict[int, str] = {
@@ -86,7 +88,34 @@ _MIGRATIONS: dict[int, str] = {
     UPDATE chunks SET ntok = coalesce((SELECT length(f.tokens) - length(replace(f.tokens, ' ', '')) + 1
                                        FROM chunk_fts f WHERE f.rowid = chunks.id), 0);
     """,
+    # 4: vectors are keyed by id + a fingerprint of what they embed (engine/store/vectors.py), and
+    #    chunk and page ids are never reused (meta 'last_chunk_id', 'last_page_id'); the
+    #    fingerprints of existing rows are filled in by _fill_fingerprints
+    #    Long documents are committed in page batches: state 'reading' (resumed by the next run),
+    #    'complete', or 'partial' (stopped by the page/time budget); note: what the reader warned
+    #    about (a repaired PDF, pages left out), shown by `zumen status`
+    4: """
+    ALTER TABLE chunks ADD COLUMN fp INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE pages ADD COLUMN fp INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE documents ADD COLUMN state TEXT NOT NULL DEFAULT 'complete';
+    ALTER TABLE documents ADD COLUMN note TEXT NOT NULL DEFAULT '';
+    ALTER TABLE documents ADD COLUMN page_total INTEGER NOT NULL DEFAULT 0;
+    """,
 }
+
+
+def embedding_text(title: str, text: str) -> str:
+    """What the text encoder sees for a chunk: the document title gives context to short chunks."""
+    return f"{title}\n{text}" if title else text
+
+
+def chunk_fingerprint(title: str, text: str) -> int:
+    return fingerprint(embedding_text(title, text))
+
+
+def page_fingerprint(sha1: str, page_no: int) -> int:
+    """A page picture is its file's bytes (sha1) at that page."""
+    return fingerprint(f"{sha1}#{page_no}")
 
 
 def _now() -> str:
@@ -141,6 +170,10 @@ class Catalog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # a library the user may read but not write (another user's, a read-only share) is
+        # opened read-only: searches work, writes raise sqlite3.OperationalError
+        self.read_only = self.path.exists() and not (
+            os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK))
         self._local = threading.local()
         self._write_lock = threading.RLock()
         self._df_cache: tuple[int, dict[str, int]] = (-1, {})  # (chunk count, token -> df)
@@ -152,13 +185,31 @@ class Catalog:
     def db(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            if self.read_only:
+                conn = self._connect_read_only()
+            else:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
         return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A read-only connection. A WAL database needs its shared-memory file, which a reader
+        without write access to the folder cannot create: then the file is read as immutable
+        (a search may miss what an indexer commits meanwhile, until it is opened again)."""
+        uri = self.path.resolve().as_uri()
+        for mode in ("?mode=ro", "?mode=ro&immutable=1"):
+            conn = sqlite3.connect(uri + mode, uri=True, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return conn
+            except sqlite3.OperationalError:
+                conn.close()
+        raise sqlite3.OperationalError(f"cannot read {self.path}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -189,6 +240,11 @@ class Catalog:
         if version > SCHEMA_VERSION:
             raise SchemaError(f"{self.path} was written by a newer Zumen (schema {version}, "
                               f"this version reads up to {SCHEMA_VERSION})")
+        if self.read_only:
+            if version < SCHEMA_VERSION:
+                raise SchemaError(f"{self.path} was written by an older Zumen and is read-only "
+                                  "here: open it once with write access to upgrade it")
+            return
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with self.transaction() as tx:
                 for statement in _MIGRATIONS[target].split(";"):
@@ -196,10 +252,25 @@ class Catalog:
                         tx.execute(statement)
                 tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)",
                            (str(target),))
+                if target == 4:
+                    self._fill_fingerprints(tx)
                 if version == 0:  # a new library: tokens are written by this analyser
                     tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('analyzer_version', ?)",
                                (str(ANALYZER_VERSION),))
         self._retokenise_if_stale()
+
+    @staticmethod
+    def _fill_fingerprints(tx: sqlite3.Connection) -> None:
+        """Schema 4: fingerprints of existing chunks and pages; their ids from now on start above
+        the highest in use (vectors saved under older keys are embedded again, once)."""
+        rows = tx.execute("SELECT c.id, d.title, c.text FROM chunks c "
+                          "JOIN documents d ON d.id = c.doc_id").fetchall()
+        tx.executemany("UPDATE chunks SET fp=? WHERE id=?",
+                       [(chunk_fingerprint(t, x), i) for i, t, x in rows])
+        rows = tx.execute("SELECT p.id, d.sha1, p.page_no FROM pages p "
+                          "JOIN documents d ON d.id = p.doc_id").fetchall()
+        tx.executemany("UPDATE pages SET fp=? WHERE id=?",
+                       [(page_fingerprint(s, n), i) for i, s, n in rows])
 
     def _retokenise_if_stale(self) -> None:
         """Re-tokenise every chunk when the library was indexed by an older analyser, so that a
@@ -279,14 +350,35 @@ class Catalog:
             "SELECT id, path, size, mtime_ns, sha1, format, kind, title, page_count "
             "FROM documents WHERE sha1=?", (sha1,))]
 
-    def document_stamps(self) -> dict[str, tuple[int, int]]:
-        """path -> (size, mtime_ns) of every indexed document (for incremental scans)."""
+    def document_stamps(self, *, resume_partial: bool = False) -> dict[str, tuple[int, int]]:
+        """path -> (size, mtime_ns) of every indexed document (for incremental scans); a document
+        still being read in page batches (or stopped by the budget, with `resume_partial`) gets
+        size -1, so the scan takes it up again."""
+        states = ("reading", "partial") if resume_partial else ("reading",)
         return {p: (s, m) for p, s, m in self.db.execute(
-            "SELECT path, size, mtime_ns FROM documents")}
+            "SELECT path, CASE WHEN state IN ({}) THEN -1 ELSE size END, mtime_ns "
+            "FROM documents".format(",".join("?" * len(states))), states)}
+
+    def document_progress(self, path: str) -> tuple[str, int, int] | None:
+        """(state, pages stored, pages in the file) of a document, None when not indexed."""
+        row = self.db.execute("SELECT state, page_count, page_total FROM documents WHERE path=?",
+                              (path,)).fetchone()
+        return (row[0], int(row[1]), int(row[2])) if row else None
+
+    def document_note(self, doc_id: int) -> str:
+        row = self.db.execute("SELECT note FROM documents WHERE id=?", (doc_id,)).fetchone()
+        return row[0] if row else ""
+
+    def notes(self) -> tuple[FileNote, ...]:
+        """Documents indexed with a warning or only in part."""
+        return tuple(FileNote(p, n, s) for p, n, s in self.db.execute(
+            "SELECT path, note, state FROM documents WHERE note != '' ORDER BY path"))
 
     def replace_document(self, *, path: str, size: int, mtime_ns: int, sha1: str, format: str,
                          kind: str, title: str, pages: Sequence[PageContent],
-                         chunks: Sequence[Sequence[ChunkDraft]]) -> tuple[int, list[int], list[int], list[int]]:
+                         chunks: Sequence[Sequence[ChunkDraft]], state: str = "complete",
+                         note: str = "", page_total: int = 0
+                         ) -> tuple[int, list[int], list[int], list[int]]:
         """Insert or replace a document with its pages and chunks, in one transaction.
 
         Returns (doc_id, removed_chunk_ids, removed_page_ids, new_chunk_ids); the caller removes
@@ -296,29 +388,60 @@ class Catalog:
             removed_chunks, removed_pages = self._delete_document(tx, path)
             cur = tx.execute(
                 "INSERT INTO documents(path, size, mtime_ns, sha1, format, kind, title, page_count,"
-                " indexed_at) VALUES(?,?,?,?,?,?,?,?,?)",
-                (path, size, mtime_ns, sha1, format, kind, title, len(pages), _now()))
+                " indexed_at, state, note, page_total) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                (path, size, mtime_ns, sha1, format, kind, title, len(pages), _now(), state, note,
+                 page_total or len(pages)))
             doc_id = int(cur.lastrowid)
-            new_chunks: list[int] = []
-            for page, page_chunks in zip(pages, chunks):
-                cur = tx.execute(
-                    "INSERT INTO pages(doc_id, page_no, width, height, source, rotation, visual, text,"
-                    " words) VALUES(?,?,?,?,?,?,?,?,?)",
-                    (doc_id, page.page_no, page.width, page.height, page.source, page.rotation,
-                     int(page.visual), page.text, words_to_json(page.words)))
-                page_id = int(cur.lastrowid)
-                for ord_, ch in enumerate(page_chunks):
-                    tokens = lexical_tokens(f"{title} {ch.text}" if ord_ == 0 else ch.text)
-                    cur = tx.execute(
-                        "INSERT INTO chunks(doc_id, page_id, ord, text, word_start, word_end, ntok)"
-                        " VALUES(?,?,?,?,?,?,?)", (doc_id, page_id, ord_, ch.text, ch.word_start,
-                                                   ch.word_end, len(tokens)))
-                    chunk_id = int(cur.lastrowid)
-                    tx.execute("INSERT INTO chunk_fts(rowid, tokens) VALUES(?, ?)",
-                               (chunk_id, " ".join(tokens)))
-                    new_chunks.append(chunk_id)
+            new_chunks = self._insert_pages(tx, doc_id, sha1, title, pages, chunks)
             tx.execute("DELETE FROM failures WHERE path=?", (path,))
         return doc_id, removed_chunks, removed_pages, new_chunks
+
+    def append_pages(self, doc_id: int, pages: Sequence[PageContent],
+                     chunks: Sequence[Sequence[ChunkDraft]], *, state: str, note: str) -> list[int]:
+        """Add the next batch of a long document's pages (one transaction); returns the new
+        chunk ids."""
+        with self.transaction() as tx:
+            sha1, title = tx.execute("SELECT sha1, title FROM documents WHERE id=?", (doc_id,)).fetchone()
+            new_chunks = self._insert_pages(tx, doc_id, sha1, title, pages, chunks)
+            tx.execute("UPDATE documents SET page_count = page_count + ?, state=?, note=? WHERE id=?",
+                       (len(pages), state, note, doc_id))
+        return new_chunks
+
+    def _insert_pages(self, tx: sqlite3.Connection, doc_id: int, sha1: str, title: str,
+                      pages: Sequence[PageContent], chunks: Sequence[Sequence[ChunkDraft]]) -> list[int]:
+        """Pages and their chunks under fresh ids (never reused), with their fingerprints."""
+        new_chunks: list[int] = []
+        page_id, chunk_id = self._last_id(tx, "pages"), self._last_id(tx, "chunks")
+        for page, page_chunks in zip(pages, chunks):
+            page_id += 1
+            tx.execute(
+                "INSERT INTO pages(id, doc_id, page_no, width, height, source, rotation, visual,"
+                " text, words, fp) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                (page_id, doc_id, page.page_no, page.width, page.height, page.source,
+                 page.rotation, int(page.visual), page.text, words_to_json(page.words),
+                 page_fingerprint(sha1, page.page_no)))
+            for ord_, ch in enumerate(page_chunks):
+                chunk_id += 1
+                tokens = lexical_tokens(f"{title} {ch.text}" if ord_ == 0 else ch.text)
+                tx.execute(
+                    "INSERT INTO chunks(id, doc_id, page_id, ord, text, word_start, word_end,"
+                    " ntok, fp) VALUES(?,?,?,?,?,?,?,?,?)",
+                    (chunk_id, doc_id, page_id, ord_, ch.text, ch.word_start, ch.word_end,
+                     len(tokens), chunk_fingerprint(title, ch.text)))
+                tx.execute("INSERT INTO chunk_fts(rowid, tokens) VALUES(?, ?)",
+                           (chunk_id, " ".join(tokens)))
+                new_chunks.append(chunk_id)
+        tx.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
+                       [("last_page_id", str(page_id)), ("last_chunk_id", str(chunk_id))])
+        return new_chunks
+
+    @staticmethod
+    def _last_id(tx: sqlite3.Connection, table: str) -> int:
+        """The highest id the table ever used: ids are never reused, so a vector saved for a
+        deleted chunk or page can never be taken for a new one."""
+        row = tx.execute("SELECT value FROM meta WHERE key=?", (f"last_{table[:-1]}_id",)).fetchone()
+        used = tx.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
+        return max(int(row[0]) if row else 0, int(used))
 
     def delete_document(self, path: str) -> tuple[list[int], list[int]]:
         """Remove a document; returns (chunk_ids, page_ids) to drop from the vector indexes."""
@@ -354,14 +477,20 @@ class Catalog:
         return {pid: (doc_id, page_no) for pid, doc_id, page_no in self._rows_in(
             "SELECT id, doc_id, page_no FROM pages WHERE id IN ({ids})", page_ids)}
 
-    def visual_pages(self) -> list[tuple[int, int, int]]:
-        """(page_id, doc_id, page_no) of every page that deserves a visual embedding."""
-        return list(self.db.execute("SELECT id, doc_id, page_no FROM pages WHERE visual=1"))
+    def visual_pages(self) -> list[tuple[int, int, int, int]]:
+        """(page_id, doc_id, page_no, fingerprint) of every page that deserves a visual
+        embedding."""
+        return list(self.db.execute("SELECT id, doc_id, page_no, fp FROM pages WHERE visual=1"))
 
     def chunks_by_ids(self, chunk_ids: Iterable[int]) -> dict[int, ChunkRow]:
         return {row[0]: ChunkRow(*row) for row in self._rows_in(
             "SELECT c.id, c.doc_id, c.page_id, p.page_no, c.text, c.word_start, c.word_end "
             "FROM chunks c JOIN pages p ON p.id = c.page_id WHERE c.id IN ({ids})", chunk_ids)}
+
+    def chunk_fingerprints(self) -> tuple[list[int], list[int]]:
+        """(chunk ids, fingerprints of their embedded text), by id."""
+        rows = self.db.execute("SELECT id, fp FROM chunks ORDER BY id").fetchall()
+        return [r[0] for r in rows], [r[1] for r in rows]
 
     def all_chunk_ids(self) -> list[int]:
         return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id")]

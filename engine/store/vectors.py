@@ -4,10 +4,17 @@ The store is deliberately small (add / remove / search / save) so a shared serve
 replace it later. Saving is atomic: the index is written to a temporary file in the same folder,
 flushed, then moved over the old file, so a reader never sees half a file and a crash never
 corrupts the last good index.
+
+Each vector is stored under a key made of the catalog id of what it embeds (a chunk or a page,
+ids are never reused) and a 24-bit fingerprint of the embedded content
+(`vector_key`). Callers speak in ids; recovery compares whole keys with the catalog's, so a
+vector saved for other content (a lost catalog transaction, an id from an older version) is
+never taken for the current one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from pathlib import Path
@@ -20,21 +27,48 @@ from usearch.index import Index
 
 from engine.config import EngineSettings
 from engine.errors import LibraryError
+from engine.faults import fault_point
 from engine.types import Embeddings, Vector
+
+ID_BITS = 40  # catalog ids below 2**40; the 24 bits above hold the content fingerprint
+ID_MASK = (1 << ID_BITS) - 1
+FP_MASK = (1 << 24) - 1
+
+
+def fingerprint(content: str) -> int:
+    """A 24-bit fingerprint of what a vector embeds, never 0 (0 marks an unverified key)."""
+    value = int.from_bytes(hashlib.blake2b(content.encode("utf-8", "surrogatepass"),
+                                           digest_size=3).digest(), "little")
+    return value or 1
+
+
+def vector_keys(ids: NDArray[np.uint64], fingerprints: NDArray[np.uint64] | None) -> NDArray[np.uint64]:
+    """Index keys of catalog `ids` whose content has these fingerprints (0: unverified)."""
+    ids = np.asarray(ids, dtype=np.uint64)
+    if np.any(ids > ID_MASK):
+        raise ValueError(f"catalog id above {ID_MASK}")
+    if fingerprints is None:
+        return ids
+    fps = np.asarray(fingerprints, dtype=np.uint64) & np.uint64(FP_MASK)
+    return (fps << np.uint64(ID_BITS)) | ids
 
 
 class VectorStore(Protocol):
     dim: int
 
-    def add(self, keys: NDArray[np.uint64], vectors: Embeddings) -> None: ...
-    def remove(self, keys: NDArray[np.uint64]) -> None: ...
+    def add(self, ids: NDArray[np.uint64], vectors: Embeddings,
+            fingerprints: NDArray[np.uint64] | None = None) -> None: ...
+    def remove(self, ids: NDArray[np.uint64]) -> None: ...
     def search(self, vector: Vector, k: int, *, exact: bool = False) -> list[tuple[int, float]]: ...
     def save(self) -> None: ...
     def __len__(self) -> int: ...
 
 
 class VectorIndex:
-    """A usearch index bound to a file. Thread-safe: one lock guards mutation and search."""
+    """A usearch index bound to a file. Thread-safe: one lock guards mutation and search.
+
+    `add`, `remove`, `contains`, `get`, `keys` and `search` take and give catalog ids;
+    `stored_keys` and `remove_keys` the whole keys (id and fingerprint) recovery verifies."""
 
     def __init__(self, path: Path, dim: int, settings: EngineSettings | None = None,
                  *, view: bool = False) -> None:
@@ -43,6 +77,7 @@ class VectorIndex:
         self.dim = dim
         self._lock = threading.RLock()
         self._dirty = False
+        self._ids: tuple[NDArray[np.uint64], NDArray[np.uint64]] | None = None  # sorted ids, keys
         self._index = Index(
             ndim=dim, metric="cos", dtype="f32",
             connectivity=settings.ann_connectivity,
@@ -65,54 +100,101 @@ class VectorIndex:
     def __len__(self) -> int:
         return len(self._index)
 
-    def add(self, keys: NDArray[np.uint64], vectors: Embeddings) -> None:
-        keys = np.asarray(keys, dtype=np.uint64)
+    def add(self, ids: NDArray[np.uint64], vectors: Embeddings,
+            fingerprints: NDArray[np.uint64] | None = None) -> None:
+        """Store the vectors of catalog `ids` (replacing any they had) with the fingerprints of
+        what they embed."""
+        ids = np.asarray(ids, dtype=np.uint64)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # (n, dim)
-        if len(keys) == 0:
+        if len(ids) == 0:
             return
-        if vectors.shape != (len(keys), self.dim):
-            raise ValueError(f"expected ({len(keys)}, {self.dim}) vectors, got {vectors.shape}")
+        if vectors.shape != (len(ids), self.dim):
+            raise ValueError(f"expected ({len(ids)}, {self.dim}) vectors, got {vectors.shape}")
+        keys = vector_keys(ids, fingerprints)
         with self._lock:
             self._ensure_writable()
-            present = self._index.contains(keys)
-            if np.any(present):  # re-adding a key replaces it
-                self._index.remove(keys[present])
+            old = self._stored_of(ids)
+            if len(old):  # re-adding an id replaces its vector
+                self._index.remove(old)
             self._index.add(keys, vectors)
-            self._dirty = True
+            self._changed()
 
-    def remove(self, keys: NDArray[np.uint64]) -> None:
+    def remove(self, ids: NDArray[np.uint64]) -> None:
+        """Forget the vectors of catalog `ids` (whatever their fingerprints)."""
+        ids = np.asarray(ids, dtype=np.uint64)
+        if len(ids) == 0:
+            return
+        with self._lock:
+            self.remove_keys(self._stored_of(ids))
+
+    def remove_keys(self, keys: NDArray[np.uint64]) -> None:
         keys = np.asarray(keys, dtype=np.uint64)
         if len(keys) == 0:
             return
         with self._lock:
             self._ensure_writable()
             self._index.remove(keys)
-            self._dirty = True
+            self._changed()
 
-    def contains(self, keys: NDArray[np.uint64]) -> NDArray[np.bool_]:
-        keys = np.asarray(keys, dtype=np.uint64)
-        if len(keys) == 0:
+    def contains(self, ids: NDArray[np.uint64]) -> NDArray[np.bool_]:
+        ids = np.asarray(ids, dtype=np.uint64)
+        if len(ids) == 0:
             return np.zeros(0, dtype=bool)
         with self._lock:
-            return np.asarray(self._index.contains(keys), dtype=bool)
+            return np.isin(ids, self._id_table()[0])
 
-    def keys(self) -> NDArray[np.uint64]:
+    def stored_keys(self) -> NDArray[np.uint64]:
+        """Every key as stored: fingerprint and id."""
         with self._lock:
             return np.asarray(self._index.keys, dtype=np.uint64)
 
-    def get(self, keys: NDArray[np.uint64]) -> Embeddings:
-        keys = np.asarray(keys, dtype=np.uint64)
+    def keys(self) -> NDArray[np.uint64]:
+        """The catalog ids that have a vector (an id twice if it has two: a fault)."""
+        return self.stored_keys() & np.uint64(ID_MASK)
+
+    def get(self, ids: NDArray[np.uint64]) -> Embeddings:
+        """The stored vectors of catalog `ids`; a zero row for an id without one (dropped since
+        the caller looked: no evidence, never another id's vector)."""
+        ids = np.asarray(ids, dtype=np.uint64)
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)  # (n, dim)
         with self._lock:
-            return np.asarray(self._index.get(keys), dtype=np.float32).reshape(len(keys), self.dim)
+            sorted_ids, keys = self._id_table()
+            if not len(ids) or not len(sorted_ids):
+                return out
+            at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+            found = sorted_ids[at] == ids
+            if np.any(found):
+                rows = np.asarray(self._index.get(keys[at[found]]), dtype=np.float32)
+                out[found] = rows.reshape(int(found.sum()), self.dim)
+            return out
 
     def search(self, vector: Vector, k: int, *, exact: bool = False) -> list[tuple[int, float]]:
-        """Top-k (key, cosine similarity), best first."""
+        """Top-k (catalog id, cosine similarity), best first."""
         with self._lock:
             n = len(self._index)
             if n == 0 or k <= 0:
                 return []
             matches = self._index.search(np.asarray(vector, dtype=np.float32), min(k, n), exact=exact)
-            return [(int(key), float(1.0 - dist)) for key, dist in zip(matches.keys, matches.distances)]
+            return [(int(key) & ID_MASK, float(1.0 - dist))
+                    for key, dist in zip(matches.keys, matches.distances)]
+
+    def _changed(self) -> None:
+        self._dirty = True
+        self._ids = None
+
+    def _id_table(self) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
+        """(sorted ids, their keys), rebuilt after a change."""
+        if self._ids is None:
+            keys = self.stored_keys()
+            ids = keys & np.uint64(ID_MASK)
+            order = np.argsort(ids, kind="stable")
+            self._ids = (ids[order], keys[order])
+        return self._ids
+
+    def _stored_of(self, ids: NDArray[np.uint64]) -> NDArray[np.uint64]:
+        """The stored keys of catalog `ids` (all of them, should an id have two)."""
+        sorted_ids, keys = self._id_table()
+        return keys[np.isin(sorted_ids, ids)]
 
     def save(self) -> None:
         with self._lock:
@@ -123,6 +205,7 @@ class VectorIndex:
             self._index.save(str(tmp))
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
+            fault_point("saving")
             os.replace(tmp, self.path)
             self._dirty = False
 
