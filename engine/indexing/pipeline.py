@@ -309,7 +309,7 @@ class IndexingPipeline:
                     cancel.check()
                 batch = missing[start:start + TEXT_BATCH].tolist()
                 self._embed_chunks(batch, [embedding_text(docs[rows[c].doc_id].title, rows[c].text)
-                                           for c in batch], missing_fps[start:start + 128].tolist())
+                                           for c in batch], missing_fps[start:start + TEXT_BATCH].tolist())
                 done += len(batch)
                 report(progress, meter.progress(done, "understanding text"))
                 last_save = self._save_now(last_save)
