@@ -88,9 +88,56 @@ def download_dependencies(wheel: Path, extras: list[str], dest: Path, *, platfor
     req = f"{wheel}[{','.join(extras)}]" if extras else str(wheel)
     cmd = [python, "-m", "pip", "download", "-qq", "--only-binary=:all:", "-d", str(dest),
            "-c", str(ROOT / "installer" / "constraints.txt"), req, "pip"]  # pip: newer than venv's
-    if platform:
-        cmd += ["--platform", platform, "--python-version", python_version, "--implementation", "cp"]
-    subprocess.run(cmd, check=True)
+    target = ["--platform", platform, "--python-version", python_version, "--implementation", "cp"]
+    subprocess.run(cmd + (target if platform else []), check=True)
+    while platform and (extra := platform_only_requirements(dest, platform, python_version)):
+        print(f"build: adding what only {platform} needs: {', '.join(extra)}")
+        subprocess.run(cmd[:-2] + extra + target, check=True)
+
+
+# pip download evaluates environment markers for the machine it runs on, even with --platform: a
+# Windows bundle built on Linux would miss e.g. colorama (`; sys_platform == "win32"`). These are the
+# target's marker values, used to add what the target needs.
+TARGET_MARKERS = {"win": {"sys_platform": "win32", "platform_system": "Windows", "os_name": "nt",
+                          "platform_machine": "AMD64"}}
+PLATFORM_KEYS = ("sys_platform", "platform_system", "os_name", "platform_machine")
+
+
+def _dist_name(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def platform_only_requirements(wheels: Path, platform: str, python_version: str) -> list[str]:
+    """Requirements of the downloaded wheels that only the target platform needs and that are
+    not there yet (markers naming the platform, evaluated for the target)."""
+    import zipfile
+
+    try:
+        from packaging.markers import default_environment
+        from packaging.requirements import Requirement
+    except ImportError:  # a Python without `packaging`: pip carries its own
+        from pip._vendor.packaging.markers import default_environment
+        from pip._vendor.packaging.requirements import Requirement
+
+    env = dict(default_environment(), python_version=python_version,
+               python_full_version=f"{python_version}.0", **TARGET_MARKERS.get(platform[:3], {}))
+    have = {_dist_name(w.name.split("-")[0]) for w in wheels.glob("*.whl")}
+    needed = []
+    for wheel in sorted(wheels.glob("*.whl")):
+        with zipfile.ZipFile(wheel) as zf:
+            meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+            lines = zf.read(meta).decode("utf-8", "replace").splitlines()
+        for line in lines:
+            if not line.startswith("Requires-Dist:"):
+                continue
+            req = Requirement(line.split(":", 1)[1].strip())
+            marker = str(req.marker or "")
+            if ("extra" in marker or not any(k in marker for k in PLATFORM_KEYS)
+                    or _dist_name(req.name) in have or not req.marker.evaluate(env)):
+                continue
+            needed.append(str(Requirement(f"{req.name}{req.specifier}")))
+            have.add(_dist_name(req.name))
+    return needed
 
 
 def check_pack(pack: Path) -> None:

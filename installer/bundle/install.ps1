@@ -13,7 +13,7 @@
   first, for all users, from the installer file copied next to the bundle:
     python-3.11.x-amd64.exe /quiet InstallAllUsers=1 PrependPath=0 Include_launcher=1
 
-  1. verifies every file against MANIFEST.sha256 and refuses files it does not list,
+  1. verifies every file against MANIFEST.sha256 and refuses files added to wheels\ or models\,
   2. creates (or reuses and repairs) a virtual environment in PREFIX\venv,
   3. pip install --isolated --no-index --find-links wheels\ (no network),
   4. copies the default model pack to PREFIX\venv\share\zumen\models\default,
@@ -54,7 +54,8 @@ if ($bad.Count) {
     Fail 2 ("the bundle is damaged or was changed after it was built:`n" + ($bad -join "`n") +
             "`nNothing was installed. Copy the bundle again from the original archive.")
 }
-$extra = Get-ChildItem -Recurse -File $Here | ForEach-Object {
+# Nothing added where it would be installed (wheels\ for pip's --find-links, models\)
+$extra = Get-ChildItem -Recurse -File (Join-Path $Here "wheels"), (Join-Path $Here "models") | ForEach-Object {
     $_.FullName.Substring($Here.Length + 1) -replace "\\", "/" } | Where-Object {
     $_ -ne "MANIFEST.sha256" -and -not $listed.ContainsKey($_) }
 if ($extra) {

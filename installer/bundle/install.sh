@@ -4,7 +4,7 @@
 #   bash install.sh [--prefix DIR] [--bin-dir DIR] [--apps-dir DIR] [--python PYTHON]
 #                   [--no-launcher] [--no-doctor]
 #
-# 1. verifies every file against MANIFEST.sha256 (and refuses files the manifest does not list),
+# 1. verifies every file against MANIFEST.sha256 (and refuses files added to wheels/ or models/),
 # 2. creates (or reuses and repairs) a virtual environment in PREFIX/venv,
 # 3. installs Zumen and its dependencies with `pip --isolated --no-index --find-links wheels/`,
 # 4. installs the default model pack into PREFIX/venv/share/zumen/models/default,
@@ -50,8 +50,9 @@ mkdir -p "$PREFIX"
 PREFIX="$(cd "$PREFIX" && pwd)"
 VENV="$PREFIX/venv"
 
-# 1. The bundle is exactly what was built: every listed file matches, and nothing was added
-#    (an added wheel would be installed by pip's --find-links).
+# 1. The bundle is what was built: every listed file matches, and nothing was added to wheels/ or
+#    models/ (pip's --find-links would install an added wheel; a stray file elsewhere, such as a
+#    file manager's thumbnail cache, is harmless and allowed).
 cd "$HERE"
 [ -f MANIFEST.sha256 ] || die 2 "MANIFEST.sha256 is missing: $HERE is not a complete Zumen bundle."
 command -v sha256sum >/dev/null || die 1 "sha256sum (GNU coreutils) is needed to verify the bundle."
@@ -61,7 +62,7 @@ if ! bad="$(sha256sum --quiet --strict -c MANIFEST.sha256 2>&1)"; then
         "Nothing was installed. Copy the bundle again from the original archive (check the archive" \
         "against its .sha256 file: sha256sum -c zumen-*.sha256)."
 fi
-extra="$(comm -23 <(find . -type f ! -name MANIFEST.sha256 | sed 's|^\./||' | LC_ALL=C sort) \
+extra="$(comm -23 <(find wheels models -type f | LC_ALL=C sort) \
                   <(cut -c67- MANIFEST.sha256 | LC_ALL=C sort))"
 if [ -n "$extra" ]; then
     die 2 "the bundle holds files that MANIFEST.sha256 does not list (added after it was built):" \
