@@ -23,7 +23,12 @@ def resources_dir() -> Path:
         root = importlib_resources.files("zumen_resources")
     except ModuleNotFoundError:
         return REPO_ROOT / "resources"
-    return Path(str(root))  # installed packages are plain folders: models are opened by path
+    if isinstance(root, Path):  # an installed package is a plain folder: models are opened by path
+        return root
+    # Other loaders (a PyInstaller build gives a MultiplexedPath) still keep the files in a folder
+    import zumen_resources
+
+    return Path(next(iter(zumen_resources.__path__)))
 
 
 def installed_pack_dir() -> Path:

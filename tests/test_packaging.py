@@ -61,3 +61,19 @@ def test_wheel_ships_resources_as_package_data(tmp_path: Path) -> None:
     resources, has_queries, translations, n_ja = json.loads(out)
     assert resources == str(target / "zumen_resources")
     assert has_queries and translations.startswith(resources) and n_ja > 10
+
+
+def test_resources_folder_when_the_loader_gives_no_plain_path(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PyInstaller build's loader answers files() with a MultiplexedPath: still a folder."""
+    from importlib.readers import MultiplexedPath
+
+    from engine import config
+
+    package = tmp_path / "zumen_resources"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "zumen_resources", raising=False)
+    monkeypatch.setattr(config.importlib_resources, "files", lambda name: MultiplexedPath(str(package)))
+    assert config.resources_dir() == package
