@@ -9,11 +9,12 @@ Switching language at run time emits `language_changed`; each pane re-reads its 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from PySide6.QtCore import QLocale, QObject, Signal
 
-TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "resources" / "translations"
+from engine.config import RESOURCES
+
+TRANSLATIONS_DIR = RESOURCES / "translations"
 LANGUAGES: dict[str, str] = {"ja": "日本語", "en": "English"}
 
 

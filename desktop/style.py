@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import QApplication
 
-FONTS_DIR = Path(__file__).resolve().parent.parent / "resources" / "fonts"
+from engine.config import RESOURCES
+
+FONTS_DIR = RESOURCES / "fonts"
 PREFERRED_FAMILIES = ("Noto Sans CJK JP", "Noto Sans JP", "Yu Gothic UI", "Meiryo UI", "Meiryo",
                       "IPAexGothic", "IPAGothic", "Hiragino Sans", "Source Han Sans JP", "Droid Sans Fallback")
 

@@ -526,6 +526,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("name", help="pack name-version or folder")
     psub.add_parser("rollback", parents=[common])
     s.set_defaults(func=cmd_pack)
+
+    from engine.doctor import add_doctor_parser  # its own module (offline installer's last step)
+    add_doctor_parser(sub, common)
     return p
 
 

@@ -5,12 +5,51 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from importlib import resources as importlib_resources
 from pathlib import Path
 
 LIBRARY_ENV = "ZUMEN_LIBRARY"
+PACK_ENV = "ZUMEN_DEFAULT_PACK"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-RESOURCES = REPO_ROOT / "resources"
-DEFAULT_PACK_DIR = RESOURCES / "models" / "default"
+
+
+def resources_dir() -> Path:
+    """The shipped resources (sample library, image tower, icons, translations).
+
+    They are the package `zumen_resources` (the checkout's resources/ folder, mapped by setup.py),
+    so a wheel install finds them in site-packages and an editable install in the checkout. A plain
+    checkout that was never installed (`python -m engine.cli` from its root) falls back to the folder."""
+    try:
+        root = importlib_resources.files("zumen_resources")
+    except ModuleNotFoundError:
+        return REPO_ROOT / "resources"
+    if isinstance(root, Path):  # an installed package is a plain folder: models are opened by path
+        return root
+    # Other loaders (a PyInstaller build gives a MultiplexedPath) still keep the files in a folder
+    import zumen_resources
+
+    return Path(next(iter(zumen_resources.__path__)))
+
+
+def installed_pack_dir() -> Path:
+    """Where an offline install (installer/install.sh) puts the default model pack: inside the
+    virtual environment, so an upgrade replaces it and uninstalling removes it."""
+    return Path(sys.prefix) / "share" / "zumen" / "models" / "default"
+
+
+def default_pack_dir() -> Path:
+    """$ZUMEN_DEFAULT_PACK, else the installed pack, else the checkout's (built by setup.sh)."""
+    env = os.environ.get(PACK_ENV)
+    if env:
+        return Path(env).expanduser()
+    installed = installed_pack_dir()
+    if (installed / "manifest.json").is_file():
+        return installed
+    return RESOURCES / "models" / "default"
+
+
+RESOURCES = resources_dir()
+DEFAULT_PACK_DIR = default_pack_dir()
 SAMPLE_LIBRARY = RESOURCES / "sample_library"
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import html
 import math
 import re
-from pathlib import Path
 from typing import Optional
 
 from PySide6.QtGui import QIcon, QPixmap
 
 from desktop.i18n import tr
+from engine.config import RESOURCES
 from engine.types import Snippet
 
-ICONS_DIR = Path(__file__).resolve().parent.parent.parent / "resources" / "icons"
+ICONS_DIR = RESOURCES / "icons"
 MARK_STYLE = "background-color:#ffe066;color:#000;font-weight:bold"
 
 
