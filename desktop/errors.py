@@ -70,6 +70,14 @@ REASONS: tuple[tuple[str, str], ...] = (
     (r"not a readable Word document",
      N_("The Word document cannot be read (damaged, or an old .doc renamed). "
         "Open it in Word and save it again as .docx.")),
+    (r"not a readable .*: the file is damaged",
+     N_("The file cannot be read: it is damaged or not the type its name says. Open it in its own "
+        "program and save it again.")),
+    (r"would unpack to .* decompression bomb",
+     N_("The file would unpack to far more data than it holds (damaged, or made to overload a "
+        "computer). Open it in its own program and save it again.")),
+    (r"is read-only for this user",
+     N_("You may search this library but not change it. Ask your administrator to update it.")),
     (r"folder not found",
      N_("The folder is not there (moved, renamed, or on a drive that is not connected). Check its path.")),
     (r"has no page (?P<page>\d+)",
