@@ -117,7 +117,7 @@ def evaluate_judgements(engine, judgements: Sequence[Judgement], base: Path, *, 
         qfile = _resolve(query, base)
         paged = {path for path, page, _ in rels if page is not None}
 
-        def ident(path: str, page: int) -> str:
+        def ident(path: str, page: int, paged: set[str] = paged) -> str:
             return f"{path}#{page}" if path in paged else path
 
         if qfile is not None:
