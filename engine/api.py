@@ -485,8 +485,9 @@ class Engine:
         p = Path(pack)
         if p.is_dir():
             return p.resolve()
-        for info in self.packs():
-            if pack in (info.name, f"{info.name}-{info.version}", info.version):
+        for info in self.packs():  # the pack id (sanitised, a folder name), name-version, name or version
+            if str(pack) in (info.pack_id, Path(info.path).name, f"{info.name}-{info.version}", info.name,
+                             info.version):
                 return Path(info.path)
         raise EngineError(f"no model pack named {pack!r}")
 

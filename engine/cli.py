@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import signal
 import sys
 import time
@@ -298,6 +299,12 @@ def print_ranking_fit(report: dict) -> None:
     print("  kept for this model pack" if report.get("kept") else f"  not kept: {report.get('why')}")
 
 
+def activation_command(args: argparse.Namespace, pack_id: str) -> str:
+    """The command that activates an adapted version, for the library this command used."""
+    library = f" --library {shlex.quote(str(args.library))}" if args.library else ""
+    return f"zumen pack activate {shlex.quote(pack_id)}{library}"
+
+
 def cmd_adapt(args: argparse.Namespace) -> int:
     with _open(args) as engine:
         if args.ranking_only:
@@ -335,10 +342,10 @@ def cmd_adapt(args: argparse.Namespace) -> int:
             print("Activated. Roll back with: zumen pack rollback")
         elif result.get("activate"):  # it passed the gate; --no-activate kept the old version
             print(f"Passed the gate, kept inactive (--no-activate). Activate with: "
-                  f"zumen pack activate {result.get('pack_id')}")
+                  f"{activation_command(args, result['pack_id'])}")
         else:
             print(f"Not activated: {result.get('not_activated_because')}. "
-                  f"Activate anyway with: zumen pack activate {result.get('pack_id')}")
+                  f"Activate anyway with: {activation_command(args, result['pack_id'])}")
         if result.get("ranking"):
             print_ranking_fit(result["ranking"])
     return 0
@@ -372,13 +379,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
+def _common_options(inherited: bool = False) -> argparse.ArgumentParser:
+    """--library, --pack, --json, -v. `inherited`: for the subcommands of a command that already
+    takes them (`zumen pack --library X list`): no defaults there, or the subcommand's default
+    would overwrite what was given before it."""
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if inherited else value
+
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--library", type=Path, default=None,
+    common.add_argument("--library", type=Path, default=default(None),
                         help=f"library folder (default: $ZUMEN_LIBRARY or {default_library_path()})")
-    common.add_argument("--pack", type=Path, default=None, help="model pack folder to use")
-    common.add_argument("--json", action="store_true", help="machine-readable output")
-    common.add_argument("-v", "--verbose", action="store_true")
+    common.add_argument("--pack", type=Path, default=default(None), help="model pack folder to use")
+    common.add_argument("--json", action="store_true", default=default(False), help="machine-readable output")
+    common.add_argument("-v", "--verbose", action="store_true", default=default(False))
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    inherited = _common_options(inherited=True)
 
     p = argparse.ArgumentParser(prog="zumen", description="Offline drawing and document search.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -435,15 +454,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("pack", parents=[common], help="model packs")
     psub = s.add_subparsers(dest="pack_cmd", required=True)
-    b = psub.add_parser("build-default", parents=[common], help="export the default pack (needs torch)")
+    b = psub.add_parser("build-default", parents=[inherited], help="export the default pack (needs torch)")
     b.add_argument("--dest", help="output folder (default: resources/models/default)")
     b.add_argument("--quantize", default="auto", choices=("auto", "none", "int8"))
     b.add_argument("--if-stale", action="store_true",
                    help="only build when the pack is missing or its shipped image tower changed")
-    psub.add_parser("list", parents=[common])
-    a = psub.add_parser("activate", parents=[common])
-    a.add_argument("name", help="pack name-version or folder")
-    psub.add_parser("rollback", parents=[common])
+    psub.add_parser("list", parents=[inherited])
+    a = psub.add_parser("activate", parents=[inherited])
+    a.add_argument("name", help="pack id (as `zumen pack list` and `zumen adapt` print it), name-version or folder")
+    psub.add_parser("rollback", parents=[inherited])
     s.set_defaults(func=cmd_pack)
     return p
 

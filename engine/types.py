@@ -157,6 +157,13 @@ class PackInfo:
     created: str = ""
     metrics: dict = field(default_factory=dict)
 
+    @property
+    def pack_id(self) -> str:
+        """'name-version' made safe as a folder name: what `zumen adapt` prints and `activate` takes."""
+        from engine.encoders.pack import make_pack_id
+
+        return make_pack_id(self.name, self.version)
+
 
 @dataclass(frozen=True)
 class LibraryStatus:
