@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Collection, Sequence
+from typing import Any, Collection, Protocol, Sequence
 
 import numpy as np
 from PIL import Image
@@ -30,6 +30,45 @@ from engine.types import (FileQueryResults, Hit, IndexReport, LibraryStatus, Pac
 log = logging.getLogger(__name__)
 
 QUERY_CACHE_SIZE = 8
+
+
+class EngineProtocol(Protocol):
+    """The calls a front end makes (the desktop app through desktop/engine_bridge.py).
+
+    `Engine` implements it, and so does the desktop's test double (desktop/testing.py);
+    tests/test_contract.py checks that all three signatures agree, parameter by parameter.
+    """
+
+    @property
+    def pack_error(self) -> str | None: ...
+    def add_folder(self, path: Path | str) -> str: ...
+    def remove_folder(self, path: Path | str) -> int: ...
+    def folders(self) -> tuple[str, ...]: ...
+    def index(self, paths: Sequence[Path | str] | None = None, *,
+              progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+              retry_failed: bool = False) -> IndexReport: ...
+    def search(self, text: str, *, limit: int = 20, kinds: Collection[str] | None = None,
+               evidence: Collection[str] | None = None) -> SearchResults: ...
+    def search_file(self, path: Path | str, *, limit: int = 20,
+                    evidence: Collection[str] | None = None,
+                    progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None, show_weak: bool = False) -> FileQueryResults: ...
+    def search_image(self, image: Image.Image, *, limit: int = 20,
+                     evidence: Collection[str] | None = None) -> FileQueryResults: ...
+    def similar(self, target: Path | str | int, page: int = 1, *, limit: int = 20,
+                evidence: Collection[str] | None = None) -> FileQueryResults: ...
+    def render_page(self, target: Path | str | int, page: int = 1, dpi: int = 100) -> Image.Image: ...
+    def thumbnail(self, target: Path | str | int, page: int = 1) -> Path: ...
+    def page_words(self, target: Path | str | int, page: int = 1) -> tuple[Word, ...]: ...
+    def visual_heatmap(self, query_path: Path | str, hit: Hit) -> np.ndarray | None: ...
+    def record_feedback(self, query: str, hit: Hit, vote: int, *, query_path: str | None = None) -> None: ...
+    def feedback(self) -> list[dict]: ...
+    def status(self) -> LibraryStatus: ...
+    def packs(self) -> list[PackInfo]: ...
+    def activate_pack(self, pack: str | Path, *, progress: ProgressCallback | None = None,
+                      cancel: CancelToken | None = None) -> PackInfo: ...
+    def rollback_pack(self, *, progress: ProgressCallback | None = None) -> PackInfo: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -262,7 +301,7 @@ class Engine:
         row = self._lib.catalog.page(doc.id, page) if doc else None
         return row[1].words if row else ()
 
-    def visual_heatmap(self, query_path: Path | str, hit: Hit):
+    def visual_heatmap(self, query_path: Path | str, hit: Hit) -> np.ndarray | None:
         """Patch-level similarity (h, w) in 0..1 between the query and the hit page, or None."""
         enc = self._lib.image_encoder
         if enc is None or not hasattr(enc, "patch_embeddings"):
@@ -283,6 +322,12 @@ class Engine:
         sim = h @ qv  # (h, w)
         lo, hi = float(sim.min()), float(sim.max())
         return ((sim - lo) / (hi - lo)).astype(np.float32) if hi > lo else np.zeros_like(sim)
+
+    def kind_of(self, target: Path | str | int) -> str | None:
+        """"drawing" or "document" for an indexed file (path or document id); None when the
+        library does not hold it."""
+        doc = self._doc_of(target)
+        return doc.kind if doc is not None else None
 
     def _doc_of(self, target: Path | str | int):
         cat = self._lib.catalog

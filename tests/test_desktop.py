@@ -140,8 +140,9 @@ def test_more_like_this(qtbot, window):
         search.run_keyword("S45C")
     with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS) as blocker:
         search.preview.more_button.click()
-    assert blocker.args == ["similar"]
-    assert search.first_title.text().startswith("More like")
+    # Engine.similar gives two lists (FileQueryResults), as the fake now does (tests/test_contract.py)
+    assert blocker.args == ["file"]
+    assert search.first_list.rows() and search.second_list.rows()
 
 
 def test_thumbs_up_is_recorded(qtbot, window, engine):
@@ -151,7 +152,8 @@ def test_thumbs_up_is_recorded(qtbot, window, engine):
     row = search.first_list.rows()[0]
     qtbot.mouseClick(row.up, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(engine.feedback_log) == 1, timeout=WAIT_MS)
-    assert engine.feedback_log[0] == {"query": "S45C", "doc_id": row.hit.doc_id, "page": 1, "vote": 1}
+    assert engine.feedback_log[0] == {"query": "S45C", "doc_id": row.hit.doc_id, "page": 1, "vote": 1,
+                                      "query_path": None}
     search.first_list.setCurrentRow(1)
     qtbot.keyClick(search.first_list, Qt.Key.Key_Minus)
     qtbot.waitUntil(lambda: len(engine.feedback_log) == 2, timeout=WAIT_MS)
