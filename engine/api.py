@@ -21,7 +21,7 @@ from engine.config import EngineSettings, default_library_path
 from engine.errors import EngineError, LibraryError, QueryError
 from engine.indexing.pipeline import IndexingPipeline, file_sha1
 from engine.indexing.scanner import canonical, is_under
-from engine.library import _AUTO, Library
+from engine.library import AUTO, Library
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.search.query import Searcher, mean_vector
 from engine.types import (FileQueryResults, Hit, IndexReport, LibraryStatus, PackInfo,
@@ -94,7 +94,7 @@ class Engine:
     @classmethod
     def open(cls, library: Path | str | None = None, *, pack: Path | str | None = None,
              settings: EngineSettings | None = None, text_encoder: Any = None,
-             image_encoder: Any = _AUTO, ocr: Any = _AUTO) -> "Engine":
+             image_encoder: Any = AUTO, ocr: Any = AUTO) -> "Engine":
         """Open (creating if needed) the library folder. Encoders/OCR may be injected for tests."""
         root = Path(library).expanduser() if library else default_library_path()
         try:

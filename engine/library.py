@@ -1,7 +1,9 @@
 """A library on disk: catalog + model pack + encoders + vector indexes, opened lazily.
 
 Heavy things (ONNX sessions, OCR models, vector files) load on first use, so `zumen status`
-is instant and a keyword search never loads the image tower.
+is instant and a keyword search never loads the image tower. The desktop calls the engine from
+several worker threads at once: each load happens under one lock, so a model is loaded once
+(not once per thread that asked for it first) and no thread sees a half-built one.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,29 +25,30 @@ from engine.store.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
-_AUTO = object()
+AUTO = object()  # "not loaded yet" / "load it yourself" (Engine.open's image_encoder and ocr)
 
 
 class Library:
     def __init__(self, root: Path, *, pack_dir: Path | None = None,
                  settings: EngineSettings | None = None, text_encoder: Any = None,
-                 image_encoder: Any = _AUTO, ocr: Any = _AUTO) -> None:
+                 image_encoder: Any = AUTO, ocr: Any = AUTO) -> None:
         self.root = Path(root).expanduser()
         self.root.mkdir(parents=True, exist_ok=True)
         self.settings = settings or EngineSettings()
         self.catalog = Catalog(self.root / "catalog.sqlite")
         self.writer_lock = WriterLock(self.root / "writer.lock")
         self._pack_dir = Path(pack_dir) if pack_dir else None
-        self._pack: Any = _AUTO
+        self._pack: Any = AUTO
         self._text_encoder = text_encoder
         self._image_encoder = image_encoder
         self._injected = {"text": text_encoder,
-                          "image": None if image_encoder is _AUTO else image_encoder}
+                          "image": None if image_encoder is AUTO else image_encoder}
         self._ocr = ocr
         self._text_index: VectorIndex | None = None
-        self._image_index: VectorIndex | None | object = _AUTO
+        self._image_index: VectorIndex | None | object = AUTO
         self._stamps: dict[str, int] = {}
         self.pack_error: str | None = None
+        self._load_lock = threading.RLock()  # every lazy load below (re-entrant: they nest)
 
     # -- model pack --------------------------------------------------------------------------
     def pack_path(self) -> Path:
@@ -58,18 +62,25 @@ class Library:
     @property
     def pack(self):
         """The active ModelPack, or None when no pack is installed (lexical search still works)."""
-        if self._pack is _AUTO:
-            from engine.encoders.pack import ModelPack
+        pack = self._pack
+        if pack is AUTO:
+            with self._load_lock:
+                if self._pack is AUTO:
+                    self._pack = self._load_pack()
+                pack = self._pack
+        return pack
 
-            path = self.pack_path()
-            try:
-                self._pack = ModelPack.load(path)
-                self.pack_error = None
-            except PackError as exc:
-                self._pack = None
-                self.pack_error = str(exc)
-                log.warning("no usable model pack: %s", exc)
-        return self._pack
+    def _load_pack(self):
+        from engine.encoders.pack import ModelPack
+
+        try:
+            pack = ModelPack.load(self.pack_path())
+            self.pack_error = None
+            return pack
+        except PackError as exc:
+            self.pack_error = str(exc)
+            log.warning("no usable model pack: %s", exc)
+            return None
 
     @property
     def pack_id(self) -> str:
@@ -79,32 +90,49 @@ class Library:
 
     @property
     def text_encoder(self):
-        if self._text_encoder is None and self.pack is not None:
-            self._text_encoder = self.pack.text_encoder(threads=self.settings.threads)
-        return self._text_encoder
+        encoder = self._text_encoder
+        if encoder is None:
+            with self._load_lock:
+                pack = self.pack
+                if self._text_encoder is None and pack is not None:
+                    self._text_encoder = pack.text_encoder(threads=self.settings.threads)
+                encoder = self._text_encoder
+        return encoder
 
     @property
     def image_encoder(self):
-        if self._image_encoder is _AUTO:
-            # with an injected text encoder (tests, tools) the pack's image tower would not
-            # share its space: no image tower then unless one is injected too
-            pack = self.pack if self._injected["text"] is None else None
-            self._image_encoder = (pack.image_encoder(threads=self.settings.threads)
-                                   if pack is not None else None)
-        return self._image_encoder
+        encoder = self._image_encoder
+        if encoder is AUTO:
+            with self._load_lock:
+                if self._image_encoder is AUTO:
+                    # with an injected text encoder (tests, tools) the pack's image tower would not
+                    # share its space: no image tower then unless one is injected too
+                    pack = self.pack if self._injected["text"] is None else None
+                    self._image_encoder = (pack.image_encoder(threads=self.settings.threads)
+                                           if pack is not None else None)
+                encoder = self._image_encoder
+        return encoder
 
     @property
     def ocr(self):
-        if self._ocr is _AUTO:
-            self._ocr = None
-            if self.settings.ocr_enabled:
-                try:
-                    from engine.extract.ocr import get_ocr_engine
+        ocr = self._ocr
+        if ocr is AUTO:
+            with self._load_lock:
+                if self._ocr is AUTO:
+                    self._ocr = self._load_ocr()
+                ocr = self._ocr
+        return ocr
 
-                    self._ocr = get_ocr_engine("auto")
-                except EngineError as exc:
-                    log.warning("OCR unavailable: %s", exc)
-        return self._ocr
+    def _load_ocr(self):
+        if not self.settings.ocr_enabled:
+            return None
+        try:
+            from engine.extract.ocr import get_ocr_engine
+
+            return get_ocr_engine("auto")
+        except EngineError as exc:
+            log.warning("OCR unavailable: %s", exc)
+            return None
 
     # -- ranking -------------------------------------------------------------------------------
     def ranking(self):
@@ -133,25 +161,33 @@ class Library:
 
     @property
     def text_index(self) -> VectorIndex:
-        if self._text_index is None:
-            enc = self.text_encoder
-            dim = enc.dim if enc is not None else 1
-            path = self.vector_path("text")
-            self._text_index = VectorIndex(path, dim, self.settings)
-            self._stamps[str(path)] = _mtime(path)
-        return self._text_index
+        index = self._text_index
+        if index is None:
+            with self._load_lock:
+                if self._text_index is None:
+                    enc = self.text_encoder
+                    dim = enc.dim if enc is not None else 1
+                    path = self.vector_path("text")
+                    self._stamps[str(path)] = _mtime(path)
+                    self._text_index = VectorIndex(path, dim, self.settings)
+                index = self._text_index
+        return index
 
     @property
     def image_index(self) -> VectorIndex | None:
-        if self._image_index is _AUTO:
-            enc = self.image_encoder
-            if enc is None:
-                self._image_index = None
-            else:
-                path = self.vector_path("image")
-                self._image_index = VectorIndex(path, enc.dim, self.settings)
-                self._stamps[str(path)] = _mtime(path)
-        return self._image_index  # type: ignore[return-value]
+        index = self._image_index
+        if index is AUTO:
+            with self._load_lock:
+                if self._image_index is AUTO:
+                    enc = self.image_encoder
+                    if enc is None:
+                        self._image_index = None
+                    else:
+                        path = self.vector_path("image")
+                        self._stamps[str(path)] = _mtime(path)
+                        self._image_index = VectorIndex(path, enc.dim, self.settings)
+                index = self._image_index
+        return index  # type: ignore[return-value]
 
     def drop_vectors(self, chunk_ids: list[int], page_ids: list[int]) -> None:
         """Forget the vectors of removed chunks (text index) and pages (image index)."""
@@ -167,11 +203,12 @@ class Library:
 
     def refresh(self) -> None:
         """Pick up vector files another process saved since we loaded them (atomic swap)."""
-        for attr in ("_text_index", "_image_index"):
-            index = getattr(self, attr)
-            if isinstance(index, VectorIndex) and not index.dirty:
-                if _mtime(index.path) != self._stamps.get(str(index.path)):
-                    setattr(self, attr, None if attr == "_text_index" else _AUTO)
+        with self._load_lock:
+            for attr in ("_text_index", "_image_index"):
+                index = getattr(self, attr)
+                if isinstance(index, VectorIndex) and not index.dirty:
+                    if _mtime(index.path) != self._stamps.get(str(index.path)):
+                        setattr(self, attr, None if attr == "_text_index" else AUTO)
 
     def index_bytes(self) -> int:
         total = 0
@@ -195,12 +232,13 @@ class Library:
         self.reset_models()
 
     def reset_models(self) -> None:
-        self._injected = {"text": None, "image": None}
-        self._pack = _AUTO
-        self._text_encoder = None
-        self._image_encoder = _AUTO
-        self._text_index = None
-        self._image_index = _AUTO
+        with self._load_lock:
+            self._injected = {"text": None, "image": None}
+            self._pack = AUTO
+            self._text_encoder = None
+            self._image_encoder = AUTO
+            self._text_index = None
+            self._image_index = AUTO
 
     def close(self) -> None:
         self.writer_lock.release()
