@@ -10,7 +10,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Collection, Protocol, Sequence
 
@@ -24,8 +24,8 @@ from engine.indexing.scanner import canonical, is_under
 from engine.library import AUTO, Library
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.search.query import Searcher, mean_vector
-from engine.types import (FileQueryResults, Hit, IndexReport, LibraryStatus, PackInfo,
-                          SearchResults, Word)
+from engine.types import (AdaptReport, EvalReport, FileQueryResults, Hit, IndexReport, LibraryStatus,
+                          PackInfo, SearchResults, Word)
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +203,6 @@ class Engine:
                                   evidence, t0, progress, show_weak)
 
     def _read_query(self, path: Path, want_image: bool, progress: ProgressCallback | None):
-        from dataclasses import replace
-
         from engine.extract import extract_document, render_page
 
         st = path.stat()
@@ -354,7 +352,7 @@ class Engine:
     def evaluate(self, pairs_csv: Path | str | None = None, *, qrels: Path | str | None = None,
                  queries: Path | str | None = None, chart: Path | str | None = None,
                  limit: int = 20, evidence: Collection[str] | None = None,
-                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> dict:
+                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> EvalReport:
         """Recall@1/5/10, MRR, nDCG@10 and mAP per query type for a pairs file or TREC qrels;
         optionally a PNG chart. Relative paths resolve against the judgement file's folder."""
         from engine.evaluate.pairs import (evaluate_judgements, read_pairs_csv, read_trec,
@@ -370,22 +368,22 @@ class Engine:
             raise EngineError("give a pairs file, or TREC qrels together with a queries file")
         result = evaluate_judgements(self, judgements, source.parent, limit=limit, evidence=evidence,
                                      progress=progress, cancel=cancel)
-        result["pack"] = self._lib.pack_id
-        if chart is not None:
-            result["chart"] = str(write_chart(result, Path(chart)))
-        return result
+        return EvalReport(pack=self._lib.pack_id, queries=result["queries"],
+                          skipped_judgements=result["skipped_judgements"], query_types=result["query_types"],
+                          primary_metric=result["primary_metric"],
+                          chart=str(write_chart(result, Path(chart))) if chart is not None else None)
 
     # -- adaptation --------------------------------------------------------------------------
     def adapt(self, pairs_csv: Path | str | None = None, *, use_feedback: bool = False,
               mine_library: bool = False, activate: bool = True,
               progress: ProgressCallback | None = None,
-              cancel: CancelToken | None = None) -> dict:
+              cancel: CancelToken | None = None) -> AdaptReport:
         """Fine-tune the active pack on a site's (drawing, text) pairs, the thumbs-up votes of
         drawing queries, and/or pairs mined from the library (each drawing page's picture with
         its own text); a new pack version is written to LIBRARY/packs/ and activated only if
         its held-out mAP improved (see engine.learn.adapt). Needs the training extra (torch).
         With a pairs file, the ranking of drawing queries is then fitted to it too
-        (`fit_ranking`; `result["ranking"]`)."""
+        (`fit_ranking`; `report.ranking`)."""
         import csv
         import tempfile
 
@@ -415,13 +413,11 @@ class Engine:
                 result = adapt(self._lib.root, Path(pairs_csv), self._lib.pack_path(),
                                self._lib.root / "packs", extra_pairs=extra, progress=progress,
                                cancel=cancel)
-        if activate and result.get("activate"):
-            self.activate_pack(result["pack_dir"], progress=progress, cancel=cancel)
-            result["activated"] = True
-        else:
-            result["activated"] = False
+        if activate and result.passed_gate:
+            self.activate_pack(result.pack_dir, progress=progress, cancel=cancel)
+            result = replace(result, activated=True)
         if site_pairs is not None and activate:  # the final ranking, with the pack now in use
-            result["ranking"] = self.fit_ranking(site_pairs, progress=progress, cancel=cancel)
+            result = replace(result, ranking=self.fit_ranking(site_pairs, progress=progress, cancel=cancel))
         return result
 
     def _mined_pairs(self, limit: int = 2000) -> list[tuple[str, str]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import shlex
 import signal
 import sys
@@ -14,8 +13,9 @@ from typing import Any, Sequence
 
 from engine.config import SAMPLE_LIBRARY, default_library_path
 from engine.errors import EngineError
+from engine.logs import configure_logging
 from engine.progress import CancelToken, Progress
-from engine.types import FileQueryResults, SearchResults, to_jsonable
+from engine.types import AdaptReport, FileQueryResults, SearchResults, to_jsonable
 
 
 # --------------------------------------------------------------------------- output helpers
@@ -320,35 +320,38 @@ def cmd_adapt(args: argparse.Namespace) -> int:
                               activate=not args.no_activate,
                               progress=bar, cancel=_cancel_on_sigint())
         bar.close()
-        if args.json:
+        if args.json:  # the last line; desktop/adapt_worker.py reads it back with AdaptReport.from_json
             emit_json(result)
-            return 0
-        before, after = result.get("before", {}), result.get("after", {})
-        print(f"New pack version {result.get('pack_id')} (from {result.get('parent')}); "
-              f"adapted: {', '.join(result.get('trained', [])) or 'nothing'}")
-        for tower, why in result.get("skipped", {}).items():
-            print(f"  {tower} tower not adapted: {why}")
-        path = "the query's words -> text tower" if result.get("path") == "text" else "the picture -> image tower"
-        print(f"Measured on {before.get('queries', '?')} held-out queries ({path}):")
-        for key in ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "map"):
-            b, a = before.get(key), after.get(key)
-            if isinstance(b, (int, float)) and isinstance(a, (int, float)):
-                print(f"  {key:>10}: {b:.3f} -> {a:.3f} ({a - b:+.3f})")
-        guard = result.get("paths", {}).get("text", {}).get("keywords")
-        if guard:
-            print(f"Keyword queries ({guard['before'].get('queries', '?')}), the guard: "
-                  f"mAP {guard['before']['map']:.3f} -> {guard['after']['map']:.3f}")
-        if result["activated"]:
-            print("Activated. Roll back with: zumen pack rollback")
-        elif result.get("activate"):  # it passed the gate; --no-activate kept the old version
-            print(f"Passed the gate, kept inactive (--no-activate). Activate with: "
-                  f"{activation_command(args, result['pack_id'])}")
         else:
-            print(f"Not activated: {result.get('not_activated_because')}. "
-                  f"Activate anyway with: {activation_command(args, result['pack_id'])}")
-        if result.get("ranking"):
-            print_ranking_fit(result["ranking"])
+            print_adapt_report(result, args)
     return 0
+
+
+def print_adapt_report(result: AdaptReport, args: argparse.Namespace) -> None:
+    print(f"New pack version {result.pack_id} (from {result.parent}); "
+          f"adapted: {', '.join(result.trained) or 'nothing'}")
+    for tower, why in result.skipped.items():
+        print(f"  {tower} tower not adapted: {why}")
+    path = "the query's words -> text tower" if result.path == "text" else "the picture -> image tower"
+    print(f"Measured on {result.before.get('queries', '?')} held-out queries ({path}):")
+    for key in ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "map"):
+        b, a = result.before.get(key), result.after.get(key)
+        if isinstance(b, (int, float)) and isinstance(a, (int, float)):
+            print(f"  {key:>10}: {b:.3f} -> {a:.3f} ({a - b:+.3f})")
+    guard = result.paths.get("text", {}).get("keywords")
+    if guard:
+        print(f"Keyword queries ({guard['before'].get('queries', '?')}), the guard: "
+              f"mAP {guard['before']['map']:.3f} -> {guard['after']['map']:.3f}")
+    if result.activated:
+        print("Activated. Roll back with: zumen pack rollback")
+    elif result.passed_gate:  # --no-activate kept the old version
+        print(f"Passed the gate, kept inactive (--no-activate). Activate with: "
+              f"{activation_command(args, result.pack_id)}")
+    else:
+        print(f"Not activated: {result.refused_because}. "
+              f"Activate anyway with: {activation_command(args, result.pack_id)}")
+    if result.ranking:
+        print_ranking_fit(result.ranking)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -360,15 +363,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.json:
             emit_json(result)
             return 0
-        print(f"{result['queries']} queries, model {result['pack']}"
-              + (f", {result['skipped_judgements']} judgements without a file skipped"
-                 if result["skipped_judgements"] else ""))
+        print(f"{result.queries} queries, model {result.pack}"
+              + (f", {result.skipped_judgements} judgements without a file skipped"
+                 if result.skipped_judgements else ""))
         print(f"{'query type':<14} {'n':>4} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR':>6} {'nDCG@10':>8} {'mAP':>6}")
-        for qtype, m in result["query_types"].items():
+        for qtype, m in result.query_types.items():
             print(f"{qtype:<14} {m['queries']:>4} {m['recall@1']:>6.3f} {m['recall@5']:>6.3f} "
                   f"{m['recall@10']:>6.3f} {m['mrr']:>6.3f} {m['ndcg@10']:>8.3f} {m['map']:>6.3f}")
-        if result.get("chart"):
-            print(f"Chart: {result['chart']}")
+        if result.chart:
+            print(f"Chart: {result.chart}")
     return 0
 
 
@@ -469,8 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(verbose=args.verbose)
     try:
         return int(args.func(args) or 0)
     except EngineError as exc:

@@ -156,11 +156,12 @@ def test_the_activation_command_adapt_prints_works(setup, capsys, monkeypatch):
     assert "+" not in pack_id
 
     def fake_adapt(self, pairs_csv=None, **kwargs):
+        from engine.types import AdaptReport
+
         dest = build_tiny_pack(self.library_path / "packs" / pack_id, version=version)
-        return {"pack_dir": str(dest), "pack_id": pack_id, "parent": "tiny-0.1.0", "activate": False,
-                "activated": False, "not_activated_because": "the held-out mAP did not improve (0.500 -> 0.500)",
-                "path": "text", "trained": ["text"], "skipped": {}, "before": {"map": 0.5, "queries": 4},
-                "after": {"map": 0.5, "queries": 4}, "paths": {}}
+        return AdaptReport(pack_dir=str(dest), pack_id=pack_id, parent="tiny-0.1.0", passed_gate=False,
+                           refused_because="the held-out mAP did not improve (0.500 -> 0.500)", path="text",
+                           before={"map": 0.5, "queries": 4}, after={"map": 0.5, "queries": 4}, trained=("text",))
 
     monkeypatch.setattr(Engine, "adapt", fake_adapt)
     pairs = tmp / "pairs-activate.csv"

@@ -320,11 +320,17 @@ def test_model_page_shows_packs_and_activates(qtbot, window, engine):
 
 
 def test_model_page_says_whether_the_adapted_version_is_in_use(qtbot, window):
+    from dataclasses import replace
+
+    from engine.types import AdaptReport
+
     model = window.model
-    report = {"pack_id": "default-1.0.0+site.1", "before": {"map": 0.5}, "after": {"map": 0.66}}
-    model._adapt_done({**report, "activated": True})
+    report = AdaptReport(pack_dir="/packs/default-1.0.0_site.1", pack_id="default-1.0.0_site.1",
+                         parent="default-1.0.0", passed_gate=True, refused_because="", path="text",
+                         before={"map": 0.5}, after={"map": 0.66})
+    model._adapt_done(replace(report, activated=True))
     assert "0.50 → 0.66" in model.progress_label.text() and "in use" in model.progress_label.text()
-    model._adapt_done({**report, "after": {"map": 0.4}, "activated": False})
+    model._adapt_done(replace(report, after={"map": 0.4}, passed_gate=False, refused_because="no gain"))
     assert "not activated" in model.progress_label.text()
-    model._adapt_done({**report, "activated": False})  # better, but vetoed by the keyword guard
+    model._adapt_done(replace(report, passed_gate=False, refused_because="keyword queries got worse"))
     assert "keyword queries worse" in model.progress_label.text()

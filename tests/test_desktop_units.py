@@ -146,17 +146,47 @@ class ScriptedAdaptation(AdaptationWorker):
         return ["-c", self.script]
 
 
-def test_adaptation_process_reports_progress_and_result(qtbot):
-    lines = [{"stage": "train", "done": i, "total": 3} for i in range(1, 4)]
-    lines.append({"pack": "site-1.1.0", "metrics": {"before": {"mrr": 0.4}, "after": {"mrr": 0.6}}})
-    script = "import json\nfor l in %r: print(json.dumps(l), flush=True)" % (lines,)
+def cli_adapt_output(report) -> list[str]:
+    """What `zumen adapt --json` prints: JSON progress lines, then the report (engine/cli.py)."""
+    import contextlib
+    import io
+
+    from engine.cli import JsonProgress, emit_json
+    from engine.progress import Progress
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        bar = JsonProgress()
+        for i in range(1, 4):
+            bar(Progress("train", i, 3, "steps", message=f"loss {1 / i:.3f}"))
+        emit_json(report)
+    return out.getvalue().splitlines()
+
+
+def test_adaptation_process_reads_what_the_cli_writes(qtbot):
+    from engine.types import AdaptReport
+
+    report = AdaptReport(pack_dir="/lib/packs/default-1.0.0_site.1", pack_id="default-1.0.0_site.1",
+                         parent="default-1.0.0", passed_gate=True, refused_because="", path="text",
+                         before={"map": 0.4, "queries": 9}, after={"map": 0.6, "queries": 9},
+                         trained=("text", "image"), activated=True)
+    script = "for line in %r: print(line, flush=True)" % (cli_adapt_output(report),)
     worker = ScriptedAdaptation(script)
     progress = []
     worker.progress.connect(progress.append)
     with qtbot.waitSignal(worker.finished, timeout=20000) as blocker:
         worker.start("/tmp/lib")
     assert [p.done for p in progress] == [1, 2, 3]
-    assert blocker.args[0]["pack"] == "site-1.1.0"
+    assert blocker.args[0] == report
+
+
+def test_adaptation_process_refuses_a_result_it_cannot_read(qtbot):
+    """The old {"pack", "metrics"} line is not a report: say so instead of showing nothing."""
+    stale = {"pack": "site-1.1.0", "metrics": {"before": {"mrr": 0.4}, "after": {"mrr": 0.6}}}
+    worker = ScriptedAdaptation("import json\nprint(json.dumps(%r), flush=True)" % (stale,))
+    with qtbot.waitSignal(worker.failed, timeout=20000) as blocker:
+        worker.start("/tmp/lib")
+    assert "unexpected result" in blocker.args[0]
 
 
 def test_adaptation_process_cancel(qtbot):

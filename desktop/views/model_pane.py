@@ -16,7 +16,7 @@ from desktop.i18n import N_, tr
 from desktop.views.metrics_chart import MetricsChartView, split_metrics
 from desktop.workers import TaskRunner
 from engine.progress import Progress
-from engine.types import LibraryStatus, PackInfo
+from engine.types import AdaptReport, LibraryStatus, PackInfo
 
 ADAPT_STAGES = {"prepare": N_("Reading the pairs"), "train-text": N_("Teaching the text model"),
                 "train": N_("Teaching the picture model"), "export": N_("Saving the new version"),
@@ -211,19 +211,17 @@ class ModelPane(QWidget):
         self.progress_label.setText(f"{tr(ADAPT_STAGES.get(progress.stage, progress.stage))} "
                                     f"{progress.done}/{progress.total or '?'} {progress.message}")
 
-    def _adapt_done(self, result: dict) -> None:
+    def _adapt_done(self, result: AdaptReport) -> None:
         self.cancel_button.setEnabled(False)
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1)
-        before, after = split_metrics(result.get("metrics") or result)  # engine.learn.adapt: before/after
-        self.chart.set_metrics(before, after)
-        pack = result.get("pack_id") or result.get("pack", "?")
-        scores = dict(before=(result.get("before") or {}).get("map", 0.0),
-                      after=(result.get("after") or {}).get("map", 0.0))
-        if result.get("activated"):
+        self.chart.set_metrics(result.before, result.after)
+        pack = result.pack_id
+        scores = dict(before=result.before.get("map", 0.0), after=result.after.get("map", 0.0))
+        if result.activated:
             text = tr("Adaptation finished: version {pack} is now in use (held-out mAP {before:.2f} → {after:.2f}).",
                       pack=pack, **scores)
-        elif scores["after"] > scores["before"]:  # refused by the keyword guard (engine.learn.adapt.refusal)
+        elif scores["after"] > scores["before"]:  # refused by the keyword guard (engine.learn.gate.refusal)
             text = tr("Adaptation finished: version {pack} improved drawing searches (held-out mAP "
                       "{before:.2f} → {after:.2f}) but ranked your keyword queries worse, so it was not "
                       "activated.", pack=pack, **scores)
