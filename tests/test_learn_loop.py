@@ -105,3 +105,21 @@ def test_learning_code_logs_instead_of_printing():
                       if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print"
                       and id(node) not in allowed]
     assert not offenders, offenders
+
+
+@pytest.mark.slow
+def test_pretraining_runs_through_the_loop(tmp_path):
+    """A few steps of `python -m engine.learn.pretrain` on tiny synthetic data: the loop counts
+    pairs (not the parts of a batch tuple), records every --log-every steps, and evaluates."""
+    pytest.importorskip("torch")
+    pytest.importorskip("sentence_transformers")
+    from engine.learn import pretrain
+
+    args = pretrain.parse_args(["--out", str(tmp_path / "out"), "--steps", "6", "--parts", "16",
+                                "--eval-parts", "8", "--variants", "2", "--size", "64", "--batch", "8",
+                                "--queue", "32", "--workers", "1", "--log-every", "4", "--warmup", "2",
+                                "--cache", str(tmp_path / "cache")])
+    result = pretrain.train(args)
+    assert result["steps"] == 6 and result["pairs"] == 48
+    assert [h["step"] for h in result["history"]] == [4, 6]
+    assert 0.0 <= result["metrics"]["clean->spec_en"]["recall@1"] <= 1.0

@@ -38,6 +38,7 @@ class Step(NamedTuple):
     loss: Any  # scalar tensor with gradient
     parts: dict  # name -> detached scalar tensor (or float), logged; "loss" is shown in progress
     after: Optional[Callable[[], None]] = None  # run after optimizer.step()
+    pairs: Optional[int] = None  # pairs in the batch (default: len(batch))
 
 
 @dataclass
@@ -86,7 +87,7 @@ class TrainLoop:
                 if out.after is not None:
                     out.after()
                 self.steps += 1
-                self.seen += len(batch)
+                self.seen += out.pairs if out.pairs is not None else len(batch)
                 self.elapsed_s = time.time() - t0
                 parts = {k: round(float(v), 4) for k, v in out.parts.items()}
                 message = f"{self.label} loss {parts.get('loss', float('nan')):.3f}".strip()

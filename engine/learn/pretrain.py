@@ -147,7 +147,7 @@ def train(args: argparse.Namespace) -> dict:
             img_queue.enqueue(keys, ids)
             txt_queue.enqueue(txt, ids)
 
-        return Step(out["loss"], {k: v.detach() for k, v in out.items()}, after)
+        return Step(out["loss"], {k: v.detach() for k, v in out.items()}, after, pairs=len(idx))
 
     loop.run(1, batches, step)
     t_train = loop.elapsed_s
