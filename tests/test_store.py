@@ -126,3 +126,28 @@ def test_catalog_migrates_an_older_schema(tmp_path):
     assert list(cat.page_lengths([1])) == [(1, 1, len(lexical_tokens("doc 焼入れ S45C shaft")))]  # title too
     assert cat.token_doc_freq(["s45c", "焼入", "nothing"]) == {"s45c": 1, "焼入": 1, "nothing": 0}
     assert cat.counts()["documents"] == 1  # data kept
+
+
+def test_restamp_changes_only_size_and_time(tmp_path):
+    from dataclasses import replace
+
+    cat = Catalog(tmp_path / "c.sqlite")
+    doc_id, _, _, chunks = add_doc(cat, "/a.txt", ["焼入れ S45C shaft"])
+    before = cat.document(doc_id)
+    cat.restamp_document(doc_id, 42, 123_456)
+    after = cat.document(doc_id)
+    assert (after.size, after.mtime_ns) == (42, 123_456)
+    assert replace(after, size=before.size, mtime_ns=before.mtime_ns) == before
+    assert [c for c, _ in cat.search_lexical(query_terms("焼入れ"), 10)] == chunks
+
+
+def test_only_the_store_speaks_sql():
+    """SQL belongs to engine/store: the other layers call the catalog's methods."""
+    import re
+    from pathlib import Path
+
+    engine = Path(__file__).resolve().parent.parent / "engine"
+    sql = re.compile(r"\.execute(many)?\(|\b(SELECT|UPDATE|INSERT INTO|DELETE FROM)\b")
+    offenders = [f"{p.relative_to(engine)}:{n}" for p in engine.rglob("*.py") if "store" not in p.parts
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if sql.search(line)]
+    assert not offenders, offenders

@@ -137,9 +137,7 @@ class IndexingPipeline:
             sha1 = file_sha1(path)
             old = cat.document_by_path(stamp.path)
             if old is not None and old.sha1 == sha1:
-                with cat.transaction() as tx:  # touched, not changed: refresh the stamp only
-                    tx.execute("UPDATE documents SET size=?, mtime_ns=? WHERE id=?",
-                               (stamp.size, stamp.mtime_ns, old.id))
+                cat.restamp_document(old.id, stamp.size, stamp.mtime_ns)  # touched, not changed
                 return None
             doc = self._extract(path, self.settings, self.lib.ocr)
         except Cancelled:
