@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.encoders.tiny import build_tiny_pack
+from tests.tiny_pack import build_tiny_pack
 from tests.test_engine import SPEC_JA, write_drawing
 
 

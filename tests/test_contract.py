@@ -61,3 +61,21 @@ def test_the_bridge_calls_only_the_contract():
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
             and node.value.attr in ("engine", "_engine")}
     assert used and used <= set(contract_members()), used - set(contract_members())
+
+
+def test_runtime_packages_do_not_use_test_code():
+    """Test-only code lives in tests/ (tiny model packs) or is named as such (desktop/testing.py,
+    used only by the --fake demo and screenshots); the runtime packages import neither."""
+    root = BRIDGE.parent.parent
+    allowed = {"desktop/testing.py", "desktop/app.py", "desktop/screenshots.py"}
+    offenders = []
+    for path in sorted((root / "engine").rglob("*.py")) + sorted((root / "desktop").rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([node.module] if isinstance(node, ast.ImportFrom) and node.module else
+                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            for name in names:
+                if name == "tests" or name.startswith("tests.") or (name == "desktop.testing" and rel not in allowed):
+                    offenders.append(f"{rel}: {name}")
+    assert not offenders, offenders
+    assert not (root / "engine" / "encoders" / "tiny.py").exists()
