@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -59,16 +59,21 @@ class Library:
             return Path(active)
         return DEFAULT_PACK_DIR
 
+    def _loaded(self, attr: str, unset: object, load: Callable[[], Any]) -> Any:
+        """`self.<attr>`, loaded by `load()` under the lock while it is `unset`; the value is read
+        under the lock too, so a concurrent reset_models() never hands out a half-made state."""
+        value = getattr(self, attr)
+        if value is unset:
+            with self._load_lock:
+                if getattr(self, attr) is unset:
+                    setattr(self, attr, load())
+                value = getattr(self, attr)
+        return value
+
     @property
     def pack(self):
         """The active ModelPack, or None when no pack is installed (lexical search still works)."""
-        pack = self._pack
-        if pack is AUTO:
-            with self._load_lock:
-                if self._pack is AUTO:
-                    self._pack = self._load_pack()
-                pack = self._pack
-        return pack
+        return self._loaded("_pack", AUTO, self._load_pack)
 
     def _load_pack(self):
         from engine.encoders.pack import ModelPack
@@ -90,38 +95,25 @@ class Library:
 
     @property
     def text_encoder(self):
-        encoder = self._text_encoder
-        if encoder is None:
-            with self._load_lock:
-                pack = self.pack
-                if self._text_encoder is None and pack is not None:
-                    self._text_encoder = pack.text_encoder(threads=self.settings.threads)
-                encoder = self._text_encoder
-        return encoder
+        def load():
+            pack = self.pack
+            return pack.text_encoder(threads=self.settings.threads) if pack is not None else None
+
+        return self._loaded("_text_encoder", None, load)
 
     @property
     def image_encoder(self):
-        encoder = self._image_encoder
-        if encoder is AUTO:
-            with self._load_lock:
-                if self._image_encoder is AUTO:
-                    # with an injected text encoder (tests, tools) the pack's image tower would not
-                    # share its space: no image tower then unless one is injected too
-                    pack = self.pack if self._injected["text"] is None else None
-                    self._image_encoder = (pack.image_encoder(threads=self.settings.threads)
-                                           if pack is not None else None)
-                encoder = self._image_encoder
-        return encoder
+        def load():
+            # with an injected text encoder (tests, tools) the pack's image tower would not
+            # share its space: no image tower then unless one is injected too
+            pack = self.pack if self._injected["text"] is None else None
+            return pack.image_encoder(threads=self.settings.threads) if pack is not None else None
+
+        return self._loaded("_image_encoder", AUTO, load)
 
     @property
     def ocr(self):
-        ocr = self._ocr
-        if ocr is AUTO:
-            with self._load_lock:
-                if self._ocr is AUTO:
-                    self._ocr = self._load_ocr()
-                ocr = self._ocr
-        return ocr
+        return self._loaded("_ocr", AUTO, self._load_ocr)
 
     def _load_ocr(self):
         if not self.settings.ocr_enabled:
@@ -161,33 +153,24 @@ class Library:
 
     @property
     def text_index(self) -> VectorIndex:
-        index = self._text_index
-        if index is None:
-            with self._load_lock:
-                if self._text_index is None:
-                    enc = self.text_encoder
-                    dim = enc.dim if enc is not None else 1
-                    path = self.vector_path("text")
-                    self._stamps[str(path)] = _mtime(path)
-                    self._text_index = VectorIndex(path, dim, self.settings)
-                index = self._text_index
-        return index
+        def load() -> VectorIndex:
+            enc = self.text_encoder
+            return self._open_index("text", enc.dim if enc is not None else 1)
+
+        return self._loaded("_text_index", None, load)
 
     @property
     def image_index(self) -> VectorIndex | None:
-        index = self._image_index
-        if index is AUTO:
-            with self._load_lock:
-                if self._image_index is AUTO:
-                    enc = self.image_encoder
-                    if enc is None:
-                        self._image_index = None
-                    else:
-                        path = self.vector_path("image")
-                        self._stamps[str(path)] = _mtime(path)
-                        self._image_index = VectorIndex(path, enc.dim, self.settings)
-                index = self._image_index
-        return index  # type: ignore[return-value]
+        def load() -> VectorIndex | None:
+            enc = self.image_encoder
+            return self._open_index("image", enc.dim) if enc is not None else None
+
+        return self._loaded("_image_index", AUTO, load)
+
+    def _open_index(self, tower: str, dim: int) -> VectorIndex:
+        path = self.vector_path(tower)
+        self._stamps[str(path)] = _mtime(path)  # before reading it: a later save is then seen by refresh()
+        return VectorIndex(path, dim, self.settings)
 
     def drop_vectors(self, chunk_ids: list[int], page_ids: list[int]) -> None:
         """Forget the vectors of removed chunks (text index) and pages (image index)."""
