@@ -30,6 +30,24 @@ def write_pairs(folder, rows) -> None:
         w.writerows(rows)
 
 
+def drawings_with_specs(lib, seeds, suffix: str) -> list[list[str]]:
+    """Synthetic drawings in `lib` (a 30-dpi PNG, or a PDF with a text layer) and (drawing, its
+    English spec text) rows for pairs.csv."""
+    from engine.synth.drawing import draw_pdf, render
+    from engine.synth.parts import generate_part, spec_text
+
+    lib.mkdir(exist_ok=True)
+    rows = []
+    for i, seed in enumerate(seeds):
+        part = generate_part(seed)
+        if suffix == ".pdf":
+            (lib / f"d{i}.pdf").write_bytes(draw_pdf(part))
+        else:
+            render(part, dpi=30).save(lib / f"d{i}{suffix}")
+        rows.append([f"d{i}{suffix}", spec_text(part, "en")])
+    return rows
+
+
 def test_read_pairs(tmp_path):
     p = tmp_path / "pairs.csv"
     p.write_text("query,relevant,grade\na.png,spec.pdf#page=2,2\nb.png,some text,\n", encoding="utf-8")
@@ -55,17 +73,9 @@ def test_adapt_end_to_end_tiny(tmp_path):
     need_default_pack()
     pytest.importorskip("engine.synth.drawing")
     from engine.encoders.pack import ModelPack
-    from engine.synth.drawing import render
-    from engine.synth.parts import generate_part, spec_text
 
     lib = tmp_path / "lib"
-    lib.mkdir()
-    rows = []
-    for s in range(8):
-        part = generate_part(900 + s)
-        render(part, dpi=30).save(lib / f"d{s}.png")
-        rows.append([f"d{s}.png", spec_text(part, "en")])
-    write_pairs(lib, rows)
+    write_pairs(lib, drawings_with_specs(lib, range(900, 908), ".png"))
     base = build_tiny_tower_pack(tmp_path)
     report = adapt(lib, lib / "pairs.csv", base, tmp_path / "packs",
                    config=AdaptConfig(epochs=1, batch=4, val_fraction=0.25))
@@ -181,16 +191,9 @@ def test_adapt_text_tower_writes_a_tuned_pack_that_adapts_again(tmp_path):
     pytest.importorskip("transformers")
     from engine.encoders.pack import ModelPack
     from engine.learn.text_tower import TUNED_FILE, TextTower
-    from engine.synth.drawing import draw_pdf
-    from engine.synth.parts import generate_part, spec_text
 
     lib = tmp_path / "lib"
-    lib.mkdir()
-    rows = []
-    for s in range(10):
-        part = generate_part(500 + s)
-        (lib / f"d{s}.pdf").write_bytes(draw_pdf(part))
-        rows.append([f"d{s}.pdf", spec_text(part, "en")])
+    rows = drawings_with_specs(lib, range(500, 510), ".pdf")
     # keyword rows are not trained on: they guard keyword search
     rows.append(["shaft spec S45C", rows[0][1]])
     rows.append(["drawing number", rows[1][1]])
