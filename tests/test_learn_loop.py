@@ -123,3 +123,31 @@ def test_pretraining_runs_through_the_loop(tmp_path):
     assert result["steps"] == 6 and result["pairs"] == 48
     assert [h["step"] for h in result["history"]] == [4, 6]
     assert 0.0 <= result["metrics"]["clean->spec_en"]["recall@1"] <= 1.0
+
+
+def test_one_logging_configuration(capsys):
+    """engine/logs.py configures logging for every entry point; nothing else calls basicConfig."""
+    import logging
+
+    from engine.logs import configure_logging
+
+    root = LEARN.parent.parent
+    callers = sorted(p.relative_to(root).as_posix() for folder in ("engine", "desktop", "bench")
+                     for p in (root / folder).rglob("*.py") if "basicConfig(" in p.read_text(encoding="utf-8"))
+    assert callers == ["engine/logs.py"]
+    root_logger = logging.getLogger()
+    saved = root_logger.handlers[:], root_logger.level
+    try:
+        configure_logging(verbose=True)
+        logging.getLogger("engine.learn.loop").info("step 3 of 9")
+        logging.getLogger("engine.learn.loop").debug("hidden")
+        configure_logging()
+        logging.getLogger("engine.learn.loop").info("hidden too")
+        err = capsys.readouterr().err
+        assert "INFO engine.learn.loop: step 3 of 9" in err and "hidden" not in err
+    finally:
+        for handler in root_logger.handlers[:]:
+            root_logger.removeHandler(handler)
+        for handler in saved[0]:
+            root_logger.addHandler(handler)
+        root_logger.setLevel(saved[1])
