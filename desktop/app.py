@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.compat import guard_none_refcount
 from desktop.engine_bridge import EngineBridge
+from desktop.errors import explain
 from desktop.i18n import tr, translator
 from desktop.main_window import MainWindow
 from desktop.settings import AppSettings
@@ -65,9 +66,10 @@ def build_window(args: argparse.Namespace, app: QApplication, settings: AppSetti
             except Exception:  # noqa: BLE001 - a stale setting must not stop the app
                 pass
     window.index_if_empty = args.sample
-    runner.submit(open_job, on_result=lambda _: window.start(),
+    runner.submit(open_job, on_result=lambda _: (window.start(), runner.submit(
+                      lambda ctx: bridge.warm_up(), name="warm-up", priority=-10)),
                   on_error=lambda err: window.statusBar().showMessage(
-                      tr("Cannot open the library: {error}", error=str(err))),
+                      tr("Cannot open the library: {error}", error=explain(err).text)),
                   name="open")
     return window
 

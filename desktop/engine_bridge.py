@@ -26,6 +26,7 @@ from engine.types import (FileQueryResults, Hit, IndexReport, LibraryStatus, Pac
 ADAPT_UNCHECKED = "unchecked"
 ADAPT_NEEDS_TORCH = "torch"
 PAIRS_FILE_FILTER = "CSV ({})".format(" ".join(f"*{s}" for s in PAIRS_FILE_SUFFIXES))  # what the reader reads
+PREVIEW_MAX_PX = 2000  # longer side of a page picture for the preview (an A1 sheet at ~60 dpi)
 
 
 def pil_to_qimage(image: Image.Image) -> QImage:
@@ -105,25 +106,44 @@ class EngineBridge:
         return self.engine.search(text, limit=limit, kinds=kinds)
 
     def search_file(self, path: Path, limit: int = 30, progress: ProgressCallback | None = None,
-                    cancel: CancelToken | None = None) -> FileQueryResults:
-        return self.engine.search_file(Path(path), limit=limit, progress=progress, cancel=cancel)
+                    cancel: CancelToken | None = None, drop_terms: Sequence[str] = (),
+                    add_terms: Sequence[str] = ()) -> FileQueryResults:
+        """A drawing query; `drop_terms` / `add_terms` are the user's corrections (query chips)."""
+        return self.engine.search_file(Path(path), limit=limit, progress=progress, cancel=cancel,
+                                       drop_terms=tuple(drop_terms), add_terms=tuple(add_terms))
 
-    def search_image(self, image: Image.Image, limit: int = 30) -> FileQueryResults:
-        return self.engine.search_image(image, limit=limit)
+    def search_image(self, image: Image.Image, limit: int = 30, progress: ProgressCallback | None = None,
+                     cancel: CancelToken | None = None, drop_terms: Sequence[str] = (),
+                     add_terms: Sequence[str] = ()) -> FileQueryResults:
+        return self.engine.search_image(image, limit=limit, progress=progress, cancel=cancel,
+                                        drop_terms=tuple(drop_terms), add_terms=tuple(add_terms))
+
+    def warm_up(self) -> None:
+        """Load the query models now (in a worker, at start) so the first drop does not wait."""
+        self.engine.warm_up()
 
     def similar(self, hit: Hit, limit: int = 30) -> FileQueryResults:
         """"More like this": related documents and similar drawings."""
         return self.engine.similar(hit.doc_id, hit.page, limit=limit)
 
     # pages ------------------------------------------------------------------------------------
-    def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100) -> QImage:
-        return pil_to_qimage(self.engine.render_page(doc_id_or_path, page, dpi=dpi))
+    def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100,
+                    max_px: int = PREVIEW_MAX_PX) -> QImage:
+        """The page as a QImage no larger than `max_px` on its longer side: the GUI thread turns
+        it into a pixmap, and a 108-megapixel photo took it seconds (the window froze)."""
+        image = self.engine.render_page(doc_id_or_path, page, dpi=dpi, max_px=max_px)
+        if max(image.size) > max_px:
+            image.thumbnail((max_px, max_px), Image.Resampling.LANCZOS)
+        return pil_to_qimage(image)
 
     def thumbnail(self, doc_id: int, page: int) -> QImage:
         return QImage(str(self.engine.thumbnail(doc_id, page)))
 
     def page_words(self, doc_id: int, page: int) -> tuple[Word, ...]:
         return tuple(self.engine.page_words(doc_id, page))
+
+    def page_text(self, doc_id: int, page: int) -> str:
+        return self.engine.page_text(doc_id, page)
 
     def heatmap(self, query_path: Any, hit: Hit) -> Optional[np.ndarray]:
         """(h, w) float array in 0..1, or None when the pack has no patch output."""

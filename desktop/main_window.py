@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QSize, Qt
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QApplication, QHBoxLayout, QListWidget, QListWidgetItem,
-                               QMainWindow, QMessageBox, QStackedWidget, QWidget)
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QHBoxLayout, QLineEdit, QListWidget,
+                               QListWidgetItem, QMainWindow, QMessageBox, QStackedWidget, QWidget)
 
 from desktop.engine_bridge import EngineBridge
 from desktop.folder_watcher import FolderWatcher
@@ -13,6 +13,7 @@ from desktop.i18n import N_, tr, translator
 from desktop.settings import AppSettings
 from desktop.style import apply_appearance
 from desktop.views.formatting import icon
+from desktop.views.history import Pins
 from desktop.views.library_pane import LibraryPane
 from desktop.views.model_pane import ModelPane
 from desktop.views.search_pane import SearchPane
@@ -29,6 +30,9 @@ SHORTCUTS = (
     ("← →", N_("Switch between the two result lists")), ("Enter", N_("Open the result in its viewer")),
     ("+ / −", N_("Mark the result good / wrong")), ("Ctrl+M", N_("More like this")),
     ("Ctrl++ / Ctrl+− / Ctrl+0", N_("Zoom in / out / fit the page")),
+    ("F3 / Shift+F3", N_("Zoom to the next / previous matched region")),
+    ("Alt+← / Alt+→", N_("Back / forward through your searches")),
+    ("Ctrl+← →", N_("Switch lists in the thumbnail grid")),
     ("Ctrl+1 … Ctrl+4", N_("Search, Library, Model, Settings")), ("F5", N_("Update the index now")),
     ("Esc", N_("Stop the running search")), ("F1", N_("This list")))
 
@@ -70,6 +74,9 @@ class MainWindow(QMainWindow):
         if geometry:
             self.restoreGeometry(QByteArray.fromBase64(geometry.encode("ascii")))
 
+        self.search.set_pins(Pins(settings.get("ui/pins"), save=lambda text: settings.set("ui/pins", text)))
+        self.search.filters.set_view_mode(settings.get("ui/result_view"))
+        self.search.filters.view_changed.connect(lambda mode: settings.set("ui/result_view", mode))
         self.search.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.library.status_loaded.connect(self._status_loaded)
         self.library.folders_changed.connect(self.search.filters.set_folders)
@@ -79,6 +86,9 @@ class MainWindow(QMainWindow):
         self.settings.changed.connect(self._setting_changed)
         translator.language_changed.connect(self._language_changed)  # bound: disconnects on delete
         self._install_shortcuts()
+        for kind in (QLineEdit, QAbstractSpinBox):  # Ctrl+V with a picture, in any text field
+            for field in self.findChildren(kind):
+                field.installEventFilter(self)
         self.retranslate()
 
     def start(self) -> None:
@@ -117,7 +127,11 @@ class MainWindow(QMainWindow):
         add("Ctrl++", lambda: self.search.preview._zoom(1.25))
         add("Ctrl+=", lambda: self.search.preview._zoom(1.25))
         add("Ctrl+-", lambda: self.search.preview._zoom(0.8))
-        add("Ctrl+0", lambda: (self.search.preview.hit_view.fit(), self.search.preview.query_view.fit()))
+        add("Ctrl+0", self.search.preview.fit_pages)
+        add(QKeySequence.StandardKey.Back, self.search.go_back)
+        add(QKeySequence.StandardKey.Forward, self.search.go_forward)
+        add("F3", lambda: self.search.preview.step_region(+1))
+        add("Shift+F3", lambda: self.search.preview.step_region(-1))
         add("F5", self.library.start_index)
         add("Esc", self.search.stop)
         add("F1", self.show_shortcuts)
@@ -128,6 +142,17 @@ class MainWindow(QMainWindow):
         self.go("search")
         self.search.search_box.setFocus()
         self.search.search_box.selectAll()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        """A text field takes Ctrl+V for itself (its ShortcutOverride), so the window's paste
+        shortcut never saw a picture pasted while the search box had focus. When the clipboard
+        holds a picture or a file to search with, refuse the override: the shortcut runs."""
+        if (event.type() == QEvent.Type.ShortcutOverride
+                and isinstance(event, QKeyEvent) and event.matches(QKeySequence.StandardKey.Paste)
+                and self.search.clipboard_searchable()):
+            event.ignore()
+            return True
+        return super().eventFilter(watched, event)
 
     def paste(self) -> None:
         """Ctrl+V anywhere: a picture or a copied file searches; text goes into the search box."""

@@ -36,6 +36,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ui/font_pt", 14, N_("Font size")),
     Setting("ui/touch_mode", False, N_("Large touch targets")),
     Setting("ui/window_geometry", "", "window geometry", shown=False),  # base64 of saveGeometry()
+    Setting("ui/result_view", "detailed", "results shown as", shown=False),  # detailed|compact|grid
+    Setting("ui/pins", "", "pinned results", shown=False),  # JSON list of {path, page, title, ...}
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 

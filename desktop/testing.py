@@ -75,13 +75,15 @@ def _thumbs_dir() -> Path:
 
 class FakeEngine:
     def __init__(self, delay_s: float = 0.0, index_files: int = 8, index_step_s: float = 0.0,
-                 with_heatmap: bool = True) -> None:
+                 with_heatmap: bool = True, page_size: tuple[int, int] = PAGE_SIZE) -> None:
         self.delay_s = delay_s
+        self.page_size = page_size
         self.index_files = index_files
         self.index_step_s = index_step_s
         self.with_heatmap = with_heatmap
         self.feedback_log: list[dict] = []
         self.calls: list[str] = []
+        self.corrections: list[tuple[tuple[str, ...], tuple[str, ...]]] = []  # (drop, add) per query
         self._folders: list[str] = ["/plant/drawings", "/plant/specs"]
         self._thumbs = _thumbs_dir()
         self._lock = threading.Lock()
@@ -122,8 +124,10 @@ class FakeEngine:
         hits = tuple(self._hit(d, i + 1, terms) for i, d in enumerate(docs))
         return SearchResults(text, "keyword", hits, 12.0, terms)
 
-    def _file_results(self, query_path: str) -> FileQueryResults:
-        terms = ("1258-B2P", "S45C", "焼入れ")
+    READ_TERMS = ("1258-B2P", "S45C", "焼入れ", "uitimaker")  # "what was read", one misread
+
+    def _file_results(self, query_path: str, drop: Sequence[str] = (), add: Sequence[str] = ()) -> FileQueryResults:
+        terms = tuple(t for t in self.READ_TERMS if t not in drop) + tuple(add)
         related = tuple(self._hit(d, i + 1, terms) for i, d in
                         enumerate(d for d in FAKE_DOCS if d.kind == "document"))
         similar = tuple(self._hit(d, i + 1, terms, visual=0.9 - 0.1 * i) for i, d in
@@ -131,23 +135,36 @@ class FakeEngine:
         words = (Word("1258-B2P", Box(0.68, 0.80, 0.96, 0.86)), Word("S45C", Box(0.68, 0.86, 0.8, 0.92)))
         return FileQueryResults(query_path, FAKE_DOCS[0].text, ("1258-B2P", "S45C"), "text-layer",
                                 SearchResults(query_path, "file", related, 20.0, terms),
-                                SearchResults(query_path, "file", similar, 20.0, terms), words, 40.0)
+                                SearchResults(query_path, "file", similar, 20.0, terms), words, 40.0,
+                                terms)
 
     def search_file(self, path: Path | str, *, limit: int = 20,
                     evidence: Collection[str] | None = None,
                     progress: ProgressCallback | None = None,
-                    cancel: CancelToken | None = None, show_weak: bool = False) -> FileQueryResults:
+                    cancel: CancelToken | None = None, show_weak: bool = False,
+                    drop_terms: Collection[str] = (), add_terms: Sequence[str] = ()) -> FileQueryResults:
         self._wait("search_file")
+        self.corrections.append((tuple(drop_terms), tuple(add_terms)))
         if progress:
             progress(RateMeter("extract", 1, "pages").progress(1))
         if cancel:
             cancel.check()
-        return self._file_results(str(path))
+        return self._file_results(str(path), drop_terms, add_terms)
 
     def search_image(self, image: Image.Image, *, limit: int = 20,
-                     evidence: Collection[str] | None = None) -> FileQueryResults:
+                     evidence: Collection[str] | None = None,
+                     progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                     drop_terms: Collection[str] = (), add_terms: Sequence[str] = ()) -> FileQueryResults:
         self._wait("search_image")
-        return self._file_results("clipboard.png")
+        self.corrections.append((tuple(drop_terms), tuple(add_terms)))
+        if progress:
+            progress(RateMeter("ocr", 1, "pages").progress(1))
+        if cancel:
+            cancel.check()
+        return self._file_results("clipboard.png", drop_terms, add_terms)
+
+    def warm_up(self) -> None:
+        """Nothing to load: the fake has no models."""
 
     def similar(self, target: Path | str | int, page: int = 1, *, limit: int = 20,
                 evidence: Collection[str] | None = None) -> FileQueryResults:
@@ -160,11 +177,17 @@ class FakeEngine:
                                 SearchResults(query, "file", hits["drawing"], 8.0, ()), (), 8.0)
 
     # pages ------------------------------------------------------------------------------------
-    def render_page(self, target: Path | str | int, page: int = 1, dpi: int = 100) -> Image.Image:
+    def render_page(self, target: Path | str | int, page: int = 1, dpi: int = 100, *,
+                    max_px: int | None = None) -> Image.Image:
+        """A drawn sheet of `page_size` pixels (`max_px` is ignored, like a careless engine)."""
         self._wait("render_page")
-        img = Image.new("RGB", PAGE_SIZE, "white")
+        return self._sheet(target, self.page_size)
+
+    @staticmethod
+    def _sheet(target: Path | str | int, size: tuple[int, int]) -> Image.Image:
+        img = Image.new("RGB", size, "white")
         draw = ImageDraw.Draw(img)
-        w, h = PAGE_SIZE
+        w, h = size
         draw.rectangle((10, 10, w - 10, h - 10), outline="black", width=3)
         draw.rectangle((int(w * 0.66), int(h * 0.78), w - 10, h - 10), outline="black", width=2)
         seed = hash(str(target)) % 7
@@ -176,12 +199,20 @@ class FakeEngine:
     def thumbnail(self, target: Path | str | int, page: int = 1) -> Path:
         path = self._thumbs / f"{target}-{page}.png"
         if not path.exists():
-            self.render_page(target, page).resize((160, 113)).save(path)
+            self._sheet(target, PAGE_SIZE).resize((160, 113)).save(path)
         return path
 
     def page_words(self, target: Path | str | int, page: int = 1) -> tuple[Word, ...]:
         return (Word("S45C", Box(0.2, 0.3, 0.3, 0.35)), Word("unrelated", Box(0.5, 0.5, 0.6, 0.55)),
                 Word("1258-B2P", Box(0.70, 0.82, 0.95, 0.90)))
+
+    def page_text(self, target: Path | str | int, page: int = 1) -> str:
+        doc = next((d for d in FAKE_DOCS if d.doc_id == target), None)
+        if doc is None:
+            return ""
+        if doc.path.endswith(".xlsx"):  # one row per page, as engine.extract.text writes it
+            return f"Step: {page * 10} | Operation: {doc.text.split(': ')[-1]} | Part: 1258-B2P"
+        return doc.text
 
     def visual_heatmap(self, query_path: Path | str, hit: Hit) -> np.ndarray | None:
         if not self.with_heatmap:

@@ -23,7 +23,8 @@ from engine.indexing.pipeline import IndexingPipeline, file_sha1
 from engine.indexing.scanner import canonical, is_under
 from engine.library import AUTO, Library
 from engine.progress import CancelToken, Progress, ProgressCallback, report
-from engine.search.query import Searcher, mean_vector
+from engine.analyze import normalize
+from engine.search.query import Searcher, edit_query_text, mean_vector, read_terms
 from engine.types import (AdaptReport, EvalReport, FileQueryResults, Hit, IndexReport, LibraryStatus,
                           PackInfo, SearchResults, Word)
 
@@ -52,14 +53,20 @@ class EngineProtocol(Protocol):
     def search_file(self, path: Path | str, *, limit: int = 20,
                     evidence: Collection[str] | None = None,
                     progress: ProgressCallback | None = None,
-                    cancel: CancelToken | None = None, show_weak: bool = False) -> FileQueryResults: ...
+                    cancel: CancelToken | None = None, show_weak: bool = False,
+                    drop_terms: Collection[str] = (), add_terms: Sequence[str] = ()) -> FileQueryResults: ...
     def search_image(self, image: Image.Image, *, limit: int = 20,
-                     evidence: Collection[str] | None = None) -> FileQueryResults: ...
+                     evidence: Collection[str] | None = None,
+                     progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                     drop_terms: Collection[str] = (), add_terms: Sequence[str] = ()) -> FileQueryResults: ...
+    def warm_up(self) -> None: ...
     def similar(self, target: Path | str | int, page: int = 1, *, limit: int = 20,
                 evidence: Collection[str] | None = None) -> FileQueryResults: ...
-    def render_page(self, target: Path | str | int, page: int = 1, dpi: int = 100) -> Image.Image: ...
+    def render_page(self, target: Path | str | int, page: int = 1, dpi: int = 100, *,
+                    max_px: int | None = None) -> Image.Image: ...
     def thumbnail(self, target: Path | str | int, page: int = 1) -> Path: ...
     def page_words(self, target: Path | str | int, page: int = 1) -> tuple[Word, ...]: ...
+    def page_text(self, target: Path | str | int, page: int = 1) -> str: ...
     def visual_heatmap(self, query_path: Path | str, hit: Hit) -> np.ndarray | None: ...
     def record_feedback(self, query: str, hit: Hit, vote: int, *, query_path: str | None = None) -> None: ...
     def feedback(self) -> list[dict]: ...
@@ -90,6 +97,7 @@ class Engine:
         self._lib = library
         self._searcher = Searcher(library)
         self._query_cache: OrderedDict[tuple, _QueryRead] = OrderedDict()
+        self._pastes: Path | None = None  # temporary folder of pasted pictures, while open
 
     @classmethod
     def open(cls, library: Path | str | None = None, *, pack: Path | str | None = None,
@@ -111,6 +119,11 @@ class Engine:
         self.close()
 
     def close(self) -> None:
+        if self._pastes is not None:
+            import shutil
+
+            shutil.rmtree(self._pastes, ignore_errors=True)
+            self._pastes = None
         self._lib.close()
 
     @property
@@ -182,8 +195,12 @@ class Engine:
     def search_file(self, path: Path | str, *, limit: int = 20,
                     evidence: Collection[str] | None = None,
                     progress: ProgressCallback | None = None,
-                    cancel: CancelToken | None = None, show_weak: bool = False) -> FileQueryResults:
+                    cancel: CancelToken | None = None, show_weak: bool = False,
+                    drop_terms: Collection[str] = (), add_terms: Sequence[str] = ()) -> FileQueryResults:
         """"I have this drawing": related documents and similar drawings for a PDF or image.
+
+        `drop_terms` / `add_terms` correct what was read (FileQueryResults.read_terms): a misread
+        or a word that should not count is left out, a word is added; the page is not read again.
 
         When no document reaches the calibrated confidence, `related.no_match` is set and the
         list is empty (with `show_weak`, the weak hits are listed all the same).
@@ -198,7 +215,12 @@ class Engine:
         read = self._read_query(path, want_image, progress)
         if cancel is not None:
             cancel.check()
-        return self._file_results(str(path), read.text, read.words, read.source,
+        text, words = read.text, read.words
+        if drop_terms or add_terms:
+            text = edit_query_text(text, drop_terms, add_terms)
+            dropped = {normalize(t) for t in drop_terms}
+            words = tuple(w for w in words if normalize(w.text).strip(".,:;()") not in dropped)
+        return self._file_results(str(path), text, words, read.source,
                                   read.image_vector if want_image else None, read.same_docs, limit,
                                   evidence, t0, progress, show_weak)
 
@@ -227,14 +249,32 @@ class Engine:
         return read
 
     def search_image(self, image: Image.Image, *, limit: int = 20,
-                     evidence: Collection[str] | None = None) -> FileQueryResults:
-        """Query with a picture already in memory (clipboard paste, camera)."""
+                     evidence: Collection[str] | None = None,
+                     progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                     drop_terms: Collection[str] = (), add_terms: Sequence[str] = ()) -> FileQueryResults:
+        """Query with a picture already in memory (clipboard paste, camera).
+
+        The picture is kept, named by its content, in a temporary folder while the engine is
+        open (never in the library): asking again about the same picture, e.g. with corrected
+        terms, reuses what was read from it instead of reading it again."""
         import tempfile
 
-        with tempfile.TemporaryDirectory(prefix="zumen-query-") as tmp:
-            target = Path(tmp) / "pasted.png"
-            image.save(target)
-            return self.search_file(target, limit=limit, evidence=evidence)
+        if self._pastes is None:
+            self._pastes = Path(tempfile.mkdtemp(prefix="zumen-pasted-"))
+        digest = hashlib.sha1(f"{image.mode}{image.size}".encode() + image.tobytes()).hexdigest()[:24]
+        target = self._pastes / f"pasted-{digest}.png"
+        if not target.exists():
+            partial = target.with_suffix(".part")
+            image.save(partial, format="PNG")
+            partial.replace(target)
+        return self.search_file(target, limit=limit, evidence=evidence, progress=progress,
+                                cancel=cancel, drop_terms=drop_terms, add_terms=add_terms)
+
+    def warm_up(self) -> None:
+        """Load the models a drawing query needs (text and image towers, OCR) now, e.g. while
+        the desktop window opens, so that the first drop does not wait for them."""
+        for model in ("text_encoder", "image_encoder", "ocr"):
+            getattr(self._lib, model)  # each property loads its model on first access
 
     def _file_results(self, query_path: str, text: str, words: Sequence[Word], source: str,
                       image_vec, exclude: set[int], limit: int,
@@ -251,7 +291,7 @@ class Engine:
         report(progress, Progress("search", 3, 3, "steps", "done"))
         return FileQueryResults(query_path, text, tuple(q.identifiers), source,  # type: ignore[arg-type]
                                 related, similar, tuple(words),
-                                (time.perf_counter() - t0) * 1000)
+                                (time.perf_counter() - t0) * 1000, read_terms(q))
 
     def similar(self, target: Path | str | int, page: int = 1, *, limit: int = 20,
                 evidence: Collection[str] | None = None) -> FileQueryResults:
@@ -271,10 +311,14 @@ class Engine:
                                   {doc.id}, limit, evidence, time.perf_counter())
 
     # -- pages, thumbnails, explanations ---------------------------------------------------
-    def render_page(self, target: Path | str | int, page: int = 1, dpi: int = 100) -> Image.Image:
+    def render_page(self, target: Path | str | int, page: int = 1, dpi: int = 100, *,
+                    max_px: int | None = None) -> Image.Image:
+        """Picture of a page; with `max_px`, its longer side is at most that (a 108-megapixel
+        photo is decoded at a reduced size, never whole, for a preview)."""
         from engine.extract import render_page
 
-        return render_page(self._path_of(target), page, dpi)
+        return render_page(self._path_of(target), page, dpi, max_px=max_px,
+                           settings=self._lib.settings)
 
     def thumbnail(self, target: Path | str | int, page: int = 1) -> Path:
         """A cached PNG thumbnail of a page (rendered on first request)."""
@@ -298,6 +342,13 @@ class Engine:
         doc = self._doc_of(target)
         row = self._lib.catalog.page(doc.id, page) if doc else None
         return row[1].words if row else ()
+
+    def page_text(self, target: Path | str | int, page: int = 1) -> str:
+        """The text indexed for a page: a CSV/Excel row ("Header: value | …"), a text file's
+        text, a PDF page's text layer or OCR. Empty when the page is not in the library."""
+        doc = self._doc_of(target)
+        row = self._lib.catalog.page(doc.id, page) if doc else None
+        return row[1].text if row else ""
 
     def visual_heatmap(self, query_path: Path | str, hit: Hit) -> np.ndarray | None:
         """Patch-level similarity (h, w) in 0..1 between the query and the hit page, or None."""

@@ -138,6 +138,7 @@ class FileQueryResults:
     similar: SearchResults
     query_words: tuple[Word, ...] = ()  # words found on the query page (for highlighting)
     elapsed_ms: float = 0.0
+    read_terms: tuple[str, ...] = ()  # what was read that counts: part numbers, then rarest words
 
 
 @dataclass(frozen=True)

@@ -141,8 +141,9 @@ def test_more_like_this(qtbot, window):
     with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS) as blocker:
         search.preview.more_button.click()
     # Engine.similar gives two lists (FileQueryResults), as the fake now does (tests/test_contract.py)
-    assert blocker.args == ["file"]
-    assert search.first_list.rows() and search.second_list.rows()
+    assert blocker.args == ["similar"]
+    assert search.first_title.text().startswith("More like")
+    assert search.first_list.count() and search.second_list.count() and search.second_list.isVisibleTo(window)
 
 
 def test_thumbs_up_is_recorded(qtbot, window, engine):

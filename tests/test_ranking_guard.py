@@ -28,3 +28,28 @@ def test_hybrid_ranking_is_not_below_tfidf_over_the_same_query_text(tmp_path):
     for metric in ("recall@1", "mrr", "map"):
         assert hybrid[metric] >= tfidf[metric], (metric, hybrid[metric], tfidf[metric])
     assert hybrid["mrr"] >= 0.9, hybrid
+
+
+def test_reasons_are_telling_words_not_the_title_block(tmp_path):
+    """Shared words shown as reasons are never the sheet template's (words on most drawings of
+    the library: "scale", "checked", the company name), and never a fragment of a longer
+    Japanese word."""
+    from collections import Counter
+
+    drawings = sorted((SAMPLE_LIBRARY / "drawings").glob("*.pdf"))
+    with Engine.open(tmp_path / "lib") as engine:
+        engine.index([SAMPLE_LIBRARY])
+        catalog = engine._lib.catalog
+        ids = [catalog.document_by_path(str(p.resolve())).id for p in drawings]
+        held = Counter(tok for _, tok in {(d, tok) for d, _, tokens in catalog.tokens_of_documents(ids)
+                                          for tok in tokens.split()})
+        stock = {tok for tok, n in held.items() if n >= 0.4 * len(ids) and len(tok) > 1}
+        assert {"scale", "checked", "zumen"} <= stock, "most sample drawings share a title block"
+        reasons = Counter()
+        for drawing in drawings[:6]:
+            results = engine.search_file(drawing)
+            for hit in results.related.hits[:5] + results.similar.hits[:5]:
+                reasons.update(hit.explanation.shared_terms)
+                assert not stock & set(hit.explanation.shared_terms), (drawing.name, hit.title)
+                assert "ト素材" not in hit.explanation.shared_terms
+        assert sum(reasons.values()) >= 20  # reasons remain: the part numbers, materials, ...

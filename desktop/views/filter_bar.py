@@ -16,10 +16,15 @@ DATE_CHOICES: tuple[tuple[str, float | None], ...] = (
     (N_("Any date"), None), (N_("Last 7 days"), 7 * DAY_S), (N_("Last 30 days"), 30 * DAY_S), (N_("Last year"), 365 * DAY_S))
 KIND_CHOICES: tuple[tuple[str, str | None], ...] = (
     (N_("All types"), None), (N_("Drawings"), "drawing"), (N_("Documents"), "document"))
+VIEW_CHOICES: tuple[tuple[str, str], ...] = (
+    (N_("Detailed list"), "detailed"), (N_("Compact list"), "compact"), (N_("Thumbnail grid"), "grid"))
 
 
 class FilterBar(QWidget):
+    """The filters, and at the right how results are shown (detailed, compact, grid)."""
+
     changed = Signal()
+    view_changed = Signal(str)  # "detailed" | "compact" | "grid"
 
     def __init__(self) -> None:
         super().__init__()
@@ -33,12 +38,17 @@ class FilterBar(QWidget):
             layout.addWidget(combo)
             combo.currentIndexChanged.connect(lambda _: self.changed.emit())
         layout.addStretch(1)
+        self.view_label, self.view = QLabel(), QComboBox()
+        layout.addWidget(self.view_label)
+        layout.addWidget(self.view)
+        self.view.currentIndexChanged.connect(lambda _: self.view_changed.emit(self.view_mode()))
         self._folders: tuple[str, ...] = ()
         self.retranslate()
 
     def retranslate(self) -> None:
         self.label.setText(tr("Filter:"))
-        for combo, choices in ((self.kind, KIND_CHOICES), (self.date, DATE_CHOICES)):
+        self.view_label.setText(tr("Show as:"))
+        for combo, choices in ((self.kind, KIND_CHOICES), (self.date, DATE_CHOICES), (self.view, VIEW_CHOICES)):
             index = max(0, combo.currentIndex())
             combo.blockSignals(True)
             combo.clear()
@@ -59,6 +69,12 @@ class FilterBar(QWidget):
         index = self.folder.findData(current)
         self.folder.setCurrentIndex(max(0, index))
         self.folder.blockSignals(False)
+
+    def view_mode(self) -> str:
+        return self.view.currentData() or "detailed"
+
+    def set_view_mode(self, mode: str) -> None:
+        self.view.setCurrentIndex(max(0, self.view.findData(mode)))
 
     def kinds(self) -> set[str] | None:
         kind = self.kind.currentData()

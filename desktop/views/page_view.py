@@ -14,6 +14,7 @@ from engine.types import Box
 
 BOX_PEN = QColor("#e8590c")
 BOX_FILL = QColor(255, 200, 0, 60)
+MIN_REGION_SHARE = 0.2  # a region zoomed to shows at least this share of the page's width
 
 
 def heatmap_image(values: np.ndarray) -> QImage:
@@ -43,18 +44,25 @@ class PageView(QGraphicsView):
         self._boxes: list[QGraphicsRectItem] = []
         self._heat: Optional[QGraphicsPixmapItem] = None
         self._fit = True
+        self.region = -1  # the box zoomed to (focus_region), -1: the whole page
 
     # content ----------------------------------------------------------------------------------
     def clear_page(self) -> None:
         self._scene.clear()
         self._page, self._heat, self._boxes = None, None, []
 
-    def set_page(self, image: QImage, boxes: Sequence[Box] = ()) -> None:
+    def set_page(self, image: QImage, boxes: Sequence[Box] = (), *, zoom_to_first: bool = False) -> None:
+        """Show the page with `boxes` outlined; `zoom_to_first`: start on the first box, large
+        enough to read from a distance (a box is 10-20 px on a whole-page preview)."""
         self.clear_page()
         self._page = self._scene.addPixmap(QPixmap.fromImage(image))
+        self._page.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self._scene.setSceneRect(QRectF(0, 0, image.width(), image.height()))
         self.set_boxes(boxes)
-        self.fit()
+        if zoom_to_first and self._boxes:
+            self.focus_region(0)
+        else:
+            self.fit()
 
     def set_boxes(self, boxes: Sequence[Box]) -> None:
         for item in self._boxes:
@@ -73,6 +81,35 @@ class PageView(QGraphicsView):
 
     def box_rects(self) -> list[QRectF]:
         return [item.rect() for item in self._boxes]
+
+    def region_count(self) -> int:
+        return len(self._boxes)
+
+    def focus_region(self, index: int) -> None:
+        """Zoom to box `index` (wrapping around) with some of the drawing around it: at least a
+        fifth of the page's width, so a title-block cell is read together with its label."""
+        if not self._boxes or self._page is None:
+            return
+        self.region = index % len(self._boxes)
+        for i, item in enumerate(self._boxes):
+            pen = item.pen()
+            pen.setWidth(5 if i == self.region else 3)
+            item.setPen(pen)
+        rect = self._boxes[self.region].rect()
+        page = self._scene.sceneRect()
+        view = self.viewport().rect()
+        aspect = view.width() / max(1, view.height())
+        width = max(rect.width() * 1.6, page.width() * MIN_REGION_SHARE)
+        height = max(rect.height() * 1.6, width / aspect)
+        width = max(width, height * aspect)
+        area = QRectF(rect.center().x() - width / 2, rect.center().y() - height / 2, width, height)
+        self._fit = False
+        self.fitInView(area, Qt.AspectRatioMode.KeepAspectRatio)
+        self.centerOn(rect.center())
+
+    def step_region(self, step: int) -> None:
+        """The next (+1) or previous (-1) outlined region."""
+        self.focus_region((self.region if self.region >= 0 else -1 if step > 0 else 0) + step)
 
     def set_heatmap(self, values: Optional[np.ndarray]) -> None:
         if self._heat is not None:
@@ -101,6 +138,7 @@ class PageView(QGraphicsView):
 
     def fit(self) -> None:
         self._fit = True
+        self.region = -1
         if self._page is not None:
             self.fitInView(self._scene.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
 
@@ -112,5 +150,7 @@ class PageView(QGraphicsView):
 
     def resizeEvent(self, event) -> None:  # noqa: ANN001
         super().resizeEvent(event)
-        if self._fit:
+        if self.region >= 0:
+            self.focus_region(self.region)
+        elif self._fit:
             self.fit()

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QStackedWidget,
+                               QTextBrowser, QToolButton, QVBoxLayout, QWidget)
 
-from desktop.engine_bridge import EngineBridge
+from desktop.engine_bridge import PREVIEW_MAX_PX, EngineBridge
+from desktop.errors import explain
 from desktop.i18n import tr
+from desktop.views.formatting import MARK_STYLE
+from desktop.views.labels import MessageLabel
 from desktop.open_external import open_at_page, show_in_folder
 from desktop.workers import TaskRunner
 from engine.types import Box, Hit
@@ -20,9 +25,63 @@ from engine.types import Box, Hit
 PREVIEW_DPI = 110
 
 
+TABLE_FORMATS = frozenset({"csv", "xlsx"})  # a "page" is one row
+TEXT_FORMATS = TABLE_FORMATS | {"text", "markdown", "docx"}
+
+
+def page_caption(hit: Hit, page: int) -> str:
+    if hit.format in TABLE_FORMATS:
+        return tr("Matched row {page}", page=page)
+    if hit.format in TEXT_FORMATS:
+        return tr("Matched text")
+    return tr("Matched page {page}", page=page)
+
+
+def matched_text_html(text: str, terms: Sequence[str], *, table: bool) -> str:
+    """A row as a two-column table (header, value) or a text's lines, with the shared terms
+    marked (case-insensitive) and the first mark anchored as "match-0"."""
+    marks = [t for t in dict.fromkeys(terms) if t.strip()]
+    pattern = re.compile("|".join(re.escape(t) for t in sorted(marks, key=len, reverse=True)),
+                         re.IGNORECASE) if marks else None
+    count = [0]
+
+    def mark(part: str) -> str:
+        if pattern is None:
+            return html.escape(part)
+        out, pos = [], 0
+        for m in pattern.finditer(part):
+            out.append(html.escape(part[pos:m.start()]))
+            out.append(f'<a name="match-{count[0]}"></a><span style="{MARK_STYLE}">{html.escape(m.group())}</span>')
+            count[0] += 1
+            pos = m.end()
+        out.append(html.escape(part[pos:]))
+        return "".join(out)
+
+    if table:
+        cells = [c.partition(": ") for c in text.split(" | ")]
+        rows = "".join(f"<tr><td><b>{mark(name)}</b></td><td>{mark(value)}</td></tr>" if sep
+                       else f"<tr><td colspan=2>{mark(name)}</td></tr>" for name, sep, value in cells)
+        return f'<table cellpadding="6" border="1" style="border-collapse:collapse">{rows}</table>'
+    return "<br>".join(mark(line) for line in text.splitlines() or [text])
+
+
+def fit_image(image: QImage, max_px: int) -> QImage:
+    """`image` shrunk to at most `max_px` a side. Qt holds Python's lock while it scales, so a
+    smooth scale of a 54-megapixel paste (~250 ms) froze the window even in a worker: a fast
+    reduction to twice the size first, then a smooth one over few pixels."""
+    if max(image.width(), image.height()) <= max_px:
+        return image
+    keep = Qt.AspectRatioMode.KeepAspectRatio
+    if max(image.width(), image.height()) > 2 * max_px:
+        image = image.scaled(2 * max_px, 2 * max_px, keep, Qt.TransformationMode.FastTransformation)
+    return image.scaled(max_px, max_px, keep, Qt.TransformationMode.SmoothTransformation)
+
+
 class PreviewPane(QWidget):
     more_like_this = Signal(object)  # Hit
     status_message = Signal(str)
+    query_shown = Signal(QImage)  # the query's page as drawn beside the results
+    pin_toggled = Signal(object)  # Hit
 
     def __init__(self, bridge: EngineBridge, runner: TaskRunner) -> None:
         super().__init__()
@@ -32,16 +91,18 @@ class PreviewPane(QWidget):
         self.hit: Optional[Hit] = None
         self._query_path: Optional[str] = None
         self._query_boxes: tuple[Box, ...] = ()
-        self._gen = 0
-        self.title = QLabel()
+        self._gen = 0  # of the hit shown: late pages of an earlier hit are dropped
+        self._query_gen = 0  # of the query shown
+        self.title = MessageLabel()
         self.title.setObjectName("PreviewTitle")
-        self.title.setWordWrap(True)
-        self.why = QLabel()
-        self.why.setWordWrap(True)
+        self.why = MessageLabel()
         self.why.setObjectName("PreviewWhy")
         self.query_caption, self.hit_caption = QLabel(), QLabel()
         self.query_view, self.hit_view = PageView(), PageView()
         self.open_button, self.folder_button, self.more_button = QPushButton(), QPushButton(), QPushButton()
+        self.pin_button = QPushButton()
+        self.pin_button.setCheckable(True)
+        self.pin_button.clicked.connect(lambda: self.hit and self.pin_toggled.emit(self.hit))
         self.page_combo = QComboBox()
         self.page_combo.setVisible(False)
         self.page_combo.activated.connect(lambda i: self.show_page(self.page_combo.itemData(i)))
@@ -60,7 +121,7 @@ class PreviewPane(QWidget):
         self.heatmap_button.toggled.connect(self.hit_view.set_heatmap_visible)
         self.zoom_in.clicked.connect(lambda: self._zoom(1.25))
         self.zoom_out.clicked.connect(lambda: self._zoom(0.8))
-        self.zoom_fit.clicked.connect(lambda: (self.hit_view.fit(), self.query_view.fit()))
+        self.zoom_fit.clicked.connect(self.fit_pages)
 
         self.query_box = QWidget()
         query_layout = QVBoxLayout(self.query_box)
@@ -71,7 +132,12 @@ class PreviewPane(QWidget):
         hit_layout = QVBoxLayout(hit_box)
         hit_layout.setContentsMargins(0, 0, 0, 0)
         hit_layout.addWidget(self.hit_caption)
-        hit_layout.addWidget(self.hit_view, 1)
+        self.text_view = QTextBrowser()  # a CSV/Excel row or a text file's lines, marked
+        self.text_view.setObjectName("MatchedText")
+        self.hit_stack = QStackedWidget()
+        self.hit_stack.addWidget(self.hit_view)
+        self.hit_stack.addWidget(self.text_view)
+        hit_layout.addWidget(self.hit_stack, 1)
         pages = QSplitter(Qt.Orientation.Horizontal)
         pages.addWidget(self.query_box)
         pages.addWidget(hit_box)
@@ -79,14 +145,23 @@ class PreviewPane(QWidget):
         self.pages = pages
 
         actions = QHBoxLayout()
-        for widget in (self.open_button, self.folder_button, self.more_button):
+        for widget in (self.open_button, self.folder_button, self.more_button, self.pin_button):
             actions.addWidget(widget)
         actions.addStretch(1)
+        self.prev_region, self.next_region = QToolButton(), QToolButton()
+        self.prev_region.setText("◀")
+        self.next_region.setText("▶")
+        self.region_label = QLabel()
+        self.prev_region.clicked.connect(lambda: self.step_region(-1))
+        self.next_region.clicked.connect(lambda: self.step_region(+1))
         view_tools = QHBoxLayout()
         view_tools.addWidget(self.page_combo)
+        for widget in (self.prev_region, self.region_label, self.next_region):
+            view_tools.addWidget(widget)
         view_tools.addStretch(1)
         for widget in (self.heatmap_button, self.zoom_out, self.zoom_fit, self.zoom_in):
             view_tools.addWidget(widget)
+        self._show_regions()
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.why)
@@ -99,14 +174,15 @@ class PreviewPane(QWidget):
 
     def retranslate(self) -> None:
         self.query_caption.setText(tr("Your query"))
-        self.hit_caption.setText(tr("Matched page") if self.hit is None
-                                 else tr("Matched page {page}", page=self.page))
+        self.hit_caption.setText(tr("Matched page") if self.hit is None else page_caption(self.hit, self.page))
         self.page_combo.setToolTip(tr("Other pages of this document that match"))
         if self.hit is not None:
             self._fill_pages(self.hit)
         self.open_button.setText(tr("Open in viewer"))
         self.folder_button.setText(tr("Show in folder"))
         self.more_button.setText(tr("More like this"))
+        self.pin_button.setText(tr("Pinned") if self.pin_button.isChecked() else tr("Pin"))
+        self.pin_button.setToolTip(tr("Keep this result in the Pinned list (also after a restart)"))
         self.heatmap_button.setText(tr("Visual heatmap"))
         self.zoom_in.setToolTip(tr("Zoom in (Ctrl+wheel)"))
         self.zoom_out.setToolTip(tr("Zoom out"))
@@ -118,8 +194,19 @@ class PreviewPane(QWidget):
             self._describe(self.hit)
 
     def _set_actions_enabled(self, enabled: bool) -> None:
-        for button in (self.open_button, self.folder_button, self.more_button):
+        for button in (self.open_button, self.folder_button, self.more_button, self.pin_button):
             button.setEnabled(enabled)
+        self.more_button.setEnabled(enabled and self.hit is not None and self.hit.doc_id >= 0)
+
+    def set_pinned(self, pinned: bool) -> None:
+        self.pin_button.setChecked(pinned)
+        self.pin_button.setText(tr("Pinned") if pinned else tr("Pin"))
+
+    def fit_pages(self) -> None:
+        """Whole pages again (Ctrl+0), on both sides."""
+        self.hit_view.fit()
+        self.query_view.fit()
+        self._show_regions()
 
     def _zoom(self, factor: float) -> None:
         self.hit_view.zoom(factor)
@@ -128,26 +215,50 @@ class PreviewPane(QWidget):
 
     # query side -------------------------------------------------------------------------------
     def clear(self) -> None:
-        self._gen += 1
-        self.hit, self._query_path, self._query_boxes = None, None, ()
-        self.hit_view.clear_page()
+        """Forget the query and the hit (a new search starts)."""
+        self._query_gen += 1
+        self._query_path, self._query_boxes = None, ()
         self.query_view.clear_page()
         self.query_box.setVisible(False)
+        self.clear_hit()
+
+    def clear_hit(self) -> None:
+        """Forget the hit but keep the query beside it (e.g. a filter hid the hit)."""
+        self._gen += 1
+        self.hit, self.page = None, 1
+        self.hit_view.clear_page()
+        self.text_view.clear()
+        self.hit_stack.setCurrentWidget(self.hit_view)
+        self._show_regions()
+        self.page_combo.clear()
+        self.page_combo.setVisible(False)
         self.heatmap_button.setVisible(False)
         self._set_actions_enabled(False)
         self.retranslate()
 
     def show_query_image(self, image: QImage, boxes: tuple[Box, ...] = ()) -> None:
+        """A pasted picture beside the results; shrunk off the GUI thread (it may be huge)."""
         self.query_box.setVisible(True)
-        self.query_view.set_page(image, boxes)
+        gen = self._query_gen
+
+        def fitted(ctx) -> QImage:  # noqa: ANN001
+            return fit_image(image, PREVIEW_MAX_PX)
+        self._runner.submit(fitted, priority=10, name="fit-query",
+                            on_result=lambda small: self._query_loaded(gen, small, boxes))
 
     def show_query_file(self, path: Path) -> None:
         """Render page 1 of the dropped file beside the results (off the GUI thread)."""
         self._query_path = str(path)
         self.query_box.setVisible(True)
+        gen = self._query_gen
         self._runner.submit(lambda ctx: self._bridge.render_page(str(path), 1, PREVIEW_DPI),
-                            on_result=lambda image: self.query_view.set_page(image, self._query_boxes), priority=10,
-                            on_error=lambda err: self.status_message.emit(str(err)), name="render-query")
+                            on_result=lambda image: self._query_loaded(gen, image, self._query_boxes), priority=10,
+                            on_error=lambda err: self.status_message.emit(explain(err).text), name="render-query")
+
+    def _query_loaded(self, gen: int, image: QImage, boxes: tuple[Box, ...]) -> None:
+        if gen == self._query_gen:
+            self.query_view.set_page(image, boxes)
+            self.query_shown.emit(image)
 
     def set_query_boxes(self, boxes: tuple[Box, ...]) -> None:
         self._query_boxes = tuple(boxes)
@@ -161,16 +272,18 @@ class PreviewPane(QWidget):
         self._set_actions_enabled(True)
         self.show_page(hit.page)
         gen = self._gen
-        if self._query_path is not None:
+        if self._query_path is not None and hit.doc_id >= 0:
             query = self._query_path
             self._runner.submit(lambda ctx: self._bridge.heatmap(query, hit),
                                 on_result=lambda heat: self._heat_loaded(gen, heat), name="heatmap")
 
     def _fill_pages(self, hit: Hit) -> None:
         self.page_combo.clear()
-        self.page_combo.addItem(tr("Page {page} (best match)", page=hit.page), hit.page)
+        rows = hit.format in TABLE_FORMATS
+        self.page_combo.addItem(tr("Row {page} (best match)", page=hit.page) if rows
+                                else tr("Page {page} (best match)", page=hit.page), hit.page)
         for page in hit.other_pages:
-            self.page_combo.addItem(tr("Page {page}", page=page), page)
+            self.page_combo.addItem(tr("Row {page}", page=page) if rows else tr("Page {page}", page=page), page)
         self.page_combo.setCurrentIndex(max(0, self.page_combo.findData(self.page)))
         self.page_combo.setVisible(bool(hit.other_pages))
 
@@ -183,18 +296,26 @@ class PreviewPane(QWidget):
         self._gen += 1
         gen = self._gen
         self.page = page
-        self.hit_caption.setText(tr("Matched page {page}", page=page))
+        self.hit_caption.setText(page_caption(hit, page))
         self.heatmap_button.setVisible(False)
         terms = {t.lower() for t in hit.explanation.shared_terms + hit.explanation.shared_identifiers}
 
+        target = hit.doc_id if hit.doc_id >= 0 else hit.path  # a pinned hit is found by its path
+        if hit.format in TEXT_FORMATS:  # a row or lines say more than a typeset page
+            self._runner.submit(lambda ctx: self._bridge.page_text(target, page), priority=10,
+                                on_result=lambda text: self._text_loaded(gen, text, hit, page),
+                                on_error=lambda err: self.status_message.emit(explain(err).text),
+                                name="page-text")
+            return
+
         def job(ctx) -> tuple[QImage, tuple[Box, ...]]:  # noqa: ANN001
-            image = self._bridge.render_page(hit.doc_id, page, PREVIEW_DPI)
+            image = self._bridge.render_page(target, page, PREVIEW_DPI)
             if page == hit.page:
                 return image, hit.explanation.boxes
-            words = self._bridge.page_words(hit.doc_id, page)
+            words = self._bridge.page_words(target, page)
             return image, tuple(w.box for w in words if w.text.lower().strip(".,:;()") in terms)
         self._runner.submit(job, on_result=lambda r: self._page_loaded(gen, *r), priority=10,
-                            on_error=lambda err: self.status_message.emit(str(err)), name="render-hit")
+                            on_error=lambda err: self.status_message.emit(explain(err).text), name="render-hit")
 
     def _describe(self, hit: Hit) -> None:
         """Why it matched, from the structured explanation (the engine's summary is English-only)."""
@@ -211,13 +332,38 @@ class PreviewPane(QWidget):
             reasons.append(tr("Similar meaning: {score:.0%}", score=hit.scores.semantic))
         if hit.scores.visual > 0:
             reasons.append(tr("Similar shape: {score:.0%}", score=hit.scores.visual))
-        self.why.setText(tr("Why it matched: {reasons}", reasons=" · ".join(reasons))
-                         if reasons else tr("Matched by overall similarity."))
+        self.why.setText(tr("Why it matched: {reasons}", reasons=" · ".join(reasons)) if reasons
+                         else tr("A pinned result.") if hit.doc_id < 0 else tr("Matched by overall similarity."))
         self.why.setToolTip(ex.summary)
 
     def _page_loaded(self, gen: int, image: QImage, boxes: tuple[Box, ...]) -> None:
         if gen == self._gen:
-            self.hit_view.set_page(image, boxes)
+            self.hit_stack.setCurrentWidget(self.hit_view)
+            self.hit_view.set_page(image, boxes, zoom_to_first=True)
+            self._show_regions()
+
+    def _text_loaded(self, gen: int, text: str, hit: Hit, page: int) -> None:
+        if gen != self._gen:
+            return
+        terms = hit.explanation.shared_identifiers + hit.explanation.shared_terms
+        self.text_view.setHtml(matched_text_html(text, terms, table=hit.format in TABLE_FORMATS))
+        self.text_view.scrollToAnchor("match-0")
+        self.hit_stack.setCurrentWidget(self.text_view)
+        self._show_regions()
+
+    def step_region(self, step: int) -> None:
+        """Next / previous outlined region of the matched page (F3 / Shift+F3)."""
+        if self.hit_stack.currentWidget() is self.hit_view and self.hit_view.region_count():
+            self.hit_view.step_region(step)
+            self._show_regions()
+
+    def _show_regions(self) -> None:
+        count = self.hit_view.region_count() if self.hit_stack.currentWidget() is self.hit_view else 0
+        for widget in (self.prev_region, self.region_label, self.next_region):
+            widget.setVisible(count > 1 or (count == 1 and widget is self.region_label))
+        region = self.hit_view.region
+        self.region_label.setText(tr("Region {i} of {n}", i=region + 1, n=count) if region >= 0
+                                  else tr("Whole page") if count else "")
 
     def _heat_loaded(self, gen: int, heat: Optional[np.ndarray]) -> None:
         if gen != self._gen or heat is None:

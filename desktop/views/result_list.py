@@ -1,17 +1,26 @@
-"""A list of search hits: one row widget per hit, keyboard navigable, with feedback buttons."""
+"""A list of search hits: detailed or compact rows, or a thumbnail grid; keyboard navigable, with
+feedback buttons."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QLabel, QListWidget,
-                               QListWidgetItem, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+import html
+
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QKeyEvent, QPainter, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QLabel, QListView, QListWidget,
+                               QListWidgetItem, QToolButton, QVBoxLayout, QWidget)
 
 from desktop.i18n import tr
 from desktop.views.formatting import icon, kind_label, snippet_html
+from desktop.views.labels import ElidedLabel
 from engine.types import Hit
 
 THUMB = QSize(112, 80)
+COMPACT_THUMB = QSize(56, 40)
+GRID_THUMB = QSize(150, 106)
+VIEW_MODES = ("detailed", "compact", "grid")
+FIRST_ROWS = 2  # built at once (both lists fill in the same turn); the rest follow at once
+ROWS_PER_TURN = 2  # then a few per event-loop turn (a row takes ~5 ms)
 BAR_COLORS = {"confidence": "#d62728", "lexical": "#1f77b4", "semantic": "#9467bd",
               "visual": "#2ca02c"}
 
@@ -60,20 +69,20 @@ class ScoreBarsView(QWidget):
             painter.drawRoundedRect(QRectF(bar.x(), bar.y(), bar.width() * value, bar.height()), 3, 3)
 
 
-class ElidedLabel(QLabel):
-    """A one-line label that shows "…" instead of widening its parent (long paths)."""
-
-    def __init__(self, text: str, mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle) -> None:
-        super().__init__()
-        self.full_text = text
-        self.mode = mode
-        self.setToolTip(text)
-        self.setMinimumWidth(40)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-
-    def resizeEvent(self, event) -> None:  # noqa: ANN001
-        super().resizeEvent(event)
-        self.setText(self.fontMetrics().elidedText(self.full_text, self.mode, self.width()))
+def hit_tooltip(hit: Hit) -> str:
+    """Everything a compact row or a grid tile leaves out, for hovering."""
+    ex = hit.explanation
+    lines = [f"<b>{html.escape(hit.title)}</b>", html.escape(hit.path),
+             html.escape(tr("{kind} · page {page}", kind=kind_label(hit.kind), page=hit.page))]
+    shared = list(ex.shared_identifiers) + [t for t in ex.shared_terms if t not in ex.shared_identifiers]
+    if shared:
+        lines.append(html.escape(tr("Shared words: {terms}", terms=", ".join(shared[:8]))))
+    scores = [(tr("Match"), hit.scores.confidence)] if hit.kind == "document" or hit.scores.confidence > 0 else []
+    scores += [(tr("Words"), hit.scores.lexical), (tr("Meaning"), hit.scores.semantic), (tr("Shape"), hit.scores.visual)]
+    lines.append(" · ".join(f"{name} {value:.0%}" for name, value in scores))
+    if hit.snippet.text:
+        lines.append(snippet_html(hit.snippet))
+    return "<br>".join(lines)
 
 
 class ResultRowView(QFrame):
@@ -81,12 +90,14 @@ class ResultRowView(QFrame):
 
     voted = Signal(object, int)  # Hit, +1 / -1
 
-    def __init__(self, hit: Hit) -> None:
+    def __init__(self, hit: Hit, compact: bool = False) -> None:
         super().__init__()
         self.hit = hit
+        self.compact = compact
+        self.thumb_size = COMPACT_THUMB if compact else THUMB
         self.setObjectName("ResultRow")
         self.thumb = QLabel()
-        self.thumb.setFixedSize(THUMB)
+        self.thumb.setFixedSize(self.thumb_size)
         self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.thumb.setObjectName("Thumb")
         self.title = QLabel(f"{hit.rank}. {hit.title}")
@@ -120,6 +131,13 @@ class ResultRowView(QFrame):
         layout.addWidget(self.thumb, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(text, 1)
         layout.addLayout(side)
+        if compact:  # one line: the title, what it shares and its match; the rest in the tooltip
+            self.title.setWordWrap(False)
+            for widget in (self.path, self.snippet, self.bars):
+                widget.setVisible(False)
+            layout.setContentsMargins(4, 2, 4, 2)
+            side.removeWidget(self.bars)
+            self.setToolTip(hit_tooltip(hit))
         self.retranslate()
 
     def _vote_button(self, name: str, vote: int) -> QToolButton:
@@ -143,28 +161,31 @@ class ResultRowView(QFrame):
         shared = ex.shared_identifiers or ex.shared_terms[:5]
         if shared:
             meta += " · " + ", ".join(shared)
-        self.meta.full_text = meta
-        self.meta.setToolTip(meta)
-        self.meta.setText(meta)
+        if self.compact and self.hit.scores.confidence > 0:
+            meta = tr("Match {score:.0%}", score=self.hit.scores.confidence) + " · " + meta
+        self.meta.set_full_text(meta)
         self.up.setToolTip(tr("Good result (+)"))
         self.down.setToolTip(tr("Wrong result (−)"))
         self.up.setAccessibleName(tr("Good result (+)"))
         self.down.setAccessibleName(tr("Wrong result (−)"))
 
     def set_thumbnail(self, image: QImage) -> None:
-        pixmap = QPixmap.fromImage(image).scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+        pixmap = QPixmap.fromImage(image).scaled(self.thumb_size, Qt.AspectRatioMode.KeepAspectRatio,
                                                  Qt.TransformationMode.SmoothTransformation)
         self.thumb.setPixmap(pixmap)
 
 
 class ResultListView(QListWidget):
-    """Rows of hits. Up/Down select, Enter opens, + / − vote, Left/Right jump to the sibling list."""
+    """Hits as detailed rows, compact rows or a thumbnail grid. Up/Down (arrows in the grid)
+    select, Enter opens, + / − vote, Left/Right (Ctrl+Left/Right in the grid) jump to the
+    sibling list."""
 
     hit_selected = Signal(object)  # Hit
     open_requested = Signal(object)  # Hit
     voted = Signal(object, int)  # Hit, vote
     thumbnail_needed = Signal(int, int)  # doc_id, page
     switch_requested = Signal()
+    filled = Signal()  # every row of the last set_hits is built
 
     def __init__(self) -> None:
         super().__init__()
@@ -175,12 +196,37 @@ class ResultListView(QListWidget):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.currentRowChanged.connect(self._on_row)
         self.itemDoubleClicked.connect(lambda item: self.open_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
-        self._rows: list[ResultRowView] = []
+        self._rows: list[ResultRowView | None] = []  # one per item built; None in the grid
+        self._hits: list[Hit] = []
+        self._batch = 0
+        self.mode = "detailed"
         self.empty_text = ""
+
+    def set_mode(self, mode: str) -> None:
+        """"detailed" | "compact" | "grid"; the hits are shown again in the new form."""
+        if mode not in VIEW_MODES or mode == self.mode:
+            return
+        self.mode = mode
+        grid = mode == "grid"
+        self.setViewMode(QListView.ViewMode.IconMode if grid else QListView.ViewMode.ListMode)
+        self.setFlow(QListView.Flow.LeftToRight if grid else QListView.Flow.TopToBottom)
+        self.setWrapping(grid)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setWordWrap(grid)
+        self.setIconSize(GRID_THUMB if grid else QSize())
+        self.setGridSize(QSize(GRID_THUMB.width() + 20, GRID_THUMB.height() + 3 * self.fontMetrics().height())
+                         if grid else QSize())
+        current = self.current_hit()
+        self.set_hits(self._hits)
+        if current is not None and current in self._hits[:self.count()]:
+            self.blockSignals(True)
+            self.setCurrentRow(self._hits.index(current))
+            self.blockSignals(False)
 
     def paintEvent(self, event) -> None:  # noqa: ANN001
         super().paintEvent(event)
-        if not self._rows and self.empty_text:
+        if not self._hits and self.empty_text:
             painter = QPainter(self.viewport())
             painter.setPen(QColor("#666"))
             painter.drawText(self.viewport().rect().adjusted(12, 12, -12, -12),
@@ -188,50 +234,112 @@ class ResultListView(QListWidget):
                              self.empty_text)
 
     def set_hits(self, hits: tuple[Hit, ...] | list[Hit]) -> None:
+        """Show `hits`: the rows a screen holds at once, the rest a few per event-loop turn.
+
+        A row is a widget tree (~4 ms to build and lay out): 30 of them built in one go froze
+        the window for over 100 ms when an answer arrived. Grid tiles are plain items."""
+        self._batch += 1
         self._rows = []  # first: clear() may resize the list, and the old row widgets are going
         self.clear()
-        for hit in hits:
-            row = ResultRowView(hit)
-            row.voted.connect(self.voted)
+        self._hits = list(hits)
+        self._add_rows(self._batch)
+
+    def _add_rows(self, batch: int) -> None:
+        if batch != self._batch:  # a newer answer replaced these hits
+            return
+        start = len(self._rows)
+        step = len(self._hits) if self.mode == "grid" else FIRST_ROWS if start == 0 else ROWS_PER_TURN
+        end = min(len(self._hits), start + step)
+        for hit in self._hits[start:end]:
             item = QListWidgetItem()
             item.setData(Qt.ItemDataRole.UserRole, hit)
-            self.addItem(item)
-            self.setItemWidget(item, row)
-            self._rows.append(row)
+            if self.mode == "grid":
+                item.setText(f"{hit.rank}. {hit.title}")
+                item.setToolTip(hit_tooltip(hit))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+                self.addItem(item)
+                self._rows.append(None)
+            else:
+                row = ResultRowView(hit, compact=self.mode == "compact")
+                row.voted.connect(self.voted)
+                self.addItem(item)
+                self.setItemWidget(item, row)
+                self._rows.append(row)
             self.thumbnail_needed.emit(hit.doc_id, hit.page)
-        self._fit_rows()
+        self._fit_rows(start)
+        if end < len(self._hits):
+            QTimer.singleShot(0, lambda: self._add_rows(batch))
+        else:
+            self.filled.emit()
+
+    def is_filled(self) -> bool:
+        return len(self._rows) == len(self._hits)
 
     def rows(self) -> list[ResultRowView]:
-        return list(self._rows)
+        """The row widgets built (none in the grid)."""
+        return [row for row in self._rows if row is not None]
 
     def hits(self) -> list[Hit]:
-        return [row.hit for row in self._rows]
+        """Every hit of the list, also those whose rows are still being built."""
+        return list(self._hits)
+
+    def shown_hits(self) -> list[Hit]:
+        """The hits that have a row or tile on screen already."""
+        return self._hits[: len(self._rows)]
+
+    def total(self) -> int:
+        return len(self._hits)
 
     def current_hit(self) -> Hit | None:
         row = self.currentRow()
-        return self._rows[row].hit if 0 <= row < len(self._rows) else None
+        return self._hits[row] if 0 <= row < len(self._rows) else None
+
+    def clear_selection(self) -> None:
+        """No current row (the sibling list has the selection); emits nothing."""
+        self.blockSignals(True)
+        self.setCurrentRow(-1)
+        self.clearSelection()
+        self.blockSignals(False)
 
     def set_thumbnail(self, doc_id: int, page: int, image: QImage) -> None:
-        for row in self._rows:
-            if row.hit.doc_id == doc_id and row.hit.page == page:
-                row.set_thumbnail(image)
+        for i, hit in enumerate(self.shown_hits()):
+            if hit.doc_id == doc_id and hit.page == page:
+                row = self._rows[i]
+                if row is not None:
+                    row.set_thumbnail(image)
+                else:
+                    self.item(i).setIcon(QIcon(QPixmap.fromImage(image).scaled(
+                        GRID_THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                        Qt.TransformationMode.SmoothTransformation)))
 
     def retranslate(self) -> None:
-        for row in self._rows:
+        for row in self.rows():
             row.retranslate()
+        if self.mode == "grid":
+            for i, hit in enumerate(self.shown_hits()):
+                self.item(i).setToolTip(hit_tooltip(hit))
 
     def _on_row(self, row: int) -> None:
         if 0 <= row < len(self._rows):
-            self.hit_selected.emit(self._rows[row].hit)
+            self.hit_selected.emit(self._hits[row])
+
+    def vote(self, row: int, vote: int) -> None:
+        widget = self._rows[row] if 0 <= row < len(self._rows) else None
+        if widget is not None:
+            widget.vote(vote)
+        elif 0 <= row < len(self._rows):
+            self.voted.emit(self._hits[row], vote)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         row = self.currentRow()
+        grid = self.mode == "grid"
+        ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and 0 <= row < len(self._rows):
-            self.open_requested.emit(self._rows[row].hit)
+            self.open_requested.emit(self._hits[row])
         elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Minus) and 0 <= row < len(self._rows):
-            self._rows[row].vote(+1 if key == Qt.Key.Key_Plus else -1)
-        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+            self.vote(row, +1 if key == Qt.Key.Key_Plus else -1)
+        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Right) and (ctrl or not grid):
             self.switch_requested.emit()
         else:
             super().keyPressEvent(event)
@@ -240,13 +348,14 @@ class ResultListView(QListWidget):
         super().resizeEvent(event)
         self._fit_rows()
 
-    def _fit_rows(self) -> None:
+    def _fit_rows(self, start: int = 0) -> None:
         """Rows as wide as the list; their height follows the wrapped snippet."""
         width = max(300, self.viewport().width() - 6)
-        if self.count() != len(self._rows):  # rows are being added: set_hits fits them at the end
+        if self.count() != len(self._rows) or self.mode == "grid":  # being added, or tiles
             return
-        for i, row in enumerate(self._rows):
+        for i in range(start, len(self._rows)):
+            row = self._rows[i]
             row.setFixedWidth(width)
             height = row.layout().heightForWidth(width) if row.layout().hasHeightForWidth() else -1
-            height = max(height, row.sizeHint().height(), THUMB.height() + 24)
+            height = max(height, row.sizeHint().height(), row.thumb_size.height() + (8 if row.compact else 24))
             self.item(i).setSizeHint(QSize(width, height))

@@ -8,15 +8,18 @@ from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication, QImage
-from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLineEdit, QPushButton,
-                               QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtGui import QGuiApplication, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLineEdit, QMenu, QPushButton,
+                               QSplitter, QToolButton, QVBoxLayout, QWidget)
 
 from desktop.engine_bridge import EngineBridge, qimage_to_pil
+from desktop.errors import explain
 from desktop.i18n import tr
 from desktop.views.drop_zone import DROPPABLE, DropZoneView
 from desktop.views.filter_bar import FilterBar
+from desktop.views.history import HistoryEntry, Pins, SearchHistory
 from desktop.views.preview_pane import PreviewPane
+from desktop.views.query_chips import QueryChipsView
 from desktop.views.result_pair import ResultPairView
 from desktop.views.search_status import SearchStatusView
 from desktop.workers import Task, TaskRunner
@@ -34,7 +37,7 @@ def _mtimes(hits: tuple[Hit, ...]) -> dict[str, float]:
 
 
 class SearchPane(QWidget):
-    results_shown = Signal(str)  # "keyword" / "file" / "similar"
+    results_shown = Signal(str)  # "keyword" / "file" / "similar"; once every row is built
     status_message = Signal(str)
 
     def __init__(self, bridge: EngineBridge, runner: TaskRunner) -> None:
@@ -52,6 +55,7 @@ class SearchPane(QWidget):
         self._results: dict[str, tuple[Hit, ...]] = {"first": (), "second": ()}
         self._mtimes: dict[str, float] = {}
         self._thumbs: dict[tuple[int, int], QImage] = {}
+        self._announce = -1  # the search generation whose results_shown is still due
 
         self.drop_zone = DropZoneView()
         self.search_box = QLineEdit()
@@ -59,26 +63,46 @@ class SearchPane(QWidget):
         self.search_box.setClearButtonEnabled(True)
         self.search_button, self.open_button, self.paste_button = QPushButton(), QPushButton(), QPushButton()
         self.search_button.setObjectName("PrimaryButton")
+        self.history = SearchHistory()
+        self.pins = Pins()
+        self.back_button, self.forward_button = QToolButton(), QToolButton()
+        self.back_button.setText("◀")
+        self.forward_button.setText("▶")
+        self.recent_button, self.pinned_button = QToolButton(), QToolButton()
+        for button in (self.recent_button, self.pinned_button):
+            button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+            button.setMenu(QMenu(button))
+        self._pending: Optional[HistoryEntry] = None  # the search running, recorded when it answers
+        self._restoring = False
+        self._query_thumb: Optional[QImage] = None
         self.filters = FilterBar()
         self.status = SearchStatusView()
+        self.chips = QueryChipsView()
+        self.chips.setVisible(False)
+        self._query: Path | QImage | None = None  # the drawing query on screen (chips refine it)
+        self._refining = False
         self.results = ResultPairView()
         self.first_list, self.second_list = self.results.lists()
         self.first_title, self.second_title = self.results.first_title, self.results.second_title
         self.preview = PreviewPane(bridge, runner)
 
-        search_row = QHBoxLayout()
+        search_row = QHBoxLayout()  # above the drop zone: it stays put when the zone shrinks
+        search_row.addWidget(self.back_button)
+        search_row.addWidget(self.forward_button)
         search_row.addWidget(self.search_box, 1)
-        for button in (self.search_button, self.open_button, self.paste_button):
+        for button in (self.search_button, self.open_button, self.paste_button, self.recent_button,
+                       self.pinned_button):
             search_row.addWidget(button)
         self.results_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.results_splitter.addWidget(self.results)
         self.results_splitter.addWidget(self.preview)
         self.results_splitter.setSizes([640, 480])
         layout = QVBoxLayout(self)
-        layout.addWidget(self.drop_zone)
         layout.addLayout(search_row)
+        layout.addWidget(self.drop_zone)
         layout.addWidget(self.filters)
         layout.addWidget(self.status)
+        layout.addWidget(self.chips)
         layout.addWidget(self.results_splitter, 1)
         self.results_splitter.setVisible(False)
 
@@ -89,11 +113,20 @@ class SearchPane(QWidget):
         self.open_button.clicked.connect(self.choose_file)
         self.paste_button.clicked.connect(self.paste)
         self.status.stop_requested.connect(self.stop)
+        self.back_button.clicked.connect(self.go_back)
+        self.forward_button.clicked.connect(self.go_forward)
+        self.preview.pin_toggled.connect(self.toggle_pin)
+        self.chips.changed.connect(self.refine)
+        self.preview.query_shown.connect(self.chips.set_thumbnail)
+        self.preview.query_shown.connect(self._query_shown)
         self.filters.changed.connect(self._refill)
+        self.filters.view_changed.connect(self.results.set_mode)
+        for view in self.results.lists():
+            view.filled.connect(self._announce_when_filled)
         self.preview.more_like_this.connect(self.run_similar)
         self.preview.status_message.connect(self.status_message)
-        for view in self.results.lists():
-            view.hit_selected.connect(self.preview.show_hit)
+        for view, other in ((self.first_list, self.second_list), (self.second_list, self.first_list)):
+            view.hit_selected.connect(lambda hit, other=other: self._selected(hit, other))
             view.open_requested.connect(lambda hit: (self.preview.show_hit(hit), self.preview.open_in_viewer()))
             view.voted.connect(self.record_vote)
             view.thumbnail_needed.connect(self._load_thumbnail)
@@ -106,7 +139,13 @@ class SearchPane(QWidget):
         self.search_button.setText(tr("Search"))
         self.open_button.setText(tr("Open file…"))
         self.paste_button.setText(tr("Paste picture"))
+        self.back_button.setToolTip(tr("Back to the previous search (Alt+←)"))
+        self.forward_button.setToolTip(tr("Forward (Alt+→)"))
+        self.recent_button.setText(tr("Recent"))
+        self.recent_button.setToolTip(tr("Searches of this session"))
+        self._fill_history_menus()
         self.filters.retranslate()
+        self.chips.retranslate()
         self.preview.retranslate()
         self.results.retranslate()
         self.status.retranslate()
@@ -126,7 +165,13 @@ class SearchPane(QWidget):
         self.query_key = key or label  # what feedback records as the query
         self._set_status("Searching for “{query}”…", query=label)
         self.status.set_busy(True)
+        self._results = {"first": (), "second": ()}  # the old answer goes at once: never stale
+        self.results.clear_hits(tr("Searching…"))
         return self._gen
+
+    def _forget_query(self) -> None:
+        self._query, self._refining = None, False
+        self.chips.setVisible(False)
 
     def stop(self) -> None:
         """Cancel the running search and forget its answer."""
@@ -143,6 +188,8 @@ class SearchPane(QWidget):
 
     def run_keyword(self, text: str) -> None:
         gen = self._begin(text)
+        self._pending = HistoryEntry("keyword", text, text)
+        self._forget_query()
         self.preview.clear()
         kinds = self.filters.kinds()
 
@@ -156,41 +203,67 @@ class SearchPane(QWidget):
         if Path(path).suffix.lower() not in DROPPABLE:
             self._set_status("Zumen cannot search with this kind of file: {name}", name=Path(path).name)
             return
-        gen = self._begin(Path(path).name, str(path))
+        self._run_query(Path(path))
+
+    def run_image(self, image: QImage) -> None:
+        self._run_query(image)
+
+    def refine(self, drop: tuple[str, ...], add: tuple[str, ...]) -> None:
+        """Search the same drawing again with the chips' corrections (no new reading)."""
+        if self._query is not None:
+            self._run_query(self._query, drop, add)
+
+    def _run_query(self, query: Path | QImage, drop: tuple[str, ...] = (), add: tuple[str, ...] = ()) -> None:
+        """A drawing query: a dropped or opened file, or a pasted picture."""
+        refining = query is self._query
+        is_file = isinstance(query, Path)
+        gen = self._begin(query.name if is_file else tr("pasted picture"), str(query) if is_file else None)
+        self._query, self._refining = query, refining
+        self._pending = HistoryEntry("file" if is_file else "image", self.query_label, query, drop, add)
         self.search_box.clear()
-        self.preview.clear()
-        self.preview.show_query_file(Path(path))
+        if refining:
+            self.preview.clear_hit()
+        else:
+            self._query_thumb = None
+            self.preview.clear()
+            self.chips.setVisible(False)
+            if is_file:
+                self.preview.show_query_file(query)
+            else:
+                self.preview.show_query_image(query)
 
         def job(ctx) -> tuple[FileQueryResults, dict]:  # noqa: ANN001
-            results = self._bridge.search_file(Path(path), progress=ctx.progress, cancel=ctx.cancel)
+            kw = {"progress": ctx.progress, "cancel": ctx.cancel, "drop_terms": drop, "add_terms": add}
+            results = (self._bridge.search_file(query, **kw) if is_file
+                       else self._bridge.search_image(qimage_to_pil(query), **kw))
             return results, _mtimes(results.related.hits + results.similar.hits)
         self._task = self._runner.submit(job, on_result=lambda r: self._show_file(gen, *r),
                                          on_error=lambda e: self._failed(gen, e),
-                                         on_progress=lambda p: self._progress(gen, p), name="search-file", priority=20)
-
-    def run_image(self, image: QImage) -> None:
-        gen = self._begin(tr("pasted picture"))
-        self.search_box.clear()
-        self.preview.clear()
-        self.preview.show_query_image(image)
-
-        def job(ctx) -> tuple[FileQueryResults, dict]:  # noqa: ANN001
-            results = self._bridge.search_image(qimage_to_pil(image))
-            return results, _mtimes(results.related.hits + results.similar.hits)
-        self._task = self._runner.submit(job, on_result=lambda r: self._show_file(gen, *r),
-                                         on_error=lambda e: self._failed(gen, e), name="search-image", priority=20)
+                                         on_progress=lambda p: self._progress(gen, p),
+                                         name="search-file" if is_file else "search-image", priority=20)
 
     def run_similar(self, hit: Hit) -> None:
         gen = self._begin(hit.title)
+        self._pending = HistoryEntry("similar", hit.title, hit)
+        self._forget_query()
         self.preview.clear()
 
-        def job(ctx) -> tuple[SearchResults | FileQueryResults, dict]:  # noqa: ANN001
+        def job(ctx) -> tuple[FileQueryResults, dict]:  # noqa: ANN001
             results = self._bridge.similar(hit)
-            hits = (results.related.hits + results.similar.hits if isinstance(results, FileQueryResults)
-                    else results.hits)
-            return results, _mtimes(hits)
+            return results, _mtimes(results.related.hits + results.similar.hits)
         self._task = self._runner.submit(job, on_result=lambda r: self._show_similar(gen, *r),
                                          on_error=lambda e: self._failed(gen, e), name="similar", priority=20)
+
+    @staticmethod
+    def _clipboard_file() -> Optional[Path]:
+        mime = QGuiApplication.clipboard().mimeData()
+        files = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+        return next((f for f in files if f.suffix.lower() in DROPPABLE), None)
+
+    def clipboard_searchable(self) -> bool:
+        """Whether Ctrl+V should search: a picture, or a copied drawing/document file."""
+        mime = QGuiApplication.clipboard().mimeData()
+        return mime is not None and (mime.hasImage() or self._clipboard_file() is not None)
 
     def paste(self) -> None:
         """A picture or a copied file on the clipboard searches; text goes into the search box."""
@@ -198,8 +271,8 @@ class SearchPane(QWidget):
         mime = clipboard.mimeData()
         if mime.hasImage():
             self.run_image(clipboard.image())
-        elif mime.hasUrls() and mime.urls()[0].isLocalFile():
-            self.run_file(Path(mime.urls()[0].toLocalFile()))
+        elif (copied := self._clipboard_file()) is not None:
+            self.run_file(copied)
         elif mime.hasText():
             if QApplication.focusWidget() is self.search_box:
                 self.search_box.paste()
@@ -225,27 +298,44 @@ class SearchPane(QWidget):
         if gen == self._gen:
             self.last_error = err
             self.status.set_busy(False)
-            self._set_status("Search failed: {error}", error=str(err) or type(err).__name__)
+            why = explain(err)
+            self._set_status("Search failed: {error}", error=why.text)
+            self.status.label.setToolTip(why.detail)
+            self.results.clear_hits(tr("No results: the search failed (see the message above)."))
             self.status_message.emit(self.status.text())
 
     def _show_single(self, gen: int, mode: str, results: SearchResults, mtimes: dict) -> None:
         if gen != self._gen:
             return
+        self._record(results, mtimes)
         self._mode, self._mtimes = mode, mtimes
         self._results = {"first": results.hits, "second": ()}
         self._finish(len(results.hits), results.note if results.no_match else "")
 
-    def _show_similar(self, gen: int, results: SearchResults | FileQueryResults, mtimes: dict) -> None:
-        if isinstance(results, FileQueryResults):
-            self._show_file(gen, results, mtimes)
-        else:
-            self._show_single(gen, "similar", results, mtimes)
+    def _show_similar(self, gen: int, results: FileQueryResults, mtimes: dict) -> None:
+        """"More like this": the engine's two lists (documents, drawings), titled after the page."""
+        if gen != self._gen:
+            return
+        self._record(results, mtimes)
+        self._mode, self._mtimes = "similar", mtimes
+        self._results = {"first": results.related.hits, "second": results.similar.hits}
+        self._finish(len(results.related.hits) + len(results.similar.hits))
 
     def _show_file(self, gen: int, results: FileQueryResults, mtimes: dict) -> None:
         if gen != self._gen:
             return
+        self._record(results, mtimes)
         self._mode, self._mtimes = "file", mtimes
         self._results = {"first": results.related.hits, "second": results.similar.hits}
+        if self._query is not None:
+            entry = self.history.current()
+            if self._restoring and entry is not None:
+                self.chips.restore(self.query_label, results.read_terms, entry.drop, entry.add)
+            elif self._refining:
+                self.chips.update_terms(results.read_terms)
+            else:
+                self.chips.show_query(self.query_label, results.read_terms)
+            self.chips.setVisible(True)
         self.preview.set_query_boxes(tuple(w.box for w in results.query_words
                                            if w.text in results.identifiers) or ())
         self._finish(len(results.related.hits) + len(results.similar.hits),
@@ -263,12 +353,29 @@ class SearchPane(QWidget):
         else:
             self._set_status("{n} results in {s:.1f} s", n=count, s=self.last_elapsed_s)
         self.results.select_first()
-        self.results_shown.emit(self._mode)
+        self._announce = self._gen
+        self._announce_when_filled()
+
+    def _announce_when_filled(self) -> None:
+        """`results_shown` once every row of the answer is built (rows arrive a few per turn)."""
+        if self._announce == self._gen and all(view.is_filled() for view in self.results.lists()):
+            self._announce = -1
+            self.results_shown.emit(self._mode)
 
     def _refill(self) -> None:
+        shown = self.preview.hit
         self.results.show_hits(self._mode, self.query_label,
                                self.filters.apply(self._results["first"], self._mtimes),
                                self.filters.apply(self._results["second"], self._mtimes))
+        if shown is not None and not self.results.select_hit(shown):
+            self.preview.clear_hit()  # a filter hid it: the preview follows the lists
+            self.results.select_first()
+
+    def _selected(self, hit: Hit, other) -> None:  # noqa: ANN001 - the sibling ResultListView
+        """One selected result at a time, across both lists; the preview shows it."""
+        other.clear_selection()
+        self.preview.show_hit(hit)
+        self.preview.set_pinned(self.pins.is_pinned(hit))
 
     def focus_results(self) -> None:
         self.results.focus_results()
@@ -291,13 +398,107 @@ class SearchPane(QWidget):
         self.first_list.set_thumbnail(*key, image)
         self.second_list.set_thumbnail(*key, image)
 
+    # history and pins ------------------------------------------------------------------------
+    def _record(self, results: SearchResults | FileQueryResults, mtimes: dict) -> None:
+        """Keep the answer with its search, so Back shows it again at once."""
+        if not self._restoring and self._pending is not None:
+            self._pending.results, self._pending.mtimes = results, mtimes
+            if self._pending.query is self._query:
+                self._pending.thumb = self._query_thumb
+            self.history.push(self._pending)
+        self._pending = None
+        self._fill_history_menus()
+
+    def go_back(self) -> None:
+        if self.history.can_back():
+            self.restore(self.history.back())
+
+    def go_forward(self) -> None:
+        if self.history.can_forward():
+            self.restore(self.history.forward())
+
+    def restore(self, entry: Optional[HistoryEntry]) -> None:
+        """Show an earlier search and its answer as they were, without searching again."""
+        if entry is None or entry.results is None:
+            return
+        gen = self._begin(entry.label, entry.label)
+        self._restoring = True
+        try:
+            self.preview.clear()
+            if entry.kind == "keyword":
+                self._forget_query()
+                self.search_box.setText(entry.query)
+                self._show_single(gen, "keyword", entry.results, entry.mtimes)
+            elif entry.kind == "similar":
+                self._forget_query()
+                self._show_similar(gen, entry.results, entry.mtimes)
+            else:
+                self._query, self._refining = entry.query, False
+                self.search_box.clear()
+                if entry.kind == "file":
+                    self.query_key = str(entry.query)
+                    self.preview.show_query_file(entry.query)
+                else:
+                    self.preview.show_query_image(entry.query)
+                self._show_file(gen, entry.results, entry.mtimes)
+        finally:
+            self._restoring = False
+        self._fill_history_menus()
+
+    def _fill_history_menus(self) -> None:
+        self.back_button.setEnabled(self.history.can_back())
+        self.forward_button.setEnabled(self.history.can_forward())
+        menu = self.recent_button.menu()
+        menu.clear()
+        for index, entry in self.history.recent():
+            action = menu.addAction(entry.label)
+            if entry.thumb is not None:
+                action.setIcon(QIcon(QPixmap.fromImage(entry.thumb)))
+            action.setCheckable(True)
+            action.setChecked(index == self.history.pos)
+            action.triggered.connect(lambda _=False, i=index: self.restore(self.history.go(i)))
+        self.recent_button.setEnabled(bool(self.history.entries))
+        pins = self.pinned_button.menu()
+        pins.clear()
+        for hit in self.pins.hits():
+            action = pins.addAction(f"{hit.title} · {tr('page {page}', page=hit.page)}")
+            action.setToolTip(hit.path)
+            action.triggered.connect(lambda _=False, h=hit: self._show_pinned(h))
+        self.pinned_button.setText(tr("Pinned ({n})", n=len(self.pins.records)))
+        self.pinned_button.setEnabled(bool(self.pins.records))
+
+    def _query_shown(self, image: QImage) -> None:
+        """The query drawing is on screen: keep a small copy for the recent-searches menu."""
+        self._query_thumb = image.scaled(64, 64, Qt.AspectRatioMode.KeepAspectRatio,
+                                         Qt.TransformationMode.SmoothTransformation)
+        entry = self.history.current()
+        if entry is not None and entry.query is self._query and entry.thumb is None:
+            entry.thumb = self._query_thumb
+            self._fill_history_menus()
+
+    def set_pins(self, pins: Pins) -> None:
+        self.pins = pins
+        self._fill_history_menus()
+
+    def toggle_pin(self, hit: Hit) -> None:
+        pinned = self.pins.toggle(hit)
+        self.preview.set_pinned(pinned)
+        self._set_status("Pinned: {title}" if pinned else "Unpinned: {title}", title=hit.title)
+        self._fill_history_menus()
+
+    def _show_pinned(self, hit: Hit) -> None:
+        self.results.clear_selection()
+        self.preview.show_hit(hit)
+        self.preview.set_pinned(True)
+
     # feedback ------------------------------------------------------------------------------
     def record_vote(self, hit: Hit, vote: int) -> None:
         query = self.query_key
         query_path = self.query_key if self._mode == "file" and self.query_key != self.query_label else None
         self._runner.submit(lambda ctx: self._bridge.record_feedback(query, hit, vote, query_path),
                             on_result=lambda _: self._set_status("Thank you — your feedback was saved."),
-                            on_error=lambda e: self._set_status("Error: {error}", error=str(e)), name="feedback")
+                            on_error=lambda e: self._set_status("Error: {error}", error=explain(e).text),
+                            name="feedback")
 
     # drops anywhere on the pane ------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: ANN001

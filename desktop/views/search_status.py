@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
 from desktop.i18n import N_, tr
+from desktop.views.labels import MessageLabel
 
 STAGES = {"extract": N_("Reading the drawing…"), "ocr": N_("Reading the drawing…"),
           "embed": N_("Comparing pictures…"), "search": N_("Searching the library…")}
@@ -16,7 +17,7 @@ class SearchStatusView(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        self.label = QLabel()
+        self.label = MessageLabel()
         self.label.setObjectName("SearchStatus")
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)  # indeterminate

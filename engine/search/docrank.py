@@ -62,6 +62,7 @@ class LexicalEvidence:
     cosine_doc: dict[int, float] = field(default_factory=dict)
     dimensions: dict[PageKey, float] = field(default_factory=dict)  # BM25 of the sizes and numbers
     weights: dict[str, float] = field(default_factory=dict)  # query token -> weight (idf x qtf)
+    template: dict[str, float] = field(default_factory=dict)  # token -> share of similar drawings holding it
 
 
 def idf(df: int, n: int) -> float:
@@ -175,7 +176,7 @@ def lexical_evidence(catalog, text: str, doc_freq: Mapping[str, int], n_chunks: 
     ev = LexicalEvidence(
         page=page, doc=bm25(doc_tf, weights, doc_len, avg_doc, params.k1, params.b_doc, sum(absent)),
         dimensions=bm25(page_tf, dim_weights, page_len, avg_page, params.k1, params.b_page),
-        weights=weights)
+        weights=weights, template=shares)
     _add_cosines(catalog, ev, words, doc_freq, n_chunks, page_len, params, shares, absent)
     return ev
 

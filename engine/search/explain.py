@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from bisect import bisect_left
 from functools import lru_cache
-from typing import Sequence
+from typing import Mapping, Sequence
 
-from engine.analyze import QueryTerm, lexical_tokens, highlight_spans, term_matches
+from engine.analyze import QueryTerm, highlight_spans, is_cjk, lexical_tokens, normalize, term_matches
 from engine.types import Box, Explanation, ScoreBreakdown, Snippet, Word
 
 SNIPPET_CHARS = 220
@@ -34,6 +35,58 @@ class PageTokens:
 
 def matched_terms(terms: Sequence[QueryTerm], page: PageTokens) -> list[QueryTerm]:
     return [t for t in terms if page.has(t)]
+
+
+TEMPLATE_REASON_SHARE = 0.5  # on this share of the query's most similar drawings: template, no reason
+
+
+def is_template(tokens: Sequence[str], template: Mapping[str, float]) -> bool:
+    """Whether a term is part of the drawings' template (border, title block, standard notes):
+    every token of it that was looked up is on at least half of the query's most similar
+    drawings (docrank.template_shares; tokens too common to look up count as template).
+    "尺度", "検図", the company name and "remove burrs" are on every sheet of a site and tell
+    nothing about why one hit matched."""
+    known = [template[tok] for tok in tokens if tok in template]
+    return bool(known) and all(share >= TEMPLATE_REASON_SHARE for share in known)
+
+
+def telling_tokens(identifier: str) -> tuple[str, ...]:
+    """The tokens of an identifier that could tell it apart ("JIS B 0405-M" → jis, 0405m, 0405):
+    single letters and short suffixes are on everything."""
+    return tuple(t for t in word_tokens(identifier) if len(t) >= 3)
+
+
+def _script(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    if name.startswith("HIRAGANA"):
+        return "hiragana"
+    if name.startswith("KATAKANA") or ch == "ー":
+        return "katakana"
+    if name.startswith("CJK"):
+        return "kanji"
+    return "other"
+
+
+def whole_word_in(term: str, text: str) -> bool:
+    """Whether a Japanese/Chinese term appears in `text` as a word of its own rather than as the
+    tail or head of a longer one: "ト素材" is matched inside "スプロケット素材" by its bigrams, but
+    shown as a reason it reads as garbage. Without spaces, a change of script at a kana edge
+    (katakana → kanji) is the word boundary we can see; kanji join kanji in compounds. Other
+    terms are matched as whole tokens already."""
+    if not term or not is_cjk(term[0]):
+        return True
+    norm = normalize(text)
+    first, last = _script(term[0]), _script(term[-1])
+    start = norm.find(term)
+    while start >= 0:
+        end = start + len(term)
+        # kanji run into kanji in compounds (熱処理 in 熱処理条件 is a word); kana runs are words
+        before_ok = start == 0 or first == "kanji" or _script(norm[start - 1]) != first
+        after_ok = end >= len(norm) or last == "kanji" or _script(norm[end]) != last
+        if before_ok and after_ok:
+            return True
+        start = norm.find(term, start + 1)
+    return not norm  # no text to check (e.g. a picture without OCR): keep the term
 
 
 def shared_identifiers(identifiers: Sequence[str], page: PageTokens) -> list[str]:

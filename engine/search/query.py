@@ -16,19 +16,22 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Collection, Iterable, Sequence
 
 import numpy as np
 
-from engine.analyze import (DIMENSION, QueryTerm, extract_identifiers, lexical_tokens, query_terms,
-                            term_matches)
+from engine.analyze import (DIMENSION, QueryTerm, extract_identifiers, lexical_tokens, normalize,
+                            query_terms, term_matches)
 
 from engine.config import Calibration, FileWeights
 from engine.search.docrank import Bm25Params, file_stem_token, lexical_evidence
-from engine.search.explain import PageTokens, boxes_by_term, explain, make_snippet, matched_terms
+from engine.search.explain import (PageTokens, boxes_by_term, explain, is_template, make_snippet,
+                                   matched_terms, telling_tokens, whole_word_in)
 from engine.search.fuse import ranked, rrf, score_fusion
 from engine.types import Hit, PageContent, ScoreBreakdown, SearchResults, Vector, Word
 
@@ -61,6 +64,7 @@ class Query:
     keyword: bool = True  # typed by a person (coverage matters) vs. text of a whole drawing
 
     display_terms: list[QueryTerm] = field(default_factory=list)  # terms worth showing as reasons
+    template: dict[str, float] = field(default_factory=dict)  # token -> share of similar drawings with it
     doc_freq: dict[str, int] = field(default_factory=dict)  # chunks holding each query token
     chunk_total: int = 0  # chunks in the library when the query was made
 
@@ -134,6 +138,36 @@ def build_terms(text: str, identifiers: Sequence[str], *, keyword: bool) -> list
             seen.add(t.text)
             ordered.append(t)
     return ordered[:MAX_QUERY_TERMS]
+
+
+def edit_query_text(text: str, drop: Iterable[str] = (), add: Iterable[str] = ()) -> str:
+    """A drawing's read text as the user corrected it: without the terms they removed (a misread
+    "uitimaker", the company name) and with the words they added. Matching ignores case and
+    width (NFKC); a Latin or digit term is removed only as a whole token, never from inside a
+    longer one (removing "12" keeps "A12B")."""
+    out = unicodedata.normalize("NFKC", text)
+    for term in drop:
+        t = unicodedata.normalize("NFKC", term).strip()
+        if not t:
+            continue
+        pattern = re.escape(t)
+        if t[0].isascii() and t[0].isalnum():
+            pattern = r"(?<![0-9A-Za-z])" + pattern
+        if t[-1].isascii() and t[-1].isalnum():
+            pattern += r"(?![0-9A-Za-z])"
+        out = re.sub(pattern, " ", out, flags=re.IGNORECASE)
+    extra = " ".join(a.strip() for a in add if a.strip())
+    return f"{out}\n{extra}" if extra else out
+
+
+def read_terms(q: "Query", limit: int = 24) -> tuple[str, ...]:
+    """What Zumen read from a drawing that counts in its ranking, for the user to check: its
+    part numbers first (as printed), then its other telling words, rarest first."""
+    printed = {normalize(i): i for i in q.identifiers}
+    ids = [printed[t.text] for t in q.display_terms if t.text in printed]
+    rest = sorted((t for t in q.display_terms if t.text not in printed),
+                  key=lambda t: (min((q.doc_freq.get(tok, 0) for tok in t.tokens), default=0), t.text))
+    return tuple(dict.fromkeys(ids + [t.text for t in rest]))[:limit]
 
 
 class Searcher:
@@ -301,6 +335,7 @@ class Searcher:
                             # weighted 0 by default: computed when a ranking uses it, or for fitting
                             document_cosine=every_feature or self.lib.ranking()[0].cosine_doc > 0)
         lex = lexical_evidence(self.lib.catalog, q.text, q.doc_freq, q.chunk_total, params)
+        q.template = lex.template
         if "lexical" in use:
             ev.scores["lexical"] = lex.page
             ev.doc["lexical_doc"] = lex.doc
@@ -496,11 +531,14 @@ class Searcher:
             chunk = best_chunks.get(ev.best_chunk.get(key, -1))
             snippet_src = chunk.text if chunk else page_text
             tokens = PageTokens(cat.page_tokens(page[0])) if page else PageTokens([])
-            shared = matched_terms(q.display_terms, tokens)
+            shared = [t for t in matched_terms(q.display_terms, tokens)
+                      if not is_template(t.tokens, q.template) and whole_word_in(t.text, page_text)]
             hits.append(Hit(
                 doc_id=doc_id, path=doc.path, title=doc.title, kind=doc.kind, format=doc.format,
                 page=key[1], scores=scores, snippet=make_snippet(snippet_src, shared),
-                explanation=explain(shared, q.identifiers, tokens, words, scores, query_boxes),
+                explanation=explain(shared, [i for i in q.identifiers
+                                             if not is_template(telling_tokens(i), q.template)],
+                                    tokens, words, scores, query_boxes),
                 rank=rank, other_pages=tuple(k[1] for k in pages_of[doc_id][1:6]),
                 duplicates=tuple((meta[d].path, n) for d, n in duplicates[doc_id] if d in meta),
             ))
