@@ -26,6 +26,7 @@ from engine.types import (FileQueryResults, Hit, IndexReport, LibraryStatus, Pac
 ADAPT_UNCHECKED = "unchecked"
 ADAPT_NEEDS_TORCH = "torch"
 PAIRS_FILE_FILTER = "CSV ({})".format(" ".join(f"*{s}" for s in PAIRS_FILE_SUFFIXES))  # what the reader reads
+
 PREVIEW_MAX_PX = 2000  # longer side of a page picture for the preview (an A1 sheet at ~60 dpi)
 
 
@@ -180,6 +181,21 @@ class EngineBridge:
                 return self.engine.index(paths, progress=progress, cancel=cancel)
             except Cancelled:
                 return IndexReport(cancelled=True)
+
+    def retry_files(self, paths: Sequence[str], progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> IndexReport:
+        """Read these (failed) files again now; they do not become library folders."""
+        with self._write_lock:
+            try:
+                return self.engine.retry_files([Path(p) for p in paths], progress=progress,
+                                               cancel=cancel)
+            except Cancelled:
+                return IndexReport(cancelled=True)
+
+    def ignore_file(self, path: str, ignored: bool = True) -> None:
+        """Leave a file out of the library (persisted), or take it back with ignored=False.
+        Quick (one catalog write), so it does not wait for a running index."""
+        self.engine.ignore_file(Path(path), ignored)
 
     # model packs ----------------------------------------------------------------------------
     def packs(self) -> list[PackInfo]:

@@ -53,7 +53,7 @@ class MainWindow(QMainWindow):
         self.nav = QListWidget()
         self.nav.setObjectName("NavList")
         self.nav.setIconSize(QSize(28, 28))
-        self.nav.setFixedWidth(200)
+        self.nav.setFixedWidth(200)  # widened to its entries by _fit_nav
         self.nav.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.stack = QStackedWidget()
         for (key, _), pane in zip(PAGES, (self.search, self.library, self.model, self.settings_pane)):
@@ -170,6 +170,7 @@ class MainWindow(QMainWindow):
         elif key in ("ui/font_pt", "ui/touch_mode"):
             apply_appearance(QApplication.instance(), self.settings.get("ui/font_pt"),
                              self.settings.get("ui/touch_mode"))
+            self._fit_nav()
         elif key == "library/watch":
             self.watcher.set_enabled(bool(value))
             self.library.watch_check.setChecked(bool(value))
@@ -185,6 +186,11 @@ class MainWindow(QMainWindow):
             self.nav.item(row).setText(tr(label))
         for pane in (self.search, self.library, self.model, self.settings_pane):
             pane.retranslate()
+        self._fit_nav()
+
+    def _fit_nav(self) -> None:
+        """The side menu as wide as its widest entry (at least 200 px): never a sideways scrollbar."""
+        self.nav.setFixedWidth(max(200, self.nav.sizeHintForColumn(0) + 2 * self.nav.frameWidth()))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.set("ui/window_geometry", bytes(self.saveGeometry().toBase64()).decode("ascii"))

@@ -67,6 +67,12 @@ def select_hit_with_boxes(search) -> None:  # noqa: ANN001
                     return
 
 
+def preview_ready(search) -> bool:  # noqa: ANN001
+    """The hit's page is drawn, or (CSV/Excel/text hits) its matched row or lines are shown."""
+    preview = search.preview
+    return preview.hit_view.has_page() or bool(preview.text_view.toPlainText())
+
+
 def pick_query(samples: Path) -> Path:
     """A drawing to drop: prefer a photo/scan image, then a PDF under a 'drawings' folder."""
     files = sorted(p for p in samples.rglob("*") if p.suffix.lower() in DRAWING_SUFFIXES)
@@ -82,6 +88,34 @@ def first_keyword(samples: Path) -> str:
         return json.loads((samples / "queries.json").read_text(encoding="utf-8"))["keyword"][0]["query"]
     except (OSError, ValueError, KeyError, IndexError):
         return "S45C"
+
+
+def damaged_folder(folder: Path) -> Path:
+    """A folder of files that cannot be indexed: a broken PDF, an empty scan, CAD formats."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "broken_drawing.pdf").write_bytes(b"%PDF-1.7\n% an interrupted copy\n")
+    (folder / "empty_scan.png").write_bytes(b"")
+    for name in ("bracket_1258.dwg", "housing_2210.dwg", "shaft_3301.step"):
+        (folder / name).write_bytes(b"\0" * 64)
+    return folder
+
+
+def library_shots(app: QApplication, window: MainWindow, settings: AppSettings, shot) -> None:  # noqa: ANN001
+    """The Library page at 20 pt in touch mode (Japanese), then its files left out (English)."""
+    library = window.library
+    settings.set("ui/font_pt", 20)
+    settings.set("ui/touch_mode", True)
+    window.go("library")
+    library.scroll.verticalScrollBar().setValue(0)
+    shot("20-library-touch-20pt-ja")
+    settings.set("ui/language", "en")
+    settings.set("ui/font_pt", 14)
+    settings.set("ui/touch_mode", False)
+    settle(app)
+    if library.failed_table.rowCount():
+        library.failed_table.selectRow(0)
+    library.scroll.ensureWidgetVisible(library.failed_box)
+    shot("21-library-failed-files")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         bridge.attach(FakeEngine(index_files=60, index_step_s=0.05))
         query = args.query or Path("/plant/queries/1258-B2P_photo.png")
     else:
+        damaged = damaged_folder(tmp / "damaged")  # files the Library page lists as left out
         task = runner.submit(lambda ctx: (bridge.open_engine(args.library or tmp / "library"),
-                                          bridge.add_folder(args.samples)))
+                                          bridge.add_folder(args.samples), bridge.add_folder(damaged)))
         wait_until(app, lambda: task.is_done, 300, "the engine to open")
         query = args.query or pick_query(args.samples)
     window.start()
@@ -142,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     search.run_keyword(keyword)
     keyword_s = wait_for_search(app, search, 120, "keyword search")
     if search.first_list.count():
-        wait_until(app, search.preview.hit_view.has_page, 60, "the preview page")
+        select_hit_with_boxes(search)  # a page with outlined words (a CSV hit shows its row instead)
+        wait_until(app, lambda: preview_ready(search), 60, "the preview")
     shot("02-keyword-results")
 
     t0 = time.perf_counter()
@@ -159,6 +195,38 @@ def main(argv: list[str] | None = None) -> int:
     select_hit_with_boxes(search)
     wait_until(app, lambda: search.preview.hit_view.has_page() and search.preview.query_view.has_page(),
                60, "the preview pages")
+    if search.preview.hit_view.region_count() > 1:
+        search.preview.step_region(+1)
+    shot("11-zoomed-evidence")
+
+    chips = search.chips
+    if chips.chips.count() > 2:  # leave a word of the first row out, as after a misread
+        chips.chips.itemClicked.emit(chips.chips.item(min(8, chips.chips.count() - 1)))
+        wait_for_search(app, search, 120, "the corrected drawing query")
+        select_hit_with_boxes(search)
+        wait_until(app, lambda: preview_ready(search), 60, "the preview")
+    shot("09-query-chips")
+    for mode, name in (("grid", "10-grid-view"), ("compact", "15-compact-list")):
+        search.filters.set_view_mode(mode)
+        wait_until(app, lambda: search.first_list.is_filled() and search.second_list.is_filled(), 30,
+                   f"the {mode} view")
+        shot(name)
+    search.filters.set_view_mode("detailed")
+
+    search.search_box.setText("zzqx 存在しない部品")
+    search.run_keyword(search.search_box.text())
+    wait_for_search(app, search, 120, "a search for something that is not there")
+    shot("12-no-match")
+    broken = tmp / "broken_drawing.pdf"
+    broken.write_bytes(os.urandom(4096))
+    search.run_file(broken)
+    wait_until(app, lambda: search.last_error is not None, 60, "the broken file's error")
+    shot("13-error")
+    search.run_file(query)
+    wait_for_search(app, search, 300, "drawing query (again)")
+    select_hit_with_boxes(search)
+    wait_until(app, lambda: search.preview.hit_view.has_page() and search.preview.query_view.has_page(),
+               60, "the preview pages")
 
     window.go("model")
     shot("06-model")
@@ -167,6 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     shot("08-drawing-query-ja")
     window.go("settings")
     shot("07-settings-ja")
+    window.resize(1600, 1000)  # the screen the shop-floor tests use
+    settings.set("ui/font_pt", 20)
+    settings.set("ui/touch_mode", True)
+    window.go("search")
+    shot("14-touch-20pt-ja")
+    library_shots(app, window, settings, shot)
     timings = {"drop_to_first_results_s": round(first_results_s, 3),
                "drop_to_first_results_warm_s": round(warm_s, 3), "query": str(query),
                "keyword_results_s": round(keyword_s, 3), "engine": "fake" if args.fake else "real",

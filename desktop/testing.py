@@ -22,8 +22,10 @@ from PIL import Image, ImageDraw
 
 from engine.errors import QueryError
 from engine.progress import CancelToken, ProgressCallback, RateMeter
+from engine.progress import Progress
 from engine.types import (Box, Explanation, FailedFile, FileQueryResults, Hit, IndexReport,
-                          LibraryStatus, PackInfo, ScoreBreakdown, SearchResults, Snippet, Word)
+                          LibraryStatus, PackInfo, ScoreBreakdown, SearchResults, SkippedType,
+                          Snippet, Word)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,12 @@ class FakeEngine:
         self._thumbs = _thumbs_dir()
         self._lock = threading.Lock()
         self._active = "default-1.0.0"
+        self.failed: list[FailedFile] = [
+            FailedFile("/plant/specs/broken.pdf", "the PDF is password-protected", "2026-11-27T10:00:00")]
+        self.ignored: list[str] = []
+        self.skipped_types = (SkippedType(".dwg", 12, ("/plant/drawings/1258-B2P.dwg",)),
+                              SkippedType(".step", 3, ("/plant/drawings/1258-B2P.step",)))
+        self.documents = len(FAKE_DOCS)
 
     # helpers ----------------------------------------------------------------------------------
     def _wait(self, name: str) -> None:
@@ -245,21 +253,49 @@ class FakeEngine:
     def index(self, paths: Sequence[Path | str] | None = None, *,
               progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
               retry_failed: bool = False) -> IndexReport:
+        """The real engine's steps: scan, index (files; documents count up as they are read),
+        embed (items), save."""
         self._wait("index")
-        meter = RateMeter("extract", self.index_files)
+        if progress:
+            progress(Progress("scan", 0, None, "files", "looking for files"))
+        meter = RateMeter("index", self.index_files)
+        start = len(FAKE_DOCS)
         for done in range(1, self.index_files + 1):
             if cancel is not None and cancel.cancelled:
                 return IndexReport(added=done - 1, cancelled=True)
             time.sleep(self.index_step_s)
+            self.documents = start + done
             if progress:
                 progress(meter.progress(done, f"file{done}.pdf"))
+        if progress:
+            progress(Progress("embed", 0, 2, "items"))
+            progress(Progress("embed", 2, 2, "items"))
+            progress(Progress("save", 0, 1, "steps"))
         return IndexReport(added=self.index_files, pages=self.index_files * 2, elapsed_s=0.1)
+
+    def retry_files(self, paths: Sequence[Path | str], *, progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> IndexReport:
+        """A retried file is still broken unless its name says "fixed"."""
+        self._wait("retry_files")
+        names = {str(p) for p in paths}
+        fixed = [f for f in self.failed if f.path in names and "fixed" in f.path]
+        self.failed = [f for f in self.failed if f not in fixed]
+        return IndexReport(added=len(fixed), failed=len(names) - len(fixed), elapsed_s=0.1)
+
+    def ignore_file(self, path: Path | str, ignored: bool = True) -> None:
+        self._wait("ignore_file")
+        path = str(path)
+        if ignored:
+            self.failed = [f for f in self.failed if f.path != path]
+            self.ignored = sorted(set(self.ignored) | {path})
+        else:
+            self.ignored = [p for p in self.ignored if p != path]
 
     def status(self) -> LibraryStatus:
         self._wait("status")
-        failed = (FailedFile("/plant/specs/broken.pdf", "PDF is encrypted", "2026-11-27T10:00:00"),)
-        return LibraryStatus("/tmp/fake-library", tuple(self._folders), len(FAKE_DOCS), 14, 20, 3,
-                             failed, 1_234_567, self.packs()[0])
+        return LibraryStatus("/tmp/fake-library", tuple(self._folders), self.documents,
+                             self.documents * 2, 20, 3, tuple(self.failed), 1_234_567,
+                             self.packs()[0], tuple(self.ignored), self.skipped_types)
 
     # packs ------------------------------------------------------------------------------------
     def packs(self) -> list[PackInfo]:

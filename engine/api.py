@@ -20,13 +20,13 @@ from PIL import Image
 from engine.config import EngineSettings, default_library_path
 from engine.errors import EngineError, LibraryError, QueryError
 from engine.indexing.pipeline import IndexingPipeline, file_sha1
-from engine.indexing.scanner import canonical, is_under
+from engine.indexing.scanner import SKIPPED_EXAMPLES, canonical, is_under
 from engine.library import AUTO, Library
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.analyze import normalize
 from engine.search.query import Searcher, edit_query_text, mean_vector, read_terms
 from engine.types import (AdaptReport, EvalReport, FileQueryResults, Hit, IndexReport, LibraryStatus,
-                          PackInfo, SearchResults, Word)
+                          PackInfo, SearchResults, SkippedType, Word)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,9 @@ class EngineProtocol(Protocol):
     def index(self, paths: Sequence[Path | str] | None = None, *,
               progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
               retry_failed: bool = False) -> IndexReport: ...
+    def retry_files(self, paths: Sequence[Path | str], *, progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> IndexReport: ...
+    def ignore_file(self, path: Path | str, ignored: bool = True) -> None: ...
     def search(self, text: str, *, limit: int = 20, kinds: Collection[str] | None = None,
                evidence: Collection[str] | None = None) -> SearchResults: ...
     def search_file(self, path: Path | str, *, limit: int = 20,
@@ -173,6 +176,22 @@ class Engine:
         with self._lib.writer_lock:
             return self._pipeline().run(roots, progress=progress, cancel=cancel,
                                         retry_failed=retry_failed)
+
+    def retry_files(self, paths: Sequence[Path | str], *, progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> IndexReport:
+        """Read these files again now (e.g. failed ones after a fix), whatever their stamps say.
+        They do not become library folders; a file that is gone leaves the failed list."""
+        with self._lib.writer_lock:
+            for p in paths:
+                if not Path(p).exists():
+                    self._lib.catalog.clear_failure(canonical(p))
+            roots = [Path(p) for p in paths if Path(p).exists()]
+            return self._pipeline().run(roots, progress=progress, cancel=cancel, retry_failed=True)
+
+    def ignore_file(self, path: Path | str, ignored: bool = True) -> None:
+        """Leave a file out of the library (later runs skip it; it leaves the failed list), or
+        with `ignored=False` take it back (the next index reads it)."""
+        self._lib.catalog.set_ignored(canonical(path), ignored)
 
     def _pipeline(self) -> IndexingPipeline:
         from engine.extract import SUPPORTED_SUFFIXES, extract_document, render_page
@@ -512,7 +531,21 @@ class Engine:
         return LibraryStatus(
             library=str(self._lib.root), folders=cat.folders(), documents=counts["documents"],
             pages=counts["pages"], chunks=counts["chunks"], drawings=counts["drawings"],
-            failed=cat.failures(), index_bytes=self._lib.index_bytes(), pack=self.active_pack())
+            failed=cat.failures(), index_bytes=self._lib.index_bytes(), pack=self.active_pack(),
+            ignored=cat.ignored_paths(), skipped_types=self._skipped_types())
+
+    def _skipped_types(self) -> tuple[SkippedType, ...]:
+        """Unsupported file types under the library's folders, as their last scans found them."""
+        folders = set(self.folders())
+        merged: dict[str, tuple[int, list[str]]] = {}
+        for root, found in self._lib.catalog.skipped_types().items():
+            if root not in folders:
+                continue
+            for ext, (count, examples) in found.items():
+                n, ex = merged.get(ext, (0, []))
+                merged[ext] = (n + count, (ex + examples)[:SKIPPED_EXAMPLES])
+        return tuple(SkippedType(ext, n, tuple(ex))
+                     for ext, (n, ex) in sorted(merged.items(), key=lambda kv: (-kv[1][0], kv[0])))
 
     def active_pack(self) -> PackInfo | None:
         pack = self._lib.pack

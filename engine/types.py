@@ -167,6 +167,15 @@ class PackInfo:
 
 
 @dataclass(frozen=True)
+class SkippedType:
+    """Files of one type the scanner passed over because Zumen cannot read that type."""
+
+    extension: str  # lower case with the dot (".dwg"); "" for names without one
+    count: int
+    examples: tuple[str, ...] = ()  # a few of the paths
+
+
+@dataclass(frozen=True)
 class LibraryStatus:
     library: str
     folders: tuple[str, ...]
@@ -177,6 +186,8 @@ class LibraryStatus:
     failed: tuple[FailedFile, ...]
     index_bytes: int
     pack: Optional[PackInfo]
+    ignored: tuple[str, ...] = ()  # files the user chose to leave out (never indexed, not "failed")
+    skipped_types: tuple[SkippedType, ...] = ()  # unsupported types found by the last scan, most first
 
 
 @dataclass(frozen=True)

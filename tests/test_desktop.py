@@ -162,7 +162,7 @@ def test_thumbs_up_is_recorded(qtbot, window, engine):
 
 
 def test_indexing_progress_and_cancel(qtbot, tmp_path):
-    engine = FakeEngine(index_files=500, index_step_s=0.005)
+    engine = FakeEngine(index_files=500, index_step_s=0.01)
     window = make_window(qtbot, tmp_path, engine)
     library = window.library
     library.start_index()
@@ -170,7 +170,11 @@ def test_indexing_progress_and_cancel(qtbot, tmp_path):
     qtbot.waitUntil(lambda: library.last_progress is not None and library.last_progress.done >= 3,
                     timeout=WAIT_MS)
     assert library.progress_bar.maximum() == 500
-    assert "/s" in library.progress_label.text() and "left" in library.progress_label.text()
+    label = library.progress_label
+    assert label.text().startswith("Step 2 of 4: Reading files")
+    assert "estimating the time left" in label.text()  # no guess from the first few files
+    qtbot.waitUntil(lambda: "left in this step" in label.text(), timeout=WAIT_MS)
+    assert "files/s" in label.text()
     with qtbot.waitSignal(library.indexing_finished, timeout=WAIT_MS) as blocker:
         library.cancel_button.click()
     report = blocker.args[0]
@@ -187,7 +191,9 @@ def test_library_status_lists_folders_and_failures(qtbot, window):
     assert "NOT reachable" in window.library.folder_list.item(0).text()  # /plant/... is not here
     assert "1 failed" in window.library.folder_list.item(1).text()  # /plant/specs/broken.pdf
     assert window.library.failed_table.rowCount() == 1
-    assert "encrypted" in window.library.failed_table.item(0, 1).text()
+    reason = window.library.failed_table.item(0, 1)
+    assert "password" in reason.text() and "Save a copy" in reason.text()  # what to do next
+    assert reason.toolTip() == "the PDF is password-protected"  # the engine's own words
 
 
 def test_language_switch_changes_visible_texts(qtbot, window):

@@ -66,3 +66,33 @@ def test_index_search_drop_vote_on_the_real_engine(qtbot, window):
     row = (search.first_list.rows() or search.second_list.rows())[0]
     row.vote(+1)
     qtbot.waitUntil(lambda: len(window.bridge.feedback()) == 1, timeout=WAIT_MS)
+
+
+def test_failed_files_retry_and_ignore_on_the_real_engine(qtbot, window, tmp_path):
+    library = window.library
+    folder = tmp_path / "docs"
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.7\n% an interrupted copy\n")
+    (folder / "later.pdf").write_bytes(b"%PDF-1.7\n% not yet\n")
+    (folder / "assembly.dwg").write_bytes(b"\0" * 16)
+    with qtbot.waitSignal(library.indexing_finished, timeout=WAIT_MS):
+        library.start_index()
+    qtbot.waitUntil(lambda: library.failed_table.rowCount() == 2, timeout=WAIT_MS)
+    assert "2 files could not be read" in library.progress_label.text()
+    assert [s.extension for s in library.status.skipped_types] == [".dwg"]
+    documents = library.status.documents
+
+    shutil.copy(window.drawings[1], folder / "later.pdf")  # fixed: read it again, just that one
+    library.failed_view.select_paths([f.path for f in library.status.failed if f.path.endswith("later.pdf")])
+    with qtbot.waitSignal(library.indexing_finished, timeout=WAIT_MS) as blocker:
+        library.failed_view.retry_button.click()
+    assert (blocker.args[0].added, blocker.args[0].failed) == (1, 0)
+    qtbot.waitUntil(lambda: library.failed_table.rowCount() == 1, timeout=WAIT_MS)
+    assert library.status.documents == documents + 1
+
+    library.failed_view.select_paths([library.status.failed[0].path])
+    with qtbot.waitSignal(library.status_loaded, timeout=WAIT_MS):
+        library.failed_view.ignore_button.click()
+    assert library.failed_table.rowCount() == 0 and library.failed_view.ignored_list.count() == 1
+    with qtbot.waitSignal(library.indexing_finished, timeout=WAIT_MS) as blocker:
+        library.start_index()
+    assert blocker.args[0].failed == 0  # ignored: not read, not counted

@@ -421,3 +421,43 @@ def test_open_in_viewer_opens_the_pdf_at_the_matched_page(qtbot, tmp_path, monke
     assert open_external.open_at_page(str(pdf), 2)
     qtbot.waitUntil(lambda: record.exists() and record.read_text().strip() != "", timeout=WAIT_MS)
     assert record.read_text().split() == ["evince", "-i", "2", str(pdf)]
+
+
+def test_the_page_chooser_names_the_page_shown(qtbot, window):
+    search = window.search
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_keyword("S45C")
+    other = next(i for i, h in enumerate(search.first_list.hits()) if h.other_pages)
+    search.first_list.setCurrentRow(other)
+    preview = search.preview
+    preview.page_combo.setCurrentIndex(1)
+    preview.page_combo.activated.emit(1)  # page 2 of this hit
+    search.first_list.setCurrentRow(0)  # another hit: its best page is chosen again
+    assert preview.page == search.first_list.hits()[0].page
+    assert preview.page_combo.currentData() == preview.page
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_at_20_pt_in_touch_mode_the_search_page_fits_a_1440_px_window(qtbot, tmp_path, lang):
+    from desktop.style import apply_appearance
+    from PySide6.QtWidgets import QApplication
+    translator.set_language(lang)
+    window = make_window(qtbot, tmp_path, ManyHitsEngine(page_size=(840, 594)))
+    window.resize(1440, 900)
+    apply_appearance(QApplication.instance(), 20, True)
+    try:
+        search_file(qtbot, window, tmp_path / "1258-B2P.pdf")
+        search.first_list.setCurrentRow(0) if (search := window.search) else None
+        qtbot.wait(100)
+        assert window.minimumSizeHint().width() <= 1440, window.minimumSizeHint()
+        assert window.width() == 1440
+        for name, view in (("documents", search.first_list), ("drawings", search.second_list)):
+            assert view.width() >= 300, f"the {name} list is squeezed to {view.width()} px"
+            row = view.rows()[0]
+            assert row.height() <= view.viewport().height(), f"a {name} row is taller than its list"
+        box = search.search_box
+        assert box.width() >= 260 and box.height() >= 44
+        assert not search.chips.chips.height() > 3 * search.chips.chips.fontMetrics().height() + 30
+    finally:
+        apply_appearance(QApplication.instance(), 14, False)
+        window.runner.wait(10_000)

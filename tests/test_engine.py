@@ -312,3 +312,66 @@ def test_odd_names_and_special_files_never_stop_an_index_run(tmp_path):
         assert "not valid UTF-8" in reasons["c\\xe9.txt"]  # shown with a safe rendering
         again = engine.index()
         assert (again.added, again.unchanged, again.failed) == (0, 2, 2)
+
+
+def test_failed_files_can_be_retried_ignored_and_taken_back(tmp_path, corpus):
+    (corpus / "specs" / "broken.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    with open_engine(tmp_path) as engine:
+        first = engine.index([corpus])
+        assert first.failed == 1
+        broken = engine.status().failed[0].path
+        assert Path(broken).name == "broken.pdf"
+        # retry: the file is fixed, read again at once, and it becomes no library folder
+        write_drawing(corpus / "specs" / "broken.pdf", "ZX-77", "S45C", "FIXED")
+        folders = engine.folders()
+        retried = engine.retry_files([broken])
+        assert (retried.updated + retried.added, retried.failed) == (1, 0)
+        assert engine.status().failed == () and engine.folders() == folders
+        assert engine.search("ZX-77").hits
+        # ignore: it leaves the failed list and later runs neither read nor count it
+        (corpus / "specs" / "bad.pdf").write_bytes(b"%PDF-1.4 garbage")
+        assert engine.index().failed == 1
+        bad = next(f.path for f in engine.status().failed if f.path.endswith("bad.pdf"))
+        engine.ignore_file(bad)
+        status = engine.status()
+        assert bad not in {f.path for f in status.failed} and status.ignored == (bad,)
+        (corpus / "specs" / "bad.pdf").write_bytes(b"%PDF-1.4 garbage, changed")
+        assert engine.index().failed == 0
+        assert engine.status().failed == ()
+        # taken back: the next run reads it (and it fails again, visibly)
+        engine.ignore_file(bad, ignored=False)
+        assert engine.status().ignored == ()
+        assert engine.index().failed == 1
+        # a failed file that was deleted leaves the list on retry
+        (corpus / "specs" / "bad.pdf").unlink()
+        engine.retry_files([bad])
+        assert engine.status().failed == ()
+
+
+def test_an_ignored_indexed_file_leaves_the_index(tmp_path, corpus):
+    with open_engine(tmp_path) as engine:
+        engine.index([corpus])
+        memo = str((corpus / "specs" / "memo.txt").resolve())
+        assert engine.search("supplier").hits
+        engine.ignore_file(memo)
+        assert engine.index().removed == 1
+        assert not engine.search("supplier").hits
+
+
+def test_status_lists_skipped_file_types_per_extension(tmp_path, corpus):
+    for name in ("a.dwg", "b.dwg", "c.DWG", "d.step", "README"):
+        (corpus / name).write_bytes(b"x")
+    (corpus / ".hidden.dwg").write_bytes(b"x")  # hidden files are not "skipped types"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "e.dwg").write_bytes(b"x")
+    with open_engine(tmp_path) as engine:
+        engine.index([corpus, other])
+        skipped = {s.extension: s for s in engine.status().skipped_types}
+        assert {k: s.count for k, s in skipped.items()} == {".dwg": 4, ".step": 1, "": 1}
+        assert engine.status().skipped_types[0].extension == ".dwg"  # most first
+        assert all(Path(p).suffix.lower() == ".dwg" for p in skipped[".dwg"].examples)
+        engine.retry_files([corpus / "specs" / "memo.txt"])  # a file root keeps the counts
+        assert engine.status().skipped_types[0].count == 4
+        engine.remove_folder(other)  # counts follow the library's folders
+        assert {s.extension: s.count for s in engine.status().skipped_types}[".dwg"] == 3

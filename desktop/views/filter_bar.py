@@ -6,9 +6,10 @@ import time
 from typing import Mapping, Sequence
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 
 from desktop.i18n import N_, tr
+from desktop.views.flow_layout import FlowLayout
 from engine.types import Hit
 
 DAY_S = 86400.0
@@ -30,14 +31,13 @@ class FilterBar(QWidget):
         super().__init__()
         self.label = QLabel()
         self.kind, self.folder, self.date = QComboBox(), QComboBox(), QComboBox()
-        self.folder.setMinimumContentsLength(18)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        self.folder.setMinimumContentsLength(12)
+        self.folder.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        layout = FlowLayout(self)  # wraps at large fonts
         layout.addWidget(self.label)
         for combo in (self.kind, self.folder, self.date):
             layout.addWidget(combo)
             combo.currentIndexChanged.connect(lambda _: self.changed.emit())
-        layout.addStretch(1)
         self.view_label, self.view = QLabel(), QComboBox()
         layout.addWidget(self.view_label)
         layout.addWidget(self.view)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QLabel, QSizePolicy
 
 MESSAGE_MAX_CHARS = 320  # longer messages are cut; the whole text is in the tooltip
@@ -58,9 +58,10 @@ class MessageLabel(QLabel):
     Long messages are cut at MESSAGE_MAX_CHARS with "…"; the full text is the tooltip and
     `full_text` (tests, copy to clipboard)."""
 
-    def __init__(self, text: str = "") -> None:
+    def __init__(self, text: str = "", max_lines: int = 0) -> None:
         super().__init__()
         self.full_text = ""
+        self.max_lines = max_lines  # > 0: at most this many lines (the rest is in the tooltip)
         self.setWordWrap(True)
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -71,7 +72,7 @@ class MessageLabel(QLabel):
     def set_message(self, text: str) -> None:
         self.full_text = text
         shown = text if len(text) <= MESSAGE_MAX_CHARS else text[:MESSAGE_MAX_CHARS - 1] + "…"
-        self.setToolTip(text if shown != text or len(text) > 80 else "")
+        self.setToolTip(text if shown != text or len(text) > 80 or self.max_lines else "")
         super().setText(breakable(shown))
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
@@ -79,3 +80,18 @@ class MessageLabel(QLabel):
 
     def text(self) -> str:  # noqa: D102 - what was set, without the inserted break points
         return self.full_text
+
+    def changeEvent(self, event) -> None:  # noqa: ANN001
+        super().changeEvent(event)
+        if self.max_lines and event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._cap()
+
+    def showEvent(self, event) -> None:  # noqa: ANN001
+        super().showEvent(event)
+        self._cap()
+
+    def _cap(self) -> None:
+        if self.max_lines:
+            self.setMaximumHeight(self.max_lines * self.fontMetrics().lineSpacing() + 2 * self.margin() + 14)
+            if self.full_text:
+                self.setToolTip(self.full_text)

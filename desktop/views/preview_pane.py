@@ -10,14 +10,15 @@ from typing import Optional, Sequence
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QStackedWidget,
+from PySide6.QtWidgets import (QComboBox, QLabel, QPushButton, QSplitter, QStackedWidget,
                                QTextBrowser, QToolButton, QVBoxLayout, QWidget)
 
 from desktop.engine_bridge import PREVIEW_MAX_PX, EngineBridge
 from desktop.errors import explain
 from desktop.i18n import tr
+from desktop.views.flow_layout import FlowLayout
 from desktop.views.formatting import MARK_STYLE
-from desktop.views.labels import MessageLabel
+from desktop.views.labels import ElidedLabel, MessageLabel
 from desktop.open_external import open_at_page, show_in_folder
 from desktop.workers import TaskRunner
 from engine.types import Box, Hit
@@ -93,9 +94,9 @@ class PreviewPane(QWidget):
         self._query_boxes: tuple[Box, ...] = ()
         self._gen = 0  # of the hit shown: late pages of an earlier hit are dropped
         self._query_gen = 0  # of the query shown
-        self.title = MessageLabel()
+        self.title = ElidedLabel(mode=Qt.TextElideMode.ElideMiddle)  # one line; whole in the tooltip
         self.title.setObjectName("PreviewTitle")
-        self.why = MessageLabel()
+        self.why = MessageLabel(max_lines=2)
         self.why.setObjectName("PreviewWhy")
         self.query_caption, self.hit_caption = QLabel(), QLabel()
         self.query_view, self.hit_view = PageView(), PageView()
@@ -104,6 +105,7 @@ class PreviewPane(QWidget):
         self.pin_button.setCheckable(True)
         self.pin_button.clicked.connect(lambda: self.hit and self.pin_toggled.emit(self.hit))
         self.page_combo = QComboBox()
+        self.page_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.page_combo.setVisible(False)
         self.page_combo.activated.connect(lambda i: self.show_page(self.page_combo.itemData(i)))
         self.page = 1  # the page on screen
@@ -144,30 +146,24 @@ class PreviewPane(QWidget):
         pages.setSizes([400, 400])
         self.pages = pages
 
-        actions = QHBoxLayout()
-        for widget in (self.open_button, self.folder_button, self.more_button, self.pin_button):
-            actions.addWidget(widget)
-        actions.addStretch(1)
         self.prev_region, self.next_region = QToolButton(), QToolButton()
         self.prev_region.setText("◀")
         self.next_region.setText("▶")
         self.region_label = QLabel()
         self.prev_region.clicked.connect(lambda: self.step_region(-1))
         self.next_region.clicked.connect(lambda: self.step_region(+1))
-        view_tools = QHBoxLayout()
-        view_tools.addWidget(self.page_combo)
-        for widget in (self.prev_region, self.region_label, self.next_region):
-            view_tools.addWidget(widget)
-        view_tools.addStretch(1)
-        for widget in (self.heatmap_button, self.zoom_out, self.zoom_fit, self.zoom_in):
-            view_tools.addWidget(widget)
+        tools_row = QWidget()  # actions and view tools in one flow: wraps when the preview is narrow
+        tools = FlowLayout(tools_row)
+        for widget in (self.open_button, self.folder_button, self.more_button, self.pin_button,
+                       self.page_combo, self.prev_region, self.region_label, self.next_region,
+                       self.heatmap_button, self.zoom_out, self.zoom_fit, self.zoom_in):
+            tools.addWidget(widget)
         self._show_regions()
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.why)
-        layout.addLayout(view_tools)
+        layout.addWidget(tools_row)
         layout.addWidget(pages, 1)
-        layout.addLayout(actions)
         self.query_box.setVisible(False)
         self._set_actions_enabled(False)
         self.retranslate()
@@ -187,6 +183,9 @@ class PreviewPane(QWidget):
         self.zoom_in.setToolTip(tr("Zoom in (Ctrl+wheel)"))
         self.zoom_out.setToolTip(tr("Zoom out"))
         self.zoom_fit.setToolTip(tr("Fit page"))
+        self.prev_region.setToolTip(tr("Previous matched region (Shift+F3)"))
+        self.next_region.setToolTip(tr("Next matched region (F3)"))
+        self._show_regions()
         if self.hit is None:
             self.title.setText(tr("Select a result to see the page and why it matched."))
             self.why.setText("")
@@ -266,7 +265,7 @@ class PreviewPane(QWidget):
 
     # hit side ---------------------------------------------------------------------------------
     def show_hit(self, hit: Hit) -> None:
-        self.hit = hit
+        self.hit, self.page = hit, hit.page
         self._describe(hit)
         self._fill_pages(hit)
         self._set_actions_enabled(True)

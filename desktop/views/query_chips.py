@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPixmap
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QListView, QListWidget,
                                QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QListView, QListW
 from desktop.i18n import tr
 from desktop.views.labels import ElidedLabel
 
-QUERY_THUMB = QSize(72, 52)
+QUERY_THUMB = QSize(56, 40)
 ON, OFF = "on", "off"
 
 
@@ -79,14 +79,12 @@ class QueryChipsView(QWidget):
         """A new query: its read terms, all switched on, nothing added."""
         self._added = []
         self.name.setText(name)
-        self.thumb.clear()
         self._fill(terms, set())
 
     def restore(self, name: str, terms: Sequence[str], left_out: Sequence[str], added: Sequence[str]) -> None:
         """An earlier query from the history, with the corrections it had."""
         self._added = list(added)
         self.name.setText(name)
-        self.thumb.clear()
         self._fill(list(dict.fromkeys([t for t in terms if t not in self._added] + list(left_out))),
                    set(left_out))
 
@@ -167,15 +165,23 @@ class QueryChipsView(QWidget):
             self.changed.emit(self.left_out(), self.added())
 
     def _fit_height(self) -> None:
-        """As tall as its chips need (wrapped), at most four rows."""
+        """As tall as its chips need (wrapped), at most two rows (then it scrolls): the results
+        below matter more."""
         self.chips.doItemsLayout()
         rows_px = self.chips.contentsSize().height() if self.chips.count() else 0
-        line = self.chips.fontMetrics().height() + 14
-        self.chips.setFixedHeight(max(line, min(rows_px + 6, 4 * line)))
+        line = (self.chips.sizeHintForRow(0) if self.chips.count() else self.chips.fontMetrics().height()) \
+            + 2 * self.chips.spacing()
+        frame = 2 * self.chips.frameWidth()
+        self.chips.setFixedHeight(min(rows_px, 2 * line) + frame + 2)
 
     def resizeEvent(self, event) -> None:  # noqa: ANN001
         super().resizeEvent(event)
         self._fit_height()
+
+    def changeEvent(self, event) -> None:  # noqa: ANN001
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):  # font size, touch mode
+            self._fit_height()
 
     def retranslate(self) -> None:
         self.caption.setText(tr("Read from your drawing — click a word to leave it out"))

@@ -17,8 +17,9 @@ from engine.types import Hit
 
 THUMB = QSize(112, 80)
 COMPACT_THUMB = QSize(56, 40)
-GRID_THUMB = QSize(150, 106)
+GRID_THUMB = QSize(124, 88)
 VIEW_MODES = ("detailed", "compact", "grid")
+NARROW_ROW_PX = 560  # below this width a detailed row shows no score bars beside its text
 FIRST_ROWS = 2  # built at once (both lists fill in the same turn); the rest follow at once
 ROWS_PER_TURN = 2  # then a few per event-loop turn (a row takes ~5 ms)
 BAR_COLORS = {"confidence": "#d62728", "lexical": "#1f77b4", "semantic": "#9467bd",
@@ -110,6 +111,7 @@ class ResultRowView(QFrame):
         self.snippet = QLabel(snippet_html(hit.snippet))
         self.snippet.setTextFormat(Qt.TextFormat.RichText)
         self.snippet.setWordWrap(True)
+        self.snippet.setObjectName("ResultSnippet")
         self.up = self._vote_button("thumb_up", +1)
         self.down = self._vote_button("thumb_down", -1)
         self.bars = ScoreBarsView(hit)
@@ -140,6 +142,29 @@ class ResultRowView(QFrame):
             self.setToolTip(hit_tooltip(hit))
         self.retranslate()
 
+    def fit(self, width: int, max_height: int) -> None:
+        """Fit the row into `width` x `max_height` (the list's viewport): a narrow row (narrow
+        list, large fonts) drops the bars beside the text (the match goes into the meta line,
+        the bars into the tooltip); the snippet keeps as many lines as the height allows, up
+        to three, and the path goes last, so that a row is never taller than its list."""
+        side = self.bars.minimumHeight() + self.up.sizeHint().height() + 16  # fixed height: no hint
+        narrow = self.compact or width < NARROW_ROW_PX or max_height < side
+        if not self.compact:
+            self.bars.setVisible(not narrow)
+            self.setToolTip(hit_tooltip(self.hit) if narrow else "")
+            if narrow != getattr(self, "_narrow", None):
+                self._narrow = narrow
+                self.retranslate()
+            line = self.snippet.fontMetrics().lineSpacing()
+            margins = self.layout().contentsMargins()
+            fixed = sum(w.sizeHint().height() + 2 for w in (self.title, self.meta)) + margins.top() + margins.bottom()
+            if not narrow:
+                fixed = max(fixed, self.bars.height() + self.up.sizeHint().height() + 8)
+            lines = max(0, min(3, (max_height - fixed - self.path.sizeHint().height()) // line))
+            self.path.setVisible(lines > 0 or max_height - fixed >= self.path.sizeHint().height())
+            self.snippet.setVisible(lines > 0)
+            self.snippet.setMaximumHeight(lines * line + 4)
+
     def _vote_button(self, name: str, vote: int) -> QToolButton:
         button = QToolButton()
         button.setIcon(icon(name))
@@ -161,7 +186,7 @@ class ResultRowView(QFrame):
         shared = ex.shared_identifiers or ex.shared_terms[:5]
         if shared:
             meta += " · " + ", ".join(shared)
-        if self.compact and self.hit.scores.confidence > 0:
+        if (self.compact or getattr(self, "_narrow", False)) and self.hit.scores.confidence > 0:
             meta = tr("Match {score:.0%}", score=self.hit.scores.confidence) + " · " + meta
         self.meta.set_full_text(meta)
         self.up.setToolTip(tr("Good result (+)"))
@@ -268,7 +293,7 @@ class ResultListView(QListWidget):
             self.thumbnail_needed.emit(hit.doc_id, hit.page)
         self._fit_rows(start)
         if end < len(self._hits):
-            QTimer.singleShot(0, lambda: self._add_rows(batch))
+            QTimer.singleShot(0, self, lambda: self._add_rows(batch))  # dropped if the list goes
         else:
             self.filled.emit()
 
@@ -348,14 +373,24 @@ class ResultListView(QListWidget):
         super().resizeEvent(event)
         self._fit_rows()
 
+    def changeEvent(self, event) -> None:  # noqa: ANN001
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):  # font size, touch mode
+            QTimer.singleShot(0, self, self._fit_rows)
+
     def _fit_rows(self, start: int = 0) -> None:
-        """Rows as wide as the list; their height follows the wrapped snippet."""
-        width = max(300, self.viewport().width() - 6)
+        """Rows as wide as the list; their height follows the wrapped snippet, at most three
+        lines of it, so that a row is never taller than its list (large fonts, narrow lists)."""
+        width = max(240, self.viewport().width() - 6)
         if self.count() != len(self._rows) or self.mode == "grid":  # being added, or tiles
             return
+        max_height = max(self.viewport().height() - 2 * self.spacing() - 2, 48)
         for i in range(start, len(self._rows)):
             row = self._rows[i]
+            row.fit(width, max_height)
             row.setFixedWidth(width)
             height = row.layout().heightForWidth(width) if row.layout().hasHeightForWidth() else -1
             height = max(height, row.sizeHint().height(), row.thumb_size.height() + (8 if row.compact else 24))
+            height = min(height, max(max_height, row.thumb_size.height() + 8))
             self.item(i).setSizeHint(QSize(width, height))
+            row.setFixedHeight(height)

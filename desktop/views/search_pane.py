@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLineEdit, QMenu, QPushButton,
+from PySide6.QtWidgets import (QApplication, QFileDialog, QLineEdit, QMenu, QPushButton,
                                QSplitter, QToolButton, QVBoxLayout, QWidget)
 
 from desktop.engine_bridge import EngineBridge, qimage_to_pil
@@ -17,6 +17,7 @@ from desktop.errors import explain
 from desktop.i18n import tr
 from desktop.views.drop_zone import DROPPABLE, DropZoneView
 from desktop.views.filter_bar import FilterBar
+from desktop.views.flow_layout import FlowLayout
 from desktop.views.history import HistoryEntry, Pins, SearchHistory
 from desktop.views.preview_pane import PreviewPane
 from desktop.views.query_chips import QueryChipsView
@@ -86,19 +87,24 @@ class SearchPane(QWidget):
         self.first_title, self.second_title = self.results.first_title, self.results.second_title
         self.preview = PreviewPane(bridge, runner)
 
-        search_row = QHBoxLayout()  # above the drop zone: it stays put when the zone shrinks
-        search_row.addWidget(self.back_button)
-        search_row.addWidget(self.forward_button)
-        search_row.addWidget(self.search_box, 1)
+        search_row = QWidget()  # above the drop zone: it stays put when the zone shrinks
+        flow = FlowLayout(search_row)  # wraps at large fonts instead of widening the window
+        flow.addWidget(self.back_button)
+        flow.addWidget(self.forward_button)
+        flow.addWidget(self.search_box, stretch=1)
         for button in (self.search_button, self.open_button, self.paste_button, self.recent_button,
                        self.pinned_button):
-            search_row.addWidget(button)
+            flow.addWidget(button)
+        self.search_box.setMinimumWidth(260)
         self.results_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.results_splitter.addWidget(self.results)
         self.results_splitter.addWidget(self.preview)
         self.results_splitter.setSizes([640, 480])
+        self.results_splitter.setStretchFactor(0, 3)  # the lists keep more of a widening window
+        self.results_splitter.setStretchFactor(1, 2)
+        self.results_splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
-        layout.addLayout(search_row)
+        layout.addWidget(search_row)
         layout.addWidget(self.drop_zone)
         layout.addWidget(self.filters)
         layout.addWidget(self.status)
@@ -225,6 +231,7 @@ class SearchPane(QWidget):
             self.preview.clear_hit()
         else:
             self._query_thumb = None
+            self.chips.thumb.clear()
             self.preview.clear()
             self.chips.setVisible(False)
             if is_file:
@@ -344,7 +351,7 @@ class SearchPane(QWidget):
     def _finish(self, count: int, note: str = "") -> None:
         self.last_elapsed_s = time.perf_counter() - self._t0
         self.status.set_busy(False)
-        self.drop_zone.set_compact(True)
+        self.drop_zone.setVisible(False)  # the results need the room; a drag shows it again
         self.results_splitter.setVisible(True)
         self._refill()
         self.results.share_space()
@@ -423,6 +430,7 @@ class SearchPane(QWidget):
             return
         gen = self._begin(entry.label, entry.label)
         self._restoring = True
+        self.chips.thumb.clear()
         try:
             self.preview.clear()
             if entry.kind == "keyword":
@@ -502,7 +510,19 @@ class SearchPane(QWidget):
 
     # drops anywhere on the pane ------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: ANN001
+        """A drag over the results brings the drop zone back, as a strip, as the target."""
+        if self.results_splitter.isVisible():
+            self.drop_zone.set_compact(True)
+            self.drop_zone.setVisible(True)
         self.drop_zone.dragEnterEvent(event)
+
+    def dragLeaveEvent(self, event) -> None:  # noqa: ANN001
+        """Hide the strip again unless the drag went into it (the zone then holds "hover")."""
+        if self.results_splitter.isVisible():
+            QTimer.singleShot(250, self, lambda: self.drop_zone.property("hover")
+                              or self.drop_zone.setVisible(False))
 
     def dropEvent(self, event) -> None:  # noqa: ANN001
         self.drop_zone.dropEvent(event)
+        if self.results_splitter.isVisible():
+            self.drop_zone.setVisible(False)

@@ -51,7 +51,7 @@ class SettingsPane(QWidget):
                        "ui/font_pt": self.font_size, "ui/touch_mode": self.touch, "library/watch": self.watch,
                        "library/poll_minutes": self.poll}
         for widget in (self.threads, self.poll, self.font_size):
-            widget.setMaximumWidth(160)
+            widget.setMaximumWidth(240)  # room for the value between touch mode's side arrows
         for widget in (self.ocr, self.pack, self.language):
             widget.setMaximumWidth(420)
         for setting in SHOWN:

@@ -29,6 +29,7 @@ from engine.types import ExtractedDocument, FailedFile, IndexReport, PageContent
 log = logging.getLogger(__name__)
 
 SAVE_EVERY_S = 30.0
+TEXT_BATCH = 32  # chunks embedded between progress reports and cancel checks
 
 
 def file_sha1(path: Path) -> str:
@@ -85,7 +86,17 @@ class IndexingPipeline:
         cat = self.lib.catalog
         report(progress, Progress("scan", 0, None, "files", "looking for files"))
         rejected: list[tuple[str, str]] = []
-        found = walk_files(roots, self._suffixes, cancel, rejected)
+        by_path: dict[str, FileStamp] = {}
+        ignored = set(cat.ignored_paths())  # left out by the user: neither indexed nor failed
+        for root in roots:  # one walk per root: skipped types are remembered per folder
+            skipped: dict[str, list] = {}
+            by_path.update((f.path, f) for f in walk_files([root], self._suffixes, cancel,
+                                                            rejected, skipped)
+                           if f.path not in ignored)
+            if Path(root).is_dir():
+                cat.set_skipped_types(canonical(root), skipped)
+        found = [by_path[k] for k in sorted(by_path)]
+        rejected = [(p, why) for p, why in rejected if p not in ignored]
         plan = plan_scan(found, cat.document_stamps(), cat.failure_stamps(),
                          [canonical(r) for r in roots], retry_failed=retry_failed)
         counts = dict(added=0, updated=0, removed=0, failed=len(rejected), pages=0)
@@ -208,13 +219,15 @@ class IndexingPipeline:
         meter = RateMeter("embed", total, "items")
         done = 0
         last_save = time.perf_counter()
+        if total:  # the step starts now (loading the encoders may take a while)
+            report(progress, meter.progress(0, "understanding text"))
         if len(missing):
             rows = cat.chunks_by_ids(missing.tolist())
             docs = cat.documents_by_ids(r.doc_id for r in rows.values())
-            for start in range(0, len(missing), 128):
+            for start in range(0, len(missing), TEXT_BATCH):
                 if cancel is not None:
                     cancel.check()
-                batch = missing[start:start + 128].tolist()
+                batch = missing[start:start + TEXT_BATCH].tolist()
                 self._embed_chunks(batch, [embedding_text(docs[rows[c].doc_id].title, rows[c].text)
                                            for c in batch])
                 done += len(batch)

@@ -12,6 +12,7 @@ from typing import Iterable, Mapping
 from engine.progress import CancelToken
 
 IGNORE_MARKER = ".zumenignore"
+SKIPPED_EXAMPLES = 5  # example paths kept per skipped file type
 
 
 @dataclass(frozen=True)
@@ -46,14 +47,16 @@ def safe_path(path: Path | str) -> str:
 
 def walk_files(roots: Iterable[Path], suffixes: frozenset[str],
                cancel: CancelToken | None = None,
-               rejected: list[tuple[str, str]] | None = None) -> list[FileStamp]:
+               rejected: list[tuple[str, str]] | None = None,
+               skipped: dict[str, list] | None = None) -> list[FileStamp]:
     """All regular files under `roots` (files or folders) whose suffix is supported, sorted by
     path.
 
     Hidden files/folders (starting with '.'), Office lock files ('~$x.docx') and what a
     `.zumenignore` file excludes (see `read_ignore`) are skipped. Supported names that cannot be
     indexed are appended to `rejected` as (safe path, reason): pipes, devices and sockets (reading
-    one would wait forever) and names that are not valid UTF-8.
+    one would wait forever) and names that are not valid UTF-8. Visible files of other types are
+    counted in `skipped`: extension -> [count, a few example paths].
     """
     found: dict[str, FileStamp] = {}
     for root in roots:
@@ -67,7 +70,14 @@ def walk_files(roots: Iterable[Path], suffixes: frozenset[str],
         for p in candidates:
             if cancel is not None:
                 cancel.check()
-            if p.suffix.lower() not in suffixes or p.name.startswith(("~$", ".")):
+            if p.name.startswith(("~$", ".")):
+                continue
+            if p.suffix.lower() not in suffixes:
+                if skipped is not None:
+                    entry = skipped.setdefault(p.suffix.lower(), [0, []])
+                    entry[0] += 1
+                    if len(entry[1]) < SKIPPED_EXAMPLES:
+                        entry[1].append(safe_path(p))
                 continue
             try:
                 st = p.stat()

@@ -508,6 +508,33 @@ class Catalog:
         return tuple(FailedFile(p, r, a) for p, r, a in self.db.execute(
             "SELECT path, reason, at FROM failures ORDER BY path"))
 
+    # -- files left out: ignored by the user, types the scanner skipped ----------------------
+    def ignored_paths(self) -> tuple[str, ...]:
+        return tuple(json.loads(self.get_meta("ignored_paths", "[]") or "[]"))
+
+    def set_ignored(self, path: str, ignored: bool) -> None:
+        """Leave a file out of every later run (and the failed list), or take it back."""
+        with self.transaction() as tx:
+            row = tx.execute("SELECT value FROM meta WHERE key='ignored_paths'").fetchone()
+            paths = set(json.loads(row[0])) if row else set()
+            (paths.add if ignored else paths.discard)(path)
+            tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('ignored_paths', ?)",
+                       (json.dumps(sorted(paths), ensure_ascii=False),))
+            if ignored:
+                tx.execute("DELETE FROM failures WHERE path=?", (path,))
+
+    def skipped_types(self) -> dict[str, dict[str, list]]:
+        """Per scanned folder: extension -> [count, example paths] (see scanner.walk_files)."""
+        return json.loads(self.get_meta("skipped_types", "{}") or "{}")
+
+    def set_skipped_types(self, root: str, found: dict[str, list]) -> None:
+        with self.transaction() as tx:
+            row = tx.execute("SELECT value FROM meta WHERE key='skipped_types'").fetchone()
+            per_root = json.loads(row[0]) if row else {}
+            per_root[root] = found
+            tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('skipped_types', ?)",
+                       (json.dumps(per_root, ensure_ascii=False),))
+
     # -- feedback --------------------------------------------------------------------------
     def add_feedback(self, query: str, query_path: str | None, doc_path: str, page: int,
                      vote: int, pack_id: str | None) -> None:
