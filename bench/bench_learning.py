@@ -265,7 +265,7 @@ def bench_ultimaker(base_pack: Path, work: Path, epochs: int) -> dict:
     if not texts:
         return {"skipped": "no OCR backend"}
     images = [Image.open(p) for p, _, _, _ in test]
-    base, adapted = ModelPack.load(base_pack), ModelPack.load(Path(rep["pack_dir"]))
+    base, adapted = ModelPack.load(base_pack), ModelPack.load(Path(rep.pack_dir))
     drawing_texts = [pdf_text(data / d) for d in drawings]
     drawing_images = [Image.open(renders / (d.replace("/", "__") + ".png")) for d in drawings]
     return {"train_pairs": len(train), "test_queries": len(test), "bom_lines": len(bom), "drawings": len(drawings),
@@ -273,9 +273,9 @@ def bench_ultimaker(base_pack: Path, work: Path, epochs: int) -> dict:
                                      {i: {bom.index(it[2])} for i, it in enumerate(test)}, base, adapted),
             "-> drawings": _rankers(texts, images, drawing_texts, drawing_images,
                                     {i: {drawings.index(it[3])} for i, it in enumerate(test)}, base, adapted),
-            "adapt": {"wall_s": round(adapt_s, 1), "activate": rep["activate"], "path": rep["path"],
-                      "trained": rep["trained"], "timing": rep["timing"], "pairs": rep["pairs"],
-                      "paths": rep["paths"]}}
+            "adapt": {"wall_s": round(adapt_s, 1), "activate": rep.passed_gate, "path": rep.path,
+                      "trained": rep.trained, "timing": rep.timing, "pairs": rep.pairs,
+                      "paths": rep.paths}}
 
 
 ULTIMAKER_FAMILIES = (("iso 7380", "screw"), ("screw", "screw"), ("nut", "nut"), ("washer", "washer"),
@@ -334,10 +334,10 @@ def bench_ultimaker_similar(base_pack: Path, work: Path, epochs: int) -> dict:
     t = time.time()
     rep = adapt(None, work / "pairs_similar.csv", base_pack, work / "packs",
                 config=AdaptConfig(epochs=epochs, text=False))
-    after = ModelPack.load(Path(rep["pack_dir"])).image_encoder(threads=2).encode(images)
+    after = ModelPack.load(Path(rep.pack_dir)).image_encoder(threads=2).encode(images)
     out["adaptation (image -> image, train half)"] = {
         "train_queries": len(train), "held_out_queries": len(test), "wall_s": round(time.time() - t, 1),
-        "gate": {k: {kk: round(vv["map"], 4) for kk, vv in v.items()} for k, v in rep["paths"].items()},
+        "gate": {k: {kk: round(vv["map"], 4) for kk, vv in v.items()} for k, v in rep.paths.items()},
         "held-out half, pretrained tower": score(before, test),
         "held-out half, adapted tower": score(after, test),
         "held-out half, pixels 32x32 baseline": score(pixels, test)}
@@ -377,8 +377,8 @@ def bench_coco(base_pack: Path, work: Path, epochs: int) -> dict:
         k += len(by_image[n])
     return {"train_images": len(train), "test_images": len(test), "test_captions": len(texts),
             "before": _eval_image_text(base_pack, images, texts, qrels),
-            "after": _eval_image_text(Path(rep["pack_dir"]), images, texts, qrels),
-            "adapt": {"wall_s": round(adapt_s, 1), "activate": rep["activate"], "timing": rep["timing"]}}
+            "after": _eval_image_text(Path(rep.pack_dir), images, texts, qrels),
+            "adapt": {"wall_s": round(adapt_s, 1), "activate": rep.passed_gate, "timing": rep.timing}}
 
 
 def bench_adapt500(base_pack: Path, work: Path) -> dict:
@@ -399,10 +399,10 @@ def bench_adapt500(base_pack: Path, work: Path) -> dict:
             w.writerow([f"d{i}.pdf", spec_text(part, "en" if i % 2 else "ja")])
     t = time.time()
     rep = adapt(None, folder / "pairs.csv", base_pack, work / "packs")
-    return {"pairs": 500, "wall_s": round(time.time() - t, 1), "timing": rep["timing"], "path": rep["path"],
-            "protocol": rep["paths"]["text"]["protocol"] if "text" in rep["paths"] else None,
-            "before_map": round(rep["before"]["map"], 4), "after_map": round(rep["after"]["map"], 4),
-            "activate": rep["activate"]}
+    return {"pairs": 500, "wall_s": round(time.time() - t, 1), "timing": rep.timing, "path": rep.path,
+            "protocol": rep.paths["text"]["protocol"] if "text" in rep.paths else None,
+            "before_map": round(rep.before["map"], 4), "after_map": round(rep.after["map"], 4),
+            "activate": rep.passed_gate}
 
 
 def main() -> int:

@@ -410,7 +410,7 @@ def print_summary(r: dict) -> None:
     print(common.format_table(rows, ["what", "pages", "chunks", "rate", "peak"],
                               ["what", "pages", "chunks", "pages/s", "peak MB"]))
     rows = []
-    for scale, s in r["scales"].items():
+    for s in r["scales"].values():
         q, a = s["queries"], s["ann"]
         rows.append({"chunks": q["chunks"], "kw_p50": q["keyword"]["p50_ms"], "kw_p95": q["keyword"]["p95_ms"],
                      "dr_p50": q["drawing"].get("p50_ms"), "dr_p95": q["drawing"].get("p95_ms"),

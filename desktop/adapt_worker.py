@@ -1,9 +1,10 @@
 """Model adaptation in a separate process (`python -m engine.cli adapt … --json`).
 
 Training is heavy (torch); running it in its own process keeps the window responsive and lets
-Cancel stop it for sure. Protocol expected from the CLI: one JSON object per stdout line;
-progress lines look like {"stage": "train", "done": 3, "total": 10, ...} (engine.progress.Progress
-fields) and the last line is the result ({"pack": ..., "metrics": {...}, ...}).
+Cancel stop it for sure. Protocol of `zumen adapt --json` (engine/cli.py): one JSON object per
+stdout line; progress lines are engine.progress.Progress fields ({"stage": "train", "done": 3,
+"total": 10, ...}) and the last line is the engine.types.AdaptReport, read back with
+AdaptReport.from_json.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from typing import Optional
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
 from engine.progress import Progress
+from engine.types import AdaptReport
 
 PROGRESS_FIELDS = ("stage", "done", "total", "unit", "message", "rate", "eta_s")
 
 
 class AdaptationWorker(QObject):
     progress = Signal(object)  # Progress
-    finished = Signal(dict)  # the CLI's final JSON object
+    finished = Signal(object)  # AdaptReport
     failed = Signal(str)
 
     def __init__(self, python: str = sys.executable) -> None:
@@ -90,7 +92,12 @@ class AdaptationWorker(QObject):
         if self._cancelled:
             self.failed.emit("cancelled")
         elif code == 0 and self._result is not None:
-            self.finished.emit(self._result)
+            try:
+                report = AdaptReport.from_json(self._result)
+            except TypeError as exc:  # not the report this version of the CLI writes
+                self.failed.emit(f"unexpected result from the adaptation process ({exc})")
+            else:
+                self.finished.emit(report)
         else:
             err = bytes(process.readAllStandardError()).decode("utf-8", "replace").strip()
             self.failed.emit(err.splitlines()[-1] if err else f"exit code {code}")

@@ -18,6 +18,7 @@ from desktop.settings import AppSettings
 from desktop.style import apply_appearance
 from desktop.workers import TaskRunner
 from engine.config import SAMPLE_LIBRARY, default_library_path
+from engine.logs import configure_logging
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,6 +76,7 @@ def build_window(args: argparse.Namespace, app: QApplication, settings: AppSetti
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv if argv is not None else sys.argv[1:])
+    configure_logging()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     guard_none_refcount()
     app.setApplicationName("Zumen")

@@ -9,51 +9,23 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Optional, Protocol, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 from PIL import Image
 from PySide6.QtGui import QImage
 
+from engine.api import EngineProtocol  # the contract; Engine itself is imported in open_engine
 from engine.errors import Cancelled
+from engine.evaluate.pairs import PAIRS_FILE_SUFFIXES
 from engine.progress import CancelToken, ProgressCallback
 from engine.types import (FileQueryResults, Hit, IndexReport, LibraryStatus, PackInfo,
                           SearchResults, Word)
 
 
-class EngineLike(Protocol):
-    """The part of engine.api.Engine the desktop uses (docs/ARCHITECTURE.md)."""
-
-    def add_folder(self, path: Path) -> Any: ...
-    def remove_folder(self, path: Path) -> Any: ...
-    def folders(self) -> tuple[str, ...]: ...
-    def index(self, paths: Sequence[Path] | None = None, *, progress: ProgressCallback | None = None,
-              cancel: CancelToken | None = None) -> IndexReport: ...
-    def search(self, text: str, *, limit: int = 20, kinds: set | None = None) -> SearchResults: ...
-    def search_file(self, path: Path, *, limit: int = 20, progress: ProgressCallback | None = None,
-                    cancel: CancelToken | None = None, drop_terms: Sequence[str] = (),
-                    add_terms: Sequence[str] = ()) -> FileQueryResults: ...
-    def search_image(self, image: Image.Image, *, limit: int = 20, progress: ProgressCallback | None = None,
-                     cancel: CancelToken | None = None, drop_terms: Sequence[str] = (),
-                     add_terms: Sequence[str] = ()) -> FileQueryResults: ...
-    def similar(self, path_or_doc_id: Any, page: int = 1, *, limit: int = 20) -> SearchResults: ...
-    def status(self) -> LibraryStatus: ...
-    def retry_files(self, paths: Sequence[Path], *, progress: ProgressCallback | None = None,
-                    cancel: CancelToken | None = None) -> IndexReport: ...
-    def ignore_file(self, path: Path, ignored: bool = True) -> None: ...
-    def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100, *,
-                    max_px: int | None = None) -> Image.Image: ...
-    def thumbnail(self, doc_id: int, page: int) -> Path: ...
-    def page_words(self, doc_id: int, page: int) -> tuple[Word, ...]: ...
-    def page_text(self, doc_id: int, page: int) -> str: ...
-    def visual_heatmap(self, query_path: Any, hit: Hit) -> Any: ...
-    def record_feedback(self, query: str, hit: Hit, vote: int) -> None: ...
-    def feedback(self) -> list[dict]: ...
-    def packs(self) -> list[PackInfo]: ...
-    def activate_pack(self, pack_id: str) -> Any: ...
-    def rollback_pack(self) -> Any: ...
-    def close(self) -> None: ...
-
+ADAPT_UNCHECKED = "unchecked"
+ADAPT_NEEDS_TORCH = "torch"
+PAIRS_FILE_FILTER = "CSV ({})".format(" ".join(f"*{s}" for s in PAIRS_FILE_SUFFIXES))  # what the reader reads
 
 PREVIEW_MAX_PX = 2000  # longer side of a page picture for the preview (an A1 sheet at ~60 dpi)
 
@@ -73,16 +45,16 @@ class EngineBridge:
     calls made before then wait for it in their worker thread.
     """
 
-    def __init__(self, engine: Optional[EngineLike] = None) -> None:
-        self._engine: Optional[EngineLike] = None
+    def __init__(self, engine: Optional[EngineProtocol] = None) -> None:
+        self._engine: Optional[EngineProtocol] = None
         self._error: Optional[BaseException] = None
         self._ready = threading.Event()
         self._write_lock = threading.Lock()
-        self._adapt_cli = False
+        self._adapt_missing: Optional[str] = ADAPT_UNCHECKED
         if engine is not None:
             self.attach(engine)
 
-    def attach(self, engine: EngineLike) -> None:
+    def attach(self, engine: EngineProtocol) -> None:
         self._engine = engine
         self._ready.set()
 
@@ -94,14 +66,14 @@ class EngineBridge:
         return self._engine is not None
 
     @property
-    def engine(self) -> EngineLike:
+    def engine(self) -> EngineProtocol:
         self._ready.wait()
         if self._engine is None:
             raise self._error or RuntimeError("engine not opened")
         return self._engine
 
     def open_engine(self, library: Optional[Path] = None, pack: Optional[Path] = None,
-                    threads: int = 0) -> EngineLike:
+                    threads: int = 0) -> EngineProtocol:
         """Open engine.api.Engine and attach it (blocking: run in a worker)."""
         try:
             from engine.api import Engine  # the only import of the facade in desktop/
@@ -116,23 +88,19 @@ class EngineBridge:
     # capabilities ---------------------------------------------------------------------------
     def can_adapt(self) -> bool:
         """Whether the adaptation wizard can run (cached; never blocks the GUI)."""
-        if self._engine is not None and callable(getattr(self._engine, "adapt", None)):
-            return True
-        return self._adapt_cli
+        return self._adapt_missing is None
+
+    def adaptation_missing(self) -> Optional[str]:
+        """None when adaptation can run; ADAPT_NEEDS_TORCH when the training extra is missing;
+        ADAPT_UNCHECKED before `detect_adaptation` ran (an engine that was not opened here)."""
+        return self._adapt_missing
 
     def detect_adaptation(self) -> bool:
-        """Look (once, in a worker) for `zumen adapt` in the CLI and for torch, which it needs."""
-        import argparse
+        """Look (once, in a worker) for torch: `zumen adapt`, run in its own process, needs it."""
         import importlib.util
-        try:
-            if importlib.util.find_spec("torch") is None:
-                return False
-            from engine.cli import build_parser
-            commands = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
-            self._adapt_cli = any("adapt" in a.choices for a in commands)
-        except Exception:  # noqa: BLE001 - a missing or broken CLI just means "not available"
-            self._adapt_cli = False
-        return self._adapt_cli
+
+        self._adapt_missing = None if importlib.util.find_spec("torch") is not None else ADAPT_NEEDS_TORCH
+        return self.can_adapt()
 
     # search -------------------------------------------------------------------------------
     def search(self, text: str, limit: int = 30, kinds: set | None = None) -> SearchResults:
@@ -153,12 +121,10 @@ class EngineBridge:
 
     def warm_up(self) -> None:
         """Load the query models now (in a worker, at start) so the first drop does not wait."""
-        warm = getattr(self.engine, "warm_up", None)
-        if warm is not None:
-            warm()
+        self.engine.warm_up()
 
-    def similar(self, hit: Hit, limit: int = 30) -> SearchResults | FileQueryResults:
-        """"More like this": SearchResults (contract) or FileQueryResults (two lists)."""
+    def similar(self, hit: Hit, limit: int = 30) -> FileQueryResults:
+        """"More like this": related documents and similar drawings."""
         return self.engine.similar(hit.doc_id, hit.page, limit=limit)
 
     # pages ------------------------------------------------------------------------------------
@@ -182,24 +148,12 @@ class EngineBridge:
 
     def heatmap(self, query_path: Any, hit: Hit) -> Optional[np.ndarray]:
         """(h, w) float array in 0..1, or None when the pack has no patch output."""
-        fn = getattr(self.engine, "visual_heatmap", None)
-        if fn is None:
-            return None
-        try:
-            result = fn(query_path, hit)
-        except NotImplementedError:
-            return None
+        result = self.engine.visual_heatmap(query_path, hit)
         return None if result is None else np.asarray(result, dtype=np.float32)
 
     # feedback --------------------------------------------------------------------------------
     def record_feedback(self, query: str, hit: Hit, vote: int, query_path: Optional[str] = None) -> None:
-        if query_path is not None:
-            try:
-                self.engine.record_feedback(query, hit, vote, query_path=query_path)
-                return
-            except TypeError:  # a facade without query_path
-                pass
-        self.engine.record_feedback(query, hit, vote)
+        self.engine.record_feedback(query, hit, vote, query_path=query_path)
 
     def feedback(self) -> list[dict]:
         return list(self.engine.feedback())
@@ -251,21 +205,15 @@ class EngineBridge:
                       cancel: CancelToken | None = None) -> None:
         """Switching packs re-embeds the library: long, with progress where the engine reports it."""
         with self._write_lock:
-            try:
-                self.engine.activate_pack(pack_id, progress=progress, cancel=cancel)
-            except TypeError:
-                self.engine.activate_pack(pack_id)
+            self.engine.activate_pack(pack_id, progress=progress, cancel=cancel)
 
     def rollback_pack(self, progress: ProgressCallback | None = None) -> None:
         with self._write_lock:
-            try:
-                self.engine.rollback_pack(progress=progress)
-            except TypeError:
-                self.engine.rollback_pack()
+            self.engine.rollback_pack(progress=progress)
 
     def pack_error(self) -> Optional[str]:
         """Why the library's pack failed to load (engine.api.Engine.pack_error), if it did."""
-        return getattr(self.engine, "pack_error", None)
+        return self.engine.pack_error
 
     def close(self) -> None:
         if self._engine is not None:

@@ -1,6 +1,8 @@
-"""A deterministic fake of engine.api.Engine for UI tests and demos (no files, no models).
+"""Test double: a deterministic fake of engine.api.Engine for UI tests and `--fake` demos
+(no files, no models). Not used by the app on a real library.
 
-It returns the real engine.types dataclasses, reports progress and honours cancel tokens.
+It implements engine.api.EngineProtocol with the same signatures (tests/test_contract.py checks
+them), returns the real engine.types dataclasses, reports progress and honours cancel tokens.
 `delay_s` makes every call slow, to prove the window keeps painting while work runs.
 """
 
@@ -13,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Collection, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -114,8 +116,13 @@ class FakeEngine:
                                summary=f"shares {', '.join(shared) or 'layout'}"), rank=rank,
                    other_pages=(2, 3) if doc.kind == "document" else ())
 
+    @property
+    def pack_error(self) -> str | None:
+        return None
+
     # search -----------------------------------------------------------------------------------
-    def search(self, text: str, *, limit: int = 20, kinds: set | None = None) -> SearchResults:
+    def search(self, text: str, *, limit: int = 20, kinds: Collection[str] | None = None,
+               evidence: Collection[str] | None = None) -> SearchResults:
         self._wait("search")
         terms = tuple(t for t in text.split() if t)
         if not terms:
@@ -139,9 +146,11 @@ class FakeEngine:
                                 SearchResults(query_path, "file", similar, 20.0, terms), words, 40.0,
                                 terms)
 
-    def search_file(self, path: Path, *, limit: int = 20, progress: ProgressCallback | None = None,
-                    cancel: CancelToken | None = None, drop_terms: Sequence[str] = (),
-                    add_terms: Sequence[str] = ()) -> FileQueryResults:
+    def search_file(self, path: Path | str, *, limit: int = 20,
+                    evidence: Collection[str] | None = None,
+                    progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None, show_weak: bool = False,
+                    drop_terms: Collection[str] = (), add_terms: Sequence[str] = ()) -> FileQueryResults:
         self._wait("search_file")
         self.corrections.append((tuple(drop_terms), tuple(add_terms)))
         if progress:
@@ -150,9 +159,10 @@ class FakeEngine:
             cancel.check()
         return self._file_results(str(path), drop_terms, add_terms)
 
-    def search_image(self, image: Image.Image, *, limit: int = 20, progress: ProgressCallback | None = None,
-                     cancel: CancelToken | None = None, drop_terms: Sequence[str] = (),
-                     add_terms: Sequence[str] = ()) -> FileQueryResults:
+    def search_image(self, image: Image.Image, *, limit: int = 20,
+                     evidence: Collection[str] | None = None,
+                     progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                     drop_terms: Collection[str] = (), add_terms: Sequence[str] = ()) -> FileQueryResults:
         self._wait("search_image")
         self.corrections.append((tuple(drop_terms), tuple(add_terms)))
         if progress:
@@ -161,77 +171,88 @@ class FakeEngine:
             cancel.check()
         return self._file_results("clipboard.png", drop_terms, add_terms)
 
-    def similar(self, path_or_doc_id: Any, page: int = 1, *, limit: int = 20) -> SearchResults:
+    def warm_up(self) -> None:
+        """Nothing to load: the fake has no models."""
+
+    def similar(self, target: Path | str | int, page: int = 1, *, limit: int = 20,
+                evidence: Collection[str] | None = None) -> FileQueryResults:
         self._wait("similar")
-        docs = [d for d in FAKE_DOCS if d.doc_id != path_or_doc_id]
-        hits = tuple(self._hit(d, i + 1, ("S45C",), visual=0.5) for i, d in enumerate(docs))
-        return SearchResults(f"doc:{path_or_doc_id}", "similar", hits, 8.0, ())
+        docs = [d for d in FAKE_DOCS if d.doc_id != target]
+        hits = {kind: tuple(self._hit(d, i + 1, ("S45C",), visual=0.5)
+                            for i, d in enumerate(d for d in docs if d.kind == kind)) for kind in ("document", "drawing")}
+        query = f"doc:{target}"
+        return FileQueryResults(query, "", (), "text-layer", SearchResults(query, "file", hits["document"], 8.0, ()),
+                                SearchResults(query, "file", hits["drawing"], 8.0, ()), (), 8.0)
 
     # pages ------------------------------------------------------------------------------------
-    def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100, *,
+    def render_page(self, target: Path | str | int, page: int = 1, dpi: int = 100, *,
                     max_px: int | None = None) -> Image.Image:
         """A drawn sheet of `page_size` pixels (`max_px` is ignored, like a careless engine)."""
         self._wait("render_page")
-        return self._sheet(doc_id_or_path, self.page_size)
+        return self._sheet(target, self.page_size)
 
     @staticmethod
-    def _sheet(doc_id_or_path: Any, size: tuple[int, int]) -> Image.Image:
+    def _sheet(target: Path | str | int, size: tuple[int, int]) -> Image.Image:
         img = Image.new("RGB", size, "white")
         draw = ImageDraw.Draw(img)
         w, h = size
         draw.rectangle((10, 10, w - 10, h - 10), outline="black", width=3)
         draw.rectangle((int(w * 0.66), int(h * 0.78), w - 10, h - 10), outline="black", width=2)
-        seed = hash(str(doc_id_or_path)) % 7
+        seed = hash(str(target)) % 7
         draw.ellipse((150 + seed * 10, 150, 350, 350), outline="black", width=3)
         draw.line((100, 250, 400 + seed * 20, 250), fill="black", width=1)
-        draw.text((int(w * 0.7), int(h * 0.83)), f"DOC {doc_id_or_path}", fill="black")
+        draw.text((int(w * 0.7), int(h * 0.83)), f"DOC {target}", fill="black")
         return img
 
-    def thumbnail(self, doc_id: int, page: int) -> Path:
-        path = self._thumbs / f"{doc_id}-{page}.png"
+    def thumbnail(self, target: Path | str | int, page: int = 1) -> Path:
+        path = self._thumbs / f"{target}-{page}.png"
         if not path.exists():
-            self._sheet(doc_id, PAGE_SIZE).resize((160, 113)).save(path)
+            self._sheet(target, PAGE_SIZE).resize((160, 113)).save(path)
         return path
 
-    def page_words(self, doc_id: int, page: int) -> tuple[Word, ...]:
+    def page_words(self, target: Path | str | int, page: int = 1) -> tuple[Word, ...]:
         return (Word("S45C", Box(0.2, 0.3, 0.3, 0.35)), Word("unrelated", Box(0.5, 0.5, 0.6, 0.55)),
                 Word("1258-B2P", Box(0.70, 0.82, 0.95, 0.90)))
 
-    def page_text(self, doc_id: int, page: int) -> str:
-        doc = next((d for d in FAKE_DOCS if d.doc_id == doc_id), None)
+    def page_text(self, target: Path | str | int, page: int = 1) -> str:
+        doc = next((d for d in FAKE_DOCS if d.doc_id == target), None)
         if doc is None:
             return ""
         if doc.path.endswith(".xlsx"):  # one row per page, as engine.extract.text writes it
             return f"Step: {page * 10} | Operation: {doc.text.split(': ')[-1]} | Part: 1258-B2P"
         return doc.text
 
-    def visual_heatmap(self, query_path: Any, hit: Hit) -> np.ndarray | None:
+    def visual_heatmap(self, query_path: Path | str, hit: Hit) -> np.ndarray | None:
         if not self.with_heatmap:
             return None
         yy, xx = np.mgrid[0:12, 0:16]
         return np.exp(-((xx - 5) ** 2 + (yy - 6) ** 2) / 10.0).astype(np.float32)  # (12, 16)
 
     # feedback ---------------------------------------------------------------------------------
-    def record_feedback(self, query: str, hit: Hit, vote: int) -> None:
+    def record_feedback(self, query: str, hit: Hit, vote: int, *, query_path: str | None = None) -> None:
         self._wait("record_feedback")
         with self._lock:
-            self.feedback_log.append({"query": query, "doc_id": hit.doc_id, "page": hit.page, "vote": vote})
+            self.feedback_log.append({"query": query, "doc_id": hit.doc_id, "page": hit.page, "vote": vote,
+                                      "query_path": query_path})
 
     def feedback(self) -> list[dict]:
         return list(self.feedback_log)
 
     # library ----------------------------------------------------------------------------------
-    def add_folder(self, path: Path) -> None:
+    def add_folder(self, path: Path | str) -> str:
         self._folders.append(str(path))
+        return str(path)
 
-    def remove_folder(self, path: Path) -> None:
+    def remove_folder(self, path: Path | str) -> int:
         self._folders.remove(str(path))
+        return 0
 
     def folders(self) -> tuple[str, ...]:
         return tuple(self._folders)
 
-    def index(self, paths: Sequence[Path] | None = None, *, progress: ProgressCallback | None = None,
-              cancel: CancelToken | None = None) -> IndexReport:
+    def index(self, paths: Sequence[Path | str] | None = None, *,
+              progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+              retry_failed: bool = False) -> IndexReport:
         """The real engine's steps: scan, index (files; documents count up as they are read),
         embed (items), save."""
         self._wait("index")
@@ -252,7 +273,7 @@ class FakeEngine:
             progress(Progress("save", 0, 1, "steps"))
         return IndexReport(added=self.index_files, pages=self.index_files * 2, elapsed_s=0.1)
 
-    def retry_files(self, paths: Sequence[Path], *, progress: ProgressCallback | None = None,
+    def retry_files(self, paths: Sequence[Path | str], *, progress: ProgressCallback | None = None,
                     cancel: CancelToken | None = None) -> IndexReport:
         """A retried file is still broken unless its name says "fixed"."""
         self._wait("retry_files")
@@ -261,7 +282,7 @@ class FakeEngine:
         self.failed = [f for f in self.failed if f not in fixed]
         return IndexReport(added=len(fixed), failed=len(names) - len(fixed), elapsed_s=0.1)
 
-    def ignore_file(self, path: Path, ignored: bool = True) -> None:
+    def ignore_file(self, path: Path | str, ignored: bool = True) -> None:
         self._wait("ignore_file")
         path = str(path)
         if ignored:
@@ -283,11 +304,17 @@ class FakeEngine:
                 PackInfo("site", "1.1.0", "/packs/site-1.1.0", 384, True, "2026-11-27",
                          {"recall@1": 0.74, "mrr": 0.80, "map": 0.69, "baseline": {"recall@1": 0.62}})]
 
-    def activate_pack(self, pack_id: str) -> None:
-        self._active = pack_id
+    def activate_pack(self, pack: str | Path, *, progress: ProgressCallback | None = None,
+                      cancel: CancelToken | None = None) -> PackInfo:
+        self._wait("activate_pack")
+        info = next(p for p in self.packs() if str(pack) in (p.pack_id, f"{p.name}-{p.version}", p.path))
+        self._active = info.pack_id
+        return info
 
-    def rollback_pack(self) -> None:
+    def rollback_pack(self, *, progress: ProgressCallback | None = None) -> PackInfo:
+        self._wait("rollback_pack")
         self._active = "default-1.0.0"
+        return self.packs()[0]
 
     def close(self) -> None:
         pass

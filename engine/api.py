@@ -10,9 +10,9 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Collection, Sequence
+from typing import Any, Collection, Protocol, Sequence
 
 import numpy as np
 from PIL import Image
@@ -22,16 +22,64 @@ from engine.errors import EngineError, LibraryError, QueryError
 from engine.files import readable
 from engine.indexing.pipeline import IndexingPipeline, file_sha1
 from engine.indexing.scanner import SKIPPED_EXAMPLES, canonical, file_key, is_under
-from engine.library import _AUTO, Library
+from engine.library import AUTO, Library
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.analyze import normalize
 from engine.search.query import Searcher, edit_query_text, mean_vector, read_terms
-from engine.types import (FileQueryResults, Hit, IndexReport, LibraryStatus, PackInfo,
-                          SearchResults, SkippedType, Word)
+from engine.types import (AdaptReport, EvalReport, FileQueryResults, Hit, IndexReport, LibraryStatus,
+                          PackInfo, SearchResults, SkippedType, Word)
 
 log = logging.getLogger(__name__)
 
 QUERY_CACHE_SIZE = 8
+
+
+class EngineProtocol(Protocol):
+    """The calls a front end makes (the desktop app through desktop/engine_bridge.py).
+
+    `Engine` implements it, and so does the desktop's test double (desktop/testing.py);
+    tests/test_contract.py checks that all three signatures agree, parameter by parameter.
+    """
+
+    @property
+    def pack_error(self) -> str | None: ...
+    def add_folder(self, path: Path | str) -> str: ...
+    def remove_folder(self, path: Path | str) -> int: ...
+    def folders(self) -> tuple[str, ...]: ...
+    def index(self, paths: Sequence[Path | str] | None = None, *,
+              progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+              retry_failed: bool = False) -> IndexReport: ...
+    def retry_files(self, paths: Sequence[Path | str], *, progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> IndexReport: ...
+    def ignore_file(self, path: Path | str, ignored: bool = True) -> None: ...
+    def search(self, text: str, *, limit: int = 20, kinds: Collection[str] | None = None,
+               evidence: Collection[str] | None = None) -> SearchResults: ...
+    def search_file(self, path: Path | str, *, limit: int = 20,
+                    evidence: Collection[str] | None = None,
+                    progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None, show_weak: bool = False,
+                    drop_terms: Collection[str] = (), add_terms: Sequence[str] = ()) -> FileQueryResults: ...
+    def search_image(self, image: Image.Image, *, limit: int = 20,
+                     evidence: Collection[str] | None = None,
+                     progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                     drop_terms: Collection[str] = (), add_terms: Sequence[str] = ()) -> FileQueryResults: ...
+    def warm_up(self) -> None: ...
+    def similar(self, target: Path | str | int, page: int = 1, *, limit: int = 20,
+                evidence: Collection[str] | None = None) -> FileQueryResults: ...
+    def render_page(self, target: Path | str | int, page: int = 1, dpi: int = 100, *,
+                    max_px: int | None = None) -> Image.Image: ...
+    def thumbnail(self, target: Path | str | int, page: int = 1) -> Path: ...
+    def page_words(self, target: Path | str | int, page: int = 1) -> tuple[Word, ...]: ...
+    def page_text(self, target: Path | str | int, page: int = 1) -> str: ...
+    def visual_heatmap(self, query_path: Path | str, hit: Hit) -> np.ndarray | None: ...
+    def record_feedback(self, query: str, hit: Hit, vote: int, *, query_path: str | None = None) -> None: ...
+    def feedback(self) -> list[dict]: ...
+    def status(self) -> LibraryStatus: ...
+    def packs(self) -> list[PackInfo]: ...
+    def activate_pack(self, pack: str | Path, *, progress: ProgressCallback | None = None,
+                      cancel: CancelToken | None = None) -> PackInfo: ...
+    def rollback_pack(self, *, progress: ProgressCallback | None = None) -> PackInfo: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -58,7 +106,7 @@ class Engine:
     @classmethod
     def open(cls, library: Path | str | None = None, *, pack: Path | str | None = None,
              settings: EngineSettings | None = None, text_encoder: Any = None,
-             image_encoder: Any = _AUTO, ocr: Any = _AUTO) -> "Engine":
+             image_encoder: Any = AUTO, ocr: Any = AUTO) -> "Engine":
         """Open (creating if needed) the library folder. Encoders/OCR may be injected for tests."""
         root = Path(library).expanduser() if library else default_library_path()
         try:
@@ -204,8 +252,6 @@ class Engine:
                                   evidence, t0, progress, show_weak)
 
     def _read_query(self, path: Path, want_image: bool, progress: ProgressCallback | None):
-        from dataclasses import replace
-
         from engine.extract import extract_document, render_page
 
         st = path.stat()
@@ -331,7 +377,7 @@ class Engine:
         row = self._lib.catalog.page(doc.id, page) if doc else None
         return row[1].text if row else ""
 
-    def visual_heatmap(self, query_path: Path | str, hit: Hit):
+    def visual_heatmap(self, query_path: Path | str, hit: Hit) -> np.ndarray | None:
         """Patch-level similarity (h, w) in 0..1 between the query and the hit page, or None."""
         enc = self._lib.image_encoder
         if enc is None or not hasattr(enc, "patch_embeddings"):
@@ -352,6 +398,12 @@ class Engine:
         sim = h @ qv  # (h, w)
         lo, hi = float(sim.min()), float(sim.max())
         return ((sim - lo) / (hi - lo)).astype(np.float32) if hi > lo else np.zeros_like(sim)
+
+    def kind_of(self, target: Path | str | int) -> str | None:
+        """"drawing" or "document" for an indexed file (path or document id); None when the
+        library does not hold it."""
+        doc = self._doc_of(target)
+        return doc.kind if doc is not None else None
 
     def _doc_of(self, target: Path | str | int):
         """The catalog row of an indexed document, None when there is none the user may read
@@ -395,7 +447,7 @@ class Engine:
     def evaluate(self, pairs_csv: Path | str | None = None, *, qrels: Path | str | None = None,
                  queries: Path | str | None = None, chart: Path | str | None = None,
                  limit: int = 20, evidence: Collection[str] | None = None,
-                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> dict:
+                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> EvalReport:
         """Recall@1/5/10, MRR, nDCG@10 and mAP per query type for a pairs file or TREC qrels;
         optionally a PNG chart. Relative paths resolve against the judgement file's folder."""
         from engine.evaluate.pairs import (evaluate_judgements, read_pairs_csv, read_trec,
@@ -411,22 +463,22 @@ class Engine:
             raise EngineError("give a pairs file, or TREC qrels together with a queries file")
         result = evaluate_judgements(self, judgements, source.parent, limit=limit, evidence=evidence,
                                      progress=progress, cancel=cancel)
-        result["pack"] = self._lib.pack_id
-        if chart is not None:
-            result["chart"] = str(write_chart(result, Path(chart)))
-        return result
+        return EvalReport(pack=self._lib.pack_id, queries=result["queries"],
+                          skipped_judgements=result["skipped_judgements"], query_types=result["query_types"],
+                          primary_metric=result["primary_metric"],
+                          chart=str(write_chart(result, Path(chart))) if chart is not None else None)
 
     # -- adaptation --------------------------------------------------------------------------
     def adapt(self, pairs_csv: Path | str | None = None, *, use_feedback: bool = False,
               mine_library: bool = False, activate: bool = True,
               progress: ProgressCallback | None = None,
-              cancel: CancelToken | None = None) -> dict:
+              cancel: CancelToken | None = None) -> AdaptReport:
         """Fine-tune the active pack on a site's (drawing, text) pairs, the thumbs-up votes of
         drawing queries, and/or pairs mined from the library (each drawing page's picture with
         its own text); a new pack version is written to LIBRARY/packs/ and activated only if
         its held-out mAP improved (see engine.learn.adapt). Needs the training extra (torch).
         With a pairs file, the ranking of drawing queries is then fitted to it too
-        (`fit_ranking`; `result["ranking"]`)."""
+        (`fit_ranking`; `report.ranking`)."""
         import csv
         import tempfile
 
@@ -456,13 +508,11 @@ class Engine:
                 result = adapt(self._lib.root, Path(pairs_csv), self._lib.pack_path(),
                                self._lib.root / "packs", extra_pairs=extra, progress=progress,
                                cancel=cancel)
-        if activate and result.get("activate"):
-            self.activate_pack(result["pack_dir"], progress=progress, cancel=cancel)
-            result["activated"] = True
-        else:
-            result["activated"] = False
+        if activate and result.passed_gate:
+            self.activate_pack(result.pack_dir, progress=progress, cancel=cancel)
+            result = replace(result, activated=True)
         if site_pairs is not None and activate:  # the final ranking, with the pack now in use
-            result["ranking"] = self.fit_ranking(site_pairs, progress=progress, cancel=cancel)
+            result = replace(result, ranking=self.fit_ranking(site_pairs, progress=progress, cancel=cancel))
         return result
 
     def _mined_pairs(self, limit: int = 2000) -> list[tuple[str, str]]:
@@ -585,8 +635,9 @@ class Engine:
         p = Path(pack)
         if p.is_dir():
             return p.resolve()
-        for info in self.packs():
-            if pack in (info.name, f"{info.name}-{info.version}", info.version):
+        for info in self.packs():  # the pack id (sanitised, a folder name), name-version, name or version
+            if str(pack) in (info.pack_id, Path(info.path).name, f"{info.name}-{info.version}", info.name,
+                             info.version):
                 return Path(info.path)
         raise EngineError(f"no model pack named {pack!r}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
+import shlex
 import signal
 import sqlite3
 import sys
@@ -14,8 +14,9 @@ from typing import Any, Sequence
 
 from engine.config import SAMPLE_LIBRARY, default_library_path
 from engine.errors import EngineError
+from engine.logs import configure_logging
 from engine.progress import CancelToken, Progress
-from engine.types import FileQueryResults, SearchResults, to_jsonable
+from engine.types import AdaptReport, FileQueryResults, SearchResults, to_jsonable
 
 
 # --------------------------------------------------------------------------- output helpers
@@ -358,6 +359,12 @@ def print_ranking_fit(report: dict) -> None:
     print("  kept for this model pack" if report.get("kept") else f"  not kept: {report.get('why')}")
 
 
+def activation_command(args: argparse.Namespace, pack_id: str) -> str:
+    """The command that activates an adapted version, for the library this command used."""
+    library = f" --library {shlex.quote(str(args.library))}" if args.library else ""
+    return f"zumen pack activate {shlex.quote(pack_id)}{library}"
+
+
 def cmd_adapt(args: argparse.Namespace) -> int:
     with _open(args) as engine:
         if args.ranking_only:
@@ -373,35 +380,38 @@ def cmd_adapt(args: argparse.Namespace) -> int:
                               activate=not args.no_activate,
                               progress=bar, cancel=_cancel_on_sigint())
         bar.close()
-        if args.json:
+        if args.json:  # the last line; desktop/adapt_worker.py reads it back with AdaptReport.from_json
             emit_json(result)
-            return 0
-        before, after = result.get("before", {}), result.get("after", {})
-        print(f"New pack version {result.get('pack_id')} (from {result.get('parent')}); "
-              f"adapted: {', '.join(result.get('trained', [])) or 'nothing'}")
-        for tower, why in result.get("skipped", {}).items():
-            print(f"  {tower} tower not adapted: {why}")
-        path = "the query's words -> text tower" if result.get("path") == "text" else "the picture -> image tower"
-        print(f"Measured on {before.get('queries', '?')} held-out queries ({path}):")
-        for key in ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "map"):
-            b, a = before.get(key), after.get(key)
-            if isinstance(b, (int, float)) and isinstance(a, (int, float)):
-                print(f"  {key:>10}: {b:.3f} -> {a:.3f} ({a - b:+.3f})")
-        guard = result.get("paths", {}).get("text", {}).get("keywords")
-        if guard:
-            print(f"Keyword queries ({guard['before'].get('queries', '?')}), the guard: "
-                  f"mAP {guard['before']['map']:.3f} -> {guard['after']['map']:.3f}")
-        if result["activated"]:
-            print("Activated. Roll back with: zumen pack rollback")
-        elif result.get("activate"):  # it passed the gate; --no-activate kept the old version
-            print(f"Passed the gate, kept inactive (--no-activate). Activate with: "
-                  f"zumen pack activate {result.get('pack_id')}")
         else:
-            print(f"Not activated: {result.get('not_activated_because')}. "
-                  f"Activate anyway with: zumen pack activate {result.get('pack_id')}")
-        if result.get("ranking"):
-            print_ranking_fit(result["ranking"])
+            print_adapt_report(result, args)
     return 0
+
+
+def print_adapt_report(result: AdaptReport, args: argparse.Namespace) -> None:
+    print(f"New pack version {result.pack_id} (from {result.parent}); "
+          f"adapted: {', '.join(result.trained) or 'nothing'}")
+    for tower, why in result.skipped.items():
+        print(f"  {tower} tower not adapted: {why}")
+    path = "the query's words -> text tower" if result.path == "text" else "the picture -> image tower"
+    print(f"Measured on {result.before.get('queries', '?')} held-out queries ({path}):")
+    for key in ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "map"):
+        b, a = result.before.get(key), result.after.get(key)
+        if isinstance(b, (int, float)) and isinstance(a, (int, float)):
+            print(f"  {key:>10}: {b:.3f} -> {a:.3f} ({a - b:+.3f})")
+    guard = result.paths.get("text", {}).get("keywords")
+    if guard:
+        print(f"Keyword queries ({guard['before'].get('queries', '?')}), the guard: "
+              f"mAP {guard['before']['map']:.3f} -> {guard['after']['map']:.3f}")
+    if result.activated:
+        print("Activated. Roll back with: zumen pack rollback")
+    elif result.passed_gate:  # --no-activate kept the old version
+        print(f"Passed the gate, kept inactive (--no-activate). Activate with: "
+              f"{activation_command(args, result.pack_id)}")
+    else:
+        print(f"Not activated: {result.refused_because}. "
+              f"Activate anyway with: {activation_command(args, result.pack_id)}")
+    if result.ranking:
+        print_ranking_fit(result.ranking)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -413,15 +423,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.json:
             emit_json(result)
             return 0
-        print(f"{result['queries']} queries, model {result['pack']}"
-              + (f", {result['skipped_judgements']} judgements without a file skipped"
-                 if result["skipped_judgements"] else ""))
+        print(f"{result.queries} queries, model {result.pack}"
+              + (f", {result.skipped_judgements} judgements without a file skipped"
+                 if result.skipped_judgements else ""))
         print(f"{'query type':<14} {'n':>4} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR':>6} {'nDCG@10':>8} {'mAP':>6}")
-        for qtype, m in result["query_types"].items():
+        for qtype, m in result.query_types.items():
             print(f"{qtype:<14} {m['queries']:>4} {m['recall@1']:>6.3f} {m['recall@5']:>6.3f} "
                   f"{m['recall@10']:>6.3f} {m['mrr']:>6.3f} {m['ndcg@10']:>8.3f} {m['map']:>6.3f}")
-        if result.get("chart"):
-            print(f"Chart: {result['chart']}")
+        if result.chart:
+            print(f"Chart: {result.chart}")
     return 0
 
 
@@ -444,13 +454,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
+def _common_options(inherited: bool = False) -> argparse.ArgumentParser:
+    """--library, --pack, --json, -v. `inherited`: for the subcommands of a command that already
+    takes them (`zumen pack --library X list`): no defaults there, or the subcommand's default
+    would overwrite what was given before it."""
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if inherited else value
+
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--library", type=Path, default=None,
+    common.add_argument("--library", type=Path, default=default(None),
                         help=f"library folder (default: $ZUMEN_LIBRARY or {default_library_path()})")
-    common.add_argument("--pack", type=Path, default=None, help="model pack folder to use")
-    common.add_argument("--json", action="store_true", help="machine-readable output")
-    common.add_argument("-v", "--verbose", action="store_true")
+    common.add_argument("--pack", type=Path, default=default(None), help="model pack folder to use")
+    common.add_argument("--json", action="store_true", default=default(False), help="machine-readable output")
+    common.add_argument("-v", "--verbose", action="store_true", default=default(False))
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    inherited = _common_options(inherited=True)
 
     p = argparse.ArgumentParser(prog="zumen", description="Offline drawing and document search.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -516,15 +538,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("pack", parents=[common], help="model packs")
     psub = s.add_subparsers(dest="pack_cmd", required=True)
-    b = psub.add_parser("build-default", parents=[common], help="export the default pack (needs torch)")
+    b = psub.add_parser("build-default", parents=[inherited], help="export the default pack (needs torch)")
     b.add_argument("--dest", help="output folder (default: resources/models/default)")
     b.add_argument("--quantize", default="auto", choices=("auto", "none", "int8"))
     b.add_argument("--if-stale", action="store_true",
                    help="only build when the pack is missing or its shipped image tower changed")
-    psub.add_parser("list", parents=[common])
-    a = psub.add_parser("activate", parents=[common])
-    a.add_argument("name", help="pack name-version or folder")
-    psub.add_parser("rollback", parents=[common])
+    psub.add_parser("list", parents=[inherited])
+    a = psub.add_parser("activate", parents=[inherited])
+    a.add_argument("name", help="pack id (as `zumen pack list` and `zumen adapt` print it), name-version or folder")
+    psub.add_parser("rollback", parents=[inherited])
     s.set_defaults(func=cmd_pack)
 
     from engine.doctor import add_doctor_parser  # its own module (offline installer's last step)
@@ -534,8 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(verbose=args.verbose)
     try:
         return int(args.func(args) or 0)
     except EngineError as exc:

@@ -1,7 +1,9 @@
 """A library on disk: catalog + model pack + encoders + vector indexes, opened lazily.
 
 Heavy things (ONNX sessions, OCR models, vector files) load on first use, so `zumen status`
-is instant and a keyword search never loads the image tower.
+is instant and a keyword search never loads the image tower. The desktop calls the engine from
+several worker threads at once: each load happens under one lock, so a model is loaded once
+(not once per thread that asked for it first) and no thread sees a half-built one.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -23,29 +26,30 @@ from engine.store.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
-_AUTO = object()
+AUTO = object()  # "not loaded yet" / "load it yourself" (Engine.open's image_encoder and ocr)
 
 
 class Library:
     def __init__(self, root: Path, *, pack_dir: Path | None = None,
                  settings: EngineSettings | None = None, text_encoder: Any = None,
-                 image_encoder: Any = _AUTO, ocr: Any = _AUTO) -> None:
+                 image_encoder: Any = AUTO, ocr: Any = AUTO) -> None:
         self.root = Path(root).expanduser()
         self.root.mkdir(parents=True, exist_ok=True)
         self.settings = settings or EngineSettings()
         self.catalog = Catalog(self.root / "catalog.sqlite")
         self.writer_lock = WriterLock(self.root / "writer.lock")
         self._pack_dir = Path(pack_dir) if pack_dir else None
-        self._pack: Any = _AUTO
+        self._pack: Any = AUTO
         self._text_encoder = text_encoder
         self._image_encoder = image_encoder
         self._injected = {"text": text_encoder,
-                          "image": None if image_encoder is _AUTO else image_encoder}
+                          "image": None if image_encoder is AUTO else image_encoder}
         self._ocr = ocr
         self._text_index: VectorIndex | None = None
-        self._image_index: VectorIndex | None | object = _AUTO
+        self._image_index: VectorIndex | None | object = AUTO
         self._stamps: dict[str, int] = {}
         self.pack_error: str | None = None
+        self._load_lock = threading.RLock()  # every lazy load below (re-entrant: they nest)
 
     # -- model pack --------------------------------------------------------------------------
     def pack_path(self) -> Path:
@@ -56,21 +60,33 @@ class Library:
             return Path(active)
         return DEFAULT_PACK_DIR
 
+    def _loaded(self, attr: str, unset: object, load: Callable[[], Any]) -> Any:
+        """`self.<attr>`, loaded by `load()` under the lock while it is `unset`; the value is read
+        under the lock too, so a concurrent reset_models() never hands out a half-made state."""
+        value = getattr(self, attr)
+        if value is unset:
+            with self._load_lock:
+                if getattr(self, attr) is unset:
+                    setattr(self, attr, load())
+                value = getattr(self, attr)
+        return value
+
     @property
     def pack(self):
         """The active ModelPack, or None when no pack is installed (lexical search still works)."""
-        if self._pack is _AUTO:
-            from engine.encoders.pack import ModelPack
+        return self._loaded("_pack", AUTO, self._load_pack)
 
-            path = self.pack_path()
-            try:
-                self._pack = ModelPack.load(path)
-                self.pack_error = None
-            except PackError as exc:
-                self._pack = None
-                self.pack_error = str(exc)
-                log.warning("no usable model pack: %s", exc)
-        return self._pack
+    def _load_pack(self):
+        from engine.encoders.pack import ModelPack
+
+        try:
+            pack = ModelPack.load(self.pack_path())
+            self.pack_error = None
+            return pack
+        except PackError as exc:
+            self.pack_error = str(exc)
+            log.warning("no usable model pack: %s", exc)
+            return None
 
     @property
     def pack_id(self) -> str:
@@ -80,32 +96,36 @@ class Library:
 
     @property
     def text_encoder(self):
-        if self._text_encoder is None and self.pack is not None:
-            self._text_encoder = self.pack.text_encoder(threads=self.settings.threads)
-        return self._text_encoder
+        def load():
+            pack = self.pack
+            return pack.text_encoder(threads=self.settings.threads) if pack is not None else None
+
+        return self._loaded("_text_encoder", None, load)
 
     @property
     def image_encoder(self):
-        if self._image_encoder is _AUTO:
+        def load():
             # with an injected text encoder (tests, tools) the pack's image tower would not
             # share its space: no image tower then unless one is injected too
             pack = self.pack if self._injected["text"] is None else None
-            self._image_encoder = (pack.image_encoder(threads=self.settings.threads)
-                                   if pack is not None else None)
-        return self._image_encoder
+            return pack.image_encoder(threads=self.settings.threads) if pack is not None else None
+
+        return self._loaded("_image_encoder", AUTO, load)
 
     @property
     def ocr(self):
-        if self._ocr is _AUTO:
-            self._ocr = None
-            if self.settings.ocr_enabled:
-                try:
-                    from engine.extract.ocr import get_ocr_engine
+        return self._loaded("_ocr", AUTO, self._load_ocr)
 
-                    self._ocr = get_ocr_engine("auto")
-                except EngineError as exc:
-                    log.warning("OCR unavailable: %s", exc)
-        return self._ocr
+    def _load_ocr(self):
+        if not self.settings.ocr_enabled:
+            return None
+        try:
+            from engine.extract.ocr import get_ocr_engine
+
+            return get_ocr_engine("auto")
+        except EngineError as exc:
+            log.warning("OCR unavailable: %s", exc)
+            return None
 
     # -- ranking -------------------------------------------------------------------------------
     def ranking(self):
@@ -134,25 +154,24 @@ class Library:
 
     @property
     def text_index(self) -> VectorIndex:
-        if self._text_index is None:
+        def load() -> VectorIndex:
             enc = self.text_encoder
-            dim = enc.dim if enc is not None else 1
-            path = self.vector_path("text")
-            self._text_index = VectorIndex(path, dim, self.settings)
-            self._stamps[str(path)] = _mtime(path)
-        return self._text_index
+            return self._open_index("text", enc.dim if enc is not None else 1)
+
+        return self._loaded("_text_index", None, load)
 
     @property
     def image_index(self) -> VectorIndex | None:
-        if self._image_index is _AUTO:
+        def load() -> VectorIndex | None:
             enc = self.image_encoder
-            if enc is None:
-                self._image_index = None
-            else:
-                path = self.vector_path("image")
-                self._image_index = VectorIndex(path, enc.dim, self.settings)
-                self._stamps[str(path)] = _mtime(path)
-        return self._image_index  # type: ignore[return-value]
+            return self._open_index("image", enc.dim) if enc is not None else None
+
+        return self._loaded("_image_index", AUTO, load)
+
+    def _open_index(self, tower: str, dim: int) -> VectorIndex:
+        path = self.vector_path(tower)
+        self._stamps[str(path)] = _mtime(path)  # before reading it: a later save is then seen by refresh()
+        return VectorIndex(path, dim, self.settings)
 
     def drop_vectors(self, chunk_ids: list[int], page_ids: list[int]) -> None:
         """Forget the vectors of removed chunks (text index) and pages (image index)."""
@@ -169,11 +188,12 @@ class Library:
 
     def refresh(self) -> None:
         """Pick up vector files another process saved since we loaded them (atomic swap)."""
-        for attr in ("_text_index", "_image_index"):
-            index = getattr(self, attr)
-            if isinstance(index, VectorIndex) and not index.dirty:
-                if _mtime(index.path) != self._stamps.get(str(index.path)):
-                    setattr(self, attr, None if attr == "_text_index" else _AUTO)
+        with self._load_lock:
+            for attr in ("_text_index", "_image_index"):
+                index = getattr(self, attr)
+                if isinstance(index, VectorIndex) and not index.dirty:
+                    if _mtime(index.path) != self._stamps.get(str(index.path)):
+                        setattr(self, attr, None if attr == "_text_index" else AUTO)
 
     def index_bytes(self) -> int:
         total = 0
@@ -197,12 +217,13 @@ class Library:
         self.reset_models()
 
     def reset_models(self) -> None:
-        self._injected = {"text": None, "image": None}
-        self._pack = _AUTO
-        self._text_encoder = None
-        self._image_encoder = _AUTO
-        self._text_index = None
-        self._image_index = _AUTO
+        with self._load_lock:
+            self._injected = {"text": None, "image": None}
+            self._pack = AUTO
+            self._text_encoder = None
+            self._image_encoder = AUTO
+            self._text_index = None
+            self._image_index = AUTO
 
     def close(self) -> None:
         self.writer_lock.release()

@@ -169,6 +169,13 @@ class PackInfo:
     created: str = ""
     metrics: dict = field(default_factory=dict)
 
+    @property
+    def pack_id(self) -> str:
+        """'name-version' made safe as a folder name: what `zumen adapt` prints and `activate` takes."""
+        from engine.encoders.pack import make_pack_id
+
+        return make_pack_id(self.name, self.version)
+
 
 @dataclass(frozen=True)
 class SkippedType:
@@ -208,6 +215,60 @@ class IndexReport:
     cancelled: bool = False
     errors: tuple[FailedFile, ...] = ()
     notes: tuple[FileNote, ...] = ()  # files indexed with a warning, or only in part (budget)
+
+
+@dataclass(frozen=True)
+class AdaptReport:
+    """What site adaptation did (Engine.adapt, `zumen adapt`; engine.learn.adapt).
+
+    Metric dicts are engine.evaluate.metrics output ({"recall@1", ..., "map", "queries"}).
+    `paths` measures each path a drawing query takes to documents, before and after: "text" (the
+    query's words -> text tower), "image" (its picture -> image tower -> text space) and
+    "image->image"; `path` names the one that decides (`before`/`after` are its metrics)."""
+
+    pack_dir: str
+    pack_id: str
+    parent: str
+    passed_gate: bool  # the held-out mAP improved and keyword queries did not get worse
+    refused_because: str  # why the gate refused it ("" when it passed)
+    path: str  # "text" | "image"
+    before: dict
+    after: dict
+    paths: dict = field(default_factory=dict)
+    trained: tuple[str, ...] = ()  # towers adapted
+    skipped: dict = field(default_factory=dict)  # tower -> why it was not adapted
+    history: dict = field(default_factory=dict)  # tower -> per-epoch losses
+    pairs: dict = field(default_factory=dict)  # {"total", "train_queries", "val_queries", "texts", "text_train_pairs"}
+    timing: dict = field(default_factory=dict)
+    primary: str = "map"
+    activated: bool = False  # set by Engine.adapt: the library uses the new version now
+    ranking: Optional[dict] = None  # Engine.adapt with a pairs file: the ranking fit (engine.evaluate.ranking_fit)
+
+    @property
+    def not_activated_because(self) -> str:
+        """Why the library does not use the new version ("" when it does)."""
+        if self.activated:
+            return ""
+        return self.refused_because or "kept inactive on request (--no-activate)"
+
+    @classmethod
+    def from_json(cls, data: dict) -> "AdaptReport":
+        """The report back from `zumen adapt --json` (unknown keys are ignored)."""
+        known = {f: data[f] for f in cls.__dataclass_fields__ if f in data}
+        known["trained"] = tuple(known.get("trained", ()))
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """How well the active pack finds what a site's judgements say belongs together (`zumen eval`)."""
+
+    pack: str
+    queries: int  # distinct queries run
+    skipped_judgements: int  # judgements whose relevant file does not exist (or grade <= 0)
+    query_types: dict  # "image->text" | "image->image" | "text->image" | "text->text" -> metrics
+    primary_metric: str = "map"
+    chart: Optional[str] = None  # the PNG written, when one was asked for
 
 
 def to_jsonable(obj: object) -> object:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.encoders.tiny import build_tiny_pack
+from tests.tiny_pack import build_tiny_pack
 from tests.test_engine import SPEC_JA, write_drawing
 
 
@@ -129,3 +129,49 @@ def test_cli_adapt_ranking_only_needs_no_training(setup, capsys):
     assert report["queries"] == 1 and report["kept"] is False and "at least 6" in report["why"]
     assert main(["adapt", "--pairs", str(pairs), "--ranking-only", *map(str, common)]) == 0
     assert "not kept: needs at least 6 drawing queries" in capsys.readouterr().out
+
+
+def test_pack_subcommand_keeps_options_given_before_it(setup, capsys, monkeypatch, tmp_path):
+    """`zumen pack --library X --json list` used to drop --library and --json (the subcommand's
+    own defaults overwrote them)."""
+    _, _, pack, lib = setup
+    monkeypatch.setenv("ZUMEN_LIBRARY", str(tmp_path / "wrong-library"))
+    before = run(capsys, "pack", "--library", lib, "--pack", pack, "--json", "list")
+    after = run(capsys, "pack", "list", "--library", lib, "--pack", pack, "--json")
+    assert before == after and before["active"]["name"] == "tiny"
+    assert not (tmp_path / "wrong-library").exists()
+
+
+def test_the_activation_command_adapt_prints_works(setup, capsys, monkeypatch):
+    """An adapted version's id is sanitised ('+' -> '_'); the printed command must find it."""
+    import shlex
+
+    from engine.api import Engine
+    from engine.encoders.pack import make_pack_id
+
+    tmp, docs, pack, _ = setup
+    lib = tmp / "lib-activate"
+    version = "0.1.0+site.20260101000000"
+    pack_id = make_pack_id("tiny", version)
+    assert "+" not in pack_id
+
+    def fake_adapt(self, pairs_csv=None, **kwargs):
+        from engine.types import AdaptReport
+
+        dest = build_tiny_pack(self.library_path / "packs" / pack_id, version=version)
+        return AdaptReport(pack_dir=str(dest), pack_id=pack_id, parent="tiny-0.1.0", passed_gate=False,
+                           refused_because="the held-out mAP did not improve (0.500 -> 0.500)", path="text",
+                           before={"map": 0.5, "queries": 4}, after={"map": 0.5, "queries": 4}, trained=("text",))
+
+    monkeypatch.setattr(Engine, "adapt", fake_adapt)
+    pairs = tmp / "pairs-activate.csv"
+    pairs.write_text(f"query,relevant\n{docs / 'ZM-1258-B2P.pdf'},{docs / 'spec.txt'}\n", encoding="utf-8")
+    assert main(["adapt", "--pairs", str(pairs), "--library", str(lib), "--pack", str(pack)]) == 0
+    out = capsys.readouterr().out
+    command = next(line for line in out.splitlines() if "Activate anyway with: " in line)
+    argv = shlex.split(command.split("Activate anyway with: ", 1)[1])
+    assert argv[:3] == ["zumen", "pack", "activate"]
+    assert main(argv[1:]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    status = run(capsys, "status", "--library", lib, "--json")
+    assert status["pack"]["version"] == version

@@ -140,8 +140,10 @@ def test_more_like_this(qtbot, window):
         search.run_keyword("S45C")
     with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS) as blocker:
         search.preview.more_button.click()
+    # Engine.similar gives two lists (FileQueryResults), as the fake now does (tests/test_contract.py)
     assert blocker.args == ["similar"]
     assert search.first_title.text().startswith("More like")
+    assert search.first_list.count() and search.second_list.count() and search.second_list.isVisibleTo(window)
 
 
 def test_thumbs_up_is_recorded(qtbot, window, engine):
@@ -151,7 +153,8 @@ def test_thumbs_up_is_recorded(qtbot, window, engine):
     row = search.first_list.rows()[0]
     qtbot.mouseClick(row.up, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(engine.feedback_log) == 1, timeout=WAIT_MS)
-    assert engine.feedback_log[0] == {"query": "S45C", "doc_id": row.hit.doc_id, "page": 1, "vote": 1}
+    assert engine.feedback_log[0] == {"query": "S45C", "doc_id": row.hit.doc_id, "page": 1, "vote": 1,
+                                      "query_path": None}
     search.first_list.setCurrentRow(1)
     qtbot.keyClick(search.first_list, Qt.Key.Key_Minus)
     qtbot.waitUntil(lambda: len(engine.feedback_log) == 2, timeout=WAIT_MS)
@@ -324,11 +327,17 @@ def test_model_page_shows_packs_and_activates(qtbot, window, engine):
 
 
 def test_model_page_says_whether_the_adapted_version_is_in_use(qtbot, window):
+    from dataclasses import replace
+
+    from engine.types import AdaptReport
+
     model = window.model
-    report = {"pack_id": "default-1.0.0+site.1", "before": {"map": 0.5}, "after": {"map": 0.66}}
-    model._adapt_done({**report, "activated": True})
+    report = AdaptReport(pack_dir="/packs/default-1.0.0_site.1", pack_id="default-1.0.0_site.1",
+                         parent="default-1.0.0", passed_gate=True, refused_because="", path="text",
+                         before={"map": 0.5}, after={"map": 0.66})
+    model._adapt_done(replace(report, activated=True))
     assert "0.50 → 0.66" in model.progress_label.text() and "in use" in model.progress_label.text()
-    model._adapt_done({**report, "after": {"map": 0.4}, "activated": False})
+    model._adapt_done(replace(report, after={"map": 0.4}, passed_gate=False, refused_because="no gain"))
     assert "not activated" in model.progress_label.text()
-    model._adapt_done({**report, "activated": False})  # better, but vetoed by the keyword guard
+    model._adapt_done(replace(report, passed_gate=False, refused_because="keyword queries got worse"))
     assert "keyword queries worse" in model.progress_label.text()

@@ -129,7 +129,7 @@ def test_only_the_bridge_imports_the_engine_facade():
                      [a.name for a in node.names] if isinstance(node, ast.Import) else [])
             if any(n == "engine.api" or n.startswith("engine.api.") for n in names):
                 offenders.append(path.name)
-    assert offenders == ["engine_bridge.py"]
+    assert set(offenders) == {"engine_bridge.py"}
 
 
 def test_split_metrics_before_after():
@@ -146,17 +146,47 @@ class ScriptedAdaptation(AdaptationWorker):
         return ["-c", self.script]
 
 
-def test_adaptation_process_reports_progress_and_result(qtbot):
-    lines = [{"stage": "train", "done": i, "total": 3} for i in range(1, 4)]
-    lines.append({"pack": "site-1.1.0", "metrics": {"before": {"mrr": 0.4}, "after": {"mrr": 0.6}}})
-    script = "import json\nfor l in %r: print(json.dumps(l), flush=True)" % (lines,)
+def cli_adapt_output(report) -> list[str]:
+    """What `zumen adapt --json` prints: JSON progress lines, then the report (engine/cli.py)."""
+    import contextlib
+    import io
+
+    from engine.cli import JsonProgress, emit_json
+    from engine.progress import Progress
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        bar = JsonProgress()
+        for i in range(1, 4):
+            bar(Progress("train", i, 3, "steps", message=f"loss {1 / i:.3f}"))
+        emit_json(report)
+    return out.getvalue().splitlines()
+
+
+def test_adaptation_process_reads_what_the_cli_writes(qtbot):
+    from engine.types import AdaptReport
+
+    report = AdaptReport(pack_dir="/lib/packs/default-1.0.0_site.1", pack_id="default-1.0.0_site.1",
+                         parent="default-1.0.0", passed_gate=True, refused_because="", path="text",
+                         before={"map": 0.4, "queries": 9}, after={"map": 0.6, "queries": 9},
+                         trained=("text", "image"), activated=True)
+    script = "for line in %r: print(line, flush=True)" % (cli_adapt_output(report),)
     worker = ScriptedAdaptation(script)
     progress = []
     worker.progress.connect(progress.append)
     with qtbot.waitSignal(worker.finished, timeout=20000) as blocker:
         worker.start("/tmp/lib")
     assert [p.done for p in progress] == [1, 2, 3]
-    assert blocker.args[0]["pack"] == "site-1.1.0"
+    assert blocker.args[0] == report
+
+
+def test_adaptation_process_refuses_a_result_it_cannot_read(qtbot):
+    """The old {"pack", "metrics"} line is not a report: say so instead of showing nothing."""
+    stale = {"pack": "site-1.1.0", "metrics": {"before": {"mrr": 0.4}, "after": {"mrr": 0.6}}}
+    worker = ScriptedAdaptation("import json\nprint(json.dumps(%r), flush=True)" % (stale,))
+    with qtbot.waitSignal(worker.failed, timeout=20000) as blocker:
+        worker.start("/tmp/lib")
+    assert "unexpected result" in blocker.args[0]
 
 
 def test_adaptation_process_cancel(qtbot):
@@ -175,11 +205,17 @@ def test_translation_file_is_valid_json():
 
 
 def test_none_guard_survives_many_void_calls(qapp):
+    """After 20000 void calls None still has its references: the binding does not leak them here,
+    or the guard pinned None's count far above what the calls can take."""
     from PySide6.QtCore import QObject
+
+    from desktop import compat
     probe = QObject()
+    before = sys.getrefcount(None)
     for _ in range(20000):
         probe.setObjectName("x")
-    assert sys.getrefcount(None) > 1000
+    after = sys.getrefcount(None)
+    assert after >= before - 100 or (compat._pinned and after > compat.PIN // 2), (before, after)
 
 
 def test_watchable_dirs_goes_two_levels_down_and_skips_hidden(tmp_path):
@@ -206,3 +242,78 @@ def test_score_bars_show_the_calibrated_match_only_where_there_is_one(qtbot):
     qtbot.addWidget(drawing)
     assert list(drawing.labels()) == ["lexical", "semantic", "visual"]
     assert drawing.height() < document.height()
+
+
+class ActivationRaisesTypeError(FakeEngine):
+    """An engine whose activation fails inside with a TypeError (a bug, not a signature mismatch)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.activations = 0
+
+    def activate_pack(self, pack, *, progress=None, cancel=None):
+        self.activations += 1
+        raise TypeError("unsupported operand type(s) inside the activation")
+
+
+def test_bridge_runs_an_activation_once_even_when_it_raises_type_error():
+    engine = ActivationRaisesTypeError()
+    bridge = EngineBridge(engine)
+    with pytest.raises(TypeError, match="inside the activation"):
+        bridge.activate_pack("site-1.1.0")
+    assert engine.activations == 1  # no second run of a half-done activation
+
+
+def test_bridge_passes_the_query_file_with_a_vote():
+    engine = FakeEngine()
+    bridge = EngineBridge(engine)
+    hit = engine.search("S45C").hits[0]
+    bridge.record_feedback("S45C", hit, 1, query_path="/q/drawing.pdf")
+    assert engine.feedback_log[-1]["query_path"] == "/q/drawing.pdf"
+
+
+def test_pairs_file_picker_offers_only_what_the_reader_reads(qtbot, tmp_path, monkeypatch):
+    """Every file type the Model page's picker offers, written in its own format, is read by the
+    engine's pairs reader (the picker used to offer JSONL, which the reader refuses)."""
+    import fnmatch
+    import re
+
+    from PySide6.QtWidgets import QFileDialog
+
+    from desktop.views.model_pane import ModelPane
+    from engine.evaluate.pairs import read_pairs_csv
+
+    offered = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *args, **kw: (offered.append(args[3]), ("", ""))[1]))
+    pane = ModelPane(EngineBridge(FakeEngine()), SyncTaskRunner())
+    qtbot.addWidget(pane)
+    pane.choose_pairs()
+    patterns = re.findall(r"\*\.\w+", offered[0])
+    assert patterns
+    rows = [{"query": "drawing.pdf", "relevant": "spec.pdf"}]
+    natural = {".csv": "query,relevant\ndrawing.pdf,spec.pdf\n",
+               ".jsonl": "".join(json.dumps(r) + "\n" for r in rows), ".json": json.dumps(rows)}
+    for pattern in patterns:
+        suffix = pattern[1:]
+        path = tmp_path / f"pairs{suffix}"
+        assert fnmatch.fnmatch(path.name, pattern)
+        path.write_text(natural[suffix], encoding="utf-8")
+        assert [(j.query, j.relevant) for j in read_pairs_csv(path)] == [("drawing.pdf", "spec.pdf")]
+
+
+def test_model_page_says_what_to_install_when_torch_is_missing(qtbot, monkeypatch):
+    import importlib.util
+
+    from desktop.views.model_pane import ModelPane
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
+    bridge = EngineBridge(FakeEngine())
+    assert bridge.detect_adaptation() is False
+    pane = ModelPane(bridge, SyncTaskRunner())
+    qtbot.addWidget(pane)
+    text = pane.unavailable.text()
+    assert not pane.unavailable.isHidden() and "pip install torch==2.13.0" in text and "not available" not in text
+    assert not pane.run_button.isEnabled()

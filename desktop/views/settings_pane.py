@@ -8,9 +8,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 
 from desktop.i18n import LANGUAGES, tr
 from desktop.settings import SETTINGS, AppSettings
+from engine.types import PackInfo
 
 SHOWN = tuple(s for s in SETTINGS if s.shown)
-from engine.types import PackInfo
 
 RESTART_KEYS = {"library/path", "engine/threads", "engine/ocr_languages", "model/pack"}
 OCR_CHOICES = ("jpn+eng", "jpn", "eng")

@@ -22,6 +22,7 @@ from engine.errors import EngineError
 from engine.evaluate.metrics import evaluate_run
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 
+PAIRS_FILE_SUFFIXES = (".csv",)  # read_pairs_csv's format; the desktop's file picker offers these
 QUERY_TYPES = ("image->text", "image->image", "text->image", "text->text")
 CHART_METRICS = ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10", "map")
 
@@ -96,8 +97,7 @@ def evaluate_judgements(engine, judgements: Sequence[Judgement], base: Path, *, 
 
     def kind_of(path: str) -> str:
         if path not in kinds:
-            doc = engine._doc_of(path)  # noqa: SLF001 - facade-internal lookup by path
-            kinds[path] = doc.kind if doc is not None else "document"
+            kinds[path] = engine.kind_of(path) or "document"
         return kinds[path]
 
     by_query: dict[str, list[tuple[str, int | None, float]]] = defaultdict(list)
@@ -117,7 +117,7 @@ def evaluate_judgements(engine, judgements: Sequence[Judgement], base: Path, *, 
         qfile = _resolve(query, base)
         paged = {path for path, page, _ in rels if page is not None}
 
-        def ident(path: str, page: int) -> str:
+        def ident(path: str, page: int, paged: set[str] = paged) -> str:
             return f"{path}#{page}" if path in paged else path
 
         if qfile is not None:

@@ -1,7 +1,7 @@
 """engine.extract: files -> ExtractedDocument (text, word boxes, page flags) and page renders.
 
 Public contract (docs/ARCHITECTURE.md):
-    SUPPORTED_SUFFIXES
+    SUPPORTED_SUFFIXES, EXTRACTORS (suffix -> reader), reader_for(path)
     extract_document(path, settings=EngineSettings(), ocr=None) -> ExtractedDocument
     render_page(path, page_no, dpi=150, *, grayscale=False, max_px=None) -> PIL.Image.Image
     classify_kind(page_stats) -> "drawing" | "document"
@@ -15,6 +15,7 @@ and moves on, so one bad file never stops a run.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, Optional
 
 from PIL import Image
 
@@ -29,10 +30,31 @@ from .pdf import extract_pdf, render_pdf
 from .text import (DOCX_SUFFIXES, TABLE_SUFFIXES, TEXT_SUFFIXES, extract_csv, extract_docx,
                    extract_plain, extract_xlsx)
 
-SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".pdf"}) | IMAGE_SUFFIXES | TEXT_SUFFIXES \
-    | TABLE_SUFFIXES | DOCX_SUFFIXES
+Reader = Callable[[Path, EngineSettings, Optional[OcrEngine]], ExtractedDocument]
 
-__all__ = ["SUPPORTED_SUFFIXES", "extract_document", "render_page", "classify_kind", "PageStats",
+
+def _without_ocr(read: Callable[[Path], ExtractedDocument]) -> Reader:
+    """A reader of a text format: it needs neither the settings nor OCR."""
+    def reader(path: Path, settings: EngineSettings, ocr: Optional[OcrEngine]) -> ExtractedDocument:
+        return read(path)
+
+    reader.__name__ = read.__name__
+    return reader
+
+
+# one reader per suffix; a suffix that is not here is not supported (UnsupportedFileError)
+EXTRACTORS: dict[str, Reader] = {
+    ".pdf": extract_pdf,
+    **{suffix: extract_image for suffix in IMAGE_SUFFIXES},
+    **{suffix: _without_ocr(extract_plain) for suffix in TEXT_SUFFIXES},
+    ".csv": _without_ocr(extract_csv),
+    ".xlsx": _without_ocr(extract_xlsx),
+    **{suffix: _without_ocr(extract_docx) for suffix in DOCX_SUFFIXES},
+}
+assert TABLE_SUFFIXES == {".csv", ".xlsx"}, "a new table format needs its reader in EXTRACTORS"
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(EXTRACTORS)
+
+__all__ = ["SUPPORTED_SUFFIXES", "EXTRACTORS", "reader_for", "extract_document", "render_page", "classify_kind", "PageStats",
            "page_stats", "is_drawing_page", "OcrEngine", "get_ocr_engine", "read_upright",
            "downscale_frame"]
 
@@ -47,19 +69,12 @@ def extract_document(path: Path, settings: EngineSettings = _DEFAULT_SETTINGS,
     A PDF can be read in batches of pages (`first_page`, `max_pages`; `page_total` of the
     result); other formats always come whole."""
     path = Path(path)
-    suffix = _check_file(path)
+    read = reader_for(path)
+    _check_file(path)
     try:
-        if suffix == ".pdf":
+        if read is extract_pdf:  # read in batches of pages (resumable long files)
             return extract_pdf(path, settings, ocr, first_page=first_page, max_pages=max_pages)
-        if suffix in IMAGE_SUFFIXES:
-            return extract_image(path, settings, ocr)
-        if suffix in TEXT_SUFFIXES:
-            return extract_plain(path)
-        if suffix == ".csv":
-            return extract_csv(path)
-        if suffix == ".xlsx":
-            return extract_xlsx(path)
-        return extract_docx(path)
+        return read(path, settings, ocr)
     except ExtractionError:
         raise
     except MemoryError:
@@ -75,6 +90,7 @@ def render_page(path: Path, page_no: int, dpi: int = 150, *, grayscale: bool = F
     rotation is *not* applied: turn it by PageContent.rotation to match the word boxes).
     Text-like files are typeset onto an A4 page so every hit can show a thumbnail."""
     path = Path(path)
+    reader_for(path)
     suffix = _check_file(path)
     try:
         if suffix == ".pdf":
@@ -91,10 +107,19 @@ def render_page(path: Path, page_no: int, dpi: int = 150, *, grayscale: bool = F
         raise ExtractionError(path, f"the page could not be drawn ({type(exc).__name__}: {exc})") from exc
 
 
+def reader_for(path: Path) -> Reader:
+    """The reader of a file's type; UnsupportedFileError ("files of type '.doc' are not
+    supported") for any other, whatever the file holds."""
+    suffix = Path(path).suffix.lower()
+    try:
+        return EXTRACTORS[suffix]
+    except KeyError:
+        raise UnsupportedFileError(path, f"files of type '{suffix or '(none)'}' are not supported") from None
+
+
 def _check_file(path: Path) -> str:
+    """The file's suffix, once it is known to exist, be a file and not be empty."""
     suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise UnsupportedFileError(path, f"files of type '{suffix or '(none)'}' are not supported")
     try:
         size = path.stat().st_size
     except FileNotFoundError:

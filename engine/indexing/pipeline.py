@@ -180,9 +180,7 @@ class IndexingPipeline:
             progress = cat.document_progress(stamp.path)
             resumable = ("reading", "partial") if resume_partial else ("reading",)
             if progress is None or progress[0] not in resumable:
-                with cat.transaction() as tx:  # touched, not changed: refresh the stamp only
-                    tx.execute("UPDATE documents SET size=?, mtime_ns=? WHERE id=?",
-                               (stamp.size, stamp.mtime_ns, old.id))
+                cat.restamp_document(old.id, stamp.size, stamp.mtime_ns)  # touched, not changed
                 return None
             first, doc_id = progress[1] + 1, old.id  # resume an interrupted or budgeted read
             notes = [n for n in cat.document_note(old.id).split("; ")

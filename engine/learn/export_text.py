@@ -371,11 +371,15 @@ tokenizer.json is copied unchanged from the same package.
 
 
 if __name__ == "__main__":  # python -m engine.learn.export_text [DEST] [auto|int8|none]
+    import logging
     import sys
 
     from engine.config import DEFAULT_PACK_DIR
+    from engine.logs import configure_logging
 
+    configure_logging(verbose=True)
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_PACK_DIR
     mode = sys.argv[2] if len(sys.argv) > 2 else "auto"
-    build_default_pack(target, quantize=mode, progress=lambda p: print(f"[{p.done}/{p.total}] {p.message}"))
+    build_default_pack(target, quantize=mode, progress=lambda p: logging.getLogger(__name__).info(
+        "[%s/%s] %s", p.done, p.total, p.message))
     print(json.dumps(json.loads((target / "manifest.json").read_text(encoding="utf-8"))["metrics"], indent=1))

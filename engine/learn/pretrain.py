@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+import logging
 import os
 import sys
 import time
@@ -29,25 +29,13 @@ from typing import Sequence
 
 import numpy as np
 
+from engine.evaluate.embeddings import retrieval_metrics
 from engine.learn.data import TEXT_KINDS, DatasetConfig, PairDataset, build_dataset, text_embeddings
 from engine.learn.export_image import DEFAULT_SPEC
 
 EVAL_FIRST_SEED = 10_000_000  # held-out parts come from seeds no training run uses
 
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def retrieval_metrics(query: np.ndarray, docs: np.ndarray, ks: Sequence[int] = (1, 5, 10)) -> dict:
-    """Query i's only relevant doc is doc i. query (n, d), docs (n, d) normalised -> R@k, MRR."""
-    sims = query @ docs.T  # (n, n)
-    ranks = (sims > np.diag(sims)[:, None]).sum(axis=1)  # (n,) 0 = first
-    out = {f"recall@{k}": float((ranks < k).mean()) for k in ks}
-    out["mrr"] = float((1.0 / (ranks + 1)).mean())
-    out["n"] = int(len(query))
-    out.update({f"chance@{k}": k / len(query) for k in ks})
-    return out
+log = logging.getLogger(__name__)
 
 
 def embed_images(tower, ds: PairDataset, variant: int, batch: int = 64) -> np.ndarray:
@@ -79,6 +67,7 @@ def train(args: argparse.Namespace) -> dict:
     import torch
 
     from engine.learn.losses import ContrastiveLoss, LossConfig
+    from engine.learn.loop import Step, TrainLoop
     from engine.learn.model import ImageTower, MomentumEncoder, TowerConfig, count_parameters
     from engine.learn.queue import NegativeQueue
 
@@ -88,15 +77,15 @@ def train(args: argparse.Namespace) -> dict:
     spec = dict(DEFAULT_SPEC, size=[args.size, args.size])
     cache = Path(args.cache)
     t0 = time.time()
-    log(f"rendering {args.parts} training + {args.eval_parts} held-out parts into {cache}")
+    log.info(f"rendering {args.parts} training + {args.eval_parts} held-out parts into {cache}")
     train_ds = build_dataset(DatasetConfig(first_seed=args.seed * 1_000_000, parts=args.parts,
                                            variants=args.variants, size=(args.size, args.size)),
                              spec, cache, workers=args.workers,
-                             progress=lambda i, n: i % 500 == 0 and log(f"  rendered {i}/{n}"))
+                             progress=lambda i, n: i % 500 == 0 and log.info(f"  rendered {i}/{n}"))
     eval_ds = build_dataset(DatasetConfig(first_seed=EVAL_FIRST_SEED, parts=args.eval_parts, variants=3,
                                           size=(args.size, args.size)), spec, cache, workers=args.workers)
     t_render = time.time() - t0
-    log(f"data ready in {t_render:.0f}s; embedding texts with MiniLM (frozen)")
+    log.info(f"data ready in {t_render:.0f}s; embedding texts with MiniLM (frozen)")
     t1 = time.time()
     txt_train = text_embeddings(train_ds.texts, train_ds.root / "text_emb.npy")  # (P, T, 384)
     txt_eval = text_embeddings(eval_ds.texts, eval_ds.root / "text_emb.npy")  # (Q, T, 384)
@@ -115,72 +104,58 @@ def train(args: argparse.Namespace) -> dict:
     no_decay = [p for p in tower.parameters() if p.ndim <= 1] + list(criterion.parameters())
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
-    log(f"tower: {count_parameters(tower) / 1e6:.2f}M parameters; batch {args.batch}, queue {args.queue}")
+    log.info(f"tower: {count_parameters(tower) / 1e6:.2f}M parameters; batch {args.batch}, queue {args.queue}")
 
     n_parts, n_var = len(train_ds), train_ds.images.shape[1]
-    order = rng.permutation(n_parts)
-    pos = 0
+    # --minutes: the schedule is sized after `calibrate` steps (still in warm-up) from their timing
+    loop = TrainLoop(opt, lr=args.lr, total_steps=args.steps or 10**9, warmup=args.warmup, floor=0.02,
+                     clip_params=params, clip_norm=5.0, record_every=args.log_every)
 
-    def next_batch() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        nonlocal order, pos
-        if pos + args.batch > n_parts:
-            order, pos = rng.permutation(n_parts), 0
-        idx = order[pos:pos + args.batch]
-        pos += args.batch
-        var = rng.integers(0, n_var, len(idx))  # which rendering of the part
-        kind = rng.choice(len(TEXT_KINDS), len(idx), p=args.text_mix)  # which of its texts
-        return idx, var, kind
+    def batches(epoch: int):
+        """Random parts, a random rendering and text of each, until the schedule's last step."""
+        order, pos, t0 = rng.permutation(n_parts), 0, time.time()
+        while loop.steps < loop.total_steps:
+            if loop.steps == args.calibrate and args.minutes and not args.steps:
+                per_step = (time.time() - t0) / loop.steps
+                loop.total_steps = max(loop.steps + 1, int(args.minutes * 60 / per_step))
+                log.info(f"{per_step:.2f}s/step -> {loop.total_steps} steps for {args.minutes} min "
+                         f"(reproduce with --steps {loop.total_steps})")
+            if pos + args.batch > n_parts:
+                order, pos = rng.permutation(n_parts), 0
+            idx = order[pos:pos + args.batch]
+            pos += args.batch
+            var = rng.integers(0, n_var, len(idx))  # which rendering of the part
+            kind = rng.choice(len(TEXT_KINDS), len(idx), p=args.text_mix)  # which of its texts
+            yield idx, var, kind
 
-    def lr_at(step: int, total: int) -> float:
-        if step < args.warmup:
-            return args.lr * (step + 1) / args.warmup
-        p = (step - args.warmup) / max(1, total - args.warmup)
-        return args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, p))))
-
-    total = args.steps or 10**9
-    history = []
-    t_train = time.time()
-    step = 0
-    seen = 0
-    while step < total:
-        if step == args.calibrate and args.minutes and not args.steps:
-            per_step = (time.time() - t_train) / step
-            total = max(step + 1, int(args.minutes * 60 / per_step))
-            log(f"{per_step:.2f}s/step -> {total} steps for {args.minutes} min (reproduce with --steps {total})")
-        idx, var, kind = next_batch()
+    def step(epoch: int, batch) -> Step:
+        idx, var, kind = batch
         x = torch.from_numpy(train_ds.pixels(idx, var))  # (B, 1, h, w)
         txt = torch.from_numpy(txt_train[idx, kind])  # (B, 384)
         ids = torch.from_numpy(idx.astype(np.int64))  # (B,) part index = pair group
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, total if total < 10**9 else 4000)
         tower.train()
         img = tower.embed(x)  # (B, 384)
         q_img = img_queue.contents() if len(img_queue) else None
         q_txt = txt_queue.contents() if len(txt_queue) else None
         out = criterion(img, txt, ids, img_queue=q_img, txt_queue=q_txt)
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(params, 5.0)
-        opt.step()
-        momentum.update(tower)
-        with torch.no_grad():
-            momentum.module.train()
-            keys = momentum.module.embed(x)  # (B, 384) key encoder
-        img_queue.enqueue(keys, ids)
-        txt_queue.enqueue(txt, ids)
-        step += 1
-        seen += len(idx)
-        if step % args.log_every == 0 or step == total:
-            el = time.time() - t_train
-            rec = {"step": step, "pairs_per_s": round(seen / el, 2), "elapsed_s": round(el, 1),
-                   **{k: round(float(v.detach()), 4) for k, v in out.items()}}
-            history.append(rec)
-            log(json.dumps(rec))
-    t_train = time.time() - t_train
-    log(f"trained {step} steps, {seen} pairs in {t_train:.0f}s ({seen / t_train:.1f} pairs/s); evaluating")
+
+        def after() -> None:
+            momentum.update(tower)
+            with torch.no_grad():
+                momentum.module.train()
+                keys = momentum.module.embed(x)  # (B, 384) key encoder
+            img_queue.enqueue(keys, ids)
+            txt_queue.enqueue(txt, ids)
+
+        return Step(out["loss"], {k: v.detach() for k, v in out.items()}, after, pairs=len(idx))
+
+    loop.run(1, batches, step)
+    t_train = loop.elapsed_s
+    log.info(f"trained {loop.steps} steps, {loop.seen} pairs in {t_train:.0f}s ({loop.pairs_per_s:.1f} pairs/s); "
+             "evaluating")
     metrics = evaluate(tower, eval_ds, txt_eval)
-    return {"tower": tower, "metrics": metrics, "history": history, "loss_config": loss_cfg,
-            "steps": step, "pairs": seen, "train_s": t_train, "render_s": t_render, "text_s": t_text,
+    return {"tower": tower, "metrics": metrics, "history": loop.history, "loss_config": loss_cfg,
+            "steps": loop.steps, "pairs": loop.seen, "train_s": t_train, "render_s": t_render, "text_s": t_text,
             "spec": spec, "temperature": float(criterion.temperature.temperature)}
 
 
@@ -218,6 +193,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from engine.logs import configure_logging
+
+    configure_logging(verbose=True)
     args = parse_args(argv)
     result = train(args)
     import torch
@@ -256,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "onnx": {k: section[k] for k in ("sha256", "bytes", "parity", "images_per_s_2threads")}}
     (out / "training_report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n",
                                               encoding="utf-8")
-    log(json.dumps({"eval": {k: {m: v[m] for m in ('recall@1', 'recall@5', 'recall@10', 'chance@1')}
+    log.info(json.dumps({"eval": {k: {m: v[m] for m in ('recall@1', 'recall@5', 'recall@10', 'chance@1')}
                              for k, v in result['metrics'].items()}, "onnx": report["onnx"]}, indent=1))
     return 0
 

@@ -327,6 +327,11 @@ class Catalog:
             "FROM documents WHERE id=?", (doc_id,)).fetchone()
         return DocumentRow(*row) if row else None
 
+    def restamp_document(self, doc_id: int, size: int, mtime_ns: int) -> None:
+        """A file touched but not changed (same content): remember its new size and time only."""
+        with self.transaction() as tx:
+            tx.execute("UPDATE documents SET size=?, mtime_ns=? WHERE id=?", (size, mtime_ns, doc_id))
+
     def _rows_in(self, sql: str, ids: Iterable) -> Iterator[tuple]:
         """Rows of `sql` (with one `{ids}` placeholder for `IN (...)`) for many ids, in batches
         that stay under SQLite's parameter limit."""

@@ -180,7 +180,7 @@ def spec_sheet(part: SyntheticPart, lang: Lang, assembly: Assembly = ASSEMBLIES[
         heat = (f"{part.heat_treatment}を施し、硬さ {part.hardness} を満足すること。" if part.heat_treatment
                 else "熱処理は施さない。")
         surf = f"{part.surface}を施すこと。" if part.surface else "表面処理は不要とする。"
-        p1 = (f"<h1>部品仕様書</h1>"
+        p1 = ("<h1>部品仕様書</h1>"
               + _table([("文書番号", doc_no, "版", part.revision), ("発行日", part.date, "作成", part.drawn_by)])
               + "<h2>1. 適用範囲</h2>"
               f"<p>本仕様書は、{_e(assembly.name_ja)}({assembly.code})に使用する{_e(part.name_ja)}"

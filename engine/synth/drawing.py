@@ -125,7 +125,7 @@ def _layout(views: dict[str, ViewSpec], area: tuple[float, float, float, float],
         b = views[name].bbox
         return b[2] - b[0], b[3] - b[1]
 
-    (fw, fh), (sw, sh), (tw, th) = size("front"), size("side"), size("top")
+    (fw, fh), (sw, sh), (_, th) = size("front"), size("side"), size("top")
     chosen = SCALES[-1]
     for num, den in SCALES:
         k = num / den

@@ -63,7 +63,7 @@ def _revolved(part: SyntheticPart, r: random.Random, segs: list[tuple[float, flo
     c = part.dims.get("chamfer", 1.0)
 
     def front(v: View) -> None:
-        for i, (seg_len, d) in enumerate(segs):
+        for i, (_, d) in enumerate(segs):
             x0, x1, rr = xs[i], xs[i + 1], d / 2
             cl = c if i == 0 else 0.0
             cr = c if i == len(segs) - 1 else 0.0
@@ -93,7 +93,7 @@ def _revolved(part: SyntheticPart, r: random.Random, segs: list[tuple[float, flo
             else:
                 for sgn in (1, -1):
                     v.line(0, sgn * rb, length, sgn * rb, "outline" if (section == "full" or sgn > 0) else "hidden")
-                for i, (seg_len, d) in enumerate(segs):
+                for i, (_, d) in enumerate(segs):
                     v.hatch_rect(xs[i], rb, xs[i + 1], d / 2)
                     if section == "full":
                         v.hatch_rect(xs[i], -d / 2, xs[i + 1], -rb)

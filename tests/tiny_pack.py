@@ -1,4 +1,4 @@
-"""Tiny, real model packs for tests (a few KB, built in ~0.1 s with `onnx.helper`; no torch).
+"""Test-only: tiny, real model packs for tests (a few KB, built in ~0.1 s with `onnx.helper`; no torch).
 
     pack_dir = build_tiny_pack(tmp_path / "pack")                 # BERT-style text + 1-channel image tower
     pack_dir = build_tiny_pack(tmp_path / "clip", style="clip")   # CLIP-style: no token_type_ids, eos
@@ -132,7 +132,7 @@ def build_tiny_pack(dest: Path, *, style: str = "bert", dim: int = 16, image: bo
     tokenizer.save(str(work / "tokenizer.json"))
     onnx.save(_text_graph(style, tokenizer.get_vocab_size(), dim, rng), str(work / "text.onnx"))
     text: dict[str, Any] = {"file": "text.onnx", "sha256": "", "tokenizer": "tokenizer.json", "max_length": 12,
-                            "normalize": True, "source": f"engine.encoders.tiny ({style})", "quantization": "none"}
+                            "normalize": True, "source": f"tests/tiny_pack.py ({style})", "quantization": "none"}
     if style == "bert":
         text |= {"inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask",
                             "token_type_ids": "token_type_ids"}, "output": "embedding", "pooling": "none"}
