@@ -163,6 +163,7 @@ def test_the_activation_command_adapt_prints_works(setup, capsys, monkeypatch):
                            refused_because="the held-out mAP did not improve (0.500 -> 0.500)", path="text",
                            before={"map": 0.5, "queries": 4}, after={"map": 0.5, "queries": 4}, trained=("text",))
 
+    assert main(["index", str(docs), "--library", str(lib), "--pack", str(pack)]) == 0  # adapt needs a library
     monkeypatch.setattr(Engine, "adapt", fake_adapt)
     pairs = tmp / "pairs-activate.csv"
     pairs.write_text(f"query,relevant\n{docs / 'ZM-1258-B2P.pdf'},{docs / 'spec.txt'}\n", encoding="utf-8")

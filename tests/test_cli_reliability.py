@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import _cancel_on_sigint, main, similar_target
-from engine.encoders.tiny import build_tiny_pack
+from tests.tiny_pack import build_tiny_pack
 from engine.store.lock import WriterLock
 
 REPO = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ pytest.importorskip("onnx")  # tiny packs are built with onnx
 
 from engine import doctor  # noqa: E402
 from engine.config import DEFAULT_PACK_DIR  # noqa: E402
-from engine.encoders.tiny import build_tiny_pack  # noqa: E402
+from tests.tiny_pack import build_tiny_pack  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CHECK_NAMES = ["versions", "packages", "model pack", "ocr", "index and search", "japanese font",

@@ -7,7 +7,7 @@ import json
 
 from engine.api import Engine
 from engine.cli import main
-from engine.encoders.tiny import build_tiny_pack
+from tests.tiny_pack import build_tiny_pack
 from tests.test_engine import write_drawing
 
 

@@ -23,7 +23,7 @@ import pytest
 
 pytest.importorskip("onnx")  # the tiny pack is built with onnx
 
-from engine.encoders.tiny import build_tiny_pack  # noqa: E402
+from tests.tiny_pack import build_tiny_pack  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(sys.platform != "linux" or shutil.which("sha256sum") is None,
