@@ -11,13 +11,10 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from desktop.compat import guard_none_refcount  # noqa: E402
-from desktop.engine_bridge import EngineBridge  # noqa: E402
 from desktop.i18n import translator  # noqa: E402
-from desktop.main_window import MainWindow  # noqa: E402
-from desktop.settings import AppSettings  # noqa: E402
 from desktop.testing import FakeEngine  # noqa: E402
-from desktop.workers import TaskRunner  # noqa: E402
 from engine.types import FailedFile  # noqa: E402
+from test_desktop import make_window  # noqa: E402
 
 WAIT_MS = 10_000
 BROKEN = [FailedFile(f"/plant/scans/scan_{i}.png", "not a readable image", "2026-11-30T09:00:00")
@@ -30,15 +27,6 @@ def _setup(qapp):
     translator.set_language("en")
     yield
     translator.set_language("en")
-
-
-def make_window(qtbot, tmp_path: Path, engine: FakeEngine) -> MainWindow:
-    window = MainWindow(EngineBridge(engine), TaskRunner(max_threads=4),
-                        AppSettings(path=tmp_path / "settings.ini"))
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
 
 
 @pytest.fixture
