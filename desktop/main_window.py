@@ -178,6 +178,7 @@ class MainWindow(QMainWindow):
             self.watcher.set_poll_minutes(int(value))
 
     def _language_changed(self, _lang: str) -> None:
+        self.statusBar().clearMessage()  # a message shown in the old language would stay for seconds
         self.retranslate()
 
     def retranslate(self) -> None:
