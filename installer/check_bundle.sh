@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end check of the real offline bundle, by hand (it downloads every dependency wheel at
-# build time, so it is not part of the test suite):
+# End-to-end check of the real offline bundle (it fetches every dependency wheel at build time;
+# tests/test_bundle_full.py runs it for the workstation profile as a slow test):
 #
 #   bash installer/check_bundle.sh [workstation|admin] [WORK_DIR]
 #
