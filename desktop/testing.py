@@ -146,29 +146,30 @@ class FakeEngine:
                                 SearchResults(query_path, "file", similar, 20.0, terms), words, 40.0,
                                 terms)
 
+    def _read_query(self, call: str, stage: str, drop_terms: Collection[str], add_terms: Sequence[str],
+                    progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
+        """What a drawing query does before it ranks: note the call and the corrections, report
+        reading progress, honour cancel."""
+        self._wait(call)
+        self.corrections.append((tuple(drop_terms), tuple(add_terms)))
+        if progress:
+            progress(RateMeter(stage, 1, "pages").progress(1))
+        if cancel:
+            cancel.check()
+
     def search_file(self, path: Path | str, *, limit: int = 20,
                     evidence: Collection[str] | None = None,
                     progress: ProgressCallback | None = None,
                     cancel: CancelToken | None = None, show_weak: bool = False,
                     drop_terms: Collection[str] = (), add_terms: Sequence[str] = ()) -> FileQueryResults:
-        self._wait("search_file")
-        self.corrections.append((tuple(drop_terms), tuple(add_terms)))
-        if progress:
-            progress(RateMeter("extract", 1, "pages").progress(1))
-        if cancel:
-            cancel.check()
+        self._read_query("search_file", "extract", drop_terms, add_terms, progress, cancel)
         return self._file_results(str(path), drop_terms, add_terms)
 
     def search_image(self, image: Image.Image, *, limit: int = 20,
                      evidence: Collection[str] | None = None,
                      progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
                      drop_terms: Collection[str] = (), add_terms: Sequence[str] = ()) -> FileQueryResults:
-        self._wait("search_image")
-        self.corrections.append((tuple(drop_terms), tuple(add_terms)))
-        if progress:
-            progress(RateMeter("ocr", 1, "pages").progress(1))
-        if cancel:
-            cancel.check()
+        self._read_query("search_image", "ocr", drop_terms, add_terms, progress, cancel)
         return self._file_results("clipboard.png", drop_terms, add_terms)
 
     def warm_up(self) -> None:

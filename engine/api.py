@@ -366,16 +366,20 @@ class Engine:
         return out
 
     def page_words(self, target: Path | str | int, page: int = 1) -> tuple[Word, ...]:
-        doc = self._doc_of(target)
-        row = self._lib.catalog.page(doc.id, page) if doc else None
-        return row[1].words if row else ()
+        content = self._indexed_page(target, page)
+        return content.words if content else ()
 
     def page_text(self, target: Path | str | int, page: int = 1) -> str:
         """The text indexed for a page: a CSV/Excel row ("Header: value | …"), a text file's
         text, a PDF page's text layer or OCR. Empty when the page is not in the library."""
+        content = self._indexed_page(target, page)
+        return content.text if content else ""
+
+    def _indexed_page(self, target: Path | str | int, page: int):
+        """The catalog's PageContent of a page, or None when it is not in the library."""
         doc = self._doc_of(target)
         row = self._lib.catalog.page(doc.id, page) if doc else None
-        return row[1].text if row else ""
+        return row[1] if row else None
 
     def visual_heatmap(self, query_path: Path | str, hit: Hit) -> np.ndarray | None:
         """Patch-level similarity (h, w) in 0..1 between the query and the hit page, or None."""

@@ -311,29 +311,28 @@ class SearchPane(QWidget):
             self.results.clear_hits(tr("No results: the search failed (see the message above)."))
             self.status_message.emit(self.status.text())
 
-    def _show_single(self, gen: int, mode: str, results: SearchResults, mtimes: dict) -> None:
+    def _take(self, gen: int, mode: str, results: SearchResults | FileQueryResults, mtimes: dict,
+              first: tuple[Hit, ...], second: tuple[Hit, ...] = ()) -> bool:
+        """Keep an answer that is still wanted (recorded in the history); False for a stale one."""
         if gen != self._gen:
-            return
+            return False
         self._record(results, mtimes)
         self._mode, self._mtimes = mode, mtimes
-        self._results = {"first": results.hits, "second": ()}
-        self._finish(len(results.hits), results.note if results.no_match else "")
+        self._results = {"first": first, "second": second}
+        return True
+
+    def _show_single(self, gen: int, mode: str, results: SearchResults, mtimes: dict) -> None:
+        if self._take(gen, mode, results, mtimes, results.hits):
+            self._finish(len(results.hits), results.note if results.no_match else "")
 
     def _show_similar(self, gen: int, results: FileQueryResults, mtimes: dict) -> None:
         """"More like this": the engine's two lists (documents, drawings), titled after the page."""
-        if gen != self._gen:
-            return
-        self._record(results, mtimes)
-        self._mode, self._mtimes = "similar", mtimes
-        self._results = {"first": results.related.hits, "second": results.similar.hits}
-        self._finish(len(results.related.hits) + len(results.similar.hits))
+        if self._take(gen, "similar", results, mtimes, results.related.hits, results.similar.hits):
+            self._finish(len(results.related.hits) + len(results.similar.hits))
 
     def _show_file(self, gen: int, results: FileQueryResults, mtimes: dict) -> None:
-        if gen != self._gen:
+        if not self._take(gen, "file", results, mtimes, results.related.hits, results.similar.hits):
             return
-        self._record(results, mtimes)
-        self._mode, self._mtimes = "file", mtimes
-        self._results = {"first": results.related.hits, "second": results.similar.hits}
         if self._query is not None:
             entry = self.history.current()
             if self._restoring and entry is not None:
