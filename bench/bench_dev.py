@@ -55,6 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=0, help="first N queries of each set (0 = all)")
     p.add_argument("--workdir", type=Path, default=common.OUT_DIR / "dev-work")
     p.add_argument("--pack", type=Path, default=None)
+    p.add_argument("--rankers", default=",".join(RANKERS),
+                   help="engine rankers to run (TF-IDF always runs); e.g. 'dense' to check a new text tower fast")
     p.add_argument("--out", type=Path, default=common.OUT_DIR / "dev.json")
     args = p.parse_args(argv)
     args.sets = [s for s in args.sets.split(",") if s]
@@ -62,6 +64,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for m in args.modes:
         if m not in MODES:
             p.error(f"unknown mode {m!r}")
+    args.rankers = [r for r in args.rankers.split(",") if r]
+    for r in args.rankers:
+        if r not in RANKERS:
+            p.error(f"unknown ranker {r!r}")
     return args
 
 
@@ -139,7 +145,8 @@ def run_mode(args, engine, sets, corpus: Path, mode: str) -> dict:
             for rel in queries:
                 rec: dict = {}
                 relevant = s.qrels[rel]
-                for ranker, evidence in RANKERS.items():
+                for ranker in args.rankers:
+                    evidence = RANKERS[ranker]
                     hybrid = ranker == "hybrid"
                     try:  # the hybrid's weak hits too: their features are what fit_ranking learns from
                         res = engine.search_file(query_file(args, s, rel, mode), evidence=evidence,
@@ -237,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             measured = run_mode(args, engine, sets, corpus, mode)
             tfidf_runs(engine, sets, corpus, measured, args.depth)
             results[mode] = measured
-            rows += metric_rows(sets, measured, mode, [*RANKERS, "tfidf"])
+            rows += metric_rows(sets, measured, mode, [*args.rankers, "tfidf"])
             common.write_json(args.out, {  # after every mode: a long run that stops keeps its part
                 "benchmark": "dev", "machine": common.machine_info(), "sets": [s.name for s in sets],
                 "qrels": {s.name: s.qrels for s in sets}, "library": status,
