@@ -184,6 +184,46 @@ def test_vectors_survive_reopen_and_reconcile_after_crash(tmp_path, corpus):
         assert engine.search("flange drill", evidence={"semantic"}).hits
 
 
+class RecordingTextEncoder(FakeTextEncoder):
+    """Remembers the texts of every encode call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+
+    def encode(self, texts, batch_size: int = 32) -> np.ndarray:
+        self.batches.append(list(texts))
+        return super().encode(texts, batch_size)
+
+
+def test_each_distinct_chunk_text_is_embedded_once_longest_first(tmp_path):
+    from engine.config import EngineSettings
+
+    root = tmp_path / "docs"
+    for folder in ("a", "b"):  # the same file twice: same title, same chunk texts
+        (root / folder).mkdir(parents=True)
+        (root / folder / "spec.txt").write_text(SPEC_JA, encoding="utf-8")
+    (root / "a" / "memo.txt").write_text("S45C", encoding="utf-8")
+    (root / "a" / "process.md").write_text(PROCESS_EN, encoding="utf-8")
+    enc = RecordingTextEncoder()
+    with open_engine(tmp_path, text_encoder=enc, settings=EngineSettings(embed_batch=2)) as engine:
+        engine.index([root])
+        chunks = engine.status().chunks
+        assert len(engine._lib.text_index) == chunks  # every chunk has its vector, duplicates too
+        texts = [t for b in enc.batches for t in b]
+        assert len(texts) == len(set(texts)) == chunks - 1
+        assert all(len(b) <= 2 for b in enc.batches)
+        lengths = [len(t) for t in texts]  # the fake has no tokenizer: characters stand for tokens
+        assert lengths == sorted(lengths, reverse=True)
+        cat = engine._lib.catalog
+        rows = cat.chunks_by_ids(cat.all_chunk_ids())
+        spec = next(r.text for r in rows.values() if "ZM-1258-B2P" in r.text)
+        twins = [c for c, r in rows.items() if r.text == spec]
+        assert len(twins) == 2  # spec.txt's chunk, in a/ and in b/: one vector for both
+        vecs = engine._lib.text_index.get(np.array(twins, dtype=np.uint64))  # (2, dim)
+        assert np.array_equal(vecs[0], vecs[1])
+
+
 def test_drawing_query_returns_related_documents_and_similar_drawings(tmp_path, corpus):
     query = tmp_path / "query.pdf"
     write_drawing(query, "ZM-1258-B2P", "S45C", "MAIN SHAFT REV B", lines=6)

@@ -105,6 +105,10 @@ class TextEncoder:
             out[chunk] = self._run([encodings[i] for i in chunk])
         return l2_normalize(out) if self.normalize else out
 
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Tokens each text is encoded with (after truncation): what a batch is padded to."""
+        return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
+
     def encode_one(self, text: str) -> NDArray[np.float32]:
         """(dim,) vector of one query string."""
         return self.encode([text])[0]

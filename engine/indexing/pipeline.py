@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -33,7 +33,6 @@ from engine.types import ExtractedDocument, FailedFile, IndexReport, PageContent
 log = logging.getLogger(__name__)
 
 SAVE_EVERY_S = 30.0
-TEXT_BATCH = 32  # chunks embedded between progress reports and cancel checks
 
 
 def file_sha1(path: Path) -> str:
@@ -249,11 +248,36 @@ class IndexingPipeline:
         return FailedFile(stamp.path, reason, "")
 
     # -- embeddings --------------------------------------------------------------------------
-    def _embed_chunks(self, chunk_ids: list[int], texts: list[str], fps: list[int]) -> None:
-        vecs = self.lib.text_encoder.encode(texts, batch_size=self.settings.embed_batch)
-        self.lib.text_index.add(np.array(chunk_ids, dtype=np.uint64), vecs,
-                                np.array(fps, dtype=np.uint64))
+    def _text_batches(self, missing: np.ndarray, missing_fps: np.ndarray
+                      ) -> Iterator[tuple[list[str], list[list[tuple[int, int]]]]]:
+        """The chunks to embed as (texts, holders) batches: each distinct embedding text once,
+        with the (chunk id, fingerprint) of every chunk that has it (repeated title blocks, a
+        CSV and its XLSX), longest texts first over the whole set, so each batch is padded to
+        nearly its own length (sorting within batches of 32 padded a mixed library ~40 % more)."""
+        cat = self.lib.catalog
+        rows = cat.chunks_by_ids(missing.tolist())
+        docs = cat.documents_by_ids(r.doc_id for r in rows.values())
+        holders: dict[str, list[tuple[int, int]]] = {}  # embedding text -> [(chunk id, fp)]
+        for c, fp in zip(missing.tolist(), missing_fps.tolist()):
+            holders.setdefault(embedding_text(docs[rows[c].doc_id].title, rows[c].text), []).append((c, fp))
+        texts = list(holders)
+        counts = getattr(self.lib.text_encoder, "token_counts", None)  # fakes in tests have none
+        lengths = counts(texts) if counts is not None else [len(t) for t in texts]
+        texts = [texts[i] for i in sorted(range(len(texts)), key=lambda i: -lengths[i])]
+        size = max(1, self.settings.embed_batch)
+        for start in range(0, len(texts), size):
+            batch = texts[start:start + size]
+            yield batch, [holders[t] for t in batch]
+
+    def _embed_texts(self, texts: list[str], holders: list[list[tuple[int, int]]]) -> int:
+        """Embed `texts` and store each vector under every (chunk id, fingerprint) holding that
+        text; returns the number of chunks given a vector."""
+        vecs = self.lib.text_encoder.encode(texts, batch_size=len(texts))  # (t, dim)
+        keys = np.array([k for h in holders for k in h], dtype=np.uint64)  # (n, 2): id, fp
+        vecs = np.repeat(vecs, [len(h) for h in holders], axis=0)  # (n, dim)
+        self.lib.text_index.add(keys[:, 0], vecs, keys[:, 1])
         fault_point("embedded")
+        return len(keys)
 
     def _embed_pages(self, pages: list[tuple[int, str, int, int]]) -> None:
         """Render and embed (page_id, path, page_no, fingerprint) pages; a page that renders for
@@ -300,15 +324,10 @@ class IndexingPipeline:
         if total:  # the step starts now (loading the encoders may take a while)
             report(progress, meter.progress(0, "understanding text"))
         if len(missing):
-            rows = cat.chunks_by_ids(missing.tolist())
-            docs = cat.documents_by_ids(r.doc_id for r in rows.values())
-            for start in range(0, len(missing), TEXT_BATCH):
+            for texts, holders in self._text_batches(missing, missing_fps):
                 if cancel is not None:
                     cancel.check()
-                batch = missing[start:start + TEXT_BATCH].tolist()
-                self._embed_chunks(batch, [embedding_text(docs[rows[c].doc_id].title, rows[c].text)
-                                           for c in batch], missing_fps[start:start + TEXT_BATCH].tolist())
-                done += len(batch)
+                done += self._embed_texts(texts, holders)
                 report(progress, meter.progress(done, "understanding text"))
                 last_save = self._save_now(last_save)
         if todo_pages:
