@@ -64,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="run every phase in this process (default: each phase in a fresh child process, "
                         "so its peak memory is its own)")
     p.add_argument("--workdir", type=Path, default=None, help="keep the libraries here (default: temp)")
+    p.add_argument("--compare-pack", type=Path, default=None,
+                   help="also index the text-layer PDFs with this pack, in the same run (e.g. an int8 build: "
+                        "python -m engine.learn.export_text DIR int8) for a side-by-side row")
     p.add_argument("--out", type=Path, default=common.OUT_DIR / "speed.json")
     args = p.parse_args(argv)
     args.scale = sorted(common.parse_ints(args.scale))
@@ -119,12 +122,14 @@ def drawing_pngs(folder: Path, n: int, seed: int) -> list[Path]:
 
 # --------------------------------------------------------------------------- phases
 
-def phase_index(name: str, folder: Path, library: Path, warm_folder: Path | None = None) -> dict:
-    """Index `folder`; with `warm_folder`, first index that (untimed) so model loading is not counted."""
+def phase_index(name: str, folder: Path, library: Path, warm_folder: Path | None = None,
+                pack: Path | None = None) -> dict:
+    """Index `folder`; with `warm_folder`, first index that (untimed) so model loading is not counted.
+    `pack`: a model pack other than the default (`--compare-pack`: another build, same PDFs, same run)."""
     from engine.api import Engine
 
     rss0 = common.current_rss_mb()
-    with Engine.open(library) as engine:
+    with Engine.open(library, pack=pack) as engine:
         warm_s = 0.0
         if warm_folder is not None:
             t0 = time.perf_counter()
@@ -137,12 +142,24 @@ def phase_index(name: str, folder: Path, library: Path, warm_folder: Path | None
     pages = report.pages
     result = {"pages": pages, "documents": report.added, "failed": report.failed,
               "elapsed_s": wall, "pages_per_s": pages / wall if wall else 0.0,
+              "read_s": wall - report.embed_s, "embed_s": report.embed_s, "pack": status.pack.path if status.pack else None,
+              "quantization": _quantization(status.pack.path if status.pack else None),
               "warm_up_s": warm_s, "chunks": status.chunks, "rss_before_mb": rss0,
               "peak_rss_mb": common.peak_rss_mb(), "load_average": common.machine_info()["load_average"],
               "errors": [e.reason for e in report.errors][:5]}
     log(f"{name}: {pages} pages in {wall:.1f} s = {result['pages_per_s']:.2f} pages/s "
-        f"({report.failed} failed; warm-up {warm_s:.1f} s not counted)")
+        f"(read {result['read_s']:.1f} s, embed {report.embed_s:.1f} s; {report.failed} failed; "
+        f"warm-up {warm_s:.1f} s not counted; load {result['load_average'][0]:.1f})")
     return result
+
+
+def _quantization(pack_dir: str | None) -> str:
+    import json
+
+    try:
+        return json.loads((Path(pack_dir) / "manifest.json").read_text(encoding="utf-8"))["text"]["quantization"]
+    except (TypeError, OSError, ValueError, KeyError):
+        return "?"
 
 
 def baseline_pymupdf_text(folder: Path) -> dict:
@@ -353,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
         result["isolated_phases"] = isolate
         result["index_text"] = run_phase(isolate, phase_index, "index-text", text_dir, library, warm_text)
         result["index_text"]["baseline_pymupdf_text_only"] = baseline_pymupdf_text(text_dir)
+        if args.compare_pack is not None:  # same PDFs, a fresh library, the other pack
+            result["index_text_compare"] = run_phase(isolate, phase_index, "index-text (compare pack)", text_dir,
+                                                      work / "library-compare", warm_text, args.compare_pack)
 
         # 2. image-only pages (OCR), a separate library so the timing is OCR pages only
         if args.ocr_pages:
@@ -398,17 +418,24 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_summary(r: dict) -> None:
     it = r["index_text"]
-    rows = [{"what": "text-layer PDF pages", "pages": it["pages"], "chunks": it["chunks"],
-             "rate": it["pages_per_s"], "peak": it["peak_rss_mb"]},
-            {"what": "  baseline: pymupdf text only", "pages": it["baseline_pymupdf_text_only"]["pages"],
-             "rate": it["baseline_pymupdf_text_only"]["pages_per_s"]}]
+    rows = [{"what": f"text-layer PDF pages ({it.get('quantization', '?')})", "pages": it["pages"],
+             "chunks": it["chunks"], "rate": it["pages_per_s"], "read": it.get("read_s"),
+             "embed": it.get("embed_s"), "peak": it["peak_rss_mb"], "load": it["load_average"][0]}]
+    if "index_text_compare" in r:
+        ib = r["index_text_compare"]
+        rows.append({"what": f"  same PDFs, other pack: {ib.get('quantization', '?')}", "pages": ib["pages"],
+                     "chunks": ib["chunks"], "rate": ib["pages_per_s"], "read": ib.get("read_s"),
+                     "embed": ib.get("embed_s"), "peak": ib["peak_rss_mb"], "load": ib["load_average"][0]})
+    rows.append({"what": "  baseline: pymupdf text only", "pages": it["baseline_pymupdf_text_only"]["pages"],
+                 "rate": it["baseline_pymupdf_text_only"]["pages_per_s"]})
     if "index_ocr" in r:
         io = r["index_ocr"]
         rows.append({"what": "image-only pages (OCR)", "pages": io["pages"], "chunks": io["chunks"],
-                     "rate": io["pages_per_s"], "peak": io["peak_rss_mb"]})
-    print("\nIndexing")
-    print(common.format_table(rows, ["what", "pages", "chunks", "rate", "peak"],
-                              ["what", "pages", "chunks", "pages/s", "peak MB"]))
+                     "rate": io["pages_per_s"], "read": io.get("read_s"), "embed": io.get("embed_s"),
+                     "peak": io["peak_rss_mb"], "load": io["load_average"][0]})
+    print("\nIndexing (read: extract + chunk + catalog; embed: text and image vectors)")
+    print(common.format_table(rows, ["what", "pages", "chunks", "rate", "read", "embed", "peak", "load"],
+                              ["what", "pages", "chunks", "pages/s", "read s", "embed s", "peak MB", "load"]))
     rows = []
     for s in r["scales"].values():
         q, a = s["queries"], s["ann"]
