@@ -11,7 +11,7 @@ import pytest
 
 from engine.analyze import ANALYZER_VERSION, lexical_tokens
 from engine.api import Engine
-from engine.search.docrank import Bm25Params, bm25, cosine, file_stem_token, idf, query_weights
+from engine.search.docrank import Bm25Params, bm25, file_stem_token, idf, query_weights
 from engine.store.catalog import _MIGRATIONS, SCHEMA_VERSION, Catalog
 from tests.fakes import FakeTextEncoder
 from tests.test_engine import write_drawing
@@ -40,9 +40,7 @@ def test_query_weights_follow_rarity_and_drop_unknown_and_common_tokens():
     assert w["spindle"] == pytest.approx(idf(30, 1000) * (1 + math.log(2)))  # said twice
 
 
-def test_cosine_and_file_stem_tokens():
-    assert cosine({"a": 1.0}, {"a": 2.0}) == pytest.approx(1.0)
-    assert cosine({"a": 1.0}, {"b": 1.0}) == 0.0 and cosine({}, {"a": 1.0}) == 0.0
+def test_file_stem_tokens():
     # a document linking `cad/fw_13_5_inch_display.pdf` holds the token of the drawing's stem
     stem = file_stem_token("/lib/Display/fw_13_5_inch_display.pdf")
     assert stem == "fw135inchdisplay"
@@ -66,7 +64,8 @@ def test_catalog_migrates_version_1_and_retokenises(tmp_path):
     assert cat.get_meta("schema_version") == str(SCHEMA_VERSION)
     assert cat.get_meta("analyzer_version") == str(ANALYZER_VERSION)
     assert cat.documents_holding_token("fw135inchdisplay") == {1}  # the new token is there
-    assert list(cat.page_lengths([1])) == [(1, 1, len(lexical_tokens("Display see fw_13_5_inch_display.pdf")))]
+    table = cat.page_table()
+    assert table.doc.tolist() == [1] and table.length.tolist() == [len(lexical_tokens("Display see fw_13_5_inch_display.pdf"))]
     assert [d.path for d in cat.documents_in_folder("/lib/", "/")] == ["/lib/README.md"]
     assert cat.documents_in_folder("/", "/") == []  # not directly in the parent folder
 
