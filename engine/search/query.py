@@ -102,6 +102,20 @@ class _Evidence:
         docs = {k[0] for table in self.scores.values() for k in table}
         return docs | {d for table in self.doc.values() for d in table}
 
+    def supported(self, keys: set[PageKey], weights: FileWeights) -> set[PageKey]:
+        """The pages among `keys` with some evidence that `weights` counts: the others fuse to 0
+        (a drawing query touches tens of thousands of pages on a large library, with one word)."""
+        page = {"lexical_page": self.scores["lexical"], "cosine_page": self.cosine,
+                "dimensions": self.dimensions, "semantic": self.scores["semantic"],
+                "visual": self.scores["visual"] | self.scores["cross"]}
+        doc = {"lexical_doc": self.doc["lexical_doc"], "cosine_doc": self.doc["cosine_doc"],
+               "link_name": self.doc["link_name"], "link_folder": self.doc["link_folder"]}
+        out = {k for name, table in page.items() if getattr(weights, name) > 0
+               for k, v in table.items() if v > 0 and k in keys}
+        docs = {d for name, table in doc.items() if getattr(weights, name) > 0
+                for d, v in table.items() if v > 0}
+        return out | {k for k in keys if k[0] in docs} if docs else out
+
     def features(self, key: PageKey) -> dict[str, float]:
         """The absolute evidence features of one page (document-level ones from its document)."""
         sc, doc = self.scores, self.doc
@@ -232,11 +246,12 @@ class Searcher:
             calibration = None
             if q.keyword:
                 fused = self._fuse_keyword(ev, use)
-                no_match = "lexical" in use and bool(q.terms) and not ev.scores["lexical"]
+                no_match = "lexical" in use and bool(q.terms) and not self._any_readable(ev.scores["lexical"])
                 note = (NO_KEYWORD_MATCH if fused else NO_KEYWORD_HITS) if no_match else ""
             else:
                 weights, calibration = self._file_ranking(drawings_list, use)
-                fused = {k: v for k in self._candidates(ev)
+                keys = self._candidates(ev)
+                fused = {k: v for k in (keys if show_weak else ev.supported(keys, weights))
                          if (v := weighted(ev.features(k), weights)) > 0 or show_weak}
             # similar drawings have no calibrated confidence (the development sets judge drawing ->
             # documents): their hits carry 0, "not calibrated", and the app shows no Match bar
@@ -258,6 +273,13 @@ class Searcher:
             out.append(SearchResults(q.text, mode, tuple(hits), (time.perf_counter() - t0) * 1000,
                                      tuple(t.text for t in q.terms), no_match, note))
         return out
+
+    def _any_readable(self, pages: Mapping[PageKey, float]) -> bool:
+        """Does any of these pages belong to a file the user may read? (Usually the first does.)"""
+        if not self.settings.check_access:
+            return bool(pages)
+        cat = self.lib.catalog
+        return any(readable(getattr(cat.document(d), "path", "")) for d in dict.fromkeys(k[0] for k in pages))
 
     def _fuse_keyword(self, ev: _Evidence, use: set[str]) -> dict[PageKey, float]:
         s = self.settings

@@ -366,13 +366,15 @@ class Catalog:
         with self.transaction() as tx:
             tx.execute("UPDATE documents SET size=?, mtime_ns=? WHERE id=?", (size, mtime_ns, doc_id))
 
-    def _rows_in(self, sql: str, ids: Iterable) -> Iterator[tuple]:
+    def _rows_in(self, sql: str, ids: Iterable) -> list[tuple]:
         """Rows of `sql` (with one `{ids}` placeholder for `IN (...)`) for many ids, in batches
         that stay under SQLite's parameter limit."""
         ids = list(dict.fromkeys(ids))
+        rows: list[tuple] = []
         for i in range(0, len(ids), 500):
             part = ids[i:i + 500]
-            yield from self.db.execute(sql.format(ids=",".join("?" * len(part))), part)
+            rows += self.db.execute(sql.format(ids=",".join("?" * len(part))), part).fetchall()
+        return rows
 
     def documents_by_ids(self, ids: Iterable[int]) -> dict[int, DocumentRow]:
         return {row[0]: DocumentRow(*row) for row in self._rows_in(
@@ -602,9 +604,8 @@ class Catalog:
     def chunk_postings(self, tokens: Iterable[str]) -> list[tuple[str, int, int]]:
         """(token, chunk id, occurrences in the chunk) for every chunk holding a token: the FTS
         index alone, no join (map chunks to pages with `page_table`)."""
-        return list(self._rows_in(
-            "SELECT term, doc, count(*) FROM chunk_postings WHERE term IN ({ids}) "
-            "GROUP BY term, doc", tokens))
+        return self._rows_in("SELECT term, doc, count(*) FROM chunk_postings WHERE term IN ({ids}) "
+                             "GROUP BY term, doc", tokens)
 
     def page_table(self) -> PageTable:
         """Every page with text and its chunks as arrays, remembered for one `generation` (built
