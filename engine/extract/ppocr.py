@@ -39,6 +39,11 @@ DEFAULT_MODEL = "ppocrv5"
 # training width 320/48 = 6.7; 3.0 read our test lines identically at ~25% less CPU on drawings,
 # whose dimension numbers are mostly short crops.
 MIN_REC_RATIO = 3.0
+# Every crop is followed by this much padding (in line heights) before recognition: the last
+# character of a line reads better with a few empty CTC steps after it (0.5 recovered what
+# batches padded to their widest crop used to find, at 1/4 of that padding on drawings).
+REC_TAIL = 0.5
+REC_STEP = 8  # px of recogniser input per CTC step: input widths are rounded up to it
 _DET_MEAN = np.float32([0.485, 0.456, 0.406])  # ImageNet statistics the detector was trained with
 _DET_STD = np.float32([0.229, 0.224, 0.225])
 Image8 = NDArray[np.uint8]  # (h, w, 3) BGR, as the Paddle models were trained on
@@ -145,22 +150,25 @@ class PaddleOcr:
 
     # -- recognition ------------------------------------------------------------------------
     def recognize(self, crops: list[Image8]) -> list[tuple[str, float, tuple[float, ...]]]:
-        """(text, confidence, char centres 0..1) for each upright line crop."""
+        """(text, confidence, char centres 0..1) for each upright line crop.
+
+        Each crop is read at its own width (plus REC_TAIL, rounded up to a CTC step); only
+        crops of the same input width share a batch. The recogniser's cost grows with the
+        padded width, and on 2 cores a batch is no cheaper per crop than single runs, so padding
+        a batch to its widest crop cost 15-30 % of recognition for nothing."""
         self._load()
         results: list[tuple[str, float, tuple[float, ...]]] = [("", 0.0, ())] * len(crops)
-        ratios = [c.shape[1] / max(1, c.shape[0]) for c in crops]
-        for idx in _width_batches(ratios, self.rec_batch):
-            width = int(math.ceil(48 * max(max(ratios[i] for i in idx), MIN_REC_RATIO)))
+        used = [max(1, int(math.ceil(48 * c.shape[1] / max(1, c.shape[0])))) for c in crops]
+        widths = [rec_width(u) for u in used]
+        for idx in _same_width_batches(widths, self.rec_batch):
+            width = widths[idx[0]]
             batch = np.zeros((len(idx), 3, 48, width), np.float32)  # padding = mid-grey after norm
-            used = []
             for j, i in enumerate(idx):
-                rw = min(width, int(math.ceil(48 * ratios[i])))
-                batch[j, :, :, :rw] = _rec_norm(crops[i], rw)
-                used.append(rw)
+                batch[j, :, :, :used[i]] = _rec_norm(crops[i], used[i])
             probs = self._rec.run(None, {self._rec.get_inputs()[0].name: batch})[0]  # (n, T, C)
             steps = probs.shape[1]
             for j, i in enumerate(idx):
-                results[i] = self._ctc_decode(probs[j], width / steps, used[j])
+                results[i] = self._ctc_decode(probs[j], width / steps, used[i])
         return results
 
     def _ctc_decode(self, probs: NDArray[np.float32], px_per_step: float,
@@ -179,8 +187,11 @@ class PaddleOcr:
             return "", 0.0, ()
         return "".join(chars), float(np.mean(confs)), tuple(pos)
 
-    def read_lines(self, img: Image8, quads: list[Quad] | None = None) -> list[TextLine]:
-        """Detect (unless `quads` are given) and recognise every text line of `img`.
+    def read_lines(self, img: Image8, quads: list[Quad] | None = None, *,
+                   keep_weak: bool = False) -> list[TextLine]:
+        """Detect (unless `quads` are given) and recognise every text line of `img`: the
+        confident ones, or with `keep_weak` one line per quad, in `quads` order, whatever it
+        read (`confident()` filters them later).
 
         A tall box on an upright page is text turned sideways, like the dimension along a
         vertical dimension line: it is read both bottom-up and top-down (by re-ordering the
@@ -200,12 +211,12 @@ class PaddleOcr:
         for (i, q), res in zip(candidates, results):
             if i not in best or res[1] > best[i][1][1]:
                 best[i] = (q, res)
-        lines = []
-        for i in sorted(best):
-            q, (text, conf, pos) = best[i]
-            if text.strip() and conf >= self.min_conf:
-                lines.append(TextLine(q, text, conf, pos))
-        return lines
+        lines = [TextLine(best[i][0], *best[i][1]) for i in sorted(best)]
+        return lines if keep_weak else self.confident(lines)
+
+    def confident(self, lines: list[TextLine]) -> list[TextLine]:
+        """The lines that read something with at least `min_conf`."""
+        return [ln for ln in lines if ln.text.strip() and ln.conf >= self.min_conf]
 
 
 def reading_order(quads: list[Quad]) -> list[Quad]:
@@ -224,18 +235,18 @@ def reading_order(quads: list[Quad]) -> list[Quad]:
     return [q for row in rows for q in sorted(row, key=lambda q: float(q[:, 0].min()))]
 
 
-def _width_batches(ratios: list[float], size: int) -> list[list[int]]:
-    """Group crops of similar width (sorted by aspect ratio; a batch closes when it is full or
-    the next crop is 1.5x wider than its first), so one long title line does not make a whole
-    batch of short dimension numbers pay for its padding."""
-    batches: list[list[int]] = []
-    for i in sorted(range(len(ratios)), key=lambda i: ratios[i]):
-        if batches and len(batches[-1]) < size and \
-                max(ratios[i], MIN_REC_RATIO) <= 1.5 * max(ratios[batches[-1][0]], MIN_REC_RATIO):
-            batches[-1].append(i)
-        else:
-            batches.append([i])
-    return batches
+def rec_width(used: int) -> int:
+    """Recogniser input width for a crop resized to `used` px wide (at 48 px high)."""
+    width = max(used + int(48 * REC_TAIL), int(math.ceil(48 * MIN_REC_RATIO)))
+    return -(-width // REC_STEP) * REC_STEP
+
+
+def _same_width_batches(widths: list[int], size: int) -> list[list[int]]:
+    """Indices grouped by equal input width (up to `size` each), narrowest first."""
+    by_width: dict[int, list[int]] = {}
+    for i in sorted(range(len(widths)), key=lambda i: widths[i]):
+        by_width.setdefault(widths[i], []).append(i)
+    return [idx[k:k + size] for idx in by_width.values() for k in range(0, len(idx), size)]
 
 
 def _quad_hw(q: Quad) -> tuple[float, float]:
