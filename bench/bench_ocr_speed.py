@@ -17,6 +17,9 @@ render, upright detection, detection, recognition, words):
 Stages: exclusive wall time of named functions (a function's time less that of the named
 functions it calls), found by name in whichever engine/ is measured, so a baseline is profiled
 the same way; "model: rec (upright)" is recognition run while choosing the page's rotation.
+Where recognition runs on several threads its rows are thread-seconds (they add up to more than
+the wall time). "Model input per page" (detector megapixels, recogniser input columns of 48 px)
+measures the models' work independently of the machine's load.
 Each engine runs in its own process (models loaded and warmed up first, not timed); rounds
 alternate baseline / current and the faster round of each is reported (a shared machine's load
 only ever slows a run down).
@@ -33,6 +36,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import unicodedata
 from collections import Counter, defaultdict
@@ -45,16 +49,24 @@ OUT = REPO / "bench" / "out"
 
 # --------------------------------------------------------------------------- stage clock
 class StageClock:
-    """Exclusive wall time per label of wrapped callables (nested calls are subtracted)."""
+    """Exclusive wall time per label of wrapped callables (nested calls in the same thread are
+    subtracted). Calls made on other threads (recognition runs on all cores) add their own time,
+    so stages sum to thread-seconds, more than the wall time; the calling thread's wait for them
+    stays in the caller's row."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: Counter = Counter()
         self.work: dict[str, float] = defaultdict(float)
-        self._stack: list[list] = []  # [label, child seconds]
+        self._stacks: dict[int, list[list]] = defaultdict(list)  # per thread: [label, child seconds]
+
+    @property
+    def _stack(self) -> list[list]:
+        return self._stacks[threading.get_ident()]
 
     def inside(self, label: str) -> bool:
-        return any(f[0] == label for f in self._stack)
+        """Is the main thread (which hands work to the others) inside `label`?"""
+        return any(f[0] == label for f in self._stacks[threading.main_thread().ident])
 
     def wrap(self, owner: object, attr: str, label) -> None:
         orig = getattr(owner, attr, None)
@@ -91,20 +103,25 @@ def instrument(clock: StageClock) -> None:
     import engine.extract as ex
     from engine.extract import image, ocr, pdf, ppocr
 
+    rec_path, det_path = (str(x) for x in (ppocr.PaddleOcr().rec_path, ppocr.PaddleOcr().det_path))
+
     def model_label(args) -> str:
         path = str(getattr(args[0], "_model_path", ""))
-        if "/det" in path:
+        if path == det_path:
             return "model: det"
-        return "model: rec (upright)" if clock.inside("upright: choose rotation") else "model: rec"
+        if path == rec_path:
+            return "model: rec (upright)" if clock.inside("upright: choose rotation") else "model: rec"
+        return "query: text embedding" if Path(path).stem.startswith("text") else "query: image embedding"
 
     clock.wrap(ort.InferenceSession, "run", model_label)
     timed_run = ort.InferenceSession.run
 
     def counted_run(sess, output_names, feeds, *a, **k):  # model input size: a load-free cost measure
         x = next(iter(feeds.values()))
-        if "/det" in str(getattr(sess, "_model_path", "")):
+        path = str(getattr(sess, "_model_path", ""))
+        if path == det_path:
             clock.work["det input Mpx"] += x.shape[0] * x.shape[2] * x.shape[3] / 1e6
-        else:
+        elif path == rec_path:
             clock.work["rec input kcolumns"] += x.shape[0] * x.shape[3] / 1e3
         return timed_run(sess, output_names, feeds, *a, **k)
 
@@ -122,12 +139,19 @@ def instrument(clock: StageClock) -> None:
     clock.wrap(ppocr, "_db_boxes", "det: boxes (DB post-processing)")
     clock.wrap(ppocr, "reading_order", "det: boxes (DB post-processing)")
     clock.wrap(ppocr.PaddleOcr, "read_lines", "rec: other")
-    clock.wrap(ppocr.PaddleOcr, "recognize", "rec: batch, normalise")
+    clock.wrap(ppocr.PaddleOcr, "recognize", "rec: batch, normalise (+ wait for threads)")
     clock.wrap(ppocr.PaddleOcr, "_ctc_decode", "rec: CTC decode")
     clock.wrap(ppocr.PaddleOcr, "_decode_batch", "rec: CTC decode")
     for mod in (ppocr, ocr):
         clock.wrap(mod, "crop_quad", "rec: crop lines")
     clock.wrap(ocr, "lines_to_words", "other (text, words, file)")
+    from engine import api
+    from engine.encoders import image as image_encoder
+
+    clock.wrap(api.Engine, "_read_query", "query: other (cache, sha1)")
+    clock.wrap(ex, "render_page", "query: render for the picture")
+    clock.wrap(image_encoder.ImageEncoder, "encode", "query: image embedding")  # + its preprocessing
+    clock.wrap(api.Engine, "_file_results", "query: search, fuse, explain")
 
 
 # --------------------------------------------------------------------------- data
@@ -217,6 +241,7 @@ def worker(args: argparse.Namespace) -> dict:
     result: dict = {"engine": str(Path(engine.__file__).parent), "load_average": [round(x, 2) for x in os.getloadavg()]}
     for name, items in sets.items():
         clock.reset()
+        load = [round(x, 2) for x in os.getloadavg()]
         pages = 0
         t0, c0 = time.perf_counter(), time.process_time()
         per_file, found, total, accs, rot_ok, rot_n = [], 0, 0, [], 0, 0
@@ -250,7 +275,7 @@ def worker(args: argparse.Namespace) -> dict:
             per_file.append(row)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         stages = {k: round(v / pages, 4) for k, v in sorted(clock.seconds.items(), key=lambda kv: -kv[1])}
-        result[name] = {"pages": pages, "wall_s": round(wall, 2), "pages_per_s": round(pages / wall, 3),
+        result[name] = {"load_average": load, "pages": pages, "wall_s": round(wall, 2), "pages_per_s": round(pages / wall, 3),
                         "cpu_s_per_page": round(cpu / pages, 3), "stages_s_per_page": stages,
                         "calls": dict(clock.calls),
                         "work_per_page": {k: round(v / pages, 3) for k, v in clock.work.items()},
@@ -261,6 +286,8 @@ def worker(args: argparse.Namespace) -> dict:
             result[name]["lines_exact"] = f"{sum(a == 1.0 for a in accs)}/{len(accs)}"
         if rot_n:
             result[name]["rotations_found"] = f"{rot_ok}/{rot_n}"
+    if args.query_library and args.query_files:
+        result["queries"] = time_queries(args, clock)
     if prof is not None:
         import io
         import pstats
@@ -271,6 +298,33 @@ def worker(args: argparse.Namespace) -> dict:
         result["profile"] = buf.getvalue()
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     return result
+
+
+def time_queries(args: argparse.Namespace, clock: StageClock) -> dict:
+    """`Engine.search_file` on each query picture once (after one untimed warm-up query on the
+    first one, under another name, so no query is answered from the engine's cache)."""
+    import shutil
+
+    from engine.api import Engine
+
+    files = [Path(f) for f in args.query_files.split(",")]
+    warm = Path(args.workdir) / f"warm-{time.monotonic_ns()}{files[0].suffix}"
+    shutil.copyfile(files[0], warm)
+    with Engine.open(args.query_library) as engine:
+        engine.search_file(warm)
+        clock.reset()
+        load = [round(x, 2) for x in os.getloadavg()]
+        lat = []
+        for f in files:
+            t = time.perf_counter()
+            engine.search_file(f)
+            lat.append(time.perf_counter() - t)
+    n = len(files)
+    return {"load_average": load, "pages": n, "wall_s": round(sum(lat), 2), "pages_per_s": round(n / sum(lat), 3),
+            "p50_s": round(statistics.median(lat), 3), "latency_s": [round(x, 3) for x in lat],
+            "stages_s_per_page": {k: round(v / n, 4) for k, v in sorted(clock.seconds.items(), key=lambda kv: -kv[1])},
+            "work_per_page": {k: round(v / n, 3) for k, v in clock.work.items()},
+            "files": [str(f) for f in files]}
 
 
 # --------------------------------------------------------------------------- driver
@@ -291,6 +345,8 @@ def run_worker(root: Path, args: argparse.Namespace, work: Path) -> dict:
            "--dense", str(args.dense), "--workdir", str(work), "--json-out", str(out)]
     if args.profile:
         cmd.append("--profile")
+    if args.query_library and args.query_files:
+        cmd += ["--query-library", str(args.query_library), "--query-files", args.query_files]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), str(REPO)]))
     subprocess.run(cmd, check=True, env=env)
     return json.loads(out.read_text(encoding="utf-8"))
@@ -301,19 +357,24 @@ def summarise(runs: dict[str, list[dict]]) -> dict:
     out: dict = {}
     for who, rounds in runs.items():
         out[who] = {}
-        for name in ("sample", "dense"):
+        for name in ("sample", "dense", "queries"):
+            if name not in rounds[0]:
+                continue
             best = min(rounds, key=lambda r: r[name]["wall_s"])
-            out[who][name] = {**best[name], "load_average": best["load_average"],
+            out[who][name] = {**best[name],
                               "all_rounds_pages_per_s": [r[name]["pages_per_s"] for r in rounds]}
     return out
 
 
 def print_summary(summary: dict) -> None:
     whos = list(summary)
-    for name, title in (("sample", "sample library scans + photos"), ("dense", "dense 30-line text scans")):
+    for name, title in (("sample", "sample library scans + photos"), ("dense", "dense 30-line text scans"),
+                        ("queries", "drawing queries: Engine.search_file, OCR included")):
+        if any(name not in summary[w] for w in whos):
+            continue
         print(f"\n== {title} ==")
         print(f"{'':34}" + "".join(f"{w:>18}" for w in whos))
-        rows = [("pages", "pages"), ("pages/s (faster round)", "pages_per_s"),
+        rows = [("pages", "pages"), ("pages/s (faster round)", "pages_per_s"), ("latency p50 s", "p50_s"),
                 ("all rounds pages/s", "all_rounds_pages_per_s"), ("CPU s/page", "cpu_s_per_page"),
                 ("load average", "load_average"), ("word recall", "word_recall"), ("char accuracy", "char_acc"),
                 ("lines exact", "lines_exact"), ("rotations found", "rotations_found")]
@@ -338,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds per engine")
     ap.add_argument("--dense", type=int, default=6, help="dense text pages")
     ap.add_argument("--profile", action="store_true", help="add cProfile's top functions per run")
+    ap.add_argument("--query-library", type=Path, default=None,
+                    help="also time Engine.search_file on --query-files against this library (read only)")
+    ap.add_argument("--query-files", default="", help="comma-separated query pictures")
     ap.add_argument("--out", type=Path, default=OUT / "ocr-speed.json")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--root", default=str(REPO), help=argparse.SUPPRESS)

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,16 +98,17 @@ class PaddleOcr:
         self._lock = threading.Lock()
         self._det = None
         self._rec = None
+        self._rec_pool: ThreadPoolExecutor | None = None
         self._charset: list[str] = []
 
     # -- sessions ---------------------------------------------------------------------------
-    def _session(self, path: Path):
+    def _session(self, path: Path, threads: int):
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if self.threads:
-            opts.intra_op_num_threads = self.threads
+        if threads:
+            opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         # Idle worker threads would otherwise busy-wait between the many small recogniser
         # runs, burning the CPU the rest of the app (and the user's CAD program) needs.
@@ -121,8 +124,13 @@ class PaddleOcr:
             if lines and lines[-1] == "":
                 lines.pop()
             self._charset = ["<blank>"] + lines + [" "]
-            self._det = self._session(self.det_path)
-            self._rec = self._session(self.rec_path)
+            self._det = self._session(self.det_path, self.threads)
+            # Line crops are small: splitting one crop's convolutions over cores costs more in
+            # hand-offs than it gains, so each core reads its own crops (one thread per run).
+            workers = self.threads or min(8, _cores())
+            self._rec = self._session(self.rec_path, 1 if workers > 1 else self.threads)
+            if workers > 1:
+                self._rec_pool = ThreadPoolExecutor(workers, thread_name_prefix="zumen-ocr-rec")
 
     # -- detection --------------------------------------------------------------------------
     def detect(self, img: Image8) -> list[Quad]:
@@ -155,20 +163,27 @@ class PaddleOcr:
         Each crop is read at its own width (plus REC_TAIL, rounded up to a CTC step); only
         crops of the same input width share a batch. The recogniser's cost grows with the
         padded width, and on 2 cores a batch is no cheaper per crop than single runs, so padding
-        a batch to its widest crop cost 15-30 % of recognition for nothing."""
+        a batch to its widest crop cost 15-30 % of recognition for nothing. Batches run on all
+        cores at once, widest first (so the cores finish together)."""
         self._load()
         results: list[tuple[str, float, tuple[float, ...]]] = [("", 0.0, ())] * len(crops)
         used = [max(1, int(math.ceil(48 * c.shape[1] / max(1, c.shape[0])))) for c in crops]
         widths = [rec_width(u) for u in used]
-        for idx in _same_width_batches(widths, self.rec_batch):
+
+        def read(idx: list[int]) -> list[tuple[int, tuple[str, float, tuple[float, ...]]]]:
             width = widths[idx[0]]
             batch = np.zeros((len(idx), 3, 48, width), np.float32)  # padding = mid-grey after norm
             for j, i in enumerate(idx):
                 batch[j, :, :, :used[i]] = _rec_norm(crops[i], used[i])
             probs = self._rec.run(None, {self._rec.get_inputs()[0].name: batch})[0]  # (n, T, C)
             steps = probs.shape[1]
-            for j, i in enumerate(idx):
-                results[i] = self._ctc_decode(probs[j], width / steps, used[i])
+            return [(i, self._ctc_decode(probs[j], width / steps, used[i])) for j, i in enumerate(idx)]
+
+        batches = sorted(_same_width_batches(widths, self.rec_batch), key=lambda idx: -widths[idx[0]] * len(idx))
+        pool = self._rec_pool if len(batches) > 1 else None
+        for part in (pool.map(read, batches) if pool is not None else map(read, batches)):
+            for i, res in part:
+                results[i] = res
         return results
 
     def _ctc_decode(self, probs: NDArray[np.float32], px_per_step: float,
@@ -217,6 +232,11 @@ class PaddleOcr:
     def confident(self, lines: list[TextLine]) -> list[TextLine]:
         """The lines that read something with at least `min_conf`."""
         return [ln for ln in lines if ln.text.strip() and ln.conf >= self.min_conf]
+
+
+def _cores() -> int:
+    """CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def reading_order(quads: list[Quad]) -> list[Quad]:
