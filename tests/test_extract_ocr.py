@@ -152,3 +152,17 @@ def test_upright_page_is_recognised_in_one_pass(ocr, monkeypatch):
     words, rotation = read_upright(ocr, _text_image())
     assert rotation == 0 and {"S45C", "1258-B2P"} <= _texts(words)
     assert len(calls) == 1
+
+
+def _words_in_child() -> set[str]:
+    return _texts(read_upright(get_ocr_engine("ppocr"), _text_image())[0])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_recognition_threads_work_in_a_forked_child(ocr):
+    """A forked child inherits the engine, with its recognition pool but not the pool's threads."""
+    import multiprocessing
+
+    read_upright(ocr, _text_image())  # the parent's pool is running
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert "S45C" in pool.apply_async(_words_in_child).get(timeout=120)

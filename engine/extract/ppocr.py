@@ -100,6 +100,8 @@ class PaddleOcr:
         self._det = None
         self._rec = None
         self._rec_pool: ThreadPoolExecutor | None = None
+        self._rec_workers = 1
+        self._pool_pid = 0
         self._charset: list[str] = []
 
     # -- sessions ---------------------------------------------------------------------------
@@ -130,8 +132,18 @@ class PaddleOcr:
             # hand-offs than it gains, so each core reads its own crops (one thread per run).
             workers = self.threads or min(8, _cores())
             self._rec = self._session(self.rec_path, 1 if workers > 1 else self.threads)
-            if workers > 1:
-                self._rec_pool = ThreadPoolExecutor(workers, thread_name_prefix="zumen-ocr-rec")
+            self._rec_workers = workers
+
+    def _pool(self) -> ThreadPoolExecutor | None:
+        """The recognition threads (started on first use, and again in a forked child, which
+        inherits the pool but not its threads)."""
+        if self._rec_workers < 2:
+            return None
+        with self._lock:
+            if self._rec_pool is None or self._pool_pid != os.getpid():
+                self._rec_pool = ThreadPoolExecutor(self._rec_workers, thread_name_prefix="zumen-ocr-rec")
+                self._pool_pid = os.getpid()
+            return self._rec_pool
 
     # -- detection --------------------------------------------------------------------------
     def detect(self, img: Image8) -> list[Quad]:
@@ -182,7 +194,7 @@ class PaddleOcr:
             return [(i, self._ctc_decode(probs[j], width / steps, used[i])) for j, i in enumerate(idx)]
 
         batches = sorted(_same_width_batches(widths, self.rec_batch), key=lambda idx: -widths[idx[0]] * len(idx))
-        pool = self._rec_pool if len(batches) > 1 else None
+        pool = self._pool() if len(batches) > 1 else None
         for part in (pool.map(read, batches) if pool is not None else map(read, batches)):
             for i, res in part:
                 results[i] = res
