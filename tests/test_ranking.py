@@ -208,3 +208,24 @@ def test_the_ranking_gate_needs_a_gain_on_every_fold():
     assert gate(0.60, 0.70, [(0.5, 0.6), (0.7, 0.8)]) == ""
     assert "less than 0.01 better" in gate(0.60, 0.605, [(0.5, 0.6), (0.7, 0.61)])
     assert "worse on 1 of 2 folds" in gate(0.60, 0.70, [(0.3, 0.6), (0.9, 0.8)])  # pooled gain, one loss
+
+
+def test_fitted_weights_keep_every_feature_the_training_data_cannot_tell_apart():
+    """Where a page's cosine and its document's rank the training queries equally well (one-page
+    documents), the fit keeps both (the average of the grid points within one standard error of
+    the best), not whichever won by a hair: an unseen source with long documents needs the page's.
+    A feature that misleads (the name link here) gets no weight."""
+    from engine.search.fitting import JudgedQueries, fit_weights
+
+    hits, relevant = [], []
+    for i in range(12):
+        misleading = 0.9 if i % 2 else 0.0
+        hits.append([{"cosine_page": 0.5, "cosine_doc": 0.5, "link_name": 0.0},
+                     {"cosine_page": 0.2, "cosine_doc": 0.2, "link_name": misleading}])
+        relevant.append([True, False])
+    groups = [JudgedQueries.from_hits(hits[:6], relevant[:6]), JudgedQueries.from_hits(hits[6:], relevant[6:])]
+    grid = {"cosine_page": (0.0, 1.0), "cosine_doc": (0.0, 1.0), "link_name": (0.0, 1.0)}
+    w = fit_weights(groups, grid)
+    assert w.cosine_page == pytest.approx(w.cosine_doc) and w.cosine_page > 0.3 and w.link_name == 0.0
+    single = fit_weights(groups, grid, rule="best")
+    assert (single.cosine_page > 0) != (single.cosine_doc > 0)  # the single best point: one of them
