@@ -216,6 +216,8 @@ def test_results_skip_files_the_user_cannot_read(tmp_path):
             try:  # the check itself, as a non-root user meets it
                 names = sorted(Path(h.path).name for h in engine.search("bearing S45C").hits)
                 assert names == ["a.txt"]
+                only_private = engine.search("private")  # the one file holding the word: hidden
+                assert only_private.no_match and "private" not in str(only_private.hits)
             finally:
                 files.os.access = real
         finally:

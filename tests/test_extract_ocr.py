@@ -131,3 +131,38 @@ def test_drawing_whose_text_layer_lacks_identifiers_is_also_read(ocr, tmp_path):
     assert p.source == "text-layer+ocr"
     assert "1258-B2P" in p.text and "19,8" in p.text
     assert sum(w.text == "19,8" for w in p.words) == 1  # text-layer words are not read twice
+
+
+def test_recogniser_batches_only_crops_of_equal_input_width():
+    from engine.extract.ppocr import MIN_REC_RATIO, REC_STEP, _same_width_batches, rec_width
+
+    assert rec_width(10) == rec_width(60) >= 48 * MIN_REC_RATIO  # short crops: one minimum width
+    assert rec_width(1000) % REC_STEP == 0 and 1000 < rec_width(1000) <= 1000 + 48 + REC_STEP
+    widths = [144, 800, 144, 160, 800, 144]
+    batches = _same_width_batches(widths, 2)
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    assert all(len({widths[i] for i in b}) == 1 and len(b) <= 2 for b in batches)
+
+
+def test_upright_page_is_recognised_in_one_pass(ocr, monkeypatch):
+    """No sample lines are read to choose the rotation of an upright page: its own reading decides."""
+    calls = []
+    orig = ocr.pipeline.recognize
+    monkeypatch.setattr(ocr.pipeline, "recognize", lambda crops: calls.append(len(crops)) or orig(crops))
+    words, rotation = read_upright(ocr, _text_image())
+    assert rotation == 0 and {"S45C", "1258-B2P"} <= _texts(words)
+    assert len(calls) == 1
+
+
+def _words_in_child() -> set[str]:
+    return _texts(read_upright(get_ocr_engine("ppocr"), _text_image())[0])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_recognition_threads_work_in_a_forked_child(ocr):
+    """A forked child inherits the engine, with its recognition pool but not the pool's threads."""
+    import multiprocessing
+
+    read_upright(ocr, _text_image())  # the parent's pool is running
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert "S45C" in pool.apply_async(_words_in_child).get(timeout=120)

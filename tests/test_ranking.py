@@ -11,7 +11,7 @@ import pytest
 
 from engine.analyze import ANALYZER_VERSION, lexical_tokens
 from engine.api import Engine
-from engine.search.docrank import Bm25Params, bm25, cosine, file_stem_token, idf, query_weights
+from engine.search.docrank import Bm25Params, bm25, file_stem_token, idf, query_weights
 from engine.store.catalog import _MIGRATIONS, SCHEMA_VERSION, Catalog
 from tests.fakes import FakeTextEncoder
 from tests.test_engine import write_drawing
@@ -40,9 +40,7 @@ def test_query_weights_follow_rarity_and_drop_unknown_and_common_tokens():
     assert w["spindle"] == pytest.approx(idf(30, 1000) * (1 + math.log(2)))  # said twice
 
 
-def test_cosine_and_file_stem_tokens():
-    assert cosine({"a": 1.0}, {"a": 2.0}) == pytest.approx(1.0)
-    assert cosine({"a": 1.0}, {"b": 1.0}) == 0.0 and cosine({}, {"a": 1.0}) == 0.0
+def test_file_stem_tokens():
     # a document linking `cad/fw_13_5_inch_display.pdf` holds the token of the drawing's stem
     stem = file_stem_token("/lib/Display/fw_13_5_inch_display.pdf")
     assert stem == "fw135inchdisplay"
@@ -66,7 +64,8 @@ def test_catalog_migrates_version_1_and_retokenises(tmp_path):
     assert cat.get_meta("schema_version") == str(SCHEMA_VERSION)
     assert cat.get_meta("analyzer_version") == str(ANALYZER_VERSION)
     assert cat.documents_holding_token("fw135inchdisplay") == {1}  # the new token is there
-    assert list(cat.page_lengths([1])) == [(1, 1, len(lexical_tokens("Display see fw_13_5_inch_display.pdf")))]
+    table = cat.page_table()
+    assert table.doc.tolist() == [1] and table.length.tolist() == [len(lexical_tokens("Display see fw_13_5_inch_display.pdf"))]
     assert [d.path for d in cat.documents_in_folder("/lib/", "/")] == ["/lib/README.md"]
     assert cat.documents_in_folder("/", "/") == []  # not directly in the parent folder
 
@@ -209,3 +208,24 @@ def test_the_ranking_gate_needs_a_gain_on_every_fold():
     assert gate(0.60, 0.70, [(0.5, 0.6), (0.7, 0.8)]) == ""
     assert "less than 0.01 better" in gate(0.60, 0.605, [(0.5, 0.6), (0.7, 0.61)])
     assert "worse on 1 of 2 folds" in gate(0.60, 0.70, [(0.3, 0.6), (0.9, 0.8)])  # pooled gain, one loss
+
+
+def test_fitted_weights_keep_every_feature_the_training_data_cannot_tell_apart():
+    """Where a page's cosine and its document's rank the training queries equally well (one-page
+    documents), the fit keeps both (the average of the grid points within one standard error of
+    the best), not whichever won by a hair: an unseen source with long documents needs the page's.
+    A feature that misleads (the name link here) gets no weight."""
+    from engine.search.fitting import JudgedQueries, fit_weights
+
+    hits, relevant = [], []
+    for i in range(12):
+        misleading = 0.9 if i % 2 else 0.0
+        hits.append([{"cosine_page": 0.5, "cosine_doc": 0.5, "link_name": 0.0},
+                     {"cosine_page": 0.2, "cosine_doc": 0.2, "link_name": misleading}])
+        relevant.append([True, False])
+    groups = [JudgedQueries.from_hits(hits[:6], relevant[:6]), JudgedQueries.from_hits(hits[6:], relevant[6:])]
+    grid = {"cosine_page": (0.0, 1.0), "cosine_doc": (0.0, 1.0), "link_name": (0.0, 1.0)}
+    w = fit_weights(groups, grid)
+    assert w.cosine_page == pytest.approx(w.cosine_doc) and w.cosine_page > 0.3 and w.link_name == 0.0
+    single = fit_weights(groups, grid, rule="best")
+    assert (single.cosine_page > 0) != (single.cosine_doc > 0)  # the single best point: one of them

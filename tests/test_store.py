@@ -128,7 +128,7 @@ def test_catalog_migrates_an_older_schema(tmp_path):
     cat = Catalog(path)
     assert cat.get_meta("schema_version") == "4"
     assert all(cat.chunk_fingerprints()[1]) and all(p[3] for p in cat.visual_pages())  # schema 4
-    assert list(cat.page_lengths([1])) == [(1, 1, len(lexical_tokens("doc 焼入れ S45C shaft")))]  # title too
+    assert cat.page_table().length.tolist() == [len(lexical_tokens("doc 焼入れ S45C shaft"))]  # title too
     assert cat.token_doc_freq(["s45c", "焼入", "nothing"]) == {"s45c": 1, "焼入": 1, "nothing": 0}
     assert cat.counts()["documents"] == 1  # data kept
 
@@ -189,3 +189,28 @@ def test_only_the_store_speaks_sql():
     offenders = [f"{p.relative_to(engine)}:{n}" for p in engine.rglob("*.py") if "store" not in p.parts
                  for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if sql.search(line)]
     assert not offenders, offenders
+
+
+def test_query_caches_follow_every_change_of_the_library(tmp_path):
+    """The page table and token frequencies are remembered per generation: a change by this
+    connection or by another one (an indexer in another process) is seen by the next query, even
+    when the chunk count stays the same."""
+    cat = Catalog(tmp_path / "c.sqlite")
+    add_doc(cat, "/a.txt", ["coolant pump", "bearing housing"])
+    table = cat.page_table()
+    assert cat.page_table() is table  # nothing changed: remembered
+    assert cat.token_doc_freq(["coolant", "picnic"], cached=True) == {"coolant": 1, "picnic": 0}
+    cat.delete_document("/a.txt")
+    add_doc(cat, "/b.txt", ["company picnic", "bearing housing"])  # same number of chunks
+    assert cat.token_doc_freq(["coolant", "picnic"], cached=True) == {"coolant": 0, "picnic": 1}
+    fresh = cat.page_table()
+    assert fresh is not table and set(fresh.doc.tolist()) == {cat.document_by_path("/b.txt").id}
+    chunk_ids = np.array([c for c, _ in cat.search_lexical(query_terms("picnic"), 5)], dtype=np.int64)
+    assert fresh.page_no[fresh.rows_of(chunk_ids)].tolist() == [1]
+    assert fresh.rows_of(np.array([10**9], dtype=np.int64)).tolist() == [-1]  # unknown chunk
+
+    other = Catalog(tmp_path / "c.sqlite")  # another connection writes
+    add_doc(other, "/c.txt", ["coolant pump"])
+    other.close()
+    assert cat.token_doc_freq(["coolant"], cached=True) == {"coolant": 1}
+    assert len(cat.page_table().doc) == 3

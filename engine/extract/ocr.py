@@ -61,22 +61,36 @@ class PaddleOcrEngine:
         """Detect once, pick the rotation from box shapes + recognition confidence on a few
         lines, then recognise all lines of the upright image. A turned page is detected again
         once upright: the detector, trained on upright text, splits sideways letter-spaced
-        lines ("1258", "-", "B2P") where it keeps upright ones whole."""
+        lines ("1258", "-", "B2P") where it keeps upright ones whole.
+
+        Most pages are upright and their box shapes say so: such a page is read whole at once,
+        and the confidence of its largest lines (the ones a sample would read) decides whether
+        other rotations need trying; the reading is kept unless one of them wins. So an upright
+        page costs no recognition beyond its own lines."""
         img = _bgr(image)
         with self._run_lock:
             quads = self.pipeline.detect(img)
             if not quads:
                 return [], 0
-            rotation = self._choose_rotation(img, quads)
+            lines = None
+            scores: dict[int, float] = {}
+            if self._rotation_guesses(quads)[0][0] == 0:
+                lines = self.pipeline.read_lines(img, quads, keep_weak=True)  # one per quad
+                scores[0] = self._lines_conf(quads, [(ln.text, ln.conf) for ln in lines], 0)
+            rotation = self._choose_rotation(img, quads, scores)
             if rotation:
                 img = np.ascontiguousarray(np.rot90(img, k=-(rotation // 90)))  # clockwise
-                quads = None
-            lines = self.pipeline.read_lines(img, quads)
+                lines = self.pipeline.read_lines(img)
+            elif lines is None:
+                lines = self.pipeline.read_lines(img, quads)
+            else:
+                lines = self.pipeline.confident(lines)
         return lines_to_words(lines, img.shape[1], img.shape[0]), rotation
 
-    def _choose_rotation(self, img: np.ndarray, quads: list[Quad]) -> int:
+    @staticmethod
+    def _rotation_guesses(quads: list[Quad]) -> tuple[tuple[int, int], tuple[int, int]]:
         """Text lines are long and thin: if most box area is in tall boxes, the page lies on its
-        side (90/270), else it is 0/180; a few sampled lines decide between the two."""
+        side, so (90, 270) are tried first, else (0, 180)."""
         wide = tall = 0.0
         for q in quads:
             w, h = _quad_hw(q)
@@ -84,9 +98,15 @@ class PaddleOcrEngine:
                 wide += w * h
             elif h > 1.5 * w:
                 tall += w * h
-        first = (90, 270) if tall > wide else (0, 180)
-        second = (0, 180) if tall > wide else (90, 270)
-        scores = {first[0]: self._sample_conf(img, quads, first[0])}
+        return ((90, 270), (0, 180)) if tall > wide else ((0, 180), (90, 270))
+
+    def _choose_rotation(self, img: np.ndarray, quads: list[Quad], scores: dict[int, float]) -> int:
+        """The likelier pair of rotations by box shapes; a few sampled lines decide between the
+        two, and the other two are sampled only if neither reads well. `scores` holds the
+        confidence of rotations already read (0 from reading the whole page)."""
+        first, second = self._rotation_guesses(quads)
+        if first[0] not in scores:
+            scores[first[0]] = self._sample_conf(img, quads, first[0])
         if scores[first[0]] >= self.sure_conf:  # the usual case: upright, read confidently
             return first[0]
         scores[first[1]] = self._sample_conf(img, quads, first[1])
@@ -94,23 +114,37 @@ class PaddleOcrEngine:
             scores.update({rot: self._sample_conf(img, quads, rot) for rot in second})
         return max(scores, key=lambda r: scores[r])
 
+    def _sampled(self, quads: list[Quad], rotation: int) -> list[int]:
+        """Indices of the largest lines shaped like text turned by `rotation` (sideways text
+        is tall), the ones whose reading confidence tells the rotation."""
+        want_tall = rotation in (90, 270)
+        hw = [_quad_hw(q) for q in quads]
+        shaped = [i for i, (w, h) in enumerate(hw) if (h > w) == want_tall] or list(range(len(quads)))
+        shaped.sort(key=lambda i: -hw[i][0] * hw[i][1])
+        return shaped[: self.sample_lines]
+
+    def _lines_conf(self, quads: list[Quad], read: list[tuple[str, float]], rotation: int) -> float:
+        """Mean confidence, weighted by text length, of the sampled lines of `read` (one
+        (text, confidence) per quad)."""
+        res = [read[i] for i in self._sampled(quads, rotation)]
+        total = sum(max(1, len(t)) for t, _c in res)
+        return sum(c * max(1, len(t)) for t, c in res) / max(1, total)
+
     def _sample_conf(self, img: np.ndarray, quads: list[Quad], rotation: int) -> float:
         """Mean recognition confidence (weighted by text length) of the largest lines read
         as if the page were turned clockwise by `rotation`. Upside-down or sideways text reads
         with low confidence, so the true rotation scores highest."""
-        want_tall = rotation in (90, 270)
-        shaped = [q for q in quads if (_quad_hw(q)[1] > _quad_hw(q)[0]) == want_tall] or quads
-        shaped.sort(key=lambda q: -_quad_hw(q)[0] * _quad_hw(q)[1])
+        picked = self._sampled(quads, rotation)
         crops = []
-        for q in shaped[: self.sample_lines]:
-            crop = np.rot90(crop_quad(img, q), k=-(rotation // 90))
+        for i in picked:
+            crop = np.rot90(crop_quad(img, quads[i]), k=-(rotation // 90))
             h, w = crop.shape[:2]
             if w > self.sample_ratio * h:  # keep the start of the line (for 180, its end: same cost)
                 crop = crop[:, : int(self.sample_ratio * h)]
             crops.append(np.ascontiguousarray(crop))
         res = self.pipeline.recognize(crops)
-        total = sum(max(1, len(t)) for t, _c, _p in res)
-        return sum(c * max(1, len(t)) for t, c, _p in res) / max(1, total)
+        read = {i: (t, c) for i, (t, c, _p) in zip(picked, res)}
+        return self._lines_conf(quads, [read.get(i, ("", 0.0)) for i in range(len(quads))], rotation)
 
 
 def _bgr(image: Image.Image) -> np.ndarray:

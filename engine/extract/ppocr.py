@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,8 +41,14 @@ DEFAULT_MODEL = "ppocrv5"
 # training width 320/48 = 6.7; 3.0 read our test lines identically at ~25% less CPU on drawings,
 # whose dimension numbers are mostly short crops.
 MIN_REC_RATIO = 3.0
+# Every crop is followed by this much padding (in line heights) before recognition: the last
+# character of a line reads better with a few empty CTC steps after it (0.5 recovered what
+# batches padded to their widest crop used to find, at 1/4 of that padding on drawings).
+REC_TAIL = 0.5
+REC_STEP = 8  # px of recogniser input per CTC step: input widths are rounded up to it
 _DET_MEAN = np.float32([0.485, 0.456, 0.406])  # ImageNet statistics the detector was trained with
 _DET_STD = np.float32([0.229, 0.224, 0.225])
+_DET_LUT = ((np.arange(256, dtype=np.float32)[:, None] / 255 - _DET_MEAN) / _DET_STD).T.copy()  # (3, 256)
 Image8 = NDArray[np.uint8]  # (h, w, 3) BGR, as the Paddle models were trained on
 Quad = NDArray[np.float32]  # (4, 2) corners tl, tr, br, bl in image pixels
 
@@ -91,16 +99,19 @@ class PaddleOcr:
         self._lock = threading.Lock()
         self._det = None
         self._rec = None
+        self._rec_pool: ThreadPoolExecutor | None = None
+        self._rec_workers = 1
+        self._pool_pid = 0
         self._charset: list[str] = []
 
     # -- sessions ---------------------------------------------------------------------------
-    def _session(self, path: Path):
+    def _session(self, path: Path, threads: int):
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if self.threads:
-            opts.intra_op_num_threads = self.threads
+        if threads:
+            opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         # Idle worker threads would otherwise busy-wait between the many small recogniser
         # runs, burning the CPU the rest of the app (and the user's CAD program) needs.
@@ -116,8 +127,23 @@ class PaddleOcr:
             if lines and lines[-1] == "":
                 lines.pop()
             self._charset = ["<blank>"] + lines + [" "]
-            self._det = self._session(self.det_path)
-            self._rec = self._session(self.rec_path)
+            self._det = self._session(self.det_path, self.threads)
+            # Line crops are small: splitting one crop's convolutions over cores costs more in
+            # hand-offs than it gains, so each core reads its own crops (one thread per run).
+            workers = self.threads or min(8, _cores())
+            self._rec = self._session(self.rec_path, 1 if workers > 1 else self.threads)
+            self._rec_workers = workers
+
+    def _pool(self) -> ThreadPoolExecutor | None:
+        """The recognition threads (started on first use, and again in a forked child, which
+        inherits the pool but not its threads)."""
+        if self._rec_workers < 2:
+            return None
+        with self._lock:
+            if self._rec_pool is None or self._pool_pid != os.getpid():
+                self._rec_pool = ThreadPoolExecutor(self._rec_workers, thread_name_prefix="zumen-ocr-rec")
+                self._pool_pid = os.getpid()
+            return self._rec_pool
 
     # -- detection --------------------------------------------------------------------------
     def detect(self, img: Image8) -> list[Quad]:
@@ -129,9 +155,10 @@ class PaddleOcr:
         rw = max(32, int(round(w * scale / 32)) * 32)
         import cv2
 
-        x = cv2.resize(img, (rw, rh)).astype(np.float32) * np.float32(1 / 255)  # (rh, rw, 3)
-        x = (x - _DET_MEAN) / _DET_STD
-        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])  # (1, 3, rh, rw)
+        small = cv2.resize(img, (rw, rh))  # (rh, rw, 3) uint8
+        x = np.empty((1, 3, rh, rw), np.float32)
+        for c in range(3):  # normalised by table look-up: 2.5x faster than float arithmetic
+            x[0, c] = _DET_LUT[c][small[:, :, c]]
         prob = self._det.run(None, {self._det.get_inputs()[0].name: x})[0][0, 0]  # (rh, rw)
         quads = _db_boxes(prob, self.det_thresh, self.box_thresh, self.unclip_ratio)
         sx, sy = w / rw, h / rh
@@ -145,22 +172,32 @@ class PaddleOcr:
 
     # -- recognition ------------------------------------------------------------------------
     def recognize(self, crops: list[Image8]) -> list[tuple[str, float, tuple[float, ...]]]:
-        """(text, confidence, char centres 0..1) for each upright line crop."""
+        """(text, confidence, char centres 0..1) for each upright line crop.
+
+        Each crop is read at its own width (plus REC_TAIL, rounded up to a CTC step); only
+        crops of the same input width share a batch. The recogniser's cost grows with the
+        padded width, and on 2 cores a batch is no cheaper per crop than single runs, so padding
+        a batch to its widest crop cost 15-30 % of recognition for nothing. Batches run on all
+        cores at once, widest first (so the cores finish together)."""
         self._load()
         results: list[tuple[str, float, tuple[float, ...]]] = [("", 0.0, ())] * len(crops)
-        ratios = [c.shape[1] / max(1, c.shape[0]) for c in crops]
-        for idx in _width_batches(ratios, self.rec_batch):
-            width = int(math.ceil(48 * max(max(ratios[i] for i in idx), MIN_REC_RATIO)))
+        used = [max(1, int(math.ceil(48 * c.shape[1] / max(1, c.shape[0])))) for c in crops]
+        widths = [rec_width(u) for u in used]
+
+        def read(idx: list[int]) -> list[tuple[int, tuple[str, float, tuple[float, ...]]]]:
+            width = widths[idx[0]]
             batch = np.zeros((len(idx), 3, 48, width), np.float32)  # padding = mid-grey after norm
-            used = []
             for j, i in enumerate(idx):
-                rw = min(width, int(math.ceil(48 * ratios[i])))
-                batch[j, :, :, :rw] = _rec_norm(crops[i], rw)
-                used.append(rw)
+                batch[j, :, :, :used[i]] = _rec_norm(crops[i], used[i])
             probs = self._rec.run(None, {self._rec.get_inputs()[0].name: batch})[0]  # (n, T, C)
             steps = probs.shape[1]
-            for j, i in enumerate(idx):
-                results[i] = self._ctc_decode(probs[j], width / steps, used[j])
+            return [(i, self._ctc_decode(probs[j], width / steps, used[i])) for j, i in enumerate(idx)]
+
+        batches = sorted(_same_width_batches(widths, self.rec_batch), key=lambda idx: -widths[idx[0]] * len(idx))
+        pool = self._pool() if len(batches) > 1 else None
+        for part in (pool.map(read, batches) if pool is not None else map(read, batches)):
+            for i, res in part:
+                results[i] = res
         return results
 
     def _ctc_decode(self, probs: NDArray[np.float32], px_per_step: float,
@@ -179,8 +216,11 @@ class PaddleOcr:
             return "", 0.0, ()
         return "".join(chars), float(np.mean(confs)), tuple(pos)
 
-    def read_lines(self, img: Image8, quads: list[Quad] | None = None) -> list[TextLine]:
-        """Detect (unless `quads` are given) and recognise every text line of `img`.
+    def read_lines(self, img: Image8, quads: list[Quad] | None = None, *,
+                   keep_weak: bool = False) -> list[TextLine]:
+        """Detect (unless `quads` are given) and recognise every text line of `img`: the
+        confident ones, or with `keep_weak` one line per quad, in `quads` order, whatever it
+        read (`confident()` filters them later).
 
         A tall box on an upright page is text turned sideways, like the dimension along a
         vertical dimension line: it is read both bottom-up and top-down (by re-ordering the
@@ -200,12 +240,17 @@ class PaddleOcr:
         for (i, q), res in zip(candidates, results):
             if i not in best or res[1] > best[i][1][1]:
                 best[i] = (q, res)
-        lines = []
-        for i in sorted(best):
-            q, (text, conf, pos) = best[i]
-            if text.strip() and conf >= self.min_conf:
-                lines.append(TextLine(q, text, conf, pos))
-        return lines
+        lines = [TextLine(best[i][0], *best[i][1]) for i in sorted(best)]
+        return lines if keep_weak else self.confident(lines)
+
+    def confident(self, lines: list[TextLine]) -> list[TextLine]:
+        """The lines that read something with at least `min_conf`."""
+        return [ln for ln in lines if ln.text.strip() and ln.conf >= self.min_conf]
+
+
+def _cores() -> int:
+    """CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def reading_order(quads: list[Quad]) -> list[Quad]:
@@ -224,18 +269,18 @@ def reading_order(quads: list[Quad]) -> list[Quad]:
     return [q for row in rows for q in sorted(row, key=lambda q: float(q[:, 0].min()))]
 
 
-def _width_batches(ratios: list[float], size: int) -> list[list[int]]:
-    """Group crops of similar width (sorted by aspect ratio; a batch closes when it is full or
-    the next crop is 1.5x wider than its first), so one long title line does not make a whole
-    batch of short dimension numbers pay for its padding."""
-    batches: list[list[int]] = []
-    for i in sorted(range(len(ratios)), key=lambda i: ratios[i]):
-        if batches and len(batches[-1]) < size and \
-                max(ratios[i], MIN_REC_RATIO) <= 1.5 * max(ratios[batches[-1][0]], MIN_REC_RATIO):
-            batches[-1].append(i)
-        else:
-            batches.append([i])
-    return batches
+def rec_width(used: int) -> int:
+    """Recogniser input width for a crop resized to `used` px wide (at 48 px high)."""
+    width = max(used + int(48 * REC_TAIL), int(math.ceil(48 * MIN_REC_RATIO)))
+    return -(-width // REC_STEP) * REC_STEP
+
+
+def _same_width_batches(widths: list[int], size: int) -> list[list[int]]:
+    """Indices grouped by equal input width (up to `size` each), narrowest first."""
+    by_width: dict[int, list[int]] = {}
+    for i in sorted(range(len(widths)), key=lambda i: widths[i]):
+        by_width.setdefault(widths[i], []).append(i)
+    return [idx[k:k + size] for idx in by_width.values() for k in range(0, len(idx), size)]
 
 
 def _quad_hw(q: Quad) -> tuple[float, float]:

@@ -28,7 +28,9 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Hashable, Iterable, Mapping
+from typing import Hashable, Iterable, Mapping, Sequence
+
+import numpy as np
 
 from engine.analyze import dimension_and_word_tokens, lexical_tokens
 
@@ -103,42 +105,114 @@ def _within_budget(tokens: Iterable[str], doc_freq: Mapping[str, int], budget: i
     return out
 
 
+class TermMatrix:
+    """Sparse term frequencies of units (pages or documents): one entry per (unit, token) with
+    its count, plus each unit's length. Scores are computed over all entries at once (numpy), so
+    a query touching 20k pages costs milliseconds, not a Python loop per page."""
+
+    def __init__(self, units: Sequence[Hashable], lengths: np.ndarray, unit: np.ndarray,
+                 term: np.ndarray, tf: np.ndarray, tokens: Sequence[str]) -> None:
+        self.units = list(units)  # unit index -> key
+        self.lengths = np.asarray(lengths, dtype=np.float64)  # per unit
+        self.unit, self.term, self.tf = unit, term, np.asarray(tf, dtype=np.float64)  # per entry
+        self.tokens = list(tokens)  # term index -> token
+
+    @classmethod
+    def from_counts(cls, tf: Mapping[Hashable, Mapping[str, int]],
+                    lengths: Mapping[Hashable, int]) -> "TermMatrix":
+        tokens = sorted({t for counts in tf.values() for t in counts})
+        index = {t: i for i, t in enumerate(tokens)}
+        entries = [(u, index[t], c) for u, counts in enumerate(tf.values()) for t, c in counts.items()]
+        unit, term, count = (np.array(x, dtype=np.int64) for x in zip(*entries)) if entries else \
+            (np.zeros(0, dtype=np.int64),) * 3
+        units = list(tf)
+        return cls(units, np.array([lengths.get(u, 0) for u in units]), unit, term, count, tokens)
+
+    def bm25(self, weights: Mapping[str, float], avg_length: float, k1: float, b: float,
+             absent: float = 0.0) -> np.ndarray:
+        """Per unit: sum_t w_t * tf (k1 + 1) / (tf + k1 (1 - b + b len / avg)), divided by
+        sum_t w_t + `absent` (the score of a unit holding each token once at average length, plus
+        the weight of the query's words found nowhere in the library)."""
+        mass = sum(weights.values()) + absent
+        if mass <= 0:
+            return np.zeros(len(self.units))
+        w = np.array([weights.get(t, 0.0) for t in self.tokens])
+        avg = max(avg_length, 1.0)
+        norm = k1 * (1.0 - b + b * self.lengths[self.unit] / avg)
+        gain = w[self.term] * self.tf * (k1 + 1.0) / (self.tf + norm) if len(self.unit) else self.tf
+        return np.bincount(self.unit, weights=gain, minlength=len(self.units)) / mass
+
+    def scores(self, values: np.ndarray) -> dict:
+        return dict(zip(self.units, values.tolist()))
+
+    def tokens_of(self, units: Iterable[int]) -> dict[int, set[str]]:
+        """Unit index -> its tokens, for a few units."""
+        wanted = np.isin(self.unit, np.fromiter(units, dtype=np.int64))
+        out: dict[int, set[str]] = defaultdict(set)
+        for u, t in zip(self.unit[wanted].tolist(), self.term[wanted].tolist()):
+            out[u].add(self.tokens[t])
+        return out
+
+
 def bm25(tf: Mapping[Hashable, Mapping[str, int]], weights: Mapping[str, float],
          lengths: Mapping[Hashable, int], avg_length: float, k1: float, b: float,
          absent: float = 0.0) -> dict[Hashable, float]:
-    """sum_t w_t * tf (k1 + 1) / (tf + k1 (1 - b + b len / avg)) for every unit of `tf`, divided
-    by sum_t w_t + `absent` (the score of a unit holding each token once at average length, plus
-    the weight of the query's words found nowhere in the library)."""
-    mass = sum(weights.values()) + absent
-    if mass <= 0:
-        return {}
-    avg = max(avg_length, 1.0)
-    out = {}
-    for unit, counts in tf.items():
-        norm = k1 * (1.0 - b + b * lengths.get(unit, avg) / avg)
-        out[unit] = sum(weights.get(t, 0.0) * c * (k1 + 1.0) / (c + norm) for t, c in counts.items()) / mass
-    return out
+    """`TermMatrix.bm25` of units given as dicts of token counts."""
+    matrix = TermMatrix.from_counts(tf, lengths)
+    return matrix.scores(matrix.bm25(weights, avg_length, k1, b, absent))
 
 
-def template_shares(page_tf: Mapping[PageKey, Mapping[str, int]], page_scores: Mapping[PageKey, float],
-                    drawing_docs: set[int], k: int) -> dict[str, float]:
+def _postings(catalog, tokens: Sequence[str]) -> tuple[TermMatrix, TermMatrix]:
+    """The query tokens' occurrences in the library, summed per page and per document."""
+    table = catalog.page_table()
+    index = {t: i for i, t in enumerate(tokens)}
+    rows = catalog.chunk_postings(tokens)
+    term = np.fromiter((index[r[0]] for r in rows), dtype=np.int64, count=len(rows))
+    chunk = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+    count = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
+    page = table.rows_of(chunk)
+    keep = page >= 0  # a chunk committed after the table was read waits for the next query
+    n = max(1, len(tokens))
+    pages = _sum_entries(page[keep] * n + term[keep], count[keep], n)
+    page_rows, page_term, page_tf = pages
+    unit_rows, page_unit = np.unique(page_rows, return_inverse=True)
+    page_matrix = TermMatrix(list(zip(table.doc[unit_rows].tolist(), table.page_no[unit_rows].tolist())),
+                             table.length[unit_rows], page_unit, page_term, page_tf, tokens)
+    docs = table.doc[page_rows]
+    doc_ids, doc_term, doc_tf = _sum_entries(docs * n + page_term, page_tf, n)
+    unit_docs, doc_unit = np.unique(doc_ids, return_inverse=True)
+    doc_matrix = TermMatrix(unit_docs.tolist(), np.array([table.doc_length.get(d, 0) for d in unit_docs.tolist()]),
+                            doc_unit, doc_term, doc_tf, tokens)
+    return page_matrix, doc_matrix
+
+
+def _sum_entries(keys: np.ndarray, counts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts summed per key = unit * n + term: (unit, term, summed count) per distinct key."""
+    distinct, inverse = np.unique(keys, return_inverse=True)
+    return distinct // n, distinct % n, np.bincount(inverse, weights=counts).astype(np.int64)
+
+
+def template_shares(pages: TermMatrix, scores: np.ndarray, drawing_docs: set[int],
+                    k: int) -> dict[str, float]:
     """Token -> share of the query's `k` most similar drawings (one page per drawing) holding it.
 
     Drawings of one site share a border, a title block and standard notes; a query drawing shares
     those words with every drawing of its kind, so they cannot tell which *document* belongs to it
     (a GB title block's 技术要求 / 未注公差 lifts every Chinese document alike). A part number is
     on the query's own drawing only. Fewer than 3 similar drawings: no template is assumed."""
-    best: dict[int, PageKey] = {}
-    for key in sorted(page_scores, key=lambda u: -page_scores[u]):
-        if key[0] in drawing_docs and key[0] not in best:
-            best[key[0]] = key
+    best: dict[int, int] = {}  # drawing -> its best page's unit
+    drawing_units = [u for u, (doc, _) in enumerate(pages.units) if doc in drawing_docs]
+    for u in sorted(drawing_units, key=lambda u: -scores[u]):
+        doc = pages.units[u][0]
+        if doc not in best:
+            best[doc] = u
             if len(best) == k:
                 break
     if len(best) < 3:
         return {}
     counts: Counter = Counter()
-    for key in best.values():
-        counts.update(page_tf[key].keys())
+    for tokens in pages.tokens_of(best.values()).values():
+        counts.update(tokens)
     return {t: c / len(best) for t, c in counts.items()}
 
 
@@ -152,81 +226,82 @@ def lexical_evidence(catalog, text: str, doc_freq: Mapping[str, int], n_chunks: 
                    if t not in weights}
     if not weights and not dim_weights:
         return LexicalEvidence()
-    page_tf: dict[PageKey, Counter] = defaultdict(Counter)
-    doc_tf: dict[int, Counter] = defaultdict(Counter)
-    for token, doc_id, page_no, count in catalog.page_postings(
-            _within_budget(weights.keys() | dim_weights.keys(), doc_freq, params.max_postings)):
-        page_tf[(doc_id, page_no)][token] = count
-        doc_tf[doc_id][token] += count
-    page_len: dict[PageKey, int] = {}
-    doc_len: Counter = Counter()
-    for doc_id, page_no, n in catalog.page_lengths(doc_tf):
-        page_len[(doc_id, page_no)] = n
-        doc_len[doc_id] += n
+    pages, docs = _postings(catalog, _within_budget(sorted(weights.keys() | dim_weights.keys()),
+                                                    doc_freq, params.max_postings))
     n_docs, n_pages, n_tokens = catalog.length_totals()
     avg_page, avg_doc = n_tokens / max(1, n_pages), n_tokens / max(1, n_docs)
     absent = absent_weights(words, doc_freq, n_chunks)
-    page = bm25(page_tf, weights, page_len, avg_page, params.k1, params.b_page, sum(absent))
-    drawings = catalog.drawing_ids(doc_tf)
-    shares = template_shares(page_tf, page, drawings, params.template_drawings)
+    k1, b_page = params.k1, params.b_page
+    page = pages.bm25(weights, avg_page, k1, b_page, sum(absent))
+    shares = template_shares(pages, page, catalog.drawing_ids(docs.units), params.template_drawings)
     if shares:
         weights = {t: w * (1.0 - shares.get(t, 0.0)) for t, w in weights.items()}
         weights = {t: w for t, w in weights.items() if w > 0}
-        page = bm25(page_tf, weights, page_len, avg_page, params.k1, params.b_page, sum(absent))
+        page = pages.bm25(weights, avg_page, k1, b_page, sum(absent))
     ev = LexicalEvidence(
-        page=page, doc=bm25(doc_tf, weights, doc_len, avg_doc, params.k1, params.b_doc, sum(absent)),
-        dimensions=bm25(page_tf, dim_weights, page_len, avg_page, params.k1, params.b_page),
+        page=pages.scores(page),
+        doc=docs.scores(docs.bm25(weights, avg_doc, k1, params.b_doc, sum(absent))),
+        dimensions=pages.scores(pages.bm25(dim_weights, avg_page, k1, b_page)),
         weights=weights, template=shares)
-    _add_cosines(catalog, ev, words, doc_freq, n_chunks, page_len, params, shares, absent)
+    _add_cosines(catalog, ev, _cosine_candidates(pages, page, params.cosine_candidates),
+                 words, doc_freq, n_chunks, params, shares, absent)
     return ev
+
+
+def _cosine_candidates(pages: TermMatrix, scores: np.ndarray, k: int) -> set[PageKey]:
+    """The pages most likely to have a high cosine: the best by BM25, and the best by BM25 per
+    token (short units: BOM rows, part records)."""
+    density = scores / np.sqrt(np.maximum(1.0, pages.lengths))
+    best = np.concatenate([np.argsort(-scores, kind="stable")[:k], np.argsort(-density, kind="stable")[:k]])
+    return {pages.units[u] for u in best.tolist()}
 
 
 def _tfidf(counts: Mapping[str, int], df: Mapping[str, int], n: int) -> dict[str, float]:
     return {t: (1.0 + math.log(c)) * idf(df.get(t, 1), n) for t, c in counts.items() if c > 0}
 
 
-def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    na = math.sqrt(sum(v * v for v in a.values()))
-    nb = math.sqrt(sum(v * v for v in b.values()))
-    if na == 0 or nb == 0:
-        return 0.0
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(v * b.get(t, 0.0) for t, v in a.items()) / (na * nb)
-
-
-def _add_cosines(catalog, ev: LexicalEvidence, words: list[str], doc_freq: Mapping[str, int], n: int,
-                 page_len: Mapping[PageKey, int], params: Bm25Params,
+def _add_cosines(catalog, ev: LexicalEvidence, pages: set[PageKey], words: list[str],
+                 doc_freq: Mapping[str, int], n: int, params: Bm25Params,
                  shares: Mapping[str, float], absent: list[float]) -> None:
-    """TF-IDF cosine (sublinear tf, BM25 idf) of the query with the pages most likely to score
-    high, and with their documents. Needs every token of those units, so it is computed for the
-    best pages by BM25 and by BM25 per token (short units: BOM rows, part records) only."""
-    if not ev.page:
+    """TF-IDF cosine (sublinear tf, BM25 idf) of the query with the candidate `pages`, and with
+    their documents. Needs every token of those units, so it is computed for a few hundred."""
+    if not pages:
         return
-    k = params.cosine_candidates
-    by_bm25 = sorted(ev.page, key=lambda u: -ev.page[u])[:k]
-    by_density = sorted(ev.page, key=lambda u: -ev.page[u] / math.sqrt(max(1, page_len.get(u, 1))))[:k]
-    pages = set(by_bm25) | set(by_density)
-    unit_tokens: dict[PageKey, Counter] = defaultdict(Counter)
+    unit_tokens: dict[PageKey, list[str]] = defaultdict(list)
     rows = (catalog.tokens_of_documents({d for d, _ in pages}) if params.document_cosine
             else catalog.tokens_of_pages(pages))  # a whole document's tokens cost more
     for doc_id, page_no, tokens in rows:
-        unit_tokens[(doc_id, page_no)].update(tokens.split())
-    vocab = {t for c in unit_tokens.values() for t in c}
+        unit_tokens[(doc_id, page_no)].extend(tokens.split())
+    vocab = sorted({t for tokens in unit_tokens.values() for t in tokens})
     df = dict(doc_freq)
-    df.update(catalog.token_doc_freq(sorted(vocab - df.keys()), cached=True))
+    df.update(catalog.token_doc_freq([t for t in vocab if t not in df], cached=True))
     query = _tfidf(Counter(t for t in words if df.get(t, 0) > 0), df, n)
     query = {t: v * (1.0 - shares.get(t, 0.0)) for t, v in query.items()}
-    if absent:  # the words found nowhere lengthen the query vector (see absent_weights)
-        query[ABSENT] = math.sqrt(sum(w * w for w in absent))
-    doc_tokens: dict[int, Counter] = defaultdict(Counter)
-    for (doc_id, page_no), counts in unit_tokens.items():
+    # the words found nowhere lengthen the query vector (see absent_weights)
+    query_norm = math.sqrt(sum(v * v for v in query.values()) + sum(w * w for w in absent))
+    index = {t: i for i, t in enumerate(vocab)}
+    idfs = np.array([idf(df.get(t, 1), n) for t in vocab])
+    query_vec = np.zeros(len(vocab))
+    for t, v in query.items():
+        if t in index:
+            query_vec[index[t]] = v
+
+    def cosine(ids: np.ndarray) -> float:
+        terms, counts = np.unique(ids, return_counts=True)
+        unit = (1.0 + np.log(counts)) * idfs[terms]
+        norm = math.sqrt(float(unit @ unit))
+        return float(unit @ query_vec[terms]) / (norm * query_norm) if norm > 0 and query_norm > 0 else 0.0
+
+    ids = {key: np.fromiter((index[t] for t in tokens), dtype=np.int64, count=len(tokens))
+           for key, tokens in unit_tokens.items()}
+    doc_ids: dict[int, list[np.ndarray]] = defaultdict(list)
+    for key, unit_ids in ids.items():
         if params.document_cosine:
-            doc_tokens[doc_id].update(counts)
-        if (doc_id, page_no) in pages:
-            ev.cosine_page[(doc_id, page_no)] = cosine(query, _tfidf(counts, df, n))
-    for doc_id, counts in doc_tokens.items():
-        ev.cosine_doc[doc_id] = cosine(query, _tfidf(counts, df, n))
+            doc_ids[key[0]].append(unit_ids)
+        if key in pages:
+            ev.cosine_page[key] = cosine(unit_ids)
+    for doc_id, parts in doc_ids.items():
+        ev.cosine_doc[doc_id] = cosine(np.concatenate(parts))
 
 
 def file_stem_token(path: str) -> str:

@@ -5,9 +5,10 @@ one deep search per judged query, not one per candidate weighting. Used by bench
 (leave-one-source-out over the development sets: the shipped defaults) and by `zumen adapt` (a
 site's own pairs, cross-validated).
 
-- Weights: a grid search maximising the macro-average MRR over groups of queries (sources), each
-  group counting once, so a large source cannot outvote a small one; ties go to the smaller total
-  weight (the simpler model).
+- Weights: a grid search of the macro-average MRR over groups of queries (sources), each group
+  counting once, so a large source cannot outvote a small one; the weights are the average of
+  every grid point within one standard error of the best (`fit_weights`, rule "window"), not the
+  single point that won by a hair on the training sources.
 - Confidence: logistic regression of "this hit is relevant" on the fused score of the top hits.
 - No match: the highest bar on the best hit's confidence that leaves at most 5 % of the queries
   of every group (source) without an answer when their library holds a relevant document; its
@@ -83,13 +84,15 @@ class JudgedQueries:
         s = self.scores(w)
         return np.lexsort((self.relevant, -s), axis=1)  # (q, n)
 
-    def mrr(self, w: np.ndarray) -> float:
-        if not len(self):
-            return 0.0
+    def reciprocal_ranks(self, w: np.ndarray) -> np.ndarray:
+        """Per query: 1 / rank of the first relevant hit (0 when none is listed)."""
         s = self.scores(w)
         best_rel = np.where(self.relevant, s, -np.inf).max(axis=1)  # (q,)
         above = ((s > best_rel[:, None]) | ((s == best_rel[:, None]) & ~self.relevant)).sum(axis=1)
-        return float(np.where(np.isfinite(best_rel), 1.0 / (above + 1.0), 0.0).mean())
+        return np.where(np.isfinite(best_rel), 1.0 / (above + 1.0), 0.0)
+
+    def mrr(self, w: np.ndarray) -> float:
+        return float(self.reciprocal_ranks(w).mean()) if len(self) else 0.0
 
     def tops(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Best fused score per query with the library as it is, and without the own documents."""
@@ -107,21 +110,35 @@ def as_weights(w: np.ndarray) -> FileWeights:
     return FileWeights(**{f: float(v) for f, v in zip(FEATURES, w)})
 
 
-def fit_weights(groups: Sequence[JudgedQueries], grid: Mapping[str, Sequence[float]] = GRID
-                ) -> FileWeights:
-    """The grid point with the best macro-average MRR over `groups`."""
+def fit_weights(groups: Sequence[JudgedQueries], grid: Mapping[str, Sequence[float]] = GRID,
+                rule: str = "window") -> FileWeights:
+    """Weights from the grid by macro-average MRR over `groups`.
+
+    rule "best": the single best grid point (ties: the smaller total weight). rule "window":
+    every grid point whose macro MRR is within one standard error of the best is as good as the
+    best on this data (Occam's window), so the weights are their average (each point scaled to
+    sum 1): when two features are indistinguishable on the training sources (a page's cosine and
+    its document's, where documents are one page long), both keep weight instead of the one that
+    won by a hair, which an unseen source with long documents may punish."""
     groups = [g for g in groups if len(g)]
-    best, best_key = None, None
+    if not groups:
+        raise ValueError("no judged queries to fit on")
+    points, means = [], []
     for combo in itertools.product(*(grid.get(f, (0.0,)) for f in FEATURES)):
         w = np.array(combo)
-        if not w.any():
-            continue
-        key = (round(float(np.mean([g.mrr(w) for g in groups])), 6), -float(w.sum()))
-        if best_key is None or key > best_key:
-            best, best_key = w, key
-    if best is None:
-        raise ValueError("no judged queries to fit on")
-    return as_weights(best)
+        if w.any():
+            points.append(w)
+            means.append(float(np.mean([g.mrr(w) for g in groups])))
+    means_a = np.round(np.array(means), 6)
+    order = np.lexsort((np.array([w.sum() for w in points]), -means_a))  # best, then smaller
+    best = points[order[0]]
+    if rule == "best":
+        return as_weights(best)
+    # standard error of the macro mean at the best point: per group, sd of its reciprocal ranks
+    ses = [g.reciprocal_ranks(best).std(ddof=1) / np.sqrt(len(g)) if len(g) > 1 else 0.0 for g in groups]
+    margin = float(np.sqrt(np.sum(np.square(ses)))) / len(groups)
+    near = np.flatnonzero(means_a >= means_a[order[0]] - margin)
+    return as_weights(np.mean([points[i] / points[i].sum() for i in near], axis=0))
 
 
 def logistic(x: np.ndarray, y: np.ndarray, iters: int = 50) -> tuple[float, float]:

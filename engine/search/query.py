@@ -21,7 +21,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Collection, Iterable, Sequence
+from typing import Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -96,6 +96,25 @@ class _Evidence:
             table[key] = score
             if chunk_id is not None and (evidence == "lexical" or key not in self.best_chunk):
                 self.best_chunk[key] = chunk_id
+
+    def documents(self) -> set[int]:
+        """Every document with some evidence."""
+        docs = {k[0] for table in self.scores.values() for k in table}
+        return docs | {d for table in self.doc.values() for d in table}
+
+    def supported(self, keys: set[PageKey], weights: FileWeights) -> set[PageKey]:
+        """The pages among `keys` with some evidence that `weights` counts: the others fuse to 0
+        (a drawing query touches tens of thousands of pages on a large library, with one word)."""
+        page = {"lexical_page": self.scores["lexical"], "cosine_page": self.cosine,
+                "dimensions": self.dimensions, "semantic": self.scores["semantic"],
+                "visual": self.scores["visual"] | self.scores["cross"]}
+        doc = {"lexical_doc": self.doc["lexical_doc"], "cosine_doc": self.doc["cosine_doc"],
+               "link_name": self.doc["link_name"], "link_folder": self.doc["link_folder"]}
+        out = {k for name, table in page.items() if getattr(weights, name) > 0
+               for k, v in table.items() if v > 0 and k in keys}
+        docs = {d for name, table in doc.items() if getattr(weights, name) > 0
+                for d, v in table.items() if v > 0}
+        return out | {k for k in keys if k[0] in docs} if docs else out
 
     def features(self, key: PageKey) -> dict[str, float]:
         """The absolute evidence features of one page (document-level ones from its document)."""
@@ -189,7 +208,7 @@ class Searcher:
         else:  # one look-up of how common each token is serves scoring and reasons
             cat = self.lib.catalog
             tokens = set(lexical_tokens(text)) | {tok for t in q.terms for tok in t.tokens}
-            q.doc_freq = cat.token_doc_freq(sorted(tokens))
+            q.doc_freq = cat.token_doc_freq(sorted(tokens), cached=True)
             q.chunk_total = cat.chunk_count()
             q.display_terms = self._telling_terms(q)
         if text.strip() and self.lib.text_encoder is not None:
@@ -218,37 +237,49 @@ class Searcher:
         t0 = time.perf_counter()
         use = set(evidence) if evidence else set(EVIDENCE)
         collected = self._collect(q, use, every_feature=show_weak)
+        kind_of = self.lib.catalog.document_kinds(collected.documents())
         out = []
         for kinds in kinds_lists:
-            ev = self._filtered(q, collected, kinds, use)
+            ev = self._filtered(q, collected, kinds, kind_of, use)
             drawings_list = bool(kinds) and "drawing" in kinds
             note = ""
+            calibration = None
             if q.keyword:
                 fused = self._fuse_keyword(ev, use)
-                no_match = "lexical" in use and bool(q.terms) and not ev.scores["lexical"]
+                no_match = "lexical" in use and bool(q.terms) and not self._any_readable(ev.scores["lexical"])
                 note = (NO_KEYWORD_MATCH if fused else NO_KEYWORD_HITS) if no_match else ""
             else:
                 weights, calibration = self._file_ranking(drawings_list, use)
-                fused = {k: v for k in self._candidates(ev)
+                keys = self._candidates(ev)
+                fused = {k: v for k in (keys if show_weak else ev.supported(keys, weights))
                          if (v := weighted(ev.features(k), weights)) > 0 or show_weak}
+            # similar drawings have no calibrated confidence (the development sets judge drawing ->
+            # documents): their hits carry 0, "not calibrated", and the app shows no Match bar
+            calibrated = not q.keyword and not drawings_list
+            hits = self._group(q, ev, fused, limit, calibration if calibrated else None)
+            if calibrated:
                 # No document with a calibrated confidence of `min_top` or more: "no match", and
                 # the list stays empty. Below the best hit, weaker hits keep their place (with
                 # their own, lower confidence): a folder README two levels up is still related.
                 # (The calibration holds for the documents list with the full evidence; a
                 # diagnostic single-evidence ranking lists what it finds.)
-                top = max(fused.values(), default=0.0)
-                no_match = (use == set(EVIDENCE) and not drawings_list
-                            and confidence(top, calibration) < calibration.min_top)
+                top = hits[0].scores.fused if hits else 0.0
+                no_match = use == set(EVIDENCE) and confidence(top, calibration) < calibration.min_top
                 if no_match:
                     note = NO_DRAWING_MATCH
-                    fused = fused if show_weak else {}
-            # similar drawings have no calibrated confidence (the development sets judge drawing ->
-            # documents): their hits carry 0, "not calibrated", and the app shows no Match bar
-            calibrated = not q.keyword and not drawings_list
-            hits = self._group(q, ev, fused, limit, calibration if calibrated else None)
+                    hits = hits if show_weak else []
+            elif not q.keyword:
+                no_match = False
             out.append(SearchResults(q.text, mode, tuple(hits), (time.perf_counter() - t0) * 1000,
                                      tuple(t.text for t in q.terms), no_match, note))
         return out
+
+    def _any_readable(self, pages: Mapping[PageKey, float]) -> bool:
+        """Does any of these pages belong to a file the user may read? (Usually the first does.)"""
+        if not self.settings.check_access:
+            return bool(pages)
+        cat = self.lib.catalog
+        return any(readable(getattr(cat.document(d), "path", "")) for d in dict.fromkeys(k[0] for k in pages))
 
     def _fuse_keyword(self, ev: _Evidence, use: set[str]) -> dict[PageKey, float]:
         s = self.settings
@@ -405,10 +436,10 @@ class Searcher:
         each with the strength of its margin over the third (a second one only when it holds at
         least half the first's share: two copies or revisions of one part). With a picture on
         both sides, a twin must also look like the query about as well as any drawing does."""
-        meta = self.lib.catalog.documents_by_ids({k[0] for k in ev.scores["lexical"]} - q.exclude_docs)
+        drawings = self.lib.catalog.drawing_ids({k[0] for k in ev.scores["lexical"]} - q.exclude_docs)
         best: dict[int, float] = {}
         for (doc_id, _), score in ev.scores["lexical"].items():
-            if doc_id in meta and meta[doc_id].kind == "drawing":
+            if doc_id in drawings:
                 best[doc_id] = max(best.get(doc_id, 0.0), score)
         ranked_docs = sorted(best.items(), key=lambda kv: -kv[1])
         if not ranked_docs:
@@ -458,15 +489,12 @@ class Searcher:
         return rescored
 
     def _filtered(self, q: Query, ev: _Evidence, kinds: Collection[str] | None,
-                  use: set[str]) -> _Evidence:
-        """A copy of `ev` holding only the pages of wanted documents."""
-        docs = {k[0] for table in ev.scores.values() for k in table}
-        docs |= {d for table in ev.doc.values() for d in table}
-        meta = self.lib.catalog.documents_by_ids(docs) if docs else {}
-        keep = {d for d in docs if d in meta and d not in q.exclude_docs
-                and (kinds is None or meta[d].kind in kinds)}
-        if self.settings.check_access:  # another user's private file: not even its name
-            keep = {d for d in keep if readable(meta[d].path)}
+                  kind_of: Mapping[int, str], use: set[str]) -> _Evidence:
+        """A copy of `ev` holding only the pages of wanted documents (`kind_of`: document id ->
+        kind, for every document of `ev`). Files the user may not read are left out later, by
+        `_group`, for the few documents listed only (a check per file costs an open on Windows)."""
+        keep = {d for d, kind in kind_of.items()
+                if d not in q.exclude_docs and (kinds is None or kind in kinds)}
         out = _Evidence(best_chunk=ev.best_chunk, bounds=ev.bounds, coverage=ev.coverage,
                         cosine=ev.cosine, dimensions=ev.dimensions)
         for name, table in ev.scores.items():
@@ -497,9 +525,12 @@ class Searcher:
         kept: list[tuple[int, tuple[int, PageContent] | None]] = []
         by_text: dict[str, int] = {}
         duplicates: dict[int, list[PageKey]] = {}
+        check_access = self.settings.check_access
         for doc_id, key in best.items():
             if len(kept) >= limit:
                 break
+            if check_access and not readable(getattr(cat.document(doc_id), "path", "")):
+                continue  # another user's private file: not even its name
             page = cat.page(*key)
             text = " ".join(page[1].text.split()) if page else ""
             if len(text) >= MIN_DUPLICATE_CHARS and text in by_text:
