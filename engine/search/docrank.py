@@ -267,12 +267,17 @@ def _add_cosines(catalog, ev: LexicalEvidence, pages: set[PageKey], words: list[
     their documents. Needs every token of those units, so it is computed for a few hundred."""
     if not pages:
         return
-    unit_tokens: dict[PageKey, list[str]] = defaultdict(list)
+    page_counts: dict[PageKey, Counter] = defaultdict(Counter)
+    doc_counts: dict[int, Counter] = defaultdict(Counter)
     rows = (catalog.tokens_of_documents({d for d, _ in pages}) if params.document_cosine
             else catalog.tokens_of_pages(pages))  # a whole document's tokens cost more
-    for doc_id, page_no, tokens in rows:
-        unit_tokens[(doc_id, page_no)].extend(tokens.split())
-    vocab = sorted({t for tokens in unit_tokens.values() for t in tokens})
+    for doc_id, page_no, tokens in rows:  # counted in C (Counter over a list), not token by token
+        words_of = tokens.split()
+        if (doc_id, page_no) in pages:
+            page_counts[(doc_id, page_no)].update(words_of)
+        if params.document_cosine:
+            doc_counts[doc_id].update(words_of)
+    vocab = sorted(set().union(*page_counts.values(), *doc_counts.values()))
     df = dict(doc_freq)
     df.update(catalog.token_doc_freq([t for t in vocab if t not in df], cached=True))
     query = _tfidf(Counter(t for t in words if df.get(t, 0) > 0), df, n)
@@ -286,22 +291,16 @@ def _add_cosines(catalog, ev: LexicalEvidence, pages: set[PageKey], words: list[
         if t in index:
             query_vec[index[t]] = v
 
-    def cosine(ids: np.ndarray) -> float:
-        terms, counts = np.unique(ids, return_counts=True)
-        unit = (1.0 + np.log(counts)) * idfs[terms]
+    def cosine(counts: Counter) -> float:
+        terms = np.fromiter((index[t] for t in counts), dtype=np.int64, count=len(counts))
+        unit = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idfs[terms]
         norm = math.sqrt(float(unit @ unit))
         return float(unit @ query_vec[terms]) / (norm * query_norm) if norm > 0 and query_norm > 0 else 0.0
 
-    ids = {key: np.fromiter((index[t] for t in tokens), dtype=np.int64, count=len(tokens))
-           for key, tokens in unit_tokens.items()}
-    doc_ids: dict[int, list[np.ndarray]] = defaultdict(list)
-    for key, unit_ids in ids.items():
-        if params.document_cosine:
-            doc_ids[key[0]].append(unit_ids)
-        if key in pages:
-            ev.cosine_page[key] = cosine(unit_ids)
-    for doc_id, parts in doc_ids.items():
-        ev.cosine_doc[doc_id] = cosine(np.concatenate(parts))
+    for key in pages:
+        ev.cosine_page[key] = cosine(page_counts.get(key, Counter()))
+    for doc_id, counts in doc_counts.items():
+        ev.cosine_doc[doc_id] = cosine(counts)
 
 
 def file_stem_token(path: str) -> str:
