@@ -21,7 +21,6 @@ import os
 import statistics
 import sys
 import time
-import unicodedata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pymupdf  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from bench import common  # noqa: E402
 from engine.extract.ocr import get_ocr_engine, read_upright  # noqa: E402
 
 LINES: list[tuple[str, str]] = [  # (text, font): Latin in helv, because "japan" letter-spaces Latin
@@ -93,31 +93,6 @@ def drawing_page(dpi: int = 150, seed: int = 0) -> Image.Image:
     return _png(page, dpi)
 
 
-def char_accuracy(expected: str, got: str) -> float:
-    """1 - Levenshtein(expected, got) / len(expected), spaces ignored, NFKC on both."""
-    a = unicodedata.normalize("NFKC", expected).replace(" ", "")
-    b = unicodedata.normalize("NFKC", got).replace(" ", "")
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return max(0.0, 1.0 - prev[-1] / max(1, len(a)))
-
-
-def _line_texts(words) -> list[str]:
-    """Group words into lines by their vertical centre (enough for the generated pages)."""
-    rows: list[list] = []
-    for w in sorted(words, key=lambda w: ((w.box.y0 + w.box.y1) / 2, w.box.x0)):
-        cy = (w.box.y0 + w.box.y1) / 2
-        if rows and abs(cy - rows[-1][0]) < 0.008:
-            rows[-1][1].append(w)
-        else:
-            rows.append([cy, [w]])
-    return [" ".join(w.text for w in sorted(r[1], key=lambda w: w.box.x0)) for r in rows]
-
-
 def _cpu_s() -> float:
     """CPU seconds (user + system) of this process and its finished children (tesseract runs
     as a subprocess). On a busy shared machine this is steadier than wall time."""
@@ -163,10 +138,10 @@ def bench_backend(name: str, pages: int, threads: int, synth: int = 8) -> dict:
 
     ref = lines_page()
     words, _ = read_upright(ocr, ref)
-    got = _line_texts(words)
+    got = common.line_texts(words)
     accs = []
     for text, _font in LINES:  # best-matching OCR line for each reference line
-        accs.append(max((char_accuracy(text, g) for g in got), default=0.0))
+        accs.append(max((common.char_accuracy(text, g) for g in got), default=0.0))
     exact = sum(a == 1.0 for a in accs)
 
     lat = []

@@ -193,33 +193,12 @@ def dense_pages(folder: Path, n: int, seed: int = 7) -> list[tuple[Path, list[st
     return out
 
 
-def char_accuracy(expected: str, got: str) -> float:
-    a = unicodedata.normalize("NFKC", expected).replace(" ", "")
-    b = unicodedata.normalize("NFKC", got).replace(" ", "")
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return max(0.0, 1.0 - prev[-1] / max(1, len(a)))
-
-
-def line_texts(words) -> list[str]:
-    rows: list[list] = []
-    for w in sorted(words, key=lambda w: ((w.box.y0 + w.box.y1) / 2, w.box.x0)):
-        cy = (w.box.y0 + w.box.y1) / 2
-        if rows and abs(cy - rows[-1][0]) < 0.006:
-            rows[-1][1].append(w)
-        else:
-            rows.append([cy, [w]])
-    return [" ".join(w.text for w in sorted(r[1], key=lambda w: w.box.x0)) for r in rows]
-
-
 # --------------------------------------------------------------------------- worker
 def worker(args: argparse.Namespace) -> dict:
     """Measure the engine/ found first on sys.path (this tree, or a baseline's export)."""
     import engine
+
+    from bench import common  # after engine: its `import engine` finds the one measured
     from engine.config import EngineSettings
     from engine.extract import extract_document, get_ocr_engine
 
@@ -264,8 +243,8 @@ def worker(args: argparse.Namespace) -> dict:
                     rot_n += 1
                     rot_ok += doc.pages[0].rotation in (want, (360 - want) % 360)
             if lines is not None:
-                got_lines = line_texts(doc.pages[0].words)
-                acc = [max((char_accuracy(x, g) for g in got_lines), default=0.0) for x in lines]
+                got_lines = common.line_texts(doc.pages[0].words, tolerance=0.006)
+                acc = [max((common.char_accuracy(x, g) for g in got_lines), default=0.0) for x in lines]
                 accs += acc
                 row["char_acc"] = round(statistics.mean(acc), 4)
                 got = {w.text for w in doc.pages[0].words}

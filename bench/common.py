@@ -424,3 +424,29 @@ def write_json(path: Path, data: object) -> Path:
     tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def char_accuracy(expected: str, got: str) -> float:
+    """1 - Levenshtein(expected, got) / len(expected), spaces ignored, NFKC on both."""
+    a = unicodedata.normalize("NFKC", expected).replace(" ", "")
+    b = unicodedata.normalize("NFKC", got).replace(" ", "")
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return max(0.0, 1.0 - prev[-1] / max(1, len(a)))
+
+
+def line_texts(words, tolerance: float = 0.008) -> list[str]:
+    """OCR words grouped into lines by their vertical centre (`tolerance`: of the page height;
+    enough for generated pages), each line read left to right."""
+    rows: list[list] = []
+    for w in sorted(words, key=lambda w: ((w.box.y0 + w.box.y1) / 2, w.box.x0)):
+        cy = (w.box.y0 + w.box.y1) / 2
+        if rows and abs(cy - rows[-1][0]) < tolerance:
+            rows[-1][1].append(w)
+        else:
+            rows.append([cy, [w]])
+    return [" ".join(w.text for w in sorted(r[1], key=lambda w: w.box.x0)) for r in rows]
