@@ -14,6 +14,7 @@ Two kinds of query, two fusions:
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -21,7 +22,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Collection, Iterable, Mapping, Sequence
+from typing import Collection, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -276,10 +277,19 @@ class Searcher:
 
     def _any_readable(self, pages: Mapping[PageKey, float]) -> bool:
         """Does any of these pages belong to a file the user may read? (Usually the first does.)"""
+        return next(self._readable(dict.fromkeys(k[0] for k in pages)), None) is not None
+
+    def _readable(self, doc_ids: Iterable[int], batch: int = 64) -> Iterator[int]:
+        """The documents among `doc_ids`, in their order, whose files the user may read now
+        (another user's private file: not even its name); paths are read `batch` at a time, as
+        far as the caller iterates."""
         if not self.settings.check_access:
-            return bool(pages)
-        cat = self.lib.catalog
-        return any(readable(getattr(cat.document(d), "path", "")) for d in dict.fromkeys(k[0] for k in pages))
+            yield from doc_ids
+            return
+        ids = iter(doc_ids)
+        while part := list(itertools.islice(ids, batch)):
+            rows = self.lib.catalog.documents_by_ids(part)
+            yield from (d for d in part if d in rows and readable(rows[d].path))
 
     def _fuse_keyword(self, ev: _Evidence, use: set[str]) -> dict[PageKey, float]:
         s = self.settings
@@ -525,12 +535,10 @@ class Searcher:
         kept: list[tuple[int, tuple[int, PageContent] | None]] = []
         by_text: dict[str, int] = {}
         duplicates: dict[int, list[PageKey]] = {}
-        check_access = self.settings.check_access
-        for doc_id, key in best.items():
+        for doc_id in self._readable(best):
             if len(kept) >= limit:
                 break
-            if check_access and not readable(getattr(cat.document(doc_id), "path", "")):
-                continue  # another user's private file: not even its name
+            key = best[doc_id]
             page = cat.page(*key)
             text = " ".join(page[1].text.split()) if page else ""
             if len(text) >= MIN_DUPLICATE_CHARS and text in by_text:
