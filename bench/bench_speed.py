@@ -16,7 +16,8 @@ Phases (all in one process, in this order):
 Filler: catalog rows written through the store layer (realistic generated spec text, so FTS5 posting
 lists are realistic) and synthetic vectors (mixtures of real text embeddings of filler text plus
 noise; embedding 100k chunks for real would take ~15 min here). The filler documents have paths
-outside every library folder, so a later `index` never deletes them.
+outside every library folder, so a later `index` never deletes them; their files do not exist, so
+queries run with the access check off (the filler's hits are listed like real ones).
 """
 
 from __future__ import annotations
