@@ -137,6 +137,7 @@ class PageTable:
     page_no: np.ndarray  # int64 per page row
     length: np.ndarray  # int64 per page row: lexical tokens on the page
     doc_length: dict[int, int]  # document id -> lexical tokens in the document
+    totals: tuple[int, int, int]  # documents with text, pages with text, lexical tokens
 
     def rows_of(self, chunk_ids: np.ndarray) -> np.ndarray:
         """Page rows of chunk ids; -1 for a chunk not in the table."""
@@ -202,7 +203,6 @@ class Catalog:
         self._write_lock = threading.RLock()
         # per-generation caches (see `generation`), shared by the threads' connections
         self._df_cache: tuple[object, dict[str, int]] = (None, {})  # token -> chunk frequency
-        self._totals: tuple[object, tuple[int, int, int]] = (None, (0, 0, 0))
         self._pages: tuple[object, PageTable | None] = (None, None)
         self._migrate()
 
@@ -623,8 +623,10 @@ class Catalog:
         doc_length: dict[int, int] = {}
         for doc_id, n in zip(pages[:, 1].tolist(), length.tolist()):
             doc_length[doc_id] = doc_length.get(doc_id, 0) + n
+        with_text = np.unique(chunk_page)  # page rows holding a chunk
+        totals = (len(np.unique(pages[with_text, 1])), len(with_text), int(chunks[:, 2].sum()))
         table = PageTable(chunk_ids=chunks[:, 0], chunk_page=chunk_page, doc=pages[:, 1],
-                          page_no=pages[:, 2], length=length, doc_length=doc_length)
+                          page_no=pages[:, 2], length=length, doc_length=doc_length, totals=totals)
         with self._write_lock:
             self._pages = (generation, table)
         return table
@@ -657,15 +659,9 @@ class Catalog:
             "WHERE v.term = ?", (token,))}
 
     def length_totals(self) -> tuple[int, int, int]:
-        """(documents with text, pages with text, lexical tokens) over the library; remembered
-        for one `generation` (a scan of every chunk, asked by every query)."""
-        generation = self.generation()
-        if self._totals[0] != generation:
-            docs, pages, tokens = self.db.execute(
-                "SELECT count(DISTINCT doc_id), count(DISTINCT page_id), coalesce(sum(ntok), 0) "
-                "FROM chunks").fetchone()
-            self._totals = (generation, (int(docs), int(pages), int(tokens)))
-        return self._totals[1]
+        """(documents with text, pages with text, lexical tokens) over the library, from the
+        page table (one scan of the chunks per `generation`, shared with the postings' mapping)."""
+        return self.page_table().totals
 
     def documents_in_folder(self, folder: str, sep: str) -> list[DocumentRow]:
         """Documents directly in `folder` (a path prefix ending in the separator `sep`)."""
