@@ -243,8 +243,7 @@ class Searcher:
         for kinds in kinds_lists:
             ev = self._filtered(q, collected, kinds, kind_of, use)
             drawings_list = bool(kinds) and "drawing" in kinds
-            note = ""
-            calibration = None
+            note, no_match, calibration = "", False, None
             if q.keyword:
                 fused = self._fuse_keyword(ev, use)
                 no_match = "lexical" in use and bool(q.terms) and not self._any_readable(ev.scores["lexical"])
@@ -269,8 +268,6 @@ class Searcher:
                 if no_match:
                     note = NO_DRAWING_MATCH
                     hits = hits if show_weak else []
-            elif not q.keyword:
-                no_match = False
             out.append(SearchResults(q.text, mode, tuple(hits), (time.perf_counter() - t0) * 1000,
                                      tuple(t.text for t in q.terms), no_match, note))
         return out
