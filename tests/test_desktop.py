@@ -284,13 +284,16 @@ def test_dropping_an_unsupported_file_explains_why(qtbot, window, tmp_path):
     assert "cannot search with this kind of file" in window.search.status.text()
 
 
-def test_other_matching_pages_can_be_shown(qtbot, window):
-    search = window.search
+def select_hit_with_other_pages(qtbot, search):
+    """Search "S45C" and select a hit matched on several pages: the preview showing it."""
     with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
         search.run_keyword("S45C")
-    doc = next(i for i, h in enumerate(search.first_list.hits()) if h.other_pages)
-    search.first_list.setCurrentRow(doc)
-    preview = search.preview
+    search.first_list.setCurrentRow(next(i for i, h in enumerate(search.first_list.hits()) if h.other_pages))
+    return search.preview
+
+
+def test_other_matching_pages_can_be_shown(qtbot, window):
+    preview = select_hit_with_other_pages(qtbot, window.search)
     assert not preview.page_combo.isHidden() and preview.page_combo.count() == 3
     preview.page_combo.setCurrentIndex(1)
     preview.page_combo.activated.emit(1)

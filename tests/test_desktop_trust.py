@@ -14,7 +14,8 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QMimeData, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QGuiApplication, QImage  # noqa: E402
-from test_desktop import WAIT_MS, _none_guard, drop_file, english, make_window  # noqa: E402,F401
+from test_desktop import (WAIT_MS, _none_guard, drop_file, english, make_window,  # noqa: E402,F401
+                          select_hit_with_other_pages)
 
 from desktop.i18n import translator  # noqa: E402
 from desktop.testing import FakeEngine  # noqa: E402
@@ -425,11 +426,7 @@ def test_open_in_viewer_opens_the_pdf_at_the_matched_page(qtbot, tmp_path, monke
 
 def test_the_page_chooser_names_the_page_shown(qtbot, window):
     search = window.search
-    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
-        search.run_keyword("S45C")
-    other = next(i for i, h in enumerate(search.first_list.hits()) if h.other_pages)
-    search.first_list.setCurrentRow(other)
-    preview = search.preview
+    preview = select_hit_with_other_pages(qtbot, search)
     preview.page_combo.setCurrentIndex(1)
     preview.page_combo.activated.emit(1)  # page 2 of this hit
     search.first_list.setCurrentRow(0)  # another hit: its best page is chosen again
