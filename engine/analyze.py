@@ -13,10 +13,11 @@ keeps our tokens intact.
 
 from __future__ import annotations
 
+from functools import lru_cache
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Sequence
 
 # Bumped whenever lexical_tokens changes what it emits: a library indexed by an older analyser is
 # re-tokenised when opened (Catalog), so old and new documents match queries the same way.
@@ -169,6 +170,11 @@ def extract_identifiers(text: str) -> list[str]:
     return list(dict.fromkeys(v for _, v in found))
 
 
+@lru_cache(maxsize=1 << 14)
+def _normal_char(ch: str) -> str:
+    return normalize(ch)
+
+
 def highlight_spans(text: str, terms: list[QueryTerm]) -> list[tuple[int, int]]:
     """Character spans in `text` (original, not normalised) where query terms occur.
 
@@ -177,14 +183,12 @@ def highlight_spans(text: str, terms: list[QueryTerm]) -> list[tuple[int, int]]:
     """
     if not terms or not text:
         return []
-    norm_chars: list[str] = []
-    index_map: list[int] = []
-    for i, ch in enumerate(text):
-        n = normalize(ch)
-        for c in n:
-            norm_chars.append(c)
-            index_map.append(i)
+    norm_chars = list(map(_normal_char, text))
     norm = "".join(norm_chars)
+    if len(norm) == len(text) and max(map(len, norm_chars)) == 1:
+        index_map: Sequence[int] = range(len(text))  # one character each: indices agree
+    else:
+        index_map = [i for i, n in enumerate(norm_chars) for _ in n]
     spans: list[tuple[int, int]] = []
     for term in terms:
         parts = _PARTS.findall(term.text)

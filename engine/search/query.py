@@ -341,13 +341,12 @@ class Searcher:
             chunk_scores["cross"] = lib.text_index.search(q.image_vector, n)  # image -> text
         if not q.keyword and q.text.strip():
             self._document_evidence(q, ev, use, chunk_scores, every_feature)
-        rows = cat.chunks_by_ids([c for lst in chunk_scores.values() for c, _ in lst])
+        where = cat.chunk_pages(c for lst in chunk_scores.values() for c, _ in lst)
         for name, lst in chunk_scores.items():
             ev.widen(name, [s for _, s in lst])
             for chunk_id, score in lst:
-                row = rows.get(chunk_id)
-                if row is not None:
-                    key = (row.doc_id, row.page_no)
+                key = where.get(chunk_id)
+                if key is not None:
                     ev.add(name, key, score, chunk_id)
                     if name == "lexical":
                         ev.coverage[key] = max(ev.coverage.get(key, 0.0), self._coverage[chunk_id])
@@ -478,22 +477,32 @@ class Searcher:
         hits: list[tuple[int, float]] = []
         if len(q.terms) > 1:
             hits = cat.search_lexical(q.terms, n, require_all=True)
+        # chunks the index found holding every term (the AND query, or the only term) cover the
+        # query; only the others' tokens are read to count the terms they hold
+        self._coverage = dict.fromkeys((c for c, _ in hits), 1.0)
         if len(hits) < n:
             seen = {c for c, _ in hits}
-            hits += [h for h in cat.search_lexical(q.terms, n) if h[0] not in seen][:n - len(hits)]
+            more = [h for h in cat.search_lexical(q.terms, n) if h[0] not in seen][:n - len(hits)]
+            if len(q.terms) == 1:
+                self._coverage.update(dict.fromkeys((c for c, _ in more), 1.0))
+            else:
+                tokens = cat.chunk_tokens([c for c, _ in more])
+                self._coverage.update((c, self._term_share(q, tokens.get(c, []))) for c, _ in more)
+            hits += more
         if not hits:
             return hits
         top = hits[0][1] or 1.0
-        tokens = cat.chunk_tokens([c for c, _ in hits])
-
-        def coverage(chunk_id: int) -> float:
-            toks = tokens.get(chunk_id, [])
-            return sum(term_matches(t, set(toks), toks) for t in q.terms) / len(q.terms)
-
-        self._coverage = {c: coverage(c) for c, _ in hits}
         rescored = [(c, self._coverage[c] + 0.5 * s / top) for c, s in hits]
         rescored.sort(key=lambda x: -x[1])
         return rescored
+
+    @staticmethod
+    def _term_share(q: Query, tokens: list[str]) -> float:
+        """The share of the query's terms a chunk with these lexical tokens holds."""
+        present = set(tokens)
+        # a prefix term usually occurs whole: the set answers before a scan of the tokens
+        return sum((t.prefix and t.tokens[0] in present) or term_matches(t, present, tokens)
+                   for t in q.terms) / len(q.terms)
 
     def _filtered(self, q: Query, ev: _Evidence, kinds: Collection[str] | None,
                   kind_of: Mapping[int, str], use: set[str]) -> _Evidence:
@@ -548,6 +557,7 @@ class Searcher:
         meta = cat.documents_by_ids(order + [k[0] for keys in duplicates.values() for k in keys])
         best_chunks = cat.chunks_by_ids(ev.best_chunk[best[d]] for d in order if best[d] in ev.best_chunk)
         query_boxes = boxes_by_term(q.words, q.display_terms) if q.words and order else None
+        page_tokens = cat.page_tokens(page[0] for _, page in kept if page)
         hits = []
         for rank, (doc_id, page) in enumerate(kept, start=1):
             key = best[doc_id]
@@ -569,7 +579,7 @@ class Searcher:
             words = page[1].words if page else ()
             chunk = best_chunks.get(ev.best_chunk.get(key, -1))
             snippet_src = chunk.text if chunk else page_text
-            tokens = PageTokens(cat.page_tokens(page[0])) if page else PageTokens([])
+            tokens = PageTokens(page_tokens.get(page[0], []) if page else [])
             shared = [t for t in matched_terms(q.display_terms, tokens)
                       if not is_template(t.tokens, q.template) and whole_word_in(t.text, page_text)]
             hits.append(Hit(

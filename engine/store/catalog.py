@@ -567,12 +567,14 @@ class Catalog:
             "ORDER BY s DESC LIMIT ?", (expr, limit)).fetchall()
         return [(int(r), float(s)) for r, s in rows]
 
-    def page_tokens(self, page_id: int) -> list[str]:
-        """The lexical tokens stored for a page's chunks (no re-tokenising at query time)."""
-        rows = self.db.execute(
-            "SELECT f.tokens FROM chunks c JOIN chunk_fts f ON f.rowid = c.id "
-            "WHERE c.page_id = ? ORDER BY c.ord", (page_id,))
-        return " ".join(r[0] for r in rows).split()
+    def page_tokens(self, page_ids: Iterable[int]) -> dict[int, list[str]]:
+        """The lexical tokens stored for each page's chunks (no re-tokenising at query time)."""
+        out: dict[int, list[str]] = {}
+        for page_id, tokens in self._rows_in(
+                "SELECT c.page_id, f.tokens FROM chunks c JOIN chunk_fts f ON f.rowid = c.id "
+                "WHERE c.page_id IN ({ids}) ORDER BY c.page_id, c.ord", page_ids):
+            out.setdefault(page_id, []).extend(tokens.split())
+        return out
 
     def chunk_tokens(self, chunk_ids: Sequence[int]) -> dict[int, list[str]]:
         return {int(rowid): tokens.split() for rowid, tokens in self._rows_in(
@@ -630,6 +632,16 @@ class Catalog:
         with self._write_lock:
             self._pages = (generation, table)
         return table
+
+    def chunk_pages(self, chunk_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """chunk id -> (doc_id, page_no) of its page, from the page table (no SQL per query);
+        chunks not in the library are left out."""
+        ids = np.fromiter(chunk_ids, dtype=np.int64)
+        table = self.page_table()
+        rows = table.rows_of(ids)
+        found = rows >= 0
+        return dict(zip(ids[found].tolist(), zip(table.doc[rows[found]].tolist(),
+                                                 table.page_no[rows[found]].tolist())))
 
     def chunk_ids_of_pages(self, pages: Iterable[tuple[int, int]]) -> list[int]:
         """Chunk ids of pages given as (doc_id, page_no)."""
