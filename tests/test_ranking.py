@@ -63,7 +63,7 @@ def test_catalog_migrates_version_1_and_retokenises(tmp_path):
     cat = Catalog(path)
     assert cat.get_meta("schema_version") == str(SCHEMA_VERSION)
     assert cat.get_meta("analyzer_version") == str(ANALYZER_VERSION)
-    assert cat.documents_holding_token("fw135inchdisplay") == {1}  # the new token is there
+    assert cat.pages_holding_token("fw135inchdisplay") == {1: {1}}  # the new token is there
     table = cat.page_table()
     assert table.doc.tolist() == [1] and table.length.tolist() == [len(lexical_tokens("Display see fw_13_5_inch_display.pdf"))]
     assert [d.path for d in cat.documents_in_folder("/lib/", "/")] == ["/lib/README.md"]
@@ -130,6 +130,25 @@ def test_documents_beside_the_drawing_carry_link_evidence(library):
     # in the drawing's folder, one of its two documents
     assert readme.scores.link_folder == pytest.approx(1 / math.sqrt(2))
     assert all(h.scores.link_folder == 0 for h in res.hits if "common" in h.path)
+
+
+def test_a_parts_list_is_linked_at_the_row_that_names_the_drawing(tmp_path):
+    """A parts list names every drawing of an assembly, one row each: a drawing found in the
+    library links the list at its own row, not at whichever row its words happen to favour."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    names = ("bracket_A100", "bracket_A200", "bracket_A300")
+    for i, name in enumerate(names):
+        write_drawing(docs / f"{name}.pdf", f"BK-{500 + i}", "SPCC", "SHEET METAL BRACKET")
+    (docs / "assembly.csv").write_text(
+        "drawing,qty,finish\n" + "".join(f"{n}.pdf,{q},zinc plated\n" for n, q in zip(names, (2, 4, 1))),
+        encoding="utf-8")
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=None, ocr=None) as engine:
+        engine.index([docs])
+        for name in names:
+            hit = engine.search_file(docs / f"{name}.pdf").related.hits[0]
+            assert hit.path.endswith("assembly.csv") and hit.scores.link_name == 1.0
+            assert name in engine.page_text(hit.path, hit.page)
 
 
 def test_keywords_found_nowhere_say_so(library):

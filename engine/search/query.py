@@ -83,6 +83,9 @@ class _Evidence:
     coverage: dict[PageKey, float] = field(default_factory=dict)  # keywords: share of terms held
     cosine: dict[PageKey, float] = field(default_factory=dict)  # drawings: TF-IDF cosine per page
     dimensions: dict[PageKey, float] = field(default_factory=dict)  # drawings: BM25 of the numbers
+    # drawings: the pages of a `link_name` document that name the drawing's file (the feature
+    # holds for those pages only: a BOM with a row per part names each drawing on its own row)
+    naming_pages: dict[PageKey, float] = field(default_factory=dict)
 
     def widen(self, evidence: str, scores: Sequence[float]) -> None:
         if len(scores):
@@ -127,7 +130,7 @@ class _Evidence:
                 "dimensions": self.dimensions.get(key, 0.0),
                 "semantic": max(0.0, sc["semantic"].get(key, 0.0)),
                 "visual": max(0.0, sc["visual"].get(key, 0.0), sc["cross"].get(key, 0.0)),
-                "link_name": doc["link_name"].get(key[0], 0.0),
+                "link_name": self.naming_pages.get(key, 0.0),
                 "link_folder": doc["link_folder"].get(key[0], 0.0)}
 
 
@@ -321,8 +324,10 @@ class Searcher:
     @staticmethod
     def _candidates(ev: _Evidence) -> set[PageKey]:
         keys = {k for table in ev.scores.values() for k in table}
+        # the pages that name the drawing; documents found only by another document-level
+        # feature (a folder neighbour): their first page
+        keys |= {k for k in ev.naming_pages if k[0] in ev.doc["link_name"]}
         have = {k[0] for k in keys}
-        # documents found only by a document-level feature (a folder neighbour): their first page
         for table in ev.doc.values():
             keys |= {(d, 1) for d in table if d not in have}
         return keys
@@ -415,10 +420,13 @@ class Searcher:
                 continue
             path = docs[doc_id].path
             stem = file_stem_token(path)
-            naming = cat.documents_holding_token(stem) - {doc_id} if len(stem) > 2 else set()
+            naming = cat.pages_holding_token(stem) if len(stem) > 2 else {}
+            naming.pop(doc_id, None)
             if len(naming) <= max(3, self.settings.common_term_share * n_docs):
-                for d in naming:
+                for d, pages in naming.items():
                     names[d] = max(names.get(d, 0.0), strength)
+                    for n in pages:
+                        ev.naming_pages[d, n] = max(ev.naming_pages.get((d, n), 0.0), strength)
             folder = PurePath(path).parent
             for level in range(self.settings.link_levels + 1):
                 # the drawing's own folder, and folders above it strictly inside a library
@@ -439,9 +447,10 @@ class Searcher:
     def _lexical_twins(self, q: Query, ev: _Evidence) -> dict[int, float]:
         """The library drawings the query most likely *is* (the original of a scan or photo, a
         second copy): the two drawings whose pages hold the largest share of the query's words,
-        each with the strength of its margin over the third (a second one only when it holds at
-        least half the first's share: two copies or revisions of one part). With a picture on
-        both sides, a twin must also look like the query about as well as any drawing does."""
+        each with the strength of its margin over the third, relative to the first's share (a
+        second one only when it holds at least half the first's share: two copies or revisions
+        of one part). With a picture on both sides, a twin must also look like the query about
+        as well as any drawing does."""
         drawings = self.lib.catalog.drawing_ids({k[0] for k in ev.scores["lexical"]} - q.exclude_docs)
         best: dict[int, float] = {}
         for (doc_id, _), score in ev.scores["lexical"].items():
@@ -465,7 +474,10 @@ class Searcher:
                                                or look < best_look - TWIN_LOOK_MARGIN):
                 continue
             if share > reference:
-                twins[doc_id] = min(1.0, share - reference)
+                # the margin relative to the best drawing's share: a drawing read poorly (a CJK
+                # title block, a photo) that still stands out is as surely the one as a clean
+                # render, whatever share of its words the OCR caught
+                twins[doc_id] = min(1.0, (share - reference) / ranked_docs[0][1])
         return twins
 
     def _lexical(self, q: Query, n: int) -> list[tuple[int, float]]:
@@ -512,7 +524,7 @@ class Searcher:
         keep = {d for d, kind in kind_of.items()
                 if d not in q.exclude_docs and (kinds is None or kind in kinds)}
         out = _Evidence(best_chunk=ev.best_chunk, bounds=ev.bounds, coverage=ev.coverage,
-                        cosine=ev.cosine, dimensions=ev.dimensions)
+                        cosine=ev.cosine, dimensions=ev.dimensions, naming_pages=ev.naming_pages)
         for name, table in ev.scores.items():
             out.scores[name] = {k: v for k, v in table.items() if k[0] in keep}
         for name, dtable in ev.doc.items():

@@ -664,11 +664,14 @@ class Catalog:
                 "JOIN chunk_fts f ON f.rowid = c.id WHERE p.doc_id = ? AND p.page_no = ?",
                 (doc_id, page_no))
 
-    def documents_holding_token(self, token: str) -> set[int]:
-        """Ids of the documents with a chunk holding `token`."""
-        return {int(d) for (d,) in self.db.execute(
-            "SELECT DISTINCT c.doc_id FROM chunk_postings v JOIN chunks c ON c.id = v.doc "
-            "WHERE v.term = ?", (token,))}
+    def pages_holding_token(self, token: str) -> dict[int, set[int]]:
+        """document id -> numbers of its pages with a chunk holding `token`."""
+        out: dict[int, set[int]] = {}
+        for doc_id, page_no in self.db.execute(
+                "SELECT DISTINCT c.doc_id, p.page_no FROM chunk_postings v JOIN chunks c ON c.id = v.doc "
+                "JOIN pages p ON p.id = c.page_id WHERE v.term = ?", (token,)):
+            out.setdefault(int(doc_id), set()).add(int(page_no))
+        return out
 
     def length_totals(self) -> tuple[int, int, int]:
         """(documents with text, pages with text, lexical tokens) over the library, from the
