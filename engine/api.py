@@ -128,6 +128,7 @@ class Engine:
 
             shutil.rmtree(self._pastes, ignore_errors=True)
             self._pastes = None
+        self._searcher.close()
         self._lib.close()
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from bisect import bisect_left
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Mapping, Sequence
 
 from engine.analyze import QueryTerm, highlight_spans, is_cjk, lexical_tokens, normalize, term_matches
@@ -19,7 +19,10 @@ class PageTokens:
     def __init__(self, tokens: list[str]) -> None:
         self.list = tokens
         self.set = set(tokens)
-        self.sorted = sorted(self.set)
+
+    @cached_property
+    def sorted(self) -> list[str]:  # for prefix terms only
+        return sorted(self.set)
 
     def has(self, term: QueryTerm) -> bool:
         if term.prefix:  # a prefix term: binary search in the sorted vocabulary of the page

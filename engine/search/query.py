@@ -15,6 +15,7 @@ Two kinds of query, two fusions:
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 import math
 import os
 import re
@@ -199,6 +200,10 @@ class Searcher:
         self.lib = library
         self.settings = library.settings
         self._coverage: dict[int, float] = {}
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="zumen-meaning")  # threads start on use
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=False)
 
     # -- public --------------------------------------------------------------------------
     def make_query(self, text: str, *, keyword: bool, image_vector: Vector | None = None,
@@ -215,9 +220,20 @@ class Searcher:
             q.doc_freq = cat.token_doc_freq(sorted(tokens), cached=True)
             q.chunk_total = cat.chunk_count()
             q.display_terms = self._telling_terms(q)
-        if text.strip() and self.lib.text_encoder is not None:
-            q.text_vector = self.lib.text_encoder.encode([text])[0]
+        if not (keyword and q.terms):  # typed words: encoded while the index is searched (_collect)
+            self._encode(q)
         return q
+
+    def _encode(self, q: Query) -> None:
+        if q.text_vector is None and q.text.strip() and self.lib.text_encoder is not None:
+            q.text_vector = self.lib.text_encoder.encode([q.text])[0]
+
+    def _semantic(self, q: Query, n: int) -> list[tuple[int, float]] | None:
+        """The chunks closest in meaning to the query text (encoded first when it is not yet)."""
+        self._encode(q)
+        if q.text_vector is None or not len(self.lib.text_index):
+            return None
+        return self.lib.text_index.search(q.text_vector, n)
 
     def _telling_terms(self, q: Query) -> list[QueryTerm]:
         """Of a drawing's words, those that explain a match: not dimensions (12, 0.05), not single
@@ -337,10 +353,16 @@ class Searcher:
         lib, cat, n = self.lib, self.lib.catalog, self.settings.candidates
         ev = _Evidence()
         chunk_scores: dict[str, list[tuple[int, float]]] = {}
-        if "lexical" in use and q.terms and q.keyword:
+        words = "lexical" in use and bool(q.terms) and q.keyword
+        # a keyword query's meaning (text tower, then ANN) is found while SQLite searches its
+        # words: both let go of the GIL, so the query costs the longer of the two, not their sum
+        meaning = self._worker.submit(self._semantic, q, n) if words and "semantic" in use else None
+        if words:
             chunk_scores["lexical"] = self._lexical(q, n)
-        if "semantic" in use and q.text_vector is not None and len(lib.text_index):
-            chunk_scores["semantic"] = lib.text_index.search(q.text_vector, n)
+        if "semantic" in use:
+            found = meaning.result() if meaning else self._semantic(q, n)
+            if found is not None:
+                chunk_scores["semantic"] = found
         if ("visual" in use and q.image_vector is not None and self.settings.weight_cross > 0
                 and len(lib.text_index) and lib.text_index.dim == len(q.image_vector)):
             chunk_scores["cross"] = lib.text_index.search(q.image_vector, n)  # image -> text
