@@ -19,6 +19,7 @@ from PIL import Image
 
 from engine.config import EngineSettings, default_library_path
 from engine.errors import EngineError, LibraryError, QueryError
+from engine.orientation import Orientation, page_orientation, picture_vectors
 from engine.files import readable
 from engine.indexing.pipeline import IndexingPipeline, file_sha1
 from engine.indexing.scanner import SKIPPED_EXAMPLES, canonical, file_key, is_under
@@ -59,6 +60,14 @@ class EngineProtocol(Protocol):
                     progress: ProgressCallback | None = None,
                     cancel: CancelToken | None = None, show_weak: bool = False,
                     drop_terms: Collection[str] = (), add_terms: Sequence[str] = ()) -> FileQueryResults: ...
+    def _orientation(self, read: _QueryRead, image: Image.Image) -> Orientation:
+        """Which way up the query page lies: as OCR turned it to read it, mirrored when its
+        words read better flipped; unknown when OCR ran and read nothing telling. A page with a
+        text layer, or one OCR did not read, is taken as it comes."""
+        if read.source != "ocr" or self._lib.ocr is None:
+            return Orientation()
+        return page_orientation(self._lib.ocr, image, read.words, read.rotation)
+
     def search_image(self, image: Image.Image, *, limit: int = 20,
                      evidence: Collection[str] | None = None,
                      progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
@@ -92,6 +101,8 @@ class _QueryRead:
     image_vector: Any
     same_docs: frozenset[int]  # library documents with identical bytes (left out of the results)
     format: str
+    rotation: int = 0  # how OCR turned the page to read it (engine.orientation)
+    image_variants: Any = None  # (k, dim): the picture in other orientations, when OCR cannot tell
 
 
 class Engine:
@@ -250,7 +261,8 @@ class Engine:
             words = tuple(w for w in words if normalize(w.text).strip(".,:;()") not in dropped)
         return self._file_results(str(path), text, words, read.source,
                                   read.image_vector if want_image else None, read.same_docs, limit,
-                                  evidence, t0, progress, show_weak)
+                                  evidence, t0, progress, show_weak,
+                                  image_variants=read.image_variants if want_image else None)
 
     def _read_query(self, path: Path, want_image: bool, progress: ProgressCallback | None):
         from engine.extract import extract_document, render_page
@@ -264,17 +276,28 @@ class Engine:
             same = self._lib.catalog.documents_by_sha1(file_sha1(path))
             read = _QueryRead(text=page.text if page else "", words=page.words if page else (),
                               source=page.source if page else "none", image_vector=None,
-                              same_docs=frozenset(d.id for d in same), format=doc.format)
+                              same_docs=frozenset(d.id for d in same), format=doc.format,
+                              rotation=page.rotation if page else 0)
         if (want_image and read.image_vector is None and self._lib.image_encoder is not None
                 and read.format in ("pdf", "image")):
             report(progress, Progress("embed", 1, 3, "steps", "comparing pictures"))
             image = render_page(path, 1, self._lib.settings.render_dpi, grayscale=True)
-            read = replace(read, image_vector=self._lib.image_encoder.encode([image])[0])
+            vector, variants = picture_vectors(self._lib.image_encoder, image,
+                                               self._orientation(read, image))
+            read = replace(read, image_vector=vector, image_variants=variants)
         self._query_cache[key] = read
         self._query_cache.move_to_end(key)
         while len(self._query_cache) > QUERY_CACHE_SIZE:
             self._query_cache.popitem(last=False)
         return read
+
+    def _orientation(self, read: _QueryRead, image: Image.Image) -> Orientation:
+        """Which way up the query page lies: as OCR turned it to read it, mirrored when its
+        words read better flipped; unknown when OCR ran and read nothing telling. A page with a
+        text layer, or one OCR did not read, is taken as it comes."""
+        if read.source != "ocr" or self._lib.ocr is None:
+            return Orientation()
+        return page_orientation(self._lib.ocr, image, read.words, read.rotation)
 
     def search_image(self, image: Image.Image, *, limit: int = 20,
                      evidence: Collection[str] | None = None,
@@ -308,11 +331,11 @@ class Engine:
                       image_vec, exclude: set[int], limit: int,
                       evidence: Collection[str] | None, t0: float,
                       progress: ProgressCallback | None = None,
-                      show_weak: bool = False) -> FileQueryResults:
+                      show_weak: bool = False, image_variants=None) -> FileQueryResults:
         self._lib.refresh()
         report(progress, Progress("search", 2, 3, "steps", "searching"))
         q = self._searcher.make_query(text, keyword=False, image_vector=image_vec, words=words,
-                                      exclude_docs=exclude)
+                                      exclude_docs=exclude, image_variants=image_variants)
         related, similar = self._searcher.search_many(q, [{"document"}, {"drawing"}], limit=limit,
                                                       evidence=evidence, mode="file",
                                                       show_weak=show_weak)

@@ -154,6 +154,26 @@ class ImageEncoder:
             out[start:start + len(pixels)] = result
         return l2_normalize(out) if self.normalize else out
 
+    def encode_turned(self, image: ImageLike, orientations: Sequence[Any]) -> Embeddings:
+        """(k, dim): the image turned to each orientation (engine.orientation), one run.
+
+        With a square input size the page is preprocessed once and its pixels turned (resizing
+        and turning commute there, up to a pixel of letterbox rounding): k orientations cost
+        one resize and k model inputs, not k page resizes."""
+        from engine.orientation import turn, turn_array
+
+        height, width = self.spec.size
+        if height == width:
+            pixels = preprocess_images([image], self.spec)[0]  # (c, h, w)
+            batch = np.stack([turn_array(pixels, o) for o in orientations])  # (k, c, h, w)
+        else:
+            pil = image if isinstance(image, Image.Image) else Image.fromarray(image)
+            batch = preprocess_images([turn(pil, o) for o in orientations], self.spec)
+        step = self.fixed_batch or len(batch)
+        out = np.concatenate([self.session.run([self.output], {self.input: np.ascontiguousarray(
+            batch[i:i + step])})[0] for i in range(0, len(batch), step)])  # (k, dim)
+        return l2_normalize(out) if self.normalize else out
+
     def patch_embeddings(self, image: ImageLike) -> NDArray[np.float32]:
         """(h, w, dim) patch embeddings of one image, each L2-normalised (for visual heatmaps)."""
         if not self.patch_output:

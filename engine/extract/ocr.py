@@ -87,6 +87,11 @@ class PaddleOcrEngine:
                 lines = self.pipeline.confident(lines)
         return lines_to_words(lines, img.shape[1], img.shape[0]), rotation
 
+    def recognize_crops(self, crops: list[np.ndarray]) -> list[float]:
+        """Recognition confidence of each upright BGR line crop (orientation checks)."""
+        with self._run_lock:
+            return [conf for _text, conf, _pos in self.pipeline.recognize(crops)]
+
     @staticmethod
     def _rotation_guesses(quads: list[Quad]) -> tuple[tuple[int, int], tuple[int, int]]:
         """Text lines are long and thin: if most box area is in tall boxes, the page lies on its

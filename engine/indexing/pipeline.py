@@ -26,7 +26,7 @@ from engine.faults import fault_point
 from engine.files import file_digest
 from engine.indexing.scanner import FileStamp, canonical, is_under, plan_scan, walk_files
 from engine.progress import CancelToken, Progress, ProgressCallback, RateMeter, report
-from engine.store.catalog import ChunkDraft, embedding_text
+from engine.store.catalog import ChunkDraft, embedding_text, picture_fingerprint
 from engine.store.vectors import vector_keys
 from engine.types import ExtractedDocument, FailedFile, IndexReport, PageContent
 
@@ -279,14 +279,17 @@ class IndexingPipeline:
         fault_point("embedded")
         return len(keys)
 
-    def _embed_pages(self, pages: list[tuple[int, str, int, int]]) -> None:
-        """Render and embed (page_id, path, page_no, fingerprint) pages; a page that renders for
-        text but not as a picture is logged and left out."""
+    def _embed_pages(self, pages: list[tuple[int, str, int, int, int]]) -> None:
+        """Render and embed (page_id, path, page_no, fingerprint, rotation) pages, each turned
+        upright as OCR read it (the query picture is turned the same way); a page that renders
+        for text but not as a picture is logged and left out."""
+        from engine.orientation import Orientation, turn
+
         images, ids, fps = [], [], []
-        for page_id, path, page_no, fp in pages:
+        for page_id, path, page_no, fp, rotation in pages:
             try:
-                images.append(self._render(Path(path), page_no, self.settings.render_dpi,
-                                           grayscale=True))
+                image = self._render(Path(path), page_no, self.settings.render_dpi, grayscale=True)
+                images.append(turn(image, Orientation(rotation)) if rotation else image)
                 ids.append(page_id)
                 fps.append(fp)
             except Exception as exc:
@@ -310,8 +313,11 @@ class IndexingPipeline:
         ids, fps = (np.array(a, dtype=np.uint64) for a in cat.chunk_fingerprints())
         missing, missing_fps = self._verify(lib.text_index, ids, fps)
         todo_pages: list[tuple[int, int, int, int]] = []
+        rotations: dict[int, int] = {}
         if lib.image_encoder is not None and lib.image_index is not None:
-            pages = cat.visual_pages()
+            rotations = cat.page_rotations()
+            pages = [(pid, d, no, picture_fingerprint(fp, rotations.get(pid, 0)))
+                     for pid, d, no, fp in cat.visual_pages()]
             page_ids = np.array([p[0] for p in pages], dtype=np.uint64)
             page_fps = np.array([p[3] for p in pages], dtype=np.uint64)
             absent, _ = self._verify(lib.image_index, page_ids, page_fps)
@@ -335,7 +341,8 @@ class IndexingPipeline:
             for start in range(0, len(todo_pages), 16):
                 if cancel is not None:
                     cancel.check()
-                batch = [(pid, docs[d].path, no, fp) for pid, d, no, fp in todo_pages[start:start + 16]]
+                batch = [(pid, docs[d].path, no, fp, rotations.get(pid, 0))
+                         for pid, d, no, fp in todo_pages[start:start + 16]]
                 self._embed_pages(batch)
                 done += len(batch)
                 report(progress, meter.progress(done, "looking at pages"))

@@ -62,6 +62,7 @@ class Query:
     identifiers: list[str] = field(default_factory=list)
     text_vector: Vector | None = None  # text tower embedding of `text`
     image_vector: Vector | None = None  # image tower embedding of the query picture
+    image_variants: np.ndarray | None = None  # (k, dim): the picture in other orientations too
     words: Sequence[Word] = ()  # words on the query page (file queries), for query-side boxes
     exclude_docs: set[int] = field(default_factory=set)  # library files identical to the query
     keyword: bool = True  # typed by a person (coverage matters) vs. text of a whole drawing
@@ -207,10 +208,11 @@ class Searcher:
 
     # -- public --------------------------------------------------------------------------
     def make_query(self, text: str, *, keyword: bool, image_vector: Vector | None = None,
-                   words: Sequence[Word] = (), exclude_docs: Iterable[int] = ()) -> Query:
+                   words: Sequence[Word] = (), exclude_docs: Iterable[int] = (),
+                   image_variants: np.ndarray | None = None) -> Query:
         identifiers = extract_identifiers(text)
         q = Query(text=text, identifiers=identifiers, image_vector=image_vector, words=words,
-                  exclude_docs=set(exclude_docs), keyword=keyword)
+                  exclude_docs=set(exclude_docs), keyword=keyword, image_variants=image_variants)
         q.terms = build_terms(text, identifiers, keyword=keyword)
         if keyword:
             q.display_terms = q.terms
@@ -378,7 +380,7 @@ class Searcher:
                     if name == "lexical":
                         ev.coverage[key] = max(ev.coverage.get(key, 0.0), self._coverage[chunk_id])
         if "visual" in use and q.image_vector is not None and lib.image_index is not None:
-            pages = lib.image_index.search(q.image_vector, n)
+            pages = self._look_alike(q, n)
             ev.widen("visual", [s for _, s in pages])
             where = cat.pages_by_ids(p for p, _ in pages)
             for page_id, score in pages:
@@ -387,6 +389,17 @@ class Searcher:
         if not q.keyword and "lexical" in use:
             self._link_evidence(q, ev)
         return ev
+
+    def _look_alike(self, q: Query, n: int) -> list[tuple[int, float]]:
+        """The `n` pages closest in looks to the query picture; when it is also compared in
+        other orientations (`q.image_variants`), each page by its best cosine over them."""
+        index = self.lib.image_index
+        best = dict(index.search(q.image_vector, n))
+        for vector in q.image_variants if q.image_variants is not None else ():
+            for page_id, score in index.search(vector, n):
+                if score > best.get(page_id, -2.0):
+                    best[page_id] = score
+        return sorted(best.items(), key=lambda kv: -kv[1])[:n]
 
     def _document_evidence(self, q: Query, ev: _Evidence, use: set[str],
                            chunk_scores: dict[str, list[tuple[int, float]]],

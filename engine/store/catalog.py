@@ -122,6 +122,13 @@ def page_fingerprint(sha1: str, page_no: int) -> int:
     return fingerprint(f"{sha1}#{page_no}")
 
 
+def picture_fingerprint(page_fp: int, rotation: int) -> int:
+    """What a page's image vector embeds: the page picture turned upright by the rotation OCR
+    read it at. An upright page keeps its page fingerprint, so only the vectors of turned pages
+    made before pictures were turned upright are embedded again."""
+    return page_fp if not rotation else fingerprint(f"{page_fp}@{rotation % 360}")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -526,6 +533,10 @@ class Catalog:
         """(page_id, doc_id, page_no, fingerprint) of every page that deserves a visual
         embedding."""
         return list(self.db.execute("SELECT id, doc_id, page_no, fp FROM pages WHERE visual=1"))
+
+    def page_rotations(self) -> dict[int, int]:
+        """page_id -> the rotation OCR turned it by, for the visual pages it turned."""
+        return dict(self.db.execute("SELECT id, rotation FROM pages WHERE visual=1 AND rotation != 0"))
 
     def chunks_by_ids(self, chunk_ids: Iterable[int]) -> dict[int, ChunkRow]:
         return {row[0]: ChunkRow(*row) for row in self._rows_in(
