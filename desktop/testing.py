@@ -23,9 +23,9 @@ from PIL import Image, ImageDraw
 from engine.errors import QueryError
 from engine.progress import CancelToken, ProgressCallback, RateMeter
 from engine.progress import Progress
-from engine.types import (Box, Explanation, FailedFile, FileQueryResults, Hit, IndexReport,
-                          LibraryStatus, PackInfo, ScoreBreakdown, SearchResults, SkippedType,
-                          Snippet, Word)
+from engine.types import (Box, DuplicateGroup, DuplicatePage, DuplicateReport, Explanation,
+                          FailedFile, FileQueryResults, Hit, IndexReport, LibraryStatus, PackInfo,
+                          ScoreBreakdown, SearchResults, SkippedType, Snippet, Word)
 
 
 @dataclass(frozen=True)
@@ -186,6 +186,31 @@ class FakeEngine:
                                 SearchResults(query, "file", hits["drawing"], 8.0, ()), (), 8.0)
 
     # pages ------------------------------------------------------------------------------------
+    def duplicates(self, *, threshold: float | None = None, with_pairs: bool = False,
+                   progress: ProgressCallback | None = None,
+                   cancel: CancelToken | None = None) -> DuplicateReport:
+        """Two groups: the bracket drawing with its scan and photo, and the bracket with its
+        revision 2 (a lower score); pages compared one by one, with progress and cancel."""
+        self._wait("duplicates")
+        total = 4
+        for done in range(total + 1):
+            if cancel is not None:
+                cancel.check()
+            if progress:
+                progress(Progress("duplicates", done, total, "pages", "comparing drawings"))
+            time.sleep(self.index_step_s)
+
+        def page(doc_id: int, path: str, fmt: str = "pdf", source: str = "text-layer") -> DuplicatePage:
+            return DuplicatePage(doc_id, path, Path(path).stem, 1, fmt, source)
+
+        scans = (page(1, FAKE_DOCS[0].path), page(7, "/plant/scans/1258-B2P_scan.png", "image", "ocr"),
+                 page(8, "/plant/photos/IMG_0412.jpg", "image", "ocr"))
+        revisions = (page(4, FAKE_DOCS[3].path), page(9, "/plant/drawings/old/1260-A1_plate_revA.pdf"))
+        limit = 0.5 if threshold is None else threshold
+        groups = tuple(g for g in (DuplicateGroup(scans, 0.97, 0.93, 0.81),
+                                   DuplicateGroup(revisions, 0.71, 0.88, 0.64)) if g.score >= limit)
+        return DuplicateReport(groups, pages=12, threshold=limit, elapsed_ms=40.0)
+
     def render_page(self, target: Path | str | int, page: int = 1, dpi: int = 100, *,
                     max_px: int | None = None) -> Image.Image:
         """A drawn sheet of `page_size` pixels (`max_px` is ignored, like a careless engine)."""

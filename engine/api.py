@@ -27,8 +27,9 @@ from engine.library import AUTO, Library
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.analyze import normalize
 from engine.search.query import Searcher, edit_query_text, mean_vector, read_terms
-from engine.types import (AdaptReport, EvalReport, FileQueryResults, Hit, IndexReport, LibraryStatus,
-                          PackInfo, SearchResults, SkippedType, Word)
+from engine.types import (AdaptReport, DuplicatePage, DuplicatePair, DuplicateReport, EvalReport,
+                          FileQueryResults, Hit, IndexReport, LibraryStatus, PackInfo, SearchResults,
+                          SkippedType, Word)
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,9 @@ class EngineProtocol(Protocol):
     def warm_up(self) -> None: ...
     def similar(self, target: Path | str | int, page: int = 1, *, limit: int = 20,
                 evidence: Collection[str] | None = None) -> FileQueryResults: ...
+    def duplicates(self, *, threshold: float | None = None, with_pairs: bool = False,
+                   progress: ProgressCallback | None = None,
+                   cancel: CancelToken | None = None) -> DuplicateReport: ...
     def render_page(self, target: Path | str | int, page: int = 1, dpi: int = 100, *,
                     max_px: int | None = None) -> Image.Image: ...
     def thumbnail(self, target: Path | str | int, page: int = 1) -> Path: ...
@@ -360,6 +364,60 @@ class Engine:
             image_vec = index.get(np.array([page_id], dtype=np.uint64))[0]
         return self._file_results(doc.path, content.text, content.words, content.source, image_vec,
                                   {doc.id}, limit, evidence, time.perf_counter())
+
+    def duplicates(self, *, threshold: float | None = None, with_pairs: bool = False,
+                   progress: ProgressCallback | None = None,
+                   cancel: CancelToken | None = None) -> DuplicateReport:
+        """Groups of near-identical drawings: the same sheet scanned twice, a PDF and its photo,
+        revisions of one part (engine.search.duplicates). Every drawing page the user may read
+        is compared by looks and words; pairs scored at least `threshold` (default: the
+        calibrated `EngineSettings.duplicate_threshold`) are grouped. `with_pairs`: also every
+        candidate pair with its scores (benchmarks, calibration)."""
+        from engine.search.duplicates import connected_groups, duplicate_group, score_pairs
+
+        t0 = time.perf_counter()
+        self._lib.refresh()
+        cat, settings = self._lib.catalog, self._lib.settings
+        limit = settings.duplicate_threshold if threshold is None else float(threshold)
+        visual = cat.visual_pages()
+        docs = cat.documents_by_ids({p[1] for p in visual})
+        if settings.check_access:  # another user's private files: not even their names
+            docs = {d: row for d, row in docs.items() if readable(row.path)}
+        visual = [p for p in visual if p[1] in docs]
+        ids = np.array([p[0] for p in visual], dtype=np.uint64)
+        report(progress, Progress("duplicates", 0, len(ids), "pages", "comparing drawings"))
+        vectors = None
+        index = self._lib.image_index
+        if index is not None and len(ids):
+            vectors = np.zeros((len(ids), index.dim), dtype=np.float32)  # (n, dim), 0 = no picture
+            have = index.contains(ids)
+            if have.any():
+                vectors[have] = index.get(ids[have])
+        found = cat.page_tokens(ids.tolist())
+        tokens = [found.get(int(pid), []) for pid in ids]
+
+        def checkpoint(done: int, total: int) -> None:
+            if cancel is not None:
+                cancel.check()
+            report(progress, Progress("duplicates", done, total, "pages", "comparing drawings"))
+
+        scored = score_pairs(vectors, tokens, settings.duplicate_weights, checkpoint)
+        if cancel is not None:
+            cancel.check()
+        groups = connected_groups(len(ids), scored, limit)
+        wanted = {i for g, _ in groups for i in g} | ({i for p in scored for i in (p.i, p.j)} if with_pairs else set())
+        sources = cat.page_sources(int(ids[i]) for i in wanted)
+        pages = {i: DuplicatePage(doc_id=visual[i][1], path=docs[visual[i][1]].path,
+                                  title=docs[visual[i][1]].title, page=visual[i][2],
+                                  format=docs[visual[i][1]].format,
+                                  source=sources.get(int(ids[i]), "none")) for i in wanted}
+        report(progress, Progress("duplicates", len(ids), len(ids), "pages", "done"))
+        return DuplicateReport(
+            groups=tuple(duplicate_group(g, links, pages) for g, links in
+                         sorted(groups, key=lambda gl: (-len(gl[0]), min(pages[i].path for i in gl[0])))),
+            pages=len(ids), threshold=limit, elapsed_ms=(time.perf_counter() - t0) * 1000,
+            pairs=tuple(DuplicatePair(pages[p.i], pages[p.j], p.looks, p.words, p.score)
+                        for p in scored) if with_pairs else ())
 
     # -- pages, thumbnails, explanations ---------------------------------------------------
     def render_page(self, target: Path | str | int, page: int = 1, dpi: int = 100, *,

@@ -16,7 +16,7 @@ from engine.config import SAMPLE_LIBRARY, default_library_path
 from engine.errors import EngineError
 from engine.logs import configure_logging
 from engine.progress import CancelToken, Progress
-from engine.types import AdaptReport, FileQueryResults, SearchResults, to_jsonable
+from engine.types import AdaptReport, DuplicateReport, FileQueryResults, SearchResults, to_jsonable
 
 
 # --------------------------------------------------------------------------- output helpers
@@ -243,6 +243,28 @@ def cmd_similar(args: argparse.Namespace) -> int:
     with _open(args) as engine:
         result = engine.similar(Path(target), page, limit=args.limit)
         emit_json(result) if args.json else print_file_results(result)
+    return 0
+
+
+def print_duplicates(report: DuplicateReport) -> None:
+    print(f"{len(report.groups)} groups of near-identical drawings among {report.pages} drawing pages "
+          f"(threshold {report.threshold:.2f}; {report.elapsed_ms / 1000:.1f} s)")
+    for n, group in enumerate(report.groups, start=1):
+        print(f"{n:>3}. {len(group.pages)} pages   score {group.score:.2f}   "
+              f"looks {group.looks:.2f}   words {group.words:.2f}")
+        for page in group.pages:
+            read = "text layer" if page.source == "text-layer" else page.source
+            print(f"     {page.path}" + (f"#{page.page}" if page.page > 1 else "") + f"   [{page.format}, {read}]")
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise EngineError("--threshold is a probability: give a value from 0 to 1")
+    with _open(args) as engine:
+        bar = ProgressBar(not args.json)
+        report = engine.duplicates(threshold=args.threshold, progress=bar, cancel=_cancel_on_sigint())
+        bar.close()
+        emit_json(report) if args.json else print_duplicates(report)
     return 0
 
 
@@ -495,6 +517,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("target")
     s.add_argument("--limit", type=int, default=10)
     s.set_defaults(func=cmd_similar)
+
+    s = sub.add_parser("duplicates", parents=[common],
+                       help="groups of near-identical drawings: rescans, photos, re-exports, revisions")
+    s.add_argument("--threshold", type=float, default=None,
+                   help="score (0-1) a pair needs to be grouped (default: the calibrated one)")
+    s.set_defaults(func=cmd_duplicates)
 
     s = sub.add_parser("status", parents=[common], help="what the library holds")
     s.set_defaults(func=cmd_status)

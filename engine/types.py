@@ -203,6 +203,49 @@ class LibraryStatus:
 
 
 @dataclass(frozen=True)
+class DuplicatePage:
+    """One drawing page of a duplicate group."""
+
+    doc_id: int
+    path: str
+    title: str
+    page: int  # 1-based
+    format: str  # "pdf", "image"
+    source: str  # how its text was read: "text-layer", "ocr", ... (a scan or photo: "ocr")
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    """Two drawing pages compared: how alike they look and read, and the calibrated score."""
+
+    a: DuplicatePage
+    b: DuplicatePage
+    looks: float  # image-tower cosine after whitening with the library's own pages
+    words: float  # TF-IDF cosine of the pages' words (0 when either has none)
+    score: float  # calibrated probability that the two are the same drawing
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Near-identical drawings: the same sheet scanned twice, a PDF and its photo, revisions of
+    one part. Pages with a text layer first, then by path."""
+
+    pages: tuple[DuplicatePage, ...]
+    score: float  # the weakest link that holds the group together (calibrated probability)
+    looks: float  # the closest look of two of its pages
+    words: float  # the most words two of its pages share (TF-IDF cosine)
+
+
+@dataclass(frozen=True)
+class DuplicateReport:
+    groups: tuple[DuplicateGroup, ...]  # largest first
+    pages: int  # drawing pages compared
+    threshold: float  # a pair scored at least this is a duplicate
+    elapsed_ms: float
+    pairs: tuple[DuplicatePair, ...] = ()  # every candidate pair, when asked for (benchmarks)
+
+
+@dataclass(frozen=True)
 class IndexReport:
     added: int = 0
     updated: int = 0

@@ -534,6 +534,10 @@ class Catalog:
         embedding."""
         return list(self.db.execute("SELECT id, doc_id, page_no, fp FROM pages WHERE visual=1"))
 
+    def page_sources(self, page_ids: Iterable[int]) -> dict[int, str]:
+        """page id -> how its text was read ("text-layer", "ocr", ...)."""
+        return dict(self._rows_in("SELECT id, source FROM pages WHERE id IN ({ids})", page_ids))
+
     def page_rotations(self) -> dict[int, int]:
         """page_id -> the rotation OCR turned it by, for the visual pages it turned."""
         return dict(self.db.execute("SELECT id, rotation FROM pages WHERE visual=1 AND rotation != 0"))
