@@ -19,8 +19,8 @@ from engine.api import EngineProtocol  # the contract; Engine itself is imported
 from engine.errors import Cancelled
 from engine.evaluate.pairs import PAIRS_FILE_SUFFIXES
 from engine.progress import CancelToken, ProgressCallback
-from engine.types import (FileQueryResults, Hit, IndexReport, LibraryStatus, PackInfo,
-                          SearchResults, Word)
+from engine.types import (DuplicateReport, FileQueryResults, Hit, IndexReport, LibraryStatus,
+                          PackInfo, SearchResults, Word)
 
 
 ADAPT_UNCHECKED = "unchecked"
@@ -126,6 +126,14 @@ class EngineBridge:
     def similar(self, hit: Hit, limit: int = 30) -> FileQueryResults:
         """"More like this": related documents and similar drawings."""
         return self.engine.similar(hit.doc_id, hit.page, limit=limit)
+
+    def duplicates(self, progress: ProgressCallback | None = None,
+                   cancel: CancelToken | None = None) -> Optional[DuplicateReport]:
+        """Groups of near-identical drawings of the library; None when cancelled."""
+        try:
+            return self.engine.duplicates(progress=progress, cancel=cancel)
+        except Cancelled:
+            return None
 
     # pages ------------------------------------------------------------------------------------
     def render_page(self, doc_id_or_path: Any, page: int, dpi: int = 100,

@@ -18,6 +18,7 @@ from desktop.eta import EtaEstimator
 from desktop.folder_watcher import FolderWatcher, watchable_dirs
 from desktop.i18n import N_, tr
 from desktop.style import touch_target_px
+from desktop.views.duplicates_dialog import DuplicatesDialog
 from desktop.views.failed_files import FailedFilesView
 from desktop.views.formatting import format_bytes, format_duration
 from desktop.workers import Task, TaskRunner
@@ -59,11 +60,13 @@ class LibraryPane(QWidget):
         self.folder_list.setObjectName("FolderList")
         self.add_button, self.remove_button, self.reindex_button = QPushButton(), QPushButton(), QPushButton()
         self.reindex_button.setObjectName("PrimaryButton")
+        self.duplicates_button = QPushButton()
+        self.duplicates: Optional[DuplicatesDialog] = None
         self.watch_check = QCheckBox()
         self.watch_check.setChecked(watcher.enabled)
         self.watch_check.toggled.connect(watcher.set_enabled)
         buttons = QHBoxLayout()
-        for widget in (self.add_button, self.remove_button, self.reindex_button):
+        for widget in (self.add_button, self.remove_button, self.reindex_button, self.duplicates_button):
             buttons.addWidget(widget)
         buttons.addStretch(1)
         buttons.addWidget(self.watch_check)
@@ -129,6 +132,7 @@ class LibraryPane(QWidget):
         self.add_button.clicked.connect(self.choose_folder)
         self.remove_button.clicked.connect(self.remove_selected)
         self.reindex_button.clicked.connect(lambda: self.start_index())
+        self.duplicates_button.clicked.connect(self.show_duplicates)
         self.cancel_button.clicked.connect(self.cancel_index)
         self.failed_view.retry_requested.connect(self.retry_files)
         self.failed_view.ignore_requested.connect(self.ignore_files)
@@ -144,6 +148,9 @@ class LibraryPane(QWidget):
         self.add_button.setText(tr("Add folder…"))
         self.remove_button.setText(tr("Remove folder"))
         self.reindex_button.setText(tr("Update index now"))
+        self.duplicates_button.setText(tr("Find duplicate drawings…"))
+        if self.duplicates is not None:
+            self.duplicates.retranslate()
         self.watch_check.setText(tr("Watch folders for changes"))
         self.cancel_button.setText(tr("Cancel"))
         for key, (label, _) in self.status_labels.items():
@@ -176,6 +183,15 @@ class LibraryPane(QWidget):
         row = max(self.folder_list.sizeHintForRow(0), self.fontMetrics().height() + 8,
                   touch_target_px())
         self.folder_list.setFixedHeight(row * rows + 2 * self.folder_list.frameWidth() + 8)
+
+    def show_duplicates(self) -> None:
+        """The duplicate drawings window (one, kept), comparing the library's drawings now."""
+        if self.duplicates is None:
+            self.duplicates = DuplicatesDialog(self._bridge, self._runner, self)
+        self.duplicates.show()
+        self.duplicates.raise_()
+        self.duplicates.activateWindow()
+        self.duplicates.start()
 
     # status -----------------------------------------------------------------------------------
     def refresh(self) -> None:
