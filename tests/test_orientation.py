@@ -1,0 +1,174 @@
+"""Turned and mirrored query pages: which way up they lie (engine.orientation) and that the image
+tower then finds their drawing first; pages turned at indexing are embedded upright too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from engine.api import Engine
+from engine.config import DEFAULT_PACK_DIR
+from engine.orientation import (ORIENTATIONS, Orientation, page_orientation, picture_vectors, turn,
+                                turn_array)
+from engine.store.catalog import picture_fingerprint
+from engine.types import Box, Word
+
+real_pack = pytest.mark.skipif(not (DEFAULT_PACK_DIR / "manifest.json").exists(),
+                               reason="default pack not built (zumen pack build-default)")
+
+
+def gradient_page(mirrored: bool = False) -> Image.Image:
+    """A page whose 'text' reads only with its dark corner top left (see GradientReader)."""
+    yy, xx = np.mgrid[0:300, 0:400].astype(np.float32)
+    page = (xx / 400 * 170 + yy / 300 * 85).astype(np.uint8)  # (300, 400): dark top left
+    image = Image.fromarray(page, "L")
+    return image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirrored else image
+
+
+class GradientReader:
+    """An OCR stand-in: a crop 'reads' confidently when it is darker on its left and top."""
+
+    name = "gradient"
+
+    def __init__(self) -> None:
+        self.crops_read = 0
+
+    def recognize_crops(self, crops: list[np.ndarray]) -> list[float]:
+        self.crops_read += len(crops)
+        out = []
+        for c in crops:
+            w, h = c.shape[1] // 2, c.shape[0] // 2
+            upright = c[:, :w].mean() < c[:, w:].mean() and c[:h].mean() < c[h:].mean()
+            out.append(0.95 if upright else 0.4)
+        return out
+
+
+WORDS = [Word(f"WORD{i}", Box(0.1, 0.1 + 0.1 * i, 0.6, 0.15 + 0.1 * i), 0.8) for i in range(4)]
+
+
+def test_turning_pictures_and_pixel_arrays_agree_in_every_orientation():
+    image = Image.fromarray(np.arange(12 * 20, dtype=np.uint8).reshape(12, 20))
+    for o in ORIENTATIONS:
+        assert np.array_equal(np.asarray(turn(image, o)), turn_array(np.asarray(image), o)), o
+    assert turn(image, Orientation(90)).size == (12, 20)  # a quarter turn swaps the sides
+
+
+def test_a_mirrored_page_reads_better_flipped():
+    reader = GradientReader()
+    assert page_orientation(reader, gradient_page(), WORDS, 0) == Orientation(0)
+    assert page_orientation(reader, gradient_page(mirrored=True), WORDS, 0) == Orientation(0, mirrored=True)
+    # OCR turned the mirrored page upside down: it reads best flipped top to bottom, i.e.
+    # turned another half turn and mirrored
+    upside_down = gradient_page(mirrored=True).transpose(Image.Transpose.ROTATE_180)
+    assert page_orientation(reader, upside_down, WORDS, 180) == Orientation(180, mirrored=True)
+
+
+def test_confident_words_need_no_check_and_no_words_leave_the_orientation_open():
+    reader = GradientReader()
+    sure = [Word(w.text, w.box, 0.99) for w in WORDS]
+    assert page_orientation(reader, gradient_page(mirrored=True), sure, 90) == Orientation(90)
+    assert reader.crops_read == 0  # the usual upright page costs nothing
+    assert page_orientation(reader, gradient_page(), [], 0) == Orientation(0, known=False)
+
+
+def test_unknown_orientation_compares_the_picture_in_all_eight():
+    class Flat:
+        def encode(self, images):
+            return np.stack([np.asarray(im, np.float32).ravel()[:6] for im in images])
+
+    image = Image.fromarray(np.arange(6, dtype=np.uint8).reshape(2, 3))
+    vector, variants = picture_vectors(Flat(), image, Orientation(0, known=False))
+    assert vector.shape == (6,) and variants.shape == (7, 6)
+    vector, variants = picture_vectors(Flat(), image, Orientation(180))
+    assert variants is None and list(vector) == [5, 4, 3, 2, 1, 0]
+
+
+def test_a_turned_page_gets_its_own_vector_fingerprint():
+    assert picture_fingerprint(12345, 0) == 12345  # upright pages keep their vectors
+    assert picture_fingerprint(12345, 90) not in (12345, picture_fingerprint(12345, 270))
+
+
+# -- with the real image tower -----------------------------------------------------------------
+class TurnedOcr:
+    """OCR stand-in that reads one confident word and says how the page is turned: portrait
+    pictures of these landscape drawings lie on their side (turned counter-clockwise)."""
+
+    name = "turned"
+
+    def __init__(self, words: bool = True) -> None:
+        self.words = words
+
+    def read(self, image: Image.Image) -> list[Word]:
+        return self.read_upright(image)[0]
+
+    def read_upright(self, image: Image.Image) -> tuple[list[Word], int]:
+        words = [Word("DRAWING-0001", Box(0.6, 0.85, 0.9, 0.9), 0.99)] if self.words else []
+        return words, 90 if image.height > image.width else 0
+
+
+def sheet(seed: int) -> Image.Image:
+    """A small landscape 'drawing': border, title block and a few shapes of its own."""
+    rng = np.random.default_rng(seed)
+    img = Image.new("L", (840, 594), 255)
+    d = ImageDraw.Draw(img)
+    d.rectangle((15, 15, 825, 579), outline=0, width=3)
+    d.rectangle((560, 470, 825, 579), outline=0, width=2)
+    for _ in range(6):
+        x, y = rng.integers(40, 480, 2)
+        w, h = rng.integers(40, 200, 2)
+        if rng.random() < 0.5:
+            d.ellipse((x, y, x + w, y + h), outline=0, width=3)
+        else:
+            d.rectangle((x, y, x + w, y + h), outline=0, width=3)
+    d.polygon([(60, 560), (60 + int(rng.integers(100, 400)), 420), (500, 560)], outline=0, width=2)
+    return img
+
+
+@pytest.fixture
+def drawings(tmp_path: Path) -> Path:
+    folder = tmp_path / "drawings"
+    folder.mkdir()
+    for i in range(6):
+        sheet(i).save(folder / f"sheet{i}.png")
+    return folder
+
+
+@real_pack
+def test_a_turned_scan_finds_its_own_drawing_first(tmp_path, drawings):
+    query = tmp_path / "turned.png"
+    sheet(3).transpose(Image.Transpose.ROTATE_90).save(query)
+    with Engine.open(tmp_path / "lib", ocr=TurnedOcr()) as engine:
+        engine.index([drawings])
+        hits = engine.search_file(query, evidence={"visual"}).similar.hits
+        assert Path(hits[0].path).name == "sheet3.png"
+        assert hits[0].scores.visual > 0.99
+    with Engine.open(tmp_path / "lib", ocr=None) as engine:  # taken as it comes: not the same picture
+        hits = engine.search_file(query, evidence={"visual"}).similar.hits
+        own = next(h for h in hits if Path(h.path).name == "sheet3.png")
+        assert own.scores.visual < 0.97
+
+
+@real_pack
+def test_a_mirrored_picture_without_readable_text_is_compared_in_every_orientation(tmp_path, drawings):
+    query = tmp_path / "mirrored.png"
+    sheet(4).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(query)
+    with Engine.open(tmp_path / "lib", ocr=TurnedOcr(words=False)) as engine:
+        engine.index([drawings])
+        hits = engine.search_file(query, evidence={"visual"}).similar.hits
+        assert Path(hits[0].path).name == "sheet4.png"
+        assert hits[0].scores.visual > 0.99
+
+
+@real_pack
+def test_a_scan_indexed_on_its_side_is_embedded_upright(tmp_path, drawings):
+    sheet(5).transpose(Image.Transpose.ROTATE_90).save(drawings / "sideways.png")
+    query = tmp_path / "upright.jpg"  # not the library's bytes (an identical file is left out)
+    sheet(5).save(query, quality=90)
+    with Engine.open(tmp_path / "lib", ocr=TurnedOcr()) as engine:
+        engine.index([drawings])
+        hits = engine.search_file(query, evidence={"visual"}).similar.hits
+        assert {Path(h.path).name for h in hits[:2]} == {"sheet5.png", "sideways.png"}
+        assert min(h.scores.visual for h in hits[:2]) > 0.99
