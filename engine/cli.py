@@ -247,7 +247,8 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def print_duplicates(report: DuplicateReport) -> None:
-    print(f"{len(report.groups)} groups of near-identical drawings among {report.pages} drawing pages "
+    n = len(report.groups)
+    print(f"{n} group{'' if n == 1 else 's'} of near-identical drawings among {report.pages} drawing pages "
           f"(threshold {report.threshold:.2f}; {report.elapsed_ms / 1000:.1f} s)")
     for n, group in enumerate(report.groups, start=1):
         print(f"{n:>3}. {len(group.pages)} pages   score {group.score:.2f}   "

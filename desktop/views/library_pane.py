@@ -66,7 +66,7 @@ class LibraryPane(QWidget):
         self.watch_check.setChecked(watcher.enabled)
         self.watch_check.toggled.connect(watcher.set_enabled)
         buttons = QHBoxLayout()
-        for widget in (self.add_button, self.remove_button, self.reindex_button, self.duplicates_button):
+        for widget in (self.add_button, self.remove_button, self.reindex_button):
             buttons.addWidget(widget)
         buttons.addStretch(1)
         buttons.addWidget(self.watch_check)
@@ -88,6 +88,7 @@ class LibraryPane(QWidget):
             grid.addWidget(value, 1 + (row - 1) // 3, ((row - 1) % 3) * 2 + 1)
         for col in (1, 3, 5):
             grid.setColumnStretch(col, 1)
+        grid.addWidget(self.duplicates_button, 3, 0, 1, 6, Qt.AlignmentFlag.AlignLeft)
 
         self.progress_bar = QProgressBar()
         self.progress_label = QLabel()
