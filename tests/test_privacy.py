@@ -1,7 +1,7 @@
 """Nothing leaves the machine: real `zumen` commands, traced at the system-call level, open no
 network socket (onnxruntime's default telemetry did: DNS look-ups of
 mobile.events.data.microsoft.com) and leave no telemetry folder in the user's home: index,
-search, search --file, eval, status, adapt --ranking-only and demo, each under strace and, where
+search, search --file, eval, status, duplicates, adapt --ranking-only and demo, each under strace and, where
 the system allows it, inside `unshare -n` (a network namespace without any network)."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def test_commands_open_no_network_socket_and_write_no_telemetry(tmp_path):
     env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), ZUMEN_LIBRARY=str(tmp_path / "lib"))
     zumen = [sys.executable, "-m", "engine.cli"]
     commands = [["index", str(docs)], ["search", "S45C"], ["search", "--file", str(docs / "ZM-1258-B2P.pdf")],
-                ["eval", "--pairs", str(docs / "pairs.csv")], ["status"],
+                ["eval", "--pairs", str(docs / "pairs.csv")], ["status"], ["duplicates"],
                 ["adapt", "--pairs", str(docs / "pairs.csv"), "--ranking-only"],
                 ["demo", "--samples", str(samples), "--library", str(tmp_path / "demo-lib")]]
     # where the system allows it, inside a network namespace with no network at all, as well

@@ -30,23 +30,35 @@ NEIGHBOURS = 8  # nearest pages by looks proposed per page
 RARE_TOKEN_PAGES = 6  # a token on at most this many pages proposes them as pairs
 MIN_RARE_TOKEN_CHARS = 4  # …when it is at least this long (a part number, not "10")
 WHITEN_SHRINK = 0.1  # eigenvalues floored at this share of the mean variance (small libraries)
-BLOCK = 2048  # pages compared per matrix block
+BLOCK_FLOATS = 1 << 24  # similarities held at once while comparing (64 MB)
 
 Checkpoint = Callable[[int, int], None]  # (pages done, total): progress and cancel
 
 
+def whitening(vectors: NDArray[np.float32],
+              shrink: float = WHITEN_SHRINK) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(mean (d,), matrix (d, d)) that centre rows on the mean of `vectors` and scale each of
+    their principal directions to unit variance (eigenvalues floored at `shrink` x their mean)."""
+    mean = vectors.mean(axis=0).astype(np.float64)
+    x = vectors.astype(np.float64) - mean  # (n, d)
+    values, axes = np.linalg.eigh(x.T @ x / max(1, len(x)))  # ascending
+    floor = shrink * max(float(values.mean()), 1e-12)
+    return mean, axes / np.sqrt(np.maximum(values, floor))
+
+
+def apply_whitening(vectors: NDArray[np.float32],
+                    transform: tuple[NDArray[np.float64], NDArray[np.float64]]) -> NDArray[np.float32]:
+    """Rows whitened by `transform` (see `whitening`), L2-normalised again."""
+    mean, matrix = transform
+    out = (vectors.astype(np.float64) - mean) @ matrix  # (n, d)
+    return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
 def whiten(vectors: NDArray[np.float32], shrink: float = WHITEN_SHRINK) -> NDArray[np.float32]:
-    """(n, d) L2-normalised -> centred on their mean, each principal direction scaled to unit
-    variance (eigenvalues floored at `shrink` x their mean), L2-normalised again."""
+    """(n, d) L2-normalised -> whitened with their own statistics, L2-normalised."""
     if len(vectors) < 2:
         return vectors.astype(np.float32)
-    x = vectors.astype(np.float64) - vectors.mean(axis=0)  # (n, d)
-    cov = x.T @ x / len(x)  # (d, d)
-    values, axes = np.linalg.eigh(cov)  # ascending
-    floor = shrink * max(float(values.mean()), 1e-12)
-    out = (x @ axes) / np.sqrt(np.maximum(values, floor))  # (n, d)
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return (out / np.maximum(norms, 1e-12)).astype(np.float32)
+    return apply_whitening(vectors, whitening(vectors, shrink))
 
 
 def nearest_pairs(vectors: NDArray[np.float32], k: int = NEIGHBOURS,
@@ -57,8 +69,9 @@ def nearest_pairs(vectors: NDArray[np.float32], k: int = NEIGHBOURS,
     k = min(k, n - 1)
     if k <= 0:
         return out
-    for start in range(0, n, BLOCK):
-        sims = vectors[start:start + BLOCK] @ vectors.T  # (b, n)
+    block = max(1, BLOCK_FLOATS // n)
+    for start in range(0, n, block):
+        sims = vectors[start:start + block] @ vectors.T  # (b, n)
         rows = np.arange(len(sims))
         sims[rows, rows + start] = -np.inf  # not itself
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]  # (b, k)
@@ -67,29 +80,37 @@ def nearest_pairs(vectors: NDArray[np.float32], k: int = NEIGHBOURS,
             for j in cols.tolist():
                 out[(min(i, j), max(i, j))] = float(sims[r, j])
         if checkpoint is not None:
-            checkpoint(min(n, start + BLOCK), n)
+            checkpoint(min(n, start + block), n)
     return out
 
 
-def tfidf_vectors(tokens: Sequence[Sequence[str]]) -> list[dict[str, float]]:
-    """Sparse L2-normalised TF-IDF (sublinear tf, smoothed idf over these pages) per page."""
-    counts = [Counter(t) for t in tokens]
-    df: Counter[str] = Counter()
-    for c in counts:
-        df.update(c.keys())
-    n = len(tokens)
+SparseVector = tuple[NDArray[np.int32], NDArray[np.float32]]  # sorted token ids, weights
+
+
+def tfidf_vectors(tokens: Sequence[Sequence[str]]) -> list[SparseVector]:
+    """Sparse L2-normalised TF-IDF (sublinear tf, smoothed idf over these pages) per page, as
+    sorted token ids and their weights (compact: a library of 100k pages fits in memory)."""
+    vocab: dict[str, int] = {}
+    counted = []
+    for toks in tokens:
+        c = Counter(vocab.setdefault(t, len(vocab)) for t in toks)
+        counted.append((np.fromiter(c.keys(), np.int32, len(c)), np.fromiter(c.values(), np.float32, len(c))))
+    df = np.zeros(len(vocab), dtype=np.float32)  # (V,)
+    for ids, _ in counted:
+        df[ids] += 1
+    idf = np.log((1 + len(tokens)) / (1 + df)) + 1.0  # (V,)
     out = []
-    for c in counts:
-        vec = {t: (1.0 + math.log(k)) * (math.log((1 + n) / (1 + df[t])) + 1.0) for t, k in c.items()}
-        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-        out.append({t: v / norm for t, v in vec.items()})
+    for ids, tf in counted:
+        order = np.argsort(ids)
+        ids, w = ids[order], (1.0 + np.log(tf[order])) * idf[ids[order]]
+        norm = float(np.linalg.norm(w))
+        out.append((ids, (w / norm if norm > 0 else w).astype(np.float32)))
     return out
 
 
-def cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(v * b.get(t, 0.0) for t, v in a.items())
+def cosine(a: SparseVector, b: SparseVector) -> float:
+    _, ia, ib = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
+    return float(a[1][ia] @ b[1][ib])
 
 
 def rare_token_pairs(tokens: Sequence[Sequence[str]], max_pages: int = RARE_TOKEN_PAGES,
@@ -143,7 +164,7 @@ def score_pairs(vectors: NDArray[np.float32] | None, tokens: Sequence[Sequence[s
         look = looks.get((i, j))
         if look is None:
             look = float(white[i] @ white[j]) if white is not None else 0.0
-        words = cosine(text[i], text[j]) if text[i] and text[j] else 0.0
+        words = cosine(text[i], text[j]) if len(text[i][0]) and len(text[j][0]) else 0.0
         out.append(ScoredPair(i, j, look, words, pair_score(look, words, weights)))
     return out
 

@@ -1,0 +1,294 @@
+"""Similar drawings by looks: query -> itself under degradations, turns and mirroring;
+duplicate groups; image-tower throughput. One command, baselines in the same run.
+
+1. **Query -> itself** (image only). Library: page 1 of every drawing of the dev sets
+   (../shared/data, 256 drawings), rendered at 150 dpi as indexing renders them. Queries: the same
+   page rendered at 110 dpi, then degraded by engine/synth/degrade.py: clean, scan, phone photo,
+   the scan turned 90/180/270 degrees, the scan mirrored. R@1 (and R@5) of the query's own
+   drawing among all 256, for
+     pixels 32x32            letterboxed 32x32 grayscale pixels, centred, cosine (the baseline)
+     tower                   the image tower on the page as it comes (the engine before this work)
+     tower, TTA 4 / TTA 8    the best cosine over the query turned 4 ways / turned and mirrored
+     tower, OCR upright      the query turned by the rotation OCR reads it at (read_upright)
+     tower, OCR orientation  + the mirror check, and all 8 orientations when OCR cannot tell
+                             (engine.orientation)
+     ... or as it comes      the better of that and the page as it comes (hedges a wrong OCR turn)
+     tower whitened ...      cosines after whitening with the library's own vectors (what
+                             `zumen duplicates` compares; not used by search)
+   OCR is run once per query and cached in the work folder.
+2. **Duplicates**: see bench/duplicates_bench.py (groups of near-identical drawings).
+3. **Speed**: image tower pages/s including preprocessing (150-dpi renders, 2 threads), and the
+   cost per query of the orientation methods.
+
+    nice python bench/bench_similar.py                      # -> bench/out/similar.json
+    nice python bench/bench_similar.py --parts self,speed --limit 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from bench import common, dev_sets  # noqa: E402
+from bench.bench_quality import log  # noqa: E402
+
+CONDITIONS: dict[str, tuple[str, int, bool]] = {  # name -> (degradation, clockwise turn, mirrored)
+    "clean": ("clean", 0, False), "scan": ("scan", 0, False), "photo": ("photo", 0, False),
+    "scan turned 90": ("scan", 90, False), "scan turned 180": ("scan", 180, False),
+    "scan turned 270": ("scan", 270, False), "scan mirrored": ("scan", 0, True)}
+METHODS = ("pixels 32x32", "pixels 32x32, OCR orientation", "tower", "tower, TTA 4", "tower, TTA 8",
+           "tower, OCR upright", "tower, OCR orientation", "tower, OCR orientation or as it comes",
+           "tower whitened by the library, OCR orientation")
+LIBRARY_DPI, QUERY_DPI = 150, 110
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=dev_sets.DATA)
+    p.add_argument("--parts", default="self,duplicates,speed")
+    p.add_argument("--limit", type=int, default=0, help="first N drawings of each set (0 = all)")
+    p.add_argument("--workdir", type=Path, default=common.OUT_DIR / "similar-work")
+    p.add_argument("--pack", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=common.OUT_DIR / "similar.json")
+    return p.parse_args(argv)
+
+
+# --------------------------------------------------------------------------- drawings and renders
+def drawings(data: Path, limit: int = 0) -> list[tuple[str, Path]]:
+    """(set name, PDF path) of every drawing of the dev sets, in set order."""
+    out = []
+    for s in dev_sets.available_sets(data):
+        rels = s.drawings[:limit] if limit else s.drawings
+        out += [(s.name, s.data_dir / rel) for rel in rels]
+    return out
+
+
+def _key(path: Path) -> str:
+    return hashlib.sha1(str(path).encode()).hexdigest()[:16]
+
+
+def render(path: Path, dpi: int, workdir: Path) -> Image.Image:
+    """Page 1 as indexing renders it (engine.extract.render_page, grayscale), cached as PNG."""
+    from engine.extract import render_page
+
+    out = workdir / "renders" / f"{_key(path)}-{dpi}.png"
+    if out.exists():
+        return Image.open(out).convert("L")
+    image = render_page(path, 1, dpi, grayscale=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    image.save(out)
+    return image
+
+
+def make_query(clean: Image.Image, condition: str, seed: int) -> Image.Image:
+    from engine.synth.degrade import degrade
+
+    kind, rotate, mirrored = CONDITIONS[condition]
+    image = degrade(clean, np.random.default_rng(seed), kind, rotate=rotate or None)  # type: ignore[arg-type]
+    return image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirrored else image
+
+
+def pixels32(images) -> np.ndarray:
+    """Baseline: letterboxed 32x32 grayscale pixels, centred, L2-normalised; (n, 1024)."""
+    from engine.encoders.image import preprocess_images
+
+    x = preprocess_images(images, {"size": [32, 32], "channels": 1, "resize": "letterbox",
+                                   "pad_value": 1.0, "mean": [0.5], "std": [0.5]}).reshape(len(images), -1)
+    x = x - x.mean(axis=1, keepdims=True)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+
+
+# --------------------------------------------------------------------------- OCR, cached
+class OcrCache:
+    """What OCR read from each query (words with boxes, rotation), on disk: OCR costs seconds a
+    page, the orientation decision (engine.orientation) is made again each run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, dict] = json.loads(path.read_text()) if path.exists() else {}
+        self.ocr = None
+        self._new = 0
+
+    def orientation(self, key: str, image: Image.Image) -> dict:
+        from engine.extract.ocr import get_ocr_engine, read_upright
+        from engine.orientation import page_orientation
+        from engine.types import Box, Word
+
+        if self.ocr is None:
+            self.ocr = get_ocr_engine()
+        if key not in self.data:
+            t0 = time.perf_counter()
+            words, rotation = read_upright(self.ocr, image)
+            self.data[key] = {"rotation": rotation, "ocr_s": round(time.perf_counter() - t0, 3),
+                              "words": [[w.text, w.box.x0, w.box.y0, w.box.x1, w.box.y1, w.conf]
+                                        for w in words]}
+            self._new += 1
+            if self._new % 20 == 0:
+                self.save()
+        got = self.data[key]
+        words = [Word(t, Box(x0, y0, x1, y1), c) for t, x0, y0, x1, y1, c in got["words"]]
+        t0 = time.perf_counter()
+        o = page_orientation(self.ocr, image, words, got["rotation"])
+        return {"rotation": o.rotation, "mirrored": o.mirrored, "known": o.known,
+                "ocr_rotation": got["rotation"], "check_s": time.perf_counter() - t0}
+
+    def save(self) -> None:
+        common.write_json(self.path, self.data)
+
+
+# --------------------------------------------------------------------------- 1. query -> itself
+def best_over(sims: np.ndarray, choose: np.ndarray | None = None) -> np.ndarray:
+    """(q, v, n) similarities of v query variants -> (q, n): the variant `choose[q]` (-1 = the
+    best of all variants)."""
+    if choose is None:
+        return sims.max(axis=1)
+    picked = sims[np.arange(len(sims)), np.maximum(choose, 0)]
+    return np.where((choose < 0)[:, None], sims.max(axis=1), picked)
+
+
+def recall(sims: np.ndarray, k: int) -> float:
+    """Share of queries i whose own library item i is among the k most similar."""
+    own = sims[np.arange(len(sims)), np.arange(len(sims))]
+    rank = (sims > own[:, None]).sum(axis=1)  # ties count for the query
+    return float(np.mean(rank < k))
+
+
+def self_retrieval(items: list[tuple[str, Path]], encoder, workdir: Path) -> dict:
+    from engine.orientation import ORIENTATIONS, turn_array
+
+    index = {(o.rotation, o.mirrored): i for i, o in enumerate(ORIENTATIONS)}
+    from engine.search.duplicates import apply_whitening, whitening
+
+    library = [render(p, LIBRARY_DPI, workdir) for _, p in items]
+    lib_tower, lib_pixels = encoder.encode(library), pixels32(library)
+    white = whitening(lib_tower)
+    lib_white = apply_whitening(lib_tower, white)
+    ocr = OcrCache(workdir / "ocr-orientation.json")
+    out: dict[str, dict] = {}
+    costs = {"tta8_ms": [], "plain_ms": [], "check_s": [], "checked": 0, "mirrored_found": 0,
+             "unknown": 0, "queries": 0}
+    for condition in CONDITIONS:
+        log(f"self retrieval: {condition}")
+        tower, pixels, choose, upright = [], [], [], []
+        for _, path in items:
+            clean = render(path, QUERY_DPI, workdir)
+            seed = int(hashlib.sha1(f"{condition}|{path}".encode()).hexdigest()[:8], 16)
+            query = make_query(clean, condition, seed)
+            t0 = time.perf_counter()
+            tower.append(encoder.encode_turned(query, ORIENTATIONS))  # (8, d)
+            t1 = time.perf_counter()
+            encoder.encode([query])
+            costs["tta8_ms"].append((t1 - t0) * 1000)
+            costs["plain_ms"].append((time.perf_counter() - t1) * 1000)
+            pix = pixels32([query]).reshape(1, 32, 32)
+            pixels.append(np.stack([turn_array(pix, o).reshape(-1) for o in ORIENTATIONS]))
+            o = ocr.orientation(f"{condition}|{_key(path)}", query)
+            choose.append(index[(o["rotation"], o["mirrored"])] if o["known"] else -1)
+            upright.append(index[(o["ocr_rotation"], False)])
+            costs["queries"] += 1
+            costs["check_s"].append(o["check_s"])
+            costs["checked"] += o["check_s"] > 0.001
+            costs["mirrored_found"] += o["mirrored"]
+            costs["unknown"] += not o["known"]
+        ocr.save()
+        t_sims = np.einsum("qvd,nd->qvn", np.stack(tower), lib_tower)  # (q, 8, n)
+        p_sims = np.einsum("qvd,nd->qvn", np.stack(pixels), lib_pixels)
+        q_tower = np.stack(tower)  # (q, 8, d)
+        w_sims = np.einsum("qvd,nd->qvn", apply_whitening(q_tower.reshape(-1, q_tower.shape[-1]), white)
+                           .reshape(q_tower.shape), lib_white)
+        choose_a, upright_a = np.array(choose), np.array(upright)
+        ranked = {"pixels 32x32": p_sims[:, 0], "pixels 32x32, OCR orientation": best_over(p_sims, choose_a),
+                  "tower": t_sims[:, 0], "tower, TTA 4": best_over(t_sims[:, :4]),
+                  "tower, TTA 8": best_over(t_sims), "tower, OCR upright": best_over(t_sims, upright_a),
+                  "tower, OCR orientation": best_over(t_sims, choose_a),
+                  "tower, OCR orientation or as it comes": np.maximum(t_sims[:, 0], best_over(t_sims, choose_a)),
+                  "tower whitened by the library, OCR orientation": best_over(w_sims, choose_a)}
+        out[condition] = {m: {"recall@1": recall(s, 1), "recall@5": recall(s, 5)} for m, s in ranked.items()}
+        out[condition]["ocr"] = {"rotation_right": float(np.mean(
+            [(ORIENTATIONS[u].rotation + CONDITIONS[condition][1]) % 360 == 0 for u in upright_a])),
+            "mirror_found": float(np.mean([c >= 0 and ORIENTATIONS[c].mirrored for c in choose_a])),
+            "unknown": float(np.mean(choose_a < 0))}
+    out["_costs"] = {"queries": costs["queries"],
+                     "tower_one_view_ms_p50": float(np.median(costs["plain_ms"])),
+                     "tower_8_views_ms_p50": float(np.median(costs["tta8_ms"])),
+                     "mirror_check_run_share": costs["checked"] / max(1, costs["queries"]),
+                     "mirror_check_s_when_run_p50": float(np.median([c for c in costs["check_s"] if c > 0.001]
+                                                                    or [0.0])),
+                     "orientation_unknown_share": costs["unknown"] / max(1, costs["queries"])}
+    return out
+
+
+def print_self(result: dict) -> None:
+    conditions = [c for c in result if not c.startswith("_")]
+    rows = [{"method": m, **{c: result[c][m]["recall@1"] for c in conditions}} for m in METHODS]
+    print("\nQuery -> itself, R@1 among all library drawings (image only)")
+    print(common.format_table(rows, ["method", *conditions]))
+    print("OCR: rotation right / mirror found / orientation unknown: " + "; ".join(
+        f"{c} {result[c]['ocr']['rotation_right']:.2f}/{result[c]['ocr']['mirror_found']:.2f}/"
+        f"{result[c]['ocr']['unknown']:.2f}" for c in conditions))
+    print("costs: " + json.dumps(result["_costs"]))
+
+
+# --------------------------------------------------------------------------- 3. speed
+def speed(items: list[tuple[str, Path]], pack, workdir: Path) -> dict:
+    """Image tower pages/s including preprocessing: 32 real drawings at 150 dpi, batch 16."""
+    pages = [render(p, LIBRARY_DPI, workdir) for _, p in items[:32]]
+    out = {"pages": len(pages), "megapixels_mean": round(float(np.mean([a.width * a.height for a in pages])) / 1e6, 2)}
+    for threads in (1, 2):
+        enc = pack.image_encoder(threads=threads)
+        enc.encode(pages[:4])
+        best = 0.0
+        for _ in range(2):  # the faster of two rounds (a shared machine)
+            t = time.perf_counter()
+            enc.encode(pages, batch_size=16)
+            best = max(best, len(pages) / (time.perf_counter() - t))
+        out[f"pages_per_s_{threads}_threads_incl_preprocessing"] = round(best, 1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from engine.config import DEFAULT_PACK_DIR
+    from engine.encoders.pack import ModelPack
+
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    items = drawings(args.data, args.limit)
+    if not items:
+        print(f"no development sets under {args.data}", file=sys.stderr)
+        return 1
+    pack = ModelPack.load(args.pack or DEFAULT_PACK_DIR)
+    encoder = pack.image_encoder(threads=2)
+    if encoder is None:
+        print("the model pack has no image tower", file=sys.stderr)
+        return 1
+    result: dict = {"machine": common.machine_info(), "pack": pack.pack_id, "drawings": len(items),
+                    "sets": sorted({s for s, _ in items})}
+    if "self" in parts:
+        result["self"] = self_retrieval(items, encoder, args.workdir)
+        print_self(result["self"])
+    if "duplicates" in parts:
+        from bench.duplicates_bench import duplicates_part, print_duplicates
+
+        result["duplicates"] = duplicates_part(items, args.workdir, args.pack)
+        print_duplicates(result["duplicates"])
+    if "speed" in parts:
+        result["speed"] = speed(items, pack, args.workdir)
+        print("\nImage tower throughput: " + json.dumps(result["speed"]))
+    common.write_json(args.out, result)
+    print(f"\nwritten {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
