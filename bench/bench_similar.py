@@ -13,10 +13,12 @@ duplicate groups; image-tower throughput. One command, baselines in the same run
      tower, OCR orientation  + the mirror check, and all 8 orientations when OCR cannot tell
                              (engine.orientation)
      ... or as it comes      the better of that and the page as it comes (hedges a wrong OCR turn)
-     tower whitened ...      cosines after whitening with the library's own vectors (what
-                             `zumen duplicates` compares; not used by search)
+     tower whitened ...      cosines after whitening with the library's own vectors (not used
+                             by search: what removing the template's share would give)
    OCR is run once per query and cached in the work folder.
-2. **Duplicates**: see bench/duplicates_bench.py (groups of near-identical drawings).
+2. **Duplicates**: bench/duplicates_bench.py: precision and recall of `zumen duplicates` on
+   near-duplicates made from the dev drawings (rescans, photos, re-exports, revisions), each signal
+   and the 32x32-pixel baseline with thresholds chosen leave-one-source-out.
 3. **Speed**: image tower pages/s including preprocessing (150-dpi renders, 2 threads), and the
    cost per query of the orientation methods.
 
@@ -109,6 +111,22 @@ def pixels32(images) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
 
 
+def whitening(vectors: np.ndarray, shrink: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """(mean (d,), matrix (d, d)) that centre rows on the mean of `vectors` and scale each of
+    their principal directions to unit variance (eigenvalues floored at `shrink` x their mean):
+    "subtract what every page of the library shares"."""
+    mean = vectors.mean(axis=0).astype(np.float64)
+    x = vectors.astype(np.float64) - mean  # (n, d)
+    values, axes = np.linalg.eigh(x.T @ x / max(1, len(x)))
+    return mean, axes / np.sqrt(np.maximum(values, shrink * max(float(values.mean()), 1e-12)))
+
+
+def apply_whitening(vectors: np.ndarray, transform: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Rows whitened by `transform`, L2-normalised again."""
+    out = (vectors.astype(np.float64) - transform[0]) @ transform[1]  # (n, d)
+    return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
 # --------------------------------------------------------------------------- OCR, cached
 class OcrCache:
     """What OCR read from each query (words with boxes, rotation), on disk: OCR costs seconds a
@@ -168,8 +186,6 @@ def self_retrieval(items: list[tuple[str, Path]], encoder, workdir: Path) -> dic
     from engine.orientation import ORIENTATIONS, turn_array
 
     index = {(o.rotation, o.mirrored): i for i, o in enumerate(ORIENTATIONS)}
-    from engine.search.duplicates import apply_whitening, whitening
-
     library = [render(p, LIBRARY_DPI, workdir) for _, p in items]
     lib_tower, lib_pixels = encoder.encode(library), pixels32(library)
     white = whitening(lib_tower)

@@ -207,8 +207,9 @@ class FakeEngine:
                  page(8, "/plant/photos/IMG_0412.jpg", "image", "ocr"))
         revisions = (page(4, FAKE_DOCS[3].path), page(9, "/plant/drawings/old/1260-A1_plate_revA.pdf"))
         limit = 0.5 if threshold is None else threshold
-        groups = tuple(g for g in (DuplicateGroup(scans, 0.97, 0.93, 0.81),
-                                   DuplicateGroup(revisions, 0.71, 0.88, 0.64)) if g.score >= limit)
+        groups = tuple(g for g in (DuplicateGroup(scans, 0.97, 0.93, ("1258-b2p", "s45c", "bracket")),
+                                   DuplicateGroup(revisions, 0.71, 0.88, ("1260-a1", "a5052")))
+                       if g.score >= limit)
         return DuplicateReport(groups, pages=12, threshold=limit, elapsed_ms=40.0)
 
     def render_page(self, target: Path | str | int, page: int = 1, dpi: int = 100, *,

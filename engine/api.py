@@ -370,9 +370,10 @@ class Engine:
                    cancel: CancelToken | None = None) -> DuplicateReport:
         """Groups of near-identical drawings: the same sheet scanned twice, a PDF and its photo,
         revisions of one part (engine.search.duplicates). Every drawing page the user may read
-        is compared by looks and words; pairs scored at least `threshold` (default: the
-        calibrated `EngineSettings.duplicate_threshold`) are grouped. `with_pairs`: also every
-        candidate pair with its scores (benchmarks, calibration)."""
+        is compared by the telling words it shares with others (part numbers, dimensions, notes:
+        words on few drawings); pairs scored at least `threshold` (default: the calibrated
+        `EngineSettings.duplicate_threshold`) are grouped. `with_pairs`: also every pair that
+        shares a telling word, with its scores (benchmarks, calibration)."""
         from engine.search.duplicates import connected_groups, duplicate_group, score_pairs
 
         t0 = time.perf_counter()
@@ -385,7 +386,8 @@ class Engine:
             docs = {d: row for d, row in docs.items() if readable(row.path)}
         visual = [p for p in visual if p[1] in docs]
         ids = np.array([p[0] for p in visual], dtype=np.uint64)
-        report(progress, Progress("duplicates", 0, len(ids), "pages", "comparing drawings"))
+        report(progress, Progress("duplicates", 0, len(ids), "pages", "reading the drawings' words"))
+        found = cat.page_tokens(ids.tolist())
         vectors = None
         index = self._lib.image_index
         if index is not None and len(ids):
@@ -393,15 +395,14 @@ class Engine:
             have = index.contains(ids)
             if have.any():
                 vectors[have] = index.get(ids[have])
-        found = cat.page_tokens(ids.tolist())
-        tokens = [found.get(int(pid), []) for pid in ids]
 
         def checkpoint(done: int, total: int) -> None:
             if cancel is not None:
                 cancel.check()
-            report(progress, Progress("duplicates", done, total, "pages", "comparing drawings"))
+            report(progress, Progress("duplicates", done, total, "pairs", "comparing drawings"))
 
-        scored = score_pairs(vectors, tokens, settings.duplicate_weights, checkpoint)
+        scored = score_pairs([found.get(int(pid), []) for pid in ids], vectors,
+                             settings.duplicate_rare_pages, checkpoint)
         if cancel is not None:
             cancel.check()
         groups = connected_groups(len(ids), scored, limit)
@@ -416,7 +417,7 @@ class Engine:
             groups=tuple(duplicate_group(g, links, pages) for g, links in
                          sorted(groups, key=lambda gl: (-len(gl[0]), min(pages[i].path for i in gl[0])))),
             pages=len(ids), threshold=limit, elapsed_ms=(time.perf_counter() - t0) * 1000,
-            pairs=tuple(DuplicatePair(pages[p.i], pages[p.j], p.looks, p.words, p.score)
+            pairs=tuple(DuplicatePair(pages[p.i], pages[p.j], p.score, p.looks, p.words)
                         for p in scored) if with_pairs else ())
 
     # -- pages, thumbnails, explanations ---------------------------------------------------

@@ -94,18 +94,6 @@ class Calibration:
 
 
 @dataclass(frozen=True)
-class DuplicateWeights:
-    """Two drawing pages are the same drawing with probability 1 / (1 + exp(-(looks x l +
-    words x w + bias))), `l` their whitened image-tower cosine and `w` their TF-IDF word cosine
-    (engine/search/duplicates.py). Fitted on the dev sets' generated duplicates, the threshold
-    chosen leave-one-source-out (bench/bench_similar.py; figures in docs/learning.md)."""
-
-    looks: float = 8.0
-    words: float = 12.0
-    bias: float = -10.0
-
-
-@dataclass(frozen=True)
 class EngineSettings:
     # extraction
     render_dpi: int = 150  # page renders used for OCR and visual embeddings
@@ -149,9 +137,12 @@ class EngineSettings:
                                                cosine_doc=0.0, dimensions=0.0, semantic=0.3,
                                                visual=0.7, link_name=0.0, link_folder=0.0)
     calibration: Calibration = Calibration()
-    # `zumen duplicates`: pairs scored at least this are near-identical drawings
-    duplicate_weights: DuplicateWeights = DuplicateWeights()
-    duplicate_threshold: float = 0.5
+    # `zumen duplicates` (engine/search/duplicates.py): a word on 2 to `duplicate_rare_pages`
+    # drawing pages is telling; two pages sharing at least `duplicate_threshold` of the telling
+    # words of the one with fewer are near-identical (chosen leave-one-source-out on the dev
+    # sets' generated duplicates, bench/bench_similar.py; docs/learning.md)
+    duplicate_rare_pages: int = 8
+    duplicate_threshold: float = 0.25
     bm25_k1: float = 1.2
     bm25_b_page: float = 0.75
     bm25_b_doc: float = 0.5  # whole documents: long specifications are not buried

@@ -216,13 +216,13 @@ class DuplicatePage:
 
 @dataclass(frozen=True)
 class DuplicatePair:
-    """Two drawing pages compared: how alike they look and read, and the calibrated score."""
+    """Two drawing pages compared: the words they share and how alike they look."""
 
     a: DuplicatePage
     b: DuplicatePage
-    looks: float  # image-tower cosine after whitening with the library's own pages
-    words: float  # TF-IDF cosine of the pages' words (0 when either has none)
-    score: float  # calibrated probability that the two are the same drawing
+    score: float  # share of the telling words (on few drawings) of one page found on the other
+    looks: float  # image-tower cosine of their pictures (reported; it does not decide)
+    words: tuple[str, ...]  # the telling words they share
 
 
 @dataclass(frozen=True)
@@ -231,9 +231,9 @@ class DuplicateGroup:
     one part. Pages with a text layer first, then by path."""
 
     pages: tuple[DuplicatePage, ...]
-    score: float  # the weakest link that holds the group together (calibrated probability)
-    looks: float  # the closest look of two of its pages
-    words: float  # the most words two of its pages share (TF-IDF cosine)
+    score: float  # the weakest pair that holds the group together
+    looks: float  # the closest look of two of its pages (image-tower cosine)
+    words: tuple[str, ...]  # the telling words its pages share most (part numbers, dimensions)
 
 
 @dataclass(frozen=True)

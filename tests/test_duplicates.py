@@ -1,5 +1,6 @@
-"""Duplicate drawings: the signals and grouping of engine.search.duplicates on hand-made vectors
-and tokens, and `Engine.duplicates` / `zumen duplicates` end to end."""
+"""Duplicate drawings: telling words, pair scores and grouping (engine.search.duplicates) on
+hand-made tokens; `Engine.duplicates` and `zumen duplicates` on generated drawings, a copy and a
+scan of one of them."""
 
 from __future__ import annotations
 
@@ -9,56 +10,122 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from engine.api import Engine
 from engine.cli import main
-from engine.config import DuplicateWeights
-from engine.search.duplicates import (ScoredPair, connected_groups, cosine, nearest_pairs,
-                                      pair_score, rare_token_pairs, tfidf_vectors, whiten)
+from engine.config import DEFAULT_PACK_DIR
+from engine.extract.ocr import get_ocr_engine
+from engine.search.duplicates import (ScoredPair, candidate_pairs, connected_groups, duplicate_group,
+                                      score_pairs, telling_words)
+from engine.types import DuplicatePage
+
+TEMPLATE = ["drawn", "checked", "scale", "material", "株式会社"]
 
 
-def unit(rows: np.ndarray) -> np.ndarray:
-    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+def page(*words: str) -> list[str]:
+    return TEMPLATE + list(words)
 
 
-def test_whitening_takes_out_what_every_page_shares():
-    rng = np.random.default_rng(0)
-    shared = rng.normal(size=32)  # the border and title block every page has
-    pages = unit(shared * 5 + rng.normal(size=(200, 32)))
-    raw = pages @ pages.T
-    white = whiten(pages)
-    assert np.median(raw[np.triu_indices(200, 1)]) > 0.9  # all pages look alike as they come…
-    assert abs(np.median((white @ white.T)[np.triu_indices(200, 1)])) < 0.1  # …not once whitened
-    assert np.allclose(np.linalg.norm(white, axis=1), 1.0, atol=1e-5)
+def test_telling_words_are_on_few_pages_and_long_enough():
+    tokens = [page("b1064", "a2p", "12.5", "m3"), page("b1064", "a2p", "12.5", "m3"),
+              page("b2210", "plate", "a5052", "m3"), page("b3300", "shaft", "s45c", "m3"),
+              page("b4400", "uitimaker", "図面", "m3")]
+    words = telling_words(tokens, rare_pages=8)
+    # template words are on every page, "m3" is too short, "uitimaker" (a misreading) is on one
+    assert words[0] == {"b1064", "a2p", "12.5"}
+    assert words[2] == words[3] == words[4] == frozenset()
+    assert candidate_pairs(words) == {(0, 1)}
+    small = telling_words([["scale", "b12"], ["scale", "b13"], ["scale", "b14"], ["scale"]], rare_pages=8)
+    assert small == [frozenset()] * 4  # a tiny library: a word on every page is no telling word
 
 
-def test_nearest_pairs_are_the_exact_nearest_neighbours():
-    rng = np.random.default_rng(1)
-    vectors = unit(rng.normal(size=(50, 8)))
-    found = nearest_pairs(vectors, k=3)
-    sims = vectors @ vectors.T
-    np.fill_diagonal(sims, -np.inf)
-    for i in range(50):
-        for j in np.argsort(-sims[i])[:3]:
-            assert (min(i, j), max(i, j)) in found
-            assert found[min(i, j), max(i, j)] == pytest.approx(sims[i, j], abs=1e-6)
+def test_scores_are_the_shared_share_of_the_page_with_fewer_telling_words():
+    base = ["b1064", "a2p", "12.5", "r3.2", "bracket", "0.05"]
+    photo = ["b1064", "12.5", "bracket", "b1o64"]  # OCR read a few words, one of them wrong
+    tokens = [base, base + ["rev-b"], photo, ["b2210", "plate", "bracket"], ["b2210", "plate"],
+              ["rev-b", "b1o64"], ["a5052"], ["s45c"]]
+    vectors = np.eye(8, 4, dtype=np.float32)
+    scored = {(p.i, p.j): p for p in score_pairs(tokens, vectors, rare_pages=3)}
+    assert scored[0, 1].score == 1.0 and scored[0, 1].words == ("0.05", "12.5", "a2p", "b1064", "r3.2")
+    assert scored[0, 2].score == pytest.approx(2 / 3)  # the photo's misreading is on 2 pages: it counts
+    assert (0, 3) not in scored  # "bracket" is on 4 pages: not telling, so never compared
+    assert scored[3, 4].score == 1.0 and scored[0, 1].looks == 0.0  # (orthogonal test vectors)
+    assert score_pairs(tokens, None, rare_pages=3)[0].looks == 0.0  # no pictures: looks 0
 
 
-def test_word_signals():
-    tokens = [["1258", "b2p", "s45c", "bracket", "scale"], ["1258", "b2p", "s45c", "bracket", "scale"],
-              ["2210", "plate", "a5052", "scale"], ["bracket", "scale", "s45c"]]
-    vecs = tfidf_vectors(tokens)
-    assert cosine(vecs[0], vecs[1]) == pytest.approx(1.0)
-    assert cosine(vecs[0], vecs[2]) < 0.1 < cosine(vecs[0], vecs[3]) < 0.9
-    assert rare_token_pairs(tokens, max_pages=2, min_chars=4) == {(0, 1)}  # "1258" and "b2p" are on two pages
-
-
-def test_scores_rise_with_each_signal_and_groups_are_connected_pairs():
-    w = DuplicateWeights()
-    assert pair_score(0.9, 0.9, w) > pair_score(0.9, 0.1, w) > pair_score(0.1, 0.1, w)
-    assert pair_score(0.9, 0.9, w) > pair_score(0.1, 0.9, w) > pair_score(0.1, 0.1, w)
-    pairs = [ScoredPair(0, 1, 0, 0, 0.9), ScoredPair(1, 2, 0, 0, 0.8), ScoredPair(3, 4, 0, 0, 0.3),
-             ScoredPair(4, 5, 0, 0, 0.95)]
+def test_groups_are_connected_pairs_with_their_weakest_link_and_shared_words():
+    pairs = [ScoredPair(0, 1, 0.9, 0.95, ("b1064", "a2p")), ScoredPair(1, 2, 0.8, 0.91, ("b1064",)),
+             ScoredPair(3, 4, 0.1, 0.99, ("scale",)), ScoredPair(4, 5, 0.95, 0.97, ("b2210",))]
     groups = connected_groups(6, pairs, 0.5)
     assert sorted(sorted(g) for g, _ in groups) == [[0, 1, 2], [4, 5]]
-    links = dict((tuple(sorted(g)), [(p.i, p.j) for p in lk]) for g, lk in groups)
-    assert links[(0, 1, 2)] == [(0, 1), (1, 2)]
+    pages = {i: DuplicatePage(i, f"/d/{i}.{'png' if i == 0 else 'pdf'}", str(i), 1,
+                              "image" if i == 0 else "pdf", "ocr" if i == 0 else "text-layer") for i in range(6)}
+    members, links = next(gl for gl in groups if 0 in gl[0])
+    group = duplicate_group(members, links, pages)
+    assert [p.path for p in group.pages] == ["/d/1.pdf", "/d/2.pdf", "/d/0.png"]  # text layer first
+    assert group.score == 0.8 and group.looks == 0.95 and group.words == ("b1064", "a2p")
+
+
+# -- end to end: generated drawings, a copy and a scan ------------------------------------------
+needs_models = pytest.mark.skipif(not (DEFAULT_PACK_DIR / "manifest.json").exists() or get_ocr_engine() is None,
+                                  reason="needs the default pack and OCR")
+
+
+PARTS = [("ZM-1258-B2P", "S45C", "MAIN SHAFT"), ("A-20431-03", "SS400", "FLANGE"),
+         ("KT-5520-11", "A5052", "COVER PLATE"), ("B-7741-02", "SUS304", "HINGE PIN"),
+         ("C-3090-77", "SCM435", "GEAR BLANK"), ("D-1188-40", "C3604", "BUSHING"),
+         ("E-6612-09", "FC250", "BEARING BLOCK"), ("F-2024-31", "SPCC", "L BRACKET"),
+         ("G-4417-58", "POM", "ROLLER"), ("H-9301-26", "SK105", "CUTTER ARM")]
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> tuple[Path, Path, list[str]]:
+    """Ten drawings on one sheet template (its words are on every drawing, so they tell
+    nothing), a copy of the first and a scan of it (read by OCR)."""
+    import pymupdf
+
+    from engine.synth.degrade import degrade
+    from tests.test_engine import write_drawing
+
+    tmp = tmp_path_factory.mktemp("dups")
+    docs = tmp / "docs"
+    docs.mkdir()
+    for i, (part_no, material, name) in enumerate(PARTS):
+        write_drawing(docs / f"{part_no}.pdf", part_no, material, name, lines=3 + i)
+    shutil.copy(docs / f"{PARTS[0][0]}.pdf", docs / "copy-of-first.pdf")
+    pix = pymupdf.open(docs / f"{PARTS[0][0]}.pdf")[0].get_pixmap(dpi=150, colorspace=pymupdf.csGRAY)
+    picture = Image.frombytes("L", (pix.width, pix.height), pix.samples)
+    degrade(picture, np.random.default_rng(0), "scan").save(docs / "scan-of-first.png")
+    lib = tmp / "lib"
+    with Engine.open(lib) as engine:
+        engine.index([docs])
+    return docs, lib, [p for p, _, _ in PARTS]
+
+
+@needs_models
+def test_two_copies_and_a_scan_are_one_group_and_other_drawings_none(library):
+    docs, lib, part_nos = library
+    with Engine.open(lib) as engine:
+        report = engine.duplicates()
+    assert report.pages == 12 and len(report.groups) == 1
+    group = report.groups[0]
+    assert {Path(p.path).name for p in group.pages} == {f"{part_nos[0]}.pdf", "copy-of-first.pdf",
+                                                        "scan-of-first.png"}
+    assert group.pages[-1].source == "ocr" and group.pages[-1].format == "image"  # the scan last
+    assert group.score >= report.threshold and "zm1258b2p" in group.words  # the part number
+
+
+@needs_models
+def test_zumen_duplicates_prints_groups_and_json(library, capsys):
+    docs, lib, part_nos = library
+    assert main(["duplicates", "--library", str(lib)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1 group of near-identical drawings among 12 drawing pages")
+    assert "copy-of-first.pdf   [pdf, text layer]" in out and "scan-of-first.png   [image, ocr]" in out
+    assert main(["duplicates", "--library", str(lib), "--json", "--threshold", "1.01"]) == 2  # not a share
+    capsys.readouterr()
+    assert main(["duplicates", "--library", str(lib), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["pages"] == 12 and len(data["groups"]) == 1 and data["pairs"] == []
+    assert set(data["groups"][0]) == {"pages", "score", "looks", "words"}

@@ -174,8 +174,8 @@ class DuplicatesDialog(QDialog):
         for n, group in enumerate(report.groups, start=1):
             top = QTreeWidgetItem([tr("Group {n}: {count} drawings, match {percent} %", n=n,
                                       count=len(group.pages), percent=round(group.score * 100))])
-            top.setToolTip(0, tr("Looks alike {looks:.2f} · shared words {words:.2f}",
-                                 looks=group.looks, words=group.words))
+            top.setToolTip(0, tr("Shared words: {words} · looks alike {looks:.2f}",
+                                 words=", ".join(group.words), looks=group.looks))
             font = top.font(0)
             font.setBold(True)
             top.setFont(0, font)
