@@ -159,18 +159,15 @@ def build_corpus(items: list[tuple[str, Path]], root: Path) -> dict[str, tuple[s
 
 # --------------------------------------------------------------------------- measuring
 def choose_threshold(scores: np.ndarray, truth: np.ndarray, target: float = TARGET_PRECISION) -> float:
-    """The lowest threshold whose precision on these scored pairs is >= target (the highest
-    recall there); above the highest score when none reaches it."""
+    """The lowest threshold whose precision on these scored pairs (every pair scored at least
+    that, ties included) is >= target: the highest recall there; above the highest score when
+    none reaches it."""
     order = np.argsort(-scores, kind="stable")
     s, t = scores[order], truth[order].astype(np.float64)
     precision = np.cumsum(t) / np.arange(1, len(t) + 1)
-    ok = np.nonzero(precision >= target)[0]
-    if not len(ok):
-        return float(s[0] + 1e-6) if len(s) else 1.0
-    k = ok[-1]
-    while k + 1 < len(s) and s[k + 1] == s[k]:  # a threshold takes all pairs of equal score
-        k += 1
-    return float(s[k])
+    last_of_tie = np.append(s[1:] != s[:-1], True)  # a threshold takes every pair of equal score
+    ok = np.nonzero((precision >= target) & last_of_tie)[0]
+    return float(s[ok[-1]]) if len(ok) else (float(s[0]) + 1e-6 if len(s) else 1.0)
 
 
 class Pairs:
@@ -245,12 +242,8 @@ def duplicates_part(items: list[tuple[str, Path]], workdir: Path, pack: Path | N
         result = engine.duplicates(with_pairs=True)
         elapsed = time.perf_counter() - t0
         texts = {f: engine.page_text(f, 1) for f in labels}
-    files = sorted(labels)
-    out = evaluate(result, files, labels, texts, workdir, pack)
-    out.update(seconds=round(elapsed, 2), shipped_threshold=EngineSettings().duplicate_threshold)
-    shipped = out["signals"]["telling words (the engine)"]
-    out["shipped"] = measure(shipped["_scores"], out["shipped_threshold"], np.ones(len(shipped["_scores"]), bool),
-                             shipped["_truth"], out["positive_pairs"])
+    out = evaluate(result, sorted(labels), labels, texts, workdir, pack, EngineSettings().duplicate_threshold)
+    out["seconds"] = round(elapsed, 2)
     return out
 
 
@@ -263,15 +256,13 @@ def _engine_pairs(result, files: list[str]) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def evaluate(result, files: list[str], labels: dict[str, tuple[str, int, int]], texts: dict[str, str],
-             workdir: Path, pack: Path | None) -> dict:
+             workdir: Path, pack: Path | None, shipped: float) -> dict:
     from bench.bench_similar import apply_whitening, whitening
 
     a, b, score, looks = _engine_pairs(result, files)
     engine_pairs = Pairs(files, labels, a, b)
-    drawing_files = {p.a.path for p in result.pairs} | {p.b.path for p in result.pairs}
     signals: dict[str, dict] = {}
-    r = leave_one_source_out(engine_pairs, score)
-    signals["telling words (the engine)"] = {**r, "_scores": score, "_truth": engine_pairs.truth}
+    signals["telling words (the engine)"] = leave_one_source_out(engine_pairs, score)
 
     def fitted(train: np.ndarray) -> np.ndarray:
         x = np.stack([score, looks], axis=1)
@@ -289,17 +280,19 @@ def evaluate(result, files: list[str], labels: dict[str, tuple[str, int, int]], 
     signals["words: TF-IDF cosine"] = leave_one_source_out(every, (tfidf.matrix @ tfidf.matrix.T)[iu])
     signals["baseline: pixels 32x32 cosine"] = leave_one_source_out(every, (pixels @ pixels.T)[iu])
     kinds = {}  # each drawing's original with each of its variants: found at the left-out threshold?
-    threshold_of = {name: r["threshold"] for name, r in signals["telling words (the engine)"].items()
-                    if name != "pooled"}
+    threshold_of = {name: signals["telling words (the engine)"][name]["threshold"]
+                    for name in engine_pairs.positives_of}
     found = {(files[x], files[y]) for x, y, v in zip(a, b, score) if v >= threshold_of[labels[files[x]][0]]}
     for kind in VARIANTS[1:]:
         pairs = [(f, str(Path(f).with_name(n))) for f in files if Path(f).name == "original.pdf"
                  for n in [next((Path(g).name for g in files if Path(g).parent == Path(f).parent
                                  and Path(g).stem == kind), "")] if n]
         kinds[kind] = {"found": sum((x, y) in found or (y, x) in found for x, y in pairs), "of": len(pairs)}
-    return {"files": len(files), "drawing_files": len(drawing_files), "positive_pairs": every.positives,
+    return {"files": len(files), "drawing_pages": result.pages, "positive_pairs": every.positives,
             "engine_pairs": len(a), "engine_pairs_true": int(engine_pairs.truth.sum()),
             "groups": len(result.groups), "signals": signals, "original_with": kinds,
+            "shipped_threshold": shipped,
+            "shipped": measure(score, shipped, np.ones(len(score), bool), engine_pairs.truth, every.positives),
             "groups_found": _group_quality(result, labels)}
 
 
@@ -339,7 +332,7 @@ def _group_quality(result, labels: dict[str, tuple[str, int, int]]) -> dict:
 
 
 def print_duplicates(d: dict) -> None:
-    print(f"\nDuplicates: {d['files']} files ({d['drawing_files']} taken for drawings by the engine), "
+    print(f"\nDuplicates: {d['files']} files ({d['drawing_pages']} drawing pages for the engine), "
           f"{d['positive_pairs']} true pairs; the engine compared {d['engine_pairs']} pairs "
           f"({d['engine_pairs_true']} true) in {d['seconds']} s")
     rows = [{"signal": name, "precision": r["pooled"]["precision"], "recall": r["pooled"]["recall"],

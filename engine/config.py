@@ -141,8 +141,8 @@ class EngineSettings:
     # drawing pages is telling; two pages sharing at least `duplicate_threshold` of the telling
     # words of the one with fewer are near-identical (chosen leave-one-source-out on the dev
     # sets' generated duplicates, bench/bench_similar.py; docs/learning.md)
-    duplicate_rare_pages: int = 8
-    duplicate_threshold: float = 0.25
+    duplicate_rare_pages: int = 6
+    duplicate_threshold: float = 0.51  # more than half
     bm25_k1: float = 1.2
     bm25_b_page: float = 0.75
     bm25_b_doc: float = 0.5  # whole documents: long specifications are not buried
