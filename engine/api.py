@@ -374,7 +374,7 @@ class Engine:
         words on few drawings); pairs scored at least `threshold` (default: the calibrated
         `EngineSettings.duplicate_threshold`) are grouped. `with_pairs`: also every pair that
         shares a telling word, with its scores (benchmarks, calibration)."""
-        from engine.search.duplicates import connected_groups, duplicate_group, score_pairs
+        from engine.search.duplicates import duplicate_group, group_pages, score_pairs
 
         t0 = time.perf_counter()
         self._lib.refresh()
@@ -405,7 +405,7 @@ class Engine:
                              settings.duplicate_rare_pages, checkpoint)
         if cancel is not None:
             cancel.check()
-        groups = connected_groups(len(ids), scored, limit)
+        groups = group_pages(len(ids), scored, limit)
         wanted = {i for g, _ in groups for i in g} | ({i for p in scored for i in (p.i, p.j)} if with_pairs else set())
         sources = cat.page_sources(int(ids[i]) for i in wanted)
         pages = {i: DuplicatePage(doc_id=visual[i][1], path=docs[visual[i][1]].path,

@@ -231,7 +231,7 @@ class DuplicateGroup:
     one part. Pages with a text layer first, then by path."""
 
     pages: tuple[DuplicatePage, ...]
-    score: float  # the weakest pair that holds the group together
+    score: float  # mean score over every two of its pages (0 for two sharing no telling word)
     looks: float  # the closest look of two of its pages (image-tower cosine)
     words: tuple[str, ...]  # the telling words its pages share most (part numbers, dimensions)
 

@@ -16,7 +16,7 @@ from engine.api import Engine
 from engine.cli import main
 from engine.config import DEFAULT_PACK_DIR
 from engine.extract.ocr import get_ocr_engine
-from engine.search.duplicates import (ScoredPair, candidate_pairs, connected_groups, duplicate_group,
+from engine.search.duplicates import (ScoredPair, candidate_pairs, duplicate_group, group_pages,
                                       score_pairs, telling_words)
 from engine.types import DuplicatePage
 
@@ -54,17 +54,19 @@ def test_scores_are_the_shared_share_of_the_page_with_fewer_telling_words():
     assert score_pairs(tokens, None, rare_pages=3)[0].looks == 0.0  # no pictures: looks 0
 
 
-def test_groups_are_connected_pairs_with_their_weakest_link_and_shared_words():
+def test_groups_join_by_average_linkage_and_show_their_shared_words():
     pairs = [ScoredPair(0, 1, 0.9, 0.95, ("b1064", "a2p")), ScoredPair(1, 2, 0.8, 0.91, ("b1064",)),
-             ScoredPair(3, 4, 0.1, 0.99, ("scale",)), ScoredPair(4, 5, 0.95, 0.97, ("b2210",))]
-    groups = connected_groups(6, pairs, 0.5)
-    assert sorted(sorted(g) for g, _ in groups) == [[0, 1, 2], [4, 5]]
+             ScoredPair(0, 2, 0.7, 0.9, ("b1064",)), ScoredPair(3, 4, 0.1, 0.99, ("scale",)),
+             ScoredPair(4, 5, 0.95, 0.97, ("b2210",)), ScoredPair(2, 5, 0.6, 0.8, ("bracket",))]
+    groups = group_pages(6, pairs, 0.5)
+    # 2-5 clears the bar alone, but {0, 1, 2} and {4, 5} share it only: their mean stays low
+    assert sorted(g for g, _ in groups) == [[0, 1, 2], [4, 5]]
     pages = {i: DuplicatePage(i, f"/d/{i}.{'png' if i == 0 else 'pdf'}", str(i), 1,
                               "image" if i == 0 else "pdf", "ocr" if i == 0 else "text-layer") for i in range(6)}
     members, links = next(gl for gl in groups if 0 in gl[0])
     group = duplicate_group(members, links, pages)
     assert [p.path for p in group.pages] == ["/d/1.pdf", "/d/2.pdf", "/d/0.png"]  # text layer first
-    assert group.score == 0.8 and group.looks == 0.95 and group.words == ("b1064", "a2p")
+    assert group.score == pytest.approx(0.8) and group.looks == 0.95 and group.words == ("b1064", "a2p")
 
 
 # -- end to end: generated drawings, a copy and a scan ------------------------------------------

@@ -9,7 +9,7 @@ characters or longer (2 for a Japanese/Chinese bigram). A pair's score is the sh
 words of the page with fewer of them that the other page has too: a photo read poorly by OCR still
 shares most of the few words it read, and two drawings of one template share none of each
 other's dimensions. Pairs at or above the threshold (chosen leave-one-source-out on the dev sets,
-bench/bench_similar.py) are joined into groups (connected components).
+bench/bench_similar.py) are joined into groups by average linkage (`group_pages`).
 
 Looks (the image-tower cosine of the pages' stored vectors) are reported with every pair but do
 not decide: measured, they add nothing at this precision (the shipped tower puts a scan of a
@@ -80,36 +80,42 @@ def score_pairs(tokens: Sequence[Iterable[str]], vectors: NDArray[np.float32] | 
     return out
 
 
-def connected_groups(n: int, pairs: Iterable[ScoredPair],
-                     threshold: float) -> list[tuple[list[int], list[ScoredPair]]]:
-    """Connected components (of 2 or more pages) of the pairs scored at least `threshold`, each
-    with the pairs that link it."""
-    parent = list(range(n))
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    links = [p for p in pairs if p.score >= threshold]
-    for p in links:
-        parent[root(p.i)] = root(p.j)
+def group_pages(n: int, pairs: Iterable[ScoredPair],
+                threshold: float) -> list[tuple[list[int], list[ScoredPair]]]:
+    """Groups (of 2 or more pages) by average linkage: pairs are taken strongest first, and two
+    groups are joined only when the mean score over every pair of their pages (0 for a pair
+    without a shared telling word) is at least `threshold` — one chance link does not chain two
+    drawings' groups together. Each group comes with its pairs scored at least `threshold`."""
+    ranked = sorted((p for p in pairs if p.score >= threshold), key=lambda p: (-p.score, p.i, p.j))
+    score = {(p.i, p.j): p.score for p in ranked}
     members: dict[int, list[int]] = {}
-    for i in range(n):
-        members.setdefault(root(i), []).append(i)
-    by_root: dict[int, list[ScoredPair]] = {}
-    for p in links:
-        by_root.setdefault(root(p.i), []).append(p)
-    return [(m, by_root[r]) for r, m in members.items() if len(m) > 1]
+    group_of = list(range(n))
+    for p in ranked:
+        a, b = group_of[p.i], group_of[p.j]
+        if a == b:
+            continue
+        left, right = members.get(a, [a]), members.get(b, [b])
+        total = sum(score.get((min(x, y), max(x, y)), 0.0) for x in left for y in right)
+        if total >= threshold * len(left) * len(right):
+            members[a] = left + right
+            members.pop(b, None)
+            for y in right:
+                group_of[y] = a
+    links: dict[int, list[ScoredPair]] = {}
+    for p in ranked:
+        if group_of[p.i] == group_of[p.j]:
+            links.setdefault(group_of[p.i], []).append(p)
+    return [(sorted(m), links[g]) for g, m in members.items() if len(m) > 1]
 
 
 def duplicate_group(members: list[int], links: Sequence[ScoredPair],
                     pages: dict[int, DuplicatePage]) -> DuplicateGroup:
-    """One group: its pages (text-layer pages first, then by path), the weakest of the pairs
-    that link it, their closest look, and the telling words its pages share most."""
+    """One group: its pages (text-layer pages first, then by path), the mean score over every
+    two of its pages (0 for two that share no telling word), the closest look of two of them,
+    and the telling words its pages share most."""
     ordered = sorted((pages[i] for i in members), key=lambda p: (p.source != "text-layer", p.path, p.page))
     counts = Counter(w for p in links for w in p.words)
     shown = tuple(w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[:SHOWN_WORDS])
-    return DuplicateGroup(pages=tuple(ordered), score=min(p.score for p in links),
+    pairs = len(members) * (len(members) - 1) / 2
+    return DuplicateGroup(pages=tuple(ordered), score=sum(p.score for p in links) / pairs,
                           looks=max(p.looks for p in links), words=shown)
