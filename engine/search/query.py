@@ -469,10 +469,12 @@ class Searcher:
     def _lexical_twins(self, q: Query, ev: _Evidence) -> dict[int, float]:
         """The library drawings the query most likely *is* (the original of a scan or photo, a
         second copy): the two drawings whose pages hold the largest share of the query's words,
-        each with the strength of its margin over the third, relative to the first's share (a
-        second one only when it holds at least half the first's share: two copies or revisions
-        of one part). With a picture on both sides, a twin must also look like the query about
-        as well as any drawing does."""
+        each with the strength of its margin over the third, relative to the largest share a
+        drawing holds (the query's own file's, when the library has its bytes: then these are
+        other copies or revisions, as strong as they come close to it) (a second one only when
+        it holds at least half the first's share: two copies or revisions of one part). With a
+        picture on both sides, a twin must also look like the query about as well as any drawing
+        does."""
         drawings = self.lib.catalog.drawing_ids({k[0] for k in ev.scores["lexical"]} - q.exclude_docs)
         best: dict[int, float] = {}
         for (doc_id, _), score in ev.scores["lexical"].items():
@@ -482,6 +484,7 @@ class Searcher:
         if not ranked_docs:
             return {}
         reference = ranked_docs[2][1] if len(ranked_docs) > 2 else 0.0
+        scale = max([ranked_docs[0][1]] + [v for (d, _), v in ev.scores["lexical"].items() if d in q.exclude_docs])
         looks = {}
         for (doc_id, _), v in ev.scores["visual"].items():
             if doc_id in best:
@@ -499,7 +502,7 @@ class Searcher:
                 # the margin relative to the best drawing's share: a drawing read poorly (a CJK
                 # title block, a photo) that still stands out is as surely the one as a clean
                 # render, whatever share of its words the OCR caught
-                twins[doc_id] = min(1.0, (share - reference) / ranked_docs[0][1])
+                twins[doc_id] = min(1.0, (share - reference) / scale)
         return twins
 
     def _lexical(self, q: Query, n: int) -> list[tuple[int, float]]:
