@@ -15,7 +15,7 @@ Two kinds of query, two fusions:
 from __future__ import annotations
 
 import itertools
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 import math
 import os
 import re
@@ -220,7 +220,7 @@ class Searcher:
             q.doc_freq = cat.token_doc_freq(sorted(tokens), cached=True)
             q.chunk_total = cat.chunk_count()
             q.display_terms = self._telling_terms(q)
-        if not (keyword and q.terms):  # typed words: encoded while the index is searched (_collect)
+        if keyword and not q.terms:  # only a meaning to search for (otherwise: in _collect)
             self._encode(q)
         return q
 
@@ -353,21 +353,19 @@ class Searcher:
         lib, cat, n = self.lib, self.lib.catalog, self.settings.candidates
         ev = _Evidence()
         chunk_scores: dict[str, list[tuple[int, float]]] = {}
-        words = "lexical" in use and bool(q.terms) and q.keyword
-        # a keyword query's meaning (text tower, then ANN) is found while SQLite searches its
+        # the query's meaning (text tower, then ANN) is found while SQLite and numpy weigh its
         # words: both let go of the GIL, so the query costs the longer of the two, not their sum
-        meaning = self._worker.submit(self._semantic, q, n) if words and "semantic" in use else None
-        if words:
+        meaning = self._worker.submit(self._semantic, q, n) if "semantic" in use else None
+        if "lexical" in use and q.terms and q.keyword:
             chunk_scores["lexical"] = self._lexical(q, n)
-        if "semantic" in use:
-            found = meaning.result() if meaning else self._semantic(q, n)
-            if found is not None:
-                chunk_scores["semantic"] = found
         if ("visual" in use and q.image_vector is not None and self.settings.weight_cross > 0
                 and len(lib.text_index) and lib.text_index.dim == len(q.image_vector)):
             chunk_scores["cross"] = lib.text_index.search(q.image_vector, n)  # image -> text
+        exact: list[tuple[int, float]] = []
         if not q.keyword and q.text.strip():
-            self._document_evidence(q, ev, use, chunk_scores, every_feature)
+            exact = self._document_evidence(q, ev, use, meaning, every_feature)
+        if meaning is not None and ((found := meaning.result()) is not None or exact):
+            chunk_scores["semantic"] = exact + (found or [])
         where = cat.chunk_pages(c for lst in chunk_scores.values() for c, _ in lst)
         for name, lst in chunk_scores.items():
             ev.widen(name, [s for _, s in lst])
@@ -388,11 +386,11 @@ class Searcher:
             self._link_evidence(q, ev)
         return ev
 
-    def _document_evidence(self, q: Query, ev: _Evidence, use: set[str],
-                           chunk_scores: dict[str, list[tuple[int, float]]],
-                           every_feature: bool = False) -> None:
+    def _document_evidence(self, q: Query, ev: _Evidence, use: set[str], meaning: Future | None,
+                           every_feature: bool = False) -> list[tuple[int, float]]:
         """A drawing's words against every page and document (docrank.py); the meaning of the
-        pages found that way is measured exactly, not left to the approximate top-n."""
+        pages found that way is measured exactly, not left to the approximate top-n: the
+        (chunk, cosine) of those pages, once `meaning` (the query's encoding) is done."""
         s = self.settings
         params = Bm25Params(k1=s.bm25_k1, b_page=s.bm25_b_page, b_doc=s.bm25_b_doc,
                             common_share=s.common_term_share,
@@ -407,10 +405,13 @@ class Searcher:
             ev.cosine = lex.cosine_page
             ev.dimensions = lex.dimensions
             ev.doc["cosine_doc"] = lex.cosine_doc
-        if "semantic" in use and q.text_vector is not None and lex.page:
-            top_pages = sorted(lex.page, key=lambda k: -lex.page[k])[:s.candidates]
-            chunk_scores["semantic"] = self._exact_cosines(q.text_vector, top_pages) + \
-                chunk_scores.get("semantic", [])
+        if meaning is None or not lex.page:
+            return []
+        meaning.result()  # the query's text vector is set
+        if q.text_vector is None:
+            return []
+        top_pages = sorted(lex.page, key=lambda k: -lex.page[k])[:s.candidates]
+        return self._exact_cosines(q.text_vector, top_pages)
 
     def _exact_cosines(self, vector: Vector, pages: Sequence[PageKey]) -> list[tuple[int, float]]:
         index = self.lib.text_index
