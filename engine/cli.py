@@ -135,7 +135,8 @@ def _cancel_on_sigint() -> CancelToken:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    settings = EngineSettings(cluster=args.cluster or "", cluster_timeout_s=args.cluster_timeout)
+    settings = EngineSettings(cluster=args.cluster or "", cluster_timeout_s=args.cluster_timeout,
+                              threads=args.threads)
     with _open(args, create=True, settings=settings) as engine:
         bar = ProgressBar(not args.json)
         report = engine.index(args.paths or None, progress=bar, cancel=_cancel_on_sigint(),
@@ -486,6 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "machine still writes the library")
     s.add_argument("--cluster-timeout", type=float, default=EngineSettings.cluster_timeout_s, metavar="S",
                    help="seconds to reach the cluster's scheduler and to wait for a worker")
+    s.add_argument("--threads", type=int, default=EngineSettings.threads, metavar="N",
+                   help="OCR and model threads of the process that reads (this one, or each cluster "
+                        "worker process); 0: all cores")
     s.set_defaults(func=cmd_index)
 
     s = sub.add_parser("search", parents=[common], help="search by keywords or by a drawing")

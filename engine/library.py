@@ -122,7 +122,7 @@ class Library:
         try:
             from engine.extract.ocr import get_ocr_engine
 
-            return get_ocr_engine("auto")
+            return get_ocr_engine("auto", threads=self.settings.threads)
         except EngineError as exc:
             log.warning("OCR unavailable: %s", exc)
             return None

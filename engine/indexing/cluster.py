@@ -209,8 +209,9 @@ def run_task(fn: Callable[[Any, Any], Any], spec: WorkerSpec, payload: Any) -> A
     return list(result) if isinstance(result, Iterator) else result
 
 
-_TOOLS: dict[str, "WorkerTools"] = {}
+_TOOLS: dict[str, "WorkerTools"] = {}  # by run id, the latest few (two libraries may share a cluster)
 _TOOLS_LOCK = threading.Lock()
+_TOOLS_KEPT = 4
 
 
 def worker_tools(spec: WorkerSpec) -> "WorkerTools":
@@ -222,7 +223,8 @@ def worker_tools(spec: WorkerSpec) -> "WorkerTools":
             if differ:
                 raise ClusterError(f"worker {socket.gethostname()} has other versions than the indexing "
                                    "machine: " + ", ".join(f"{k} {ours.get(k)} (not {theirs[k]})" for k in differ))
-            _TOOLS.clear()  # one run at a time: the previous run's tools go
+            while len(_TOOLS) >= _TOOLS_KEPT:  # the oldest run's tools go (encoders stay cached)
+                _TOOLS.pop(next(iter(_TOOLS)))
             tools = _TOOLS[spec.run_id] = WorkerTools(spec)
         return tools
 
