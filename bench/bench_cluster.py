@@ -286,6 +286,7 @@ def writer_phase(lib_root: Path, corpus: Path, copies: int, work: Path) -> dict:
                 dest = root / str(n) / src.relative_to(corpus)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.link(src, dest)
+    rss_before = common.current_rss_mb()
     lib = Library(work / "writer-lib", settings=EngineSettings())
     try:
         runner = InstantRunner(reads, corpus, root, lib.text_encoder.dim)
@@ -307,7 +308,7 @@ def writer_phase(lib_root: Path, corpus: Path, copies: int, work: Path) -> dict:
             "elapsed_s": elapsed, "commit_s": read_s, "vectors_s": r.embed_s,
             "pages_per_s": r.pages / elapsed, "commit_pages_per_s": r.pages / read_s,
             "vector_pages_per_s": r.pages / r.embed_s, "vectors_per_s": (chunks + visual) / r.embed_s,
-            "rss_mb": common.current_rss_mb()}
+            "rss_growth_mb": common.current_rss_mb() - rss_before}
 
 
 def main(argv: list[str] | None = None) -> int:
