@@ -12,7 +12,8 @@ Phases (one process; each cluster is a LocalCluster on 127.0.0.1, worker process
              and 2 workers with one thread each. Each cluster's workers first index a small
              warm-up folder (so they have loaded the model pack and OCR, as long-running workers
              have); the timed run's library is checked against the baseline's (same catalog rows,
-             same vectors under the same keys, bit for bit).
+             same vectors under the same keys, bit for bit). CPU seconds (this process and the
+             workers) per page say what load from other work cannot: the cost of the cluster.
 2. network   what one task carries each way, serialised as Dask sends it
              (`distributed.protocol.serialize_bytes`), per page of the corpus: the read tasks
              (file job out; pages with words and boxes, chunks back), the text batches (texts
@@ -117,22 +118,34 @@ def same_library(a: Path, b: Path) -> bool:
     return True
 
 
+def cpu_seconds(client=None) -> float:
+    """CPU time (user + system) of this process and of the cluster's worker processes so far."""
+    own = sum(os.times()[:2])
+    return own + (sum(client.run(lambda: sum(os.times()[:2])).values()) if client is not None else 0.0)
+
+
 def run_config(corpus: Path, work: Path, warm: Path, name: str, workers: int, threads: int, n: int) -> dict:
     """One timed run of a configuration (0 workers: in this process) into a fresh library."""
+    from distributed import Client
+
     from engine.config import EngineSettings
 
     lib = work / f"run-{n}-{workers}-{threads}"
     if not workers:
+        cpu = cpu_seconds()
+        row = index(lib, corpus, EngineSettings(threads=threads), warm=True)
         return {"config": name, "workers": 0, "threads": threads, "lib": lib,
-                **index(lib, corpus, EngineSettings(threads=threads), warm=True)}
-    with local_cluster(workers) as (cluster, start_s):
+                "cpu_s": cpu_seconds() - cpu, **row}
+    with local_cluster(workers) as (cluster, start_s), Client(cluster, set_as_default=False) as client:
         settings = EngineSettings(cluster=cluster.scheduler_address, threads=threads)
         t0 = time.perf_counter()
         index(work / f"warm-{n}-{workers}-{threads}", warm, settings)
         warm_s = time.perf_counter() - t0
         log(f"{name}: cluster up in {start_s:.1f} s, warm-up {warm_s:.1f} s")
+        cpu = cpu_seconds(client)
+        row = index(lib, corpus, settings)
         return {"config": name, "workers": workers, "threads": threads, "lib": lib, "cluster_start_s": start_s,
-                "warm_up_s": warm_s, **index(lib, corpus, settings)}
+                "warm_up_s": warm_s, "cpu_s": cpu_seconds(client) - cpu, **row}
 
 
 def run_phase(corpus: Path, work: Path, rounds: int) -> list[dict]:
@@ -161,6 +174,7 @@ def run_phase(corpus: Path, work: Path, rounds: int) -> list[dict]:
     base = rows[0]
     one = next(r for r in rows if r["workers"] == 1 and r["threads"] == 1)
     for r in rows:
+        r["cpu_s_per_page"] = r["cpu_s"] / r["pages"]
         r["vs_baseline"] = r["pages_per_s"] / base["pages_per_s"]
         if r["workers"] and r["threads"] == 1:
             r["speed_up_vs_1_worker"] = r["pages_per_s"] / one["pages_per_s"]
@@ -319,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         if "runs" not in skip:
             rows = result["runs"] = run_phase(args.corpus, work, args.rounds)
-            print(common.format_table(rows, ["config", "pages", "elapsed_s", "read_s", "embed_s", "pages_per_s",
+            print(common.format_table(rows, ["config", "pages", "elapsed_s", "read_s", "embed_s", "cpu_s_per_page",
+                                             "pages_per_s",
                                              "vs_baseline", "speed_up_vs_1_worker", "efficiency",
                                              "same_library_as_baseline"]))
         else:
