@@ -265,6 +265,31 @@ def test_an_unreachable_cluster_is_a_quick_clear_error(tmp_path, capsys):
     assert time.monotonic() - t0 < 15
 
 
+def test_a_cluster_without_workers_is_a_clear_error(tmp_path):
+    distributed = pytest.importorskip("distributed")
+
+    (tmp_path / "docs").mkdir()
+    with distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1",
+                                  dashboard_address="127.0.0.1:0") as empty:
+        settings = EngineSettings(cluster=empty.scheduler_address, cluster_timeout_s=1.0)
+        with Engine.open(tmp_path / "lib", settings=settings, ocr=None) as engine:
+            with pytest.raises(ClusterError, match="has no workers: start `dask worker"):
+                engine.index([tmp_path / "docs"])
+
+
+def test_a_worker_refuses_work_it_would_do_differently(tmp_path):
+    """Other reader versions, or no copy of the library's model pack: the task fails, saying
+    which worker and what differs (the run stops: every file would be read or embedded wrongly)."""
+    from engine.indexing.cluster import WorkerSpec, load_encoders, reader_versions, worker_tools
+
+    versions = tuple((name, "0.0-other" if name == "pymupdf" else v) for name, v in reader_versions())
+    spec = WorkerSpec("run", EngineSettings(), None, None, versions, None, None, ("", ""))
+    with pytest.raises(ClusterError, match=r"has other versions than the indexing machine: pymupdf .* \(not 0.0-other\)"):
+        worker_tools(spec)
+    with pytest.raises(ClusterError, match="has not the library's model pack"):
+        load_encoders(str(tmp_path / "no-pack"), ("text-0123456789abcdef", ""), 1)
+
+
 def test_without_dask_the_error_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # `import distributed` fails
     (tmp_path / "docs").mkdir()
