@@ -110,8 +110,8 @@ def local_run(library, tmp_path_factory) -> dict:
 
 @contextmanager
 def local_cluster(config: dict):
-    """A local Dask cluster on 127.0.0.1 with two worker processes (each restarted by its nanny
-    when killed): yields (cluster, client, {worker address: pid})."""
+    """A local Dask cluster on 127.0.0.1 with two worker processes (a killed one is restarted by
+    its nanny unless the nanny is closed first): yields (cluster, client, {worker address: pid})."""
     distributed = pytest.importorskip("distributed")
     import dask
 
@@ -169,11 +169,14 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(library, local_run
             busy = [w for w, keys in client.processing().items() if keys]
             if busy:
                 killed.append(client.processing()[busy[0]])
-                os.kill(pids[busy[0]], signal.SIGKILL)  # the nanny starts a new one
+                nanny, = (n for n in local.workers.values() if n.worker_address == busy[0])
+                nanny.close_gracefully()  # gone for good, as a machine switched off: no restart
+                os.kill(pids[busy[0]], signal.SIGKILL)
 
     with Engine.open(tmp_path / "lib", settings=cluster_settings(local.scheduler_address)) as engine:
         report = engine.index([library], progress=kill_a_busy_worker)
     assert killed and any("read_file" in key for key in killed[0])  # it was reading a file
+    assert len(client.nthreads()) == 1  # the other worker did the rest
     assert (report.added, report.failed, report.cancelled) == (len(SUBSET), 1, False)
     assert_same_library(snapshot(tmp_path / "lib"), local_run)
 
