@@ -149,4 +149,9 @@ class EngineSettings:
     check_access: bool = True
     # embedding
     embed_batch: int = 32
-    threads: int = 0  # 0 -> onnxruntime picks (all cores)
+    threads: int = 0  # 0 -> onnxruntime picks (all cores); on a cluster: per worker process
+    # many machines (docs/scale.md): "" reads and embeds in this process; a Dask scheduler's
+    # address ("tcp://host:8786") runs that work on its workers (needs the `cluster` extra);
+    # this process still commits every result, in the same order, to the same catalog
+    cluster: str = ""
+    cluster_timeout_s: float = 10.0  # to reach the scheduler, and to wait for a first worker
