@@ -107,12 +107,16 @@ class _Evidence:
         docs = {k[0] for table in self.scores.values() for k in table}
         return docs | {d for table in self.doc.values() for d in table}
 
-    def supported(self, keys: set[PageKey], weights: FileWeights) -> set[PageKey]:
+    def supported(self, keys: set[PageKey], weights: FileWeights, *, by_likeness: bool = True) -> set[PageKey]:
         """The pages among `keys` with some evidence that `weights` counts: the others fuse to 0
-        (a drawing query touches tens of thousands of pages on a large library, with one word)."""
+        (a drawing query touches tens of thousands of pages on a large library, with one word).
+        Without `by_likeness`, meaning and looks count only beside words or links: every page
+        is a little like any drawing, so they alone would list the library for a drawing it
+        has nothing to do with."""
         page = {"lexical_page": self.scores["lexical"], "cosine_page": self.cosine,
-                "dimensions": self.dimensions, "semantic": self.scores["semantic"],
-                "visual": self.scores["visual"] | self.scores["cross"]}
+                "dimensions": self.dimensions}
+        if by_likeness:
+            page |= {"semantic": self.scores["semantic"], "visual": self.scores["visual"] | self.scores["cross"]}
         doc = {"lexical_doc": self.doc["lexical_doc"], "cosine_doc": self.doc["cosine_doc"],
                "link_name": self.doc["link_name"], "link_folder": self.doc["link_folder"]}
         out = {k for name, table in page.items() if getattr(weights, name) > 0
@@ -270,8 +274,11 @@ class Searcher:
             else:
                 weights, calibration = self._file_ranking(drawings_list, use)
                 keys = self._candidates(ev)
-                fused = {k: v for k in (keys if show_weak else ev.supported(keys, weights))
-                         if (v := weighted(ev.features(k), weights)) > 0 or show_weak}
+                # the documents list: a document by meaning or looks alone is none (unless the
+                # ranking asked for is by those alone, a diagnostic one)
+                likeness = drawings_list or "lexical" not in use
+                supported = keys if show_weak else ev.supported(keys, weights, by_likeness=likeness)
+                fused = {k: v for k in supported if (v := weighted(ev.features(k), weights)) > 0 or show_weak}
             # similar drawings have no calibrated confidence (the development sets judge drawing ->
             # documents): their hits carry 0, "not calibrated", and the app shows no Match bar
             calibrated = not q.keyword and not drawings_list
