@@ -21,7 +21,8 @@ from engine.config import EngineSettings, default_library_path
 from engine.errors import EngineError, LibraryError, QueryError
 from engine.orientation import Orientation, page_orientation, picture_vectors
 from engine.files import readable
-from engine.indexing.pipeline import IndexingPipeline, file_sha1
+from engine.indexing.pipeline import IndexingPipeline
+from engine.indexing.work import file_sha1
 from engine.indexing.scanner import SKIPPED_EXAMPLES, canonical, file_key, is_under
 from engine.library import AUTO, Library
 from engine.progress import CancelToken, Progress, ProgressCallback, report

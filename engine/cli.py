@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from engine.config import SAMPLE_LIBRARY, default_library_path
+from engine.config import SAMPLE_LIBRARY, EngineSettings, default_library_path
 from engine.errors import EngineError
 from engine.logs import configure_logging
 from engine.progress import CancelToken, Progress
@@ -102,7 +102,7 @@ def emit_json(obj: Any) -> None:
 
 
 # --------------------------------------------------------------------------- commands
-def _open(args: argparse.Namespace, *, create: bool = False):
+def _open(args: argparse.Namespace, *, create: bool = False, settings: EngineSettings | None = None):
     """The library of `--library` ($ZUMEN_LIBRARY, the default). Only `index` creates one: a
     misspelt path elsewhere is an error, not a new empty library."""
     from engine.api import Engine
@@ -114,7 +114,7 @@ def _open(args: argparse.Namespace, *, create: bool = False):
                               "creates one)")
         if not getattr(args, "json", False):
             print(f"Creating a new library at {root}", file=sys.stderr)
-    return Engine.open(root, pack=args.pack)
+    return Engine.open(root, pack=args.pack, settings=settings)
 
 
 def _cancel_on_sigint() -> CancelToken:
@@ -135,7 +135,9 @@ def _cancel_on_sigint() -> CancelToken:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    with _open(args, create=True) as engine:
+    settings = EngineSettings(cluster=args.cluster or "", cluster_timeout_s=args.cluster_timeout,
+                              threads=args.threads)
+    with _open(args, create=True, settings=settings) as engine:
         bar = ProgressBar(not args.json)
         report = engine.index(args.paths or None, progress=bar, cancel=_cancel_on_sigint(),
                               retry_failed=args.retry_failed)
@@ -503,6 +505,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("index", parents=[common], help="index folders (incremental)")
     s.add_argument("paths", nargs="*", type=Path, help="folders or files (default: all library folders)")
     s.add_argument("--retry-failed", action="store_true", help="try files that failed before again")
+    s.add_argument("--cluster", metavar="ADDRESS",
+                   help="read and embed on a Dask cluster (tcp://host:8786; docs/scale.md); this "
+                        "machine still writes the library")
+    s.add_argument("--cluster-timeout", type=float, default=EngineSettings.cluster_timeout_s, metavar="S",
+                   help="seconds to reach the cluster's scheduler and to wait for a worker")
+    s.add_argument("--threads", type=int, default=EngineSettings.threads, metavar="N",
+                   help="OCR and model threads of the process that reads (this one, or each cluster "
+                        "worker process); 0: all cores")
     s.set_defaults(func=cmd_index)
 
     s = sub.add_parser("search", parents=[common], help="search by keywords or by a drawing")

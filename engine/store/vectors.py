@@ -105,7 +105,8 @@ class VectorIndex:
         """Store the vectors of catalog `ids` (replacing any they had) with the fingerprints of
         what they embed."""
         ids = np.asarray(ids, dtype=np.uint64)
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # (n, dim)
+        # usearch takes aligned rows only: an array unpickled from a network frame may not be
+        vectors = np.require(vectors, dtype=np.float32, requirements=["C", "A"])  # (n, dim)
         if len(ids) == 0:
             return
         if vectors.shape != (len(ids), self.dim):
