@@ -3,7 +3,8 @@ process commits them, and the library is the one a run in one process builds.
 
 Each test starts its own cluster on 127.0.0.1 (two worker processes, one thread each) and stops
 it; an alarm bounds every test. The library is a part of the bundled sample library: drawings
-and documents with a text layer, a scan (OCR), a note, and a truncated PDF.
+and documents with a text layer, a scan (OCR reads it turned by 270 degrees: its picture is embedded
+upright), a note, and a truncated PDF.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from engine.store.vectors import VectorIndex
 needs_pack = pytest.mark.skipif(not (DEFAULT_PACK_DIR / "manifest.json").exists(),
                                 reason="default pack not built (zumen pack build-default)")
 SUBSET = ["drawings/D-64029-06.pdf", "drawings/SG1-4321-646.pdf", "documents/spec_D-64029-06_en.pdf",
-          "documents/process_K-30514-01_ja.pdf", "notes/memo_2021-02-22.txt", "scans/scan_0001.png"]
+          "documents/process_K-30514-01_ja.pdf", "notes/memo_2021-02-22.txt", "scans/scan_0003.png"]
 TEST_LIMIT_S = 60  # no test here may hang: each is stopped by an alarm after this long
 
 
@@ -105,7 +106,9 @@ def local_run(library, tmp_path_factory) -> dict:
     with Engine.open(lib) as engine:
         report = engine.index([library])
     assert (report.added, report.failed) == (len(SUBSET), 1)
-    return snapshot(lib)
+    snap = snapshot(lib)
+    assert any(rotation for *_, rotation, _visual, _text, _words, _fp in snap["pages"])  # a turned scan
+    return snap
 
 
 @contextmanager
