@@ -19,12 +19,12 @@ from PIL import Image
 
 from engine.config import EngineSettings, default_library_path
 from engine.errors import EngineError, LibraryError, QueryError
-from engine.orientation import Orientation, page_orientation, picture_vectors
 from engine.files import readable
 from engine.indexing.pipeline import IndexingPipeline
 from engine.indexing.work import file_sha1
 from engine.indexing.scanner import SKIPPED_EXAMPLES, canonical, file_key, is_under
 from engine.library import AUTO, Library
+from engine.orientation import Orientation, page_orientation, picture_vectors
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.analyze import normalize
 from engine.search.query import Searcher, edit_query_text, mean_vector, read_terms
@@ -62,14 +62,6 @@ class EngineProtocol(Protocol):
                     progress: ProgressCallback | None = None,
                     cancel: CancelToken | None = None, show_weak: bool = False,
                     drop_terms: Collection[str] = (), add_terms: Sequence[str] = ()) -> FileQueryResults: ...
-    def _orientation(self, read: _QueryRead, image: Image.Image) -> Orientation:
-        """Which way up the query page lies: as OCR turned it to read it, mirrored when its
-        words read better flipped; unknown when OCR ran and read nothing telling. A page with a
-        text layer, or one OCR did not read, is taken as it comes."""
-        if read.source != "ocr" or self._lib.ocr is None:
-            return Orientation()
-        return page_orientation(self._lib.ocr, image, read.words, read.rotation)
-
     def search_image(self, image: Image.Image, *, limit: int = 20,
                      evidence: Collection[str] | None = None,
                      progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
