@@ -9,20 +9,12 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from desktop import open_external  # noqa: E402
-from desktop.compat import guard_none_refcount  # noqa: E402
 from desktop.i18n import translator  # noqa: E402
 from desktop.testing import FakeEngine  # noqa: E402
 from test_desktop import make_window  # noqa: E402
+from test_desktop_library import _setup  # noqa: E402,F401  (autouse: the None guard, English before and after)
 
 WAIT_MS = 10_000
-
-
-@pytest.fixture(autouse=True)
-def _setup(qapp):
-    guard_none_refcount()
-    translator.set_language("en")
-    yield
-    translator.set_language("en")
 
 
 def open_dialog(qtbot, tmp_path, engine: FakeEngine):
