@@ -256,7 +256,7 @@ def print_duplicates(report: DuplicateReport) -> None:
         print(f"{n:>3}. {len(group.pages)} pages   score {group.score:.2f}   looks {group.looks:.2f}   "
               f"shared words: {', '.join(group.words)}")
         for page in group.pages:
-            read = "text layer" if page.source == "text-layer" else page.source
+            read = page.source.replace("text-layer", "text layer")  # "text layer", "text layer+ocr", "ocr"
             print(f"     {page.path}" + (f"#{page.page}" if page.page > 1 else "") + f"   [{page.format}, {read}]")
 
 
