@@ -19,7 +19,8 @@ Signals, each with its own threshold chosen leave-one-source-out (for each set: 
 threshold with precision >= 0.95 on the pairs within the other four sets, applied to the pairs
 touching the left-out set; the five left-out results pooled):
   telling words      the engine's score (engine/search/duplicates.py): the share of the telling
-                     words (on 2 to 8 drawing pages) of one page found on the other
+                     words (on 2 to `EngineSettings.duplicate_rare_pages`, 6, drawing pages) of
+                     one page found on the other
   telling words + looks   a logistic regression of that score and the tower cosine, fitted on
                      the other sets' pairs (does looking help?)
   looks              image-tower cosine of the pages (150-dpi renders, a sideways rescan turned

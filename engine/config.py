@@ -140,7 +140,7 @@ class EngineSettings:
     # `zumen duplicates` (engine/search/duplicates.py): a word on 2 to `duplicate_rare_pages`
     # drawing pages is telling; two pages sharing at least `duplicate_threshold` of the telling
     # words of the one with fewer are near-identical (chosen leave-one-source-out on the dev
-    # sets' generated duplicates, bench/bench_similar.py; docs/learning.md)
+    # sets' generated duplicates, bench/bench_similar.py; docs/similar.md)
     duplicate_rare_pages: int = 6
     duplicate_threshold: float = 0.51  # more than half
     bm25_k1: float = 1.2

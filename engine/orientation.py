@@ -8,7 +8,7 @@ words were not read confidently are checked (the usual upright page costs nothin
 
 When no readable text says which way is up (a photo too poor to read, a drawing without text),
 the orientation is not known: the caller compares the picture in all eight orientations
-(`ORIENTATIONS`) instead. Measured in bench/bench_similar.py (docs/learning.md).
+(`ORIENTATIONS`) instead. Measured in bench/bench_similar.py (docs/similar.md).
 """
 
 from __future__ import annotations

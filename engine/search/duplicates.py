@@ -13,7 +13,7 @@ bench/bench_similar.py) are joined into groups by average linkage (`group_pages`
 
 Looks (the image-tower cosine of the pages' stored vectors) are reported with every pair but do
 not decide: measured, they add nothing at this precision (the shipped tower puts a scan of a
-drawing no closer to it than to another drawing on the same sheet template; docs/learning.md).
+drawing no closer to it than to another drawing on the same sheet template; docs/similar.md).
 """
 
 from __future__ import annotations
