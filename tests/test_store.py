@@ -120,14 +120,15 @@ def test_catalog_migrates_an_older_schema(tmp_path):
     db.execute("ALTER TABLE chunks DROP COLUMN ntok")
     db.execute("ALTER TABLE chunks DROP COLUMN fp")
     db.execute("ALTER TABLE pages DROP COLUMN fp")
-    for column in ("state", "note", "page_total"):
+    for column in ("state", "note", "page_total", "extractor"):
         db.execute(f"ALTER TABLE documents DROP COLUMN {column}")
     db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     db.commit()
     db.close()
     cat = Catalog(path)
-    assert cat.get_meta("schema_version") == "4"
+    assert cat.get_meta("schema_version") == "5"
     assert all(cat.chunk_fingerprints()[1]) and all(p[3] for p in cat.visual_pages())  # schema 4
+    assert cat.document_progress("/a.txt")[3] == 0  # schema 5: read by a version before it
     assert cat.page_table().length.tolist() == [len(lexical_tokens("doc 焼入れ S45C shaft"))]  # title too
     assert cat.token_doc_freq(["s45c", "焼入", "nothing"]) == {"s45c": 1, "焼入": 1, "nothing": 0}
     assert cat.counts()["documents"] == 1  # data kept
