@@ -246,7 +246,7 @@ def phase_vector_search(path: str, seed: int, n_queries: int, truth: list, view:
     return out
 
 
-def measure_vectors(args, work: Path) -> dict:
+def measure_vectors(args, work: Path, save) -> dict:
     gen = synth.MixtureVectors(args.seed)
     out: dict = {"generator": {"calibration": synth.neighbour_stats(gen.block(0, 3773)),
                                "real_minilm_dev_library": {"vectors": 3775, "pair_cos_mean": 0.206, "pair_cos_sd": 0.152,
@@ -275,6 +275,7 @@ def measure_vectors(args, work: Path) -> dict:
                     f"{r['rss_after_queries_mb']:.0f} MB, p50 {r['latency']['p50_ms']:.2f} ms, "
                     f"R@10 {r['recall_at_10']:.3f}")
             out["runs"].append({"vectors": size, "dtype": dtype, "build": build, "load": load, "view": view})
+            save("vectors", out)
             path.unlink(missing_ok=True)
     return out
 
@@ -300,7 +301,9 @@ def phase_fts_grow(library: str, target: int, seed: int) -> dict:
     cat = Catalog(Path(library) / "catalog.sqlite")
     cat.add_folder("/archive")
     gen = synth.ArchiveText(seed)
-    doc_no = int(cat.get_meta("capacity_next_doc", "0") or 0)
+    # synthetic documents are added in number order, one transaction each: the next number is the
+    # count of those committed (a run that was stopped continues where its last commit left off)
+    doc_no = cat.db.execute("SELECT count(*) FROM documents").fetchone()[0]
     start_chunks = cat.chunk_count()
     chunks = start_chunks
     insert_s = insert_cpu = gen_s = 0.0
@@ -331,7 +334,6 @@ def phase_fts_grow(library: str, target: int, seed: int) -> dict:
             next_log = time.perf_counter() + 60
             log(f"  catalog: {chunks:,}/{target:,} chunks ({(chunks - start_chunks) / insert_s:.0f} chunks/s "
                 f"inserted, {docs / insert_s:.0f} documents/s)")
-    cat.set_meta("capacity_next_doc", str(doc_no))
     t = time.perf_counter()
     cat.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     checkpoint_s = time.perf_counter() - t
@@ -505,7 +507,7 @@ def phase_fts_query(library: str, seed: int, per_cell: int, repeats: int, n_draw
     return out
 
 
-def measure_fts(args, work: Path) -> dict:
+def measure_fts(args, work: Path, save) -> dict:
     library = work / "library"
     out: dict = {"sizes": []}
     for size in args.sizes:
@@ -524,6 +526,7 @@ def measure_fts(args, work: Path) -> dict:
         if "e2e" in args.what:
             row["e2e"] = measure_e2e(args, library, grow["chunks"])
         out["sizes"].append(row)
+        save("fts", out)
     return out
 
 
@@ -717,14 +720,19 @@ def main(argv: list[str] | None = None) -> int:
                     "args": {k: (str(v) if isinstance(v, Path) else sorted(v) if isinstance(v, set) else v)
                              for k, v in vars(args).items()},
                     "disk_free_gb": shutil.disk_usage(work).free / 1e9}
+
+    def save(part: str, value: dict) -> None:  # after every measured row: a stopped run keeps what it measured
+        result[part] = value
+        common.write_json(args.out, result)
+
     try:
         if "vectors" in args.what:
-            result["vectors"] = measure_vectors(args, work)
+            result["vectors"] = measure_vectors(args, work, save)
             extra = sorted(set(args.extrapolate) | {s["vectors"] for s in result["vectors"]["skipped"]})
             result["vectors"]["extrapolated"] = extrapolate_vectors(result["vectors"], extra,
                                                                     sorted(set(args.dtypes) | {"f32"}))
         if args.what & {"fts", "e2e"}:
-            result["fts"] = measure_fts(args, work)
+            result["fts"] = measure_fts(args, work, save)
             result["fts"]["extrapolated"] = extrapolate_fts(result["fts"], args.extrapolate)
         result["machine_after"] = common.machine_info()
         common.write_json(args.out, result)
