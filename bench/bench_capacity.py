@@ -1,6 +1,6 @@
 """Capacity of one library: catalog and vector index at 1M and 10M chunks, by measurement.
 
-    nice python bench/bench_capacity.py --workdir /big/disk/capacity     # 100k and 1M (~1 h here)
+    nice python bench/bench_capacity.py --workdir /big/disk/capacity     # 100k and 1M (~40 min here, 6 GB)
     nice python bench/bench_capacity.py --sizes 10000000 --what vectors --dtypes i8 --workdir ...
     nice python bench/bench_capacity.py --sizes 20000 --queries 20 --workdir /tmp/cap   # smoke test
 
@@ -598,7 +598,8 @@ def extrapolate_vectors(vec: dict, sizes: list[int], dtypes: list[str]) -> list[
 
 def extrapolate_fts(fts: dict, sizes: list[int]) -> list[dict]:
     """Rows for sizes not measured, from the two largest measured: bytes and the page-table and
-    count times in proportion to chunks, latencies along a power law, the last insert rate."""
+    count times in proportion to chunks, latencies along a power law (the CPU ones are the ones to
+    trust on shared cores: wall times follow the load of the moment), the last insert rate."""
     measured = sorted(fts.get("sizes", []), key=lambda r: r["chunks"])
     if len(measured) < 2:
         return []
@@ -612,10 +613,13 @@ def extrapolate_fts(fts: dict, sizes: list[int]) -> list[dict]:
                "file_bytes": b["disk"]["file_bytes"] * ratio, "chunks_per_s": b["grow"]["chunks_per_s"],
                "page_table_s": b["queries"]["page_table_s"] * ratio,
                "chunk_count_s": b["queries"]["chunk_count_s"] * ratio}
-        for name in ("keyword", "fts_and", "fts_or", "drawing"):
+        for name in ("keyword", "keyword_cpu", "fts_and", "fts_or", "drawing", "drawing_cpu"):
             for key in ("p50_ms", "p95_ms"):
-                row[f"{name}_{key}"] = power_law(a["chunks"], a["queries"][name][key],
-                                                 b["chunks"], b["queries"][name][key], size)
+                if name in a["queries"] and name in b["queries"]:
+                    row[f"{name}_{key}"] = power_law(a["chunks"], a["queries"][name][key],
+                                                     b["chunks"], b["queries"][name][key], size)
+        if "page_table_cpu_s" in b["queries"]:
+            row["page_table_cpu_s"] = b["queries"]["page_table_cpu_s"] * ratio
         out.append(row)
     return out
 
@@ -688,9 +692,9 @@ def print_summary(r: dict) -> None:
                              "pt": q["page_table_s"], "count": q["chunk_count_s"], "peak": q["peak_rss_mb"]})
     for x in fts.get("extrapolated", []):
         rows.append({"n": f"{x['chunks']:,} (extrap.)", "what": "lexical", "k50": x["keyword_p50_ms"],
-                     "k95": x["keyword_p95_ms"], "and": x["fts_and_p50_ms"], "or": x["fts_or_p50_ms"],
-                     "d50": x["drawing_p50_ms"], "d95": x["drawing_p95_ms"], "pt": x["page_table_s"],
-                     "count": x["chunk_count_s"]})
+                     "k95": x["keyword_p95_ms"], "kc": x.get("keyword_cpu_p50_ms"), "and": x["fts_and_p50_ms"],
+                     "or": x["fts_or_p50_ms"], "d50": x["drawing_p50_ms"], "d95": x["drawing_p95_ms"],
+                     "dc": x.get("drawing_cpu_p50_ms"), "pt": x["page_table_s"], "count": x["chunk_count_s"]})
     print("\nQueries (ms; lexical: catalog only; as shipped: + query embedding and vector search; drawing "
           "queries without OCR)")
     print(common.format_table(rows, ["n", "what", "k50", "k95", "kc", "and", "or", "d50", "d95", "dc", "first", "pt",
