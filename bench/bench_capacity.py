@@ -3,6 +3,8 @@
     nice python bench/bench_capacity.py --workdir /big/disk/capacity     # 100k and 1M (~40 min here, 6 GB)
     nice python bench/bench_capacity.py --sizes 10000000 --what vectors --dtypes i8 --workdir ...
     nice python bench/bench_capacity.py --sizes 20000 --queries 20 --workdir /tmp/cap   # smoke test
+    python bench/bench_capacity.py --from bench/out/capacity-vectors.json,bench/out/capacity-fts.json \
+        --extrapolate 10M --out bench/out/capacity-10m.json        # measures nothing: extrapolates
 
 vectors  the product's vector store (engine.store.vectors.VectorIndex: usearch HNSW, cosine, the
          connectivity / expansion settings of EngineSettings) filled with synthetic 384-d unit vectors
@@ -29,12 +31,14 @@ e2e      (with fts) the catalog's chunks get synthetic f32 text vectors under th
          evidence fused (drawing queries without OCR and without a picture).
 Each phase runs in a fresh child process: its peak memory (ru_maxrss) is its own.
 Sizes not measured (`--extrapolate 10000000`) get rows extrapolated from the largest two measured
-sizes (sizes linearly, latencies along a power law), marked as such.
+sizes (sizes linearly, latencies along a power law), marked as such; `--from` takes the measured
+rows from earlier results instead of measuring (a later file's row replaces an earlier one's).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import shutil
@@ -70,6 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-index-gb", type=float, default=8.0,
                    help="do not build a vector index whose file would be larger (its row is extrapolated)")
     p.add_argument("--extrapolate", default="", help="sizes to extrapolate when not measured, e.g. 10000000")
+    p.add_argument("--from", dest="sources", default="",
+                   help="measure nothing: extrapolate from these JSON results (comma list; later rows replace earlier)")
     p.add_argument("--queries", type=int, default=200, help="vector queries (recall and latency)")
     p.add_argument("--keyword-queries", type=int, default=6, help="keyword queries per class and length")
     p.add_argument("--keyword-repeats", type=int, default=3)
@@ -85,6 +91,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.extrapolate = sorted(parse_sizes(args.extrapolate)) if args.extrapolate else []
     args.what = {w.strip() for w in args.what.split(",") if w.strip()}
     args.dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+    args.sources = [Path(f.strip()) for f in args.sources.split(",") if f.strip()]
     if not args.what <= {"vectors", "fts", "e2e"}:
         p.error(f"--what: vectors, fts, e2e (with fts), not {args.what}")
     if not set(args.dtypes) <= set(SCALAR_BYTES):
@@ -225,23 +232,22 @@ def phase_vector_search(path: str, seed: int, n_queries: int, truth: list, view:
            "recall_10_in_k": float(np.mean(recall_k)),
            "expansion_search": int(index._index.expansion_search)}
     if batch_cost:  # the indexer adds per embedding batch (32 texts) and saves every 30 s
-        n = len(index)
-        extra = synth.MixtureVectors(seed + 1).block(0, 32 * 5)
+        n, batches = len(index), 10
+        extra = synth.MixtureVectors(seed + 1).block(0, 32 * batches)  # (320, dim)
+        ids = np.arange(n + 1, n + 1 + 64 * batches, dtype=np.uint64).reshape(2 * batches, 32)
         adds, raw = [], []
-        for i in range(5):
+        for i in range(batches):  # the first add of a session reads VectorIndex's key table
             with Clock() as c:
-                index.add(np.arange(n + 1 + 32 * i, n + 1 + 32 * (i + 1), dtype=np.uint64), extra[32 * i:32 * (i + 1)])
+                index.add(ids[i], extra[32 * i:32 * (i + 1)])
             adds.append(c.wall)
-        for i in range(5, 10):  # usearch's own share of it: the same add on the bare index
-            with Clock() as c:
-                index._index.add(np.arange(n + 1 + 32 * i, n + 1 + 32 * (i + 1), dtype=np.uint64),
-                                 extra[32 * (i - 5):32 * (i - 4)])
+        for i in range(batches):  # usearch's own share: the same adds on the bare index (their
+            with Clock() as c:  # keys stay out of the key table: they are only saved)
+                index._index.add(ids[batches + i], extra[32 * i:32 * (i + 1)])
             raw.append(c.wall)
-        index._changed()
         with Clock() as c:
             index.save()
-        out.update({"add_32": common.percentiles(adds), "add_32_usearch": common.percentiles(raw),
-                    "save_s": c.wall, "save_cpu_s": c.cpu})
+        out.update({"add_32_first_s": adds[0], "add_32": common.percentiles(adds[1:]),
+                    "add_32_usearch": common.percentiles(raw), "save_s": c.wall, "save_cpu_s": c.cpu})
     out["peak_rss_mb"] = peak_rss_mb()
     return out
 
@@ -624,6 +630,24 @@ def extrapolate_fts(fts: dict, sizes: list[int]) -> list[dict]:
     return out
 
 
+def merge_results(results: list[dict]) -> dict:
+    """The measured rows of several results as one: vector runs by (size, dtype), catalog sizes by
+    chunk count; a later result's row replaces an earlier one's. Each row names its source."""
+    runs: dict[tuple[int, str], dict] = {}
+    sizes: dict[int, dict] = {}
+    for r in results:
+        for run in _get(r, "vectors", "runs") or []:
+            runs[(run["vectors"], run["dtype"])] = {**run, "source": r.get("source")}
+        for row in _get(r, "fts", "sizes") or []:
+            sizes[row["chunks"]] = {**row, "source": r.get("source")}
+    out: dict = {}
+    if runs:
+        out["vectors"] = {"runs": [runs[k] for k in sorted(runs)], "skipped": []}
+    if sizes:
+        out["fts"] = {"sizes": [sizes[k] for k in sorted(sizes)]}
+    return out
+
+
 # --------------------------------------------------------------------------- output
 
 def _get(d: dict, *keys: str):
@@ -647,6 +671,7 @@ def print_summary(r: dict) -> None:
                          "c50": _get(ld, "latency_cpu", "p50_ms"), "r10": ld["recall_at_10"],
                          "rk": ld["recall_10_in_k"], "vrss": vw["rss_after_queries_mb"],
                          "vp50": vw["latency"]["p50_ms"], "add": ld["add_32"]["p50_ms"],
+                         "add1": ld["add_32_first_s"] * 1e3 if "add_32_first_s" in ld else None,
                          "raw": _get(ld, "add_32_usearch", "p50_ms"), "save": ld["save_s"]})
         for x in vec.get("extrapolated", []):
             rows.append({"n": f"{x['vectors']:,} (extrap.)", "dtype": x["dtype"], "mb": x["file_bytes"] / 2**20,
@@ -655,10 +680,11 @@ def print_summary(r: dict) -> None:
         print(f"\nVector index (usearch via VectorIndex; k={_candidates()}; build on {os.cpu_count()} cores; "
               "R@10: top 10 of the k found vs the exact top 10; in k: exact top 10 among the k)")
         print(common.format_table(rows, ["n", "dtype", "rate", "cpu", "build", "mb", "peak", "open", "rss", "p50",
-                                         "p95", "c50", "r10", "rk", "vrss", "vp50", "add", "raw", "save"],
+                                         "p95", "c50", "r10", "rk", "vrss", "vp50", "add1", "add", "raw", "save"],
                                   ["vectors", "dtype", "adds/s", "adds/cpu-s", "build min", "file MB",
                                    "build peak MB", "load s", "loaded RSS MB", "p50 ms", "p95 ms", "cpu p50 ms",
-                                   "R@10", "in k", "view RSS MB", "view p50 ms", "add 32 ms", "usearch add 32 ms",
+                                   "R@10", "in k", "view RSS MB", "view p50 ms", "first add 32 ms", "add 32 ms",
+                                   "usearch add 32 ms",
                                    "save s"]))
     fts = r.get("fts")
     if not fts:
@@ -730,6 +756,18 @@ def main(argv: list[str] | None = None) -> int:
         common.write_json(args.out, result)
 
     try:
+        if args.sources:  # measure nothing: extrapolate from earlier results
+            result["sources"] = [str(f) for f in args.sources]
+            result.update(merge_results([{**json.loads(f.read_text()), "source": str(f)} for f in args.sources]))
+            if "vectors" in result:
+                result["vectors"]["extrapolated"] = extrapolate_vectors(
+                    result["vectors"], args.extrapolate, sorted({r["dtype"] for r in result["vectors"]["runs"]}))
+            if "fts" in result:
+                result["fts"]["extrapolated"] = extrapolate_fts(result["fts"], args.extrapolate)
+            common.write_json(args.out, result)
+            print_summary(result)
+            print(f"\nJSON: {args.out}")
+            return 0
         if "vectors" in args.what:
             result["vectors"] = measure_vectors(args, work, save)
             extra = sorted(set(args.extrapolate) | {s["vectors"] for s in result["vectors"]["skipped"]})

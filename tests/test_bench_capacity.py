@@ -23,6 +23,25 @@ def test_args() -> None:
         bench_capacity.parse_args(["--dtypes", "f64"])
 
 
+def test_results_merge_and_extrapolate() -> None:
+    """--from: rows of several results merged (a later file's row replaces an earlier one's),
+    then sizes not measured extrapolated: bytes in proportion, latency along a power law."""
+    def run(n: int, p50: float, source: str) -> dict:
+        return {"vectors": n, "dtype": "f32", "tag": source,
+                "build": {"file_bytes": n * 1700, "adds_per_s": 1000.0},
+                "load": {"latency": {"p50_ms": p50, "p95_ms": 2 * p50}, "save_s": n / 1e6}}
+
+    a = {"source": "a", "vectors": {"runs": [run(100, 1.0, "a"), run(1000, 9.0, "a")]}}
+    b = {"source": "b", "vectors": {"runs": [run(1000, 2.0, "b")]},
+         "fts": {"sizes": [{"chunks": 5, "tag": "b"}]}}
+    merged = bench_capacity.merge_results([a, b])
+    assert [(r["vectors"], r["tag"]) for r in merged["vectors"]["runs"]] == [(100, "a"), (1000, "b")]
+    assert merged["fts"]["sizes"][0]["source"] == "b"
+    (x,) = bench_capacity.extrapolate_vectors(merged["vectors"], [10_000], ["f32"])
+    assert x["extrapolated"] and x["file_bytes"] == pytest.approx(10_000 * 1700)
+    assert x["load_p50_ms"] == pytest.approx(4.0) and x["save_s"] == pytest.approx(0.01)  # 1 -> 2 -> 4
+
+
 def test_mixture_vectors_are_unit_reproducible_and_clustered() -> None:
     gen = capacity_synth.MixtureVectors(seed=3)
     a, b = gen.block(14, 700), capacity_synth.MixtureVectors(seed=3).block(14, 700)
@@ -88,7 +107,7 @@ def test_phases_at_a_tiny_size(tmp_path) -> None:
     for view in (True, False):
         r = bench_capacity.phase_vector_search(path, 7, 5, truth, view, 50, not view)
         assert r["recall_at_10"] > 0.8 and r["latency"]["n"] == 5
-    assert r["save_s"] >= 0 and r["add_32"]["n"] == 5
+    assert r["save_s"] >= 0 and r["add_32"]["n"] == 9 and r["add_32_first_s"] > 0
     library = str(tmp_path / "library")
     first = bench_capacity.phase_fts_grow(library, 300, 7)
     second = bench_capacity.phase_fts_grow(library, 600, 7)
