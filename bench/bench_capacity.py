@@ -453,6 +453,11 @@ def phase_fts_query(library: str, seed: int, per_cell: int, repeats: int, n_draw
     count_s = time.perf_counter() - t
     rss_open = common.current_rss_mb()
     queries = pick_keyword_queries(cat, n_chunks, per_cell, seed)
+    # the page table (every chunk's page) is built by the first query of a catalog generation,
+    # keyword or drawing: the first query after any commit pays it
+    with Clock() as c:
+        cat.page_table()
+    page_table_s, page_table_cpu = c.wall, c.cpu
     t = time.perf_counter()
     engine.search("warm up", limit=20, evidence=evidence)  # loads the text tower and vector index
     warm_s = time.perf_counter() - t
@@ -473,11 +478,7 @@ def phase_fts_query(library: str, seed: int, per_cell: int, repeats: int, n_draw
             fts_or.append(time.perf_counter() - t_and)
         q.update({"times_s": times, "cpu_s": cpu, "fts_and_s": fts_and, "fts_or_s": fts_or, "hits": len(res.hits)})
     rss_keyword = common.current_rss_mb()
-    # drawing queries: the page table is built once per catalog generation (the first query after
-    # a change pays it), the chunk frequencies are cached per generation
-    with Clock() as c:
-        cat.page_table()
-    page_table_s, page_table_cpu = c.wall, c.cpu
+    # drawing queries: the chunk frequencies are cached per generation (the first one fills them)
     texts = drawing_query_texts(cat, n_drawings + 1, seed)
     drawing, drawing_cpu, self_rank = [], [], []
     for i, (doc_id, text) in enumerate(texts):
@@ -572,11 +573,17 @@ def power_law(x1: float, y1: float, x2: float, y2: float, x: float) -> float:
     return float(y2 * (x / x2) ** slope)
 
 
+def latency_at(x1: float, y1: float, x2: float, y2: float, x: float) -> float:
+    """A latency at a larger size: along the power law, but never below the largest measured (a
+    larger index is not faster to search: a falling pair of measurements is noise, not a trend)."""
+    return max(y2, power_law(x1, y1, x2, y2, x))
+
+
 def extrapolate_vectors(vec: dict, sizes: list[int], dtypes: list[str]) -> list[dict]:
     """Rows for (size, dtype) not measured: file and memory from the graph bytes per vector of the
     largest measured index plus dim x scalar size; build time from the measured add rate of that
     dtype (a lower bound: inserting into a larger graph costs more); latency along a power law
-    between the two largest measured sizes of that dtype."""
+    between the two largest measured sizes of that dtype, never below the larger one's."""
     runs = vec.get("runs", [])
     if not runs:
         return []
@@ -595,7 +602,7 @@ def extrapolate_vectors(vec: dict, sizes: list[int], dtypes: list[str]) -> list[
             if len(same) >= 2:
                 a, b = same[-2], same[-1]
                 for key in ("p50_ms", "p95_ms"):
-                    row[f"load_{key}"] = power_law(a["vectors"], a["load"]["latency"][key],
+                    row[f"load_{key}"] = latency_at(a["vectors"], a["load"]["latency"][key],
                                                    b["vectors"], b["load"]["latency"][key], size)
                 row["save_s"] = b["load"]["save_s"] * size / b["vectors"]
             out.append(row)
@@ -604,8 +611,9 @@ def extrapolate_vectors(vec: dict, sizes: list[int], dtypes: list[str]) -> list[
 
 def extrapolate_fts(fts: dict, sizes: list[int]) -> list[dict]:
     """Rows for sizes not measured, from the two largest measured: bytes and the page-table and
-    count times in proportion to chunks, latencies along a power law (the CPU ones are the ones to
-    trust on shared cores: wall times follow the load of the moment), the last insert rate."""
+    count times in proportion to chunks, latencies along a power law, never below the larger
+    size's (the CPU ones are the ones to trust on shared cores: wall times follow the load of the
+    moment), the last insert rate."""
     measured = sorted(fts.get("sizes", []), key=lambda r: r["chunks"])
     if len(measured) < 2:
         return []
@@ -615,14 +623,16 @@ def extrapolate_fts(fts: dict, sizes: list[int]) -> list[dict]:
         if any(abs(r["chunks"] - size) < 0.01 * size for r in measured):
             continue
         ratio = size / b["chunks"]
+        grown = [r for r in measured if r["grow"]["chunks_per_s"]]  # (a size measured as it stood grew nothing)
         row = {"chunks": size, "extrapolated": True, "from": [a["chunks"], b["chunks"]],
-               "file_bytes": b["disk"]["file_bytes"] * ratio, "chunks_per_s": b["grow"]["chunks_per_s"],
+               "file_bytes": b["disk"]["file_bytes"] * ratio,
+               "chunks_per_s": grown[-1]["grow"]["chunks_per_s"] if grown else None,
                "page_table_s": b["queries"]["page_table_s"] * ratio,
                "chunk_count_s": b["queries"]["chunk_count_s"] * ratio}
         for name in ("keyword", "keyword_cpu", "fts_and", "fts_or", "drawing", "drawing_cpu"):
             for key in ("p50_ms", "p95_ms"):
                 if name in a["queries"] and name in b["queries"]:
-                    row[f"{name}_{key}"] = power_law(a["chunks"], a["queries"][name][key],
+                    row[f"{name}_{key}"] = latency_at(a["chunks"], a["queries"][name][key],
                                                      b["chunks"], b["queries"][name][key], size)
         if "page_table_cpu_s" in b["queries"]:
             row["page_table_cpu_s"] = b["queries"]["page_table_cpu_s"] * ratio

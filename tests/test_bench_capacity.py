@@ -40,6 +40,9 @@ def test_results_merge_and_extrapolate() -> None:
     (x,) = bench_capacity.extrapolate_vectors(merged["vectors"], [10_000], ["f32"])
     assert x["extrapolated"] and x["file_bytes"] == pytest.approx(10_000 * 1700)
     assert x["load_p50_ms"] == pytest.approx(4.0) and x["save_s"] == pytest.approx(0.01)  # 1 -> 2 -> 4
+    falling = {"runs": [run(100, 3.0, "c"), run(1000, 2.0, "c")]}
+    (y,) = bench_capacity.extrapolate_vectors(falling, [10_000], ["f32"])
+    assert y["load_p50_ms"] == pytest.approx(2.0)  # a larger index is not faster: noise, not a trend
 
 
 def test_mixture_vectors_are_unit_reproducible_and_clustered() -> None:
