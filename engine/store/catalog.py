@@ -625,8 +625,11 @@ class Catalog:
         with self._write_lock:
             if self._pages[0] == generation and self._pages[1] is not None:
                 return self._pages[1]
+        # without ORDER BY, SQLite reads the small (doc_id, page_no) index instead of the pages
+        # table with its texts and word boxes (4.58M chunks: 0.6 s instead of 5.7 s CPU)
         pages = np.array(self.db.execute(
-            "SELECT id, doc_id, page_no FROM pages ORDER BY id").fetchall(), dtype=np.int64).reshape(-1, 3)
+            "SELECT id, doc_id, page_no FROM pages").fetchall(), dtype=np.int64).reshape(-1, 3)
+        pages = pages[np.argsort(pages[:, 0], kind="stable")]
         chunks = np.array(self.db.execute(
             "SELECT id, page_id, ntok FROM chunks ORDER BY id").fetchall(), dtype=np.int64).reshape(-1, 3)
         chunk_page = np.searchsorted(pages[:, 0], chunks[:, 1]) if len(pages) else chunks[:, 1] * 0
