@@ -154,10 +154,13 @@ class EngineBridge:
     def page_text(self, doc_id: int, page: int) -> str:
         return self.engine.page_text(doc_id, page)
 
-    def heatmap(self, query_path: Any, hit: Hit) -> Optional[np.ndarray]:
-        """(h, w) float array in 0..1, or None when the pack has no patch output."""
-        result = self.engine.visual_heatmap(query_path, hit)
-        return None if result is None else np.asarray(result, dtype=np.float32)
+    def heatmaps(self, query_path: Any, hit: Hit) -> Optional[tuple[np.ndarray, np.ndarray]]:
+        """(query map, hit map): float arrays in 0..1 over each whole page; None when the pack
+        has no patch output or a page is blank."""
+        result = self.engine.visual_heatmaps(query_path, hit)
+        if result is None:
+            return None
+        return tuple(np.asarray(m, dtype=np.float32) for m in result)  # type: ignore[return-value]
 
     # feedback --------------------------------------------------------------------------------
     def record_feedback(self, query: str, hit: Hit, vote: int, query_path: Optional[str] = None) -> None:

@@ -199,6 +199,16 @@ def main(argv: list[str] | None = None) -> int:
         search.preview.step_region(+1)
     shot("11-zoomed-evidence")
 
+    if search.second_list.count():  # the most alike drawing, with where it is alike on both pages
+        search.second_list.setCurrentRow(0)
+        preview = search.preview
+        wait_until(app, lambda: not preview.heatmap_button.isHidden(), 60, "the visual heatmaps")
+        preview.heatmap_button.setChecked(True)
+        preview.fit_pages()
+        settle(app, 0.5)
+        shot("16-visual-heatmap")
+        preview.heatmap_button.setChecked(False)
+
     chips = search.chips
     if chips.chips.count() > 2:  # leave a word of the first row out, as after a misread
         chips.chips.itemClicked.emit(chips.chips.item(min(8, chips.chips.count() - 1)))

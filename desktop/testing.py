@@ -249,11 +249,12 @@ class FakeEngine:
             return f"Step: {page * 10} | Operation: {doc.text.split(': ')[-1]} | Part: 1258-B2P"
         return doc.text
 
-    def visual_heatmap(self, query_path: Path | str, hit: Hit) -> np.ndarray | None:
+    def visual_heatmaps(self, query_path: Path | str, hit: Hit) -> tuple[np.ndarray, np.ndarray] | None:
         if not self.with_heatmap:
             return None
         yy, xx = np.mgrid[0:12, 0:16]
-        return np.exp(-((xx - 5) ** 2 + (yy - 6) ** 2) / 10.0).astype(np.float32)  # (12, 16)
+        hit_map = np.exp(-((xx - 5) ** 2 + (yy - 6) ** 2) / 10.0).astype(np.float32)  # (12, 16)
+        return hit_map[:, ::-1].copy(), hit_map  # the query's view drawn on the other side
 
     # feedback ---------------------------------------------------------------------------------
     def record_feedback(self, query: str, hit: Hit, vote: int, *, query_path: str | None = None) -> None:

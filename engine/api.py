@@ -27,7 +27,7 @@ from engine.library import AUTO, Library
 from engine.orientation import Orientation, page_orientation, picture_vectors
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.analyze import normalize
-from engine.search.query import Searcher, edit_query_text, mean_vector, read_terms
+from engine.search.query import Searcher, edit_query_text, read_terms
 from engine.types import (AdaptReport, DuplicatePage, DuplicatePair, DuplicateReport, EvalReport,
                           FileQueryResults, Hit, IndexReport, LibraryStatus, PackInfo, SearchResults,
                           SkippedType, Word)
@@ -77,7 +77,7 @@ class EngineProtocol(Protocol):
     def thumbnail(self, target: Path | str | int, page: int = 1) -> Path: ...
     def page_words(self, target: Path | str | int, page: int = 1) -> tuple[Word, ...]: ...
     def page_text(self, target: Path | str | int, page: int = 1) -> str: ...
-    def visual_heatmap(self, query_path: Path | str, hit: Hit) -> np.ndarray | None: ...
+    def visual_heatmaps(self, query_path: Path | str, hit: Hit) -> tuple[np.ndarray, np.ndarray] | None: ...
     def record_feedback(self, query: str, hit: Hit, vote: int, *, query_path: str | None = None) -> None: ...
     def feedback(self) -> list[dict]: ...
     def status(self) -> LibraryStatus: ...
@@ -457,27 +457,27 @@ class Engine:
         row = self._lib.catalog.page(doc.id, page) if doc else None
         return row[1] if row else None
 
-    def visual_heatmap(self, query_path: Path | str, hit: Hit) -> np.ndarray | None:
-        """Patch-level similarity (h, w) in 0..1 between the query and the hit page, or None."""
+    def visual_heatmaps(self, query_path: Path | str, hit: Hit) -> tuple[np.ndarray, np.ndarray] | None:
+        """Which regions made the query's page 1 and the hit's page alike: ((h, w) map of the
+        query, (h', w') map of the hit), each in 0..1 and covering its page exactly (stretch it
+        over the page's picture); None when the pack has no patch output or a page is blank
+        (engine/search/heatmap.py)."""
         enc = self._lib.image_encoder
-        if enc is None or not hasattr(enc, "patch_embeddings"):
+        if enc is None or not getattr(enc, "has_patches", False):
             return None
         from engine.extract import render_page
+        from engine.search.heatmap import match_maps, page_patches
 
         dpi = self._lib.settings.render_dpi
-        try:
-            q = enc.patch_embeddings(render_page(Path(query_path), 1, dpi, grayscale=True))
-            h = enc.patch_embeddings(render_page(Path(hit.path), hit.page, dpi, grayscale=True))
-        except (EngineError, NotImplementedError):
-            return None
-        if q is None or h is None:
-            return None
-        qv = mean_vector(q.reshape(-1, q.shape[-1]))
-        if qv is None:
-            return None
-        sim = h @ qv  # (h, w)
-        lo, hi = float(sim.min()), float(sim.max())
-        return ((sim - lo) / (hi - lo)).astype(np.float32) if hi > lo else np.zeros_like(sim)
+        height, width = enc.spec.size
+        pages = []
+        for path, page in ((Path(query_path), 1), (Path(hit.path), hit.page)):
+            try:
+                image = render_page(path, page, dpi, grayscale=True)
+            except EngineError:
+                return None
+            pages.append(page_patches(image, enc.patch_embeddings(image), (width, height), enc.spec.resize))
+        return match_maps(*pages)
 
     def kind_of(self, target: Path | str | int) -> str | None:
         """"drawing" or "document" for an indexed file (path or document id); None when the

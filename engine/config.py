@@ -52,6 +52,12 @@ RESOURCES = resources_dir()
 DEFAULT_PACK_DIR = default_pack_dir()
 SAMPLE_LIBRARY = RESOURCES / "sample_library"
 
+# The version of the reading code (engine/extract: text layer, OCR, drawing or document). Raise it
+# when a change reads an indexed file differently; the next `zumen index` reads every document read
+# by an older version again (once, resumable: for an archive of scans that is a long run).
+#   1: pages without text layer whose text OCR read from outlined CAD strokes are drawings
+EXTRACTOR_VERSION = 1
+
 
 def default_library_path() -> Path:
     """Per-user default: %LOCALAPPDATA%\\Zumen\\library on Windows, XDG data dir elsewhere."""

@@ -344,3 +344,24 @@ def test_model_page_says_whether_the_adapted_version_is_in_use(qtbot, window):
     assert "not activated" in model.progress_label.text()
     model._adapt_done(replace(report, passed_gate=False, refused_because="keyword queries got worse"))
     assert "keyword queries worse" in model.progress_label.text()
+
+
+def test_heatmaps_show_on_both_pages_only_on_the_matched_page(qtbot, window, tmp_path):
+    search = window.search
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_file(tmp_path / "q.png")
+    preview = search.preview
+    qtbot.waitUntil(lambda: not preview.heatmap_button.isHidden(), timeout=WAIT_MS)
+    preview.heatmap_button.setChecked(True)
+    heat = [view._heat for view in (preview.query_view, preview.hit_view)]
+    assert all(h is not None and h.isVisible() for h in heat)  # where they are alike, both sides
+    preview.heatmap_button.setChecked(False)
+    assert not any(h.isVisible() for h in heat)
+    paged = next(h for h in search.first_list.hits() if h.other_pages)
+    preview.show_hit(paged)
+    qtbot.waitUntil(lambda: not preview.heatmap_button.isHidden(), timeout=WAIT_MS)
+    preview.show_page(paged.other_pages[0])  # another page of the hit: the maps are not of it
+    assert preview.heatmap_button.isHidden() and preview.query_view._heat is None
+    preview.show_page(paged.page)  # back on the matched page: shown again once it is drawn
+    qtbot.waitUntil(lambda: not preview.heatmap_button.isHidden(), timeout=WAIT_MS)
+    assert preview.query_view._heat is not None and preview.hit_view._heat is not None

@@ -136,6 +136,25 @@ def test_incremental_add_change_delete(tmp_path, corpus):
         assert status.documents == 6
 
 
+
+def test_files_read_by_an_older_version_are_read_again_once(tmp_path, corpus):
+    # a library from before this version: a drawing stored as a document (an older rule), and
+    # nothing recorded about the reading code
+    with open_engine(tmp_path) as engine:
+        first = engine.index([corpus])
+        cat = engine._lib.catalog
+        drawing = str(corpus / "drawings" / "ZM-1258-B2P.pdf")
+        with cat.transaction() as tx:
+            tx.execute("UPDATE documents SET extractor = 0")
+            tx.execute("UPDATE documents SET kind = 'document' WHERE path = ?", (drawing,))
+        again = engine.index()
+        assert (again.added, again.updated, again.removed) == (0, first.added, 0)
+        assert cat.document_by_path(drawing).kind == "drawing"
+        hits = engine.search("ZM-1258-B2P", kinds=["drawing"]).hits
+        assert hits and hits[0].path == drawing
+        third = engine.index()  # once: now the stored version is this one
+        assert (third.updated, third.unchanged) == (0, first.added)
+
 def test_corrupt_file_is_recorded_and_does_not_stop_the_run(tmp_path, corpus):
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.7\n this is not really a pdf")
     (corpus / "empty.png").write_bytes(b"")

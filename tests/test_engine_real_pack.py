@@ -34,3 +34,10 @@ def test_real_pack_indexes_page_images_and_finds_a_scan_of_a_drawing(tmp_path):
         result = engine.search_file(scan, evidence={"visual"})
         assert result.similar.hits[0].path.endswith(drawings[2].name)
         assert result.similar.hits[0].scores.visual > 0.9
+        # which regions made them alike: a map on each page, covering the page (a landscape
+        # sheet letterboxed into the tower's square leaves padding rows out), blank paper dark
+        query_map, hit_map = engine.visual_heatmaps(scan, result.similar.hits[0])
+        for heat in (query_map, hit_map):
+            rows, cols = heat.shape
+            assert cols > rows and 0.0 <= heat.min() and heat.max() == 1.0
+            assert (heat == 0).any() and (heat > 0.5).mean() > 0.1

@@ -50,7 +50,7 @@ def count_pages_read(monkeypatch) -> list[int]:
 
 
 def state_of(engine: Engine, name: str):
-    return engine._lib.catalog.document_progress(str(name))
+    return engine._lib.catalog.document_progress(str(name))[:3]
 
 
 def test_a_cancelled_long_pdf_is_searchable_so_far_and_resumes_after_the_last_batch(tmp_path, monkeypatch):

@@ -8,7 +8,8 @@ import pytest
 from engine.analyze import lexical_tokens, query_terms
 from engine.errors import LibraryError, SchemaError
 from engine.store.catalog import Catalog, ChunkDraft
-from engine.store.vectors import VectorIndex
+from engine.store import vectors
+from engine.store.vectors import VectorIndex, vector_keys
 from engine.types import Box, PageContent, Word
 
 
@@ -102,6 +103,72 @@ def test_vector_index_readd_replaces(tmp_path):
     assert idx.search(vecs[1], 1)[0][1] == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.parametrize("fold_after", [3, 1_000_000])  # merged into its base often / never
+def test_vector_index_key_table_follows_every_change(tmp_path, monkeypatch, fold_after):
+    """VectorIndex keeps its id -> key table up to date change by change instead of sorting every
+    key again: after random adds, re-adds with new content, removals by id and by key, a save and
+    a reopen, the index holds exactly the expected keys (a stale table leaves a replaced vector
+    behind) and every lookup answers as they say."""
+    monkeypatch.setattr(vectors, "FOLD_AFTER", fold_after)
+    rng = np.random.default_rng(4)
+    path, dim = tmp_path / "v.usearch", 8
+    idx = VectorIndex(path, dim)
+    want: dict[int, tuple[int, np.ndarray]] = {}  # id -> (fingerprint, vector)
+    probe = np.arange(42, dtype=np.uint64)
+    for step in range(150):
+        op = rng.choice(["add", "add", "remove", "remove_keys", "reopen"]) if step else "add"
+        if op == "add":  # ids drawn from 40: many are re-adds
+            ids = rng.choice(40, size=int(rng.integers(1, 7)), replace=False).astype(np.uint64)
+            fps = rng.integers(1, 1 << 24, len(ids)).astype(np.uint64)
+            vecs = unit(len(ids), dim, seed=step)
+            idx.add(ids, vecs, fps)
+            want.update({int(i): (int(f), v) for i, f, v in zip(ids, fps, vecs)})
+        elif op == "remove":
+            ids = rng.choice(42, size=4, replace=False).astype(np.uint64)
+            idx.remove(ids)
+            for i in ids.tolist():
+                want.pop(i, None)
+        elif op == "remove_keys" and want:
+            gone = rng.choice(sorted(want), size=min(3, len(want)), replace=False).tolist()
+            keys = vector_keys(np.array(gone, dtype=np.uint64), np.array([want[i][0] for i in gone]))
+            idx.remove_keys(np.append(keys, vector_keys(np.array([gone[0]], dtype=np.uint64), np.array([1]))))
+            for i in gone:  # (with it, a key of a stored id that was never stored: ignored)
+                want.pop(i)
+        elif op == "reopen":
+            idx.save()
+            idx = VectorIndex(path, dim)
+        expected = vector_keys(np.array(sorted(want), dtype=np.uint64),
+                               np.array([want[i][0] for i in sorted(want)], dtype=np.uint64))
+        assert sorted(idx.stored_keys().tolist()) == sorted(expected.tolist()), (step, op)
+        assert idx.contains(probe).tolist() == [i in want for i in probe.tolist()], (step, op)
+        got = idx.get(probe[::-1])
+        for row, i in zip(got, probe[::-1].tolist()):
+            assert np.allclose(row, want[i][1] if i in want else 0.0, atol=1e-5), (step, op, i)
+
+
+def test_vector_index_replaces_and_removes_every_key_of_an_id_stored_twice(tmp_path):
+    """An id stored under two keys (a fault: recovery drops the key the catalog does not expect)
+    is still replaced or removed whole."""
+    from usearch.index import Index
+
+    def index_with(ids: list[int]) -> VectorIndex:
+        raw = Index(ndim=4, metric="cos", dtype="f32")
+        raw.add(vector_keys(np.array(ids, dtype=np.uint64), np.arange(1, len(ids) + 1)), vecs[:len(ids)])
+        raw.save(str(path))
+        return VectorIndex(path, 4)
+
+    path, vecs = tmp_path / "v.usearch", np.eye(4, dtype=np.float32)
+    idx = index_with([5, 5, 6, 7])
+    assert sorted(idx.keys().tolist()) == [5, 5, 6, 7]
+    assert idx.contains(np.array([6, 5, 8], dtype=np.uint64)).tolist() == [True, True, False]
+    idx.add(np.array([5], dtype=np.uint64), vecs[3:4], np.array([9]))
+    assert sorted(idx.keys().tolist()) == [5, 6, 7]
+    assert np.allclose(idx.get(np.array([5], dtype=np.uint64))[0], vecs[3])
+    idx = index_with([6, 7, 6])
+    idx.remove(np.array([6], dtype=np.uint64))
+    assert idx.keys().tolist() == [7]
+
+
 def test_corrupt_vector_file_is_a_clear_error(tmp_path):
     path = tmp_path / "v.usearch"
     path.write_bytes(b"not an index")
@@ -120,14 +187,15 @@ def test_catalog_migrates_an_older_schema(tmp_path):
     db.execute("ALTER TABLE chunks DROP COLUMN ntok")
     db.execute("ALTER TABLE chunks DROP COLUMN fp")
     db.execute("ALTER TABLE pages DROP COLUMN fp")
-    for column in ("state", "note", "page_total"):
+    for column in ("state", "note", "page_total", "extractor"):
         db.execute(f"ALTER TABLE documents DROP COLUMN {column}")
     db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     db.commit()
     db.close()
     cat = Catalog(path)
-    assert cat.get_meta("schema_version") == "4"
+    assert cat.get_meta("schema_version") == "5"
     assert all(cat.chunk_fingerprints()[1]) and all(p[3] for p in cat.visual_pages())  # schema 4
+    assert cat.document_progress("/a.txt")[3] == 0  # schema 5: read by a version before it
     assert cat.page_table().length.tolist() == [len(lexical_tokens("doc 焼入れ S45C shaft"))]  # title too
     assert cat.token_doc_freq(["s45c", "焼入", "nothing"]) == {"s45c": 1, "焼入": 1, "nothing": 0}
     assert cat.counts()["documents"] == 1  # data kept

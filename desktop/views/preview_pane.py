@@ -109,6 +109,7 @@ class PreviewPane(QWidget):
         self.page_combo.setVisible(False)
         self.page_combo.activated.connect(lambda i: self.show_page(self.page_combo.itemData(i)))
         self.page = 1  # the page on screen
+        self._maps: Optional[tuple[np.ndarray, np.ndarray]] = None  # (query, hit page) heatmaps
         self.heatmap_button = QPushButton()
         self.heatmap_button.setCheckable(True)
         self.heatmap_button.setVisible(False)
@@ -120,7 +121,7 @@ class PreviewPane(QWidget):
         self.open_button.clicked.connect(self.open_in_viewer)
         self.folder_button.clicked.connect(lambda: self.hit and show_in_folder(self.hit.path))
         self.more_button.clicked.connect(lambda: self.hit and self.more_like_this.emit(self.hit))
-        self.heatmap_button.toggled.connect(self.hit_view.set_heatmap_visible)
+        self.heatmap_button.toggled.connect(self._show_heatmaps)
         self.zoom_in.clicked.connect(lambda: self._zoom(1.25))
         self.zoom_out.clicked.connect(lambda: self._zoom(0.8))
         self.zoom_fit.clicked.connect(self.fit_pages)
@@ -231,7 +232,8 @@ class PreviewPane(QWidget):
         self._show_regions()
         self.page_combo.clear()
         self.page_combo.setVisible(False)
-        self.heatmap_button.setVisible(False)
+        self._maps = None
+        self._apply_heatmaps()
         self._set_actions_enabled(False)
         self.retranslate()
 
@@ -257,6 +259,7 @@ class PreviewPane(QWidget):
     def _query_loaded(self, gen: int, image: QImage, boxes: tuple[Box, ...]) -> None:
         if gen == self._query_gen:
             self.query_view.set_page(image, boxes)
+            self._apply_heatmaps()
             self.query_shown.emit(image)
 
     def set_query_boxes(self, boxes: tuple[Box, ...]) -> None:
@@ -265,16 +268,15 @@ class PreviewPane(QWidget):
 
     # hit side ---------------------------------------------------------------------------------
     def show_hit(self, hit: Hit) -> None:
-        self.hit, self.page = hit, hit.page
+        self.hit, self.page, self._maps = hit, hit.page, None
         self._describe(hit)
         self._fill_pages(hit)
         self._set_actions_enabled(True)
         self.show_page(hit.page)
-        gen = self._gen
         if self._query_path is not None and hit.doc_id >= 0:
             query = self._query_path
-            self._runner.submit(lambda ctx: self._bridge.heatmap(query, hit),
-                                on_result=lambda heat: self._heat_loaded(gen, heat), name="heatmap")
+            self._runner.submit(lambda ctx: self._bridge.heatmaps(query, hit),
+                                on_result=lambda maps: self._heat_loaded(hit, maps), name="heatmap")
 
     def _fill_pages(self, hit: Hit) -> None:
         self.page_combo.clear()
@@ -296,7 +298,7 @@ class PreviewPane(QWidget):
         gen = self._gen
         self.page = page
         self.hit_caption.setText(page_caption(hit, page))
-        self.heatmap_button.setVisible(False)
+        self._apply_heatmaps(loading=True)
         terms = {t.lower() for t in hit.explanation.shared_terms + hit.explanation.shared_identifiers}
 
         target = hit.doc_id if hit.doc_id >= 0 else hit.path  # a pinned hit is found by its path
@@ -339,6 +341,7 @@ class PreviewPane(QWidget):
         if gen == self._gen:
             self.hit_stack.setCurrentWidget(self.hit_view)
             self.hit_view.set_page(image, boxes, zoom_to_first=True)
+            self._apply_heatmaps()
             self._show_regions()
 
     def _text_loaded(self, gen: int, text: str, hit: Hit, page: int) -> None:
@@ -364,12 +367,26 @@ class PreviewPane(QWidget):
         self.region_label.setText(tr("Region {i} of {n}", i=region + 1, n=count) if region >= 0
                                   else tr("Whole page") if count else "")
 
-    def _heat_loaded(self, gen: int, heat: Optional[np.ndarray]) -> None:
-        if gen != self._gen or heat is None:
-            return
-        self.hit_view.set_heatmap(heat)
-        self.hit_view.set_heatmap_visible(self.heatmap_button.isChecked())
-        self.heatmap_button.setVisible(True)
+    def _heat_loaded(self, hit: Hit, maps: Optional[tuple[np.ndarray, np.ndarray]]) -> None:
+        if hit is self.hit and maps is not None:
+            self._maps = maps
+            self._apply_heatmaps()
+
+    def _apply_heatmaps(self, *, loading: bool = False) -> None:
+        """The regions that made the query and the hit alike, one map on each page, while the
+        hit's best page is on screen (the maps are of that page); none otherwise, nor while a
+        page is `loading`."""
+        hit = self.hit
+        shown = (not loading and self._maps is not None and hit is not None and self.page == hit.page
+                 and self.hit_view.has_page() and self.query_view.has_page())
+        self.query_view.set_heatmap(self._maps[0] if shown else None)
+        self.hit_view.set_heatmap(self._maps[1] if shown else None)
+        self._show_heatmaps(self.heatmap_button.isChecked())
+        self.heatmap_button.setVisible(shown)
+
+    def _show_heatmaps(self, visible: bool) -> None:
+        self.query_view.set_heatmap_visible(visible)
+        self.hit_view.set_heatmap_visible(visible)
 
     def open_in_viewer(self) -> None:
         if self.hit is not None and not open_at_page(self.hit.path, self.page):

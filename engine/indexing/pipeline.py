@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
+from engine.config import EXTRACTOR_VERSION
 from engine.errors import Cancelled
 from engine.faults import fault_point
 from engine.indexing.scanner import FileStamp, canonical, is_under, plan_scan, walk_files
@@ -105,7 +106,7 @@ class IndexingPipeline:
             return IndexReport(elapsed_s=time.perf_counter() - t0, cancelled=True)
         found = [by_path[k] for k in sorted(by_path)]
         rejected = [(p, why) for p, why in rejected if p not in ignored]
-        indexed = cat.document_stamps(resume_partial=retry_failed)
+        indexed = cat.document_stamps(resume_partial=retry_failed, extractor=EXTRACTOR_VERSION)
         plan = plan_scan(found, indexed, cat.failure_stamps(),
                          [canonical(r) for r in roots], retry_failed=retry_failed)
         folders = cat.folders()  # documents under no library folder (a link's target stored by
@@ -165,12 +166,16 @@ class IndexingPipeline:
 
         Same bytes as stored: an interrupted read ("reading"; with `resume_partial`, `zumen
         index --retry-failed`, also one a page/time budget stopped) goes on after its last
-        committed batch, keeping the notes it had; otherwise only the stamp changes."""
+        committed batch, keeping the notes it had; otherwise only the stamp changes. A document
+        read by an older version of the reading code is read again whole, as if it had changed
+        (better reading: OCR, drawing or document)."""
         cat = self.lib.catalog
         old = cat.document_by_path(stamp.path)
         if old is None:
             return FileJob(stamp.path), None
         progress = cat.document_progress(stamp.path)
+        if progress is not None and progress[3] < EXTRACTOR_VERSION:
+            return FileJob(stamp.path), old.id
         resumable = ("reading", "partial") if resume_partial else ("reading",)
         if progress is None or progress[0] not in resumable:
             return FileJob(stamp.path, old.sha1), old.id
@@ -197,7 +202,7 @@ class IndexingPipeline:
                     path=stamp.path, size=stamp.size, mtime_ns=stamp.mtime_ns, sha1=event.sha1,
                     format=event.format, kind=event.kind, title=event.title, pages=event.pages,
                     chunks=event.chunks, state=event.state, note=event.note,
-                    page_total=event.page_total)
+                    page_total=event.page_total, extractor=EXTRACTOR_VERSION)
                 self.lib.drop_vectors(old_chunks, old_pages)
             else:
                 cat.append_pages(doc_id, event.pages, event.chunks, state=event.state, note=event.note)

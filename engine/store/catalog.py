@@ -28,7 +28,7 @@ from engine.types import Box, FailedFile, FileNote, PageContent, Word
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _CONNECTIONS = itertools.count()  # connection serial numbers (see Catalog.generation)
 DF_CACHE_SIZE = 500_000  # tokens whose chunk frequency is remembered between queries
 
@@ -104,6 +104,11 @@ _MIGRATIONS: dict[int, str] = {
     ALTER TABLE documents ADD COLUMN state TEXT NOT NULL DEFAULT 'complete';
     ALTER TABLE documents ADD COLUMN note TEXT NOT NULL DEFAULT '';
     ALTER TABLE documents ADD COLUMN page_total INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 5: the version of the reading code (engine.extract.EXTRACTOR_VERSION) that read a document:
+    #    one read by an older version is read again by the next run (0: before this was recorded)
+    5: """
+    ALTER TABLE documents ADD COLUMN extractor INTEGER NOT NULL DEFAULT 0;
     """,
 }
 
@@ -402,20 +407,23 @@ class Catalog:
             "SELECT id, path, size, mtime_ns, sha1, format, kind, title, page_count "
             "FROM documents WHERE sha1=?", (sha1,))]
 
-    def document_stamps(self, *, resume_partial: bool = False) -> dict[str, tuple[int, int]]:
+    def document_stamps(self, *, resume_partial: bool = False,
+                        extractor: int = 0) -> dict[str, tuple[int, int]]:
         """path -> (size, mtime_ns) of every indexed document (for incremental scans); a document
-        still being read in page batches (or stopped by the budget, with `resume_partial`) gets
-        size -1, so the scan takes it up again."""
+        still being read in page batches (or stopped by the budget, with `resume_partial`), or
+        read by a version of the reading code older than `extractor`, gets size -1, so the scan
+        takes it up again."""
         states = ("reading", "partial") if resume_partial else ("reading",)
         return {p: (s, m) for p, s, m in self.db.execute(
-            "SELECT path, CASE WHEN state IN ({}) THEN -1 ELSE size END, mtime_ns "
-            "FROM documents".format(",".join("?" * len(states))), states)}
+            "SELECT path, CASE WHEN state IN ({}) OR extractor < ? THEN -1 ELSE size END, mtime_ns "
+            "FROM documents".format(",".join("?" * len(states))), (*states, extractor))}
 
-    def document_progress(self, path: str) -> tuple[str, int, int] | None:
-        """(state, pages stored, pages in the file) of a document, None when not indexed."""
-        row = self.db.execute("SELECT state, page_count, page_total FROM documents WHERE path=?",
-                              (path,)).fetchone()
-        return (row[0], int(row[1]), int(row[2])) if row else None
+    def document_progress(self, path: str) -> tuple[str, int, int, int] | None:
+        """(state, pages stored, pages in the file, version of the reading code that read it) of
+        a document, None when not indexed."""
+        row = self.db.execute("SELECT state, page_count, page_total, extractor FROM documents "
+                              "WHERE path=?", (path,)).fetchone()
+        return (row[0], int(row[1]), int(row[2]), int(row[3])) if row else None
 
     def document_note(self, doc_id: int) -> str:
         row = self.db.execute("SELECT note FROM documents WHERE id=?", (doc_id,)).fetchone()
@@ -429,9 +437,10 @@ class Catalog:
     def replace_document(self, *, path: str, size: int, mtime_ns: int, sha1: str, format: str,
                          kind: str, title: str, pages: Sequence[PageContent],
                          chunks: Sequence[Sequence[ChunkDraft]], state: str = "complete",
-                         note: str = "", page_total: int = 0
+                         note: str = "", page_total: int = 0, extractor: int = 0
                          ) -> tuple[int, list[int], list[int], list[int]]:
-        """Insert or replace a document with its pages and chunks, in one transaction.
+        """Insert or replace a document with its pages and chunks, in one transaction
+        (`extractor`: the version of the reading code that read them).
 
         Returns (doc_id, removed_chunk_ids, removed_page_ids, new_chunk_ids); the caller removes
         the old keys from the vector indexes and embeds the new chunks.
@@ -440,9 +449,9 @@ class Catalog:
             removed_chunks, removed_pages = self._delete_document(tx, path)
             cur = tx.execute(
                 "INSERT INTO documents(path, size, mtime_ns, sha1, format, kind, title, page_count,"
-                " indexed_at, state, note, page_total) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                " indexed_at, state, note, page_total, extractor) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (path, size, mtime_ns, sha1, format, kind, title, len(pages), _now(), state, note,
-                 page_total or len(pages)))
+                 page_total or len(pages), extractor))
             doc_id = int(cur.lastrowid)
             new_chunks = self._insert_pages(tx, doc_id, sha1, title, pages, chunks)
             tx.execute("DELETE FROM failures WHERE path=?", (path,))
@@ -631,8 +640,11 @@ class Catalog:
         with self._write_lock:
             if self._pages[0] == generation and self._pages[1] is not None:
                 return self._pages[1]
+        # without ORDER BY, SQLite reads the small (doc_id, page_no) index instead of the pages
+        # table with its texts and word boxes (4.58M chunks: 0.6 s instead of 5.7 s CPU)
         pages = np.array(self.db.execute(
-            "SELECT id, doc_id, page_no FROM pages ORDER BY id").fetchall(), dtype=np.int64).reshape(-1, 3)
+            "SELECT id, doc_id, page_no FROM pages").fetchall(), dtype=np.int64).reshape(-1, 3)
+        pages = pages[np.argsort(pages[:, 0], kind="stable")]
         chunks = np.array(self.db.execute(
             "SELECT id, page_id, ntok FROM chunks ORDER BY id").fetchall(), dtype=np.int64).reshape(-1, 3)
         chunk_page = np.searchsorted(pages[:, 0], chunks[:, 1]) if len(pages) else chunks[:, 1] * 0

@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Iterator, Protocol
 
 import numpy as np
 import onnxruntime  # noqa: F401  must be loaded before usearch: the reverse order segfaults (usearch 2.26 + onnxruntime 1.32)
@@ -33,6 +34,7 @@ from engine.types import Embeddings, Vector
 ID_BITS = 40  # catalog ids below 2**40; the 24 bits above hold the content fingerprint
 ID_MASK = (1 << ID_BITS) - 1
 FP_MASK = (1 << 24) - 1
+FOLD_AFTER = 65_536  # changes KeyTable keeps beside its sorted base before merging them in
 
 
 def fingerprint(content: str) -> int:
@@ -77,7 +79,7 @@ class VectorIndex:
         self.dim = dim
         self._lock = threading.RLock()
         self._dirty = False
-        self._ids: tuple[NDArray[np.uint64], NDArray[np.uint64]] | None = None  # sorted ids, keys
+        self._table: KeyTable | None = None  # built at the first lookup, then kept up to date
         self._index = Index(
             ndim=dim, metric="cos", dtype="f32",
             connectivity=settings.ann_connectivity,
@@ -114,11 +116,14 @@ class VectorIndex:
         keys = vector_keys(ids, fingerprints)
         with self._lock:
             self._ensure_writable()
-            old = self._stored_of(ids)
-            if len(old):  # re-adding an id replaces its vector
-                self._index.remove(old)
-            self._index.add(keys, vectors)
-            self._changed()
+            table = self._key_table()
+            old = table.keys_of(ids)
+            with self._changing():
+                if len(old):  # re-adding an id replaces its vector
+                    self._index.remove(old)
+                    table.remove(old)
+                self._index.add(keys, vectors)
+                table.add(keys)
 
     def remove(self, ids: NDArray[np.uint64]) -> None:
         """Forget the vectors of catalog `ids` (whatever their fingerprints)."""
@@ -126,7 +131,7 @@ class VectorIndex:
         if len(ids) == 0:
             return
         with self._lock:
-            self.remove_keys(self._stored_of(ids))
+            self.remove_keys(self._key_table().keys_of(ids))
 
     def remove_keys(self, keys: NDArray[np.uint64]) -> None:
         keys = np.asarray(keys, dtype=np.uint64)
@@ -134,15 +139,17 @@ class VectorIndex:
             return
         with self._lock:
             self._ensure_writable()
-            self._index.remove(keys)
-            self._changed()
+            with self._changing():
+                self._index.remove(keys)
+                if self._table is not None:
+                    self._table.remove(keys)
 
     def contains(self, ids: NDArray[np.uint64]) -> NDArray[np.bool_]:
         ids = np.asarray(ids, dtype=np.uint64)
         if len(ids) == 0:
             return np.zeros(0, dtype=bool)
         with self._lock:
-            return np.isin(ids, self._id_table()[0])
+            return np.isin(ids, self._key_table().pairs_of(ids)[0])
 
     def stored_keys(self) -> NDArray[np.uint64]:
         """Every key as stored: fingerprint and id."""
@@ -159,7 +166,7 @@ class VectorIndex:
         ids = np.asarray(ids, dtype=np.uint64)
         out = np.zeros((len(ids), self.dim), dtype=np.float32)  # (n, dim)
         with self._lock:
-            sorted_ids, keys = self._id_table()
+            sorted_ids, keys = self._key_table().pairs_of(ids)
             if not len(ids) or not len(sorted_ids):
                 return out
             at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
@@ -179,23 +186,22 @@ class VectorIndex:
             return [(int(key) & ID_MASK, float(1.0 - dist))
                     for key, dist in zip(matches.keys, matches.distances)]
 
-    def _changed(self) -> None:
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Around a change of the usearch index: marks it unsaved; should the change fail half
+        done, the key table is dropped (read again from the index at the next lookup)."""
         self._dirty = True
-        self._ids = None
+        try:
+            yield
+        except BaseException:
+            self._table = None
+            raise
 
-    def _id_table(self) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
-        """(sorted ids, their keys), rebuilt after a change."""
-        if self._ids is None:
-            keys = self.stored_keys()
-            ids = keys & np.uint64(ID_MASK)
-            order = np.argsort(ids, kind="stable")
-            self._ids = (ids[order], keys[order])
-        return self._ids
-
-    def _stored_of(self, ids: NDArray[np.uint64]) -> NDArray[np.uint64]:
-        """The stored keys of catalog `ids` (all of them, should an id have two)."""
-        sorted_ids, keys = self._id_table()
-        return keys[np.isin(sorted_ids, ids)]
+    def _key_table(self) -> KeyTable:
+        """Every stored key by id: read from the index once, then kept up to date by each change."""
+        if self._table is None:
+            self._table = KeyTable(self.stored_keys())
+        return self._table
 
     def save(self) -> None:
         with self._lock:
@@ -219,3 +225,87 @@ class VectorIndex:
             # a memory-mapped view is read-only: load it fully before the first change
             self._index.load(str(self.path))
             self._view = False
+
+
+class KeyTable:
+    """The stored keys of a vector index by catalog id: usearch finds a vector by its whole key
+    (id and fingerprint), callers speak ids.
+
+    Kept up to date by every change rather than sorted again (sorting every key after each change
+    took 0.2 s of a 32-vector add at 1M vectors, docs/capacity.md): a sorted base whose removed
+    entries are masked out, and a small sorted list of the keys added since, merged into a new
+    base once FOLD_AFTER changes have gathered (a merge of two sorted runs). A change of k keys
+    costs a binary search of each in the base, an insertion into the small list, and a share of
+    the next merge."""
+
+    def __init__(self, keys: NDArray[np.uint64]) -> None:
+        self._base_ids, self._base_keys = _by_id(keys)
+        self._alive = np.ones(len(self._base_ids), dtype=bool)
+        self._new_ids, self._new_keys = _by_id(np.zeros(0, dtype=np.uint64))
+        self._changes = 0
+
+    def add(self, keys: NDArray[np.uint64]) -> None:
+        """Keys just added to the index (none of them there before)."""
+        ids, keys = _by_id(keys)
+        at = np.searchsorted(self._new_ids, ids, side="right")
+        self._new_ids = np.insert(self._new_ids, at, ids)
+        self._new_keys = np.insert(self._new_keys, at, keys)
+        self._changed(len(keys))
+
+    def remove(self, keys: NDArray[np.uint64]) -> None:
+        """Keys just removed from the index (any not stored are ignored)."""
+        keys = np.asarray(keys, dtype=np.uint64)
+        ids = np.unique(keys & np.uint64(ID_MASK))
+        at = _positions(self._base_ids, ids)
+        self._alive[at[np.isin(self._base_keys[at], keys)]] = False
+        at = _positions(self._new_ids, ids)
+        at = at[np.isin(self._new_keys[at], keys)]
+        self._new_ids, self._new_keys = np.delete(self._new_ids, at), np.delete(self._new_keys, at)
+        self._changed(len(keys))
+
+    def pairs_of(self, ids: NDArray[np.uint64]) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
+        """(ids, keys) of every stored key of `ids`, sorted by id (an id twice if it has two keys:
+        a fault recovery removes)."""
+        ids = np.unique(np.asarray(ids, dtype=np.uint64))
+        base = _positions(self._base_ids, ids)
+        base = base[self._alive[base]]
+        new = _positions(self._new_ids, ids)
+        found = np.concatenate([self._base_ids[base], self._new_ids[new]])
+        keys = np.concatenate([self._base_keys[base], self._new_keys[new]])
+        order = np.argsort(found, kind="stable")
+        return found[order], keys[order]
+
+    def keys_of(self, ids: NDArray[np.uint64]) -> NDArray[np.uint64]:
+        """Every stored key of `ids`."""
+        return self.pairs_of(ids)[1]
+
+    def _changed(self, n: int) -> None:
+        self._changes += n
+        if self._changes >= FOLD_AFTER:
+            self._fold()
+
+    def _fold(self) -> None:
+        """The keys added since merged into the base, the removed ones dropped."""
+        ids = np.concatenate([self._base_ids[self._alive], self._new_ids])
+        keys = np.concatenate([self._base_keys[self._alive], self._new_keys])
+        order = np.argsort(ids, kind="stable")  # timsort: two sorted runs, one merge
+        self._base_ids, self._base_keys = ids[order], keys[order]
+        self._alive = np.ones(len(ids), dtype=bool)
+        self._new_ids, self._new_keys = self._new_ids[:0], self._new_keys[:0]
+        self._changes = 0
+
+
+def _by_id(keys: NDArray[np.uint64]) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
+    """(ids, keys) sorted by id."""
+    keys = np.asarray(keys, dtype=np.uint64)
+    ids = keys & np.uint64(ID_MASK)
+    order = np.argsort(ids, kind="stable")
+    return ids[order], keys[order]
+
+
+def _positions(sorted_ids: NDArray[np.uint64], ids: NDArray[np.uint64]) -> NDArray[np.intp]:
+    """Where `sorted_ids` holds any of `ids` (unique), every position of each."""
+    lo = np.searchsorted(sorted_ids, ids, side="left")
+    counts = np.searchsorted(sorted_ids, ids, side="right") - lo
+    starts = lo - (np.cumsum(counts) - counts)  # the ranges laid end to end: shift back to lo
+    return np.repeat(starts, counts) + np.arange(int(counts.sum()))
