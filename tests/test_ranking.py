@@ -7,6 +7,7 @@ import math
 import sqlite3
 from pathlib import Path
 
+import pymupdf
 import pytest
 
 from engine.analyze import ANALYZER_VERSION, lexical_tokens
@@ -248,3 +249,47 @@ def test_fitted_weights_keep_every_feature_the_training_data_cannot_tell_apart()
     assert w.cosine_page == pytest.approx(w.cosine_doc) and w.cosine_page > 0.3 and w.link_name == 0.0
     single = fit_weights(groups, grid, rule="best")
     assert (single.cosine_page > 0) != (single.cosine_doc > 0)  # the single best point: one of them
+
+
+def _labelled_drawing(path: Path, labels: list[str]) -> None:
+    """A drawing sheet (outlines and arcs) whose text is short labels in columns."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=842, height=595)
+    page.draw_rect(pymupdf.Rect(20, 20, 822, 575))
+    for i in range(36):
+        page.draw_line((60 + 7 * i, 80 + 5 * i), (500 - 3 * i, 80 + 9 * i))
+    for i in range(6):
+        page.draw_circle((650, 200), 40 + 10 * i)
+    for i, label in enumerate(labels):
+        page.insert_text((30 + 130 * (i // 45), 40 + 11 * (i % 45)), label, fontsize=7)
+    doc.save(path)
+
+
+def test_a_drawing_holding_a_few_rare_words_of_a_poor_reading_is_not_its_twin(tmp_path):
+    """A photo read poorly keeps mostly the words of its sheet template and a few others. A long
+    vendor datasheet sharing those few rare words is not the sheet the photo shows: the query
+    reproduces a far larger part of each template drawing's words than of the datasheet's, so no
+    documents are linked through the datasheet's folder."""
+    docs = tmp_path / "docs"
+    (docs / "arm").mkdir(parents=True)
+    (docs / "vendor").mkdir()
+    template = [f"tmpl{w} note{w}" for w in range(24)]  # the site's title block and notes
+    for i in range(12):  # the template is on every drawing like the query's
+        _labelled_drawing(docs / "arm" / f"arm_{i:02}.pdf", template + [f"ARM-{i:02}-PART", f"bracket{i} plate{i}"])
+    (docs / "arm" / "bom.csv").write_text(
+        "drawing,qty\n" + "".join(f"arm_{i:02}.pdf,{i + 1}\n" for i in range(12)), encoding="utf-8")
+    rare = ["springforce", "contactpin", "plating"]
+    _labelled_drawing(docs / "vendor" / "datasheet.pdf",
+                      [f"spec{w} value{w}" for w in range(150)] + [" ".join(rare)])
+    (docs / "vendor" / "README.md").write_text("Vendor datasheets for the contact springs.",
+                                               encoding="utf-8")
+    photo = tmp_path / "photo_of_arm_02.pdf"  # a poor reading: template words and a few rare ones
+    _labelled_drawing(photo, template[:20] + [" ".join(rare)])
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=None, ocr=None) as engine:
+        engine.index([docs])
+        assert engine.kind_of(docs / "vendor" / "datasheet.pdf") == "drawing"
+        hits = engine.search_file(photo, limit=50).related.hits
+        assert not any(h.scores.link_folder > 0 for h in hits if "vendor" in h.path)
+        # …while the sheet itself, read well, is still found and linked
+        own = engine.search_file(docs / "arm" / "arm_02.pdf").related.hits[0]
+        assert own.path.endswith("bom.csv") and own.scores.link_name > 0

@@ -47,6 +47,8 @@ PageKey = tuple[int, int]  # (doc_id, page_no)
 MAX_QUERY_TERMS = 64
 TWIN_MIN_VISUAL = 0.85  # image-tower cosine of a drawing and a render (>= 0.99) or photo of it
 TWIN_LOOK_MARGIN = 0.05  # …and within this of the best-looking drawing (photos: 0.89 vs 0.93)
+TWIN_MIN_OVERLAP = 0.5  # the share of a twin's words the query holds, relative to the best drawing's
+TWIN_OVERLAP_POOL = 20  # drawings (by share of the query's words) whose coverage is measured
 MIN_DUPLICATE_CHARS = 20  # pages with less text than this are never called duplicates
 NO_KEYWORD_MATCH = "No document contains these words; the results below match by meaning only."
 NO_KEYWORD_HITS = "No document contains these words, and none is close in meaning."
@@ -493,17 +495,27 @@ class Searcher:
         each with the strength of its margin over the third, relative to the largest share a
         drawing holds (the query's own file's, when the library has its bytes: then these are
         other copies or revisions, as strong as they come close to it) (a second one only when
-        it holds at least half the first's share: two copies or revisions of one part). With a
+        it holds at least half the first's share: two copies or revisions of one part). A twin
+        must also be reproduced by the query, not only share some rare words with it: the query
+        holds at least half as large a part of its page's words as of the drawing it reproduces
+        best (a long datasheet holding a few of a poorly read photo's words is not the sheet
+        whose template-mates the photo reproduces four times as well). With a
         picture on both sides, a twin must also look like the query about as well as any drawing
         does."""
         drawings = self.lib.catalog.drawing_ids({k[0] for k in ev.scores["lexical"]} - q.exclude_docs)
         best: dict[int, float] = {}
-        for (doc_id, _), score in ev.scores["lexical"].items():
-            if doc_id in drawings:
-                best[doc_id] = max(best.get(doc_id, 0.0), score)
+        best_page: dict[int, PageKey] = {}
+        for key, score in ev.scores["lexical"].items():
+            doc_id = key[0]
+            if (doc_id in drawings or doc_id in q.exclude_docs) and score > best.get(doc_id, -1.0):
+                best[doc_id], best_page[doc_id] = score, key
+        own = {d: best.pop(d) for d in q.exclude_docs if d in best}
         ranked_docs = sorted(best.items(), key=lambda kv: -kv[1])
         if not ranked_docs:
             return {}
+        overlap = self._page_coverage(q, [best_page[d] for d, _ in ranked_docs[:TWIN_OVERLAP_POOL]]
+                                      + [best_page[d] for d in own])
+        top_overlap = max(overlap.values(), default=0.0)
         reference = ranked_docs[2][1] if len(ranked_docs) > 2 else 0.0
         scale = max([ranked_docs[0][1]] + [v for (d, _), v in ev.scores["lexical"].items() if d in q.exclude_docs])
         looks = {}
@@ -515,6 +527,8 @@ class Searcher:
         for i, (doc_id, share) in enumerate(ranked_docs[:2]):
             if i and share < ranked_docs[0][1] / 2:
                 break
+            if overlap.get(best_page[doc_id], 0.0) < TWIN_MIN_OVERLAP * top_overlap:
+                continue
             look = looks.get(doc_id)
             if q.image_vector is not None and (look is None or best_look is None or look < TWIN_MIN_VISUAL
                                                or look < best_look - TWIN_LOOK_MARGIN):
@@ -525,6 +539,14 @@ class Searcher:
                 # render, whatever share of its words the OCR caught
                 twins[doc_id] = min(1.0, (share - reference) / scale)
         return twins
+
+    def _page_coverage(self, q: Query, pages: Sequence[PageKey]) -> dict[PageKey, float]:
+        """The share of each page's distinct lexical tokens that the query holds."""
+        mine = set(lexical_tokens(q.text))
+        theirs: dict[PageKey, set[str]] = {}
+        for doc_id, page_no, tokens in self.lib.catalog.tokens_of_pages(dict.fromkeys(pages)):
+            theirs.setdefault((doc_id, page_no), set()).update(tokens.split())
+        return {key: len(mine & words) / len(words) for key, words in theirs.items() if words}
 
     def _lexical(self, q: Query, n: int) -> list[tuple[int, float]]:
         """Keyword queries: pages holding all the terms first (the AND query is also far cheaper
