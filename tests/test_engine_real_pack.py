@@ -40,4 +40,4 @@ def test_real_pack_indexes_page_images_and_finds_a_scan_of_a_drawing(tmp_path):
         for heat in (query_map, hit_map):
             rows, cols = heat.shape
             assert cols > rows and 0.0 <= heat.min() and heat.max() == 1.0
-            assert (heat == 0).any() and (heat > 0.5).mean() > 0.1
+            assert 0.1 < (heat > 0).mean() < 0.7  # the better-matching part lights up, not all

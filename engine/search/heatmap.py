@@ -4,7 +4,8 @@ The image tower gives one embedding per patch of its input grid (`ImageEncoder.p
 Each inked patch of one page is scored by its best match among the inked patches of the other page
 (cosine), so a view that recurs on the other sheet lights up wherever it is drawn there, and both
 pages get a map. Blank paper is left dark: two empty margins are alike, which explains nothing.
-Scores are spread over 0..1 per page (the map shows where, the hit's "Similar shape" says how much).
+Scores above the page's median are spread over 0..1 (the map shows where, the hit's "Similar
+shape" says how much).
 
 Maps are cropped to the cells that cover the page (a letterboxed page leaves padding rows or
 columns), so a map stretched over the page's picture lines up with it.
@@ -77,7 +78,10 @@ def match_maps(a: PagePatches, b: PagePatches) -> tuple[NDArray[np.float32], NDA
 
 
 def _spread(best: NDArray[np.float32], ink: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """Inked patches above the page's median match, spread over 0..1: the half of the sheet
+    that matched best lights up (on a drawing nearly every patch holds some ink, and a map red
+    all over explains nothing)."""
     out = np.zeros(ink.shape, dtype=np.float32)  # (h, w)
-    lo, hi = float(best.min()), float(best.max())
-    out[ink] = (best - lo) / (hi - lo) if hi > lo else 1.0
+    lo, hi = float(np.median(best)), float(best.max())
+    out[ink] = np.clip((best - lo) / (hi - lo), 0.0, 1.0) if hi > lo else 1.0
     return out
