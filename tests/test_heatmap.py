@@ -20,6 +20,9 @@ def test_only_cells_with_ink_count():
     ImageDraw.Draw(image).line((5, 5, 35, 5), fill=0, width=2)  # a stroke in the top-left cells
     ink = ink_cells(image, (4, 8))  # cells of 20 x 20 px
     assert ink[0, 0] and ink[0, 1] and ink.sum() == 2
+    photo = Image.new("L", (160, 80), 170)  # grey paper of a phone photo: not ink
+    ImageDraw.Draw(photo).line((5, 5, 35, 5), fill=40, width=2)
+    assert ink_cells(photo, (4, 8)).sum() == 2
 
 
 def test_the_shared_view_lights_up_on_both_pages_wherever_it_is_drawn():

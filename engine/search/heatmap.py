@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-INK_LEVEL = 200  # a pixel darker than this (0..255 grey) is ink
+INK_DEPTH = 55  # a pixel this much darker (0..255 grey) than the page's paper is ink
 MIN_INK_SHARE = 0.002  # a patch with less ink than this share of its pixels is blank paper
 
 
@@ -48,9 +48,11 @@ def page_cells(size: tuple[int, int], grid: tuple[int, int], canvas: tuple[int, 
 
 
 def ink_cells(image: Image.Image, shape: tuple[int, int]) -> NDArray[np.bool_]:
-    """(rows, cols) True where that cell of the picture holds ink."""
+    """(rows, cols) True where that cell of the picture holds ink: pixels clearly darker than the
+    paper (its 90th-percentile grey: white for a render, grey in a photo or a yellowed scan)."""
     rows, cols = shape
-    dark = np.asarray(image.convert("L")) < INK_LEVEL  # (H, W), at full size: thin lines count
+    grey = np.asarray(image.convert("L"))  # (H, W), at full size: thin lines count
+    dark = grey < float(np.percentile(grey[::4, ::4], 90)) - INK_DEPTH
     height, width = dark.shape
     r = np.linspace(0, height, rows + 1).astype(int)
     c = np.linspace(0, width, cols + 1).astype(int)
