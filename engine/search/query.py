@@ -47,8 +47,8 @@ PageKey = tuple[int, int]  # (doc_id, page_no)
 MAX_QUERY_TERMS = 64
 TWIN_MIN_VISUAL = 0.85  # image-tower cosine of a drawing and a render (>= 0.99) or photo of it
 TWIN_LOOK_MARGIN = 0.05  # …and within this of the best-looking drawing (photos: 0.89 vs 0.93)
-TWIN_MIN_OVERLAP = 0.5  # the share of a twin's words the query holds, relative to the best drawing's
-TWIN_OVERLAP_POOL = 20  # drawings (by share of the query's words) whose coverage is measured
+TWIN_MIN_COVERAGE = 0.5  # the share of a twin's words the query holds, relative to the best drawing's
+TWIN_COVERAGE_POOL = 20  # drawings (by share of the query's words) whose coverage is measured
 MIN_DUPLICATE_CHARS = 20  # pages with less text than this are never called duplicates
 NO_KEYWORD_MATCH = "No document contains these words; the results below match by meaning only."
 NO_KEYWORD_HITS = "No document contains these words, and none is close in meaning."
@@ -513,11 +513,11 @@ class Searcher:
         ranked_docs = sorted(best.items(), key=lambda kv: -kv[1])
         if not ranked_docs:
             return {}
-        overlap = self._page_coverage(q, [best_page[d] for d, _ in ranked_docs[:TWIN_OVERLAP_POOL]]
-                                      + [best_page[d] for d in own])
-        top_overlap = max(overlap.values(), default=0.0)
+        coverage = self._page_coverage(q, [best_page[d] for d, _ in ranked_docs[:TWIN_COVERAGE_POOL]]
+                                       + [best_page[d] for d in own])
+        top_coverage = max(coverage.values(), default=0.0)
         reference = ranked_docs[2][1] if len(ranked_docs) > 2 else 0.0
-        scale = max([ranked_docs[0][1]] + [v for (d, _), v in ev.scores["lexical"].items() if d in q.exclude_docs])
+        scale = max([ranked_docs[0][1], *own.values()])
         looks = {}
         for (doc_id, _), v in ev.scores["visual"].items():
             if doc_id in best:
@@ -527,7 +527,7 @@ class Searcher:
         for i, (doc_id, share) in enumerate(ranked_docs[:2]):
             if i and share < ranked_docs[0][1] / 2:
                 break
-            if overlap.get(best_page[doc_id], 0.0) < TWIN_MIN_OVERLAP * top_overlap:
+            if coverage.get(best_page[doc_id], 0.0) < TWIN_MIN_COVERAGE * top_coverage:
                 continue
             look = looks.get(doc_id)
             if q.image_vector is not None and (look is None or best_look is None or look < TWIN_MIN_VISUAL
