@@ -672,11 +672,3 @@ class Searcher:
                 duplicates=tuple((meta[d].path, n) for d, n in duplicates[doc_id] if d in meta),
             ))
         return hits
-
-
-def mean_vector(vectors: np.ndarray) -> Vector | None:
-    if len(vectors) == 0:
-        return None
-    v = vectors.mean(axis=0)
-    norm = float(np.linalg.norm(v))
-    return (v / norm).astype(np.float32) if norm > 0 else None
