@@ -36,6 +36,7 @@ from engine.search.docrank import Bm25Params, file_stem_token, lexical_evidence
 from engine.search.explain import (PageTokens, boxes_by_term, explain, is_template, make_snippet,
                                    matched_terms, telling_tokens, whole_word_in)
 from engine.search.fuse import ranked, rrf, score_fusion
+from engine.search.looks import LookSpace
 from engine.types import Hit, PageContent, ScoreBreakdown, SearchResults, Vector, Word
 
 EVIDENCE = ("lexical", "semantic", "visual")
@@ -90,6 +91,9 @@ class _Evidence:
     # drawings: the pages of a `link_name` document that name the drawing's file (the feature
     # holds for those pages only: a BOM with a row per part names each drawing on its own row)
     naming_pages: dict[PageKey, float] = field(default_factory=dict)
+    # the image tower's raw cosine per page (the "visual" scores are whitened, looks.py): a
+    # twin must look like the query as a render or photo of it does, template and all
+    raw_looks: dict[PageKey, float] = field(default_factory=dict)
 
     def widen(self, evidence: str, scores: Sequence[float]) -> None:
         if len(scores):
@@ -207,6 +211,7 @@ class Searcher:
         self.lib = library
         self.settings = library.settings
         self._coverage: dict[int, float] = {}
+        self._looks = LookSpace()
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="zumen-meaning")  # threads start on use
 
     def close(self) -> None:
@@ -387,26 +392,17 @@ class Searcher:
                     if name == "lexical":
                         ev.coverage[key] = max(ev.coverage.get(key, 0.0), self._coverage[chunk_id])
         if "visual" in use and q.image_vector is not None and lib.image_index is not None:
-            pages = self._look_alike(q, n)
-            ev.widen("visual", [s for _, s in pages])
-            where = cat.pages_by_ids(p for p, _ in pages)
-            for page_id, score in pages:
+            vectors = [q.image_vector, *(q.image_variants if q.image_variants is not None else ())]
+            pages = self._looks.look_alike(lib.image_index, np.asarray(vectors), n)
+            ev.widen("visual", [s for _, s, _ in pages])
+            where = cat.pages_by_ids(p for p, _, _ in pages)
+            for page_id, score, raw in pages:
                 if page_id in where:
                     ev.add("visual", where[page_id], score)
+                    ev.raw_looks[where[page_id]] = raw
         if not q.keyword and "lexical" in use:
             self._link_evidence(q, ev)
         return ev
-
-    def _look_alike(self, q: Query, n: int) -> list[tuple[int, float]]:
-        """The `n` pages closest in looks to the query picture; when it is also compared in
-        other orientations (`q.image_variants`), each page by its best cosine over them."""
-        index = self.lib.image_index
-        best = dict(index.search(q.image_vector, n))
-        for vector in q.image_variants if q.image_variants is not None else ():
-            for page_id, score in index.search(vector, n):
-                if score > best.get(page_id, -2.0):
-                    best[page_id] = score
-        return sorted(best.items(), key=lambda kv: -kv[1])[:n]
 
     def _document_evidence(self, q: Query, ev: _Evidence, use: set[str], meaning: Future | None,
                            every_feature: bool = False) -> list[tuple[int, float]]:
@@ -519,7 +515,7 @@ class Searcher:
         reference = ranked_docs[2][1] if len(ranked_docs) > 2 else 0.0
         scale = max([ranked_docs[0][1], *own.values()])
         looks = {}
-        for (doc_id, _), v in ev.scores["visual"].items():
+        for (doc_id, _), v in ev.raw_looks.items():
             if doc_id in best:
                 looks[doc_id] = max(looks.get(doc_id, -1.0), v)
         best_look = max(looks.values(), default=None)

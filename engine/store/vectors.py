@@ -79,6 +79,7 @@ class VectorIndex:
         self.dim = dim
         self._lock = threading.RLock()
         self._dirty = False
+        self.version = 0  # counts changes: what is derived from the vectors knows when to renew
         self._table: KeyTable | None = None  # built at the first lookup, then kept up to date
         self._index = Index(
             ndim=dim, metric="cos", dtype="f32",
@@ -191,6 +192,7 @@ class VectorIndex:
         """Around a change of the usearch index: marks it unsaved; should the change fail half
         done, the key table is dropped (read again from the index at the next lookup)."""
         self._dirty = True
+        self.version += 1
         try:
             yield
         except BaseException:
