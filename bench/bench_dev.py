@@ -32,6 +32,8 @@ if str(REPO) not in sys.path:
 
 from bench import common, dev_sets  # noqa: E402
 from bench.bench_quality import ExtractionCache, log  # noqa: E402
+from bench.similar_baselines import LibraryLooks  # noqa: E402
+from bench.similar_baselines import thumbnail as similar_thumbnail  # noqa: E402
 from engine.evaluate.metrics import evaluate_run  # noqa: E402
 
 # query mode -> (render dpi, degradation); None: the PDF itself
@@ -132,8 +134,11 @@ def query_file(args, s, rel: str, mode: str) -> Path:
     return out
 
 
-def run_mode(args, engine, sets, corpus: Path, mode: str) -> dict:
-    """{set: {query: {"text", "source", ranker: [hit ids], "features": [...]}}}"""
+def run_mode(args, engine, sets, corpus: Path, mode: str, looks=None) -> dict:
+    """{set: {query: {"text", "source", ranker: [hit ids], "features": [...], "similar": [...],
+    "similar_baselines": {method: [drawing ids]}}}}: "similar" holds the hybrid's similar
+    drawings with their features (queries with a family, bench/dev_sets.families), the
+    baselines rank the same library drawings by looks alone (image modes, `looks`)."""
     from engine.errors import EngineError
 
     out: dict = {}
@@ -142,9 +147,11 @@ def run_mode(args, engine, sets, corpus: Path, mode: str) -> dict:
             queries = s.queries[: args.limit] if args.limit else s.queries
             res_set: dict = {}
             t0 = time.perf_counter()
+            fams = dev_sets.families(s)
             for rel in queries:
                 rec: dict = {}
                 relevant = s.qrels[rel]
+                own = s.doc_id(rel)
                 for ranker in args.rankers:
                     evidence = RANKERS[ranker]
                     hybrid = ranker == "hybrid"
@@ -163,10 +170,31 @@ def run_mode(args, engine, sets, corpus: Path, mode: str) -> dict:
                     if hybrid:
                         rec["features"] = [{"id": i, **asdict(h.scores)} for i, h in zip(ids, res.related.hits)]
                         rec["no_match"] = res.related.no_match
+                        if rel in fams:  # similar drawings, the query's own drawing left out
+                            rec["similar"] = [{"id": i, **asdict(h.scores)} for h in res.similar.hits
+                                              if (i := dev_sets.hit_id(corpus, h.path, h.page, {})) != own]
+                if looks is not None and rel in fams:
+                    rec["similar_baselines"] = similar_baselines(args, engine, looks, corpus, s, rel, mode, own)
                 res_set[rel] = rec
             log(f"  {mode} {s.name}: {len(queries)} queries in {time.perf_counter() - t0:.0f} s")
             out[s.name] = res_set
     return out
+
+
+def similar_baselines(args, engine, looks, corpus: Path, s, rel: str, mode: str, own: str) -> dict[str, list[str]]:
+    """bench/similar_baselines.py's rankings for one image query, as judged drawing ids."""
+    from engine.errors import EngineError
+    from engine.extract import render_page
+
+    try:
+        image = similar_thumbnail(render_page(query_file(args, s, rel, mode), 1, grayscale=True, max_px=2048))
+    except EngineError as err:  # counted as a miss by every baseline
+        log(f"  {s.name}/{rel}: no baseline ({err})")
+        return {}
+    vector = engine._lib.image_encoder.encode([image])[0]
+    ranked = looks.rankings(image, vector, args.depth + 1)
+    return {method: [i for i in (dev_sets.hit_id(corpus, p, 1, {}) for p in paths) if i != own][:args.depth]
+            for method, paths in ranked.items()}
 
 
 def tfidf_runs(engine, sets, corpus: Path, measured: dict, depth: int) -> None:
@@ -240,14 +268,18 @@ def main(argv: list[str] | None = None) -> int:
         from engine.types import to_jsonable
 
         status = to_jsonable(engine.status())
+        looks = None
         for mode in args.modes:
-            measured = run_mode(args, engine, sets, corpus, mode)
+            if looks is None and MODES[mode] is not None:
+                looks = LibraryLooks(engine, args.workdir / "renders" / "library-thumbs")
+            measured = run_mode(args, engine, sets, corpus, mode, looks if MODES[mode] is not None else None)
             tfidf_runs(engine, sets, corpus, measured, args.depth)
             results[mode] = measured
             rows += metric_rows(sets, measured, mode, [*args.rankers, "tfidf"])
             common.write_json(args.out, {  # after every mode: a long run that stops keeps its part
                 "benchmark": "dev", "machine": common.machine_info(), "sets": [s.name for s in sets],
                 "qrels": {s.name: s.qrels for s in sets}, "library": status,
+                "families": {s.name: {q: sorted(v) for q, v in dev_sets.families(s).items()} for s in sets},
                 "classification": kinds, "rows": rows, "results": results})
     finally:
         engine.close()

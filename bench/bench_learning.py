@@ -40,6 +40,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.dev_sets import ULTIMAKER_FAMILIES  # noqa: E402
 from engine.config import DEFAULT_PACK_DIR  # noqa: E402
 from engine.encoders.pack import ModelPack, write_pack  # noqa: E402
 
@@ -276,14 +277,6 @@ def bench_ultimaker(base_pack: Path, work: Path, epochs: int) -> dict:
             "adapt": {"wall_s": round(adapt_s, 1), "activate": rep.passed_gate, "path": rep.path,
                       "trained": rep.trained, "timing": rep.timing, "pairs": rep.pairs,
                       "paths": rep.paths}}
-
-
-ULTIMAKER_FAMILIES = (("iso 7380", "screw"), ("screw", "screw"), ("nut", "nut"), ("washer", "washer"),
-                      ("spacer", "spacer"), ("panel", "panel"), ("plate", "plate"), ("shaft", "shaft"),
-                      ("bearing", "bearing"), ("cable", "cable"), ("limit switch", "switch"),
-                      ("print table arm", "arm"), ("sliding block", "block"), ("print head", "print head"),
-                      ("motor", "motor"), ("timing", "timing"), ("controller", "controller"),
-                      ("feeder", "feeder"))
 
 
 def bench_ultimaker_similar(base_pack: Path, work: Path, epochs: int) -> dict:

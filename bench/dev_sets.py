@@ -69,6 +69,43 @@ def load_set(name: str, data: Path = DATA) -> DevSet:
     return s
 
 
+# Ultimaker Original files every drawing in its own folder: its families are read from the part
+# names (the first keyword a name holds), as in bench_learning's similar-drawings benchmark
+ULTIMAKER_FAMILIES = (("iso 7380", "screw"), ("screw", "screw"), ("nut", "nut"), ("washer", "washer"),
+                      ("spacer", "spacer"), ("panel", "panel"), ("plate", "plate"), ("shaft", "shaft"),
+                      ("bearing", "bearing"), ("cable", "cable"), ("limit switch", "switch"),
+                      ("print table arm", "arm"), ("sliding block", "block"), ("print head", "print head"),
+                      ("motor", "motor"), ("timing", "timing"), ("controller", "controller"),
+                      ("feeder", "feeder"))
+
+
+def families(s: DevSet) -> dict[str, set[str]]:
+    """Similar-drawings judgments by rule from the set's own metadata: query drawing -> the other
+    drawings of its family (ids `<set>/<path>`, as hits are judged). Ultimaker Original: the same
+    family keyword in the part name (ULTIMAKER_FAMILIES). The other sets: drawings filed in the
+    same folder (an assembly step, a module, a subassembly), or related to a common document in
+    pairs.csv (a module's guide, a subassembly's README). Queries without family are left out."""
+    group: dict[str, set[str]] = {}
+    if s.name == "ultimaker-original":
+        for p in common.load_pairs(s.data_dir):
+            name = p.part_name.lower()
+            fam = next((f for k, f in ULTIMAKER_FAMILIES if k in name), None)
+            if fam:
+                group.setdefault(p.drawing, set()).add(fam)
+    else:
+        for rel in s.drawings:
+            group.setdefault(rel, set()).add("folder:" + Path(rel).parent.as_posix())
+        for rel, docs in s.qrels.items():
+            group.setdefault(rel, set()).update("doc:" + d for d in docs)
+    out = {}
+    for q in s.queries:
+        mine = group.get(q, set())
+        related = {s.doc_id(d) for d, keys in group.items() if d != q and keys & mine}
+        if related:
+            out[q] = related
+    return out
+
+
 def available_sets(data: Path = DATA, names: tuple[str, ...] = SETS) -> list[DevSet]:
     return [load_set(n, data) for n in names if (data / n).is_dir()]
 

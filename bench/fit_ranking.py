@@ -41,10 +41,11 @@ HEAD = ["R@1", "R@5", "R@10", "MRR", "nDCG@10", "mAP"]
 class SourceQueries:
     """One source's judged queries in one mode: arrays for fitting, ids for the metrics."""
 
-    def __init__(self, source: str, records: dict, qrels: dict) -> None:
-        self.queries = [q for q in records if qrels.get(q)]
+    def __init__(self, source: str, records: dict, qrels: dict, field: str = "features") -> None:
+        """`field`: "features" (related documents) or "similar" (similar drawings)."""
+        self.queries = [q for q in records if qrels.get(q) and field in records[q]]
         self.qrels = [qrels[q] for q in self.queries]
-        hits = [records[q].get("features") or [] for q in self.queries]
+        hits = [records[q].get(field) or [] for q in self.queries]
         self.ids = [[h["id"] for h in row] for row in hits]
         self.judged = JudgedQueries.from_hits(
             hits, [[qr.get(i, 0) > 0 for i in ids] for ids, qr in zip(self.ids, self.qrels)],
@@ -78,6 +79,50 @@ def baseline(records: dict, qrels: dict, ranker: str) -> dict:
     per = [query_metrics(records[q].get(ranker, []), qrels[q], (1, 5, 10), 10)
            for q in records if qrels.get(q)]
     return {m: float(np.mean([p[m] for p in per])) if per else 0.0 for m in METRICS} | {"n": len(per)}
+
+
+# similar drawings: the page-level evidence a drawing has of another (documents' links do not apply)
+SIMILAR_GRID = {"lexical_page": (0.0, 0.5, 1.0), "cosine_page": (0.0, 0.5, 1.0), "dimensions": (0.0, 0.25),
+                "semantic": (0.0, 0.15, 0.3, 0.6), "visual": (0.0, 0.25, 0.5, 1.0, 2.0)}
+SIMILAR_METRICS = ["ndcg@10", "recall@10", "map", "mrr"]
+
+
+def similar_drawings(dev: dict, fit_modes: list[str]) -> tuple[list[dict], dict, dict]:
+    """Drawing -> same-family drawings (bench/dev_sets.families): the similar-drawings weights
+    fitted leave-one-source-out on the hybrid's similar hits (macro MRR, SIMILAR_GRID), beside
+    the weights shipped now, words or looks alone, and the looks-only baselines of the same run
+    (bench/similar_baselines.py). Returns (rows, weights per left-out source, weights on all)."""
+    from engine.config import EngineSettings, FileWeights
+
+    fams = {s: {q: {i: 1 for i in ids} for q, ids in v.items()} for s, v in dev.get("families", {}).items()}
+    sources = [s for s in dev["sets"] if fams.get(s)]
+    data = {m: {s: SourceQueries(s, dev["results"][m].get(s, {}), fams[s], "similar") for s in sources}
+            for m in fit_modes}
+    fixed = {"shipped weights": EngineSettings().similar_weights, "words only": FileWeights(
+        **{f: 0.0 for f in asdict(FileWeights())} | {"lexical_page": 1.0}),
+             "looks only (tower whitened)": FileWeights(**{f: 0.0 for f in asdict(FileWeights())} | {"visual": 1.0})}
+    rows, folds = [], {}
+    for held in sources:
+        w = fit_weights([data[m][s].judged for m in fit_modes for s in sources if s != held], SIMILAR_GRID)
+        folds[held] = asdict(w)
+        for mode in fit_modes:
+            sq = data[mode][held]
+            if not sq.queries:
+                continue
+            rows.append({"mode": mode, "set": held, "ranker": "zumen fitted (LOSO)", **sq.metrics(w, depth=10)})
+            for label, fw in fixed.items():
+                rows.append({"mode": mode, "set": held, "ranker": label, **sq.metrics(fw, depth=10)})
+            records = dev["results"][mode][held]
+            base = {}
+            for q in sq.queries:
+                for method, ids in (records[q].get("similar_baselines") or {}).items():
+                    base.setdefault(method, {})[q] = ids
+            for method, runs in base.items():
+                per = [query_metrics(runs.get(q, []), fams[held][q], (1, 5, 10), 10) for q in sq.queries]
+                rows.append({"mode": mode, "set": held, "ranker": f"baseline: {method}",
+                             **{m: float(np.mean([p[m] for p in per])) for m in METRICS}, "n": len(per)})
+    final = fit_weights([data[m][s].judged for m in fit_modes for s in sources], SIMILAR_GRID)
+    return rows, folds, asdict(final)
 
 
 def site_adaptation(data: dict, folds: dict, sources: list[str], fit_modes: list[str],
@@ -165,8 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     final_w = fit_weights(everything)
     final = {"weights": asdict(final_w), "calibration": asdict(fit_calibration(everything, final_w))}
     macro = macro_rows(rows)
+    similar_rows, similar_folds, similar_final = similar_drawings(dev, fit_modes)
+    similar_macro = macro_rows(similar_rows)
     common.write_json(args.out, {"fit_modes": fit_modes, "folds": folds, "rows": rows,
-                                 "macro": macro, "final": final, "site_adaptation": site_rows})
+                                 "macro": macro, "final": final, "site_adaptation": site_rows,
+                                 "similar": {"rows": similar_rows, "macro": similar_macro,
+                                             "folds": similar_folds, "final": similar_final}})
     cols = ["mode", "set", "ranker", *METRICS, "false_no_match", "false_match", "n"]
     print(common.format_table(rows + macro, cols,
                               ["mode", "set", "ranker", *HEAD, "no-match✗", "match✗", "n"]))
@@ -178,6 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     print(common.format_table(site_rows, ["mode", "set", "ranker", *METRICS, "n"],
                               ["mode", "set", "ranker", *HEAD, "n"]))
     print(f"\nFitted on all sources (the shipped defaults): {final}")
+    if similar_rows:
+        print("\nSimilar drawings: drawing -> drawings of its family (bench/dev_sets.families), "
+              "its own drawing left out")
+        print(common.format_table(similar_rows + similar_macro, ["mode", "set", "ranker", *SIMILAR_METRICS, "n"],
+                                  ["mode", "set", "ranker", "nDCG@10", "R@10", "mAP", "MRR", "n"]))
+        for held, w in similar_folds.items():
+            print(f"  similar, fitted without {held:20s} {w}")
+        print(f"Similar drawings, fitted on all sources (the shipped defaults): {similar_final}")
     return 0
 
 
