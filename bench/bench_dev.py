@@ -183,14 +183,16 @@ def run_mode(args, engine, sets, corpus: Path, mode: str, looks=None) -> dict:
 
 def similar_baselines(args, engine, looks, corpus: Path, s, rel: str, mode: str, own: str) -> dict[str, list[str]]:
     """bench/similar_baselines.py's rankings for one image query, as judged drawing ids."""
+    from PIL import Image
+
     from engine.errors import EngineError
     from engine.extract import render_page
 
+    path = query_file(args, s, rel, mode)
     try:
-        image = similar_thumbnail(render_page(query_file(args, s, rel, mode), 1, grayscale=True, max_px=2048))
-    except EngineError as err:  # counted as a miss by every baseline
-        log(f"  {s.name}/{rel}: no baseline ({err})")
-        return {}
+        image = similar_thumbnail(render_page(path, 1, grayscale=True, max_px=2048))
+    except EngineError:  # a render past the engine's pixel limit (a 307 x 220 inch CAD sheet)
+        image = similar_thumbnail(Image.open(path))
     vector = engine._lib.image_encoder.encode([image])[0]
     ranked = looks.rankings(image, vector, args.depth + 1)
     return {method: [i for i in (dev_sets.hit_id(corpus, p, 1, {}) for p in paths) if i != own][:args.depth]
