@@ -43,7 +43,8 @@ class SourceQueries:
 
     def __init__(self, source: str, records: dict, qrels: dict, field: str = "features") -> None:
         """`field`: "features" (related documents) or "similar" (similar drawings)."""
-        self.queries = [q for q in records if qrels.get(q) and field in records[q]]
+        # a query the engine could not read counts as a miss
+        self.queries = [q for q in records if qrels.get(q) and (field in records[q] or "error" in records[q])]
         self.qrels = [qrels[q] for q in self.queries]
         hits = [records[q].get(field) or [] for q in self.queries]
         self.ids = [[h["id"] for h in row] for row in hits]

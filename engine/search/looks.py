@@ -79,10 +79,13 @@ class LookSpace:
                 self._for = stamp
             return self._white
 
-    def look_alike(self, index, vectors: NDArray[np.float32], n: int) -> list[tuple[int, float, float]]:
+    def look_alike(self, index, vectors: NDArray[np.float32], n: int
+                   ) -> tuple[list[tuple[int, float]], dict[int, float]]:
         """The `n` pages closest in looks to any of `vectors` (the query picture, and the same
-        picture in other orientations) as (page id, whitened cosine, raw cosine), each page by
-        its best over them; in a library too small to whiten both are the raw cosine."""
+        picture in other orientations), each by its best whitened cosine over them, best first;
+        and the `n` pages of highest raw cosine with it (what a twin is judged by: a render or
+        photo of a drawing looks like it, template and all). In a library too small to whiten
+        both are the raw cosines."""
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))  # (k, d)
         white = self.whitening(index)
         raw: dict[int, float] = {}
@@ -90,14 +93,15 @@ class LookSpace:
             for page_id, score in index.search(vector, n if white is None else max(n, POOL)):
                 if score > raw.get(page_id, -2.0):
                     raw[page_id] = score
+        raw_top = dict(sorted(raw.items(), key=lambda kv: -kv[1])[:n])
         if white is None or not raw:
-            return [(p, s, s) for p, s in sorted(raw.items(), key=lambda kv: -kv[1])[:n]]
+            return list(raw_top.items()), raw_top
         ids = np.fromiter(raw, dtype=np.uint64, count=len(raw))
         stored = index.get(ids)  # (m, d); a zero row when a page lost its vector meanwhile
         scores = (white.apply(vectors) @ white.apply(stored).T).max(axis=0)  # (m,)
         scores[~np.any(stored, axis=1)] = -1.0
         order = np.argsort(-scores, kind="stable")[:n]
-        return [(int(ids[i]), float(scores[i]), raw[int(ids[i])]) for i in order]
+        return [(int(ids[i]), float(scores[i])) for i in order], raw_top
 
 
 def _sample(index) -> NDArray[np.float32]:

@@ -393,13 +393,13 @@ class Searcher:
                         ev.coverage[key] = max(ev.coverage.get(key, 0.0), self._coverage[chunk_id])
         if "visual" in use and q.image_vector is not None and lib.image_index is not None:
             vectors = [q.image_vector, *(q.image_variants if q.image_variants is not None else ())]
-            pages = self._looks.look_alike(lib.image_index, np.asarray(vectors), n)
-            ev.widen("visual", [s for _, s, _ in pages])
-            where = cat.pages_by_ids(p for p, _, _ in pages)
-            for page_id, score, raw in pages:
+            pages, raw = self._looks.look_alike(lib.image_index, np.asarray(vectors), n)
+            ev.widen("visual", [s for _, s in pages])
+            where = cat.pages_by_ids({p for p, _ in pages} | set(raw))
+            for page_id, score in pages:
                 if page_id in where:
                     ev.add("visual", where[page_id], score)
-                    ev.raw_looks[where[page_id]] = raw
+            ev.raw_looks = {where[p]: score for p, score in raw.items() if p in where}
         if not q.keyword and "lexical" in use:
             self._link_evidence(q, ev)
         return ev
