@@ -50,7 +50,7 @@ class SourceQueries:
         self.ids = [[h["id"] for h in row] for row in hits]
         self.judged = JudgedQueries.from_hits(
             hits, [[qr.get(i, 0) > 0 for i in ids] for ids, qr in zip(self.ids, self.qrels)],
-            [[i.split("/", 1)[0] == source for i in ids] for ids in self.ids])
+            [[i.split("/", 1)[0] == source for i in ids] for ids in self.ids], by_likeness=field == "similar")
 
     def subset(self, rows: list[int]) -> "SourceQueries":
         part = object.__new__(SourceQueries)
@@ -77,8 +77,7 @@ class SourceQueries:
 
 
 def baseline(records: dict, qrels: dict, ranker: str) -> dict:
-    per = [query_metrics(records[q].get(ranker, []), qrels[q], (1, 5, 10), 10)
-           for q in records if qrels.get(q)]
+    per = [query_metrics(listed(records[q], ranker), qrels[q], (1, 5, 10), 10) for q in records if qrels.get(q)]
     return {m: float(np.mean([p[m] for p in per])) if per else 0.0 for m in METRICS} | {"n": len(per)}
 
 
@@ -124,6 +123,21 @@ def similar_drawings(dev: dict, fit_modes: list[str]) -> tuple[list[dict], dict,
                              **{m: float(np.mean([p[m] for p in per])) for m in METRICS}, "n": len(per)})
     final = fit_weights([data[m][s].judged for m in fit_modes for s in sources], SIMILAR_GRID)
     return rows, folds, asdict(final)
+
+
+def listed(record: dict, ranker: str) -> list[str]:
+    """A ranker's hits as the engine lists them: the hybrid ran with `show_weak` (for its
+    features), which also lists documents found by meaning or looks alone; the app does not."""
+    ids = record.get(ranker, [])
+    if ranker != "hybrid" or "features" not in record:
+        return ids
+    from engine.config import EngineSettings
+    from engine.search.fitting import FEATURES, SCORE_FIELD, SUPPORT
+
+    weights = EngineSettings().related_weights
+    support = {h["id"] for h in record["features"]
+               if any(getattr(weights, f) > 0 and h.get(SCORE_FIELD[f], 0.0) > 0 for f in SUPPORT if f in FEATURES)}
+    return [i for i in ids if i in support]
 
 
 def site_adaptation(data: dict, folds: dict, sources: list[str], fit_modes: list[str],

@@ -251,6 +251,30 @@ def test_fitted_weights_keep_every_feature_the_training_data_cannot_tell_apart()
     assert (single.cosine_page > 0) != (single.cosine_doc > 0)  # the single best point: one of them
 
 
+def test_fitting_lists_documents_found_by_looks_alone_as_the_engine_does_not_at_all():
+    """The fit's hits come from `show_weak` searches, which list every candidate; the documents
+    list of the app drops a page that only looks like the drawing (or is only close in meaning).
+    A fit that ranked such pages would learn from, and report, a list nobody sees; similar
+    drawings, however, may be found by looks alone."""
+    from engine.search.fitting import JudgedQueries, as_vector, fit_weights
+    from engine.config import FileWeights
+
+    hits = [[{"visual": 0.9}, {"lexical": 0.05, "visual": 0.1}]] * 4
+    relevant = [[False, True]] * 4
+    weights = as_vector(FileWeights(lexical_page=0.1, visual=1.0, **{
+        f: 0.0 for f in ("lexical_doc", "cosine_page", "cosine_doc", "dimensions", "semantic",
+                         "link_name", "link_folder")}))
+    documents = JudgedQueries.from_hits(hits, relevant)
+    drawings = JudgedQueries.from_hits(hits, relevant, by_likeness=True)
+    assert documents.mrr(weights) == 1.0, "the looks-only page is not listed above the one with words"
+    assert drawings.mrr(weights) == 0.5
+    assert documents.listed(weights).tolist() == [[False, True]] * 4
+    # and the fit keeps looks for similar drawings where they decide, which a documents list cannot
+    grid = {"lexical_page": (0.0, 1.0), "visual": (0.0, 1.0)}
+    flipped = JudgedQueries.from_hits(hits, [[True, False]] * 4, by_likeness=True)
+    assert fit_weights([flipped], grid).visual > 0
+
+
 def _labelled_drawing(path: Path, labels: list[str]) -> None:
     """A drawing sheet (outlines and arcs) whose text is short labels in columns."""
     doc = pymupdf.open()

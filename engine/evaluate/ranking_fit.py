@@ -53,9 +53,10 @@ def _fold(query: str, k: int) -> int:
 
 def _metrics(judged: JudgedQueries, ids: list[list[str]], qrels: list[dict[str, float]],
              weights: FileWeights) -> dict[str, float]:
-    order = judged.order(as_vector(weights))
-    per = [query_metrics([row_ids[j] for j in row[:20] if j < len(row_ids)], rel, (1, 5, 10), 10)
-           for row_ids, row, rel in zip(ids, order, qrels)]
+    w = as_vector(weights)
+    order, listed = judged.order(w), judged.listed(w)
+    per = [query_metrics([row_ids[j] for j in row[:20] if j < len(row_ids) and shown[j]][:20], rel, (1, 5, 10), 10)
+           for row_ids, row, rel, shown in zip(ids, order, qrels, listed)]
     return {m: float(np.mean([p[m] for p in per])) for m in ("recall@1", "recall@5", "mrr", "map")}
 
 

@@ -28,6 +28,10 @@ from engine.config import Calibration, FileWeights
 FEATURES: tuple[str, ...] = tuple(f.name for f in fields(FileWeights))
 # ScoreBreakdown names the page-level BM25 "lexical"
 SCORE_FIELD = {name: ("lexical" if name == "lexical_page" else name) for name in FEATURES}
+# the evidence that lets a drawing query list a *document*: meaning and looks only reorder what
+# these list (query.py, `_Evidence.supported` without `by_likeness`)
+SUPPORT: tuple[str, ...] = ("lexical_page", "lexical_doc", "cosine_page", "cosine_doc", "dimensions",
+                            "link_name", "link_folder")
 GRID: dict[str, tuple[float, ...]] = {
     "lexical_page": (0.0, 0.5, 1.0),
     "lexical_doc": (0.0, 0.5, 1.0),
@@ -44,16 +48,20 @@ GRID: dict[str, tuple[float, ...]] = {
 @dataclass
 class JudgedQueries:
     """One group's queries as arrays: features (q, n, f) of each query's hits, relevance (q, n),
-    and which hits would be gone from a library without the group's own documents (q, n)."""
+    and which hits would be gone from a library without the group's own documents (q, n).
+    `by_likeness`: a hit may be listed on meaning or looks alone (similar drawings); otherwise
+    (related documents) only a hit with some SUPPORT evidence that the weights count is listed,
+    as the engine lists them (the hits come from `show_weak` searches, which list every one)."""
 
     x: np.ndarray
     valid: np.ndarray
     relevant: np.ndarray
     own: np.ndarray
+    by_likeness: bool = False
 
     @classmethod
     def from_hits(cls, hits: Sequence[Sequence[Mapping[str, float]]], relevant: Sequence[Sequence[bool]],
-                  own: Sequence[Sequence[bool]] | None = None) -> "JudgedQueries":
+                  own: Sequence[Sequence[bool]] | None = None, *, by_likeness: bool = False) -> "JudgedQueries":
         """hits[q][j]: the ScoreBreakdown (as a mapping) of query q's j-th hit."""
         depth = max([len(h) for h in hits] + [1])
         x = np.zeros((len(hits), depth, len(FEATURES)))  # (q, n, f)
@@ -66,17 +74,26 @@ class JudgedQueries:
                 valid[i, j] = True
                 rel[i, j] = bool(relevant[i][j])
                 mine[i, j] = bool(own[i][j]) if own is not None else False
-        return cls(x, valid, rel, mine)
+        return cls(x, valid, rel, mine, by_likeness)
 
     def __len__(self) -> int:
         return len(self.x)
 
     def subset(self, rows: Sequence[int]) -> "JudgedQueries":
         rows = list(rows)
-        return JudgedQueries(self.x[rows], self.valid[rows], self.relevant[rows], self.own[rows])
+        return JudgedQueries(self.x[rows], self.valid[rows], self.relevant[rows], self.own[rows],
+                             self.by_likeness)
+
+    def listed(self, w: np.ndarray) -> np.ndarray:
+        """(q, n): the hits a list ranked by `w` shows at all."""
+        if self.by_likeness:
+            return self.valid
+        support = [FEATURES.index(f) for f in SUPPORT]
+        counted = np.asarray(w)[support] > 0  # (s,)
+        return self.valid & ((self.x[..., support] > 0) & counted).any(axis=-1)
 
     def scores(self, w: np.ndarray) -> np.ndarray:
-        return np.where(self.valid, self.x @ w, -np.inf)  # (q, n)
+        return np.where(self.listed(w), self.x @ w, -np.inf)  # (q, n)
 
     def order(self, w: np.ndarray) -> np.ndarray:
         """Hits best first; ties put the relevant hits last (a pessimistic measure: weights
@@ -165,9 +182,9 @@ def fit_calibration(groups: Sequence[JudgedQueries], weights: FileWeights, top_k
     w = as_vector(weights)
     xs, ys = [], []
     for g in groups:
-        s, order = g.scores(w), g.order(w)[:, :top_k]
+        s, order, listed = g.scores(w), g.order(w)[:, :top_k], g.listed(w)
         for i, row in enumerate(order):
-            keep = g.valid[i, row]
+            keep = listed[i, row]
             xs.append(s[i, row][keep])
             ys.append(g.relevant[i, row][keep].astype(float))
     slope, intercept = logistic(np.concatenate(xs), np.concatenate(ys))
