@@ -96,6 +96,8 @@ def similar_drawings(dev: dict, fit_modes: list[str]) -> tuple[list[dict], dict,
 
     fams = {s: {q: {i: 1 for i in ids} for q, ids in v.items()} for s, v in dev.get("families", {}).items()}
     sources = [s for s in dev["sets"] if fams.get(s)]
+    if not sources:  # a run of an older bench_dev: no similar drawings recorded
+        return [], {}, {}
     data = {m: {s: SourceQueries(s, dev["results"][m].get(s, {}), fams[s], "similar") for s in sources}
             for m in fit_modes}
     fixed = {"shipped weights": EngineSettings().similar_weights, "words only": FileWeights(

@@ -137,11 +137,13 @@ class EngineSettings:
     weight_cross: float = 0.0
     # drawing queries: related documents and similar drawings rank by weighted absolute evidence
     related_weights: FileWeights = FileWeights()
-    # similar drawings: the drawing's own words, meaning and looks (not fitted: the dev sets judge
-    # drawing -> documents; the query's own drawing comes first on Ultimaker, bench_quality.py)
-    similar_weights: FileWeights = FileWeights(lexical_page=1.0, lexical_doc=0.0, cosine_page=0.0,
-                                               cosine_doc=0.0, dimensions=0.0, semantic=0.3,
-                                               visual=0.7, link_name=0.0, link_folder=0.0)
+    # similar drawings: the drawing's own words (BM25 share, TF-IDF cosine, dimensions), meaning
+    # and looks (whitened by the library, search/looks.py), fitted leave-one-source-out on the
+    # dev sets' families (bench_dev + fit_ranking; docs/similar.md). Looks weigh little because
+    # their scale is larger: a family member's whitened cosine is ~0.3-0.5, its word share ~0.05-0.3
+    similar_weights: FileWeights = FileWeights(lexical_page=0.3280, lexical_doc=0.0, cosine_page=0.3477,
+                                               cosine_doc=0.0, dimensions=0.0938, semantic=0.1881,
+                                               visual=0.0425, link_name=0.0, link_folder=0.0)
     calibration: Calibration = Calibration()
     # `zumen duplicates` (engine/search/duplicates.py): a word on 2 to `duplicate_rare_pages`
     # drawing pages is telling; two pages sharing at least `duplicate_threshold` of the telling
