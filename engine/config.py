@@ -77,15 +77,15 @@ class FileWeights:
     fused = sum of weight x feature. Chosen leave-one-source-out on the development sets
     (bench/fit_ranking.py; procedure and values in docs/ranking.md)."""
 
-    lexical_page: float = 0.0860
-    lexical_doc: float = 0.0400
-    cosine_page: float = 0.2518
-    cosine_doc: float = 0.1144
+    lexical_page: float = 0.0869
+    lexical_doc: float = 0.0488
+    cosine_page: float = 0.2486
+    cosine_doc: float = 0.1169
     dimensions: float = 0.0
-    semantic: float = 0.0123
-    visual: float = 0.0284
-    link_name: float = 0.2247
-    link_folder: float = 0.2422
+    semantic: float = 0.0077
+    visual: float = 0.0315
+    link_name: float = 0.2187
+    link_folder: float = 0.2409
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,9 @@ class Calibration:
     fitted with the weights (docs/ranking.md). A query whose best hit stays below `min_top` has
     no match."""
 
-    slope: float = 28.27
-    intercept: float = -4.06
-    min_top: float = 0.01
+    slope: float = 28.62
+    intercept: float = -4.05
+    min_top: float = 0.02
 
 
 @dataclass(frozen=True)
