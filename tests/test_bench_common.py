@@ -220,3 +220,51 @@ def test_quality_summary_on_fake_runs(tmp_path) -> None:
     itself = results["image"]["hybrid"]["similar_itself"]
     assert itself["recall@1"] == pytest.approx(1 / 3) and itself["recall@5"] == pytest.approx(2 / 3)
     assert [r["ranker"] for r in rows] == ["hybrid", "tfidf-baseline"] and len(self_rows) == 1
+
+
+# --------------------------------------------------------------------------- similar drawings
+
+def test_families_come_from_folders_and_shared_documents(tmp_path: Path) -> None:
+    """bench/dev_sets.families: drawings of one folder, or related to a common document, are
+    one family; a drawing alone in its folder with a document of its own has none."""
+    from bench import dev_sets
+
+    root = tmp_path / "toy"
+    (root / "a").mkdir(parents=True)
+    (root / "b").mkdir()
+    (root / "drawings.txt").write_text("a/1.pdf\na/2.pdf\nb/3.pdf\nb/4.pdf\nc.pdf\n", encoding="utf-8")
+    (root / "documents.txt").write_text("guide.md\nbom.csv\nother.md\n", encoding="utf-8")
+    with open(root / "pairs.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["query", "relevant", "grade"])
+        w.writerows([["a/1.pdf", "bom.csv#page=1", 2], ["a/2.pdf", "bom.csv#page=2", 2],
+                     ["b/3.pdf", "guide.md", 1], ["c.pdf", "guide.md", 1], ["b/4.pdf", "other.md", 1]])
+    s = dev_sets.load_set("toy", tmp_path)
+    fams = dev_sets.families(s)
+    assert fams["a/1.pdf"] == {"toy/a/2.pdf"}  # same folder (their BOM rows differ)
+    assert fams["b/3.pdf"] == {"toy/b/4.pdf", "toy/c.pdf"}  # folder, and a common guide
+    assert fams["c.pdf"] == {"toy/b/3.pdf"}
+    assert fams["b/4.pdf"] == {"toy/b/3.pdf"}
+
+
+def test_looks_baselines_tell_a_drawing_from_another() -> None:
+    """bench/similar_baselines: the same sheet drawn slightly shifted is nearer, by pixels and by
+    edge-orientation histograms, than a sheet of other strokes."""
+    from PIL import Image, ImageDraw
+
+    from bench.similar_baselines import edge_histograms, pixels32
+
+    def sheet(lines, shift=0):
+        im = Image.new("L", (400, 280), 255)
+        d = ImageDraw.Draw(im)
+        d.rectangle((10, 10, 390, 270), outline=0, width=2)
+        for x0, y0, x1, y1 in lines:
+            d.line((x0 + shift, y0 + shift, x1 + shift, y1 + shift), fill=0, width=3)
+        return im
+
+    horizontal = [(40, 40 + 20 * i, 360, 40 + 20 * i) for i in range(10)]
+    diagonal = [(40 + 30 * i, 40, 60 + 30 * i, 240) for i in range(10)]
+    a, a2, b = sheet(horizontal), sheet(horizontal, shift=3), sheet(diagonal)
+    for vectors in (pixels32([a, a2, b]), edge_histograms([a, a2, b])):
+        assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+        assert abs(float(vectors[0] @ vectors[0]) - 1.0) < 1e-6
