@@ -14,7 +14,7 @@ from engine.analyze import ANALYZER_VERSION, lexical_tokens
 from engine.api import Engine
 from engine.search.docrank import Bm25Params, bm25, file_stem_token, idf, query_weights
 from engine.store.catalog import _MIGRATIONS, SCHEMA_VERSION, Catalog
-from tests.fakes import FakeTextEncoder
+from tests.fakes import FakeImageEncoder, FakeTextEncoder
 from tests.test_engine import write_drawing
 
 
@@ -317,3 +317,40 @@ def test_a_drawing_holding_a_few_rare_words_of_a_poor_reading_is_not_its_twin(tm
         # …while the sheet itself, read well, is still found and linked
         own = engine.search_file(docs / "arm" / "arm_02.pdf").related.hits[0]
         assert own.path.endswith("bom.csv") and own.scores.link_name > 0
+
+
+def _sheet(path: Path, labels: list[str], block: int) -> None:
+    """A drawing whose geometry is a heavy block at a place of its own (`block`), with labels."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=842, height=595)
+    page.draw_rect(pymupdf.Rect(20, 20, 822, 575))
+    x, y = 80 + 120 * (block % 6), 120 + 200 * (block // 6)
+    page.draw_rect(pymupdf.Rect(x, y, x + 110, y + 160), fill=(0, 0, 0))
+    for i in range(36):
+        page.draw_line((60 + 7 * i, 500), (70 + 7 * i, 560))
+    for i, label in enumerate(labels):
+        page.insert_text((600 + 60 * (i // 40), 40 + 12 * (i % 40)), label, fontsize=7)
+    doc.save(path)
+
+
+def test_a_photo_whose_picture_looks_like_another_sheet_still_finds_its_own_by_words(tmp_path):
+    """A dim, skewed phone photo can look more like a template-mate than like its own sheet to the
+    image tower. The drawing its words reproduce best is its twin all the same, so the documents
+    beside that drawing are linked; looks only confirm further claims (a second twin)."""
+    docs = tmp_path / "docs"
+    template = [f"tmpl{w}" for w in range(20)]
+    for i in range(8):
+        folder = docs / f"part{i}"
+        folder.mkdir(parents=True)
+        _sheet(folder / f"part{i}.pdf", template + [f"PN-{i:03}-A", f"flange{i}", f"bore{i}", f"slot{i}"], i)
+        (folder / "README.md").write_text(f"Assembly notes for this module, revision {i}.", encoding="utf-8")
+    photo = tmp_path / "photo.pdf"  # part 2's words, part 6's picture
+    _sheet(photo, template + ["PN-002-A", "flange2", "bore2", "slot2"], 6)
+    encoder = FakeImageEncoder()
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=encoder, ocr=None) as engine:
+        engine.index([docs])
+        result = engine.search_file(photo, limit=20)
+        readme = next(h for h in result.related.hits if h.path.endswith("part2/README.md"))
+        assert readme.scores.link_folder > 0
+        assert result.related.hits[0].path.endswith("part2/README.md")
+        assert not any(h.scores.link_folder > 0 for h in result.related.hits if "part6" in h.path)

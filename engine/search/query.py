@@ -495,9 +495,9 @@ class Searcher:
         must also be reproduced by the query, not only share some rare words with it: the query
         holds at least half as large a part of its page's words as of the drawing it reproduces
         best (a long datasheet holding a few of a poorly read photo's words is not the sheet
-        whose template-mates the photo reproduces four times as well). With a
-        picture on both sides, a twin must also look like the query about as well as any drawing
-        does."""
+        whose template-mates the photo reproduces four times as well). With a picture on both
+        sides, a second twin, and every twin of a query whose own file the library holds, must
+        also look like the query about as well as any drawing does."""
         drawings = self.lib.catalog.drawing_ids({k[0] for k in ev.scores["lexical"]} - q.exclude_docs)
         best: dict[int, float] = {}
         best_page: dict[int, PageKey] = {}
@@ -525,9 +525,15 @@ class Searcher:
                 break
             if coverage.get(best_page[doc_id], 0.0) < TWIN_MIN_COVERAGE * top_coverage:
                 continue
+            # looks confirm a further claim of identity: the second twin, or another copy of a
+            # file the library holds; the drawing the query's words reproduce best is its twin
+            # even where the picture disagrees (a dim, skewed phone photo looks more like some
+            # template-mate than like its own sheet to the tower)
             look = looks.get(doc_id)
-            if q.image_vector is not None and (look is None or best_look is None or look < TWIN_MIN_VISUAL
-                                               or look < best_look - TWIN_LOOK_MARGIN):
+            confirm = i > 0 or bool(q.exclude_docs)
+            if confirm and q.image_vector is not None and (
+                    look is None or best_look is None or look < TWIN_MIN_VISUAL
+                    or look < best_look - TWIN_LOOK_MARGIN):
                 continue
             if share > reference:
                 # the margin relative to the best drawing's share: a drawing read poorly (a CJK
