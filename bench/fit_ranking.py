@@ -131,14 +131,14 @@ def listed(record: dict, ranker: str) -> list[str]:
     """A ranker's hits as the engine lists them: the hybrid ran with `show_weak` (for its
     features), which also lists documents found by meaning or looks alone; the app does not."""
     ids = record.get(ranker, [])
-    if ranker != "hybrid" or "features" not in record:
+    if ranker != "hybrid" or not record.get("features"):
         return ids
     from engine.config import EngineSettings
-    from engine.search.fitting import FEATURES, SCORE_FIELD, SUPPORT
 
-    weights = EngineSettings().related_weights
-    support = {h["id"] for h in record["features"]
-               if any(getattr(weights, f) > 0 and h.get(SCORE_FIELD[f], 0.0) > 0 for f in SUPPORT if f in FEATURES)}
+    hits = record["features"]
+    shown = JudgedQueries.from_hits([hits], [[False] * len(hits)]).listed(
+        as_vector(EngineSettings().related_weights))[0]
+    support = {h["id"] for h, keep in zip(hits, shown) if keep}
     return [i for i in ids if i in support]
 
 

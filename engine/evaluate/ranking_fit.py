@@ -55,7 +55,7 @@ def _metrics(judged: JudgedQueries, ids: list[list[str]], qrels: list[dict[str, 
              weights: FileWeights) -> dict[str, float]:
     w = as_vector(weights)
     order, listed = judged.order(w), judged.listed(w)
-    per = [query_metrics([row_ids[j] for j in row[:20] if j < len(row_ids) and shown[j]][:20], rel, (1, 5, 10), 10)
+    per = [query_metrics([row_ids[j] for j in row[:20] if j < len(row_ids) and shown[j]], rel, (1, 5, 10), 10)
            for row_ids, row, rel, shown in zip(ids, order, qrels, listed)]
     return {m: float(np.mean([p[m] for p in per])) for m in ("recall@1", "recall@5", "mrr", "map")}
 
