@@ -89,3 +89,18 @@ def test_the_whitening_is_renewed_when_the_index_changes(tmp_path):
     hits, _ = space.look_alike(index, query, 3)
     assert hits[0][0] == MIN_PAGES + 10 and hits[0][1] == pytest.approx(1.0, abs=1e-5)
     assert 1 not in dict(space.look_alike(index, query, len(index) + 5)[0])
+
+
+def test_a_reloaded_index_is_whitened_anew(tmp_path):
+    """Another process saved the index and the library loaded it again: a new index object,
+    perhaps of the same size and version count, is not served the old transform."""
+    rng = np.random.default_rng(4)
+    *_, pages = _library(rng, n=2 * MIN_PAGES)
+    first = _index(tmp_path, pages[:MIN_PAGES])
+    space = LookSpace()
+    old = space.whitening(first)
+    first.save()
+    other = VectorIndex(tmp_path / "other.usearch", DIM)
+    other.add(np.arange(1, MIN_PAGES + 1, dtype=np.uint64), pages[MIN_PAGES:].astype(np.float32))
+    assert (other.version, len(other)) == (first.version, len(first))
+    assert space.whitening(other) is not old

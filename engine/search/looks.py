@@ -20,6 +20,7 @@ the pages' own content.
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,15 +69,18 @@ class LookSpace:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._for: tuple[int, int, int] | None = None  # (index identity, its version, its size)
+        # the index it was estimated from (weakly: a reloaded index is another object, and the
+        # old one is not kept in memory for this), and that index's version and size then
+        self._index: weakref.ref | None = None
+        self._stamp: tuple[int, int] | None = None
         self._white: Whitening | None = None
 
     def whitening(self, index) -> Whitening | None:
-        stamp = (id(index), index.version, len(index))
+        stamp = (index.version, len(index))
         with self._lock:
-            if stamp != self._for:
+            if self._index is None or self._index() is not index or stamp != self._stamp:
                 self._white = fit_whitening(_sample(index)) if len(index) >= MIN_PAGES else None
-                self._for = stamp
+                self._index, self._stamp = weakref.ref(index), stamp
             return self._white
 
     def look_alike(self, index, vectors: NDArray[np.float32], n: int
