@@ -134,10 +134,10 @@ def query_file(args, s, rel: str, mode: str) -> Path:
     return out
 
 
-def run_mode(args, engine, sets, corpus: Path, mode: str, looks=None) -> dict:
+def run_mode(args, engine, sets, corpus: Path, mode: str, families: dict, looks=None) -> dict:
     """{set: {query: {"text", "source", ranker: [hit ids], "features": [...], "similar": [...],
     "similar_baselines": {method: [drawing ids]}}}}: "similar" holds the hybrid's similar
-    drawings with their features (queries with a family, bench/dev_sets.families), the
+    drawings with their features (queries with a family: `families[set]`, dev_sets.families), the
     baselines rank the same library drawings by looks alone (image modes, `looks`)."""
     from engine.errors import EngineError
 
@@ -147,7 +147,7 @@ def run_mode(args, engine, sets, corpus: Path, mode: str, looks=None) -> dict:
             queries = s.queries[: args.limit] if args.limit else s.queries
             res_set: dict = {}
             t0 = time.perf_counter()
-            fams = dev_sets.families(s)
+            fams = families[s.name]
             for rel in queries:
                 rec: dict = {}
                 relevant = s.qrels[rel]
@@ -271,17 +271,19 @@ def main(argv: list[str] | None = None) -> int:
 
         status = to_jsonable(engine.status())
         looks = None
+        families = {s.name: dev_sets.families(s) for s in sets}
         for mode in args.modes:
             if looks is None and MODES[mode] is not None:
                 looks = LibraryLooks(engine, args.workdir / "renders" / "library-thumbs")
-            measured = run_mode(args, engine, sets, corpus, mode, looks if MODES[mode] is not None else None)
+            measured = run_mode(args, engine, sets, corpus, mode, families,
+                                looks if MODES[mode] is not None else None)
             tfidf_runs(engine, sets, corpus, measured, args.depth)
             results[mode] = measured
             rows += metric_rows(sets, measured, mode, [*args.rankers, "tfidf"])
             common.write_json(args.out, {  # after every mode: a long run that stops keeps its part
                 "benchmark": "dev", "machine": common.machine_info(), "sets": [s.name for s in sets],
                 "qrels": {s.name: s.qrels for s in sets}, "library": status,
-                "families": {s.name: {q: sorted(v) for q, v in dev_sets.families(s).items()} for s in sets},
+                "families": {name: {q: sorted(v) for q, v in f.items()} for name, f in families.items()},
                 "classification": kinds, "rows": rows, "results": results})
     finally:
         engine.close()

@@ -72,13 +72,17 @@ class SourceQueries:
             shown &= ((top > 0) & (top >= calibration.min_top))[:, None]
         runs = [[ids[j] for j in row[:depth] if j < len(ids) and shown[i, j]]
                 for i, (ids, row) in enumerate(zip(self.ids, order))]
-        per = [query_metrics(r, qr, (1, 5, 10), 10) for r, qr in zip(runs, self.qrels)]
-        return {m: float(np.mean([p[m] for p in per])) if per else 0.0 for m in METRICS} | {"n": len(per)}
+        return mean_metrics([query_metrics(r, qr, (1, 5, 10), 10) for r, qr in zip(runs, self.qrels)])
+
+
+def mean_metrics(per: list[dict]) -> dict:
+    """The mean of each metric over per-query metrics, and the query count."""
+    return {m: float(np.mean([p[m] for p in per])) if per else 0.0 for m in METRICS} | {"n": len(per)}
 
 
 def baseline(records: dict, qrels: dict, ranker: str) -> dict:
-    per = [query_metrics(listed(records[q], ranker), qrels[q], (1, 5, 10), 10) for q in records if qrels.get(q)]
-    return {m: float(np.mean([p[m] for p in per])) if per else 0.0 for m in METRICS} | {"n": len(per)}
+    return mean_metrics([query_metrics(listed(records[q], ranker), qrels[q], (1, 5, 10), 10)
+                         for q in records if qrels.get(q)])
 
 
 # similar drawings: the page-level evidence a drawing has of another (documents' links do not apply)
@@ -120,9 +124,8 @@ def similar_drawings(dev: dict, fit_modes: list[str]) -> tuple[list[dict], dict,
                 for method, ids in (records[q].get("similar_baselines") or {}).items():
                     base.setdefault(method, {})[q] = ids
             for method, runs in base.items():
-                per = [query_metrics(runs.get(q, []), fams[held][q], (1, 5, 10), 10) for q in sq.queries]
-                rows.append({"mode": mode, "set": held, "ranker": f"baseline: {method}",
-                             **{m: float(np.mean([p[m] for p in per])) for m in METRICS}, "n": len(per)})
+                rows.append({"mode": mode, "set": held, "ranker": f"baseline: {method}", **mean_metrics(
+                    [query_metrics(runs.get(q, []), fams[held][q], (1, 5, 10), 10) for q in sq.queries])})
     final = fit_weights([data[m][s].judged for m in fit_modes for s in sources], SIMILAR_GRID)
     return rows, folds, asdict(final)
 

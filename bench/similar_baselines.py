@@ -73,7 +73,7 @@ class LibraryLooks:
 
     def __init__(self, engine, cache: Path) -> None:
         from engine.extract import render_page
-        from engine.search.looks import fit_whitening
+        from engine.search.looks import LookSpace
 
         lib = engine._lib  # the benchmark reads the library's own stored vectors
         cat, index = lib.catalog, lib.image_index
@@ -84,8 +84,7 @@ class LibraryLooks:
         have = index.contains(ids)
         self.pages = [(int(p[0]), docs[p[1]].path, int(p[2])) for p, h in zip(drawing, have) if h]
         self.tower = index.get(np.array([p[0] for p in self.pages], dtype=np.uint64))  # (n, d)
-        every = index.get(np.unique(index.keys()))
-        self.whitening = fit_whitening(every)
+        self.whitening = LookSpace().whitening(index)  # the engine's own transform
         images = []
         cache.mkdir(parents=True, exist_ok=True)
         for page_id, path, page_no in self.pages:
