@@ -39,9 +39,8 @@ REASONS: tuple[tuple[str, str], ...] = (
         "Save it again as PNG or JPEG.")),
     (r"the image could not be opened|the image data is damaged",
      N_("The picture is damaged or cut short. Copy it again, or save it again as PNG or JPEG.")),
-    (r"the image is too large to read safely \((?P<size>[^;]*); the limit is (?P<limit>[\d,]+) pixels\)",
-     N_("The picture is too large ({size}; at most {limit} pixels). Scan it at a lower "
-        "resolution or crop it.")),
+    (r"the image is too large to read safely \((?P<size>[^:;]*)",
+     N_("The picture is too large to read ({size}). Scan it at a lower resolution or crop it.")),
     (r"files of type '(?P<suffix>[^']*)' are not supported",
      N_("Zumen does not read “{suffix}” files. It reads PDF, pictures (PNG, JPEG, TIFF), text, "
         "Markdown, CSV, Excel and Word files.")),

@@ -112,7 +112,9 @@ class EngineSettings:
     page_batch: int = 16
     max_pages_per_file: int = 0
     max_seconds_per_file: float = 0.0
-    max_image_pixels: int = 300_000_000  # decompression-bomb limit (an A1 scan at 600 dpi: 279 MP)
+    # decompression-bomb limit: memory a picture's frame takes decoded (extract/image.py): a
+    # 300-MP colour scan (Pillow keeps RGB in 4 bytes a pixel), an 817-MP grey CAD render
+    max_image_bytes: int = 1_200_000_000
     # a symbolic link to a file (anywhere) is indexed under the link's path in the folder; False:
     # links are skipped and listed in `zumen status`. Links to folders are never followed.
     follow_symlinks: bool = True

@@ -51,3 +51,18 @@ class FakeImageEncoder:
             n = np.linalg.norm(g)
             rows.append(g / n if n else np.eye(1, self.dim, 0, dtype=np.float32)[0])
         return np.stack(rows).astype(np.float32)  # (n, dim)
+
+
+def png_header(width: int, height: int, mode: str = "1") -> bytes:
+    """A PNG that only claims its size ("1", "L" or "RGB"): a decompression bomb's header, which
+    must be refused before any pixel is decoded (its image data is empty)."""
+    import struct
+    import zlib
+
+    depth, colour = {"1": (1, 0), "L": (8, 0), "RGB": (8, 2)}[mode]
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")

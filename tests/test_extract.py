@@ -182,7 +182,7 @@ def test_image_over_pixel_limit(tmp_path):
     path = tmp_path / "huge.png"
     Image.new("L", (400, 300), 255).save(path)
     with pytest.raises(ExtractionError, match="too large"):
-        extract_document(path, EngineSettings(max_image_pixels=100_000))
+        extract_document(path, EngineSettings(max_image_bytes=100_000))
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp932"])
