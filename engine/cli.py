@@ -9,8 +9,9 @@ import signal
 import sqlite3
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from engine.config import SAMPLE_LIBRARY, EngineSettings, default_library_path
 from engine.errors import EngineError
@@ -117,9 +118,13 @@ def _open(args: argparse.Namespace, *, create: bool = False, settings: EngineSet
     return Engine.open(root, pack=args.pack, settings=settings)
 
 
-def _cancel_on_sigint() -> CancelToken:
-    """First Ctrl-C (or SIGTERM, as a service manager or `kill` sends) asks the job to stop
-    cleanly (work so far is saved); a second one aborts."""
+@contextmanager
+def _cancel_on_sigint() -> Iterator[CancelToken]:
+    """While the job runs, a first Ctrl-C (or SIGTERM, as a service manager or `kill` sends)
+    asks it to stop cleanly (work so far is saved); a second one aborts. The handlers before it
+    are put back when the job ends: `main` is also called in-process (tests, scripts), and a
+    process left with this handler would let a later SIGTERM, e.g. a multiprocessing pool
+    terminating the worker it forked, be taken for a request to stop and never end it."""
     token = CancelToken()
 
     def handler(signum, frame):  # noqa: ARG001
@@ -128,18 +133,23 @@ def _cancel_on_sigint() -> CancelToken:
         token.cancel()
         sys.stderr.write("\nstopping after the current file… (Ctrl-C again to abort)\n")
 
-    signal.signal(signal.SIGINT, handler)
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, handler)
-    return token
+    signals = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    before = {s: signal.getsignal(s) for s in signals}
+    for s in signals:
+        signal.signal(s, handler)
+    try:
+        yield token
+    finally:
+        for s, previous in before.items():
+            signal.signal(s, previous)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     settings = EngineSettings(cluster=args.cluster or "", cluster_timeout_s=args.cluster_timeout,
                               threads=args.threads)
-    with _open(args, create=True, settings=settings) as engine:
+    with _open(args, create=True, settings=settings) as engine, _cancel_on_sigint() as cancel:
         bar = ProgressBar(not args.json)
-        report = engine.index(args.paths or None, progress=bar, cancel=_cancel_on_sigint(),
+        report = engine.index(args.paths or None, progress=bar, cancel=cancel,
                               retry_failed=args.retry_failed)
         bar.close()
         if args.json:
@@ -263,9 +273,9 @@ def print_duplicates(report: DuplicateReport) -> None:
 def cmd_duplicates(args: argparse.Namespace) -> int:
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise EngineError("--threshold is a probability: give a value from 0 to 1")
-    with _open(args) as engine:
+    with _open(args) as engine, _cancel_on_sigint() as cancel:
         bar = ProgressBar(not args.json)
-        report = engine.duplicates(threshold=args.threshold, progress=bar, cancel=_cancel_on_sigint())
+        report = engine.duplicates(threshold=args.threshold, progress=bar, cancel=cancel)
         bar.close()
         emit_json(report) if args.json else print_duplicates(report)
     return 0
@@ -391,19 +401,19 @@ def activation_command(args: argparse.Namespace, pack_id: str) -> str:
 
 
 def cmd_adapt(args: argparse.Namespace) -> int:
-    with _open(args) as engine:
+    with _open(args) as engine, _cancel_on_sigint() as cancel:
         if args.ranking_only:
             if args.pairs is None:
                 raise EngineError("--ranking-only needs --pairs")
             bar = JsonProgress() if args.json else ProgressBar(True)
-            report = engine.fit_ranking(args.pairs, progress=bar, cancel=_cancel_on_sigint())
+            report = engine.fit_ranking(args.pairs, progress=bar, cancel=cancel)
             bar.close()
             emit_json(report) if args.json else print_ranking_fit(report)
             return 0
         bar = JsonProgress() if args.json else ProgressBar(True)
         result = engine.adapt(args.pairs, use_feedback=args.feedback, mine_library=args.mine,
                               activate=not args.no_activate,
-                              progress=bar, cancel=_cancel_on_sigint())
+                              progress=bar, cancel=cancel)
         bar.close()
         if args.json:  # the last line; desktop/adapt_worker.py reads it back with AdaptReport.from_json
             emit_json(result)

@@ -101,12 +101,26 @@ def test_similar_accepts_names_with_a_hash(setup, capsys):
 def test_sigterm_asks_for_a_clean_stop_like_ctrl_c():
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     try:
-        token = _cancel_on_sigint()
-        os.kill(os.getpid(), signal.SIGTERM)
-        assert token.cancelled
+        with _cancel_on_sigint() as token:
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert token.cancelled
+        # the job is over: the handlers before it are back (an in-process caller keeps running)
+        assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
     finally:
         signal.signal(signal.SIGINT, before[0])
         signal.signal(signal.SIGTERM, before[1])
+
+
+def test_a_cli_job_run_in_process_leaves_the_signal_handlers_as_it_found_them(setup, capsys):
+    """Left installed, the job's SIGTERM handler made a multiprocessing pool's worker, forked
+    later in the same process, take the pool's SIGTERM for a request to stop: the pool never
+    closed (a test run hung in tests/test_extract_ocr.py)."""
+    docs, pack, lib = setup
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    for job in (["index", docs], ["duplicates"]):
+        code, _, err = cli(capsys, *job, "--library", lib, "--pack", pack)
+        assert code == 0, err
+        assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before, job
 
 
 def test_sigterm_during_an_index_run_saves_and_exits_cleanly(tmp_path):
