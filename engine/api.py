@@ -241,7 +241,9 @@ class Engine:
         When no document reaches the calibrated confidence, `related.no_match` is set and the
         list is empty (with `show_weak`, the weak hits are listed all the same).
         What was read from a query file (OCR text, image vector) is kept for the last few files,
-        so asking again (another evidence mix, more results, "more like this") costs no OCR."""
+        so asking again (another evidence mix, more results, "more like this") costs no OCR. A
+        file the library holds (the same bytes: a drawing dragged in from the archive) is not
+        read at all: its first page's words and picture vector are the library's."""
         t0 = time.perf_counter()
         path = Path(path).expanduser()
         if not path.is_file():
@@ -268,9 +270,11 @@ class Engine:
         key = (str(path.resolve()), st.st_size, st.st_mtime_ns, self._lib.pack_id)
         read = self._query_cache.get(key)
         if read is None:
+            same = self._lib.catalog.documents_by_sha1(file_sha1(path))
+            read = self._library_reading(same)
+        if read is None:
             doc = extract_document(path, self._lib.settings, self._lib.ocr)
             page = doc.pages[0] if doc.pages else None
-            same = self._lib.catalog.documents_by_sha1(file_sha1(path))
             read = _QueryRead(text=page.text if page else "", words=page.words if page else (),
                               source=page.source if page else "none", image_vector=None,
                               same_docs=frozenset(d.id for d in same), format=doc.format,
@@ -287,6 +291,26 @@ class Engine:
         while len(self._query_cache) > QUERY_CACHE_SIZE:
             self._query_cache.popitem(last=False)
         return read
+
+    def _library_reading(self, same: Sequence[Any]) -> _QueryRead | None:
+        """What the library already read from a file with the query's very bytes (a drawing
+        dragged in from the archive): its first page's text, words and picture vector, as
+        indexing read them with the same extraction and OCR, so the query costs no OCR and
+        ranks on exactly what the library knows of it. None when no such file has a first page
+        worth reusing (one indexed without OCR, when OCR is available now)."""
+        cat, index = self._lib.catalog, self._lib.image_index
+        for doc in same:
+            row = cat.page(doc.id, 1)
+            if row is None or (row[1].source == "none" and self._lib.ocr is not None
+                               and doc.format in ("pdf", "image")):
+                continue
+            page_id, page = row
+            key = np.array([page_id], dtype=np.uint64)
+            vector = index.get(key)[0] if index is not None and index.contains(key)[0] else None
+            return _QueryRead(text=page.text, words=page.words, source=page.source,
+                              image_vector=vector, same_docs=frozenset(d.id for d in same),
+                              format=doc.format, rotation=page.rotation)
+        return None
 
     def _orientation(self, read: _QueryRead, image: Image.Image) -> Orientation:
         """Which way up the query page lies: as OCR turned it to read it, mirrored when its

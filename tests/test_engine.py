@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -271,6 +272,35 @@ def test_querying_with_an_indexed_file_excludes_itself(tmp_path, corpus):
         assert not any(h.path.endswith("ZM-1258-B2P.pdf") for h in result.similar.hits)
         more = engine.similar(corpus / "drawings" / "A-20431-03.pdf")
         assert more.related.hits[0].path.endswith(("process_20431.md", "bom.csv"))
+
+
+def test_a_file_from_the_library_is_not_read_again(tmp_path, corpus, monkeypatch):
+    """A drawing dragged in from the archive: its reading and picture vector are the library's
+    (no extraction, no OCR), and it ranks as the same drawing read afresh does."""
+    import engine.extract as extract
+
+    calls = []
+    real = extract.extract_document
+    monkeypatch.setattr(extract, "extract_document", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    drawing = corpus / "drawings" / "ZM-1258-B2P.pdf"
+    copy = tmp_path / "copy.pdf"  # the same drawing, other bytes: not in the library
+    copy.write_bytes(drawing.read_bytes() + b"\n% exported again\n")
+    with open_engine(tmp_path) as engine:
+        engine.index([corpus])
+        calls.clear()
+        known = engine.search_file(drawing)
+        assert calls == []
+        fresh = engine.search_file(copy)
+        assert calls == [copy]
+        assert (known.query_text, known.text_source) == (fresh.query_text, fresh.text_source)
+
+        def boxes(words):  # the catalog keeps word boxes to 4 decimals
+            return [(w.text, *(round(v, 4) for v in astuple(w.box))) for w in words]
+
+        assert boxes(known.query_words) == boxes(fresh.query_words)
+        assert [h.path for h in known.related.hits] == [h.path for h in fresh.related.hits]
+        assert [h.path for h in known.similar.hits] == [h.path for h in fresh.similar.hits
+                                                        if h.path != str(drawing)]
 
 
 def test_errors_are_specific(tmp_path, corpus):
