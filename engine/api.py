@@ -343,10 +343,13 @@ class Engine:
                                 cancel=cancel, drop_terms=drop_terms, add_terms=add_terms)
 
     def warm_up(self) -> None:
-        """Load the models a drawing query needs (text and image towers, OCR) now, e.g. while
-        the desktop window opens, so that the first drop does not wait for them."""
+        """Load the models a drawing query needs (text and image towers, OCR) and read the
+        library's tables it uses (every chunk's page, the vocabulary's frequencies) now, e.g.
+        while the desktop window opens, so that the first drop does not wait for them."""
         for model in ("text_encoder", "image_encoder", "ocr"):
             getattr(self._lib, model)  # each property loads its model on first access
+        self._lib.catalog.page_table()  # both kept until the library changes
+        self._lib.catalog.vocab_table()
 
     def _file_results(self, query_path: str, text: str, words: Sequence[Word], source: str,
                       image_vec, exclude: set[int], limit: int,

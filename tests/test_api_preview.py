@@ -32,6 +32,8 @@ def test_warm_up_loads_the_query_models(tmp_path):
         assert lib._text_encoder is None
         engine.warm_up()
         assert lib._text_encoder is not None and lib._ocr is not None
+        built = lib.catalog._pages[1], lib.catalog._vocab[1]  # the tables a drawing query reads
+        assert built[0] is lib.catalog.page_table() and built[1] is lib.catalog.vocab_table()
 
 
 def test_edit_query_text_drops_whole_terms_and_adds_words():

@@ -282,3 +282,53 @@ def test_query_caches_follow_every_change_of_the_library(tmp_path):
     other.close()
     assert cat.token_doc_freq(["coolant"], cached=True) == {"coolant": 1}
     assert len(cat.page_table().doc) == 3
+
+
+def test_query_caches_are_shared_by_threads_until_the_library_changes(tmp_path):
+    """Each thread has its own connection; the tables a query builds in one (a search worker,
+    the desktop's warm-up) serve the others, until a write by any of them."""
+    import threading
+
+    cat = Catalog(tmp_path / "c.sqlite")
+    add_doc(cat, "/a.txt", ["coolant pump", "bearing housing"])
+    built = {}
+
+    def in_thread(fn):
+        t = threading.Thread(target=fn)
+        t.start()
+        t.join()
+
+    in_thread(lambda: built.update(pages=cat.page_table(), vocab=cat.vocab_table()))
+    assert cat.page_table() is built["pages"] and cat.vocab_table() is built["vocab"]
+    in_thread(lambda: add_doc(cat, "/b.txt", ["company picnic"]))
+    assert cat.page_table() is not built["pages"] and cat.vocab_table() is not built["vocab"]
+    assert cat.vocab_table().lookup(["picnic", "coolant"]).tolist() == [1, 1]
+
+
+def test_many_token_frequencies_come_from_the_vocabulary_table_and_stay_exact(tmp_path, monkeypatch):
+    """A drawing query's thousands of tokens are looked up in one table of the whole vocabulary,
+    read again after a change once it is due; until then, SQL answers (exact either way)."""
+    import engine.store.catalog as catalog
+
+    monkeypatch.setattr(catalog, "VOCAB_TABLE_MIN_TOKENS", 2)
+    cat = Catalog(tmp_path / "c.sqlite")
+    # "ち" is U+3061, whose two bytes spell "a0": Python's str hash cannot tell them apart
+    add_doc(cat, "/a.txt", ["coolant pump", "coolant bearing housing", "焼入れ S45C", "a0 a0 ち", "a0"])
+    words = ["coolant", "pump", "bearing", "焼入", "s45c", "picnic", "nothing", "a0", "ち"]
+    truth = cat.token_doc_freq(words)
+    assert truth == {"coolant": 2, "pump": 1, "bearing": 1, "焼入": 1, "s45c": 1, "picnic": 0, "nothing": 0,
+                     "a0": 2, "ち": 1}
+    assert cat.token_doc_freq(words, cached=True) == truth
+    table = cat.vocab_table()
+    assert cat.vocab_table() is table and table.lookup(["coolant", "zzz"]).tolist() == [2, 0]
+    add_doc(cat, "/b.txt", ["company picnic", "coolant"])
+    changed = {**truth, "coolant": 3, "picnic": 1}
+    assert cat.token_doc_freq(words, cached=True) == changed  # not due yet: SQL
+    assert cat._vocab[1] is table
+    monkeypatch.setattr(catalog, "VOCAB_TABLE_EVERY_S", 0.0)
+    monkeypatch.setattr(catalog, "VOCAB_TABLE_COST_FACTOR", 10**6)  # due after 10^6 x its reading time…
+    assert cat.token_doc_freq(words, cached=True) == changed and cat._vocab[1] is table  # …not yet
+    monkeypatch.setattr(catalog, "VOCAB_TABLE_COST_FACTOR", 0.0)
+    assert cat.token_doc_freq(words, cached=True) == changed  # due: read again
+    assert cat._vocab[1] is not table and cat.vocab_table() is cat._vocab[1]
+    assert cat.token_doc_freq(["picnic"], cached=True) == {"picnic": 1}  # this generation's table

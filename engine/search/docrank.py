@@ -25,6 +25,7 @@ Here instead (Robertson & Zaragoza, "The Probabilistic Relevance Framework: BM25
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -277,30 +278,31 @@ def _add_cosines(catalog, ev: LexicalEvidence, pages: set[PageKey], words: list[
             page_counts[(doc_id, page_no)].update(words_of)
         if params.document_cosine:
             doc_counts[doc_id].update(words_of)
-    vocab = sorted(set().union(*page_counts.values(), *doc_counts.values()))
+    units: list[tuple[PageKey | int, Counter]] = [(key, page_counts.get(key, Counter())) for key in pages]
+    units += doc_counts.items()
+    # every document's tokens hold its candidate pages' tokens
+    vocab = set().union(*(doc_counts.values() if params.document_cosine else page_counts.values()))
     df = dict(doc_freq)
     df.update(catalog.token_doc_freq([t for t in vocab if t not in df], cached=True))
     query = _tfidf(Counter(t for t in words if df.get(t, 0) > 0), df, n)
     query = {t: v * (1.0 - shares.get(t, 0.0)) for t, v in query.items()}
     # the words found nowhere lengthen the query vector (see absent_weights)
     query_norm = math.sqrt(sum(v * v for v in query.values()) + sum(w * w for w in absent))
-    index = {t: i for i, t in enumerate(vocab)}
-    idfs = np.array([idf(df.get(t, 1), n) for t in vocab])
-    query_vec = np.zeros(len(vocab))
-    for t, v in query.items():
-        if t in index:
-            query_vec[index[t]] = v
-
-    def cosine(counts: Counter) -> float:
-        terms = np.fromiter((index[t] for t in counts), dtype=np.int64, count=len(counts))
-        unit = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idfs[terms]
-        norm = math.sqrt(float(unit @ unit))
-        return float(unit @ query_vec[terms]) / (norm * query_norm) if norm > 0 and query_norm > 0 else 0.0
-
-    for key in pages:
-        ev.cosine_page[key] = cosine(page_counts.get(key, Counter()))
-    for doc_id, counts in doc_counts.items():
-        ev.cosine_doc[doc_id] = cosine(counts)
+    # all units' (token, count) entries in one array: ~10^5 of them for a few hundred documents
+    tokens = list(itertools.chain.from_iterable(counts for _, counts in units))
+    counts = np.fromiter(itertools.chain.from_iterable(c.values() for _, c in units), dtype=np.float64,
+                         count=len(tokens))
+    vocab_idf = {t: idf(df.get(t, 1), n) for t in vocab}
+    unit_w = (1.0 + np.log(counts)) * np.fromiter(
+        map(vocab_idf.__getitem__, tokens), dtype=np.float64, count=len(tokens))
+    query_w = np.fromiter(map(query.get, tokens, itertools.repeat(0.0)), dtype=np.float64, count=len(tokens))
+    sizes = np.array([len(c) for _, c in units], dtype=np.int64)
+    unit_of = np.repeat(np.arange(len(units)), sizes)  # (entries,)
+    norms = np.sqrt(np.bincount(unit_of, weights=unit_w * unit_w, minlength=len(units)))
+    dots = np.bincount(unit_of, weights=unit_w * query_w, minlength=len(units))
+    cosines = np.divide(dots, norms * query_norm, out=np.zeros(len(units)), where=norms * query_norm > 0)
+    for i, ((key, _), value) in enumerate(zip(units, cosines.tolist())):
+        (ev.cosine_page if i < len(pages) else ev.cosine_doc)[key] = value  # type: ignore[index]
 
 
 def file_stem_token(path: str) -> str:

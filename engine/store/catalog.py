@@ -7,12 +7,12 @@ The catalog is the source of truth. Vector indexes hold only embeddings keyed by
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,8 +29,16 @@ from engine.types import Box, FailedFile, FileNote, PageContent, Word
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 5
-_CONNECTIONS = itertools.count()  # connection serial numbers (see Catalog.generation)
-DF_CACHE_SIZE = 500_000  # tokens whose chunk frequency is remembered between queries
+# bumped by every write transaction: Catalog.generation
+_NEXT_REVISION = ("INSERT INTO meta(key, value) VALUES('revision', '1') ON CONFLICT(key) "
+                  "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+# a look-up of more tokens than this reads the whole vocabulary once (`vocab_table`), unless a
+# table was read less than VOCAB_TABLE_EVERY_S ago, or less than VOCAB_TABLE_COST_FACTOR times
+# as long ago as reading it took (the library is being indexed: exact SQL then; a query spends
+# at most a tenth of the time reading it again, ~5 s at 1M chunks)
+VOCAB_TABLE_MIN_TOKENS = 1000
+VOCAB_TABLE_EVERY_S = 30.0
+VOCAB_TABLE_COST_FACTOR = 10.0
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -160,6 +168,28 @@ class PageTable:
 
 
 @dataclass(frozen=True)
+class VocabTable:
+    """In how many chunks each token of the library occurs, as arrays (Catalog.vocab_table): a
+    drawing query asks it for the ~10^4 distinct tokens of its candidate documents, which cost
+    ~0.5 s of FTS5 vocabulary look-ups at 100k chunks. A token is keyed by Python's hash of its
+    UTF-8 bytes, stable within a process (two of 10^6 tokens share one with a chance of ~10^-8;
+    the hash of the str itself runs over its internal bytes, so "ち" (U+3061) and "a0" collide)."""
+
+    keys: np.ndarray  # int64, sorted: hash of each token
+    counts: np.ndarray  # int64: chunks holding it
+    made: float  # time.monotonic() when it was read
+    cost: float = 0.0  # seconds reading it took
+
+    def lookup(self, tokens: Sequence[str]) -> np.ndarray:
+        """Chunks holding each token (0 for a token the library does not hold)."""
+        wanted = np.fromiter(map(hash, map(str.encode, tokens)), dtype=np.int64, count=len(tokens))
+        if not len(self.keys):
+            return np.zeros(len(tokens), dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
+        return np.where(self.keys[at] == wanted, self.counts[at], 0)
+
+
+@dataclass(frozen=True)
 class DocumentRow:
     id: int
     path: str
@@ -214,7 +244,7 @@ class Catalog:
         self._local = threading.local()
         self._write_lock = threading.RLock()
         # per-generation caches (see `generation`), shared by the threads' connections
-        self._df_cache: tuple[object, dict[str, int]] = (None, {})  # token -> chunk frequency
+        self._vocab: tuple[object, VocabTable | None] = (None, None)
         self._pages: tuple[object, PageTable | None] = (None, None)
         self._migrate()
 
@@ -232,7 +262,6 @@ class Catalog:
                 conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
-            self._local.serial = next(_CONNECTIONS)
         return conn
 
     def _connect_read_only(self) -> sqlite3.Connection:
@@ -257,6 +286,7 @@ class Catalog:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
+                db.execute(_NEXT_REVISION)  # the query caches' `generation`
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
@@ -268,12 +298,12 @@ class Catalog:
             conn.close()
             self._local.conn = None
 
-    def generation(self) -> tuple[int, int, int]:
-        """A key that changes whenever the library may have changed under this thread: another
-        connection committed (PRAGMA data_version) or this one wrote (total_changes). The query
-        caches below are valid for one generation; computing it costs microseconds."""
-        db = self.db
-        return self._local.serial, db.execute("PRAGMA data_version").fetchone()[0], db.total_changes
+    def generation(self) -> int:
+        """The library's revision: every write transaction, by any connection, thread or process,
+        counts one more (`transaction`). The query caches below are valid for one generation
+        and shared by this catalog's threads; reading it costs microseconds."""
+        row = self.db.execute("SELECT value FROM meta WHERE key='revision'").fetchone()
+        return int(row[0]) if row else 0
 
     def _migrate(self) -> None:
         db = self.db
@@ -605,27 +635,45 @@ class Catalog:
             "SELECT rowid, tokens FROM chunk_fts WHERE rowid IN ({ids})", chunk_ids)}
 
     def token_doc_freq(self, tokens: Sequence[str], *, cached: bool = False) -> dict[str, int]:
-        """In how many chunks each token occurs (0 when it occurs nowhere). `cached`: answer from
-        (and fill) a per-catalog cache, valid for one `generation`: drawing queries look up the
-        whole vocabulary of their candidate pages, the same words each time."""
-        if not cached:
-            out = {t: 0 for t in tokens}
-            out.update((term, int(doc)) for term, doc in self._rows_in(
-                "SELECT term, doc FROM chunk_vocab WHERE term IN ({ids})", out))
-            return out
+        """In how many chunks each token occurs (0 when it occurs nowhere). `cached`: many tokens
+        (drawing queries look up the whole vocabulary of their candidate pages) are answered from
+        `vocab_table`, read again when the library changed but at most every
+        VOCAB_TABLE_EVERY_S seconds (or 10 times as long as reading it took); while a newer
+        table is not due, by SQL (exact either way)."""
+        if cached:
+            generation = self.generation()
+            with self._write_lock:
+                built, table = self._vocab
+            due = table is None or time.monotonic() - table.made >= max(
+                VOCAB_TABLE_EVERY_S, VOCAB_TABLE_COST_FACTOR * table.cost)
+            if built == generation or (len(tokens) > VOCAB_TABLE_MIN_TOKENS and due):
+                return dict(zip(tokens, self.vocab_table().lookup(tokens).tolist()))
+        out = {t: 0 for t in tokens}
+        out.update((term, int(doc)) for term, doc in self._rows_in(
+            "SELECT term, doc FROM chunk_vocab WHERE term IN ({ids})", out))
+        return out
+
+    def vocab_table(self) -> VocabTable:
+        """The whole vocabulary's chunk counts, remembered for one `generation` (one pass over
+        FTS5's vocabulary: ~0.5 s and 4 MB per 250k distinct tokens)."""
         generation = self.generation()
         with self._write_lock:
-            if self._df_cache[0] != generation:
-                self._df_cache = (generation, {})
-            cache = self._df_cache[1]
-            missing = [t for t in tokens if t not in cache]
-        if missing:
-            found = self.token_doc_freq(missing)
-            with self._write_lock:
-                if len(cache) > DF_CACHE_SIZE:
-                    cache.clear()
-                cache.update(found)
-        return {t: cache.get(t, 0) for t in tokens}
+            if self._vocab[0] == generation and self._vocab[1] is not None:
+                return self._vocab[1]
+        start = time.monotonic()
+        keys: list[np.ndarray] = []
+        counts: list[np.ndarray] = []
+        cursor = self.db.execute("SELECT term, doc FROM chunk_vocab")
+        while rows := cursor.fetchmany(50_000):
+            keys.append(np.fromiter((hash(t.encode()) for t, _ in rows), dtype=np.int64, count=len(rows)))
+            counts.append(np.fromiter((d for _, d in rows), dtype=np.int64, count=len(rows)))
+        key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+        order = np.argsort(key, kind="stable")
+        now = time.monotonic()
+        table = VocabTable(key[order], (np.concatenate(counts) if counts else key)[order], now, now - start)
+        with self._write_lock:
+            self._vocab = (generation, table)
+        return table
 
     def chunk_postings(self, tokens: Iterable[str]) -> list[tuple[str, int, int]]:
         """(token, chunk id, occurrences in the chunk) for every chunk holding a token: the FTS
