@@ -96,6 +96,10 @@ class Explanation:
     boxes: tuple[Box, ...] = ()  # where the shared terms are on the hit page
     query_boxes: tuple[Box, ...] = ()  # where they are on the query page (file queries)
     summary: str = ""  # one human sentence: "shares part no. 1258, material S45C"
+    # drawing queries, the library's own links (the query found as a library drawing):
+    names_drawing: str = ""  # path of that drawing, when this page names its file (a BOM row)
+    beside_drawing: str = ""  # path of that drawing, when this document lies in its folder…
+    folders_up: int = 0  # …or this many folders above it
 
 
 @dataclass(frozen=True)

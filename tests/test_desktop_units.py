@@ -317,3 +317,25 @@ def test_model_page_says_what_to_install_when_torch_is_missing(qtbot, monkeypatc
     text = pane.unavailable.text()
     assert not pane.unavailable.isHidden() and "pip install torch==2.13.0" in text and "not available" not in text
     assert not pane.run_button.isEnabled()
+
+
+def test_the_librarys_links_are_shown_as_reasons_in_both_languages():
+    from desktop.views.formatting import link_reasons
+    from desktop.views.result_list import hit_tooltip
+    from engine.types import Explanation, Hit, ScoreBreakdown, Snippet
+
+    named = Explanation(names_drawing="/lib/bom/../drawings/JXS-02-03.pdf")
+    beside = Explanation(beside_drawing="/lib/STEP2/JXS-02-03.pdf")
+    above = Explanation(beside_drawing="/lib/STEP2/JXS-02-03.pdf", folders_up=1)
+    assert link_reasons(named) == ["Names the drawing JXS-02-03.pdf"]
+    assert link_reasons(beside) == ["In the folder of the drawing JXS-02-03.pdf"]
+    assert link_reasons(above) == ["In a folder above the drawing JXS-02-03.pdf"]
+    assert link_reasons(Explanation()) == []
+    hit = Hit(1, "/lib/bom/BOM.csv", "BOM", "document", "csv", 8, ScoreBreakdown(link_name=1.0),
+              Snippet(""), named)
+    assert "Names the drawing JXS-02-03.pdf" in hit_tooltip(hit)
+    translator.set_language("ja")
+    try:
+        assert link_reasons(beside) == ["図面 JXS-02-03.pdf と同じフォルダー"]
+    finally:
+        translator.set_language("en")

@@ -25,3 +25,15 @@ def test_template_words_are_those_on_most_similar_drawings():
     assert is_template(telling_tokens("JIS B 0405-M"), template)  # "jis" is too common to look up
     assert not is_template(("unseen",), template)  # not looked up: no evidence it is template
     assert not is_template(("尺度",), {})  # fewer than 3 similar drawings: no template
+
+
+def test_a_library_link_is_the_first_reason():
+    from engine.search.explain import summarise
+    from engine.types import ScoreBreakdown
+
+    scores = ScoreBreakdown(semantic=0.4)
+    assert summarise(["B1002"], ["panel"], scores, names_drawing="/lib/a/B1002-A2P-A.pdf") == \
+        "names B1002-A2P-A.pdf; shares B1002; words: panel; meaning 0.40"
+    assert summarise([], [], scores, beside_drawing="/lib/a/b/x.pdf", folders_up=2) == \
+        "2 folders above x.pdf; meaning 0.40"
+    assert summarise([], [], ScoreBreakdown(), beside_drawing="/lib/x.pdf") == "beside x.pdf"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import html
 import math
 import re
+from pathlib import PurePath
 from typing import Optional
 
 from PySide6.QtGui import QIcon, QPixmap
 
 from desktop.i18n import tr
 from engine.config import RESOURCES
-from engine.types import Snippet
+from engine.types import Explanation, Snippet
 
 ICONS_DIR = RESOURCES / "icons"
 MARK_STYLE = "background-color:#ffe066;color:#000;font-weight:bold"
@@ -79,3 +80,16 @@ def format_bytes(n: int) -> str:
 
 def kind_label(kind: str) -> str:
     return {"drawing": tr("Drawing"), "document": tr("Document")}.get(kind, kind)
+
+
+def link_reasons(ex: Explanation) -> list[str]:
+    """The library's own links that relate a hit to the drawing (the query found in the
+    library): the hit names its file, or lies in its folder or a folder above it."""
+    reasons = []
+    if ex.names_drawing:
+        reasons.append(tr("Names the drawing {name}", name=PurePath(ex.names_drawing).name))
+    if ex.beside_drawing:
+        name = PurePath(ex.beside_drawing).name
+        reasons.append(tr("In the folder of the drawing {name}", name=name) if not ex.folders_up
+                       else tr("In a folder above the drawing {name}", name=name))
+    return reasons

@@ -17,7 +17,7 @@ from desktop.engine_bridge import PREVIEW_MAX_PX, EngineBridge
 from desktop.errors import explain
 from desktop.i18n import tr
 from desktop.views.flow_layout import FlowLayout
-from desktop.views.formatting import MARK_STYLE
+from desktop.views.formatting import MARK_STYLE, link_reasons
 from desktop.views.labels import ElidedLabel, MessageLabel
 from desktop.open_external import open_at_page, show_in_folder
 from desktop.workers import TaskRunner
@@ -322,7 +322,7 @@ class PreviewPane(QWidget):
         """Why it matched, from the structured explanation (the engine's summary is English-only)."""
         self.title.setText(f"{hit.title}  ·  {Path(hit.path).name}")
         ex = hit.explanation
-        reasons = []
+        reasons = link_reasons(ex)
         if ex.shared_identifiers:
             reasons.append(tr("Shared numbers: {ids}", ids=", ".join(ex.shared_identifiers)))
         ids = {i.lower() for i in ex.shared_identifiers}

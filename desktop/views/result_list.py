@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QLabel, Q
                                QListWidgetItem, QToolButton, QVBoxLayout, QWidget)
 
 from desktop.i18n import tr
-from desktop.views.formatting import icon, kind_label, snippet_html
+from desktop.views.formatting import icon, kind_label, link_reasons, snippet_html
 from desktop.views.labels import ElidedLabel
 from engine.types import Hit
 
@@ -75,6 +75,7 @@ def hit_tooltip(hit: Hit) -> str:
     ex = hit.explanation
     lines = [f"<b>{html.escape(hit.title)}</b>", html.escape(hit.path),
              html.escape(tr("{kind} · page {page}", kind=kind_label(hit.kind), page=hit.page))]
+    lines += [html.escape(reason) for reason in link_reasons(ex)]
     shared = list(ex.shared_identifiers) + [t for t in ex.shared_terms if t not in ex.shared_identifiers]
     if shared:
         lines.append(html.escape(tr("Shared words: {terms}", terms=", ".join(shared[:8]))))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from bisect import bisect_left
 from functools import cached_property, lru_cache
+from pathlib import PurePath
 from typing import Mapping, Sequence
 
 from engine.analyze import QueryTerm, highlight_spans, is_cjk, lexical_tokens, normalize, term_matches
@@ -116,10 +117,14 @@ def word_boxes(words: Sequence[Word], terms: Sequence[QueryTerm]) -> tuple[Box, 
     """Boxes of the words that contain any of `terms` (a word may hold several terms)."""
     if not terms:
         return ()
+    holds: dict[str, bool] = {}  # word text -> holds a term (a page repeats its words)
     boxes = []
     for w in words:
-        toks = word_tokens(w.text)
-        if toks and any(term_matches(t, set(toks), list(toks)) for t in terms):
+        hit = holds.get(w.text)
+        if hit is None:
+            toks = word_tokens(w.text)
+            hit = holds[w.text] = bool(toks) and any(term_matches(t, set(toks), list(toks)) for t in terms)
+        if hit:
             boxes.append(w.box)
     return tuple(boxes)
 
@@ -142,8 +147,15 @@ def make_snippet(text: str, terms: Sequence[QueryTerm], size: int = SNIPPET_CHAR
     return Snippet(prefix + piece + suffix, marks)
 
 
-def summarise(shared_ids: Sequence[str], shared_terms: Sequence[str], scores: ScoreBreakdown) -> str:
+def summarise(shared_ids: Sequence[str], shared_terms: Sequence[str], scores: ScoreBreakdown,
+              names_drawing: str = "", beside_drawing: str = "", folders_up: int = 0) -> str:
     parts = []
+    if names_drawing:
+        parts.append(f"names {PurePath(names_drawing).name}")
+    if beside_drawing:
+        name = PurePath(beside_drawing).name
+        parts.append(f"beside {name}" if not folders_up else
+                     f"{folders_up} folder{'s' if folders_up > 1 else ''} above {name}")
     if shared_ids:
         parts.append("shares " + ", ".join(shared_ids[:4]))
     words = [t for t in shared_terms if t.lower() not in {i.lower() for i in shared_ids}]
@@ -163,9 +175,12 @@ def boxes_by_term(words: Sequence[Word], terms: Sequence[QueryTerm]) -> dict[str
 
 def explain(shared: Sequence[QueryTerm], identifiers: Sequence[str], page: PageTokens,
             page_words: Sequence[Word], scores: ScoreBreakdown,
-            query_boxes: dict[str, tuple[Box, ...]] | None = None) -> Explanation:
+            query_boxes: dict[str, tuple[Box, ...]] | None = None, *, names_drawing: str = "",
+            beside_drawing: str = "", folders_up: int = 0) -> Explanation:
     """`shared`: the query terms found on the page (`matched_terms`); `query_boxes`: the query
-    page's boxes per term (`boxes_by_term`), when the query is a page."""
+    page's boxes per term (`boxes_by_term`), when the query is a page; `names_drawing`,
+    `beside_drawing`, `folders_up`: the library link that relates the page to the query (see
+    Explanation)."""
     ids = shared_identifiers(identifiers, page)
     qboxes = tuple(dict.fromkeys(b for t in shared for b in (query_boxes or {}).get(t.text, ())))
     return Explanation(
@@ -173,5 +188,6 @@ def explain(shared: Sequence[QueryTerm], identifiers: Sequence[str], page: PageT
         shared_identifiers=tuple(ids),
         boxes=word_boxes(page_words, shared),
         query_boxes=qboxes,
-        summary=summarise(ids, [t.text for t in shared], scores),
+        summary=summarise(ids, [t.text for t in shared], scores, names_drawing, beside_drawing, folders_up),
+        names_drawing=names_drawing, beside_drawing=beside_drawing, folders_up=folders_up,
     )
