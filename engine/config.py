@@ -77,15 +77,15 @@ class FileWeights:
     fused = sum of weight x feature. Chosen leave-one-source-out on the development sets
     (bench/fit_ranking.py; procedure and values in docs/ranking.md)."""
 
-    lexical_page: float = 0.0986
-    lexical_doc: float = 0.0543
-    cosine_page: float = 0.2235
-    cosine_doc: float = 0.1117
-    dimensions: float = 0.0
-    semantic: float = 0.0098
-    visual: float = 0.0313
-    link_name: float = 0.2247
-    link_folder: float = 0.2461
+    lexical_page: float = 0.0918
+    lexical_doc: float = 0.0817
+    cosine_page: float = 0.1288
+    cosine_doc: float = 0.1278
+    dimensions: float = 0.0011
+    semantic: float = 0.0339
+    visual: float = 0.0322
+    link_name: float = 0.2424
+    link_folder: float = 0.2604
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,9 @@ class Calibration:
     fitted with the weights (docs/ranking.md). A query whose best hit stays below `min_top` has
     no match."""
 
-    slope: float = 27.86
-    intercept: float = -4.08
-    min_top: float = 0.02
+    slope: float = 26.33
+    intercept: float = -4.23
+    min_top: float = 0.01
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,11 @@ def test_documents_beside_the_drawing_carry_link_evidence(library):
     # in the drawing's folder, one of its two documents
     assert readme.scores.link_folder == pytest.approx(1 / math.sqrt(2))
     assert all(h.scores.link_folder == 0 for h in res.hits if "common" in h.path)
+    # the reason shown: beside the library's drawing (here the query's own file)
+    why = readme.explanation
+    assert (why.beside_drawing, why.folders_up, why.names_drawing) == (str(docs / "SH-4410" / "SH-4410.pdf"), 0, "")
+    assert why.summary.startswith("beside SH-4410.pdf")
+    assert all(not h.explanation.beside_drawing for h in res.hits if "common" in h.path)
 
 
 def test_a_parts_list_is_linked_at_the_row_that_names_the_drawing(tmp_path):
@@ -150,6 +155,8 @@ def test_a_parts_list_is_linked_at_the_row_that_names_the_drawing(tmp_path):
             hit = engine.search_file(docs / f"{name}.pdf").related.hits[0]
             assert hit.path.endswith("assembly.csv") and hit.scores.link_name == 1.0
             assert name in engine.page_text(hit.path, hit.page)
+            assert hit.explanation.names_drawing == str(docs / f"{name}.pdf")
+            assert f"names {name}.pdf" in hit.explanation.summary
 
 
 def test_keywords_found_nowhere_say_so(library):
@@ -172,7 +179,7 @@ def test_a_drawing_unrelated_to_the_library_has_no_match(library, tmp_path):
 
 def test_adapt_fits_the_ranking_to_a_sites_pairs(tmp_path):
     """A site whose process sheets match their drawings only by their sizes (evidence the shipped
-    weights ignore), while one catalog lists every part number: the fitted ranking uses the
+    weights hardly count), while one catalog lists every part number: the fitted ranking uses the
     sizes, is cross-validated, kept for the active pack, and the final ranking improves."""
     docs = tmp_path / "docs"
     (docs / "drawings").mkdir(parents=True)
@@ -189,16 +196,18 @@ def test_adapt_fits_the_ranking_to_a_sites_pairs(tmp_path):
     (docs / "pairs.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=None, ocr=None) as engine:
         engine.index([docs])
-        assert engine.ranking_weights().dimensions == 0
+        shipped = engine.ranking_weights().dimensions
+        assert shipped < 0.01  # sizes hardly count on the development sets
         first = engine.search_file(docs / "drawings" / "P4.pdf").related.hits[0]
         assert not first.path.endswith("sheet_4.txt")
         report = engine.fit_ranking(docs / "pairs.csv")
         assert report["queries"] == 9 and report["kept"], report
         assert report["after"]["map"] >= report["before"]["map"] + 0.01
-        assert engine.ranking_weights().dimensions > 0
+        fitted = engine.ranking_weights().dimensions
+        assert fitted > 10 * shipped + 0.01, fitted
         assert engine.search_file(docs / "drawings" / "P4.pdf").related.hits[0].path.endswith("sheet_4.txt")
     with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=None, ocr=None) as engine:
-        assert engine.ranking_weights().dimensions > 0  # kept in the library, for this pack
+        assert engine.ranking_weights().dimensions == fitted  # kept in the library, for this pack
 
 
 def test_fit_ranking_says_why_when_there_is_too_little_to_learn_from(library):
@@ -354,3 +363,33 @@ def test_a_photo_whose_picture_looks_like_another_sheet_still_finds_its_own_by_w
         assert readme.scores.link_folder > 0
         assert result.related.hits[0].path.endswith("part2/README.md")
         assert not any(h.scores.link_folder > 0 for h in result.related.hits if "part6" in h.path)
+
+
+def test_a_drawing_named_by_the_sheet_is_its_twin_where_its_words_do_not_stand_out(tmp_path):
+    """A title block prints the drawing's number and the site names the file by it: the query
+    that reads the number is that drawing when template-mates hold as many of its words (the
+    template, notes they share with it), so the documents beside it are linked. Words that do
+    single out a sheet win over a number it prints (a sibling's, a part's). File names that are
+    words, not identifiers ("bracket"), name nothing."""
+    docs = tmp_path / "docs"
+    template = [f"tmpl{w}" for w in range(20)]
+    for i in range(8):
+        folder = docs / f"step{i}"
+        folder.mkdir(parents=True)
+        # the library's sheet of each part: its number is in its file name only
+        _sheet(folder / f"JXS-01-{i:02}.pdf", template + [f"flange{i}", f"bore{i}"], i)
+        (folder / "README.md").write_text(f"Assembly notes for this module, revision {i}.", encoding="utf-8")
+    _sheet(docs / "step7" / "bracket.pdf", template + ["flange7"], 7)
+    query = tmp_path / "scan.pdf"
+    _sheet(query, template + ["JXS-01-02", "bracket", "flange4", "bore4", "flange6", "bore6"], 3)  # mates' notes
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=FakeImageEncoder(),
+                     ocr=None) as engine:
+        engine.index([docs])
+        hits = engine.search_file(query, limit=20).related.hits
+        assert hits[0].path.endswith("step2/README.md") and hits[0].scores.link_folder == 1.0
+        assert not any(h.scores.link_folder > 0 for h in hits if "step7" in h.path)  # not "bracket"
+        sheet5 = tmp_path / "sheet5.pdf"  # step 5's sheet, all its words, printing step 2's number
+        _sheet(sheet5, template + ["flange5", "bore5", "JXS-01-02"], 5)
+        hits = engine.search_file(sheet5, limit=20).related.hits
+        order = [Path(h.path).parent.name for h in hits if h.path.endswith("README.md")]
+        assert order[0] == "step5" and ("step2" not in order or order.index("step2") > 0)

@@ -94,6 +94,10 @@ class _Evidence:
     # the image tower's raw cosine per page (the "visual" scores are whitened, looks.py): a
     # twin must look like the query as a render or photo of it does, template and all
     raw_looks: dict[PageKey, float] = field(default_factory=dict)
+    # drawings: the library drawing (path) each link goes through, for the reasons shown: the
+    # document naming its file, and the document in its folder with how many folders up
+    named_by: dict[int, str] = field(default_factory=dict)
+    beside: dict[int, tuple[str, int]] = field(default_factory=dict)
 
     def widen(self, evidence: str, scores: Sequence[float]) -> None:
         if len(scores):
@@ -132,22 +136,39 @@ class _Evidence:
                 for d, v in table.items() if v > 0}
         return out | {k for k in keys if k[0] in docs} if docs else out
 
+    def _feature_tables(self) -> list[tuple[str, tuple[Mapping, ...], bool]]:
+        """Each feature's name, the tables it is the maximum of (with 0), and whether they are
+        keyed by document (else by page), in FileWeights' order."""
+        sc, doc = self.scores, self.doc
+        return [("lexical_page", (sc["lexical"],), False), ("lexical_doc", (doc["lexical_doc"],), True),
+                ("cosine_page", (self.cosine,), False), ("cosine_doc", (doc["cosine_doc"],), True),
+                ("dimensions", (self.dimensions,), False), ("semantic", (sc["semantic"],), False),
+                ("visual", (sc["visual"], sc["cross"]), False), ("link_name", (self.naming_pages,), False),
+                ("link_folder", (doc["link_folder"],), True)]
+
     def features(self, key: PageKey) -> dict[str, float]:
         """The absolute evidence features of one page (document-level ones from its document)."""
-        sc, doc = self.scores, self.doc
-        return {"lexical_page": sc["lexical"].get(key, 0.0),
-                "lexical_doc": doc["lexical_doc"].get(key[0], 0.0),
-                "cosine_page": self.cosine.get(key, 0.0),
-                "cosine_doc": doc["cosine_doc"].get(key[0], 0.0),
-                "dimensions": self.dimensions.get(key, 0.0),
-                "semantic": max(0.0, sc["semantic"].get(key, 0.0)),
-                "visual": max(0.0, sc["visual"].get(key, 0.0), sc["cross"].get(key, 0.0)),
-                "link_name": self.naming_pages.get(key, 0.0),
-                "link_folder": doc["link_folder"].get(key[0], 0.0)}
+        return {name: max(0.0, *(t.get(key[0] if by_doc else key, 0.0) for t in tables))
+                for name, tables, by_doc in self._feature_tables()}
 
-
-def weighted(features: dict[str, float], weights: FileWeights) -> float:
-    return sum(getattr(weights, name) * value for name, value in features.items())
+    def fused(self, keys: Collection[PageKey], weights: FileWeights, *, keep_zero: bool = False
+              ) -> dict[PageKey, float]:
+        """The weighted sum of `features(k)` for every page in `keys` (feature by feature, in
+        FileWeights' order), over all pages at once: a drawing query weighs ~10^4 candidate pages
+        on a large library. Pages fusing to 0 are left out unless `keep_zero`."""
+        keys = list(keys)
+        total = np.zeros(len(keys))
+        for name, tables, by_doc in self._feature_tables():
+            w = getattr(weights, name)
+            if not w:
+                continue  # adds 0.0: the sum is unchanged
+            value = np.zeros(len(keys))
+            for t in tables:
+                if t:
+                    got = (t.get(k[0], 0.0) for k in keys) if by_doc else map(t.get, keys, itertools.repeat(0.0))
+                    value = np.maximum(value, np.fromiter(got, dtype=np.float64, count=len(keys)))
+            total += w * value
+        return {k: v for k, v in zip(keys, total.tolist()) if v > 0 or keep_zero}
 
 
 def confidence(fused: float, calibration: Calibration) -> float:
@@ -212,6 +233,7 @@ class Searcher:
         self.settings = library.settings
         self._coverage: dict[int, float] = {}
         self._looks = LookSpace()
+        self._stems: tuple[object, dict[str, list[int]]] = (None, {})  # see _drawing_stems
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="zumen-meaning")  # threads start on use
 
     def close(self) -> None:
@@ -287,7 +309,7 @@ class Searcher:
                 # ranking asked for is by those alone, a diagnostic one)
                 likeness = drawings_list or "lexical" not in use
                 supported = keys if show_weak else ev.supported(keys, weights, by_likeness=likeness)
-                fused = {k: v for k in supported if (v := weighted(ev.features(k), weights)) > 0 or show_weak}
+                fused = ev.fused(supported, weights, keep_zero=show_weak)
             # similar drawings have no calibrated confidence (the development sets judge drawing ->
             # documents): their hits carry 0, "not calibrated", and the app shows no Match bar
             calibrated = not q.keyword and not drawings_list
@@ -449,7 +471,10 @@ class Searcher:
         that is how projects file their drawings with their documents."""
         cat = self.lib.catalog
         twins: dict[int, float] = {d: 1.0 for d in q.exclude_docs}  # identical bytes
-        twins.update(self._lexical_twins(q, ev))
+        lexical = self._lexical_twins(q, ev)
+        twins.update(lexical)
+        if not lexical and not q.exclude_docs:  # no sheet stands out by its words
+            twins.update(dict.fromkeys(self._named_twins(q, ev), 1.0))
         if not twins:
             return
         docs = cat.documents_by_ids(twins)
@@ -465,7 +490,9 @@ class Searcher:
             naming.pop(doc_id, None)
             if len(naming) <= max(3, self.settings.common_term_share * n_docs):
                 for d, pages in naming.items():
-                    names[d] = max(names.get(d, 0.0), strength)
+                    if strength > names.get(d, 0.0):
+                        names[d] = strength
+                        ev.named_by[d] = path
                     for n in pages:
                         ev.naming_pages[d, n] = max(ev.naming_pages.get((d, n), 0.0), strength)
             folder = PurePath(path).parent
@@ -480,10 +507,46 @@ class Searcher:
                 # one document beside a drawing is its own; one of 50 is one of many
                 share = strength / ((1 + level) * math.sqrt(max(1, len(beside))))
                 for doc in beside:
-                    folders[doc.id] = max(folders.get(doc.id, 0.0), share)
+                    if share > folders.get(doc.id, 0.0):
+                        folders[doc.id] = share
+                        ev.beside[doc.id] = (path, level)
                 if folder.parent == folder:
                     break
                 folder = folder.parent
+
+    def _named_twins(self, q: Query, ev: _Evidence) -> list[int]:
+        """The library drawings the query names by their file, for a query whose words single
+        out no sheet (`_link_evidence`): a title block prints the drawing's number and a site
+        names the drawing's file by it (B1002-A2P-A.pdf, JXS-02-03.pdf), so the name tells
+        which one it is where template-mates hold as much of its words (at 150 dpi OCR reads a
+        sheet's tolerance table and notes in full, and every sibling holds them). Words that do
+        single out a sheet are trusted over the name: a sheet may name another (a mainboard
+        drawing names a connector's datasheet; one sheet's title block carries a sibling's
+        number). Only file names that look like identifiers count (a digit and 4 characters or
+        more: not "fin" or "readme"). A query naming several is the one whose page holds the
+        largest share of its words; copies under one name are all of them."""
+        stems = self._drawing_stems()
+        named = {t: stems[t] for t in set(lexical_tokens(q.text)) if t in stems}
+        if len(named) > 1:
+            share: dict[int, float] = {}
+            for key, score in ev.scores["lexical"].items():
+                share[key[0]] = max(share.get(key[0], 0.0), score)
+            best = max(named, key=lambda t: (max(share.get(d, 0.0) for d in named[t]), t))
+            named = {best: named[best]}
+        return [d for ids in named.values() for d in ids if d not in q.exclude_docs]
+
+    def _drawing_stems(self) -> dict[str, list[int]]:
+        """Identifier-like file-name token -> the drawings of that name (once per generation)."""
+        cat = self.lib.catalog
+        generation = cat.generation()
+        if self._stems[0] != generation:
+            stems: dict[str, list[int]] = {}
+            for doc_id, path in cat.drawing_paths():
+                stem = file_stem_token(path)
+                if len(stem) >= 4 and any(c.isdigit() for c in stem):
+                    stems.setdefault(stem, []).append(doc_id)
+            self._stems = (generation, stems)
+        return self._stems[1]
 
     def _lexical_twins(self, q: Query, ev: _Evidence) -> dict[int, float]:
         """The library drawings the query most likely *is* (the original of a scan or photo, a
@@ -594,7 +657,8 @@ class Searcher:
         keep = {d for d, kind in kind_of.items()
                 if d not in q.exclude_docs and (kinds is None or kind in kinds)}
         out = _Evidence(best_chunk=ev.best_chunk, bounds=ev.bounds, coverage=ev.coverage,
-                        cosine=ev.cosine, dimensions=ev.dimensions, naming_pages=ev.naming_pages)
+                        cosine=ev.cosine, dimensions=ev.dimensions, naming_pages=ev.naming_pages,
+                        named_by=ev.named_by, beside=ev.beside)
         for name, table in ev.scores.items():
             out.scores[name] = {k: v for k, v in table.items() if k[0] in keep}
         for name, dtable in ev.doc.items():
@@ -669,7 +733,10 @@ class Searcher:
                 page=key[1], scores=scores, snippet=make_snippet(snippet_src, shared),
                 explanation=explain(shared, [i for i in q.identifiers
                                              if not is_template(telling_tokens(i), q.template)],
-                                    tokens, words, scores, query_boxes),
+                                    tokens, words, scores, query_boxes,
+                                    names_drawing=ev.named_by.get(doc_id, "") if f["link_name"] > 0 else "",
+                                    beside_drawing=beside[0] if (beside := ev.beside.get(doc_id)) else "",
+                                    folders_up=beside[1] if beside else 0),
                 rank=rank, other_pages=tuple(k[1] for k in pages_of[doc_id][1:6]),
                 duplicates=tuple((meta[d].path, n) for d, n in duplicates[doc_id] if d in meta),
             ))

@@ -427,6 +427,10 @@ class Catalog:
         """Document id -> kind ("drawing" / "document") for the ids that exist."""
         return dict(self._rows_in("SELECT id, kind FROM documents WHERE id IN ({ids})", ids))
 
+    def drawing_paths(self) -> list[tuple[int, str]]:
+        """(id, path) of every document classified as a drawing."""
+        return self.db.execute("SELECT id, path FROM documents WHERE kind = 'drawing'").fetchall()
+
     def drawing_ids(self, ids: Iterable[int]) -> set[int]:
         """The ids among `ids` of documents classified as drawings."""
         return {r[0] for r in self._rows_in(
