@@ -393,3 +393,27 @@ def test_a_drawing_named_by_the_sheet_is_its_twin_where_its_words_do_not_stand_o
         hits = engine.search_file(sheet5, limit=20).related.hits
         order = [Path(h.path).parent.name for h in hits if h.path.endswith("README.md")]
         assert order[0] == "step5" and ("step2" not in order or order.index("step2") > 0)
+
+
+def test_of_several_drawings_a_sheet_names_the_one_holding_most_of_its_words_is_its_twin(tmp_path):
+    """A sheet may print two drawing numbers (its own and a sibling's in a note or a parts list).
+    Where its words single out no sheet (here three drawings hold equal shares of them), the
+    named drawing whose page holds the larger share of its words is taken for the query itself,
+    and only the documents beside that one are linked."""
+    docs = tmp_path / "docs"
+    template = [f"tmpl{w}" for w in range(20)]
+    for i in range(8):
+        folder = docs / f"step{i}"
+        folder.mkdir(parents=True)
+        _sheet(folder / f"JXS-01-{i:02}.pdf", template + [f"flange{i}", f"bore{i}", f"slot{i}"], i)
+        (folder / "README.md").write_text(f"Assembly notes for this module, revision {i}.", encoding="utf-8")
+    query = tmp_path / "scan.pdf"  # names steps 2 and 5; holds a word of step 5's sheet, none of step 2's
+    _sheet(query, template + ["JXS-01-02", "JXS-01-05", "flange5", "flange4", "bore4", "slot4",
+                              "flange6", "bore6", "slot6"], 3)
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=FakeImageEncoder(),
+                     ocr=None) as engine:
+        engine.index([docs])
+        hits = engine.search_file(query, limit=20).related.hits
+        linked = {Path(h.path).parent.name for h in hits if h.scores.link_folder > 0}
+        assert linked == {"step5"}, linked
+        assert hits[0].path.endswith("step5/README.md")
