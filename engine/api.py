@@ -100,6 +100,7 @@ class _QueryRead:
     format: str
     rotation: int = 0  # how OCR turned the page to read it (engine.orientation)
     image_variants: Any = None  # (k, dim): the picture in other orientations, when OCR cannot tell
+    orientation: Orientation | None = None  # how its picture was turned upright, once compared
 
 
 class Engine:
@@ -266,8 +267,7 @@ class Engine:
     def _read_query(self, path: Path, want_image: bool, progress: ProgressCallback | None):
         from engine.extract import extract_document, render_page
 
-        st = path.stat()
-        key = (str(path.resolve()), st.st_size, st.st_mtime_ns, self._lib.pack_id)
+        key = self._query_key(path)
         read = self._query_cache.get(key)
         if read is None:
             same = self._lib.catalog.documents_by_sha1(file_sha1(path))
@@ -283,14 +283,19 @@ class Engine:
                 and read.format in ("pdf", "image")):
             report(progress, Progress("embed", 1, 3, "steps", "comparing pictures"))
             image = render_page(path, 1, self._lib.settings.render_dpi, grayscale=True)
-            vector, variants = picture_vectors(self._lib.image_encoder, image,
-                                               self._orientation(read, image))
-            read = replace(read, image_vector=vector, image_variants=variants)
+            orientation = self._orientation(read, image)
+            vector, variants = picture_vectors(self._lib.image_encoder, image, orientation)
+            read = replace(read, image_vector=vector, image_variants=variants, orientation=orientation)
         self._query_cache[key] = read
         self._query_cache.move_to_end(key)
         while len(self._query_cache) > QUERY_CACHE_SIZE:
             self._query_cache.popitem(last=False)
         return read
+
+    def _query_key(self, path: Path) -> tuple:
+        """The query cache's key of a file: the file as it is now, read with the active pack."""
+        st = path.stat()
+        return str(path.resolve()), st.st_size, st.st_mtime_ns, self._lib.pack_id
 
     def _library_reading(self, same: Sequence[Any]) -> _QueryRead | None:
         """What the library already read from a file with the query's very bytes (a drawing
@@ -486,25 +491,48 @@ class Engine:
 
     def visual_heatmaps(self, query_path: Path | str, hit: Hit) -> tuple[np.ndarray, np.ndarray] | None:
         """Which regions made the query's page 1 and the hit's page alike: ((h, w) map of the
-        query, (h', w') map of the hit), each in 0..1 and covering its page exactly (stretch it
-        over the page's picture); None when the pack has no patch output or a page is blank
-        (engine/search/heatmap.py)."""
+        query, (h', w') map of the hit), each in 0..1 and covering its page exactly as it lies
+        (stretch it over the page's picture); None when the pack has no patch output or a page
+        is blank (engine/search/heatmap.py). Both pages are compared upright, as search compares
+        them: the query as it was turned for its search (a scan fed in sideways, a mirrored
+        copy), the hit as OCR turned it when the library read it; each map is turned back."""
         enc = self._lib.image_encoder
         if enc is None or not getattr(enc, "has_patches", False):
             return None
         from engine.extract import render_page
-        from engine.search.heatmap import match_maps, page_patches
+        from engine.orientation import turn
+        from engine.search.heatmap import match_maps, page_patches, unturn_map
 
         dpi = self._lib.settings.render_dpi
         height, width = enc.spec.size
-        pages = []
-        for path, page in ((Path(query_path), 1), (Path(hit.path), hit.page)):
+        pages, orientations = [], []
+        for path, page, orientation in ((Path(query_path), 1, self._query_orientation(Path(query_path))),
+                                        (Path(hit.path), hit.page, self._library_orientation(hit))):
             try:
-                image = render_page(path, page, dpi, grayscale=True)
+                image = turn(render_page(path, page, dpi, grayscale=True), orientation)
             except EngineError:
                 return None
             pages.append(page_patches(image, enc.patch_embeddings(image), (width, height), enc.spec.resize))
-        return match_maps(*pages)
+            orientations.append(orientation)
+        maps = match_maps(*pages)
+        if maps is None:
+            return None
+        return unturn_map(maps[0], orientations[0]), unturn_map(maps[1], orientations[1])
+
+    def _query_orientation(self, path: Path) -> Orientation:
+        """How a query file's picture was turned upright for its search (as it lies when it was
+        not searched in this session, or no text told which way is up)."""
+        try:
+            read = self._query_cache.get(self._query_key(path))
+        except OSError:
+            read = None
+        orientation = read.orientation if read is not None else None
+        return orientation if orientation is not None and orientation.known else Orientation()
+
+    def _library_orientation(self, hit: Hit) -> Orientation:
+        """How the library turned a hit's page to read it (OCR's rotation; never mirrored)."""
+        row = self._lib.catalog.page(hit.doc_id, hit.page)
+        return Orientation(row[1].rotation) if row is not None else Orientation()
 
     def kind_of(self, target: Path | str | int) -> str | None:
         """"drawing" or "document" for an indexed file (path or document id); None when the

@@ -41,3 +41,12 @@ def test_the_shared_view_lights_up_on_both_pages_wherever_it_is_drawn():
     assert a_map[0, 1] == 1.0 and b_map[2, 3] == 1.0
     assert a_map[1, 1] == 0.0 and np.sort(a_map.ravel())[-2] < 1.0
     assert match_maps(PagePatches(a, np.zeros((3, 4), bool)), PagePatches(b, b_ink)) is None
+
+
+def test_a_map_of_a_page_turned_upright_is_turned_back_over_the_page_as_it_lies():
+    from engine.orientation import ORIENTATIONS, turn_array
+    from engine.search.heatmap import unturn_map
+
+    heat = np.arange(12, dtype=np.float32).reshape(3, 4)  # the map of the page as it lies
+    for o in ORIENTATIONS:
+        assert np.array_equal(unturn_map(turn_array(heat, o), o), heat), o

@@ -172,3 +172,29 @@ def test_a_scan_indexed_on_its_side_is_embedded_upright(tmp_path, drawings):
         hits = engine.search_file(query, evidence={"visual"}).similar.hits
         assert {Path(h.path).name for h in hits[:2]} == {"sheet5.png", "sideways.png"}
         assert min(h.scores.visual for h in hits[:2]) > 0.99
+
+
+@real_pack
+def test_heatmaps_compare_both_pages_upright_and_lie_over_them_as_they_are(tmp_path, drawings):
+    """A scan fed in sideways, and a library page OCR read on its side, are compared upright
+    (as search compares them); each map is turned back to lie over its page as displayed."""
+    sheet(5).transpose(Image.Transpose.ROTATE_90).save(drawings / "sideways.png")
+    upright, turned = tmp_path / "upright.png", tmp_path / "turned.png"  # exact pixels either way
+    sheet(3).save(upright)
+    sheet(3).transpose(Image.Transpose.ROTATE_90).save(turned)
+    with Engine.open(tmp_path / "lib", ocr=TurnedOcr()) as engine:
+        engine.index([drawings])
+        if not getattr(engine._lib.image_encoder, "has_patches", False):
+            pytest.skip("the default pack has no patch output")
+        hits = {Path(h.path).name: h for h in engine.search_file(upright, evidence={"visual"}).similar.hits}
+        engine.search_file(turned, evidence={"visual"})
+        for name in ("sheet5.png", "sideways.png"):
+            query_up, hit_up = engine.visual_heatmaps(upright, hits[name])
+            query_turned, hit_same = engine.visual_heatmaps(turned, hits[name])
+            assert query_turned.shape == query_up.shape[::-1]  # over the page as it lies
+            assert np.allclose(query_turned, np.rot90(query_up), atol=1e-4)
+            assert np.allclose(hit_same, hit_up, atol=1e-4)
+        # the sideways copy's map is the upright copy's, turned with its page
+        _, upright_copy = engine.visual_heatmaps(upright, hits["sheet5.png"])
+        _, sideways_copy = engine.visual_heatmaps(upright, hits["sideways.png"])
+        assert np.allclose(sideways_copy, np.rot90(upright_copy), atol=1e-4)

@@ -8,7 +8,8 @@ Scores above the page's median are spread over 0..1 (the map shows where, the hi
 shape" says how much).
 
 Maps are cropped to the cells that cover the page (a letterboxed page leaves padding rows or
-columns), so a map stretched over the page's picture lines up with it.
+columns), so a map stretched over the page's picture lines up with it. Pages are compared upright
+(engine/orientation.py) and each map is turned back to its page as it lies (`unturn_map`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
+
+from engine.orientation import Orientation
 
 INK_DEPTH = 55  # a pixel this much darker (0..255 grey) than the page's paper is ink
 MIN_INK_SHARE = 0.002  # a patch with less ink than this share of its pixels is blank paper
@@ -87,3 +90,10 @@ def _spread(best: NDArray[np.float32], ink: NDArray[np.bool_]) -> NDArray[np.flo
     lo, hi = float(np.median(best)), float(best.max())
     out[ink] = np.clip((best - lo) / (hi - lo), 0.0, 1.0) if hi > lo else 1.0
     return out
+
+
+def unturn_map(heat: NDArray[np.float32], orientation: Orientation) -> NDArray[np.float32]:
+    """A map of the page turned by `orientation` (engine.orientation.turn), turned back to lie
+    over the page as it was: the inverse of `turn_array`."""
+    out = heat[:, ::-1] if orientation.mirrored else heat
+    return np.ascontiguousarray(np.rot90(out, k=(orientation.rotation // 90) % 4))
