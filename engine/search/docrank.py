@@ -166,11 +166,7 @@ def bm25(tf: Mapping[Hashable, Mapping[str, int]], weights: Mapping[str, float],
 def _postings(catalog, tokens: Sequence[str]) -> tuple[TermMatrix, TermMatrix]:
     """The query tokens' occurrences in the library, summed per page and per document."""
     table = catalog.page_table()
-    index = {t: i for i, t in enumerate(tokens)}
-    rows = catalog.chunk_postings(tokens)
-    term = np.fromiter((index[r[0]] for r in rows), dtype=np.int64, count=len(rows))
-    chunk = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-    count = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
+    term, chunk, count = catalog.chunk_postings(tokens)
     page = table.rows_of(chunk)
     keep = page >= 0  # a chunk committed after the table was read waits for the next query
     n = max(1, len(tokens))
@@ -292,7 +288,9 @@ def _add_cosines(catalog, ev: LexicalEvidence, pages: set[PageKey], words: list[
     tokens = list(itertools.chain.from_iterable(counts for _, counts in units))
     counts = np.fromiter(itertools.chain.from_iterable(c.values() for _, c in units), dtype=np.float64,
                          count=len(tokens))
-    vocab_idf = {t: idf(df.get(t, 1), n) for t in vocab}
+    words_of_vocab = list(vocab)
+    vocab_df = np.fromiter((df.get(t, 1) for t in words_of_vocab), dtype=np.float64, count=len(words_of_vocab))
+    vocab_idf = dict(zip(words_of_vocab, np.log(1.0 + (n - vocab_df + 0.5) / (vocab_df + 0.5)).tolist()))  # idf()
     unit_w = (1.0 + np.log(counts)) * np.fromiter(
         map(vocab_idf.__getitem__, tokens), dtype=np.float64, count=len(tokens))
     query_w = np.fromiter(map(query.get, tokens, itertools.repeat(0.0)), dtype=np.float64, count=len(tokens))

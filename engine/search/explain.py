@@ -169,8 +169,21 @@ def summarise(shared_ids: Sequence[str], shared_terms: Sequence[str], scores: Sc
 
 
 def boxes_by_term(words: Sequence[Word], terms: Sequence[QueryTerm]) -> dict[str, tuple[Box, ...]]:
-    """Each term's word boxes, for boxes asked of the same words many times (the query page)."""
-    return {t.text: word_boxes(words, [t]) for t in terms}
+    """Each term's word boxes (`word_boxes` of that term alone), for boxes asked of the same
+    words many times (the query page); each distinct word is tokenised once."""
+    by_text = {t.text: t for t in terms}
+    out: dict[str, list[Box]] = {text: [] for text in by_text}
+    holds: dict[str, list[str]] = {}  # word text -> the terms it holds
+    for w in words:
+        found = holds.get(w.text)
+        if found is None:
+            toks = word_tokens(w.text)
+            present = set(toks)
+            found = holds[w.text] = [text for text, t in by_text.items()
+                                     if toks and term_matches(t, present, list(toks))]
+        for text in found:
+            out[text].append(w.box)
+    return {text: tuple(boxes) for text, boxes in out.items()}
 
 
 def explain(shared: Sequence[QueryTerm], identifiers: Sequence[str], page: PageTokens,

@@ -37,7 +37,7 @@ from engine.search.explain import (PageTokens, boxes_by_term, explain, is_templa
                                    matched_terms, telling_tokens, whole_word_in)
 from engine.search.fuse import ranked, rrf, score_fusion
 from engine.search.looks import LookSpace
-from engine.types import Hit, PageContent, ScoreBreakdown, SearchResults, Vector, Word
+from engine.types import Box, Hit, PageContent, ScoreBreakdown, SearchResults, Vector, Word
 
 EVIDENCE = ("lexical", "semantic", "visual")
 # internal lists: "visual" = query picture vs page pictures, "cross" = query picture vs page text
@@ -293,6 +293,8 @@ class Searcher:
         use = set(evidence) if evidence else set(EVIDENCE)
         collected = self._collect(q, use, every_feature=show_weak)
         kind_of = self.lib.catalog.document_kinds(collected.documents())
+        # where the query page's words are, per term: the same for every list
+        query_boxes = boxes_by_term(q.words, q.display_terms) if q.words else None
         out = []
         for kinds in kinds_lists:
             ev = self._filtered(q, collected, kinds, kind_of, use)
@@ -313,7 +315,7 @@ class Searcher:
             # similar drawings have no calibrated confidence (the development sets judge drawing ->
             # documents): their hits carry 0, "not calibrated", and the app shows no Match bar
             calibrated = not q.keyword and not drawings_list
-            hits = self._group(q, ev, fused, limit, calibration if calibrated else None)
+            hits = self._group(q, ev, fused, limit, calibration if calibrated else None, query_boxes)
             if calibrated:
                 # No document with a calibrated confidence of `min_top` or more: "no match", and
                 # the list stays empty. Below the best hit, weaker hits keep their place (with
@@ -673,10 +675,12 @@ class Searcher:
 
     # -- grouping and explanation ---------------------------------------------------------
     def _group(self, q: Query, ev: _Evidence, fused: dict, limit: int,
-               calibration: Calibration | None = None) -> list[Hit]:
+               calibration: Calibration | None = None,
+               query_boxes: dict[str, tuple[Box, ...]] | None = None) -> list[Hit]:
         """Hits per document, in the order of their best page. A document whose best page has
         the very text of a hit above (a CSV export of an XLSX, a copy in another folder) is not
-        listed again: it is named among that hit's `duplicates`."""
+        listed again: it is named among that hit's `duplicates`. `query_boxes`: the query
+        page's word boxes per term (`boxes_by_term`), for a file query."""
         cat = self.lib.catalog
         best: dict[int, PageKey] = {}
         pages_of: dict[int, list[PageKey]] = {}
@@ -702,7 +706,6 @@ class Searcher:
         order = [d for d, _ in kept]
         meta = cat.documents_by_ids(order + [k[0] for keys in duplicates.values() for k in keys])
         best_chunks = cat.chunks_by_ids(ev.best_chunk[best[d]] for d in order if best[d] in ev.best_chunk)
-        query_boxes = boxes_by_term(q.words, q.display_terms) if q.words and order else None
         page_tokens = cat.page_tokens(page[0] for _, page in kept if page)
         hits = []
         for rank, (doc_id, page) in enumerate(kept, start=1):

@@ -679,11 +679,17 @@ class Catalog:
             self._vocab = (generation, table)
         return table
 
-    def chunk_postings(self, tokens: Iterable[str]) -> list[tuple[str, int, int]]:
-        """(token, chunk id, occurrences in the chunk) for every chunk holding a token: the FTS
-        index alone, no join (map chunks to pages with `page_table`)."""
-        return self._rows_in("SELECT term, doc, count(*) FROM chunk_postings WHERE term IN ({ids}) "
-                             "GROUP BY term, doc", tokens)
+    def chunk_postings(self, tokens: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(index of the token in `tokens`, chunk id, occurrences in the chunk) for every chunk
+        holding one of `tokens`, as int64 arrays: the FTS index alone, no join (map chunks to
+        pages with `page_table`). Occurrences are counted here, not by SQL's GROUP BY (which
+        sorts every occurrence first: 1.5x the time)."""
+        index = {t: i for i, t in enumerate(tokens)}
+        rows = self._rows_in("SELECT term, doc FROM chunk_postings WHERE term IN ({ids})", tokens)
+        term = np.fromiter((index[r[0]] for r in rows), dtype=np.int64, count=len(rows))
+        chunk = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        keys, counts = np.unique((term << 40) | chunk, return_counts=True)  # chunk ids < 2^40
+        return keys >> 40, keys & ((1 << 40) - 1), counts.astype(np.int64)
 
     def page_table(self) -> PageTable:
         """Every page with text and its chunks as arrays, remembered for one `generation` (built
