@@ -16,6 +16,13 @@ duplicate groups; image-tower throughput. One command, baselines in the same run
      tower whitened ...      cosines after whitening with the library's own vectors (not used
                              by search: what removing the template's share would give)
    OCR is run once per query and cached in the work folder.
+   **Through the whole search** (`--parts search`): the same queries, saved as PNG files, asked
+   of the development benchmark's library (bench/bench_dev.py's work folder: every file of the
+   five sets indexed, documents too) with `Engine.search_file`, as the app asks: R@1 / R@5 of the
+   query's own drawing in its *similar drawings* list, for the hybrid (words, meaning and looks)
+   and, in the same run, words only and looks only. The query reaches its drawing by what OCR
+   reads (the twin) as much as by looks; this is the figure issue #13's self-match target means
+   for a user. Run bench_dev.py first (it builds the library).
 2. **Duplicates**: bench/duplicates_bench.py: precision and recall of `zumen duplicates` on
    near-duplicates made from the dev drawings (rescans, photos, re-exports, revisions), each signal
    and the 32x32-pixel baseline with thresholds chosen leave-one-source-out.
@@ -24,6 +31,7 @@ duplicate groups; image-tower throughput. One command, baselines in the same run
 
     nice python bench/bench_similar.py                      # -> bench/out/similar.json
     nice python bench/bench_similar.py --parts self,speed --limit 40
+    nice python bench/bench_similar.py --parts search --limit 8   # 8 drawings a set, ~15 min
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -62,8 +71,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=0, help="first N drawings of each set (0 = all)")
     p.add_argument("--workdir", type=Path, default=common.OUT_DIR / "similar-work")
     p.add_argument("--pack", type=Path, default=None)
+    p.add_argument("--conditions", default=",".join(CONDITIONS),
+                   help="query conditions of the search part, comma list (default: all)")
+    p.add_argument("--dev-workdir", type=Path, default=common.OUT_DIR / "dev-work",
+                   help="bench_dev.py's work folder: its library and corpus (the search part)")
     p.add_argument("--out", type=Path, default=common.OUT_DIR / "similar.json")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    unknown = [c for c in args.conditions.split(",") if c and c not in CONDITIONS]
+    if unknown:
+        p.error(f"unknown conditions {unknown}; known: {', '.join(CONDITIONS)}")
+    return args
 
 
 # --------------------------------------------------------------------------- drawings and renders
@@ -256,6 +273,78 @@ def print_self(result: dict) -> None:
     print("costs: " + json.dumps(result["_costs"]))
 
 
+SEARCH_RANKERS = {"hybrid": None, "words only": {"lexical"}, "looks only": {"visual"}}
+
+
+def search_self(items: list[tuple[str, Path]], workdir: Path, dev_workdir: Path, data: Path,
+                conditions: Sequence[str] = tuple(CONDITIONS)) -> dict:
+    """Query -> its own drawing through `Engine.search_file` on the dev benchmark's library: per
+    condition and ranker, R@1 / R@5 of the drawing itself in the similar-drawings list (macro
+    over the sets and pooled), and the query's OCR and search time."""
+    from bench import dev_sets
+    from engine.api import Engine
+    from engine.errors import EngineError
+
+    library, corpus = dev_workdir / "library", dev_workdir / "corpus"
+    if not (library / "catalog.sqlite").exists():
+        raise SystemExit(f"no library under {dev_workdir}: run bench/bench_dev.py first")
+    sets = {s.name: s for s in dev_sets.available_sets(data)}
+    folder = workdir / "search-queries"
+    folder.mkdir(parents=True, exist_ok=True)
+    ranks: dict[str, dict[str, dict[str, list[int | None]]]] = {}  # condition -> ranker -> set -> ranks
+    seconds: list[float] = []
+    with Engine.open(library) as engine:
+        for condition in conditions:
+            log(f"search -> itself: {condition}")
+            by_ranker = ranks.setdefault(condition, {r: {} for r in SEARCH_RANKERS})
+            for set_name, path in items:
+                own = sets[set_name].doc_id(path.relative_to(sets[set_name].data_dir).as_posix())
+                query = folder / f"{_key(path)}-{condition.replace(' ', '-')}.png"
+                if not query.exists():
+                    seed = int(hashlib.sha1(f"{condition}|{path}".encode()).hexdigest()[:8], 16)
+                    make_query(render(path, QUERY_DPI, workdir), condition, seed).save(query)
+                for ranker, evidence in SEARCH_RANKERS.items():
+                    t0 = time.perf_counter()
+                    try:
+                        hits = engine.search_file(query, limit=10, evidence=evidence).similar.hits
+                    except EngineError as err:
+                        log(f"  {query.name}: {err}")
+                        hits = ()
+                    if ranker == "hybrid":
+                        seconds.append(time.perf_counter() - t0)  # the first asking reads the page
+                    ids = [dev_sets.hit_id(corpus, h.path, h.page, {}) for h in hits]
+                    by_ranker[ranker].setdefault(set_name, []).append(ids.index(own) if own in ids else None)
+    out: dict = {}
+    for condition, by_ranker in ranks.items():
+        out[condition] = {}
+        for ranker, by_set in by_ranker.items():
+            per_set = {name: {"recall@1": float(np.mean([r == 0 for r in rs])),
+                              "recall@5": float(np.mean([r is not None and r < 5 for r in rs])), "n": len(rs)}
+                       for name, rs in by_set.items()}
+            pooled = [r for rs in by_set.values() for r in rs]
+            out[condition][ranker] = {
+                "macro": {k: float(np.mean([v[k] for v in per_set.values()])) for k in ("recall@1", "recall@5")},
+                "pooled": {"recall@1": float(np.mean([r == 0 for r in pooled])),
+                           "recall@5": float(np.mean([r is not None and r < 5 for r in pooled]))},
+                "sets": per_set}
+    out["_costs"] = {"queries": len(seconds), "search_file_s_p50": float(np.median(seconds)) if seconds else 0.0}
+    return out
+
+
+def print_search(result: dict) -> None:
+    conditions = [c for c in result if not c.startswith("_")]
+    rows = [{"ranker": r, **{c: f"{result[c][r]['macro']['recall@1']:.3f} / {result[c][r]['pooled']['recall@1']:.3f}"
+                             for c in conditions}} for r in SEARCH_RANKERS]
+    print("\nQuery -> itself through the whole search (similar drawings), R@1 macro over sets / pooled")
+    print(common.format_table(rows, ["ranker", *conditions]))
+    sets = sorted(next(iter(result[conditions[0]].values()))["sets"])
+    rows = [{"set": name, **{c: f"{result[c]['hybrid']['sets'][name]['recall@1']:.3f}" for c in conditions}}
+            for name in sets]
+    print("hybrid R@1 per set")
+    print(common.format_table(rows, ["set", *conditions]))
+    print("costs: " + json.dumps(result["_costs"]))
+
+
 # --------------------------------------------------------------------------- 3. speed
 def speed(items: list[tuple[str, Path]], pack, workdir: Path) -> dict:
     """Image tower pages/s including preprocessing: 32 real drawings at 150 dpi, batch 16."""
@@ -293,6 +382,10 @@ def main(argv: list[str] | None = None) -> int:
     if "self" in parts:
         result["self"] = self_retrieval(items, encoder, args.workdir)
         print_self(result["self"])
+    if "search" in parts:
+        result["search"] = search_self(items, args.workdir, args.dev_workdir, args.data,
+                                       [c for c in args.conditions.split(",") if c])
+        print_search(result["search"])
     if "duplicates" in parts:
         from bench.duplicates_bench import duplicates_part, print_duplicates
 

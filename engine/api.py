@@ -24,7 +24,7 @@ from engine.indexing.pipeline import IndexingPipeline
 from engine.indexing.work import file_sha1
 from engine.indexing.scanner import SKIPPED_EXAMPLES, canonical, file_key, is_under
 from engine.library import AUTO, Library
-from engine.orientation import Orientation, page_orientation, picture_vectors
+from engine.orientation import Orientation, page_orientation, picture_vectors, read_unmirrored
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.analyze import normalize
 from engine.search.query import Searcher, edit_query_text, read_terms
@@ -284,6 +284,16 @@ class Engine:
             report(progress, Progress("embed", 1, 3, "steps", "comparing pictures"))
             image = render_page(path, 1, self._lib.settings.render_dpi, grayscale=True)
             orientation = self._orientation(read, image)
+            if orientation.mirrored or (read.words and not orientation.known):
+                # a mirrored page reads as gibberish: read it again the right way round (one
+                # whose words could not tell, flipped too: the better reading decides)
+                from engine.extract.layout import words_to_text
+
+                flipped = orientation if orientation.mirrored else Orientation(read.rotation, mirrored=True)
+                again = read_unmirrored(self._lib.ocr, image, read.words, read.rotation, flipped)
+                if again is not None:
+                    read = replace(read, text=words_to_text(again), words=tuple(again))
+                    orientation = flipped
             vector, variants = picture_vectors(self._lib.image_encoder, image, orientation)
             read = replace(read, image_vector=vector, image_variants=variants, orientation=orientation)
         self._query_cache[key] = read

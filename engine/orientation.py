@@ -8,7 +8,9 @@ words were not read confidently are checked (the usual upright page costs nothin
 
 When no readable text says which way is up (a photo too poor to read, a drawing without text),
 the orientation is not known: the caller compares the picture in all eight orientations
-(`ORIENTATIONS`) instead. Measured in bench/bench_similar.py (docs/similar.md).
+(`ORIENTATIONS`) instead. A page found mirrored is read again the right way round
+(`read_unmirrored`): its words, not only its picture, then find its drawing. Measured in
+bench/bench_similar.py (docs/similar.md).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from engine.types import Word
+from engine.types import Box, Word
 
 MIRROR_SAMPLE = 8  # the most confidently read words, read again as they are and flipped
 SURE_CONF = 0.95  # OCR read them at least this confidently: the page is upright, no check
@@ -131,3 +133,25 @@ def picture_vectors(encoder, image: Image.Image,
     else:  # encoders without it (test doubles): turn the picture itself
         vectors = encoder.encode([turn(image, o) for o in wanted])
     return vectors[0], (vectors[1:] if len(vectors) > 1 else None)
+
+
+def read_unmirrored(ocr, image: Image.Image, words: Sequence[Word], rotation: int,
+                    orientation: Orientation) -> list[Word] | None:
+    """The words of a page found mirrored (`page_orientation`), read again with the page turned
+    and flipped the right way round, their boxes put back where they lie on the page as OCR
+    first turned it (by `rotation`: the frame of `words`); None when that reading holds no more
+    confidently read text than `words` (or OCR turns the corrected page again: not trusted)."""
+    from engine.extract.ocr import read_upright, text_score
+
+    if not orientation.mirrored:
+        return None
+    again, turned = read_upright(ocr, turn(image, orientation))
+    if turned or text_score(again) <= text_score(words):
+        return None
+    upside_down = (orientation.rotation - rotation) % 360 == 180  # see page_orientation
+    out = []
+    for w in again:  # unmirror: x -> 1 - x; then, when turned another 180 degrees, back by 180
+        b = w.box
+        box = Box(b.x0, 1 - b.y1, b.x1, 1 - b.y0) if upside_down else Box(1 - b.x1, b.y0, 1 - b.x0, b.y1)
+        out.append(Word(w.text, box, w.conf))
+    return out

@@ -11,10 +11,11 @@ from PIL import Image, ImageDraw
 
 from engine.api import Engine
 from engine.config import DEFAULT_PACK_DIR
-from engine.orientation import (ORIENTATIONS, Orientation, page_orientation, picture_vectors, turn,
-                                turn_array)
+from engine.orientation import (ORIENTATIONS, Orientation, page_orientation, picture_vectors, read_unmirrored,
+                                turn, turn_array)
 from engine.store.catalog import picture_fingerprint
 from engine.types import Box, Word
+from tests.fakes import FakeImageEncoder, FakeTextEncoder
 
 real_pack = pytest.mark.skipif(not (DEFAULT_PACK_DIR / "manifest.json").exists(),
                                reason="default pack not built (zumen pack build-default)")
@@ -89,6 +90,82 @@ def test_unknown_orientation_compares_the_picture_in_all_eight():
 def test_a_turned_page_gets_its_own_vector_fingerprint():
     assert picture_fingerprint(12345, 0) == 12345  # upright pages keep their vectors
     assert picture_fingerprint(12345, 90) not in (12345, picture_fingerprint(12345, 270))
+
+
+class MirrorReader(GradientReader):
+    """Reads a gradient page's words only the right way round (dark corner top left): a mirrored
+    page reads as gibberish, weakly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pages_read = 0
+
+    def read(self, image: Image.Image) -> list[Word]:
+        return self.read_upright(image)[0]
+
+    def read_upright(self, image: Image.Image) -> tuple[list[Word], int]:
+        self.pages_read += 1
+        grey = np.asarray(image.convert("L"), np.float32)
+        if grey[:, : grey.shape[1] // 2].mean() < grey[:, grey.shape[1] // 2:].mean():
+            return [Word("PART-4711", Box(0.1, 0.1, 0.4, 0.2), 0.99), Word("FLANGE", Box(0.5, 0.3, 0.7, 0.4), 0.98)], 0
+        return [Word("llt4-TRAP", Box(0.6, 0.1, 0.9, 0.2), 0.5), Word("EGNALF", Box(0.3, 0.3, 0.5, 0.4), 0.5)], 0
+
+
+def test_a_mirrored_page_is_read_again_the_right_way_round(tmp_path):
+    """A mirrored scan reads as gibberish: once its words say it is mirrored, it is read again
+    flipped, and its words (boxes back where they lie on the page) find its drawing."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bom.csv").write_text("part,material\nPART-4711 FLANGE,S45C\nPART-0815 SHAFT,SUS304\n", encoding="utf-8")
+    mirrored, upright = tmp_path / "mirrored.png", tmp_path / "upright.png"
+    gradient_page(mirrored=True).save(mirrored)
+    gradient_page().save(upright)
+    reader = MirrorReader()
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=FakeImageEncoder(),
+                     ocr=reader) as engine:
+        engine.index([docs])
+        result = engine.search_file(mirrored)
+        assert "PART-4711" in result.query_text and "llt4" not in result.query_text
+        part = next(w for w in result.query_words if w.text == "PART-4711")
+        assert part.box == Box(0.6, 0.1, 0.9, 0.2)  # where it lies on the mirrored page
+        assert result.related.hits[0].page == 1  # the BOM row that names the part (row 1)
+        reader.pages_read = 0
+        engine.search_file(upright)
+        assert reader.pages_read == 1  # a page read the right way round is read once
+
+
+def test_a_page_whose_words_cannot_tell_is_read_flipped_too_and_the_better_reading_kept(tmp_path):
+    class Undecided(MirrorReader):
+        def recognize_crops(self, crops):  # the mirror check cannot tell
+            return [0.5] * len(crops)
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bom.csv").write_text("part,material\nPART-4711 FLANGE,S45C\n", encoding="utf-8")
+    gradient_page(mirrored=True).save(tmp_path / "mirrored.png")
+    gradient_page().save(tmp_path / "upright.png")
+    reader = Undecided()
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=FakeImageEncoder(),
+                     ocr=reader) as engine:
+        engine.index([docs])
+        assert "PART-4711" in engine.search_file(tmp_path / "mirrored.png").query_text
+        reader.pages_read = 0
+        upright = engine.search_file(tmp_path / "upright.png")  # confident words: no check, read once
+        assert "PART-4711" in upright.query_text and reader.pages_read == 1
+
+
+def test_a_mirrored_reading_is_kept_when_reading_it_flipped_is_no_better():
+    class Gibberish(MirrorReader):
+        def read_upright(self, image):
+            return [Word("xx", Box(0.1, 0.1, 0.2, 0.2), 0.3)], 0
+
+    words = MirrorReader().read_upright(gradient_page(mirrored=True))[0]
+    assert read_unmirrored(Gibberish(), gradient_page(mirrored=True), words, 0, Orientation(0, mirrored=True)) is None
+    assert read_unmirrored(MirrorReader(), gradient_page(), words, 0, Orientation(0)) is None  # not mirrored
+    # turned another half turn and mirrored: the boxes come back upside down, not flipped
+    again = read_unmirrored(MirrorReader(), gradient_page().transpose(Image.Transpose.FLIP_TOP_BOTTOM),
+                            words, 0, Orientation(180, mirrored=True))
+    assert again is not None and again[0].box == Box(0.1, 0.8, 0.4, 0.9)
 
 
 # -- with the real image tower -----------------------------------------------------------------

@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import threading
 import unicodedata
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 from PIL import Image
@@ -345,14 +345,15 @@ def read_upright(ocr: OcrEngine, image: Image.Image) -> tuple[list[Word], int]:
     if callable(own):
         return own(image)
     best = (ocr.read(image), 0)
-    if _text_score(best[0]) >= 20:
+    if text_score(best[0]) >= 20:
         return best
     for rot in (90, 180, 270):
         words = ocr.read(image.rotate(-rot, expand=True))
-        if _text_score(words) > _text_score(best[0]):
+        if text_score(words) > text_score(best[0]):
             best = (words, rot)
     return best
 
 
-def _text_score(words: list[Word]) -> float:
+def text_score(words: Sequence[Word]) -> float:
+    """How much confidently read text `words` hold (characters of words read at >= 0.6)."""
     return sum(len(w.text) * w.conf for w in words if w.conf >= 0.6)
