@@ -24,7 +24,8 @@ from engine.indexing.pipeline import IndexingPipeline
 from engine.indexing.work import file_sha1
 from engine.indexing.scanner import SKIPPED_EXAMPLES, canonical, file_key, is_under
 from engine.library import AUTO, Library
-from engine.orientation import Orientation, page_orientation, picture_vectors, read_unmirrored
+from engine.orientation import (Orientation, displayed_words, page_orientation, picture_vectors,
+                                read_unmirrored)
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.analyze import normalize
 from engine.search.query import Searcher, edit_query_text, read_terms
@@ -254,7 +255,7 @@ class Engine:
         read = self._read_query(path, want_image, progress)
         if cancel is not None:
             cancel.check()
-        text, words = read.text, read.words
+        text, words = read.text, displayed_words(read.words, read.rotation)  # boxes over the page as shown
         if drop_terms or add_terms:
             text = edit_query_text(text, drop_terms, add_terms)
             dropped = {normalize(t) for t in drop_terms}
@@ -292,8 +293,8 @@ class Engine:
                 flipped = orientation if orientation.mirrored else Orientation(read.rotation, mirrored=True)
                 again = read_unmirrored(self._lib.ocr, image, read.words, read.rotation, flipped)
                 if again is not None:
-                    read = replace(read, text=words_to_text(again), words=tuple(again))
-                    orientation = flipped
+                    words, orientation = again
+                    read = replace(read, text=words_to_text(words), words=tuple(words))
             vector, variants = picture_vectors(self._lib.image_encoder, image, orientation)
             read = replace(read, image_vector=vector, image_variants=variants, orientation=orientation)
         self._query_cache[key] = read
@@ -397,8 +398,8 @@ class Engine:
         index = self._lib.image_index
         if index is not None and index.contains(np.array([page_id], dtype=np.uint64))[0]:
             image_vec = index.get(np.array([page_id], dtype=np.uint64))[0]
-        return self._file_results(doc.path, content.text, content.words, content.source, image_vec,
-                                  {doc.id}, limit, evidence, time.perf_counter())
+        return self._file_results(doc.path, content.text, displayed_words(content.words, content.rotation),
+                                  content.source, image_vec, {doc.id}, limit, evidence, time.perf_counter())
 
     def duplicates(self, *, threshold: float | None = None, with_pairs: bool = False,
                    progress: ProgressCallback | None = None,
@@ -484,8 +485,10 @@ class Engine:
         return out
 
     def page_words(self, target: Path | str | int, page: int = 1) -> tuple[Word, ...]:
+        """The words indexed for a page, their boxes over the page as `render_page` draws it
+        (OCR's reading of a page it turned is kept in the upright page's frame)."""
         content = self._indexed_page(target, page)
-        return content.words if content else ()
+        return displayed_words(content.words, content.rotation) if content else ()
 
     def page_text(self, target: Path | str | int, page: int = 1) -> str:
         """The text indexed for a page: a CSV/Excel row ("Header: value | …"), a text file's

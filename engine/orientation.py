@@ -136,22 +136,52 @@ def picture_vectors(encoder, image: Image.Image,
 
 
 def read_unmirrored(ocr, image: Image.Image, words: Sequence[Word], rotation: int,
-                    orientation: Orientation) -> list[Word] | None:
-    """The words of a page found mirrored (`page_orientation`), read again with the page turned
-    and flipped the right way round, their boxes put back where they lie on the page as OCR
-    first turned it (by `rotation`: the frame of `words`); None when that reading holds no more
-    confidently read text than `words` (or OCR turns the corrected page again: not trusted)."""
+                    orientation: Orientation) -> tuple[list[Word], Orientation] | None:
+    """A page found mirrored (`page_orientation`) read again the right way round: (its words,
+    their boxes put back where they lie on the page as OCR first turned it, by `rotation`, the
+    frame of `words`; how the page reads upright), or None when that reading holds no more
+    confidently read text than `words`.
+
+    OCR's first turn of a mirrored page is a guess from gibberish: turned and flipped as the
+    check says, the page may still lie on its side, and OCR turns it again. The page then reads
+    upright turned by the difference and flipped: a left-right flip followed by a clockwise turn
+    t is the turn -t followed by the flip."""
     from engine.extract.ocr import read_upright, text_score
 
     if not orientation.mirrored:
         return None
     again, turned = read_upright(ocr, turn(image, orientation))
-    if turned or text_score(again) <= text_score(words):
+    if text_score(again) <= text_score(words):
         return None
-    upside_down = (orientation.rotation - rotation) % 360 == 180  # see page_orientation
+    def place(x: float, y: float) -> tuple[float, float]:
+        """A point of the page as read again -> the same point of the page turned by `rotation`."""
+        x, y = _turned_point(x, y, -(turned // 90))  # undo OCR's second turn, the flip, then
+        return _turned_point(1 - x, y, (rotation - orientation.rotation) // 90)  # the first turn
+
     out = []
-    for w in again:  # unmirror: x -> 1 - x; then, when turned another 180 degrees, back by 180
-        b = w.box
-        box = Box(b.x0, 1 - b.y1, b.x1, 1 - b.y0) if upside_down else Box(1 - b.x1, b.y0, 1 - b.x0, b.y1)
-        out.append(Word(w.text, box, w.conf))
-    return out
+    for w in again:
+        (ax, ay), (bx, by) = place(w.box.x0, w.box.y0), place(w.box.x1, w.box.y1)
+        out.append(Word(w.text, Box(min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)), w.conf))
+    return out, Orientation((orientation.rotation - turned) % 360, mirrored=True)
+
+
+def _turned_point(x: float, y: float, quarter_turns: int) -> tuple[float, float]:
+    """Where a point of a page (0..1 of its width and height) lies once the page is turned
+    clockwise by `quarter_turns` x 90 degrees (negative: counter-clockwise)."""
+    for _ in range(quarter_turns % 4):
+        x, y = 1 - y, x
+    return x, y
+
+
+def displayed_words(words: Sequence[Word], rotation: int) -> tuple[Word, ...]:
+    """`words` read on a page OCR turned clockwise by `rotation` (their boxes in the upright
+    page's frame, as the catalog keeps them), with their boxes where they lie on the page as
+    displayed (what a preview draws them over)."""
+    if not rotation % 360:
+        return tuple(words)
+    back = -((rotation % 360) // 90)
+    out = []
+    for w in words:
+        (ax, ay), (bx, by) = _turned_point(w.box.x0, w.box.y0, back), _turned_point(w.box.x1, w.box.y1, back)
+        out.append(Word(w.text, Box(min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)), w.conf))
+    return tuple(out)

@@ -92,6 +92,10 @@ def test_a_turned_page_gets_its_own_vector_fingerprint():
     assert picture_fingerprint(12345, 90) not in (12345, picture_fingerprint(12345, 270))
 
 
+def rounded(box: Box) -> tuple[float, ...]:
+    return tuple(round(v, 6) for v in (box.x0, box.y0, box.x1, box.y1))
+
+
 class MirrorReader(GradientReader):
     """Reads a gradient page's words only the right way round (dark corner top left): a mirrored
     page reads as gibberish, weakly."""
@@ -127,7 +131,7 @@ def test_a_mirrored_page_is_read_again_the_right_way_round(tmp_path):
         result = engine.search_file(mirrored)
         assert "PART-4711" in result.query_text and "llt4" not in result.query_text
         part = next(w for w in result.query_words if w.text == "PART-4711")
-        assert part.box == Box(0.6, 0.1, 0.9, 0.2)  # where it lies on the mirrored page
+        assert rounded(part.box) == (0.6, 0.1, 0.9, 0.2)  # where it lies on the mirrored page
         assert result.related.hits[0].page == 1  # the BOM row that names the part (row 1)
         reader.pages_read = 0
         engine.search_file(upright)
@@ -165,7 +169,30 @@ def test_a_mirrored_reading_is_kept_when_reading_it_flipped_is_no_better():
     # turned another half turn and mirrored: the boxes come back upside down, not flipped
     again = read_unmirrored(MirrorReader(), gradient_page().transpose(Image.Transpose.FLIP_TOP_BOTTOM),
                             words, 0, Orientation(180, mirrored=True))
-    assert again is not None and again[0].box == Box(0.1, 0.8, 0.4, 0.9)
+    assert again is not None and rounded(again[0][0].box) == (0.1, 0.8, 0.4, 0.9)
+    assert again[1] == Orientation(180, mirrored=True)
+
+
+def test_a_mirrored_page_ocr_first_turned_sideways_is_read_upright_and_flipped():
+    """OCR's first turn of a mirrored page is a guess from gibberish (here 90 degrees): turned
+    and flipped as the check says, the page still lies on its side and OCR turns it back. The
+    words land where they lie on the page as first turned, and the page reads upright flipped."""
+    class Sideways(MirrorReader):
+        def read_upright(self, image):
+            if image.width < image.height:  # lying on its side: read it turned clockwise
+                words, _ = super().read_upright(image.transpose(Image.Transpose.ROTATE_270))
+                return words, 90
+            return super().read_upright(image)
+
+    page = gradient_page(mirrored=True)  # landscape, only mirrored
+    words = [Word("llt4-TRAP", Box(0.1, 0.6, 0.2, 0.9), 0.5)]  # read at 90: the frame of `words`
+    again = read_unmirrored(Sideways(), page, words, 90, Orientation(90, mirrored=True))
+    assert again is not None
+    found, orientation = again
+    assert orientation == Orientation(0, mirrored=True)  # only mirrored, after all
+    # PART-4711 lies at (0.6..0.9, 0.1..0.2) of the page as displayed (see the first test);
+    # turned 90 degrees clockwise that is x 0.8..0.9, y 0.6..0.9
+    assert rounded(found[0].box) == (0.8, 0.6, 0.9, 0.9)
 
 
 # -- with the real image tower -----------------------------------------------------------------
@@ -275,3 +302,23 @@ def test_heatmaps_compare_both_pages_upright_and_lie_over_them_as_they_are(tmp_p
         _, upright_copy = engine.visual_heatmaps(upright, hits["sheet5.png"])
         _, sideways_copy = engine.visual_heatmaps(upright, hits["sideways.png"])
         assert np.allclose(sideways_copy, np.rot90(upright_copy), atol=1e-4)
+
+
+def test_words_of_a_page_read_turned_are_handed_out_over_the_page_as_displayed(tmp_path, drawings):
+    """OCR reads a sideways scan turned upright and the catalog keeps its words in that frame;
+    previews draw boxes over the page as it is displayed, so the engine hands them out there:
+    the sheet's title block, bottom right when upright, lies top right on the sideways page."""
+    sheet(5).transpose(Image.Transpose.ROTATE_90).save(drawings / "sideways.png")  # turned left
+    query = tmp_path / "sideways-copy.jpg"  # not the library's bytes: read afresh
+    sheet(5).transpose(Image.Transpose.ROTATE_90).save(query, quality=90)
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=FakeImageEncoder(),
+                     ocr=TurnedOcr()) as engine:
+        engine.index([drawings])
+        upright = engine.page_words(drawings / "sheet5.png")[0].box  # read upright: as stored
+        assert rounded(upright) == (0.6, 0.85, 0.9, 0.9)
+        assert rounded(engine.page_words(drawings / "sideways.png")[0].box) == (0.85, 0.1, 0.9, 0.4)
+        result = engine.search_file(query)
+        assert rounded(result.query_words[0].box) == (0.85, 0.1, 0.9, 0.4)
+        hits = engine.search("DRAWING-0001", limit=20).hits  # highlighted where the word is shown
+        boxes = {Path(h.path).name: [rounded(b) for b in h.explanation.boxes] for h in hits}
+        assert boxes["sideways.png"] == [(0.85, 0.1, 0.9, 0.4)] and boxes["sheet5.png"] == [(0.6, 0.85, 0.9, 0.9)]

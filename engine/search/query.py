@@ -36,6 +36,7 @@ from engine.search.docrank import Bm25Params, file_stem_token, lexical_evidence
 from engine.search.explain import (PageTokens, boxes_by_term, explain, is_template, make_snippet,
                                    matched_terms, telling_tokens, whole_word_in)
 from engine.search.fuse import ranked, rrf, score_fusion
+from engine.orientation import displayed_words
 from engine.search.looks import LookSpace
 from engine.types import Box, Hit, PageContent, ScoreBreakdown, SearchResults, Vector, Word
 
@@ -725,7 +726,7 @@ class Searcher:
                 link_name=float(f["link_name"]), link_folder=float(f["link_folder"]),
                 confidence=float(conf))
             page_text = page[1].text if page else ""
-            words = page[1].words if page else ()
+            words = displayed_words(page[1].words, page[1].rotation) if page else ()  # boxes over the page as shown
             chunk = best_chunks.get(ev.best_chunk.get(key, -1))
             snippet_src = chunk.text if chunk else page_text
             tokens = PageTokens(page_tokens.get(page[0], []) if page else [])
