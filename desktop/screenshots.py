@@ -58,10 +58,9 @@ def wait_for_search(app: QApplication, search, timeout_s: float, what: str) -> f
 
 def select_hit_with_boxes(search) -> None:  # noqa: ANN001
     """Show a hit whose evidence is outlined (prefer PDFs): the most telling preview."""
-    for view in (search.first_list, search.second_list):
-        hits = view.hits()
-        for pdf_only in (True, False):
-            for row, hit in enumerate(hits):
+    for pdf_only in (True, False):  # a PDF of either list first, then anything with boxes
+        for view in (search.first_list, search.second_list):
+            for row, hit in enumerate(view.hits()):
                 if hit.explanation.boxes and (hit.path.lower().endswith(".pdf") or not pdf_only):
                     view.setCurrentRow(row)
                     return
@@ -186,14 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     wait_for_search(app, search, 300, "drawing query")
     first_results_s = time.perf_counter() - t0
     select_hit_with_boxes(search)
-    wait_until(app, lambda: search.preview.hit_view.has_page() and search.preview.query_view.has_page(),
+    wait_until(app, lambda: preview_ready(search) and search.preview.query_view.has_page(),
                60, "the preview pages")
     shot("03-drawing-query")
 
     search.run_file(query)  # again, warm: models and OCR loaded
     warm_s = wait_for_search(app, search, 300, "drawing query (warm)")
     select_hit_with_boxes(search)
-    wait_until(app, lambda: search.preview.hit_view.has_page() and search.preview.query_view.has_page(),
+    wait_until(app, lambda: preview_ready(search) and search.preview.query_view.has_page(),
                60, "the preview pages")
     if search.preview.hit_view.region_count() > 1:
         search.preview.step_region(+1)
