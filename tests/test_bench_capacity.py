@@ -104,12 +104,14 @@ def test_phases_at_a_tiny_size(tmp_path) -> None:
     """Every phase in this process (the benchmark runs each in a child): vectors built, opened
     both ways, searched; a catalog grown in two steps and queried through the search code."""
     path = str(tmp_path / "v.usearch")
-    build = bench_capacity.phase_vector_build(path, 700, "i8", 7, 5, 350)
+    # 20 queries: recall@10 of int8 HNSW here is 0.90-0.95 (8 seeds); over 5 queries it swung
+    # 0.80-0.98 (the graph is built on several threads), and 0.80 failed the bar once in CI
+    build = bench_capacity.phase_vector_build(path, 700, "i8", 7, 20, 350)
     assert build["vectors"] == 700 and build["file_bytes"] > 700 * 384
     truth = build.pop("truth")
     for view in (True, False):
-        r = bench_capacity.phase_vector_search(path, 7, 5, truth, view, 50, not view)
-        assert r["recall_at_10"] > 0.8 and r["latency"]["n"] == 5
+        r = bench_capacity.phase_vector_search(path, 7, 20, truth, view, 50, not view)
+        assert r["recall_at_10"] > 0.85 and r["latency"]["n"] == 20
     assert r["save_s"] >= 0 and r["add_32"]["n"] == 9 and r["add_32_first_s"] > 0
     library = str(tmp_path / "library")
     first = bench_capacity.phase_fts_grow(library, 300, 7)
