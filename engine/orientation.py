@@ -153,16 +153,13 @@ def read_unmirrored(ocr, image: Image.Image, words: Sequence[Word], rotation: in
     again, turned = read_upright(ocr, turn(image, orientation))
     if text_score(again) <= text_score(words):
         return None
+
     def place(x: float, y: float) -> tuple[float, float]:
         """A point of the page as read again -> the same point of the page turned by `rotation`."""
         x, y = _turned_point(x, y, -(turned // 90))  # undo OCR's second turn, the flip, then
         return _turned_point(1 - x, y, (rotation - orientation.rotation) // 90)  # the first turn
 
-    out = []
-    for w in again:
-        (ax, ay), (bx, by) = place(w.box.x0, w.box.y0), place(w.box.x1, w.box.y1)
-        out.append(Word(w.text, Box(min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)), w.conf))
-    return out, Orientation((orientation.rotation - turned) % 360, mirrored=True)
+    return _moved(again, place), Orientation((orientation.rotation - turned) % 360, mirrored=True)
 
 
 def _turned_point(x: float, y: float, quarter_turns: int) -> tuple[float, float]:
@@ -180,8 +177,13 @@ def displayed_words(words: Sequence[Word], rotation: int) -> tuple[Word, ...]:
     if not rotation % 360:
         return tuple(words)
     back = -((rotation % 360) // 90)
+    return tuple(_moved(words, lambda x, y: _turned_point(x, y, back)))
+
+
+def _moved(words: Sequence[Word], place) -> list[Word]:
+    """`words` with each box's corners moved by `place` ((x, y) -> (x, y), page fractions)."""
     out = []
     for w in words:
-        (ax, ay), (bx, by) = _turned_point(w.box.x0, w.box.y0, back), _turned_point(w.box.x1, w.box.y1, back)
+        (ax, ay), (bx, by) = place(w.box.x0, w.box.y0), place(w.box.x1, w.box.y1)
         out.append(Word(w.text, Box(min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)), w.conf))
-    return tuple(out)
+    return out

@@ -32,11 +32,11 @@ from engine.analyze import (DIMENSION, QueryTerm, extract_identifiers, lexical_t
 
 from engine.config import Calibration, FileWeights
 from engine.files import readable
+from engine.orientation import displayed_words
 from engine.search.docrank import Bm25Params, file_stem_token, lexical_evidence
 from engine.search.explain import (PageTokens, boxes_by_term, explain, is_template, make_snippet,
                                    matched_terms, telling_tokens, whole_word_in)
 from engine.search.fuse import ranked, rrf, score_fusion
-from engine.orientation import displayed_words
 from engine.search.looks import LookSpace
 from engine.types import Box, Hit, PageContent, ScoreBreakdown, SearchResults, Vector, Word
 
