@@ -68,9 +68,11 @@ class LexicalEvidence:
     template: dict[str, float] = field(default_factory=dict)  # token -> share of similar drawings holding it
 
 
-def idf(df: int, n: int) -> float:
-    """BM25's idf, kept positive (Lucene's variant): ln(1 + (n - df + 0.5) / (df + 0.5))."""
-    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+def idf(df, n: int):
+    """BM25's idf, kept positive (Lucene's variant): ln(1 + (n - df + 0.5) / (df + 0.5)); `df`
+    a count (a float back) or an array of counts (an array back)."""
+    ratio = (n - df + 0.5) / (df + 0.5)
+    return np.log(1.0 + ratio) if isinstance(ratio, np.ndarray) else math.log(1.0 + ratio)
 
 
 def absent_weights(tokens: Iterable[str], doc_freq: Mapping[str, int], n_chunks: int) -> list[float]:
@@ -290,7 +292,7 @@ def _add_cosines(catalog, ev: LexicalEvidence, pages: set[PageKey], words: list[
                          count=len(tokens))
     words_of_vocab = list(vocab)
     vocab_df = np.fromiter((df.get(t, 1) for t in words_of_vocab), dtype=np.float64, count=len(words_of_vocab))
-    vocab_idf = dict(zip(words_of_vocab, np.log(1.0 + (n - vocab_df + 0.5) / (vocab_df + 0.5)).tolist()))  # idf()
+    vocab_idf = dict(zip(words_of_vocab, idf(vocab_df, n).tolist()))
     unit_w = (1.0 + np.log(counts)) * np.fromiter(
         map(vocab_idf.__getitem__, tokens), dtype=np.float64, count=len(tokens))
     query_w = np.fromiter(map(query.get, tokens, itertools.repeat(0.0)), dtype=np.float64, count=len(tokens))
