@@ -7,7 +7,10 @@ Phases (all in one process, in this order):
 1. index-text   N generated multi-page PDFs with a text layer, indexed by `Engine.index`
                 (extraction + chunking + catalog + embedding + vector save): pages/s.
                 Baseline in the same run: pymupdf text extraction alone over the same files.
-2. index-ocr    generated image-only PDF pages (a picture of a page, no text layer): pages/s.
+2. index-real   the development sets of ../shared/data (real PDFs, Markdown, CSV, XLSX; skipped
+                when absent), indexed with OCR off: real text-layer pages, fully embedded, pages/s
+                and embedded tokens per page (the generated pages of phase 1 are denser than most).
+   index-ocr    generated image-only PDF pages (a picture of a page, no text layer): pages/s.
 3. per scale    the phase-1 library is topped up with synthetic filler chunks to S chunks in total,
                 then: keyword query latency (`Engine.search`), drawing query latency
                 (`Engine.search_file` on a 150 dpi PNG drawing, OCR included), ANN recall@10 of the
@@ -68,9 +71,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--compare-pack", type=Path, default=None,
                    help="also index the text-layer PDFs with this pack, in the same run (e.g. an int8 build: "
                         "python -m engine.learn.export_text DIR int8) for a side-by-side row")
+    p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data",
+                   help="development sets for the index-real phase ('' to skip it)")
     p.add_argument("--out", type=Path, default=common.OUT_DIR / "speed.json")
     args = p.parse_args(argv)
-    args.scale = sorted(common.parse_ints(args.scale))
+    args.scale = sorted(common.parse_ints(args.scale)) if args.scale.strip() else []  # '': indexing only
     return args
 
 
@@ -124,13 +129,15 @@ def drawing_pngs(folder: Path, n: int, seed: int) -> list[Path]:
 # --------------------------------------------------------------------------- phases
 
 def phase_index(name: str, folder: Path, library: Path, warm_folder: Path | None = None,
-                pack: Path | None = None) -> dict:
+                pack: Path | None = None, ocr: bool = True) -> dict:
     """Index `folder`; with `warm_folder`, first index that (untimed) so model loading is not counted.
-    `pack`: a model pack other than the default (`--compare-pack`: another build, same PDFs, same run)."""
+    `pack`: a model pack other than the default (`--compare-pack`: another build, same PDFs, same run).
+    `ocr`: False reads text layers and text files only (a page without one keeps no words)."""
     from engine.api import Engine
+    from engine.config import EngineSettings
 
     rss0 = common.current_rss_mb()
-    with Engine.open(library, pack=pack) as engine:
+    with Engine.open(library, pack=pack, settings=EngineSettings(ocr_enabled=ocr)) as engine:
         warm_s = 0.0
         if warm_folder is not None:
             t0 = time.perf_counter()
@@ -147,11 +154,34 @@ def phase_index(name: str, folder: Path, library: Path, warm_folder: Path | None
               "quantization": _quantization(status.pack.path if status.pack else None),
               "warm_up_s": warm_s, "chunks": status.chunks, "rss_before_mb": rss0,
               "peak_rss_mb": common.peak_rss_mb(), "load_average": common.machine_info()["load_average"],
-              "errors": [e.reason for e in report.errors][:5]}
+              "errors": [e.reason for e in report.errors][:5], **_embedded_text(engine_library(library, pack))}
     log(f"{name}: {pages} pages in {wall:.1f} s = {result['pages_per_s']:.2f} pages/s "
         f"(read {result['read_s']:.1f} s, embed {report.embed_s:.1f} s; {report.failed} failed; "
         f"warm-up {warm_s:.1f} s not counted; load {result['load_average'][0]:.1f})")
     return result
+
+
+def engine_library(library: Path, pack: Path | None):
+    from engine.library import Library
+
+    return Library(library, pack_dir=pack)
+
+
+def _embedded_text(lib) -> dict:
+    """Pages with words, and the text tower's tokens per chunk as it embeds them (after
+    truncation at the pack's max_length): what the embed phase's time is proportional to."""
+    from engine.store.catalog import embedding_text
+
+    try:
+        db = lib.catalog.db
+        text_pages = db.execute("SELECT count(DISTINCT page_id) FROM chunks").fetchone()[0]
+        rows = db.execute("SELECT d.title, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id").fetchall()
+        encoder = lib.text_encoder
+        tokens = sum(encoder.token_counts([embedding_text(t, x) for t, x in rows])) if encoder and rows else 0
+        return {"text_pages": text_pages, "embedded_tokens": tokens,
+                "max_length": getattr(encoder, "max_length", None)}
+    finally:
+        lib.close()
 
 
 def _quantization(pack_dir: str | None) -> str:
@@ -379,7 +409,22 @@ def main(argv: list[str] | None = None) -> int:
             result["index_text_compare"] = run_phase(isolate, phase_index, "index-text (compare pack)", text_dir,
                                                       work / "library-compare", warm_text, args.compare_pack)
 
-        # 2. image-only pages (OCR), a separate library so the timing is OCR pages only
+        # 2. the development sets' real files, OCR off (text layers, Markdown, CSV, XLSX)
+        if str(args.data) and args.data.is_dir():
+            from bench import dev_sets
+
+            sets = dev_sets.available_sets(args.data)
+            if sets:
+                real_dir = work / "real-corpus"
+                dev_sets.build_corpus(sets, real_dir)
+                result["index_real"] = run_phase(isolate, phase_index, "index-real", real_dir,
+                                                 work / "library-real", warm_text, None, False)
+                if args.compare_pack is not None:
+                    result["index_real_compare"] = run_phase(
+                        isolate, phase_index, "index-real (compare pack)", real_dir,
+                        work / "library-real-compare", warm_text, args.compare_pack, False)
+
+        # 3. image-only pages (OCR), a separate library so the timing is OCR pages only
         if args.ocr_pages:
             scan_dir = work / "scanned-pdfs"
             for i in range(args.ocr_pages):
@@ -388,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
             result["index_ocr"] = run_phase(isolate, phase_index, "index-ocr", scan_dir, work / "library-ocr",
                                             warm_scan)
 
-        # 3. scales
+        # 4. scales
         pngs = drawing_pngs(work / "queries", args.drawing_queries, args.seed)
         base_chunks = result["index_text"]["chunks"]
         vectors = None
@@ -421,26 +466,32 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(temp, ignore_errors=True)
 
 
+def _index_row(what: str, phase: dict) -> dict:
+    pages = phase["pages"]
+    return {"what": f"{what} ({phase.get('quantization', '?')})", "pages": pages, "chunks": phase["chunks"],
+            "tokens": phase["embedded_tokens"] / pages if pages and "embedded_tokens" in phase else None,
+            "rate": phase["pages_per_s"], "read": phase.get("read_s"), "embed": phase.get("embed_s"),
+            "peak": phase["peak_rss_mb"], "load": phase["load_average"][0]}
+
+
 def print_summary(r: dict) -> None:
     it = r["index_text"]
-    rows = [{"what": f"text-layer PDF pages ({it.get('quantization', '?')})", "pages": it["pages"],
-             "chunks": it["chunks"], "rate": it["pages_per_s"], "read": it.get("read_s"),
-             "embed": it.get("embed_s"), "peak": it["peak_rss_mb"], "load": it["load_average"][0]}]
+    rows = [_index_row("text-layer PDF pages", it)]
     if "index_text_compare" in r:
-        ib = r["index_text_compare"]
-        rows.append({"what": f"  same PDFs, other pack: {ib.get('quantization', '?')}", "pages": ib["pages"],
-                     "chunks": ib["chunks"], "rate": ib["pages_per_s"], "read": ib.get("read_s"),
-                     "embed": ib.get("embed_s"), "peak": ib["peak_rss_mb"], "load": ib["load_average"][0]})
+        rows.append(_index_row("  same PDFs, other pack", r["index_text_compare"]))
     rows.append({"what": "  baseline: pymupdf text only", "pages": it["baseline_pymupdf_text_only"]["pages"],
                  "rate": it["baseline_pymupdf_text_only"]["pages_per_s"]})
+    if "index_real" in r:
+        rows.append(_index_row("dev sets' real files, OCR off", r["index_real"]))
+    if "index_real_compare" in r:
+        rows.append(_index_row("  same files, other pack", r["index_real_compare"]))
     if "index_ocr" in r:
-        io = r["index_ocr"]
-        rows.append({"what": "image-only pages (OCR)", "pages": io["pages"], "chunks": io["chunks"],
-                     "rate": io["pages_per_s"], "read": io.get("read_s"), "embed": io.get("embed_s"),
-                     "peak": io["peak_rss_mb"], "load": io["load_average"][0]})
-    print("\nIndexing (read: extract + chunk + catalog; embed: text and image vectors)")
-    print(common.format_table(rows, ["what", "pages", "chunks", "rate", "read", "embed", "peak", "load"],
-                              ["what", "pages", "chunks", "pages/s", "read s", "embed s", "peak MB", "load"]))
+        rows.append(_index_row("image-only pages (OCR)", r["index_ocr"]))
+    print("\nIndexing (read: extract + chunk + catalog; embed: text and image vectors; tokens/page: what the "
+          "text tower embeds)")
+    print(common.format_table(rows, ["what", "pages", "chunks", "tokens", "rate", "read", "embed", "peak", "load"],
+                              ["what", "pages", "chunks", "tokens/page", "pages/s", "read s", "embed s", "peak MB",
+                               "load"]))
     rows = []
     for s in r["scales"].values():
         q, a = s["queries"], s["ann"]

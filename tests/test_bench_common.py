@@ -247,6 +247,34 @@ def test_families_come_from_folders_and_shared_documents(tmp_path: Path) -> None
     assert fams["b/4.pdf"] == {"toy/b/3.pdf"}
 
 
+def test_keyword_queries_are_typed_names_judged_by_the_sets_pairs(tmp_path: Path) -> None:
+    """bench/bench_keywords: a drawing's query is its name as typed (identifier kept whole,
+    underscores as spaces), relevant are the drawing (2) and its related documents (1); a
+    document is a query only when no other file of the corpus shares its typed name."""
+    from bench import dev_sets
+    from bench.bench_keywords import keyword_queries, typed_name
+
+    assert typed_name("1002_Front_Panel/B1002-A2P-A.PDF") == "B1002-A2P-A"
+    assert typed_name("Expansion_Card_Retrofit.pdf") == "Expansion Card Retrofit"
+    root = tmp_path / "toy"
+    (root / "a").mkdir(parents=True)
+    (root / "drawings.txt").write_text("a/JXS-01-01.pdf\na/JXS-01-02.pdf\nlone.pdf\n", encoding="utf-8")
+    (root / "documents.txt").write_text("a/README.md\nREADME.md\nbom_rows.csv\n", encoding="utf-8")
+    with open(root / "pairs.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["query", "relevant", "grade"])
+        w.writerows([["a/JXS-01-01.pdf", "bom_rows.csv#page=1", 2], ["a/JXS-01-01.pdf", "a/README.md", 1],
+                     ["a/JXS-01-02.pdf", "bom_rows.csv#page=2", 2]])
+    s = dev_sets.load_set("toy", tmp_path)
+    queries = keyword_queries([s])
+    query, relevant = queries["drawing"]["toy"]["a/JXS-01-01.pdf"]
+    assert query == "JXS-01-01"
+    assert relevant == {"toy/a/JXS-01-01.pdf": 2, "toy/bom_rows.csv#page=1": 1, "toy/a/README.md": 1}
+    assert set(queries["drawing"]["toy"]) == {"a/JXS-01-01.pdf", "a/JXS-01-02.pdf"}  # lone.pdf: no pairs
+    # two README.md: neither is a known item; "bom rows" is
+    assert queries["document"]["toy"] == {"bom_rows.csv": ("bom rows", {"toy/bom_rows.csv": 2})}
+
+
 def test_looks_baselines_tell_a_drawing_from_another() -> None:
     """bench/similar_baselines: the same sheet drawn slightly shifted is nearer, by pixels and by
     edge-orientation histograms, than a sheet of other strokes."""

@@ -31,6 +31,7 @@ def test_args() -> None:
     args = bench_speed.parse_args(["--scale", "100k,10k", "--ocr-pages", "0"])
     assert args.scale == [10_000, 100_000] and args.ocr_pages == 0
     assert bench_speed.parse_args([]).scale == [10_000, 100_000]
+    assert bench_speed.parse_args(["--scale", ""]).scale == []  # indexing phases only
 
 
 def test_filler_vectors_are_unit_and_reproducible() -> None:
