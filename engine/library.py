@@ -231,13 +231,22 @@ class Library:
         self.catalog.close()
 
 
+# the text towers' truncation when vectors were filed by the graph's hash alone: such folders
+# keep their name (no re-embedding on upgrade); any other truncation is part of the name
+FILED_MAX_LENGTH = 256
+
+
 def pack_tower_id(pack: Any, tower: str) -> str:
     """`<tower>-<first 16 hex digits of its sha256>`: what a tower's vectors are filed under (and
-    how a cluster worker proves it loaded the same tower)."""
+    how a cluster worker proves it loaded the same tower). A text tower truncating at another
+    length than 256 tokens adds `-L<length>`: the same graph embeds other vectors then, and a
+    pack that only changes `max_length` must not find the old ones valid."""
     if pack is None:
         return f"{tower}-none"
     section = pack.manifest.get(tower) or {}
-    return f"{tower}-{section.get('sha256', pack.pack_id)[:16]}"
+    name = f"{tower}-{section.get('sha256', pack.pack_id)[:16]}"
+    length = int(section.get("max_length", FILED_MAX_LENGTH)) if tower == "text" else FILED_MAX_LENGTH
+    return name if length == FILED_MAX_LENGTH else f"{name}-L{length}"
 
 
 def _mtime(path: Path) -> int:

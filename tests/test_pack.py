@@ -195,3 +195,36 @@ def test_clip_style_pack_end_to_end(tmp_path: Path) -> None:
     assert embedded.shape == (2, 16)
     np.testing.assert_allclose(np.linalg.norm(embedded, axis=1), 1.0, atol=1e-5)
     assert images.patch_embeddings(photos[0]).shape == (4, 4, 16)
+
+
+def test_a_pack_truncating_elsewhere_files_its_own_text_vectors(tmp_path: Path) -> None:
+    """The same text graph with another `max_length` embeds other vectors: a library opened with
+    it embeds its chunks again into their own index instead of trusting the old ones; the image
+    tower's vectors (same graph, nothing changed) stay shared. 256 keeps the graph-hash name."""
+    from engine.api import Engine
+    from engine.library import pack_tower_id
+
+    long_pack = build_tiny_pack(tmp_path / "long")
+    _edit_manifest(long_pack, lambda m: m["text"].update(max_length=256))
+    short_pack = build_tiny_pack(tmp_path / "short")
+    _edit_manifest(short_pack, lambda m: m["text"].update(max_length=4))
+    long_, short = ModelPack.load(long_pack), ModelPack.load(short_pack)
+    sha = long_.manifest["text"]["sha256"]
+    assert pack_tower_id(long_, "text") == f"text-{sha[:16]}"
+    assert pack_tower_id(short, "text") == f"text-{sha[:16]}-L4"
+    assert pack_tower_id(short, "image") == pack_tower_id(long_, "image")
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "spec.txt").write_text("stainless shaft ground finish hardened bearing seat keyway " * 3,
+                                   encoding="utf-8")
+    with Engine.open(tmp_path / "lib", pack=long_pack) as engine:
+        engine.index([docs])
+        long_vectors = engine._lib.text_index.get(engine._lib.text_index.keys())
+    with Engine.open(tmp_path / "lib", pack=short_pack) as engine:
+        report = engine.index([docs])
+        short_vectors = engine._lib.text_index.get(engine._lib.text_index.keys())
+    assert report.embed_s > 0 and len(short_vectors) == len(long_vectors) > 0
+    assert not np.allclose(short_vectors, long_vectors), "truncated at 4 tokens, the vectors differ"
+    assert sorted(p.name for p in (tmp_path / "lib" / "vectors").iterdir() if p.name.startswith("text")) == \
+        [f"text-{sha[:16]}", f"text-{sha[:16]}-L4"]
