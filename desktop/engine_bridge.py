@@ -154,6 +154,9 @@ class EngineBridge:
     def page_text(self, doc_id: int, page: int) -> str:
         return self.engine.page_text(doc_id, page)
 
+    def page_turn(self, doc_id: int, page: int) -> int:
+        return self.engine.page_turn(doc_id, page)
+
     def heatmaps(self, query_path: Any, hit: Hit) -> Optional[tuple[np.ndarray, np.ndarray]]:
         """(query map, hit map): float arrays in 0..1 over each whole page; None when the pack
         has no patch output or a page is blank."""

@@ -96,6 +96,7 @@ class FakeEngine:
         self.skipped_types = (SkippedType(".dwg", 12, ("/plant/drawings/1258-B2P.dwg",)),
                               SkippedType(".step", 3, ("/plant/drawings/1258-B2P.step",)))
         self.documents = len(FAKE_DOCS)
+        self.turns: dict[Path | str | int, int] = {}  # page_turn: documents read turned (sideways scans)
 
     # helpers ----------------------------------------------------------------------------------
     def _wait(self, name: str) -> None:
@@ -240,6 +241,9 @@ class FakeEngine:
     def page_words(self, target: Path | str | int, page: int = 1) -> tuple[Word, ...]:
         return (Word("S45C", Box(0.2, 0.3, 0.3, 0.35)), Word("unrelated", Box(0.5, 0.5, 0.6, 0.55)),
                 Word("1258-B2P", Box(0.70, 0.82, 0.95, 0.90)))
+
+    def page_turn(self, target: Path | str | int, page: int = 1) -> int:
+        return self.turns.get(target, 0)
 
     def page_text(self, target: Path | str | int, page: int = 1) -> str:
         doc = next((d for d in FAKE_DOCS if d.doc_id == target), None)

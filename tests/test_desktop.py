@@ -116,6 +116,29 @@ def test_preview_outlines_the_hit_boxes(qtbot, window, engine):
     assert "Why it matched" in search.preview.why.text()
 
 
+def test_a_page_read_turned_is_previewed_upright_with_its_boxes(qtbot, window, engine):
+    """A library scan OCR read turned (engine.page_turn) is shown turned upright: the view
+    turns the page, its outlined words and its heatmap together, so a box still frames its
+    word. Turned 90 degrees clockwise, the page's top-left corner shows top right."""
+    search = window.search
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_keyword("1258-B2P")
+    hit = search.first_list.current_hit()
+    view = search.preview.hit_view
+    qtbot.waitUntil(view.has_page, timeout=WAIT_MS)
+    assert view.transform().isIdentity() or view.transform().m12() == 0  # as it lies: not turned
+    engine.turns[hit.doc_id] = 90
+    search.preview.show_page(hit.page)
+    qtbot.waitUntil(lambda: abs(view.transform().m12()) > 0, timeout=WAIT_MS)
+    view.fit()
+    corner = view.mapFromScene(0, 0)
+    size = view.viewport().size()
+    assert corner.x() > size.width() / 2 and corner.y() < size.height() / 2
+    rects = view.box_rects()  # still over the words, in the page's own frame
+    box = hit.explanation.boxes[0]
+    assert abs(rects[0].center().x() - (box.x0 + box.x1) / 2 * view.sceneRect().width()) < 2
+
+
 def test_keyboard_moves_selection_and_preview(qtbot, window):
     search = window.search
     with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):

@@ -317,6 +317,8 @@ def test_words_of_a_page_read_turned_are_handed_out_over_the_page_as_displayed(t
         upright = engine.page_words(drawings / "sheet5.png")[0].box  # read upright: as stored
         assert rounded(upright) == (0.6, 0.85, 0.9, 0.9)
         assert rounded(engine.page_words(drawings / "sideways.png")[0].box) == (0.85, 0.1, 0.9, 0.4)
+        # a preview turned clockwise by page_turn shows it upright, boxes and all
+        assert engine.page_turn(drawings / "sideways.png") == 90 and engine.page_turn(drawings / "sheet5.png") == 0
         result = engine.search_file(query)
         assert rounded(result.query_words[0].box) == (0.85, 0.1, 0.9, 0.4)
         hits = engine.search("DRAWING-0001", limit=20).hits  # highlighted where the word is shown

@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import (QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene,
                                QGraphicsView)
 
@@ -55,10 +55,14 @@ class PageView(QGraphicsView):
         self._scene.clear()
         self._page, self._heat, self._boxes = None, None, []
 
-    def set_page(self, image: QImage, boxes: Sequence[Box] = (), *, zoom_to_first: bool = False) -> None:
+    def set_page(self, image: QImage, boxes: Sequence[Box] = (), *, zoom_to_first: bool = False,
+                 turn: int = 0) -> None:
         """Show the page with `boxes` outlined; `zoom_to_first`: start on the first box, large
-        enough to read from a distance (a box is 10-20 px on a whole-page preview)."""
+        enough to read from a distance (a box is 10-20 px on a whole-page preview). `turn`:
+        degrees clockwise the view shows it turned by (a sideways scan upright); the boxes and
+        the heatmap, given over the page as it lies, turn with it."""
         self.clear_page()
+        self.setTransform(QTransform().rotate(turn % 360))
         self._page = self._scene.addPixmap(QPixmap.fromImage(image))
         self._page.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self._scene.setSceneRect(QRectF(0, 0, image.width(), image.height()))

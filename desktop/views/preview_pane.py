@@ -309,12 +309,13 @@ class PreviewPane(QWidget):
                                 name="page-text")
             return
 
-        def job(ctx) -> tuple[QImage, tuple[Box, ...]]:  # noqa: ANN001
+        def job(ctx) -> tuple[QImage, tuple[Box, ...], int]:  # noqa: ANN001
             image = self._bridge.render_page(target, page, PREVIEW_DPI)
+            turn = self._bridge.page_turn(target, page)  # a sideways scan is shown upright
             if page == hit.page:
-                return image, hit.explanation.boxes
+                return image, hit.explanation.boxes, turn
             words = self._bridge.page_words(target, page)
-            return image, tuple(w.box for w in words if w.text.lower().strip(".,:;()") in terms)
+            return image, tuple(w.box for w in words if w.text.lower().strip(".,:;()") in terms), turn
         self._runner.submit(job, on_result=lambda r: self._page_loaded(gen, *r), priority=10,
                             on_error=lambda err: self.status_message.emit(explain(err).text), name="render-hit")
 
@@ -337,10 +338,10 @@ class PreviewPane(QWidget):
                          else tr("A pinned result.") if hit.doc_id < 0 else tr("Matched by overall similarity."))
         self.why.setToolTip(ex.summary)
 
-    def _page_loaded(self, gen: int, image: QImage, boxes: tuple[Box, ...]) -> None:
+    def _page_loaded(self, gen: int, image: QImage, boxes: tuple[Box, ...], turn: int = 0) -> None:
         if gen == self._gen:
             self.hit_stack.setCurrentWidget(self.hit_view)
-            self.hit_view.set_page(image, boxes, zoom_to_first=True)
+            self.hit_view.set_page(image, boxes, zoom_to_first=True, turn=turn)
             self._apply_heatmaps()
             self._show_regions()
 
