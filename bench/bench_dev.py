@@ -254,15 +254,24 @@ def metric_rows(sets, measured: dict, mode: str, rankers: list[str]) -> list[dic
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    sets = dev_sets.available_sets(args.data, tuple(args.sets))
+def dev_library(args, names: tuple[str, ...] = dev_sets.SETS):
+    """(sets, corpus folder, opened engine): the development sets found under `args.data`, copied
+    into the work folder's corpus and indexed into its library; None when there are none."""
+    sets = dev_sets.available_sets(args.data, tuple(names))
     if not sets:
         print(f"no development sets under {args.data}", file=sys.stderr)
-        return 2
+        return None
     corpus = args.workdir / "corpus"
     dev_sets.build_corpus(sets, corpus)
-    engine = open_library(args, corpus)
+    return sets, corpus, open_library(args, corpus)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    opened = dev_library(args, tuple(args.sets))
+    if opened is None:
+        return 2
+    sets, corpus, engine = opened
     try:
         kinds = classification(engine, sets, corpus)
         results: dict = {}

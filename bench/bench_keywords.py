@@ -29,7 +29,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench import common, dev_sets  # noqa: E402
-from bench.bench_dev import KS, METRICS, open_library  # noqa: E402
+from bench.bench_dev import KS, METRICS, dev_library  # noqa: E402
 
 RANKERS = {"hybrid": None, "lexical": ("lexical",), "dense": ("semantic",)}
 
@@ -132,13 +132,10 @@ def metric_rows(measured: dict) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    sets = dev_sets.available_sets(args.data)
-    if not sets:
-        print(f"no development sets under {args.data}", file=sys.stderr)
+    opened = dev_library(args)
+    if opened is None:
         return 2
-    corpus = args.workdir / "corpus"
-    dev_sets.build_corpus(sets, corpus)
-    engine = open_library(args, corpus)
+    sets, corpus, engine = opened
     try:
         measured = run(engine, sets, corpus, args.depth)
         pack = engine.status().pack

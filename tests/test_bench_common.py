@@ -224,22 +224,29 @@ def test_quality_summary_on_fake_runs(tmp_path) -> None:
 
 # --------------------------------------------------------------------------- similar drawings
 
+def toy_set(data: Path, drawings: list[str], documents: list[str], pairs: list[list]):
+    """A development set "toy" under `data` in ../shared/data's format, loaded by bench/dev_sets."""
+    from bench import dev_sets
+
+    root = data / "toy"
+    root.mkdir(parents=True)
+    (root / "drawings.txt").write_text("".join(f"{d}\n" for d in drawings), encoding="utf-8")
+    (root / "documents.txt").write_text("".join(f"{d}\n" for d in documents), encoding="utf-8")
+    with open(root / "pairs.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["query", "relevant", "grade"])
+        w.writerows(pairs)
+    return dev_sets.load_set("toy", data)
+
+
 def test_families_come_from_folders_and_shared_documents(tmp_path: Path) -> None:
     """bench/dev_sets.families: drawings of one folder, or related to a common document, are
     one family; a drawing alone in its folder with a document of its own has none."""
     from bench import dev_sets
 
-    root = tmp_path / "toy"
-    (root / "a").mkdir(parents=True)
-    (root / "b").mkdir()
-    (root / "drawings.txt").write_text("a/1.pdf\na/2.pdf\nb/3.pdf\nb/4.pdf\nc.pdf\n", encoding="utf-8")
-    (root / "documents.txt").write_text("guide.md\nbom.csv\nother.md\n", encoding="utf-8")
-    with open(root / "pairs.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["query", "relevant", "grade"])
-        w.writerows([["a/1.pdf", "bom.csv#page=1", 2], ["a/2.pdf", "bom.csv#page=2", 2],
-                     ["b/3.pdf", "guide.md", 1], ["c.pdf", "guide.md", 1], ["b/4.pdf", "other.md", 1]])
-    s = dev_sets.load_set("toy", tmp_path)
+    s = toy_set(tmp_path, ["a/1.pdf", "a/2.pdf", "b/3.pdf", "b/4.pdf", "c.pdf"], ["guide.md", "bom.csv", "other.md"],
+                [["a/1.pdf", "bom.csv#page=1", 2], ["a/2.pdf", "bom.csv#page=2", 2],
+                 ["b/3.pdf", "guide.md", 1], ["c.pdf", "guide.md", 1], ["b/4.pdf", "other.md", 1]])
     fams = dev_sets.families(s)
     assert fams["a/1.pdf"] == {"toy/a/2.pdf"}  # same folder (their BOM rows differ)
     assert fams["b/3.pdf"] == {"toy/b/4.pdf", "toy/c.pdf"}  # folder, and a common guide
@@ -251,21 +258,13 @@ def test_keyword_queries_are_typed_names_judged_by_the_sets_pairs(tmp_path: Path
     """bench/bench_keywords: a drawing's query is its name as typed (identifier kept whole,
     underscores as spaces), relevant are the drawing (2) and its related documents (1); a
     document is a query only when no other file of the corpus shares its typed name."""
-    from bench import dev_sets
     from bench.bench_keywords import keyword_queries, typed_name
 
     assert typed_name("1002_Front_Panel/B1002-A2P-A.PDF") == "B1002-A2P-A"
     assert typed_name("Expansion_Card_Retrofit.pdf") == "Expansion Card Retrofit"
-    root = tmp_path / "toy"
-    (root / "a").mkdir(parents=True)
-    (root / "drawings.txt").write_text("a/JXS-01-01.pdf\na/JXS-01-02.pdf\nlone.pdf\n", encoding="utf-8")
-    (root / "documents.txt").write_text("a/README.md\nREADME.md\nbom_rows.csv\n", encoding="utf-8")
-    with open(root / "pairs.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["query", "relevant", "grade"])
-        w.writerows([["a/JXS-01-01.pdf", "bom_rows.csv#page=1", 2], ["a/JXS-01-01.pdf", "a/README.md", 1],
-                     ["a/JXS-01-02.pdf", "bom_rows.csv#page=2", 2]])
-    s = dev_sets.load_set("toy", tmp_path)
+    s = toy_set(tmp_path, ["a/JXS-01-01.pdf", "a/JXS-01-02.pdf", "lone.pdf"], ["a/README.md", "README.md", "bom_rows.csv"],
+                [["a/JXS-01-01.pdf", "bom_rows.csv#page=1", 2], ["a/JXS-01-01.pdf", "a/README.md", 1],
+                 ["a/JXS-01-02.pdf", "bom_rows.csv#page=2", 2]])
     queries = keyword_queries([s])
     query, relevant = queries["drawing"]["toy"]["a/JXS-01-01.pdf"]
     assert query == "JXS-01-01"
