@@ -7,6 +7,8 @@ Queries, a file's name as a person types it (without the extension, underscores 
 `B1064-A2P-A.PDF` -> "B1064-A2P-A", `Expansion_Card_Retrofit.pdf` -> "Expansion Card Retrofit"):
 - drawing: every drawing of every set in ../shared/data that has related documents; relevant:
   the drawing itself (grade 2) and its related documents (grade 1, the set's pairs);
+- spaced: the same drawings, their number typed with spaces for its hyphens and dots
+  ("JXS 01 03", "B1002 A2P A"), as often copied or dictated; same judgments;
 - document: every document whose typed name no other file of the corpus shares (not the
   many README.md); relevant: the document itself. Rankers, in one run: the
 engine's keyword search (`Engine.search`: words and meaning), words only, meaning only, and a
@@ -49,18 +51,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def typed_name(rel: str) -> str:
-    """What a person types for a file: its name without the extension, underscores as spaces."""
-    return " ".join(w for w in re.split(r"[\s_]+", Path(rel).stem) if w)
+def typed_name(rel: str, spaced: bool = False) -> str:
+    """What a person types for a file: its name without the extension, underscores as spaces
+    (`spaced`: hyphens and dots too)."""
+    return " ".join(w for w in re.split(r"[\s_\-.]+" if spaced else r"[\s_]+", Path(rel).stem) if w)
 
 
 def keyword_queries(sets: list[dev_sets.DevSet]) -> dict[str, dict[str, dict[str, tuple[str, dict[str, int]]]]]:
-    """{kind: {set: {file: (typed query, {judged id: grade})}}}, kind "drawing" or "document"."""
+    """{kind: {set: {file: (typed query, {judged id: grade})}}}, kind "drawing", "spaced" or
+    "document"."""
     names = Counter(typed_name(rel).lower() for s in sets for rel in s.drawings + s.documents)
-    out: dict = {"drawing": {}, "document": {}}
+    out: dict = {"drawing": {}, "spaced": {}, "document": {}}
     for s in sets:
-        out["drawing"][s.name] = {rel: (typed_name(rel), {**{d: 1 for d in docs}, s.doc_id(rel): 2})
-                                  for rel, docs in s.qrels.items() if docs and typed_name(rel)}
+        for kind in ("drawing", "spaced"):
+            out[kind][s.name] = {rel: (typed_name(rel, kind == "spaced"), {**{d: 1 for d in docs}, s.doc_id(rel): 2})
+                                 for rel, docs in s.qrels.items() if docs and typed_name(rel)}
         out["document"][s.name] = {rel: (typed_name(rel), {s.doc_id(rel): 2}) for rel in s.documents
                                    if typed_name(rel) and names[typed_name(rel).lower()] == 1}
     return out

@@ -262,6 +262,7 @@ def test_keyword_queries_are_typed_names_judged_by_the_sets_pairs(tmp_path: Path
 
     assert typed_name("1002_Front_Panel/B1002-A2P-A.PDF") == "B1002-A2P-A"
     assert typed_name("Expansion_Card_Retrofit.pdf") == "Expansion Card Retrofit"
+    assert typed_name("1002_Front_Panel/B1002-A2P-A.PDF", spaced=True) == "B1002 A2P A"
     s = toy_set(tmp_path, ["a/JXS-01-01.pdf", "a/JXS-01-02.pdf", "lone.pdf"], ["a/README.md", "README.md", "bom_rows.csv"],
                 [["a/JXS-01-01.pdf", "bom_rows.csv#page=1", 2], ["a/JXS-01-01.pdf", "a/README.md", 1],
                  ["a/JXS-01-02.pdf", "bom_rows.csv#page=2", 2]])
@@ -270,6 +271,7 @@ def test_keyword_queries_are_typed_names_judged_by_the_sets_pairs(tmp_path: Path
     assert query == "JXS-01-01"
     assert relevant == {"toy/a/JXS-01-01.pdf": 2, "toy/bom_rows.csv#page=1": 1, "toy/a/README.md": 1}
     assert set(queries["drawing"]["toy"]) == {"a/JXS-01-01.pdf", "a/JXS-01-02.pdf"}  # lone.pdf: no pairs
+    assert queries["spaced"]["toy"]["a/JXS-01-01.pdf"] == ("JXS 01 01", relevant)
     # two README.md: neither is a known item; "bom rows" is
     assert queries["document"]["toy"] == {"bom_rows.csv": ("bom rows", {"toy/bom_rows.csv": 2})}
 
