@@ -17,7 +17,7 @@ from functools import lru_cache
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 # Bumped whenever lexical_tokens changes what it emits: a library indexed by an older analyser is
 # re-tokenised when opened (Catalog), so old and new documents match queries the same way.
@@ -113,11 +113,14 @@ def dimension_and_word_tokens(text: str) -> tuple[list[str], list[str]]:
 
 @dataclass(frozen=True)
 class QueryTerm:
-    """One term a user typed. `tokens` must all match (AND); `prefix` allows prefix matching."""
+    """One term a user typed. `tokens` must all match (AND); `prefix` allows prefix matching.
+    `pieces`: a code typed with spaces ("jxs 01 03", `joined_code`), matched joined or as its
+    pieces in a row; chunks holding its pieces apart only fill up a list the code leaves short."""
 
     text: str  # as shown to the user ("焼入れ", "1258-b2p")
     tokens: tuple[str, ...]
     prefix: bool = False
+    pieces: tuple[str, ...] = ()
 
 
 def query_terms(text: str, *, drop_stopwords: bool = True) -> list[QueryTerm]:
@@ -146,11 +149,58 @@ def query_terms(text: str, *, drop_stopwords: bool = True) -> list[QueryTerm]:
 
 
 def term_matches(term: QueryTerm, tokens: set[str], token_list: list[str] | None = None) -> bool:
-    """Does a chunk with these lexical tokens contain `term`?"""
+    """Does a chunk with these lexical tokens contain `term`? (A code typed with spaces: joined,
+    or its pieces in a row as typed; its pieces apart are not it.)"""
+    if term.pieces and token_list is not None and in_a_row(term.pieces, token_list):
+        return True
     if term.prefix:
         key = term.tokens[0]
         return any(t.startswith(key) for t in (token_list or tokens))
     return all(t in tokens for t in term.tokens)
+
+
+def in_a_row(pieces: Sequence[str], tokens: Sequence[str]) -> bool:
+    """Do `pieces` occur one after the other in `tokens`?"""
+    n = len(pieces)
+    return any(list(tokens[i:i + n]) == list(pieces) for i, t in enumerate(tokens) if t == pieces[0])
+
+
+MAX_CODE_PIECES = 6
+
+
+def code_runs(text: str) -> list[list[str]]:
+    """Runs of 2 or more words typed in a row that could be the pieces of one code written with
+    spaces ("JXS 01 03", "JIS G 4051", "B1002 A2P"): each a single alphanumeric part holding a
+    digit or of at most 3 letters, at least one holding a digit (normalised, in typed order)."""
+    runs: list[list[str]] = []
+    run: list[str] = []
+    for m in _TOKEN_OR_CJK.finditer(normalize(text)):
+        tok = m.group(0)
+        if _PARTS.fullmatch(tok) and tok.isascii() and (len(tok) <= 3 or any(c.isdigit() for c in tok)):
+            run.append(tok)
+            continue
+        runs.append(run)
+        run = []
+    runs.append(run)
+    return [r for r in runs if len(r) >= 2 and any(c.isdigit() for c in "".join(r))]
+
+
+def joined_code(run: Sequence[str], known: Callable[[str], bool]) -> list[tuple[int, int]]:
+    """Where in `run` (code_runs) pieces typed with spaces join into a code the library holds:
+    (start, end) spans, longest first from the left, each of 2 to MAX_CODE_PIECES pieces whose
+    concatenation `known` says begins some indexed token (the index holds "JXS-01-03" also
+    as "jxs0103"). Words that join into nothing stay words."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while start < len(run) - 1:
+        for end in range(min(len(run), start + MAX_CODE_PIECES), start + 1, -1):
+            if any(c.isdigit() for c in "".join(run[start:end])) and known("".join(run[start:end])):
+                spans.append((start, end))
+                start = end
+                break
+        else:
+            start += 1
+    return spans
 
 
 def extract_identifiers(text: str) -> list[str]:

@@ -417,3 +417,46 @@ def test_of_several_drawings_a_sheet_names_the_one_holding_most_of_its_words_is_
         linked = {Path(h.path).parent.name for h in hits if h.scores.link_folder > 0}
         assert linked == {"step5"}, linked
         assert hits[0].path.endswith("step5/README.md")
+
+
+def test_a_code_typed_with_spaces_is_found_as_the_code(tmp_path):
+    """"JXS 01 03" typed for JXS-01-03: its pieces are on every sheet of the series (JXS, 01, 03
+    in other numbers, revisions, dates), so as three words they rank the series by meaning and
+    chance. Joined into the code the library holds, the sheet holding it comes first; a note
+    writing the code with spaces is still found, after it; words that join into no code the
+    library holds ("JIS G 4051" where it is only ever written with spaces) stay words."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for number in ("JXS-01-01", "JXS-01-02", "JXS-03-01", "JXS-02-03"):
+        (docs / f"{number}.txt").write_text(
+            f"Drawing {number} bracket, rev 03, sheet 01 of 01, series JXS 01 03 04", encoding="utf-8")
+    (docs / "JXS-01-03.txt").write_text("Drawing JXS-01-03 base plate, rev 01, 2023-01-03", encoding="utf-8")
+    (docs / "inspection.txt").write_text("Inspection of the base plate drawn on JXS 01 03 done", encoding="utf-8")
+    (docs / "material.txt").write_text("Material: carbon steel to JIS G 4051, S45C", encoding="utf-8")
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=None, ocr=None) as engine:
+        engine.index([docs])
+        hits = engine.search("JXS 01 03", limit=20).hits
+        names = [Path(h.path).name for h in hits]
+        assert names[0] == "JXS-01-03.txt" and hits[0].scores.confidence == pytest.approx(1.0)
+        assert "inspection.txt" in names  # the pieces apart still fill the list up
+        assert engine.search("JXS-01-03", limit=1).hits[0].path == hits[0].path
+        standard = engine.search("JIS G 4051", limit=5)
+        assert [Path(h.path).name for h in standard.hits][:1] == ["material.txt"] and not standard.no_match
+
+
+def test_code_runs_and_joined_codes():
+    from engine.analyze import code_runs, joined_code
+
+    assert code_runs("JXS 01 03 base plate") == [["jxs", "01", "03"]]
+    assert code_runs("SUS304 shaft") == []  # a word of 4+ letters ends a run; one piece is no run
+    assert code_runs("JIS G 4051 焼入れ ISO 2768") == [["jis", "g", "4051"], ["iso", "2768"]]
+    assert code_runs("the M8 and ZZ") == [["the", "m8", "and", "zz"]]
+    vocab = {"jxs0103", "b1002a2pa", "s45c"}
+
+    def known(prefix: str) -> bool:
+        return any(v.startswith(prefix) for v in vocab)
+
+    assert joined_code(["jxs", "01", "03"], known) == [(0, 3)]
+    assert joined_code(["s45c", "jxs", "01", "03"], known) == [(1, 4)]  # the longest from each start
+    assert joined_code(["b1002", "a2p"], known) == [(0, 2)]  # the beginning of B1002-A2P-A
+    assert joined_code(["the", "m8", "and", "zz"], known) == []  # no code the library holds

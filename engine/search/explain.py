@@ -8,7 +8,7 @@ from functools import cached_property, lru_cache
 from pathlib import PurePath
 from typing import Mapping, Sequence
 
-from engine.analyze import QueryTerm, highlight_spans, is_cjk, lexical_tokens, normalize, term_matches
+from engine.analyze import QueryTerm, highlight_spans, in_a_row, is_cjk, lexical_tokens, normalize, term_matches
 from engine.types import Box, Explanation, ScoreBreakdown, Snippet, Word
 
 SNIPPET_CHARS = 220
@@ -26,6 +26,8 @@ class PageTokens:
         return sorted(self.set)
 
     def has(self, term: QueryTerm) -> bool:
+        if term.pieces and in_a_row(term.pieces, self.list):  # a code written with spaces
+            return True
         if term.prefix:  # a prefix term: binary search in the sorted vocabulary of the page
             key = term.tokens[0]
             i = bisect_left(self.sorted, key)

@@ -27,8 +27,8 @@ from typing import Collection, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from engine.analyze import (DIMENSION, QueryTerm, extract_identifiers, lexical_tokens, normalize,
-                            query_terms, term_matches)
+from engine.analyze import (DIMENSION, QueryTerm, code_runs, extract_identifiers, joined_code, lexical_tokens,
+                            normalize, query_terms, term_matches)
 
 from engine.config import Calibration, FileWeights
 from engine.files import readable
@@ -249,6 +249,7 @@ class Searcher:
                   exclude_docs=set(exclude_docs), keyword=keyword, image_variants=image_variants)
         q.terms = build_terms(text, identifiers, keyword=keyword)
         if keyword:
+            q.terms = self._typed_codes(text, q.terms)
             q.display_terms = q.terms
         else:  # one look-up of how common each token is serves scoring and reasons
             cat = self.lib.catalog
@@ -259,6 +260,21 @@ class Searcher:
         if keyword and not q.terms:  # only a meaning to search for (otherwise: in _collect)
             self._encode(q)
         return q
+
+    def _typed_codes(self, text: str, terms: list[QueryTerm]) -> list[QueryTerm]:
+        """A code typed with spaces ("JXS 01 03" for JXS-01-03) is one term when its pieces join
+        into the beginning of a token the library holds (the index keeps "JXS-01-03" also as
+        "jxs0103"): it matches the code written joined or with spaces, and its rarity ranks it,
+        not that of "01" and "03", which half the library's pages hold."""
+        out = list(terms)
+        for run in code_runs(text):
+            for start, end in joined_code(run, self.lib.catalog.has_token_prefix):
+                pieces = run[start:end]
+                at = [i for i, t in enumerate(out) if t.text in pieces and t.tokens == (t.text,)]
+                code = QueryTerm(" ".join(pieces), ("".join(pieces),), True, tuple(dict.fromkeys(pieces)))
+                out = [t for i, t in enumerate(out) if i not in at]
+                out.insert(min(at, default=len(out)), code)
+        return out
 
     def _encode(self, q: Query) -> None:
         if q.text_vector is None and q.text.strip() and self.lib.text_encoder is not None:
@@ -623,7 +639,8 @@ class Searcher:
         alone (absolute) is kept for the hit's confidence."""
         cat = self.lib.catalog
         hits: list[tuple[int, float]] = []
-        if len(q.terms) > 1:
+        codes = any(t.pieces for t in q.terms)  # typed with spaces: the OR also finds the pieces apart
+        if len(q.terms) > 1 or codes:
             hits = cat.search_lexical(q.terms, n, require_all=True)
         # chunks the index found holding every term (the AND query, or the only term) cover the
         # query; only the others' tokens are read to count the terms they hold
@@ -631,7 +648,7 @@ class Searcher:
         if len(hits) < n:
             seen = {c for c, _ in hits}
             more = [h for h in cat.search_lexical(q.terms, n) if h[0] not in seen][:n - len(hits)]
-            if len(q.terms) == 1:
+            if len(q.terms) == 1 and not codes:
                 self._coverage.update(dict.fromkeys((c for c, _ in more), 1.0))
             else:
                 tokens = cat.chunk_tokens([c for c, _ in more])

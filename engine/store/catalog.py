@@ -609,14 +609,22 @@ class Catalog:
     # -- lexical search --------------------------------------------------------------------
     def search_lexical(self, terms: Sequence[QueryTerm], limit: int, *, require_all: bool = False
                        ) -> list[tuple[int, float]]:
-        """BM25 over chunk tokens. Any term may match (OR), or every term (AND) with `require_all`.
+        """BM25 over chunk tokens. Any term may match (OR), or every term (AND) with `require_all`;
+        a code typed with spaces (`QueryTerm.pieces`) matches joined or as its pieces in a row,
+        and with OR also as its pieces anywhere.
         Returns (chunk_id, score > 0), best first."""
         groups = []
         for term in terms:
             if term.prefix:
-                groups.append(f'"{term.tokens[0]}" *')
+                group = f'"{term.tokens[0]}" *'
             else:
-                groups.append("(" + " AND ".join(f'"{t}"' for t in term.tokens) + ")")
+                group = "(" + " AND ".join(f'"{t}"' for t in term.tokens) + ")"
+            if term.pieces:  # a code typed with spaces: joined or its pieces in a row (the OR
+                # that fills a short list up: its pieces anywhere)
+                spaced = '"' + " ".join(term.pieces) + '"' if require_all else \
+                    "(" + " AND ".join(f'"{t}"' for t in term.pieces) + ")"
+                group = f"({group} OR {spaced})"
+            groups.append(group)
         if not groups:
             return []
         expr = (" AND " if require_all else " OR ").join(groups)
@@ -624,6 +632,13 @@ class Catalog:
             "SELECT rowid, -bm25(chunk_fts) AS s FROM chunk_fts WHERE chunk_fts MATCH ? "
             "ORDER BY s DESC LIMIT ?", (expr, limit)).fetchall()
         return [(int(r), float(s)) for r, s in rows]
+
+    def has_token_prefix(self, prefix: str) -> bool:
+        """Does some indexed token begin with `prefix` (lexical tokens: lower-case alphanumerics)?"""
+        if not prefix or not prefix.isalnum():
+            return False
+        return self.db.execute("SELECT 1 FROM chunk_fts WHERE chunk_fts MATCH ? LIMIT 1",
+                               (f'"{prefix}" *',)).fetchone() is not None
 
     def page_tokens(self, page_ids: Iterable[int]) -> dict[int, list[str]]:
         """The lexical tokens stored for each page's chunks (no re-tokenising at query time)."""
