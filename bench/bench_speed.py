@@ -147,6 +147,7 @@ def phase_index(name: str, folder: Path, library: Path, warm_folder: Path | None
         report = engine.index([folder])
         wall = time.perf_counter() - t0
         status = engine.status()
+        embedded = _embedded_text(engine._lib)  # bench only: the facade does not count tokens
     pages = report.pages
     result = {"pages": pages, "documents": report.added, "failed": report.failed,
               "elapsed_s": wall, "pages_per_s": pages / wall if wall else 0.0,
@@ -154,17 +155,11 @@ def phase_index(name: str, folder: Path, library: Path, warm_folder: Path | None
               "quantization": _quantization(status.pack.path if status.pack else None),
               "warm_up_s": warm_s, "chunks": status.chunks, "rss_before_mb": rss0,
               "peak_rss_mb": common.peak_rss_mb(), "load_average": common.machine_info()["load_average"],
-              "errors": [e.reason for e in report.errors][:5], **_embedded_text(engine_library(library, pack))}
+              "errors": [e.reason for e in report.errors][:5], **embedded}
     log(f"{name}: {pages} pages in {wall:.1f} s = {result['pages_per_s']:.2f} pages/s "
         f"(read {result['read_s']:.1f} s, embed {report.embed_s:.1f} s; {report.failed} failed; "
         f"warm-up {warm_s:.1f} s not counted; load {result['load_average'][0]:.1f})")
     return result
-
-
-def engine_library(library: Path, pack: Path | None):
-    from engine.library import Library
-
-    return Library(library, pack_dir=pack)
 
 
 def _embedded_text(lib) -> dict:
@@ -172,16 +167,12 @@ def _embedded_text(lib) -> dict:
     truncation at the pack's max_length): what the embed phase's time is proportional to."""
     from engine.store.catalog import embedding_text
 
-    try:
-        db = lib.catalog.db
-        text_pages = db.execute("SELECT count(DISTINCT page_id) FROM chunks").fetchone()[0]
-        rows = db.execute("SELECT d.title, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id").fetchall()
-        encoder = lib.text_encoder
-        tokens = sum(encoder.token_counts([embedding_text(t, x) for t, x in rows])) if encoder and rows else 0
-        return {"text_pages": text_pages, "embedded_tokens": tokens,
-                "max_length": getattr(encoder, "max_length", None)}
-    finally:
-        lib.close()
+    db = lib.catalog.db
+    text_pages = db.execute("SELECT count(DISTINCT page_id) FROM chunks").fetchone()[0]
+    rows = db.execute("SELECT d.title, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id").fetchall()
+    encoder = lib.text_encoder
+    tokens = sum(encoder.token_counts([embedding_text(t, x) for t, x in rows])) if encoder and rows else 0
+    return {"text_pages": text_pages, "embedded_tokens": tokens, "max_length": getattr(encoder, "max_length", None)}
 
 
 def _quantization(pack_dir: str | None) -> str:

@@ -194,7 +194,8 @@ def joined_code(run: Sequence[str], known: Callable[[str], bool]) -> list[tuple[
     start = 0
     while start < len(run) - 1:
         for end in range(min(len(run), start + MAX_CODE_PIECES), start + 1, -1):
-            if any(c.isdigit() for c in "".join(run[start:end])) and known("".join(run[start:end])):
+            joined = "".join(run[start:end])
+            if any(c.isdigit() for c in joined) and known(joined):
                 spans.append((start, end))
                 start = end
                 break

@@ -613,16 +613,15 @@ class Catalog:
         a code typed with spaces (`QueryTerm.pieces`) matches joined or as its pieces in a row,
         and with OR also as its pieces anywhere.
         Returns (chunk_id, score > 0), best first."""
+        def every(tokens: Sequence[str]) -> str:
+            return "(" + " AND ".join(f'"{t}"' for t in tokens) + ")"
+
         groups = []
         for term in terms:
-            if term.prefix:
-                group = f'"{term.tokens[0]}" *'
-            else:
-                group = "(" + " AND ".join(f'"{t}"' for t in term.tokens) + ")"
+            group = f'"{term.tokens[0]}" *' if term.prefix else every(term.tokens)
             if term.pieces:  # a code typed with spaces: joined or its pieces in a row (the OR
                 # that fills a short list up: its pieces anywhere)
-                spaced = '"' + " ".join(term.pieces) + '"' if require_all else \
-                    "(" + " AND ".join(f'"{t}"' for t in term.pieces) + ")"
+                spaced = '"' + " ".join(term.pieces) + '"' if require_all else every(term.pieces)
                 group = f"({group} OR {spaced})"
             groups.append(group)
         if not groups:
