@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
-from engine.learn.augment import degrade
+from engine.learn.augment import degrade, view
 from engine.learn.data import from_uint8, to_uint8
 
 
@@ -24,6 +24,23 @@ def test_degrade_is_deterministic(mode):
     assert a.mode == "L" and np.array_equal(np.asarray(a), np.asarray(b))
     if mode in ("scan", "photo"):
         assert not np.array_equal(np.asarray(degrade(_drawing(), 8, mode)), np.asarray(a))
+
+
+def test_a_view_is_deterministic_and_keeps_the_training_size():
+    """Self-supervised views: the same (pixels, seed) always give the same view, of the same size;
+    a crop scales a region back to full size; a turn or mirror moves the pixels only."""
+    square = np.asarray(_drawing().resize((64, 64)))  # (64, 64) uint8
+    a, b = view(square, 3, crop=1.0), view(square, 3, crop=1.0)
+    assert a.shape == square.shape and a.dtype == np.uint8 and np.array_equal(a, b)
+    assert not np.array_equal(a, square)  # a region, scaled up
+    assert any(not np.array_equal(view(square, s, crop=1.0), a) for s in range(4, 8))
+    turned = [view(square, s, crop=0.0, turns=1.0) for s in range(40)]
+    moves = [np.rot90(square, k) for k in (1, 2, 3)] + [square[:, ::-1]]
+    thick = np.asarray(Image.fromarray(square).filter(ImageFilter.MinFilter(3)))  # line weight
+    moves += [np.rot90(thick, k) for k in (1, 2, 3)] + [thick[:, ::-1]]
+    assert all(any(np.array_equal(t, m) for m in moves) for t in turned)
+    assert np.array_equal(view(square, 5, crop=0.0, turns=0.0), square) or np.array_equal(
+        view(square, 5, crop=0.0, turns=0.0), thick)
 
 
 def test_uint8_cache_is_exact():

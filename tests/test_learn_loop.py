@@ -125,6 +125,32 @@ def test_pretraining_runs_through_the_loop(tmp_path):
     assert 0.0 <= result["metrics"]["clean->spec_en"]["recall@1"] <= 1.0
 
 
+@pytest.mark.slow
+def test_self_supervised_pretraining_continues_from_a_tower(tmp_path):
+    """`--init` continues from a tower.pt (its weights and final temperature) and `--view-weight`
+    adds the view term: its loss is logged, and the held-out evaluation reports scans and photos
+    finding the clean rendering of their drawing (image -> image)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("sentence_transformers")
+    from engine.config import RESOURCES
+    from engine.learn import pretrain
+
+    init = RESOURCES / "models" / "image_tower" / "tower.pt"
+    args = pretrain.parse_args(["--out", str(tmp_path / "out"), "--steps", "4", "--parts", "16",
+                                "--eval-parts", "8", "--variants", "2", "--size", "64", "--batch", "8",
+                                "--queue", "32", "--workers", "1", "--log-every", "2", "--warmup", "2",
+                                "--cache", str(tmp_path / "cache"), "--init", str(init),
+                                "--view-weight", "1.0", "--view-turns", "0.5"])
+    result = pretrain.train(args)
+    assert result["loss_config"].w_view == 1.0
+    from engine.learn.export_image import load_checkpoint
+
+    own = load_checkpoint(init)[1]["provenance"]["final_temperature"]
+    assert result["loss_config"].init_temperature == pytest.approx(own)  # the tower's own, not 0.07
+    assert all("view" in h for h in result["history"])
+    assert {"scan->clean drawing", "photo->clean drawing"} <= set(result["metrics"])
+
+
 def test_one_logging_configuration(capsys):
     """engine/logs.py configures logging for every entry point; nothing else calls basicConfig."""
     import logging

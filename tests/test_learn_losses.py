@@ -237,3 +237,34 @@ def test_combined_loss_on_a_batch_of_one_skips_uniformity():
     assert "uniform" not in out and torch.isfinite(out["loss"])
     out["loss"].backward()
     assert torch.isfinite(a.grad).all()
+
+
+def test_view_term_finds_each_drawing_s_other_view_among_the_queue():
+    """Self-supervised term: an image's positive is the other view of its own drawing (ids equal),
+    the negatives the batch's other views and the image queue, at the fixed view temperature;
+    equal to MoCo's queue InfoNCE, and absent unless weighted and given views."""
+    img = _rand_unit(4, 6, seed=11).float().requires_grad_()
+    views = _rand_unit(4, 6, seed=12).float()
+    txt = _rand_unit(4, 6, seed=13).float()
+    ids = torch.tensor([0, 1, 2, 2])  # two renderings of drawing 2: positives of each other
+    queue = (_rand_unit(5, 6, seed=14).float(), torch.tensor([2, 7, 8, -1, 9]))  # -1: an empty slot
+    cfg = L.LossConfig(w_infonce=0, w_queue=0, w_align=0, w_uniform=0, w_view=1.0, view_temperature=0.2,
+                       noise="none")
+    out = L.ContrastiveLoss(cfg)(img, txt, ids, img_queue=queue, views=views)
+    expected = L.queue_info_nce(img, views, queue[0], torch.tensor(5.0), ids, ids, queue[1])
+    assert out["view"].item() == pytest.approx(expected.item(), rel=1e-6)
+    # by hand: row 0 against every view and the filled queue slots; row 2 (drawing 2) has two
+    # positives (its own view and its sibling rendering's) and never drawing 2's queued view
+    logits = 5.0 * img.detach().numpy() @ np.concatenate([views.numpy(), queue[0].numpy()]).T  # (4, 9)
+    row0 = logits[0, [0, 1, 2, 3, 4, 5, 6, 8]]
+    row2 = logits[2, [0, 1, 2, 3, 5, 6, 8]]
+    ce0 = -(row0[0] - math.log(np.exp(row0).sum()))
+    ce2 = -(0.5 * (row2[2] + row2[3]) - math.log(np.exp(row2).sum()))
+    one = L.queue_info_nce(img[[0, 2]], views, queue[0], torch.tensor(5.0), ids[[0, 2]], ids, queue[1])
+    assert one.item() == pytest.approx(0.5 * (ce0 + ce2), rel=1e-5)
+    out["loss"].backward()
+    assert img.grad is not None and torch.isfinite(img.grad).all()
+    without = L.ContrastiveLoss(L.LossConfig())(img, txt, ids, img_queue=queue)
+    assert "view" not in without
+    no_queue = L.ContrastiveLoss(cfg)(img, txt, ids, views=views)  # the first batch: views only
+    assert torch.isfinite(no_queue["view"])

@@ -105,3 +105,27 @@ def degrade(image: Image.Image, seed: int, mode: Mode = "random") -> Image.Image
     if mode == "scan":
         return _finish(_scan(img, r), r, 0.7)
     return _finish(_photo(img, r), r, 1.0)
+
+
+def view(pixels: np.ndarray, seed: int, *, crop: float = 0.5, min_scale: float = 0.6,
+         turns: float = 0.0) -> np.ndarray:
+    """Another view of a training image (self-supervised pretraining): (h, w) uint8 -> (h, w) uint8.
+
+    With probability `crop`, a region of `min_scale`..1 of each side (a photo framing part of the
+    sheet, a detail) is cut and scaled back to the full size; line weight changes as in `degrade`;
+    with probability `turns` the view is turned by 90, 180 or 270 degrees, or mirrored (only where
+    the tower should not tell them apart: the engine turns query pages upright before embedding).
+    Deterministic in (pixels, seed)."""
+    r = random.Random(seed)
+    h, w = pixels.shape
+    img = Image.fromarray(pixels)
+    if r.random() < crop:
+        ch, cw = int(h * r.uniform(min_scale, 1.0)), int(w * r.uniform(min_scale, 1.0))
+        y, x = r.randint(0, h - ch), r.randint(0, w - cw)
+        img = img.crop((x, y, x + cw, y + ch)).resize((w, h), Image.Resampling.BILINEAR)
+    img = _line_weight(img, r)
+    out = np.asarray(img, dtype=np.uint8)
+    if r.random() < turns:
+        k = r.randint(0, 3)
+        out = np.rot90(out, k) if k else out[:, ::-1]  # (h, w): square training images
+    return np.ascontiguousarray(out)

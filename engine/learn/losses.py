@@ -46,6 +46,7 @@ class LossConfig:
     w_align: float = 0.2  # alignment of positive pairs
     w_uniform: float = 0.1  # uniformity of each modality (averaged)
     w_l2sp: float = 0.0  # pull toward the starting weights (adaptation); 0 for pretraining
+    w_view: float = 0.0  # self-supervised: a drawing's other view (momentum key) among the image queue
     # term shapes
     align_alpha: float = 2.0
     uniform_t: float = 2.0
@@ -54,6 +55,7 @@ class LossConfig:
     label_smoothing: float = 0.1  # used when noise == "smooth"
     rince_q: float = 0.5  # used when noise == "rince"; q -> 0 recovers InfoNCE
     rince_lambda: float = 0.01
+    view_temperature: float = 0.1  # fixed, for the image->image view term (MoCo v2/v3 use 0.1-0.2)
     # momentum encoder / queue
     queue_size: int = 4096
     momentum: float = 0.995
@@ -263,11 +265,16 @@ class ContrastiveLoss(nn.Module):
                 img_queue: tuple[torch.Tensor, torch.Tensor] | None = None,
                 txt_queue: tuple[torch.Tensor, torch.Tensor] | None = None,
                 params: Mapping[str, torch.Tensor] | None = None,
-                reference: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+                reference: Mapping[str, torch.Tensor] | None = None,
+                views: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """img, txt: (B, D) normalised; ids: (B,) pair-group ids.
 
         img_queue = (keys (K, D), ids (K,)): momentum image embeddings, negatives for text anchors.
         txt_queue likewise: text embeddings, negatives for image anchors.
+        views: (B, D) momentum-encoder embeddings of another view of each row's drawing (another
+        rendering, crop, line weight): with `w_view`, each image must find its own drawing's view
+        among the batch's other views and the image queue (MoCo; rows and entries of one pair
+        group are never negatives of each other), at the fixed `view_temperature`.
         """
         cfg = self.cfg
         scale = self.temperature()  # ()
@@ -298,6 +305,12 @@ class ContrastiveLoss(nn.Module):
         if cfg.w_uniform and img.shape[0] > 1:  # a batch of one has no pairs to spread
             parts["uniform"] = 0.5 * (uniformity(img, cfg.uniform_t) + uniformity(txt, cfg.uniform_t))
             total = total + cfg.w_uniform * parts["uniform"]
+        if cfg.w_view and views is not None:
+            q_keys, q_ids = img_queue if img_queue is not None else (views[:0], ids[:0])
+            lg, pos, val = queue_logits(img, views, q_keys, torch.tensor(1.0 / cfg.view_temperature),
+                                        ids, ids, q_ids)
+            parts["view"] = _row_loss(lg, pos, val, cfg)
+            total = total + cfg.w_view * parts["view"]
         if cfg.w_l2sp and params is not None and reference is not None:
             parts["l2sp"] = l2_sp(params, reference)
             total = total + cfg.w_l2sp * parts["l2sp"]

@@ -6,7 +6,10 @@
    worker processes (data.py); embed each part's texts once with the frozen MiniLM text tower.
 2. Train the image tower: symmetric InfoNCE (learnable temperature, label-smoothed targets) + InfoNCE
    against a FIFO queue of momentum-encoder image embeddings and of text embeddings (MoCo) +
-   alignment/uniformity (losses.py). Text side frozen: the pack's text.onnx stays plain MiniLM, so
+   alignment/uniformity (losses.py); with `--view-weight`, also self-supervised: two views of one
+   drawing (two of its renderings - clean, scanned, photographed - each cropped and re-weighted at
+   random, augment.view) are positives, the momentum encoder's queue of other drawings' views the
+   negatives. `--init` continues from a tower.pt instead of starting from scratch. Text side frozen: the pack's text.onnx stays plain MiniLM, so
    text-to-text search is unchanged and every text vector already indexed stays valid.
 3. Evaluate image -> text retrieval on held-out parts (other seeds), export ONNX + image.json, and
    save tower.pt (the starting point of `adapt`).
@@ -30,7 +33,8 @@ from typing import Sequence
 import numpy as np
 
 from engine.evaluate.embeddings import retrieval_metrics
-from engine.learn.data import TEXT_KINDS, DatasetConfig, PairDataset, build_dataset, text_embeddings
+from engine.learn.data import (TEXT_KINDS, DatasetConfig, PairDataset, build_dataset, from_uint8,
+                               text_embeddings)
 from engine.learn.export_image import DEFAULT_SPEC
 
 EVAL_FIRST_SEED = 10_000_000  # held-out parts come from seeds no training run uses
@@ -52,20 +56,27 @@ def embed_images(tower, ds: PairDataset, variant: int, batch: int = 64) -> np.nd
 
 
 def evaluate(tower, ds: PairDataset, text_emb: np.ndarray) -> dict:
-    """Held-out image -> text and text -> image retrieval, per image condition and text kind."""
+    """Held-out image -> text and text -> image retrieval, per image condition and text kind, and
+    a scan or photo -> the clean rendering of the same drawing (image -> image)."""
     res: dict = {}
+    clean = None
     for v, cond in ((0, "clean"), (1, "scan"), (2, "photo")):
         img = embed_images(tower, ds, v)  # (P, dim)
         for t, kind in enumerate(TEXT_KINDS):
             res[f"{cond}->{kind}"] = retrieval_metrics(img, text_emb[:, t])
         if cond == "photo":
             res["spec_en->photo"] = retrieval_metrics(text_emb[:, 1], img)
+        if clean is None:
+            clean = img
+        else:
+            res[f"{cond}->clean drawing"] = retrieval_metrics(img, clean)
     return res
 
 
 def train(args: argparse.Namespace) -> dict:
     import torch
 
+    from engine.learn.augment import view
     from engine.learn.losses import ContrastiveLoss, LossConfig
     from engine.learn.loop import Step, TrainLoop
     from engine.learn.model import ImageTower, MomentumEncoder, TowerConfig, count_parameters
@@ -93,9 +104,17 @@ def train(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)  # sentence-transformers may have changed it
 
     tower = ImageTower(TowerConfig())
+    init_temperature = LossConfig.init_temperature
+    if args.init:  # the tower and the temperature it ended its training with
+        from engine.learn.export_image import load_checkpoint
+
+        tower, meta = load_checkpoint(args.init)
+        init_temperature = meta.get("provenance", {}).get("final_temperature", init_temperature)
+        log.info(f"continuing from {args.init} (temperature {init_temperature})")
     momentum = MomentumEncoder(tower, args.momentum)
-    loss_cfg = LossConfig(queue_size=args.queue, momentum=args.momentum, w_l2sp=0.0,
-                          label_smoothing=args.label_smoothing, hard_negative_beta=args.hard_beta)
+    loss_cfg = LossConfig(init_temperature=init_temperature, queue_size=args.queue, momentum=args.momentum, w_l2sp=0.0,
+                          label_smoothing=args.label_smoothing, hard_negative_beta=args.hard_beta,
+                          w_view=args.view_weight, view_temperature=args.view_temperature)
     criterion = ContrastiveLoss(loss_cfg)
     img_queue = NegativeQueue(args.queue, tower.cfg.dim)
     txt_queue = NegativeQueue(args.queue, tower.cfg.dim)
@@ -126,25 +145,41 @@ def train(args: argparse.Namespace) -> dict:
             pos += args.batch
             var = rng.integers(0, n_var, len(idx))  # which rendering of the part
             kind = rng.choice(len(TEXT_KINDS), len(idx), p=args.text_mix)  # which of its texts
-            yield idx, var, kind
+            if args.view_weight <= 0:
+                yield idx, var, kind, None, None
+                continue
+            # the second view: another rendering of the same part; a seed per view's crop
+            other = (var + rng.integers(1, n_var, len(idx))) % n_var if n_var > 1 else var
+            yield idx, var, kind, other, rng.integers(0, 2**31, (2, len(idx)))
+
+    def views(idx, var, seeds) -> torch.Tensor:
+        u8 = train_ds.images[idx, var]  # (B, h, w)
+        u8 = np.stack([view(im, int(s), crop=args.view_crop, turns=args.view_turns) for im, s in zip(u8, seeds)])
+        return torch.from_numpy(from_uint8(u8, spec))  # (B, 1, h, w)
+
+    def key_embeddings(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            momentum.module.train()
+            return momentum.module.embed(x)  # (B, 384) key encoder
 
     def step(epoch: int, batch) -> Step:
-        idx, var, kind = batch
-        x = torch.from_numpy(train_ds.pixels(idx, var))  # (B, 1, h, w)
+        idx, var, kind, other, seeds = batch
+        ssl = args.view_weight > 0
+        x = views(idx, var, seeds[0]) if ssl else torch.from_numpy(train_ds.pixels(idx, var))  # (B, 1, h, w)
         txt = torch.from_numpy(txt_train[idx, kind])  # (B, 384)
         ids = torch.from_numpy(idx.astype(np.int64))  # (B,) part index = pair group
+        keys = key_embeddings(views(idx, other, seeds[1])) if ssl else None  # (B, 384)
         tower.train()
         img = tower.embed(x)  # (B, 384)
         q_img = img_queue.contents() if len(img_queue) else None
         q_txt = txt_queue.contents() if len(txt_queue) else None
-        out = criterion(img, txt, ids, img_queue=q_img, txt_queue=q_txt)
+        out = criterion(img, txt, ids, img_queue=q_img, txt_queue=q_txt, views=keys)
 
         def after() -> None:
             momentum.update(tower)
-            with torch.no_grad():
-                momentum.module.train()
-                keys = momentum.module.embed(x)  # (B, 384) key encoder
-            img_queue.enqueue(keys, ids)
+            # the queue holds the second views, or (image <-> text only) the updated key
+            # encoder's embeddings of the same images
+            img_queue.enqueue(keys if keys is not None else key_embeddings(x), ids)
             txt_queue.enqueue(txt, ids)
 
         return Step(out["loss"], {k: v.detach() for k, v in out.items()}, after, pairs=len(idx))
@@ -163,6 +198,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="Pretrain Zumen's image tower (text tower frozen).")
     ap.add_argument("--out", type=Path, required=True, help="folder for image.onnx, image.json, tower.pt")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", type=Path, default=None, help="continue from this tower.pt")
+    ap.add_argument("--view-weight", type=float, default=0.0,
+                    help="weight of the self-supervised view term (0: image <-> text only)")
+    ap.add_argument("--view-temperature", type=float, default=0.1)
+    ap.add_argument("--view-crop", type=float, default=0.5, help="share of views cut to a region")
+    ap.add_argument("--view-turns", type=float, default=0.0, help="share of views turned or mirrored")
     ap.add_argument("--steps", type=int, default=0, help="training steps (0: use --minutes)")
     ap.add_argument("--minutes", type=float, default=0.0, help="time budget; picks --steps after calibration")
     ap.add_argument("--parts", type=int, default=2000)
@@ -210,7 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             + [f"--{k.replace('_', '-')} {v}" for k, v in
                (("parts", args.parts), ("eval-parts", args.eval_parts), ("variants", args.variants),
                 ("batch", args.batch), ("queue", args.queue), ("size", args.size),
-                ("threads", args.threads))]),
+                ("threads", args.threads), ("view-weight", args.view_weight),
+                ("view-temperature", args.view_temperature), ("view-crop", args.view_crop),
+                ("view-turns", args.view_turns), ("lr", args.lr), ("warmup", args.warmup))]
+            + ([f"--init {args.init}"] if args.init else [])),
         "seed": args.seed, "steps": result["steps"], "pairs_seen": result["pairs"],
         "train_seconds": round(result["train_s"], 1), "render_seconds": round(result["render_s"], 1),
         "text_embed_seconds": round(result["text_s"], 1),
