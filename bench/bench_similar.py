@@ -26,6 +26,10 @@ duplicate groups; image-tower throughput. One command, baselines in the same run
 2. **Duplicates**: bench/duplicates_bench.py: precision and recall of `zumen duplicates` on
    near-duplicates made from the dev drawings (rescans, photos, re-exports, revisions), each signal
    and the 32x32-pixel baseline with thresholds chosen leave-one-source-out.
+   **The tower alone** (`--parts towers`, with `--compare-pack DIR` for other packs' towers): the
+   same queries turned upright by the turn and mirror they were given (the orientation OCR would
+   find when right), so each image tower is judged by itself, raw and whitened by the library;
+   no OCR, minutes.
 3. **Speed**: image tower pages/s including preprocessing (150-dpi renders, 2 threads), and the
    cost per query of the orientation methods.
 
@@ -71,6 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=0, help="first N drawings of each set (0 = all)")
     p.add_argument("--workdir", type=Path, default=common.OUT_DIR / "similar-work")
     p.add_argument("--pack", type=Path, default=None)
+    p.add_argument("--compare-pack", type=Path, action="append", default=[],
+                   help="another pack whose image tower the towers part judges too (repeatable)")
     p.add_argument("--conditions", default=",".join(CONDITIONS),
                    help="query conditions of the search part, comma list (default: all)")
     p.add_argument("--dev-workdir", type=Path, default=common.OUT_DIR / "dev-work",
@@ -108,6 +114,10 @@ def render(path: Path, dpi: int, workdir: Path) -> Image.Image:
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
     return image
+
+
+def _seed(condition: str, path: Path) -> int:
+    return int(hashlib.sha1(f"{condition}|{path}".encode()).hexdigest()[:8], 16)
 
 
 def make_query(clean: Image.Image, condition: str, seed: int) -> Image.Image:
@@ -216,8 +226,7 @@ def self_retrieval(items: list[tuple[str, Path]], encoder, workdir: Path) -> dic
         tower, pixels, choose, upright = [], [], [], []
         for _, path in items:
             clean = render(path, QUERY_DPI, workdir)
-            seed = int(hashlib.sha1(f"{condition}|{path}".encode()).hexdigest()[:8], 16)
-            query = make_query(clean, condition, seed)
+            query = make_query(clean, condition, _seed(condition, path))
             t0 = time.perf_counter()
             tower.append(encoder.encode_turned(query, ORIENTATIONS))  # (8, d)
             t1 = time.perf_counter()
@@ -262,6 +271,47 @@ def self_retrieval(items: list[tuple[str, Path]], encoder, workdir: Path) -> dic
     return out
 
 
+def upright(query: Image.Image, condition: str) -> Image.Image:
+    """A query of `condition` turned back upright: its mirroring undone, then its turn."""
+    from engine.orientation import Orientation, turn
+
+    _, rotation, mirrored = CONDITIONS[condition]
+    query = query.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirrored else query
+    return turn(query, Orientation((360 - rotation) % 360))
+
+
+def towers(items: list[tuple[str, Path]], packs: Sequence[Path], workdir: Path) -> dict:
+    """Query -> itself by each pack's image tower alone, the query upright: R@1 / R@5 raw and
+    whitened by the library's vectors, per condition."""
+    from engine.encoders.pack import ModelPack
+
+    library = [render(p, LIBRARY_DPI, workdir) for _, p in items]
+    queries = {c: [upright(make_query(render(p, QUERY_DPI, workdir), c, _seed(c, p)), c) for _, p in items]
+               for c in CONDITIONS}
+    out: dict[str, dict] = {}
+    for pack_dir in packs:
+        pack = ModelPack.load(pack_dir)
+        encoder = pack.image_encoder(threads=2)
+        lib = encoder.encode(library)  # (n, d)
+        white = whitening(lib)
+        lib_white = apply_whitening(lib, white)
+        rows: dict[str, dict] = {}
+        for condition, images in queries.items():
+            q = encoder.encode(images)  # (n, d)
+            sims = {"raw": q @ lib.T, "whitened": apply_whitening(q, white) @ lib_white.T}
+            rows[condition] = {k: {"recall@1": recall(v, 1), "recall@5": recall(v, 5)} for k, v in sims.items()}
+        out[f"{pack.pack_id} ({pack_dir})"] = rows
+        log(f"towers: {pack.pack_id} done")
+    return out
+
+
+def print_towers(result: dict) -> None:
+    print("\nQuery -> itself by the image tower alone, query upright, R@1 raw / whitened")
+    rows = [{"tower": name, **{c: f"{v['raw']['recall@1']:.3f} / {v['whitened']['recall@1']:.3f}"
+                               for c, v in per.items()}} for name, per in result.items()]
+    print(common.format_table(rows, ["tower", *CONDITIONS]))
+
+
 def print_self(result: dict) -> None:
     conditions = [c for c in result if not c.startswith("_")]
     rows = [{"method": m, **{c: result[c][m]["recall@1"] for c in conditions}} for m in METHODS]
@@ -301,8 +351,7 @@ def search_self(items: list[tuple[str, Path]], workdir: Path, dev_workdir: Path,
                 own = sets[set_name].doc_id(path.relative_to(sets[set_name].data_dir).as_posix())
                 query = folder / f"{_key(path)}-{condition.replace(' ', '-')}.png"
                 if not query.exists():
-                    seed = int(hashlib.sha1(f"{condition}|{path}".encode()).hexdigest()[:8], 16)
-                    make_query(render(path, QUERY_DPI, workdir), condition, seed).save(query)
+                    make_query(render(path, QUERY_DPI, workdir), condition, _seed(condition, path)).save(query)
                 for ranker, evidence in SEARCH_RANKERS.items():
                     t0 = time.perf_counter()
                     try:
@@ -382,6 +431,9 @@ def main(argv: list[str] | None = None) -> int:
     if "self" in parts:
         result["self"] = self_retrieval(items, encoder, args.workdir)
         print_self(result["self"])
+    if "towers" in parts:
+        result["towers"] = towers(items, [args.pack or DEFAULT_PACK_DIR, *args.compare_pack], args.workdir)
+        print_towers(result["towers"])
     if "search" in parts:
         result["search"] = search_self(items, args.workdir, args.dev_workdir, args.data,
                                        [c for c in args.conditions.split(",") if c])
