@@ -327,7 +327,7 @@ SEARCH_RANKERS = {"hybrid": None, "words only": {"lexical"}, "looks only": {"vis
 
 
 def search_self(items: list[tuple[str, Path]], workdir: Path, dev_workdir: Path, data: Path,
-                conditions: Sequence[str] = tuple(CONDITIONS)) -> dict:
+                conditions: Sequence[str] = tuple(CONDITIONS), pack: Path | None = None) -> dict:
     """Query -> its own drawing through `Engine.search_file` on the dev benchmark's library: per
     condition and ranker, R@1 / R@5 of the drawing itself in the similar-drawings list (macro
     over the sets and pooled), and the query's OCR and search time."""
@@ -343,7 +343,7 @@ def search_self(items: list[tuple[str, Path]], workdir: Path, dev_workdir: Path,
     folder.mkdir(parents=True, exist_ok=True)
     ranks: dict[str, dict[str, dict[str, list[int | None]]]] = {}  # condition -> ranker -> set -> ranks
     seconds: list[float] = []
-    with Engine.open(library) as engine:
+    with Engine.open(library, **({"pack": pack} if pack else {})) as engine:
         for condition in conditions:
             log(f"search -> itself: {condition}")
             by_ranker = ranks.setdefault(condition, {r: {} for r in SEARCH_RANKERS})
@@ -436,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         print_towers(result["towers"])
     if "search" in parts:
         result["search"] = search_self(items, args.workdir, args.dev_workdir, args.data,
-                                       [c for c in args.conditions.split(",") if c])
+                                       [c for c in args.conditions.split(",") if c], args.pack)
         print_search(result["search"])
     if "duplicates" in parts:
         from bench.duplicates_bench import duplicates_part, print_duplicates
