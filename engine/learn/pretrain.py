@@ -9,8 +9,9 @@
    alignment/uniformity (losses.py); with `--view-weight`, also self-supervised: two views of one
    drawing (two of its renderings - clean, scanned, photographed - each cropped and re-weighted at
    random, augment.view) are positives, the momentum encoder's queue of other drawings' views the
-   negatives. `--init` continues from a tower.pt instead of starting from scratch. Text side frozen: the pack's text.onnx stays plain MiniLM, so
-   text-to-text search is unchanged and every text vector already indexed stays valid.
+   negatives. `--init` continues from a tower.pt instead of starting from scratch. Text side
+   frozen: the pack's text.onnx stays plain MiniLM, so text-to-text search is unchanged and every
+   text vector already indexed stays valid.
 3. Evaluate image -> text retrieval on held-out parts (other seeds), export ONNX + image.json, and
    save tower.pt (the starting point of `adapt`).
 
@@ -112,8 +113,8 @@ def train(args: argparse.Namespace) -> dict:
         init_temperature = meta.get("provenance", {}).get("final_temperature", init_temperature)
         log.info(f"continuing from {args.init} (temperature {init_temperature})")
     momentum = MomentumEncoder(tower, args.momentum)
-    loss_cfg = LossConfig(init_temperature=init_temperature, queue_size=args.queue, momentum=args.momentum, w_l2sp=0.0,
-                          label_smoothing=args.label_smoothing, hard_negative_beta=args.hard_beta,
+    loss_cfg = LossConfig(init_temperature=init_temperature, queue_size=args.queue, momentum=args.momentum,
+                          w_l2sp=0.0, label_smoothing=args.label_smoothing, hard_negative_beta=args.hard_beta,
                           w_view=args.view_weight, view_temperature=args.view_temperature)
     criterion = ContrastiveLoss(loss_cfg)
     img_queue = NegativeQueue(args.queue, tower.cfg.dim)
@@ -164,7 +165,7 @@ def train(args: argparse.Namespace) -> dict:
 
     def step(epoch: int, batch) -> Step:
         idx, var, kind, other, seeds = batch
-        ssl = args.view_weight > 0
+        ssl = other is not None  # a second view of each drawing (--view-weight)
         x = views(idx, var, seeds[0]) if ssl else torch.from_numpy(train_ds.pixels(idx, var))  # (B, 1, h, w)
         txt = torch.from_numpy(txt_train[idx, kind])  # (B, 384)
         ids = torch.from_numpy(idx.astype(np.int64))  # (B,) part index = pair group
