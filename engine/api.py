@@ -36,6 +36,9 @@ from engine.types import (AdaptReport, DuplicatePage, DuplicatePair, DuplicateRe
 log = logging.getLogger(__name__)
 
 QUERY_CACHE_SIZE = 8
+TEMPLATE_MATES = 3  # library pages that look most like a query: what a heatmap shows beyond them
+TEMPLATE_POOL = 50  # pages looked up for them (those looking as much like the query as the hit are not)
+COPY_MARGIN = 0.01  # a page within this raw cosine of the hit's looks as much like the query as the hit
 
 
 class EngineProtocol(Protocol):
@@ -516,7 +519,9 @@ class Engine:
         (stretch it over the page's picture); None when the pack has no patch output or a page
         is blank (engine/search/heatmap.py). Both pages are compared upright, as search compares
         them: the query as it was turned for its search (a scan fed in sideways, a mirrored
-        copy), the hit as OCR turned it when the library read it; each map is turned back."""
+        copy), the hit as OCR turned it when the library read it; each map is turned back. What
+        the query's template-mates in the library match as well (a border, a title block) stays
+        dark (`_template_mates`)."""
         enc = self._lib.image_encoder
         if enc is None or not getattr(enc, "has_patches", False):
             return None
@@ -524,21 +529,61 @@ class Engine:
         from engine.orientation import turn
         from engine.search.heatmap import match_maps, page_patches, unturn_map
 
-        dpi = self._lib.settings.render_dpi
         height, width = enc.spec.size
-        pages, orientations = [], []
+
+        def patches(image: Image.Image):
+            return page_patches(image, enc.patch_embeddings(image), (width, height), enc.spec.resize)
+
+        pictures, orientations = [], []
         for path, page, orientation in ((Path(query_path), 1, self._query_orientation(Path(query_path))),
                                         (Path(hit.path), hit.page, self._library_orientation(hit))):
             try:
-                image = turn(render_page(path, page, dpi, grayscale=True), orientation)
+                pictures.append(turn(render_page(path, page, self._lib.settings.render_dpi, grayscale=True),
+                                     orientation))
             except EngineError:
                 return None
-            pages.append(page_patches(image, enc.patch_embeddings(image), (width, height), enc.spec.resize))
             orientations.append(orientation)
-        maps = match_maps(*pages)
+        mates = self._template_mates(enc.encode([pictures[0]])[0], hit)
+        maps = match_maps(*(patches(p) for p in pictures), template=[patches(m) for m in mates])
         if maps is None:
             return None
         return unturn_map(maps[0], orientations[0]), unturn_map(maps[1], orientations[1])
+
+    def _template_mates(self, vector: np.ndarray, hit: Hit) -> list[Image.Image]:
+        """Up to TEMPLATE_MATES library pages, upright as the library read them, that look most
+        like the query picture (`vector`) of those that look clearly less like it than the hit's
+        page: its template-mates, for the heatmap to see past. The hit's page, and a copy of the
+        query or of the hit (the query's own drawing in the library, a scan of it), look as much
+        like the query as the hit or more and are not among them. A page that cannot be rendered
+        now is left out."""
+        from engine.extract import render_page
+        from engine.orientation import turn
+
+        index, cat = self._lib.image_index, self._lib.catalog
+        hit_page = cat.page(hit.doc_id, hit.page)
+        if index is None or hit_page is None:
+            return []
+        vector = np.asarray(vector, dtype=np.float32)
+        stored = index.get(np.array([hit_page[0]], dtype=np.uint64))[0]  # zeros: no picture
+        below = float(stored @ vector) - COPY_MARGIN if np.any(stored) else 1.0
+        found = [page_id for page_id, score in index.search(vector, TEMPLATE_POOL)
+                 if page_id != hit_page[0] and score < below]
+        where = cat.pages_by_ids(found)
+        docs = cat.documents_by_ids({doc_id for doc_id, _ in where.values()})
+        mates: list[Image.Image] = []
+        for page_id in found:
+            doc_id, page_no = where.get(page_id, (None, 0))
+            row = cat.page(doc_id, page_no) if doc_id in docs else None
+            if row is None:
+                continue
+            try:
+                image = render_page(Path(docs[doc_id].path), page_no, self._lib.settings.render_dpi, grayscale=True)
+            except EngineError:
+                continue
+            mates.append(turn(image, Orientation(row[1].rotation)))
+            if len(mates) == TEMPLATE_MATES:
+                break
+        return mates
 
     def _query_orientation(self, path: Path) -> Orientation:
         """How a query file's picture was turned upright for its search (as it lies when it was

@@ -41,3 +41,14 @@ def test_real_pack_indexes_page_images_and_finds_a_scan_of_a_drawing(tmp_path):
             rows, cols = heat.shape
             assert cols > rows and 0.0 <= heat.min() and heat.max() == 1.0
             assert 0.1 < (heat > 0).mean() < 0.7  # the better-matching part lights up, not all
+        # seen past: the other three sample drawings (one template), not the hit nor its scan
+        hit = result.similar.hits[0]
+        vector = engine._lib.image_encoder.encode([_grey_picture(scan)])[0]
+        mates = engine._template_mates(vector, hit)
+        assert len(mates) == 3
+
+
+def _grey_picture(path):
+    from PIL import Image
+
+    return Image.open(path).convert("L")

@@ -43,6 +43,30 @@ def test_the_shared_view_lights_up_on_both_pages_wherever_it_is_drawn():
     assert match_maps(PagePatches(a, np.zeros((3, 4), bool)), PagePatches(b, b_ink)) is None
 
 
+def test_what_the_template_mates_match_as_well_stays_dark():
+    """A title block on every sheet of a site matches on any two of them: measured against the
+    query's template-mates, it explains nothing, and the view the two drawings share lights up."""
+    rng = np.random.default_rng(5)
+
+    def unit(n):
+        v = rng.normal(size=(n, 32)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    a, b, mate = unit(12).reshape(3, 4, 32), unit(12).reshape(3, 4, 32), unit(12).reshape(3, 4, 32)
+    title = unit(1)[0]
+    a[2, 3] = b[2, 3] = mate[2, 3] = title  # the title block, bottom right on every sheet
+    b[0, 0] = a[1, 2]  # the view the two drawings share
+    ink = np.ones((3, 4), bool)
+    a_plain, b_plain = match_maps(PagePatches(a, ink), PagePatches(b, ink))
+    assert a_plain[2, 3] == 1.0 and b_plain[2, 3] == 1.0  # without mates the title block lights up
+    a_map, b_map = match_maps(PagePatches(a, ink), PagePatches(b, ink), template=[PagePatches(mate, ink)])
+    assert a_map[1, 2] == 1.0 and b_map[0, 0] == 1.0
+    assert a_map[2, 3] < 0.5 and b_map[2, 3] < 0.5
+    blank = PagePatches(mate, np.zeros((3, 4), bool))  # a blank mate changes nothing
+    assert all(np.array_equal(x, y) for x, y in zip(
+        match_maps(PagePatches(a, ink), PagePatches(b, ink), template=[blank]), (a_plain, b_plain)))
+
+
 def test_a_map_of_a_page_turned_upright_is_turned_back_over_the_page_as_it_lies():
     from engine.orientation import ORIENTATIONS, turn_array
     from engine.search.heatmap import unturn_map

@@ -7,6 +7,11 @@ pages get a map. Blank paper is left dark: two empty margins are alike, which ex
 Scores above the page's median are spread over 0..1 (the map shows where, the hit's "Similar
 shape" says how much).
 
+Every site's sheets share a border, a title block and notes, and those patches match on any two
+of its drawings; so each patch counts by how much better the other page matches it than a few of
+the library's template-mates of the query do (`match_maps(..., template=)`): what the template
+explains stays dark.
+
 Maps are cropped to the cells that cover the page (a letterboxed page leaves padding rows or
 columns), so a map stretched over the page's picture lines up with it. Pages are compared upright
 (engine/orientation.py) and each map is turned back to its page as it lies (`unturn_map`).
@@ -15,6 +20,7 @@ columns), so a map stretched over the page's picture lines up with it. Pages are
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -72,14 +78,26 @@ def page_patches(image: Image.Image, patches: NDArray[np.float32], canvas: tuple
     return PagePatches(vectors, ink_cells(image, vectors.shape[:2]))
 
 
-def match_maps(a: PagePatches, b: PagePatches) -> tuple[NDArray[np.float32], NDArray[np.float32]] | None:
+def match_maps(a: PagePatches, b: PagePatches, template: Sequence[PagePatches] = ()
+               ) -> tuple[NDArray[np.float32], NDArray[np.float32]] | None:
     """(map of a, map of b): each inked patch's best cosine among the other page's inked
-    patches, spread over 0..1 per page; blank patches 0. None when either page is blank."""
+    patches, spread over 0..1 per page; blank patches 0. None when either page is blank.
+
+    `template`: other pages of the library that look like these two (their template-mates). A
+    patch then counts by how much better the other page matches it than the best of those does:
+    the border, title block and standard notes every sheet of a site carries match them as well
+    as the other page, and stay dark; what the two drawings share beyond the template lights up."""
     av, bv = a.vectors[a.ink], b.vectors[b.ink]  # (na, dim), (nb, dim)
     if not len(av) or not len(bv):
         return None
     sim = av @ bv.T  # (na, nb)
-    return _spread(sim.max(axis=1), a.ink), _spread(sim.max(axis=0), b.ink)
+    best_a, best_b = sim.max(axis=1), sim.max(axis=0)  # (na,), (nb,)
+    mates = [t.vectors[t.ink] for t in template if t.ink.any()]
+    if mates:
+        tv = np.concatenate(mates)  # (nt, dim)
+        best_a = best_a - (av @ tv.T).max(axis=1)
+        best_b = best_b - (bv @ tv.T).max(axis=1)
+    return _spread(best_a, a.ink), _spread(best_b, b.ink)
 
 
 def _spread(best: NDArray[np.float32], ink: NDArray[np.bool_]) -> NDArray[np.float32]:
