@@ -534,22 +534,25 @@ class Engine:
         def patches(image: Image.Image):
             return page_patches(image, enc.patch_embeddings(image), (width, height), enc.spec.resize)
 
+        hit_row = self._lib.catalog.page(hit.doc_id, hit.page)
+        # the hit as the library turned it to read it (OCR's rotation; never mirrored)
+        hit_turn = Orientation(hit_row[1].rotation) if hit_row is not None else Orientation()
         pictures, orientations = [], []
         for path, page, orientation in ((Path(query_path), 1, self._query_orientation(Path(query_path))),
-                                        (Path(hit.path), hit.page, self._library_orientation(hit))):
+                                        (Path(hit.path), hit.page, hit_turn)):
             try:
                 pictures.append(turn(render_page(path, page, self._lib.settings.render_dpi, grayscale=True),
                                      orientation))
             except EngineError:
                 return None
             orientations.append(orientation)
-        mates = self._template_mates(enc.encode([pictures[0]])[0], hit)
+        mates = self._template_mates(enc.encode([pictures[0]])[0], hit_row[0]) if hit_row is not None else []
         maps = match_maps(*(patches(p) for p in pictures), template=[patches(m) for m in mates])
         if maps is None:
             return None
         return unturn_map(maps[0], orientations[0]), unturn_map(maps[1], orientations[1])
 
-    def _template_mates(self, vector: np.ndarray, hit: Hit) -> list[Image.Image]:
+    def _template_mates(self, vector: np.ndarray, hit_page_id: int) -> list[Image.Image]:
         """Up to TEMPLATE_MATES library pages, upright as the library read them, that look most
         like the query picture (`vector`) of those that look clearly less like it than the hit's
         page: its template-mates, for the heatmap to see past. The hit's page, and a copy of the
@@ -560,14 +563,13 @@ class Engine:
         from engine.orientation import turn
 
         index, cat = self._lib.image_index, self._lib.catalog
-        hit_page = cat.page(hit.doc_id, hit.page)
-        if index is None or hit_page is None:
+        if index is None:
             return []
         vector = np.asarray(vector, dtype=np.float32)
-        stored = index.get(np.array([hit_page[0]], dtype=np.uint64))[0]  # zeros: no picture
+        stored = index.get(np.array([hit_page_id], dtype=np.uint64))[0]  # zeros: no picture
         below = float(stored @ vector) - COPY_MARGIN if np.any(stored) else 1.0
         found = [page_id for page_id, score in index.search(vector, TEMPLATE_POOL)
-                 if page_id != hit_page[0] and score < below]
+                 if page_id != hit_page_id and score < below]
         where = cat.pages_by_ids(found)
         docs = cat.documents_by_ids({doc_id for doc_id, _ in where.values()})
         mates: list[Image.Image] = []
@@ -594,11 +596,6 @@ class Engine:
             read = None
         orientation = read.orientation if read is not None else None
         return orientation if orientation is not None and orientation.known else Orientation()
-
-    def _library_orientation(self, hit: Hit) -> Orientation:
-        """How the library turned a hit's page to read it (OCR's rotation; never mirrored)."""
-        row = self._lib.catalog.page(hit.doc_id, hit.page)
-        return Orientation(row[1].rotation) if row is not None else Orientation()
 
     def kind_of(self, target: Path | str | int) -> str | None:
         """"drawing" or "document" for an indexed file (path or document id); None when the

@@ -44,7 +44,7 @@ def test_real_pack_indexes_page_images_and_finds_a_scan_of_a_drawing(tmp_path):
         # seen past: the other three sample drawings (one template), not the hit nor its scan
         hit = result.similar.hits[0]
         vector = engine._lib.image_encoder.encode([_grey_picture(scan)])[0]
-        mates = engine._template_mates(vector, hit)
+        mates = engine._template_mates(vector, engine._lib.catalog.page(hit.doc_id, hit.page)[0])
         assert len(mates) == 3
 
 
