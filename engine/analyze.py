@@ -115,12 +115,31 @@ def dimension_and_word_tokens(text: str) -> tuple[list[str], list[str]]:
 class QueryTerm:
     """One term a user typed. `tokens` must all match (AND); `prefix` allows prefix matching.
     `pieces`: a code typed with spaces ("jxs 01 03", `joined_code`), matched joined or as its
-    pieces in a row; chunks holding its pieces apart only fill up a list the code leaves short."""
+    pieces in a row; chunks holding its pieces apart only fill up a list the code leaves short.
+    `numbers`: the numbers inside a code (`number_parts`: "1002" of "b1002-a2p-a"); a chunk
+    holding one of them but not the code holds part of the term, and only fills up a list the
+    code leaves short."""
 
     text: str  # as shown to the user ("焼入れ", "1258-b2p")
     tokens: tuple[str, ...]
     prefix: bool = False
     pieces: tuple[str, ...] = ()
+    numbers: tuple[str, ...] = ()
+
+
+_NUMBER = re.compile(r"\d{3,}")
+
+
+def number_parts(code: str) -> tuple[str, ...]:
+    """The numbers of 3 digits or more inside a code, which documents often cite alone: a parts
+    list's "part number 1002" for drawing B1002-A2P-A, "ISO 2768" for ISO 2768-m. None for a
+    code that is one number, or a dimension, range or date (`DIMENSION`: "30-120", "2019-08-15");
+    two-digit numbers ("01" of JXS-01-03) are on every page."""
+    code = normalize(code)
+    if DIMENSION.fullmatch(code):
+        return ()
+    found = tuple(dict.fromkeys(_NUMBER.findall(code)))
+    return () if found == (code,) else found
 
 
 def query_terms(text: str, *, drop_stopwords: bool = True) -> list[QueryTerm]:

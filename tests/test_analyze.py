@@ -1,6 +1,6 @@
 """Japanese-aware lexical analysis and identifier extraction."""
 
-from engine.analyze import (extract_identifiers, highlight_spans, lexical_tokens, query_terms,
+from engine.analyze import (extract_identifiers, highlight_spans, lexical_tokens, number_parts, query_terms,
                             term_matches)
 
 
@@ -61,3 +61,13 @@ def test_highlight_spans_map_back_to_original_text():
 def test_stopwords_are_dropped_from_queries_only():
     assert [t.text for t in query_terms("the shaft of the motor")] == ["shaft", "motor"]
     assert "the" in lexical_tokens("the shaft")
+
+
+def test_the_numbers_inside_a_code_are_its_parts_a_document_may_cite_alone():
+    assert number_parts("B1002-A2P-A") == ("1002",)  # a parts list: "part number 1002"
+    assert number_parts("b1002 a2p a") == ("1002",)  # typed with spaces
+    assert number_parts("ISO 2768-m") == ("2768",)
+    assert number_parts("AUSB0534-P203A61") == ("0534", "203")
+    assert number_parts("JXS-01-03") == ()  # two digits: on every page
+    assert number_parts("1002") == ()  # the code is the number
+    assert number_parts("2019-08-15") == () and number_parts("30-120") == ()  # a date, a range

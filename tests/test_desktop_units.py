@@ -339,3 +339,12 @@ def test_the_librarys_links_are_shown_as_reasons_in_both_languages():
         assert link_reasons(beside) == ["図面 JXS-02-03.pdf と同じフォルダー"]
     finally:
         translator.set_language("en")
+
+
+def test_the_engines_notes_have_a_japanese_translation():
+    """The app shows the engine's "no match" sentences as translation keys."""
+    from engine.search import query
+
+    catalog = load_catalog("ja")
+    notes = [getattr(query, n) for n in dir(query) if n.startswith("NO_") and isinstance(getattr(query, n), str)]
+    assert len(notes) >= 3 and not [n for n in notes if n not in catalog]

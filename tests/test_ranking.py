@@ -167,6 +167,37 @@ def test_keywords_found_nowhere_say_so(library):
     assert not found.no_match and found.hits[0].scores.confidence == pytest.approx(1.0)
 
 
+def test_a_typed_code_also_finds_the_documents_that_cite_its_number(tmp_path):
+    """A parts list cites drawing B1002-A2P-A as "part number 1002": typed, the code finds its
+    drawing first (all of it) and the list's line next (part of it, half the confidence, the number
+    highlighted); a two-digit number ("01" of JX-01-03) is on every page and finds nothing."""
+    docs = tmp_path / "docs"
+    (docs / "bom").mkdir(parents=True)
+    write_drawing(docs / "B1002-A2P-A.pdf", "B1002-A2P-A", "A5052", "FRONT PANEL")
+    (docs / "bom" / "line_1.txt").write_text("Front cover, part number 1002, qty 1, anodised.", encoding="utf-8")
+    (docs / "bom" / "line_2.txt").write_text("Side cover, part number 1003, qty 2, anodised.", encoding="utf-8")
+    (docs / "sheets.txt").write_text("Sheet 01 of 03, revision list of the covers.", encoding="utf-8")
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=None, ocr=None) as engine:
+        engine.index([docs])
+        words = engine.search("B1002-A2P-A", evidence=["lexical"]).hits
+        assert [Path(h.path).name for h in words] == ["B1002-A2P-A.pdf", "line_1.txt"]
+        assert words[0].scores.confidence == 1.0 and words[1].scores.confidence == 0.5
+        snippet = words[1].snippet
+        assert words[1].explanation.shared_terms == ("1002",)
+        assert [snippet.text[a:b] for a, b in snippet.marks] == ["1002"]
+        both = engine.search("B1002-A2P-A")
+        assert not both.no_match and "line_1.txt" in [Path(h.path).name for h in both.hits]
+        # a code the library holds nowhere keeps its "no match", though its number is cited
+        other = engine.search("ZX-1002-QQ")
+        assert other.no_match and all(h.scores.lexical == 0 for h in other.hits)
+        assert all(h.scores.lexical == 0 for h in engine.search("JX-01-03").hits)
+        # typed with spaces, a code's pieces held apart are part of it, said so
+        apart = engine.search("PART 1002 QTY")
+        assert not apart.no_match  # three words, each held whole
+        spaced = engine.search("B1002 A2P A", evidence=["lexical"])
+        assert [Path(h.path).name for h in spaced.hits][:2] == ["B1002-A2P-A.pdf", "line_1.txt"]
+
+
 def test_a_drawing_unrelated_to_the_library_has_no_match(library, tmp_path):
     engine, _ = library
     alien = tmp_path / "alien.pdf"

@@ -40,7 +40,15 @@ class PageTokens:
 
 
 def matched_terms(terms: Sequence[QueryTerm], page: PageTokens) -> list[QueryTerm]:
-    return [t for t in terms if page.has(t)]
+    """The terms the page holds; of a code it does not hold, the numbers inside it that it does
+    ("1002" of B1002-A2P-A on a parts list's line), each as a term of its own."""
+    out = []
+    for t in terms:
+        if page.has(t):
+            out.append(t)
+        else:
+            out += [QueryTerm(n, (n,)) for n in t.numbers if n in page.set]
+    return out
 
 
 TEMPLATE_REASON_SHARE = 0.5  # on this share of the query's most similar drawings: template, no reason

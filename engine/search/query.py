@@ -21,14 +21,14 @@ import os
 import re
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import Collection, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from engine.analyze import (DIMENSION, QueryTerm, code_runs, extract_identifiers, joined_code, lexical_tokens,
-                            normalize, query_terms, term_matches)
+                            normalize, number_parts, query_terms, term_matches)
 
 from engine.config import Calibration, FileWeights
 from engine.files import readable
@@ -52,6 +52,9 @@ TWIN_LOOK_MARGIN = 0.05  # …and within this of the best-looking drawing (photo
 TWIN_MIN_COVERAGE = 0.5  # the share of a twin's words the query holds, relative to the best drawing's
 TWIN_COVERAGE_POOL = 20  # drawings (by share of the query's words) whose coverage is measured
 MIN_DUPLICATE_CHARS = 20  # pages with less text than this are never called duplicates
+# a chunk holding a code's number but not the code holds this share of the term ("1002" of
+# "B1002-A2P-A"): below every chunk that holds all the terms a person typed
+NUMBER_SHARE = 0.5
 NO_KEYWORD_MATCH = "No document contains these words; the results below match by meaning only."
 NO_KEYWORD_HITS = "No document contains these words, and none is close in meaning."
 NO_DRAWING_MATCH = "Nothing in the library matches this drawing closely enough to be shown."
@@ -87,6 +90,7 @@ class _Evidence:
     best_chunk: dict[PageKey, int] = field(default_factory=dict)
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)  # raw list (lo, hi)
     coverage: dict[PageKey, float] = field(default_factory=dict)  # keywords: share of terms held
+    holds_terms: set[PageKey] = field(default_factory=set)  # keywords: pages holding a term whole
     cosine: dict[PageKey, float] = field(default_factory=dict)  # drawings: TF-IDF cosine per page
     dimensions: dict[PageKey, float] = field(default_factory=dict)  # drawings: BM25 of the numbers
     # drawings: the pages of a `link_name` document that name the drawing's file (the feature
@@ -233,6 +237,7 @@ class Searcher:
         self.lib = library
         self.settings = library.settings
         self._coverage: dict[int, float] = {}
+        self._parts_only: set[int] = set()  # chunks holding no term whole, only part of one (_lexical)
         self._looks = LookSpace()
         self._stems: tuple[object, dict[str, list[int]]] = (None, {})  # see _drawing_stems
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="zumen-meaning")  # threads start on use
@@ -249,7 +254,7 @@ class Searcher:
                   exclude_docs=set(exclude_docs), keyword=keyword, image_variants=image_variants)
         q.terms = build_terms(text, identifiers, keyword=keyword)
         if keyword:
-            q.terms = self._typed_codes(text, q.terms)
+            q.terms = [self._with_numbers(t) for t in self._typed_codes(text, q.terms)]
             q.display_terms = q.terms
         else:  # one look-up of how common each token is serves scoring and reasons
             cat = self.lib.catalog
@@ -275,6 +280,14 @@ class Searcher:
                 out = [t for i, t in enumerate(out) if i not in at]
                 out.insert(min(at, default=len(out)), code)
         return out
+
+    def _with_numbers(self, term: QueryTerm) -> QueryTerm:
+        """A code the library holds also finds the documents that cite a number inside it
+        (`number_parts`: a parts list's "part number 1002" for drawing B1002-A2P-A). A code it
+        holds nowhere keeps its "no match": its numbers alone are no evidence of it."""
+        if not term.prefix or not (numbers := number_parts(term.text)):
+            return term
+        return replace(term, numbers=numbers) if self.lib.catalog.has_token_prefix(term.tokens[0]) else term
 
     def _encode(self, q: Query) -> None:
         if q.text_vector is None and q.text.strip() and self.lib.text_encoder is not None:
@@ -319,7 +332,8 @@ class Searcher:
             note, no_match, calibration = "", False, None
             if q.keyword:
                 fused = self._fuse_keyword(ev, use)
-                no_match = "lexical" in use and bool(q.terms) and not self._any_readable(ev.scores["lexical"])
+                no_match = "lexical" in use and bool(q.terms) and not self._any_readable(
+                    {k: v for k, v in ev.scores["lexical"].items() if k in ev.holds_terms})
                 note = (NO_KEYWORD_MATCH if fused else NO_KEYWORD_HITS) if no_match else ""
             else:
                 weights, calibration = self._file_ranking(drawings_list, use)
@@ -432,6 +446,8 @@ class Searcher:
                     ev.add(name, key, score, chunk_id)
                     if name == "lexical":
                         ev.coverage[key] = max(ev.coverage.get(key, 0.0), self._coverage[chunk_id])
+                        if chunk_id not in self._parts_only:
+                            ev.holds_terms.add(key)
         if "visual" in use and q.image_vector is not None and lib.image_index is not None:
             vectors = [q.image_vector, *(q.image_variants if q.image_variants is not None else ())]
             pages, raw = self._looks.look_alike(lib.image_index, np.asarray(vectors), n)
@@ -634,25 +650,32 @@ class Searcher:
 
     def _lexical(self, q: Query, n: int) -> list[tuple[int, float]]:
         """Keyword queries: pages holding all the terms first (the AND query is also far cheaper
-        than OR on a large library); OR fills up when too few pages hold them all. The score is
-        the share of the terms the chunk holds plus half its BM25 relative to the best; the share
-        alone (absolute) is kept for the hit's confidence."""
+        than OR on a large library); OR fills up when too few pages hold them all, also with the
+        numbers inside the codes typed (`QueryTerm.numbers`). The score is the share of the terms
+        the chunk holds plus half its BM25 relative to the best; the share alone (absolute) is
+        kept for the hit's confidence."""
         cat = self.lib.catalog
         hits: list[tuple[int, float]] = []
-        codes = any(t.pieces for t in q.terms)  # typed with spaces: the OR also finds the pieces apart
-        if len(q.terms) > 1 or codes:
+        # typed with spaces, or a code with numbers: the OR also finds what holds part of a term
+        partial = any(t.pieces or t.numbers for t in q.terms)
+        if len(q.terms) > 1 or partial:
             hits = cat.search_lexical(q.terms, n, require_all=True)
         # chunks the index found holding every term (the AND query, or the only term) cover the
         # query; only the others' tokens are read to count the terms they hold
         self._coverage = dict.fromkeys((c for c, _ in hits), 1.0)
+        self._parts_only = set()
         if len(hits) < n:
             seen = {c for c, _ in hits}
             more = [h for h in cat.search_lexical(q.terms, n) if h[0] not in seen][:n - len(hits)]
-            if len(q.terms) == 1 and not codes:
+            if len(q.terms) == 1 and not partial:
                 self._coverage.update(dict.fromkeys((c for c, _ in more), 1.0))
             else:
                 tokens = cat.chunk_tokens([c for c, _ in more])
-                self._coverage.update((c, self._term_share(q, tokens.get(c, []))) for c, _ in more)
+                for c, _ in more:
+                    share, whole = self._term_share(q, tokens.get(c, []))
+                    self._coverage[c] = share
+                    if not whole:
+                        self._parts_only.add(c)
             hits += more
         if not hits:
             return hits
@@ -662,12 +685,19 @@ class Searcher:
         return rescored
 
     @staticmethod
-    def _term_share(q: Query, tokens: list[str]) -> float:
-        """The share of the query's terms a chunk with these lexical tokens holds."""
+    def _term_share(q: Query, tokens: list[str]) -> tuple[float, bool]:
+        """The share of the query's terms a chunk with these lexical tokens holds (a code's number
+        without the code: NUMBER_SHARE of it), and whether it holds some term whole."""
         present = set(tokens)
-        # a prefix term usually occurs whole: the set answers before a scan of the tokens
-        return sum((t.prefix and t.tokens[0] in present) or term_matches(t, present, tokens)
-                   for t in q.terms) / len(q.terms)
+        held, whole = 0.0, False
+        for t in q.terms:
+            # a prefix term usually occurs whole: the set answers before a scan of the tokens
+            if (t.prefix and t.tokens[0] in present) or term_matches(t, present, tokens):
+                held += 1
+                whole = True
+            elif any(n in present for n in t.numbers):
+                held += NUMBER_SHARE
+        return held / len(q.terms), whole
 
     def _filtered(self, q: Query, ev: _Evidence, kinds: Collection[str] | None,
                   kind_of: Mapping[int, str], use: set[str]) -> _Evidence:
@@ -677,7 +707,7 @@ class Searcher:
         keep = {d for d, kind in kind_of.items()
                 if d not in q.exclude_docs and (kinds is None or kind in kinds)}
         out = _Evidence(best_chunk=ev.best_chunk, bounds=ev.bounds, coverage=ev.coverage,
-                        cosine=ev.cosine, dimensions=ev.dimensions, naming_pages=ev.naming_pages,
+                        holds_terms=ev.holds_terms, cosine=ev.cosine, dimensions=ev.dimensions, naming_pages=ev.naming_pages,
                         named_by=ev.named_by, beside=ev.beside)
         for name, table in ev.scores.items():
             out.scores[name] = {k: v for k, v in table.items() if k[0] in keep}

@@ -611,19 +611,21 @@ class Catalog:
                        ) -> list[tuple[int, float]]:
         """BM25 over chunk tokens. Any term may match (OR), or every term (AND) with `require_all`;
         a code typed with spaces (`QueryTerm.pieces`) matches joined or as its pieces in a row,
-        and with OR also as its pieces anywhere.
+        and with OR also as its pieces anywhere; with OR a code also matches by a number inside
+        it (`QueryTerm.numbers`).
         Returns (chunk_id, score > 0), best first."""
         def every(tokens: Sequence[str]) -> str:
             return "(" + " AND ".join(f'"{t}"' for t in tokens) + ")"
 
         groups = []
         for term in terms:
-            group = f'"{term.tokens[0]}" *' if term.prefix else every(term.tokens)
+            alternatives = [f'"{term.tokens[0]}" *' if term.prefix else every(term.tokens)]
             if term.pieces:  # a code typed with spaces: joined or its pieces in a row (the OR
                 # that fills a short list up: its pieces anywhere)
-                spaced = '"' + " ".join(term.pieces) + '"' if require_all else every(term.pieces)
-                group = f"({group} OR {spaced})"
-            groups.append(group)
+                alternatives.append('"' + " ".join(term.pieces) + '"' if require_all else every(term.pieces))
+            if not require_all:
+                alternatives += [f'"{n}"' for n in term.numbers]
+            groups.append(alternatives[0] if len(alternatives) == 1 else f"({' OR '.join(alternatives)})")
         if not groups:
             return []
         expr = (" AND " if require_all else " OR ").join(groups)
