@@ -132,6 +132,9 @@ class EngineSettings:
     # keyword queries (drawing queries: related_weights / similar_weights below)
     weight_lexical: float = 1.0
     weight_semantic: float = 1.0
+    # keyword queries: the cosine that counts as no meaning at all (scaled to 1 at cosine 1);
+    # None: the weakest of the query's own meaning list (min-max over that list)
+    keyword_meaning_floor: float | None = None
     weight_visual: float = 0.7  # query picture vs page pictures
     # query picture vs page text (cross-modal). Off by default: the shipped tower, trained on
     # synthetic drawings only, is at chance on real drawings -> documents (bench_learning), and

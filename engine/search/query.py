@@ -386,7 +386,10 @@ class Searcher:
                    if (name if name != "cross" else "visual") in use and scores}
         if s.fusion == "rrf":
             return rrf({n: ranked(sc) for n, sc in present.items()}, weights, k=s.rrf_k)
-        return score_fusion(present, weights, ev.bounds)
+        bounds = dict(ev.bounds)
+        if s.keyword_meaning_floor is not None:  # meaning on an absolute scale, not the list's
+            bounds["semantic"] = (s.keyword_meaning_floor, 1.0)
+        return score_fusion(present, weights, bounds)
 
     def _file_ranking(self, drawings_list: bool, use: set[str]) -> tuple[FileWeights, Calibration]:
         """The fitted weights of the list (drawings or documents; a site's own, fitted by
