@@ -40,14 +40,16 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(argv: list[str] | None = None, description: str = __doc__,
+               out: str = "keywords.json") -> argparse.Namespace:
+    """The options of this bench (and of fit_keywords.py, which runs the same queries)."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=dev_sets.DATA)
     p.add_argument("--workdir", type=Path, default=common.OUT_DIR / "dev-work",
                    help="bench_dev.py's work folder: its corpus and library")
     p.add_argument("--pack", type=Path, default=None, help="model pack (default: the library's)")
     p.add_argument("--depth", type=int, default=20)
-    p.add_argument("--out", type=Path, default=common.OUT_DIR / "keywords.json")
+    p.add_argument("--out", type=Path, default=common.OUT_DIR / out)
     return p.parse_args(argv)
 
 

@@ -17,10 +17,8 @@ the same way on all sources (printed last).
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,27 +30,12 @@ if str(REPO) not in sys.path:
 
 from bench import common, dev_sets  # noqa: E402
 from bench.bench_dev import KS, dev_library  # noqa: E402
-from bench.bench_keywords import keyword_queries  # noqa: E402
+from bench.bench_keywords import keyword_queries, log, parse_args  # noqa: E402
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5)
 FLOORS = (None, 0.3, 0.45, 0.6)
 MIN_QUERIES = 5  # a source's cell with fewer queries is reported, not fitted on (one query = 0 or 1)
 SHOWN = ("recall@1", "mrr", "ndcg@10", "map")
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=dev_sets.DATA)
-    p.add_argument("--workdir", type=Path, default=common.OUT_DIR / "dev-work",
-                   help="bench_dev.py's work folder: its corpus and library")
-    p.add_argument("--pack", type=Path, default=None, help="model pack (default: the library's)")
-    p.add_argument("--depth", type=int, default=20)
-    p.add_argument("--out", type=Path, default=common.OUT_DIR / "fit-keywords.json")
-    return p.parse_args(argv)
 
 
 Point = tuple[float, "float | None"]  # (weight_semantic, keyword_meaning_floor)
@@ -129,7 +112,7 @@ def table(folds: dict) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = parse_args(argv, __doc__, "fit-keywords.json")
     opened = dev_library(args)
     if opened is None:
         return 2
