@@ -135,6 +135,10 @@ class EngineSettings:
     # keyword queries: the cosine that counts as no meaning at all (scaled to 1 at cosine 1);
     # None: the weakest of the query's own meaning list (min-max over that list)
     keyword_meaning_floor: float | None = None
+    # the same for a query made of codes only ("B1002-A2P-A", "JXS 01 03"): a sentence encoder
+    # knows no meaning for a part number, its nearest pages by meaning are chance. Fitted leave
+    # one source out (bench/fit_keywords.py, docs/ranking.md)
+    code_meaning_floor: float | None = 0.45
     weight_visual: float = 0.7  # query picture vs page pictures
     # query picture vs page text (cross-modal). Off by default: the shipped tower, trained on
     # synthetic drawings only, is at chance on real drawings -> documents (bench_learning), and

@@ -24,17 +24,17 @@ def cell(mrr: float, map_: float, n: int = 10) -> dict:
 def test_each_left_out_source_is_judged_by_values_fitted_without_it():
     # A is best on a and b, B on c: c left out is judged by A; a left out, B wins on b and c together
     measured = {
-        (1.0, None): {"drawing": {"a": cell(.9, .9), "b": cell(.9, .9), "c": cell(.1, .1)}},
-        (0.2, 0.45): {"drawing": {"a": cell(.5, .5), "b": cell(.5, .5), "c": cell(.9, .9), "d": cell(0, 0, n=1)}},
+        (1.0, None, None): {"drawing": {"a": cell(.9, .9), "b": cell(.9, .9), "c": cell(.1, .1)}},
+        (0.2, 0.45, None): {"drawing": {"a": cell(.5, .5), "b": cell(.5, .5), "c": cell(.9, .9), "d": cell(0, 0, n=1)}},
     }
-    folds = fk.loso(measured, ["a", "b", "c"], shipped=(1.0, None))
-    assert folds["c"]["point"] == (1.0, None) and folds["c"]["left_out"]["drawing"]["mrr"] == .1
-    assert folds["a"]["point"] == (0.2, 0.45) and folds["a"]["shipped"]["drawing"]["mrr"] == .9
+    folds = fk.loso(measured, ["a", "b", "c"], shipped=(1.0, None, None))
+    assert folds["c"]["point"] == (1.0, None, None) and folds["c"]["left_out"]["drawing"]["mrr"] == .1
+    assert folds["a"]["point"] == (0.2, 0.45, None) and folds["a"]["shipped"]["drawing"]["mrr"] == .9
     # a cell of fewer than MIN_QUERIES queries is reported but never fitted on
-    assert fk.objective(measured[(0.2, 0.45)], {"d"}) == 0.0
+    assert fk.objective(measured[(0.2, 0.45, None)], {"d"}) == 0.0
     # ties go to the lighter meaning weight
-    tie = {(1.0, None): measured[(1.0, None)], (0.2, None): measured[(1.0, None)]}
-    assert fk.best(tie, {"a"}) == (0.2, None)
+    tie = {(1.0, None, None): measured[(1.0, None, None)], (0.2, None, None): measured[(1.0, None, None)]}
+    assert fk.best(tie, {"a"}) == (0.2, None, None)
 
 
 @pytest.mark.parametrize("floor, expected", [(None, 1.0), (0.45, (0.537 - 0.45) / 0.55)])
@@ -48,3 +48,21 @@ def test_a_meaning_floor_puts_meaning_on_an_absolute_scale(floor, expected):
     ev.bounds["semantic"] = (0.49, 0.537)
     fused = searcher._fuse_keyword(ev, {"semantic"})
     assert fused[(1, 1)] == pytest.approx(expected) and fused[(2, 1)] < fused[(1, 1)]
+
+
+def test_a_query_of_codes_only_may_have_a_meaning_floor_of_its_own():
+    searcher = object.__new__(Searcher)
+    searcher.settings = replace(EngineSettings(), code_meaning_floor=0.45)
+    ev = _Evidence()
+    ev.scores["semantic"] = {(1, 1): 0.537, (2, 1): 0.49}
+    ev.bounds["semantic"] = (0.49, 0.537)
+    assert searcher._fuse_keyword(ev, {"semantic"}, codes_only=True)[(1, 1)] == pytest.approx(0.087 / 0.55)
+    assert searcher._fuse_keyword(ev, {"semantic"}, codes_only=False)[(1, 1)] == pytest.approx(1.0)
+
+
+def test_the_codes_design_varies_the_codes_floor_only_and_ties_keep_it_off():
+    same = {"drawing": {"a": cell(.5, .5)}}
+    measured = {(1.0, None, None): same, (1.0, None, 0.45): same, (1.0, None, 0.6): same, (0.2, None, None): same}
+    points = fk.codes_design(measured, shipped=(1.0, None, None))
+    assert sorted(points, key=str) == sorted([(1.0, None, None), (1.0, None, 0.45), (1.0, None, 0.6)], key=str)
+    assert fk.best(measured, {"a"}, points) == (1.0, None, None)

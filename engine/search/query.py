@@ -331,7 +331,7 @@ class Searcher:
             drawings_list = bool(kinds) and "drawing" in kinds
             note, no_match, calibration = "", False, None
             if q.keyword:
-                fused = self._fuse_keyword(ev, use)
+                fused = self._fuse_keyword(ev, use, codes_only=all(any(c.isdigit() for c in t.text) for t in q.terms))
                 no_match = "lexical" in use and bool(q.terms) and not self._any_readable(
                     {k: v for k, v in ev.scores["lexical"].items() if k in ev.holds_terms})
                 note = (NO_KEYWORD_MATCH if fused else NO_KEYWORD_HITS) if no_match else ""
@@ -378,7 +378,7 @@ class Searcher:
             rows = self.lib.catalog.documents_by_ids(part)
             yield from (d for d in part if d in rows and readable(rows[d].path))
 
-    def _fuse_keyword(self, ev: _Evidence, use: set[str]) -> dict[PageKey, float]:
+    def _fuse_keyword(self, ev: _Evidence, use: set[str], codes_only: bool = False) -> dict[PageKey, float]:
         s = self.settings
         weights = {"lexical": s.weight_lexical, "semantic": s.weight_semantic,
                    "visual": s.weight_visual, "cross": s.weight_cross}
@@ -387,8 +387,9 @@ class Searcher:
         if s.fusion == "rrf":
             return rrf({n: ranked(sc) for n, sc in present.items()}, weights, k=s.rrf_k)
         bounds = dict(ev.bounds)
-        if s.keyword_meaning_floor is not None:  # meaning on an absolute scale, not the list's
-            bounds["semantic"] = (s.keyword_meaning_floor, 1.0)
+        floor = s.code_meaning_floor if codes_only and s.code_meaning_floor is not None else s.keyword_meaning_floor
+        if floor is not None:  # meaning on an absolute scale, not the list's
+            bounds["semantic"] = (floor, 1.0)
         return score_fusion(present, weights, bounds)
 
     def _file_ranking(self, drawings_list: bool, use: set[str]) -> tuple[FileWeights, Calibration]:
