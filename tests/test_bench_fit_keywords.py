@@ -66,3 +66,14 @@ def test_the_codes_design_varies_the_codes_floor_only_and_ties_keep_it_off():
     points = fk.codes_design(measured, shipped=(1.0, None, None))
     assert sorted(points, key=str) == sorted([(1.0, None, None), (1.0, None, 0.45), (1.0, None, 0.6)], key=str)
     assert fk.best(measured, {"a"}, points) == (1.0, None, None)
+
+
+def test_a_query_of_codes_only_is_one_whose_every_term_holds_a_digit():
+    from engine.search.query import Query, build_terms
+
+    def query(text: str) -> Query:
+        return Query(text=text, terms=build_terms(text, [], keyword=True))
+
+    assert query("B1002-A2P-A").codes_only and query("S45C φ12 H7").codes_only
+    assert not query("B1002-A2P-A front panel").codes_only and not query("bearing housing").codes_only
+    assert not Query(text="").codes_only

@@ -79,6 +79,12 @@ class Query:
     doc_freq: dict[str, int] = field(default_factory=dict)  # chunks holding each query token
     chunk_total: int = 0  # chunks in the library when the query was made
 
+    @property
+    def codes_only(self) -> bool:
+        """Every term holds a digit ("B1002-A2P-A", "JXS 01 03", "S45C"): part numbers, materials,
+        sizes, whose meaning a sentence encoder does not know."""
+        return bool(self.terms) and all(any(c.isdigit() for c in t.text) for t in self.terms)
+
 
 @dataclass
 class _Evidence:
@@ -331,7 +337,7 @@ class Searcher:
             drawings_list = bool(kinds) and "drawing" in kinds
             note, no_match, calibration = "", False, None
             if q.keyword:
-                fused = self._fuse_keyword(ev, use, codes_only=all(any(c.isdigit() for c in t.text) for t in q.terms))
+                fused = self._fuse_keyword(ev, use, codes_only=q.codes_only)
                 no_match = "lexical" in use and bool(q.terms) and not self._any_readable(
                     {k: v for k, v in ev.scores["lexical"].items() if k in ev.holds_terms})
                 note = (NO_KEYWORD_MATCH if fused else NO_KEYWORD_HITS) if no_match else ""
@@ -711,8 +717,8 @@ class Searcher:
         keep = {d for d, kind in kind_of.items()
                 if d not in q.exclude_docs and (kinds is None or kind in kinds)}
         out = _Evidence(best_chunk=ev.best_chunk, bounds=ev.bounds, coverage=ev.coverage,
-                        holds_terms=ev.holds_terms, cosine=ev.cosine, dimensions=ev.dimensions, naming_pages=ev.naming_pages,
-                        named_by=ev.named_by, beside=ev.beside)
+                        holds_terms=ev.holds_terms, cosine=ev.cosine, dimensions=ev.dimensions,
+                        naming_pages=ev.naming_pages, named_by=ev.named_by, beside=ev.beside)
         for name, table in ev.scores.items():
             out.scores[name] = {k: v for k, v in table.items() if k[0] in keep}
         for name, dtable in ev.doc.items():
