@@ -100,14 +100,19 @@ def run(engine, sets, corpus: Path, depth: int) -> dict:
     return out
 
 
+def judged_ranking(engine, corpus: Path, query: str, relevant: dict[str, int], depth: int,
+                   evidence: tuple[str, ...] | None = None) -> list[str]:
+    """The judged ids of `Engine.search`'s hits for `query`, each once, at most `depth`."""
+    hits = engine.search(query, limit=depth, evidence=evidence).hits
+    return list(dict.fromkeys(dev_sets.judged_hit_id(corpus, h, relevant) for h in hits))[:depth]
+
+
 def _run_set(engine, corpus: Path, index: common.TfidfIndex, ids: list[str], queries: dict, depth: int) -> dict:
     recs = {}
     for rel, (query, relevant) in queries.items():
         rec: dict = {"query": query, "relevant": relevant}
         for ranker, evidence in RANKERS.items():
-            res = engine.search(query, limit=depth, evidence=evidence)
-            judged = [dev_sets.judged_hit_id(corpus, h, relevant) for h in res.hits]
-            rec[ranker] = list(dict.fromkeys(judged))[:depth]
+            rec[ranker] = judged_ranking(engine, corpus, query, relevant, depth, evidence)
         rec["tfidf"] = [ids[int(i)] for i, _ in index.search(query, depth)]
         recs[rel] = rec
     return recs

@@ -31,9 +31,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench import common, dev_sets  # noqa: E402
+from bench import common  # noqa: E402
 from bench.bench_dev import KS, dev_library  # noqa: E402
-from bench.bench_keywords import keyword_queries, log, parse_args  # noqa: E402
+from bench.bench_keywords import judged_ranking, keyword_queries, log, parse_args  # noqa: E402
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5)
 FLOORS = (None, 0.3, 0.45, 0.6)
@@ -67,11 +67,9 @@ def measure(engine, corpus: Path, queries: dict, depth: int) -> dict[Point, dict
                 for name, recs in by_set.items():
                     if not recs:
                         continue
-                    run, qrels = {}, {}
-                    for rel, (query, relevant) in recs.items():
-                        hits = engine.search(query, limit=depth).hits
-                        judged = [dev_sets.judged_hit_id(corpus, h, relevant) for h in hits]
-                        run[rel], qrels[rel] = list(dict.fromkeys(judged))[:depth], relevant
+                    run = {rel: judged_ranking(engine, corpus, query, relevant, depth)
+                           for rel, (query, relevant) in recs.items()}
+                    qrels = {rel: relevant for rel, (_, relevant) in recs.items()}
                     cells.setdefault(kind, {})[name] = evaluate_run(run, qrels, KS)
             out[(weight, floor, code_floor)] = cells
             log(f"  meaning weight {weight}, floor {floor}, codes' floor {code_floor}: done")
