@@ -35,6 +35,18 @@ def test_catalog_replace_and_delete_keep_fts_in_sync(tmp_path):
     assert cat.counts() == {"documents": 0, "drawings": 0, "pages": 0, "chunks": 0}
 
 
+def test_many_pages_are_read_at_once_as_one_by_one(tmp_path):
+    cat = Catalog(tmp_path / "c.sqlite")
+    a = add_doc(cat, "/a.txt", ["alpha one", "alpha two", "alpha three"])[0]
+    b = add_doc(cat, "/b.txt", ["beta one"])[0]
+    keys = [(b, 1), (a, 3), (a, 9), (a, 1), (999, 1)] * 90  # past one query's 400 keys
+    got = cat.pages_at(keys)
+    assert sorted(got) == sorted([(a, 1), (a, 3), (b, 1)])  # the pages that exist
+    assert all(got[k] == cat.page(*k) for k in got)
+    assert got[(a, 3)][1].text == "alpha three" and got[(a, 3)][1].words[0].text == "alpha"
+    assert cat.pages_at([]) == {}
+
+
 def test_catalog_rejects_newer_schema(tmp_path):
     path = tmp_path / "c.sqlite"
     Catalog(path).close()

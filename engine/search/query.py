@@ -749,18 +749,21 @@ class Searcher:
         kept: list[tuple[int, tuple[int, PageContent] | None]] = []
         by_text: dict[str, int] = {}
         duplicates: dict[int, list[PageKey]] = {}
-        for doc_id in self._readable(best):
-            if len(kept) >= limit:
-                break
-            key = best[doc_id]
-            page = cat.page(*key)
-            text = " ".join(page[1].text.split()) if page else ""
-            if len(text) >= MIN_DUPLICATE_CHARS and text in by_text:
-                duplicates[by_text[text]].append(key)
-                continue
-            kept.append((doc_id, page))
-            by_text.setdefault(text, doc_id)
-            duplicates[doc_id] = []
+        readable = self._readable(best)
+        # the pages of as many documents as are still wanted, read at once (a copy met on the
+        # way is not listed: then more are read)
+        while len(kept) < limit and (part := list(itertools.islice(readable, limit - len(kept)))):
+            rows = cat.pages_at([best[d] for d in part])
+            for doc_id in part:
+                key = best[doc_id]
+                page = rows.get(key)
+                text = " ".join(page[1].text.split()) if page else ""
+                if len(text) >= MIN_DUPLICATE_CHARS and text in by_text:
+                    duplicates[by_text[text]].append(key)
+                    continue
+                kept.append((doc_id, page))
+                by_text.setdefault(text, doc_id)
+                duplicates[doc_id] = []
         order = [d for d, _ in kept]
         meta = cat.documents_by_ids(order + [k[0] for keys in duplicates.values() for k in keys])
         best_chunks = cat.chunks_by_ids(ev.best_chunk[best[d]] for d in order if best[d] in ev.best_chunk)
