@@ -159,6 +159,23 @@ def test_a_parts_list_is_linked_at_the_row_that_names_the_drawing(tmp_path):
             assert f"names {name}.pdf" in hit.explanation.summary
 
 
+def test_a_row_naming_a_second_copy_of_the_drawing_says_so(tmp_path):
+    """The reason shown names the drawing the listed row names, not the strongest drawing that
+    any row of the document names: rows of one parts list name different drawings."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("BK-500", "BK-500-copy"):  # the query's own file and a copy of it
+        write_drawing(docs / f"{name}.pdf", "BK-500", "SPCC", "SHEET METAL BRACKET HOLE 4X M6 FLANGE 25")
+    (docs / "assembly.csv").write_text("drawing,qty,note\nBK-500.pdf,2,\n"
+                                       "BK-500-copy.pdf,4,sheet metal bracket hole flange SPCC\n", encoding="utf-8")
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=None, ocr=None) as engine:
+        engine.index([docs])
+        hit = engine.search_file(docs / "BK-500.pdf").related.hits[0]
+        assert hit.path.endswith("assembly.csv") and hit.page == 2 and hit.scores.link_name > 0
+        assert hit.explanation.names_drawing == str(docs / "BK-500-copy.pdf")
+        assert hit.explanation.summary.startswith("names BK-500-copy.pdf")
+
+
 def test_keywords_found_nowhere_say_so(library):
     engine, _ = library
     res = engine.search("qqqzzzxxx ZX-0000-QQ")

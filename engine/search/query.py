@@ -106,8 +106,9 @@ class _Evidence:
     # twin must look like the query as a render or photo of it does, template and all
     raw_looks: dict[PageKey, float] = field(default_factory=dict)
     # drawings: the library drawing (path) each link goes through, for the reasons shown: the
-    # document naming its file, and the document in its folder with how many folders up
-    named_by: dict[int, str] = field(default_factory=dict)
+    # page naming its file (a parts list's rows name different drawings), and the document in
+    # its folder with how many folders up
+    named_by: dict[PageKey, str] = field(default_factory=dict)
     beside: dict[int, tuple[str, int]] = field(default_factory=dict)
 
     def widen(self, evidence: str, scores: Sequence[float]) -> None:
@@ -535,11 +536,11 @@ class Searcher:
             naming.pop(doc_id, None)
             if len(naming) <= max(3, self.settings.common_term_share * n_docs):
                 for d, pages in naming.items():
-                    if strength > names.get(d, 0.0):
-                        names[d] = strength
-                        ev.named_by[d] = path
+                    names[d] = max(names.get(d, 0.0), strength)
                     for n in pages:
-                        ev.naming_pages[d, n] = max(ev.naming_pages.get((d, n), 0.0), strength)
+                        if strength > ev.naming_pages.get((d, n), 0.0):
+                            ev.naming_pages[d, n] = strength
+                            ev.named_by[d, n] = path
             folder = PurePath(path).parent
             for level in range(self.settings.link_levels + 1):
                 # the drawing's own folder, and folders above it strictly inside a library
@@ -798,7 +799,7 @@ class Searcher:
                 explanation=explain(shared, [i for i in q.identifiers
                                              if not is_template(telling_tokens(i), q.template)],
                                     tokens, words, scores, query_boxes,
-                                    names_drawing=ev.named_by.get(doc_id, "") if f["link_name"] > 0 else "",
+                                    names_drawing=ev.named_by.get(key, "") if f["link_name"] > 0 else "",
                                     beside_drawing=beside[0] if (beside := ev.beside.get(doc_id)) else "",
                                     folders_up=beside[1] if beside else 0),
                 rank=rank, other_pages=tuple(k[1] for k in pages_of[doc_id][1:6]),
