@@ -12,7 +12,9 @@ import pytest
 
 from engine.analyze import ANALYZER_VERSION, lexical_tokens
 from engine.api import Engine
-from engine.search.docrank import Bm25Params, bm25, file_stem_token, idf, query_weights
+from engine.search.docrank import (Bm25Params, bm25, file_stem_token, idf, misread_codes, one_slip_away,
+                                   query_weights)
+from engine.search.explain import respelled
 from engine.store.catalog import _MIGRATIONS, SCHEMA_VERSION, Catalog
 from tests.fakes import FakeImageEncoder, FakeTextEncoder
 from tests.test_engine import write_drawing
@@ -39,6 +41,46 @@ def test_query_weights_follow_rarity_and_drop_unknown_and_common_tokens():
     assert "asme" not in w  # on 40 % of the chunks: no evidence, a long posting list
     assert w["1258b2p"] > w["spindle"] / (1 + math.log(2)) > 0  # rare beats common
     assert w["spindle"] == pytest.approx(idf(30, 1000) * (1 + math.log(2)))  # said twice
+
+
+def test_a_code_misread_by_one_character_is_the_one_library_code_that_near_it():
+    library = {"jxs0103": 3, "jxs0104": 2, "b1002a2pa": 4, "b1003a2pa": 1, "xs": 9}
+    lookup = lambda tokens: {t: library.get(t, 0) for t in tokens}  # noqa: E731
+    assert {"jxs0103", "s0103", "xs0203", "xs01035"} <= one_slip_away("xs0103")
+    assert "xs0103" not in one_slip_away("xs0103") and "xs01" not in one_slip_away("xs0103")
+    fixed = misread_codes(["xs0103", "b100za2pa", "b1o02a2pa", "zz9999", "s0103", "xs0103"],
+                          {"b1002a2pa": 4}, lookup)
+    assert fixed == {"xs0103": ("jxs0103", 3),  # a letter dropped at the border
+                     "b1o02a2pa": ("b1002a2pa", 4)}  # O read for 0
+    # b100za2pa: B1002 and B1003 are both one slip away (ambiguous); zz9999: nothing near;
+    # s0103: too short to tell a slip from another code
+    assert misread_codes(["b1002a2pa", "coolant"], {"b1002a2pa": 4}, lookup) == {}  # known or no code
+    # the reason shown: the word as read, with the one edit
+    assert respelled("xs-01-03", "xs0103", "jxs0103") == "jxs-01-03"
+    assert respelled("b1o02-a2p-a", "b1o02a2pa", "b1002a2pa") == "b1002-a2p-a"
+    assert respelled("xs-01-035", "xs01035", "xs0103") == "xs-01-03"
+    assert respelled("ab12", "ab12", "ab123") == "ab123" and respelled("other", "ab12", "ab123") == "ab123"
+
+
+def test_a_drawing_number_misread_by_ocr_still_finds_its_parts_list_row(tmp_path):
+    """OCR reads B1O02-A2P-A for B1002-A2P-A: the code the library holds one character away
+    (and no other) counts, so the row of B1002 comes first, not the list's first row."""
+    docs, elsewhere = tmp_path / "docs", tmp_path / "query"
+    docs.mkdir()
+    elsewhere.mkdir()
+    (docs / "parts.csv").write_text("part,name,finish\n" + "".join(
+        f"B{n}-A2P-A,machined part,anodised\n" for n in (1000, 1001, 1002, 1004)), encoding="utf-8")
+    write_drawing(elsewhere / "read.pdf", "B1O02-A2P-A", "A6061", "MACHINED PART")
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=None, ocr=None) as engine:
+        engine.index([docs])
+        res = engine.search_file(elsewhere / "read.pdf")
+        hit = res.related.hits[0]
+        assert hit.path.endswith("parts.csv") and "B1002-A2P-A" in engine.page_text(hit.path, hit.page)
+        assert "b1002-a2p-a" in hit.explanation.shared_terms  # the reason: the code as the library spells it
+        # what was read is what the sheet gave; leaving the misread word out leaves its correction out
+        assert "b1o02-a2p-a" in res.read_terms and not any("1002" in t for t in res.read_terms)
+        left_out = engine.search_file(elsewhere / "read.pdf", drop_terms=["B1O02-A2P-A"]).related.hits
+        assert not any("b1002-a2p-a" in h.explanation.shared_terms for h in left_out)
 
 
 def test_file_stem_tokens():

@@ -10,7 +10,9 @@ Here instead (Robertson & Zaragoza, "The Probabilistic Relevance Framework: BM25
   often the drawing repeats it (1 + ln qtf): a part number found in two files counts heavily, a
   standard cited in half of them barely;
 - tokens occurring nowhere in the library (OCR garbage) are dropped, and so are tokens on more than
-  `common_share` of the chunks (their idf is near 0, their posting lists are long);
+  `common_share` of the chunks (their idf is near 0, their posting lists are long); but a code found
+  nowhere that is one OCR slip away from exactly one code the library holds ("XS-01-03" read for
+  JXS-01-03) counts as that code (`misread_codes`);
 - sizes, tolerances and counts (12, 0.05, 30-120: analyze.DIMENSION) are scored apart, as their own
   feature: a drawing is full of them and shares them by chance with any table of numbers;
 - words of the drawing's template (border, title block, standard notes), found as the words most
@@ -29,7 +31,7 @@ import itertools
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Hashable, Iterable, Mapping, Sequence
+from typing import Callable, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -66,6 +68,7 @@ class LexicalEvidence:
     dimensions: dict[PageKey, float] = field(default_factory=dict)  # BM25 of the sizes and numbers
     weights: dict[str, float] = field(default_factory=dict)  # query token -> weight (idf x qtf)
     template: dict[str, float] = field(default_factory=dict)  # token -> share of similar drawings holding it
+    misread: dict[str, str] = field(default_factory=dict)  # query code -> the library's (`misread_codes`)
 
 
 def idf(df, n: int):
@@ -93,6 +96,50 @@ def query_weights(tokens: Iterable[str], doc_freq: Mapping[str, int], n_chunks: 
     if len(weights) > params.max_tokens:
         weights = dict(sorted(weights.items(), key=lambda kv: -kv[1])[:params.max_tokens])
     return weights
+
+
+CODE_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"  # lexical tokens are lower case
+MISREAD_MIN_CHARS = 6  # shorter codes have many neighbours one character away
+
+
+def is_code(token: str) -> bool:
+    """A part-number-like token: ASCII letters and digits, both."""
+    return (token.isascii() and token.isalnum() and any(c.isdigit() for c in token)
+            and any(c.isalpha() for c in token))
+
+
+def one_slip_away(token: str) -> set[str]:
+    """Every token one character dropped, added or replaced away (letters and digits)."""
+    out = {token[:i] + token[i + 1:] for i in range(len(token))}
+    for i in range(len(token) + 1):
+        out.update(token[:i] + c + token[i:] for c in CODE_CHARS)
+        if i < len(token):
+            out.update(token[:i] + c + token[i + 1:] for c in CODE_CHARS if c != token[i])
+    out.discard(token)
+    return out
+
+
+def misread_codes(tokens: Iterable[str], doc_freq: Mapping[str, int],
+                  lookup: Callable[[list[str]], Mapping[str, int]]) -> dict[str, tuple[str, int]]:
+    """Query code -> (library code, chunks holding it) for each code of `tokens` that the library
+    holds nowhere (`doc_freq` 0), is at least MISREAD_MIN_CHARS long and is one OCR slip (a
+    character dropped, added or misread: "xs0103" for JXS-01-03 at a clipped border, "b1o02"
+    for B1002) away from exactly one code the library holds. A part number is the most telling
+    word a drawing has; losing it to one misread character loses the drawing's documents. With
+    two or more codes that near it is ambiguous and stays unknown. `lookup`: token -> chunks
+    holding it (0: nowhere), for many tokens at once."""
+    absent = sorted({t for t in tokens if len(t) >= MISREAD_MIN_CHARS and is_code(t)
+                     and doc_freq.get(t, 0) == 0})
+    if not absent:
+        return {}
+    near = {t: sorted(v for v in one_slip_away(t) if is_code(v)) for t in absent}
+    found = lookup(sorted(set(itertools.chain.from_iterable(near.values()))))
+    out = {}
+    for t, variants in near.items():
+        held = [v for v in variants if found.get(v, 0) > 0]
+        if len(held) == 1:
+            out[t] = (held[0], int(found[held[0]]))
+    return out
 
 
 def _within_budget(tokens: Iterable[str], doc_freq: Mapping[str, int], budget: int) -> list[str]:
@@ -218,8 +265,13 @@ def template_shares(pages: TermMatrix, scores: np.ndarray, drawing_docs: set[int
 def lexical_evidence(catalog, text: str, doc_freq: Mapping[str, int], n_chunks: int,
                      params: Bm25Params = Bm25Params()) -> LexicalEvidence:
     """Page- and document-level BM25 and TF-IDF cosine of a drawing's text against the library;
-    words of the drawing's template (`template_shares`) count for less."""
+    words of the drawing's template (`template_shares`) count for less; a code OCR misread by one
+    character counts as the library's (`misread_codes`)."""
     dims, words = dimension_and_word_tokens(text)
+    fixed = misread_codes(words, doc_freq, lambda ts: catalog.token_doc_freq(ts, cached=True))
+    if fixed:  # a misread code counts as the library's code it is one slip away from
+        doc_freq = {**doc_freq, **dict(fixed.values())}
+        words = [fixed[t][0] if t in fixed else t for t in words]
     weights = query_weights(words, doc_freq, n_chunks, params)
     dim_weights = {t: w for t, w in query_weights(dims, doc_freq, n_chunks, params).items()
                    if t not in weights}
@@ -241,7 +293,7 @@ def lexical_evidence(catalog, text: str, doc_freq: Mapping[str, int], n_chunks: 
         page=pages.scores(page),
         doc=docs.scores(docs.bm25(weights, avg_doc, k1, params.b_doc, sum(absent))),
         dimensions=pages.scores(pages.bm25(dim_weights, avg_page, k1, b_page)),
-        weights=weights, template=shares)
+        weights=weights, template=shares, misread={t: v for t, (v, _) in fixed.items()})
     _add_cosines(catalog, ev, _cosine_candidates(pages, page, params.cosine_candidates),
                  words, doc_freq, n_chunks, params, shares, absent)
     return ev

@@ -51,6 +51,22 @@ def matched_terms(terms: Sequence[QueryTerm], page: PageTokens) -> list[QueryTer
     return out
 
 
+def respelled(text: str, read: str, code: str) -> str:
+    """`text`, a word as OCR read it ("xs-01-03", whose token is `read`), with the one edit that
+    turns `read` into the library's `code` ("jxs0103"; docrank.misread_codes), separators kept:
+    "jxs-01-03", the reason shown for a misread code. `code` when `text` is not `read` spelt out."""
+    at = [i for i, c in enumerate(text) if c.isalnum()]  # where each character of `read` is
+    if "".join(text[i] for i in at).lower() != read:
+        return code
+    k = next((i for i, (a, b) in enumerate(zip(read, code)) if a != b), min(len(read), len(code)))
+    if len(code) > len(read):  # a character dropped: put it back
+        pos = at[k] if k < len(at) else len(text)
+        return text[:pos] + code[k] + text[pos:]
+    if len(code) < len(read):  # a character added: take it out
+        return text[:at[k]] + text[at[k] + 1:]
+    return text[:at[k]] + code[k] + text[at[k] + 1:]  # a character misread
+
+
 TEMPLATE_REASON_SHARE = 0.5  # on this share of the query's most similar drawings: template, no reason
 
 

@@ -35,7 +35,7 @@ from engine.files import readable
 from engine.orientation import displayed_words
 from engine.search.docrank import Bm25Params, file_stem_token, lexical_evidence
 from engine.search.explain import (PageTokens, boxes_by_term, explain, is_template, make_snippet,
-                                   matched_terms, telling_tokens, whole_word_in)
+                                   matched_terms, respelled, telling_tokens, whole_word_in)
 from engine.search.fuse import ranked, rrf, score_fusion
 from engine.search.looks import LookSpace
 from engine.types import Box, Hit, PageContent, ScoreBreakdown, SearchResults, Vector, Word
@@ -76,6 +76,8 @@ class Query:
 
     display_terms: list[QueryTerm] = field(default_factory=list)  # terms worth showing as reasons
     template: dict[str, float] = field(default_factory=dict)  # token -> share of similar drawings with it
+    misread: dict[str, str] = field(default_factory=dict)  # a code OCR misread -> the library's code
+    corrected: list[QueryTerm] = field(default_factory=list)  # display terms of those codes
     doc_freq: dict[str, int] = field(default_factory=dict)  # chunks holding each query token
     chunk_total: int = 0  # chunks in the library when the query was made
 
@@ -233,8 +235,9 @@ def read_terms(q: "Query", limit: int = 24) -> tuple[str, ...]:
     """What Zumen read from a drawing that counts in its ranking, for the user to check: its
     part numbers first (as printed), then its other telling words, rarest first."""
     printed = {normalize(i): i for i in q.identifiers}
-    ids = [printed[t.text] for t in q.display_terms if t.text in printed]
-    rest = sorted((t for t in q.display_terms if t.text not in printed),
+    read = [t for t in q.display_terms if t not in q.corrected]
+    ids = [printed[t.text] for t in read if t.text in printed]
+    rest = sorted((t for t in read if t.text not in printed),
                   key=lambda t: (min((q.doc_freq.get(tok, 0) for tok in t.tokens), default=0), t.text))
     return tuple(dict.fromkeys(ids + [t.text for t in rest]))[:limit]
 
@@ -484,7 +487,14 @@ class Searcher:
                             # weighted 0 by default: computed when a ranking uses it, or for fitting
                             document_cosine=every_feature or self.lib.ranking()[0].cosine_doc > 0)
         lex = lexical_evidence(self.lib.catalog, q.text, q.doc_freq, q.chunk_total, params)
-        q.template = lex.template
+        q.template, q.misread = lex.template, lex.misread
+        # a misread code is shown among a hit's reasons as the library spells it (not among
+        # what was read: leaving the misread word out leaves its correction out too)
+        read_as = {t.tokens[0]: t.text for t in q.terms if len(t.tokens) == 1}
+        shown = {t.text for t in q.display_terms}
+        q.corrected = [t for read, code in lex.misread.items()
+                       if (t := QueryTerm(respelled(read_as.get(read, code), read, code), (code,))).text not in shown]
+        q.display_terms += q.corrected
         if "lexical" in use:
             ev.scores["lexical"] = lex.page
             ev.doc["lexical_doc"] = lex.doc
@@ -572,7 +582,8 @@ class Searcher:
         more: not "fin" or "readme"). A query naming several is the one whose page holds the
         largest share of its words; copies under one name are all of them."""
         stems = self._drawing_stems()
-        named = {t: stems[t] for t in set(lexical_tokens(q.text)) if t in stems}
+        read = {q.misread.get(t, t) for t in lexical_tokens(q.text)}  # a name OCR misread counts too
+        named = {t: stems[t] for t in read if t in stems}
         if len(named) > 1:
             share: dict[int, float] = {}
             for key, score in ev.scores["lexical"].items():
