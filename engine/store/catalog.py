@@ -231,9 +231,11 @@ def words_from_json(data: str) -> tuple[Word, ...]:
     return tuple(Word(t, Box(x0, y0, x1, y1)) for t, x0, y0, x1, y1 in json.loads(data))
 
 
+_PAGE_COLUMNS = ("id", "page_no", "text", "words", "width", "height", "source", "rotation", "visual")
+
+
 def _page_content(row: tuple) -> tuple[int, PageContent]:
-    """(page id, its content) of a row (id, page_no, text, words, width, height, source,
-    rotation, visual) of `pages`."""
+    """(page id, its content) of a row of `pages` read as _PAGE_COLUMNS."""
     pid, no, text, words, w, h, source, rot, visual = row
     return pid, PageContent(no, text, words_from_json(words), w, h, source, rot, bool(visual))
 
@@ -567,8 +569,8 @@ class Catalog:
     # -- pages and chunks ------------------------------------------------------------------
     def page(self, doc_id: int, page_no: int) -> tuple[int, PageContent] | None:
         row = self.db.execute(
-            "SELECT id, page_no, text, words, width, height, source, rotation, visual FROM pages "
-            "WHERE doc_id=? AND page_no=?", (doc_id, page_no)).fetchone()
+            f"SELECT {', '.join(_PAGE_COLUMNS)} FROM pages WHERE doc_id=? AND page_no=?",
+            (doc_id, page_no)).fetchone()
         return _page_content(row) if row else None
 
     def pages_at(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], tuple[int, PageContent]]:
@@ -578,8 +580,8 @@ class Catalog:
         for i in range(0, len(keys), 400):
             part = keys[i:i + 400]
             for doc_id, *row in self.db.execute(
-                    "SELECT p.doc_id, p.id, p.page_no, p.text, p.words, p.width, p.height, p.source, "
-                    "p.rotation, p.visual FROM (VALUES " + ",".join(["(?,?)"] * len(part)) + ") AS k "
+                    f"SELECT p.doc_id, {', '.join('p.' + c for c in _PAGE_COLUMNS)} FROM (VALUES "
+                    + ",".join(["(?,?)"] * len(part)) + ") AS k "
                     "JOIN pages p ON p.doc_id = k.column1 AND p.page_no = k.column2",
                     [v for key in part for v in key]):
                 out[(doc_id, row[1])] = _page_content(row)
