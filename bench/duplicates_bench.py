@@ -27,6 +27,9 @@ touching the left-out set; the five left-out results pooled):
                      upright as OCR would), every pair; and whitened with the library's vectors
   words TF-IDF       cosine of TF-IDF vectors of the pages' text as the engine read it (bench/common)
   pixels 32x32       the baseline: cosine of letterboxed 32x32 pixels, every pair
+Beside them, the same pages scored by other word rules (a wider window, rarity as a weight,
+copies counted once), and the true pairs by what the engine's words did with them (not a drawing
+page, no shared telling word, below the threshold): docs/similar.md.
 Precision and recall are over pairs of files; recall counts every true pair of the corpus, also
 those the engine never compared (a file it did not take for a drawing, a pair without a shared
 telling word). The threshold shipped in EngineSettings is the one chosen on all five sets.
@@ -37,7 +40,9 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -244,14 +249,113 @@ def duplicates_part(items: list[tuple[str, Path]], workdir: Path, pack: Path | N
         elapsed = time.perf_counter() - t0
         texts = {f: engine.page_text(f, 1) for f in labels}
         files = sorted(labels)
+        pages = drawing_page_words(engine, files)
         a, b, score, _ = _engine_pairs(result, files)
         thresholds = leave_one_source_out(Pairs(files, labels, a, b), score)
         grouped = {name: engine.duplicates(threshold=r["threshold"]) for name, r in thresholds.items()
                    if name != "pooled"}
     out = evaluate(result, files, labels, texts, workdir, pack, EngineSettings().duplicate_threshold)
+    out["word_variants"] = word_variants(*pages, files, labels, EngineSettings())
+    out["missed"] = why_missed(result, files, labels, set(pages[0].tolist()), thresholds)
     out["grouped"] = grouped_pairs(grouped, files, labels)
     out["seconds"] = round(elapsed, 2)
     return out
+
+
+# --------------------------------------------------------------------------- other word scores
+def drawing_page_words(engine, files: list[str]) -> tuple[np.ndarray, list[frozenset[str]]]:
+    """The drawing pages `Engine.duplicates` compares (index into `files`) and their words as it
+    reads them (long enough to tell), for scoring the same pages in other ways."""
+    from engine.search.duplicates import is_telling
+
+    cat = engine._lib.catalog  # bench only: the facade hands out no page tokens
+    index = {f: i for i, f in enumerate(files)}
+    visual = cat.visual_pages()
+    docs = cat.documents_by_ids({p[1] for p in visual})
+    visual = [p for p in visual if p[1] in docs and docs[p[1]].path in index]
+    tokens = cat.page_tokens([p[0] for p in visual])
+    return (np.array([index[docs[p[1]].path] for p in visual], dtype=int),
+            [frozenset(t for t in tokens.get(int(p[0]), []) if is_telling(t)) for p in visual])
+
+
+def _overlap_pairs(words: list[frozenset[str]], counted: Callable[[str], float],
+                   compared: Callable[[str], bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of pages sharing a word `compared` lets pair them, scored by the summed weight
+    (`counted`) of the words they share over that of the page with less."""
+    holders: dict[str, list[int]] = {}
+    for i, ws in enumerate(words):
+        for w in ws:
+            if compared(w):
+                holders.setdefault(w, []).append(i)
+    pairs = sorted({(a, b) for h in holders.values() for x, a in enumerate(h) for b in h[x + 1:]})
+    total = [sum(counted(w) for w in ws) for ws in words]
+    score = [sum(counted(w) for w in words[i] & words[j]) / max(1e-9, min(total[i], total[j])) for i, j in pairs]
+    return (np.array([p[0] for p in pairs], dtype=int), np.array([p[1] for p in pairs], dtype=int),
+            np.array(score))
+
+
+def word_variants(page_file: np.ndarray, words: list[frozenset[str]], files: list[str],
+                  labels: dict[str, tuple[str, int, int]], settings) -> dict:
+    """Other ways to score the engine's pages by their words, each with its threshold chosen
+    leave-one-source-out as the engine's: a wider rarity window (a drawing kept in more than six
+    copies keeps its telling words), rarity as a weight (idf squared) instead of a window, and
+    copies counted once (a word is telling on few *groups* found at the shipped threshold)."""
+    from engine.search.duplicates import group_pages, score_pairs
+
+    df = Counter(w for ws in words for w in ws)
+    n = len(words)
+    variants: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for k in (10, 20):
+        window = [frozenset(w for w in ws if 2 <= df[w] <= k) for ws in words]
+        variants[f"telling words on 2 to {k} pages"] = _overlap_pairs(
+            window, lambda w, win=k: float(2 <= df[w] <= win), lambda w, win=k: 2 <= df[w] <= win)
+    variants["rarity-weighted words (idf^2, on at most 5% of pages)"] = _overlap_pairs(
+        words, lambda w: float(np.log(n / df[w]) ** 2) if 2 <= df[w] <= 0.05 * n else 0.0,
+        lambda w: 2 <= df[w] <= 20)
+    first = score_pairs([list(ws) for ws in words], None, settings.duplicate_rare_pages)
+    group = list(range(n))
+    for members, _ in group_pages(n, first, settings.duplicate_threshold):
+        for m in members:
+            group[m] = members[0]
+    holders: dict[str, set[int]] = {}
+    for i, ws in enumerate(words):
+        for w in ws:
+            holders.setdefault(w, set()).add(group[i])
+    once = {w for w, g in holders.items() if df[w] >= 2 and len(g) <= settings.duplicate_rare_pages}
+    variants["copies counted once (groups of the shipped threshold)"] = _overlap_pairs(
+        words, lambda w: float(w in once), lambda w: w in once)
+    out = {}
+    for name, (a, b, score) in variants.items():
+        fa, fb = page_file[a], page_file[b]
+        out[name] = leave_one_source_out(Pairs(files, labels, np.minimum(fa, fb), np.maximum(fa, fb)), score)
+    return out
+
+
+def why_missed(result, files: list[str], labels: dict[str, tuple[str, int, int]], compared_files: set[int],
+               thresholds: dict) -> dict:
+    """The true pairs the engine's words miss at the left-out thresholds, by why: a file it does
+    not take for a drawing page (never compared), two drawing pages without a shared telling
+    word, or a score below the threshold; per set and kind (two files of one drawing, or two
+    drawings the set holds as copies or revisions of one)."""
+    a, b, score, _ = _engine_pairs(result, files)
+    scored = {(min(x, y), max(x, y)): v for x, y, v in zip(a, b, score)}
+    out: dict[str, Counter] = {}
+    for x in range(len(files)):
+        for y in range(x + 1, len(files)):
+            (set_x, group_x, number_x), (_, group_y, number_y) = labels[files[x]], labels[files[y]]
+            if group_x != group_y:
+                continue
+            kind = "one drawing" if number_x == number_y else "copies or revisions"
+            if x not in compared_files or y not in compared_files:
+                why = "not a drawing page"
+            elif (x, y) not in scored:
+                why = "no shared telling word"
+            elif scored[(x, y)] < thresholds[set_x]["threshold"]:
+                why = "below the threshold"
+            else:
+                why = "found"
+            out.setdefault(f"{set_x}, {kind}", Counter())[why] += 1
+    return {k: dict(v) for k, v in sorted(out.items())}
 
 
 def grouped_pairs(grouped: dict, files: list[str], labels: dict[str, tuple[str, int, int]]) -> dict:
@@ -374,5 +478,14 @@ def print_duplicates(d: dict) -> None:
     print(f"Shipped threshold {d['shipped_threshold']} on all sets: precision {s['precision']:.3f}, "
           f"recall {s['recall']:.3f}; chosen on all five sets: "
           f"{d['signals']['telling words (the engine)']['pooled']['threshold_all_sets']:.3f}")
+    if d.get("word_variants"):
+        print("Other word scores, same pages, thresholds chosen the same way (pooled):")
+        print(common.format_table([{"signal": name, **{k: r["pooled"][k] for k in ("precision", "recall", "fp", "fn")}}
+                                   for name, r in d["word_variants"].items()],
+                                  ["signal", "precision", "recall", "fp", "fn"]))
+    if d.get("missed"):
+        print("True pairs by what the engine's words did with them (left-out thresholds):")
+        for key, counts in d["missed"].items():
+            print(f"  {key:45s} " + ", ".join(f"{why} {n}" for why, n in counts.items()))
     print("original + variant pairs found (left-out thresholds): " + ", ".join(
         f"{k} {v['found']}/{v['of']}" for k, v in d["original_with"].items()) + f"; groups {d['groups_found']}")

@@ -1,0 +1,56 @@
+"""bench/duplicates_bench.py's word scores and its account of missed pairs, on a toy corpus."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench import duplicates_bench  # noqa: E402
+from engine.config import EngineSettings  # noqa: E402
+
+# two sets, each with two drawings; file -> (set, group, drawing number)
+LABELS = {"a/0/original.pdf": ("a", 0, 0), "a/0/photo.jpg": ("a", 0, 0), "a/0/rescan.png": ("a", 0, 0),
+          "a/1/original.pdf": ("a", 1, 1), "a/1/photo.jpg": ("a", 1, 1),
+          "b/2/original.pdf": ("b", 2, 2), "b/2/photo.jpg": ("b", 2, 2),
+          "b/3/original.pdf": ("b", 3, 3), "b/3/photo.jpg": ("b", 3, 3)}
+FILES = sorted(LABELS)
+
+
+def words_of(f: str) -> frozenset[str]:
+    """Each drawing's own words on all its files, one family word on every file of set a."""
+    number = LABELS[f][2]
+    own = {f"part{number}", f"dim{number}x", f"note{number}"}
+    return frozenset(own | ({"family"} if LABELS[f][0] == "a" else set()))
+
+
+def test_word_variants_score_the_same_pages_and_pick_thresholds_left_out():
+    pages = np.arange(len(FILES))
+    out = duplicates_bench.word_variants(pages, [words_of(f) for f in FILES], FILES, LABELS, EngineSettings())
+    assert "telling words on 2 to 10 pages" in out and "copies counted once (groups of the shipped threshold)" in out
+    wide = out["telling words on 2 to 10 pages"]
+    # the family word joins set a's two drawings at a low score; their own words at 1.0
+    assert wide["pooled"]["recall"] == 1.0 and wide["pooled"]["precision"] == 1.0
+    assert set(wide) == {"a", "b", "pooled"}
+
+
+def test_missed_pairs_are_told_apart_by_why():
+    index = {f: i for i, f in enumerate(FILES)}
+
+    def pair(x: str, y: str, score: float):
+        return SimpleNamespace(a=SimpleNamespace(path=x), b=SimpleNamespace(path=y), score=score, looks=0.0)
+
+    result = SimpleNamespace(pairs=[pair("a/0/original.pdf", "a/0/photo.jpg", 0.9),
+                                    pair("a/1/original.pdf", "a/1/photo.jpg", 0.2),
+                                    pair("b/2/original.pdf", "b/2/photo.jpg", 0.8)])
+    compared = {index[f] for f in FILES if f != "b/3/original.pdf"}  # taken for a document
+    thresholds = {"a": {"threshold": 0.5}, "b": {"threshold": 0.5}}
+    got = duplicates_bench.why_missed(result, FILES, LABELS, compared, thresholds)
+    assert got["a, one drawing"] == {"found": 1, "no shared telling word": 2, "below the threshold": 1}
+    assert got["b, one drawing"] == {"found": 1, "not a drawing page": 1}
