@@ -305,14 +305,16 @@ def word_variants(page_file: np.ndarray, words: list[frozenset[str]], files: lis
     df = Counter(w for ws in words for w in ws)
     n = len(words)
     variants: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    for k in (10, 20):
-        window = [frozenset(w for w in ws if 2 <= df[w] <= k) for ws in words]
-        variants[f"telling words on 2 to {k} pages"] = _overlap_pairs(
-            window, lambda w, win=k: float(2 <= df[w] <= win), lambda w, win=k: 2 <= df[w] <= win)
+    tokens = [list(ws) for ws in words]
+    for k in (10, 20):  # the engine's own score with a wider window
+        scored = score_pairs(tokens, None, k)
+        variants[f"telling words on 2 to {k} pages"] = (
+            np.array([p.i for p in scored], dtype=int), np.array([p.j for p in scored], dtype=int),
+            np.array([p.score for p in scored]))
     variants["rarity-weighted words (idf^2, on at most 5% of pages)"] = _overlap_pairs(
         words, lambda w: float(np.log(n / df[w]) ** 2) if 2 <= df[w] <= 0.05 * n else 0.0,
         lambda w: 2 <= df[w] <= 20)
-    first = score_pairs([list(ws) for ws in words], None, settings.duplicate_rare_pages)
+    first = score_pairs(tokens, None, settings.duplicate_rare_pages)
     group = list(range(n))
     for members, _ in group_pages(n, first, settings.duplicate_threshold):
         for m in members:
