@@ -253,7 +253,9 @@ class Searcher:
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="zumen-meaning")  # threads start on use
 
     def close(self) -> None:
-        self._worker.shutdown(wait=False)
+        # a meaning search still running reads the vector index and the catalog: let it end
+        # before the library closes them under it (a queued one is dropped)
+        self._worker.shutdown(wait=True, cancel_futures=True)
 
     # -- public --------------------------------------------------------------------------
     def make_query(self, text: str, *, keyword: bool, image_vector: Vector | None = None,
