@@ -30,7 +30,7 @@ if str(REPO) not in sys.path:
 
 from bench import common  # noqa: E402
 from engine.evaluate.metrics import query_metrics  # noqa: E402
-from engine.evaluate.ranking_fit import MIN_GAIN, SITE_RULE  # noqa: E402
+from engine.evaluate.ranking_fit import MIN_GAIN, SITE_GRID, SITE_RULE  # noqa: E402
 from engine.search.fitting import (JudgedQueries, as_vector, confidence,  # noqa: E402
                                    fit_calibration, fit_weights, no_match_rates)
 
@@ -162,14 +162,14 @@ def site_adaptation(data: dict, folds: dict, sources: list[str], fit_modes: list
                      if int(hashlib.sha256(q.encode()).hexdigest()[:8], 16) % 2 == 0]
             test = [i for i in range(len(sq.queries)) if i not in set(train)]
             before = FileWeights(**folds[held]["weights"])
-            fitted = fit_weights([sq.subset(train).judged], rule=SITE_RULE)
+            fitted = fit_weights([sq.subset(train).judged], SITE_GRID, rule=SITE_RULE)
             # the gate of engine.evaluate.ranking_fit: 3-fold cross-validation on the site's half,
             # kept only when the held-out mAP gains at least MIN_GAIN and no fold gets worse
             cv_before, cv_after = [], []
             for f in range(3):
                 inner_train = [i for k, i in enumerate(train) if k % 3 != f]
                 inner_test = [i for k, i in enumerate(train) if k % 3 == f]
-                w = fit_weights([sq.subset(inner_train).judged], rule=SITE_RULE)
+                w = fit_weights([sq.subset(inner_train).judged], SITE_GRID, rule=SITE_RULE)
                 cv_before.append(sq.subset(inner_test).metrics(before)["map"])
                 cv_after.append(sq.subset(inner_test).metrics(w)["map"])
             kept = (np.mean(cv_after) >= np.mean(cv_before) + MIN_GAIN

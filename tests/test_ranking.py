@@ -350,6 +350,29 @@ def test_fitted_weights_keep_every_feature_the_training_data_cannot_tell_apart()
     assert (single.cosine_page > 0) != (single.cosine_doc > 0)  # the single best point: one of them
 
 
+def test_the_library_links_are_fitted_as_one_weight_for_the_defaults_and_apart_for_a_site():
+    """Sources file their documents in different ways: here every training query is linked to its
+    document by folder only, and the file-name link never fires. A fit of the two links apart
+    learns nothing about the file name (whatever it gives it is the grid's chance); tied
+    (fitting.TIES), a site that names its drawings' files in a parts list gets the same weight
+    for that link. A site's own fit (ranking_fit.SITE_GRID) keeps them apart: its pairs show
+    which way it files, and a link that misleads there gets no weight."""
+    from engine.evaluate.ranking_fit import SITE_GRID, SITE_RULE
+    from engine.search.fitting import GRID, JudgedQueries, fit_weights, grid_points
+
+    hits = [[{"lexical": 0.10, "link_folder": 1.0}, {"lexical": 0.12}]] * 6
+    groups = [JudgedQueries.from_hits(hits, [[True, False]] * 6)] * 2
+    w = fit_weights(groups)
+    assert w.link_name == pytest.approx(w.link_folder) and w.link_folder > 0.1
+    assert all(p[-1] == p[-2] for p in grid_points(GRID))  # link_name, link_folder (FEATURES' order)
+    with pytest.raises(ValueError, match="not a feature or a tie"):
+        grid_points({"links": (0.0, 1.0)})
+    # a site whose folder link points at the wrong document and whose parts list names the right one
+    site = [[{"lexical": 0.10, "link_name": 1.0}, {"lexical": 0.12, "link_folder": 1.0}]] * 6
+    fitted = fit_weights([JudgedQueries.from_hits(site, [[True, False]] * 6)], SITE_GRID, rule=SITE_RULE)
+    assert fitted.link_name > 0 and fitted.link_folder == 0.0
+
+
 def test_fitting_lists_documents_found_by_looks_alone_as_the_engine_does_not_at_all():
     """The fit's hits come from `show_weak` searches, which list every candidate; the documents
     list of the app drops a page that only looks like the drawing (or is only close in meaning).

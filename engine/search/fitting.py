@@ -8,7 +8,8 @@ site's own pairs, cross-validated).
 - Weights: a grid search of the macro-average MRR over groups of queries (sources), each group
   counting once, so a large source cannot outvote a small one; the weights are the average of
   every grid point within one standard error of the best (`fit_weights`, rule "window"), not the
-  single point that won by a hair on the training sources.
+  single point that won by a hair on the training sources. Features that are one kind of
+  evidence seen two ways (the library's two links) share one weight (`TIES`).
 - Confidence: logistic regression of "this hit is relevant" on the fused score of the top hits.
 - No match: the highest bar on the best hit's confidence that leaves at most 5 % of the queries
   of every group (source) without an answer when their library holds a relevant document; its
@@ -32,6 +33,14 @@ SCORE_FIELD = {name: ("lexical" if name == "lexical_page" else name) for name in
 # these list (query.py, `_Evidence.supported` without `by_likeness`)
 SUPPORT: tuple[str, ...] = ("lexical_page", "lexical_doc", "cosine_page", "cosine_doc", "dimensions",
                             "link_name", "link_folder")
+# Features fitted as one weight: a grid key naming a tie sets every feature in it. The library's
+# two links are one kind of evidence, "the site filed this document with that drawing", written
+# the way a site happens to file: a parts list naming the drawing's file, or a README in its
+# folder. Most sources use one of the two, so a fit on them learns nothing about the other, and
+# a site that files the other way found its links underweighted (openeai-arm's BOM names every
+# sheet's file; fitted without it, apart: file name .17, folder .36, its 150 dpi R@1 .895; tied:
+# both .26, R@1 .947; docs/ranking.md).
+TIES: dict[str, tuple[str, ...]] = {"link": ("link_name", "link_folder")}
 GRID: dict[str, tuple[float, ...]] = {
     "lexical_page": (0.0, 0.5, 1.0),
     "lexical_doc": (0.0, 0.5, 1.0),
@@ -40,8 +49,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "dimensions": (0.0, 0.25),
     "semantic": (0.0, 0.15, 0.3, 0.6),
     "visual": (0.0, 0.2),
-    "link_name": (0.0, 0.25, 0.5, 1.0),
-    "link_folder": (0.0, 0.25, 0.5, 1.0),
+    "link": (0.0, 0.25, 0.5, 1.0),
 }
 
 
@@ -127,6 +135,23 @@ def as_weights(w: np.ndarray) -> FileWeights:
     return FileWeights(**{f: float(v) for f, v in zip(FEATURES, w)})
 
 
+def grid_points(grid: Mapping[str, Sequence[float]]) -> list[np.ndarray]:
+    """Every weighting of the grid, as vectors over FEATURES: a key is a feature or a tie (TIES),
+    which gives its features one value; features the grid does not name weigh 0."""
+    unknown = set(grid) - set(FEATURES) - set(TIES)
+    if unknown:
+        raise ValueError(f"not a feature or a tie: {sorted(unknown)}")
+    keys = list(grid)
+    index = [[FEATURES.index(f) for f in TIES.get(k, (k,))] for k in keys]
+    points = []
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        w = np.zeros(len(FEATURES))
+        for cols, value in zip(index, combo):
+            w[cols] = value
+        points.append(w)
+    return points
+
+
 def fit_weights(groups: Sequence[JudgedQueries], grid: Mapping[str, Sequence[float]] = GRID,
                 rule: str = "window") -> FileWeights:
     """Weights from the grid by macro-average MRR over `groups`.
@@ -141,8 +166,7 @@ def fit_weights(groups: Sequence[JudgedQueries], grid: Mapping[str, Sequence[flo
     if not groups:
         raise ValueError("no judged queries to fit on")
     points, means = [], []
-    for combo in itertools.product(*(grid.get(f, (0.0,)) for f in FEATURES)):
-        w = np.array(combo)
+    for w in grid_points(grid):
         if w.any():
             points.append(w)
             means.append(float(np.mean([g.mrr(w) for g in groups])))
