@@ -531,8 +531,18 @@ class Searcher:
         twins: dict[int, float] = {d: 1.0 for d in q.exclude_docs}  # identical bytes
         lexical = self._lexical_twins(q, ev)
         twins.update(lexical)
-        if not lexical and not q.exclude_docs:  # no sheet stands out by its words
-            twins.update(dict.fromkeys(self._named_twins(q, ev), 1.0))
+        if not q.exclude_docs:
+            named = self._named_twins(q, ev)
+            if not lexical:  # no sheet stands out by its words: the file the sheet names
+                twins.update(dict.fromkeys(named, 1.0))
+            else:
+                # the one sheet its words single out is also the one its number names: two
+                # readings agreeing, at least as sure as the name alone (a tolerance table every
+                # sibling shares leaves the words' margin thin). A second twin as strong, or
+                # stronger, that the name points at does not count: a sheet may print a
+                # sibling's number (and the file name is among a drawing's words already)
+                first, *rest = sorted(lexical.values(), reverse=True)
+                twins.update({d: 1.0 for d in named if lexical.get(d) == first and first > max(rest, default=0.0)})
         if not twins:
             return
         docs = cat.documents_by_ids(twins)
