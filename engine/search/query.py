@@ -584,7 +584,7 @@ class Searcher:
 
     def _named_twins(self, q: Query, ev: _Evidence) -> list[int]:
         """The library drawings the query names by their file, for a query whose words single
-        out no sheet (`_link_evidence`): a title block prints the drawing's number and a site
+        out no sheet, or single out this one (`_link_evidence`): a title block prints the drawing's number and a site
         names the drawing's file by it (B1002-A2P-A.pdf, JXS-02-03.pdf), so the name tells
         which one it is where template-mates hold as much of its words (at 150 dpi OCR reads a
         sheet's tolerance table and notes in full, and every sibling holds them). Words that do
