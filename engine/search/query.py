@@ -541,8 +541,9 @@ class Searcher:
                 # sibling shares leaves the words' margin thin). A second twin as strong, or
                 # stronger, that the name points at does not count: a sheet may print a
                 # sibling's number (and the file name is among a drawing's words already)
-                first, *rest = sorted(lexical.values(), reverse=True)
-                twins.update({d: 1.0 for d in named if lexical.get(d) == first and first > max(rest, default=0.0)})
+                leader, *others = sorted(lexical, key=lexical.__getitem__, reverse=True)
+                if leader in named and all(lexical[leader] > lexical[d] for d in others):
+                    twins[leader] = 1.0
         if not twins:
             return
         docs = cat.documents_by_ids(twins)
@@ -584,15 +585,16 @@ class Searcher:
 
     def _named_twins(self, q: Query, ev: _Evidence) -> list[int]:
         """The library drawings the query names by their file, for a query whose words single
-        out no sheet, or single out this one (`_link_evidence`): a title block prints the drawing's number and a site
-        names the drawing's file by it (B1002-A2P-A.pdf, JXS-02-03.pdf), so the name tells
-        which one it is where template-mates hold as much of its words (at 150 dpi OCR reads a
-        sheet's tolerance table and notes in full, and every sibling holds them). Words that do
-        single out a sheet are trusted over the name: a sheet may name another (a mainboard
-        drawing names a connector's datasheet; one sheet's title block carries a sibling's
-        number). Only file names that look like identifiers count (a digit and 4 characters or
-        more: not "fin" or "readme"). A query naming several is the one whose page holds the
-        largest share of its words; copies under one name are all of them."""
+        out no sheet, or single out this one (`_link_evidence`): a title block prints the
+        drawing's number and a site names the drawing's file by it (B1002-A2P-A.pdf,
+        JXS-02-03.pdf), so the name tells which one it is where template-mates hold as much of
+        its words (at 150 dpi OCR reads a sheet's tolerance table and notes in full, and every
+        sibling holds them). Words that do single out another sheet are trusted over the name:
+        a sheet may name another (a mainboard drawing names a connector's datasheet; one
+        sheet's title block carries a sibling's number). Only file names that look like
+        identifiers count (a digit and 4 characters or more: not "fin" or "readme"). A query
+        naming several is the one whose page holds the largest share of its words; copies under
+        one name are all of them."""
         stems = self._drawing_stems()
         read = {q.misread.get(t, t) for t in lexical_tokens(q.text)}  # a name OCR misread counts too
         named = {t: stems[t] for t in read if t in stems}
