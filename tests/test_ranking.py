@@ -599,3 +599,27 @@ def test_code_runs_and_joined_codes():
     assert joined_code(["s45c", "jxs", "01", "03"], known) == [(1, 4)]  # the longest from each start
     assert joined_code(["b1002", "a2p"], known) == [(0, 2)]  # the beginning of B1002-A2P-A
     assert joined_code(["the", "m8", "and", "zz"], known) == []  # no code the library holds
+
+
+def test_cosines_from_counted_page_terms_equal_those_from_the_words(library, monkeypatch):
+    """A drawing query's TF-IDF cosines come from each page's counted tokens (page_terms, term
+    keys, the vocabulary table); while an indexer writes and the table is not due, from the
+    chunks' words and SQL frequencies. Both give the same cosines, pages and documents."""
+    from engine.search import docrank
+    from engine.store.catalog import Catalog as CatalogClass
+
+    engine, docs = library
+    cat = engine._lib.catalog
+    q = engine._searcher.make_query(engine.page_text(docs / "SH-4410" / "SH-4410.pdf"), keyword=False)
+    cat.vocab_table()  # read for this generation (as the desktop's warm-up does)
+    used = []
+    monkeypatch.setattr(docrank, "_counted_by_key", lambda *a, f=docrank._counted_by_key: used.append(1) or f(*a))
+    by_key = docrank.lexical_evidence(cat, q.text, q.doc_freq, q.chunk_total, Bm25Params())
+    monkeypatch.setattr(CatalogClass, "vocab_table_for", lambda self, n: None)
+    by_word = docrank.lexical_evidence(cat, q.text, q.doc_freq, q.chunk_total, Bm25Params())
+    assert used == [1]  # the first asked page_terms, the second did not
+    assert len(by_key.cosine_doc) >= 8 and max(by_key.cosine_doc.values()) > 0.3
+    assert by_key.cosine_page.keys() == by_word.cosine_page.keys()
+    assert by_key.cosine_doc.keys() == by_word.cosine_doc.keys()
+    for mine, theirs in ((by_key.cosine_page, by_word.cosine_page), (by_key.cosine_doc, by_word.cosine_doc)):
+        assert all(mine[k] == pytest.approx(theirs[k], abs=1e-12) for k in mine)

@@ -7,7 +7,7 @@ import pytest
 
 from engine.analyze import lexical_tokens, query_terms
 from engine.errors import LibraryError, SchemaError
-from engine.store.catalog import Catalog, ChunkDraft
+from engine.store.catalog import Catalog, ChunkDraft, term_keys
 from engine.store import vectors
 from engine.store.vectors import VectorIndex, vector_keys
 from engine.types import Box, PageContent, Word
@@ -196,6 +196,7 @@ def test_catalog_migrates_an_older_schema(tmp_path):
     db = sqlite3.connect(path)  # turn it back into a version-1 catalog
     db.execute("DROP TABLE chunk_vocab")
     db.execute("DROP TABLE chunk_postings")
+    db.execute("DROP TABLE page_terms")
     db.execute("ALTER TABLE chunks DROP COLUMN ntok")
     db.execute("ALTER TABLE chunks DROP COLUMN fp")
     db.execute("ALTER TABLE pages DROP COLUMN fp")
@@ -205,7 +206,8 @@ def test_catalog_migrates_an_older_schema(tmp_path):
     db.commit()
     db.close()
     cat = Catalog(path)
-    assert cat.get_meta("schema_version") == "5"
+    assert cat.get_meta("schema_version") == "6"
+    assert _page_terms(cat) == _counted_tokens(cat)  # schema 6
     assert all(cat.chunk_fingerprints()[1]) and all(p[3] for p in cat.visual_pages())  # schema 4
     assert cat.document_progress("/a.txt")[3] == 0  # schema 5: read by a version before it
     assert cat.page_table().length.tolist() == [len(lexical_tokens("doc 焼入れ S45C shaft"))]  # title too
@@ -344,3 +346,51 @@ def test_many_token_frequencies_come_from_the_vocabulary_table_and_stay_exact(tm
     assert cat.token_doc_freq(words, cached=True) == changed  # due: read again
     assert cat._vocab[1] is not table and cat.vocab_table() is cat._vocab[1]
     assert cat.token_doc_freq(["picnic"], cached=True) == {"picnic": 1}  # this generation's table
+
+
+def _page_terms(cat: Catalog) -> dict[tuple[int, int], dict[int, int]]:
+    """What page_terms holds: (doc_id, page_no) -> term key -> count."""
+    docs = [r[0] for r in cat.db.execute("SELECT id FROM documents")]
+    return {(d, p): dict(zip(keys.tolist(), counts.tolist())) for d, p, keys, counts in cat.page_terms(docs)}
+
+
+def _counted_tokens(cat: Catalog) -> dict[tuple[int, int], dict[int, int]]:
+    """The same counted from the FTS index's tokens of every chunk, as a query counted them."""
+    from collections import Counter
+
+    out: dict[tuple[int, int], Counter] = {}
+    docs = [r[0] for r in cat.db.execute("SELECT id FROM documents")]
+    for doc_id, page_no, tokens in cat.tokens_of_documents(docs):
+        out.setdefault((doc_id, page_no), Counter()).update(tokens.split())
+    return {page: dict(zip(term_keys(list(c)).tolist(), c.values())) for page, c in out.items()}
+
+
+def test_page_terms_count_every_page_s_tokens_when_written_replaced_retokenised_and_deleted(tmp_path):
+    """Drawing queries read each page's tokens counted (page_terms) instead of its chunks' words:
+    the counts must be the chunks' (overlapping chunks count a shared word twice), kept in step
+    with every write."""
+    cat = Catalog(tmp_path / "c.sqlite")
+    pages = [PageContent(1, "coolant pump coolant 焼入れ", ()), PageContent(2, "", ()),
+             PageContent(3, "S45C shaft", ())]
+    chunks = [[ChunkDraft("coolant pump coolant", 0, 0), ChunkDraft("coolant 焼入れ", 0, 0)], [],
+              [ChunkDraft("S45C shaft", 0, 0)]]
+    doc = cat.replace_document(path="/a.pdf", size=1, mtime_ns=1, sha1="a", format="pdf", kind="document",
+                               title="Pump", pages=pages, chunks=chunks)[0]
+    add_doc(cat, "/b.txt", ["bearing housing", "coolant"])
+    terms = _page_terms(cat)
+    assert terms == _counted_tokens(cat) and (doc, 2) not in terms  # a page without words has none
+    coolant = term_keys(["coolant"])[0]
+    assert terms[(doc, 1)][coolant] == 3  # twice in the first chunk, once in the second
+    assert cat.page_terms([doc])[0][2].dtype.itemsize == 8
+    add_doc(cat, "/b.txt", ["company picnic"])  # replaced
+    assert _page_terms(cat) == _counted_tokens(cat) and len(_page_terms(cat)) == 3
+    with cat.transaction() as tx:  # indexed by an older analyser: every chunk is re-tokenised
+        tx.execute("DELETE FROM page_terms")
+        tx.execute("UPDATE meta SET value='0' WHERE key='analyzer_version'")
+    cat.close()
+    cat = Catalog(tmp_path / "c.sqlite")
+    assert _page_terms(cat) == _counted_tokens(cat) and _page_terms(cat)[(doc, 1)] == terms[(doc, 1)]
+    cat.delete_document("/a.pdf")
+    assert cat.db.execute("SELECT count(*) FROM page_terms").fetchone()[0] == 1
+    # "ち" is U+3061, whose two bytes spell "a0": Python's own str hash cannot tell them apart
+    assert len(set(term_keys(["ち", "a0", "coolant"]).tolist())) == 3

@@ -36,6 +36,7 @@ from typing import Callable, Hashable, Iterable, Mapping, Sequence
 import numpy as np
 
 from engine.analyze import dimension_and_word_tokens, lexical_tokens
+from engine.store.catalog import term_keys
 
 PageKey = tuple[int, int]  # (doc_id, page_no)
 ABSENT = "\x00absent"  # a query-vector entry no unit holds: the words found nowhere in the library
@@ -315,12 +316,91 @@ def _add_cosines(catalog, ev: LexicalEvidence, pages: set[PageKey], words: list[
                  doc_freq: Mapping[str, int], n: int, params: Bm25Params,
                  shares: Mapping[str, float], absent: list[float]) -> None:
     """TF-IDF cosine (sublinear tf, BM25 idf) of the query with the candidate `pages`, and with
-    their documents. Needs every token of those units, so it is computed for a few hundred."""
+    their documents. Needs every token of those units, so it is computed for a few hundred.
+
+    The units' tokens come counted from the catalog's page_terms (arrays of term keys and
+    counts, summed per document in numpy) and their chunk frequencies from the vocabulary
+    table, both by term key. While the library is being written and the table is not due to be
+    read again, the tokens are read and counted as words instead (SQL gives their frequencies):
+    the same cosines either way."""
     if not pages:
         return
+    keys = list(pages)
+    docs = sorted({d for d, _ in pages}) if params.document_cosine else []
+    rows = catalog.page_terms({d for d, _ in pages})
+    table = catalog.vocab_table_for(sum(len(k) for _, _, k, _ in rows)) if rows else None
+    counted = (_counted_by_key(catalog, table, rows, keys, docs, words, doc_freq, n, shares)
+               if table is not None else
+               _counted_by_token(catalog, keys, docs, words, doc_freq, n, shares, params))
+    unit_of, counts, unit_idf, unit_query, query = counted
+    # the words found nowhere lengthen the query vector (see absent_weights)
+    query_norm = math.sqrt(sum(v * v for v in query.values()) + sum(w * w for w in absent))
+    n_units = len(keys) + len(docs)
+    unit_w = (1.0 + np.log(counts)) * unit_idf  # per (unit, token) entry
+    norms = np.sqrt(np.bincount(unit_of, weights=unit_w * unit_w, minlength=n_units))
+    dots = np.bincount(unit_of, weights=unit_w * unit_query, minlength=n_units)
+    cosines = np.divide(dots, norms * query_norm, out=np.zeros(n_units), where=norms * query_norm > 0).tolist()
+    ev.cosine_page.update(zip(keys, cosines))
+    ev.cosine_doc.update(zip(docs, cosines[len(keys):]))
+
+
+def _query_vector(words: list[str], df: Mapping[str, int], n: int, shares: Mapping[str, float]) -> dict[str, float]:
+    """The query's TF-IDF weights (its words the library holds), less their template share."""
+    query = _tfidf(Counter(t for t in words if df.get(t, 0) > 0), df, n)
+    return {t: v * (1.0 - shares.get(t, 0.0)) for t, v in query.items()}
+
+
+def _counted_by_key(catalog, table, rows, keys: list[PageKey], docs: list[int], words: list[str],
+                    doc_freq: Mapping[str, int], n: int, shares: Mapping[str, float]):
+    """(unit, count, idf, query weight) per (unit, token) entry, and the query's weights, from
+    page_terms rows: unit i < len(keys) is the candidate page keys[i], then the documents `docs`."""
+    page_unit = {key: i for i, key in enumerate(keys)}
+    doc_unit = {d: len(keys) + i for i, d in enumerate(docs)}
+    units, terms, counts = [], [], []
+    for doc_id, page_no, page_keys, page_counts in rows:
+        for unit in (page_unit.get((doc_id, page_no)), doc_unit.get(doc_id)):
+            if unit is not None:
+                units.append(np.full(len(page_keys), unit, dtype=np.int64))
+                terms.append(page_keys)
+                counts.append(page_counts)
+    if not units:
+        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0), {}
+    vocab, term = np.unique(np.concatenate(terms), return_inverse=True)  # (V,), (entries,)
+    # a document's pages share tokens: their counts are summed per (unit, token)
+    entry, at = np.unique(np.concatenate(units) * len(vocab) + term, return_inverse=True)
+    summed = np.bincount(at, weights=np.concatenate(counts).astype(np.float64))
+    unit_of, term_of = entry // len(vocab), entry % len(vocab)
+    vocab_df = table.lookup_keys(vocab)
+    # the query's own frequencies (a misread code's are its library code's) where it has them
+    # (a query word no candidate holds and no frequency given counts as found nowhere)
+    named = list(dict.fromkeys(itertools.chain(words, doc_freq)))
+    word_keys = dict(zip(named, term_keys(named).tolist()))
+    held = set(vocab.tolist())
+    given = {word_keys[t]: f for t, f in doc_freq.items()}
+    if given:
+        wanted = np.fromiter(given, dtype=np.int64, count=len(given))
+        found = np.isin(wanted, vocab)
+        at_vocab = np.searchsorted(vocab, wanted[found])
+        vocab_df = vocab_df.copy()
+        vocab_df[at_vocab] = np.fromiter(given.values(), dtype=np.int64, count=len(given))[found]
+    df = {t: given[k] if k in given else (int(vocab_df[np.searchsorted(vocab, k)]) if k in held else 0)
+          for t, k in word_keys.items()}  # every query word's
+    query = _query_vector(words, df, n, shares)
+    vocab_query = np.zeros(len(vocab))
+    for t, v in query.items():
+        if word_keys[t] in held:
+            vocab_query[np.searchsorted(vocab, word_keys[t])] = v
+    vocab_idf = idf(vocab_df.astype(np.float64), n)
+    return unit_of, summed, vocab_idf[term_of], vocab_query[term_of], query
+
+
+def _counted_by_token(catalog, keys: list[PageKey], docs: list[int], words: list[str],
+                      doc_freq: Mapping[str, int], n: int, shares: Mapping[str, float], params: Bm25Params):
+    """`_counted_by_key`, from the units' tokens as words (exact SQL frequencies)."""
+    pages = set(keys)
     page_counts: dict[PageKey, Counter] = defaultdict(Counter)
     doc_counts: dict[int, Counter] = defaultdict(Counter)
-    rows = (catalog.tokens_of_documents({d for d, _ in pages}) if params.document_cosine
+    rows = (catalog.tokens_of_documents(docs) if params.document_cosine
             else catalog.tokens_of_pages(pages))  # a whole document's tokens cost more
     for doc_id, page_no, tokens in rows:  # counted in C (Counter over a list), not token by token
         words_of = tokens.split()
@@ -328,33 +408,24 @@ def _add_cosines(catalog, ev: LexicalEvidence, pages: set[PageKey], words: list[
             page_counts[(doc_id, page_no)].update(words_of)
         if params.document_cosine:
             doc_counts[doc_id].update(words_of)
-    units: list[tuple[PageKey | int, Counter]] = [(key, page_counts.get(key, Counter())) for key in pages]
-    units += doc_counts.items()
+    units: list[Counter] = [page_counts.get(key, Counter()) for key in keys]
+    units += [doc_counts.get(d, Counter()) for d in docs]
     # every document's tokens hold its candidate pages' tokens
     vocab = set().union(*(doc_counts.values() if params.document_cosine else page_counts.values()))
     df = dict(doc_freq)
     df.update(catalog.token_doc_freq([t for t in vocab if t not in df], cached=True))
-    query = _tfidf(Counter(t for t in words if df.get(t, 0) > 0), df, n)
-    query = {t: v * (1.0 - shares.get(t, 0.0)) for t, v in query.items()}
-    # the words found nowhere lengthen the query vector (see absent_weights)
-    query_norm = math.sqrt(sum(v * v for v in query.values()) + sum(w * w for w in absent))
+    query = _query_vector(words, df, n, shares)
     # all units' (token, count) entries in one array: ~10^5 of them for a few hundred documents
-    tokens = list(itertools.chain.from_iterable(counts for _, counts in units))
-    counts = np.fromiter(itertools.chain.from_iterable(c.values() for _, c in units), dtype=np.float64,
+    tokens = list(itertools.chain.from_iterable(units))
+    counts = np.fromiter(itertools.chain.from_iterable(c.values() for c in units), dtype=np.float64,
                          count=len(tokens))
     words_of_vocab = list(vocab)
     vocab_df = np.fromiter((df.get(t, 1) for t in words_of_vocab), dtype=np.float64, count=len(words_of_vocab))
     vocab_idf = dict(zip(words_of_vocab, idf(vocab_df, n).tolist()))
-    unit_w = (1.0 + np.log(counts)) * np.fromiter(
-        map(vocab_idf.__getitem__, tokens), dtype=np.float64, count=len(tokens))
-    query_w = np.fromiter(map(query.get, tokens, itertools.repeat(0.0)), dtype=np.float64, count=len(tokens))
-    sizes = np.array([len(c) for _, c in units], dtype=np.int64)
-    unit_of = np.repeat(np.arange(len(units)), sizes)  # (entries,)
-    norms = np.sqrt(np.bincount(unit_of, weights=unit_w * unit_w, minlength=len(units)))
-    dots = np.bincount(unit_of, weights=unit_w * query_w, minlength=len(units))
-    cosines = np.divide(dots, norms * query_norm, out=np.zeros(len(units)), where=norms * query_norm > 0)
-    for i, ((key, _), value) in enumerate(zip(units, cosines.tolist())):
-        (ev.cosine_page if i < len(pages) else ev.cosine_doc)[key] = value  # type: ignore[index]
+    unit_idf = np.fromiter(map(vocab_idf.__getitem__, tokens), dtype=np.float64, count=len(tokens))
+    unit_query = np.fromiter(map(query.get, tokens, itertools.repeat(0.0)), dtype=np.float64, count=len(tokens))
+    sizes = np.array([len(c) for c in units], dtype=np.int64)
+    return np.repeat(np.arange(len(units)), sizes), counts, unit_idf, unit_query, query
 
 
 def file_stem_token(path: str) -> str:

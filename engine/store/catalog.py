@@ -7,6 +7,8 @@ The catalog is the source of truth. Vector indexes hold only embeddings keyed by
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import logging
 import os
@@ -14,6 +16,7 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +31,7 @@ from engine.types import Box, FailedFile, FileNote, PageContent, Word
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # bumped by every write transaction: Catalog.generation
 _NEXT_REVISION = ("INSERT INTO meta(key, value) VALUES('revision', '1') ON CONFLICT(key) "
                   "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
@@ -118,6 +121,18 @@ _MIGRATIONS: dict[int, str] = {
     5: """
     ALTER TABLE documents ADD COLUMN extractor INTEGER NOT NULL DEFAULT 0;
     """,
+    # 6: each page's lexical tokens counted, keyed by `term_key` (filled by _fill_page_terms): the
+    #    whole-document TF-IDF cosines of a drawing query read and add these arrays instead of
+    #    splitting and counting every token of the candidate documents' chunks
+    6: """
+    CREATE TABLE page_terms (
+        page_id INTEGER PRIMARY KEY REFERENCES pages(id) ON DELETE CASCADE,
+        doc_id INTEGER NOT NULL,
+        keys BLOB NOT NULL,            -- int64 term_key of each distinct token, ascending
+        counts BLOB NOT NULL           -- uint16 (or uint32) occurrences in the page's chunks, same order
+    );
+    CREATE INDEX page_terms_doc ON page_terms(doc_id);
+    """,
 }
 
 
@@ -171,22 +186,48 @@ class PageTable:
 class VocabTable:
     """In how many chunks each token of the library occurs, as arrays (Catalog.vocab_table): a
     drawing query asks it for the ~10^4 distinct tokens of its candidate documents, which cost
-    ~0.5 s of FTS5 vocabulary look-ups at 100k chunks. A token is keyed by Python's hash of its
-    UTF-8 bytes, stable within a process (two of 10^6 tokens share one with a chance of ~10^-8;
-    the hash of the str itself runs over its internal bytes, so "ち" (U+3061) and "a0" collide)."""
+    ~0.5 s of FTS5 vocabulary look-ups at 100k chunks. A token is keyed by `term_key`, as the
+    page_terms table keys it."""
 
-    keys: np.ndarray  # int64, sorted: hash of each token
+    keys: np.ndarray  # int64, sorted: term_key of each token
     counts: np.ndarray  # int64: chunks holding it
     made: float  # time.monotonic() when it was read
     cost: float = 0.0  # seconds reading it took
 
     def lookup(self, tokens: Sequence[str]) -> np.ndarray:
         """Chunks holding each token (0 for a token the library does not hold)."""
-        wanted = np.fromiter(map(hash, map(str.encode, tokens)), dtype=np.int64, count=len(tokens))
+        return self.lookup_keys(term_keys(tokens))
+
+    def lookup_keys(self, keys: np.ndarray) -> np.ndarray:
+        """Chunks holding each token given by its `term_key` (0 for one the library does not hold)."""
         if not len(self.keys):
-            return np.zeros(len(tokens), dtype=np.int64)
-        at = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
-        return np.where(self.keys[at] == wanted, self.counts[at], 0)
+            return np.zeros(len(keys), dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return np.where(self.keys[at] == keys, self.counts[at], 0)
+
+
+def term_keys(tokens: Sequence[str]) -> np.ndarray:
+    """A stable 64-bit key of each lexical token (int64): the first 8 bytes of its BLAKE2b digest,
+    the same in every process and on every machine (Python's own hash is salted per process),
+    so the keys can be stored (page_terms). Two of 10^6 tokens share a key with a chance of
+    ~10^-8."""
+    digest = b"".join(hashlib.blake2b(t.encode(), digest_size=8).digest() for t in tokens)
+    return np.frombuffer(digest, dtype="<i8").astype(np.int64)
+
+
+def page_term_arrays(chunk_tokens: Iterable[Sequence[str]]) -> tuple[bytes, bytes]:
+    """A page's row of page_terms: the term keys of its chunks' distinct tokens, ascending, and
+    how often each occurs over the chunks (as a query counts them: a word in two overlapping
+    chunks counts twice), 2 bytes a count (4 where one reaches 65,536: `Catalog.page_terms`
+    tells them apart by the blobs' lengths)."""
+    counts: Counter = Counter()
+    for tokens in chunk_tokens:
+        counts.update(tokens)
+    keys = term_keys(list(counts))
+    order = np.argsort(keys, kind="stable")
+    n = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))[order]
+    # two bytes a count, four for a page that repeats a token 65,536 times or more
+    return keys[order].tobytes(), n.astype("<u2" if not len(n) or n.max() < 1 << 16 else "<u4").tobytes()
 
 
 @dataclass(frozen=True)
@@ -339,6 +380,8 @@ class Catalog:
                            (str(target),))
                 if target == 4:
                     self._fill_fingerprints(tx)
+                if target == 6:
+                    self._fill_page_terms(tx)
                 if version == 0:  # a new library: tokens are written by this analyser
                     tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('analyzer_version', ?)",
                                (str(ANALYZER_VERSION),))
@@ -357,6 +400,22 @@ class Catalog:
         tx.executemany("UPDATE pages SET fp=? WHERE id=?",
                        [(page_fingerprint(s, n), i) for i, s, n in rows])
 
+    @staticmethod
+    def _fill_page_terms(tx: sqlite3.Connection) -> None:
+        """Schema 6, and after re-tokenising: every page's row of page_terms, from the tokens the
+        FTS index holds for its chunks (one pass, in page order)."""
+        tx.execute("DELETE FROM page_terms")
+        rows = tx.execute("SELECT c.page_id, c.doc_id, f.tokens FROM chunks c JOIN chunk_fts f ON f.rowid = c.id "
+                          "ORDER BY c.page_id, c.ord")
+        page, doc, tokens = None, None, []
+        for page_id, doc_id, text in itertools.chain(rows, [(None, None, "")]):
+            if page_id != page and tokens:
+                tx.execute("INSERT INTO page_terms(page_id, doc_id, keys, counts) VALUES(?,?,?,?)",
+                           (page, doc, *page_term_arrays(tokens)))
+                tokens = []
+            page, doc = page_id, doc_id
+            tokens.append(text.split())
+
     def _retokenise_if_stale(self) -> None:
         """Re-tokenise every chunk when the library was indexed by an older analyser, so that a
         query matches old and new documents alike (one transaction; readers keep the old tokens
@@ -373,6 +432,7 @@ class Catalog:
                     tx.execute("INSERT INTO chunk_fts(rowid, tokens) VALUES(?, ?)",
                                (chunk_id, " ".join(tokens)))
                     tx.execute("UPDATE chunks SET ntok=? WHERE id=?", (len(tokens), chunk_id))
+                self._fill_page_terms(tx)
                 tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('analyzer_version', ?)",
                            (str(ANALYZER_VERSION),))
         except sqlite3.OperationalError as exc:  # read-only: search with the tokens it has
@@ -524,6 +584,7 @@ class Catalog:
                 (page_id, doc_id, page.page_no, page.width, page.height, page.source,
                  page.rotation, int(page.visual), page.text, words_to_json(page.words),
                  page_fingerprint(sha1, page.page_no)))
+            page_tokens = []
             for ord_, ch in enumerate(page_chunks):
                 chunk_id += 1
                 tokens = lexical_tokens(f"{title} {ch.text}" if ord_ == 0 else ch.text)
@@ -535,6 +596,10 @@ class Catalog:
                 tx.execute("INSERT INTO chunk_fts(rowid, tokens) VALUES(?, ?)",
                            (chunk_id, " ".join(tokens)))
                 new_chunks.append(chunk_id)
+                page_tokens.append(tokens)
+            if page_tokens:
+                tx.execute("INSERT INTO page_terms(page_id, doc_id, keys, counts) VALUES(?,?,?,?)",
+                           (page_id, doc_id, *page_term_arrays(page_tokens)))
         tx.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
                        [("last_page_id", str(page_id)), ("last_chunk_id", str(chunk_id))])
         return new_chunks
@@ -680,18 +745,25 @@ class Catalog:
         `vocab_table`, read again when the library changed but at most every
         VOCAB_TABLE_EVERY_S seconds (or 10 times as long as reading it took); while a newer
         table is not due, by SQL (exact either way)."""
-        if cached:
-            generation = self.generation()
-            with self._write_lock:
-                built, table = self._vocab
-            due = table is None or time.monotonic() - table.made >= max(
-                VOCAB_TABLE_EVERY_S, VOCAB_TABLE_COST_FACTOR * table.cost)
-            if built == generation or (len(tokens) > VOCAB_TABLE_MIN_TOKENS and due):
-                return dict(zip(tokens, self.vocab_table().lookup(tokens).tolist()))
+        if cached and (table := self.vocab_table_for(len(tokens))) is not None:
+            return dict(zip(tokens, table.lookup(tokens).tolist()))
         out = {t: 0 for t in tokens}
         out.update((term, int(doc)) for term, doc in self._rows_in(
             "SELECT term, doc FROM chunk_vocab WHERE term IN ({ids})", out))
         return out
+
+    def vocab_table_for(self, n_tokens: int) -> VocabTable | None:
+        """The vocabulary table, when a look-up of `n_tokens` tokens should use it (see
+        token_doc_freq): it is current, or that many tokens are worth reading it again and it is
+        due. None: look them up by SQL."""
+        generation = self.generation()
+        with self._write_lock:
+            built, table = self._vocab
+        due = table is None or time.monotonic() - table.made >= max(
+            VOCAB_TABLE_EVERY_S, VOCAB_TABLE_COST_FACTOR * table.cost)
+        if built == generation or (n_tokens > VOCAB_TABLE_MIN_TOKENS and due):
+            return self.vocab_table()
+        return None
 
     def vocab_table(self) -> VocabTable:
         """The whole vocabulary's chunk counts, remembered for one `generation` (one pass over
@@ -705,7 +777,7 @@ class Catalog:
         counts: list[np.ndarray] = []
         cursor = self.db.execute("SELECT term, doc FROM chunk_vocab")
         while rows := cursor.fetchmany(50_000):
-            keys.append(np.fromiter((hash(t.encode()) for t, _ in rows), dtype=np.int64, count=len(rows)))
+            keys.append(term_keys([t for t, _ in rows]))
             counts.append(np.fromiter((d for _, d in rows), dtype=np.int64, count=len(rows)))
         key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
         order = np.argsort(key, kind="stable")
@@ -784,6 +856,15 @@ class Catalog:
                 "SELECT p.doc_id, p.page_no, f.tokens FROM pages p JOIN chunks c ON c.page_id = p.id "
                 "JOIN chunk_fts f ON f.rowid = c.id WHERE p.doc_id = ? AND p.page_no = ?",
                 (doc_id, page_no))
+
+    def page_terms(self, doc_ids: Iterable[int]) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
+        """(doc_id, page_no, term keys, counts) of every page with words of these documents: the
+        counted tokens of page_terms (`page_term_arrays`), read as int64 and unsigned arrays."""
+        return [(doc_id, page_no, np.frombuffer(keys, dtype="<i8"),
+                 np.frombuffer(counts, dtype="<u2" if len(counts) * 4 == len(keys) else "<u4"))
+                for doc_id, page_no, keys, counts in self._rows_in(
+                    "SELECT t.doc_id, p.page_no, t.keys, t.counts FROM page_terms t "
+                    "JOIN pages p ON p.id = t.page_id WHERE t.doc_id IN ({ids})", doc_ids)]
 
     def pages_holding_token(self, token: str) -> dict[int, set[int]]:
         """document id -> numbers of its pages with a chunk holding `token`."""
