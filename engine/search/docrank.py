@@ -222,12 +222,12 @@ def _postings(catalog, tokens: Sequence[str]) -> tuple[TermMatrix, TermMatrix]:
     n = max(1, len(tokens))
     pages = _sum_entries(page[keep] * n + term[keep], count[keep], n)
     page_rows, page_term, page_tf = pages
-    unit_rows, page_unit = np.unique(page_rows, return_inverse=True)
+    unit_rows, page_unit = _distinct(page_rows)
     page_matrix = TermMatrix(list(zip(table.doc[unit_rows].tolist(), table.page_no[unit_rows].tolist())),
                              table.length[unit_rows], page_unit, page_term, page_tf, tokens)
     docs = table.doc[page_rows]
     doc_ids, doc_term, doc_tf = _sum_entries(docs * n + page_term, page_tf, n)
-    unit_docs, doc_unit = np.unique(doc_ids, return_inverse=True)
+    unit_docs, doc_unit = _distinct(doc_ids)
     doc_matrix = TermMatrix(unit_docs.tolist(), np.array([table.doc_length.get(d, 0) for d in unit_docs.tolist()]),
                             doc_unit, doc_term, doc_tf, tokens)
     return page_matrix, doc_matrix
@@ -235,7 +235,7 @@ def _postings(catalog, tokens: Sequence[str]) -> tuple[TermMatrix, TermMatrix]:
 
 def _sum_entries(keys: np.ndarray, counts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Counts summed per key = unit * n + term: (unit, term, summed count) per distinct key."""
-    distinct, inverse = np.unique(keys, return_inverse=True)
+    distinct, inverse = _distinct(keys)
     return distinct // n, distinct % n, np.bincount(inverse, weights=counts).astype(np.int64)
 
 
