@@ -121,14 +121,14 @@ _MIGRATIONS: dict[int, str] = {
     5: """
     ALTER TABLE documents ADD COLUMN extractor INTEGER NOT NULL DEFAULT 0;
     """,
-    # 6: each page's lexical tokens counted, keyed by `term_key` (filled by _fill_page_terms): the
+    # 6: each page's lexical tokens counted, keyed by `term_keys` (filled by _fill_page_terms): the
     #    whole-document TF-IDF cosines of a drawing query read and add these arrays instead of
     #    splitting and counting every token of the candidate documents' chunks
     6: """
     CREATE TABLE page_terms (
         page_id INTEGER PRIMARY KEY REFERENCES pages(id) ON DELETE CASCADE,
         doc_id INTEGER NOT NULL,
-        keys BLOB NOT NULL,            -- int64 term_key of each distinct token, ascending
+        keys BLOB NOT NULL,            -- int64 term_keys of its distinct tokens, ascending
         counts BLOB NOT NULL           -- uint16 (or uint32) occurrences in the page's chunks, same order
     );
     CREATE INDEX page_terms_doc ON page_terms(doc_id);
@@ -186,10 +186,10 @@ class PageTable:
 class VocabTable:
     """In how many chunks each token of the library occurs, as arrays (Catalog.vocab_table): a
     drawing query asks it for the ~10^4 distinct tokens of its candidate documents, which cost
-    ~0.5 s of FTS5 vocabulary look-ups at 100k chunks. A token is keyed by `term_key`, as the
+    ~0.5 s of FTS5 vocabulary look-ups at 100k chunks. A token is keyed by `term_keys`, as the
     page_terms table keys it."""
 
-    keys: np.ndarray  # int64, sorted: term_key of each token
+    keys: np.ndarray  # int64, sorted: the term_keys of the tokens
     counts: np.ndarray  # int64: chunks holding it
     made: float  # time.monotonic() when it was read
     cost: float = 0.0  # seconds reading it took
@@ -199,7 +199,7 @@ class VocabTable:
         return self.lookup_keys(term_keys(tokens))
 
     def lookup_keys(self, keys: np.ndarray) -> np.ndarray:
-        """Chunks holding each token given by its `term_key` (0 for one the library does not hold)."""
+        """Chunks holding each token given by its key (`term_keys`; 0 for one the library does not hold)."""
         if not len(self.keys):
             return np.zeros(len(keys), dtype=np.int64)
         at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
