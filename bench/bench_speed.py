@@ -291,18 +291,19 @@ def phase_queries(library: Path, pngs: list[Path], repeats: int) -> dict:
         # warm up the OCR models on a drawing of its own (not timed): a query searched again is
         # answered from the engine's query cache, without its OCR, and would flatter the p50
         engine.search_file(pngs[-1], limit=20)
-        drawing: list[float] = []
-        for png in pngs[:-1]:
-            t = time.perf_counter()
-            engine.search_file(png, limit=20)
-            drawing.append(time.perf_counter() - t)
+
+        def timed_drawings() -> list[float]:
+            times = []
+            for png in pngs[:-1]:
+                t = time.perf_counter()
+                engine.search_file(png, limit=20)
+                times.append(time.perf_counter() - t)
+            return times
+
+        drawing = timed_drawings()
         # the same drawings asked again: the query cache holds what was read (no OCR), so this
         # times the search part alone (evidence, fusion, grouping, explanations)
-        drawing_search: list[float] = []
-        for png in pngs[:-1]:
-            t = time.perf_counter()
-            engine.search_file(png, limit=20)
-            drawing_search.append(time.perf_counter() - t)
+        drawing_search = timed_drawings()
         status = engine.status()
     return {"first_query_s": open_s, "rss_after_open_mb": rss_open,
             "keyword": common.percentiles(keyword), "keyword_hits": hits,
