@@ -74,7 +74,7 @@ def snapshot(lib: Path) -> dict:
                  " FROM pages ORDER BY id",
         "chunks": "SELECT id, doc_id, page_id, ord, text, word_start, word_end, ntok, fp FROM chunks ORDER BY id",
         "fts": "SELECT rowid, tokens FROM chunk_fts ORDER BY rowid",
-        "page_terms": "SELECT page_id, doc_id, keys, counts FROM page_terms ORDER BY page_id",
+        "page_terms": "SELECT page_id, keys, counts FROM page_terms ORDER BY page_id",
         "failures": "SELECT path, reason FROM failures ORDER BY path",
     }
     out: dict = {name: db.execute(sql).fetchall() for name, sql in tables.items()}

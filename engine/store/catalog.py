@@ -127,11 +127,9 @@ _MIGRATIONS: dict[int, str] = {
     6: """
     CREATE TABLE page_terms (
         page_id INTEGER PRIMARY KEY REFERENCES pages(id) ON DELETE CASCADE,
-        doc_id INTEGER NOT NULL,
         keys BLOB NOT NULL,            -- int64 term_keys of its distinct tokens, ascending
         counts BLOB NOT NULL           -- uint16 (or uint32) occurrences in the page's chunks, same order
     );
-    CREATE INDEX page_terms_doc ON page_terms(doc_id);
     """,
 }
 
@@ -405,15 +403,15 @@ class Catalog:
         """Schema 6, and after re-tokenising: every page's row of page_terms, from the tokens the
         FTS index holds for its chunks (one pass, in page order)."""
         tx.execute("DELETE FROM page_terms")
-        rows = tx.execute("SELECT c.page_id, c.doc_id, f.tokens FROM chunks c JOIN chunk_fts f ON f.rowid = c.id "
+        rows = tx.execute("SELECT c.page_id, f.tokens FROM chunks c JOIN chunk_fts f ON f.rowid = c.id "
                           "ORDER BY c.page_id, c.ord")
-        page, doc, tokens = None, None, []
-        for page_id, doc_id, text in itertools.chain(rows, [(None, None, "")]):
+        page, tokens = None, []
+        for page_id, text in itertools.chain(rows, [(None, "")]):
             if page_id != page and tokens:
-                tx.execute("INSERT INTO page_terms(page_id, doc_id, keys, counts) VALUES(?,?,?,?)",
-                           (page, doc, *page_term_arrays(tokens)))
+                tx.execute("INSERT INTO page_terms(page_id, keys, counts) VALUES(?,?,?)",
+                           (page, *page_term_arrays(tokens)))
                 tokens = []
-            page, doc = page_id, doc_id
+            page = page_id
             tokens.append(text.split())
 
     def _retokenise_if_stale(self) -> None:
@@ -598,8 +596,8 @@ class Catalog:
                 new_chunks.append(chunk_id)
                 page_tokens.append(tokens)
             if page_tokens:
-                tx.execute("INSERT INTO page_terms(page_id, doc_id, keys, counts) VALUES(?,?,?,?)",
-                           (page_id, doc_id, *page_term_arrays(page_tokens)))
+                tx.execute("INSERT INTO page_terms(page_id, keys, counts) VALUES(?,?,?)",
+                           (page_id, *page_term_arrays(page_tokens)))
         tx.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
                        [("last_page_id", str(page_id)), ("last_chunk_id", str(chunk_id))])
         return new_chunks
@@ -863,8 +861,8 @@ class Catalog:
         return [(doc_id, page_no, np.frombuffer(keys, dtype="<i8"),
                  np.frombuffer(counts, dtype="<u2" if len(counts) * 4 == len(keys) else "<u4"))
                 for doc_id, page_no, keys, counts in self._rows_in(
-                    "SELECT t.doc_id, p.page_no, t.keys, t.counts FROM page_terms t "
-                    "JOIN pages p ON p.id = t.page_id WHERE t.doc_id IN ({ids})", doc_ids)]
+                    "SELECT p.doc_id, p.page_no, t.keys, t.counts FROM pages p "
+                    "JOIN page_terms t ON t.page_id = p.id WHERE p.doc_id IN ({ids})", doc_ids)]
 
     def pages_holding_token(self, token: str) -> dict[int, set[int]]:
         """document id -> numbers of its pages with a chunk holding `token`."""
