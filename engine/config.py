@@ -53,10 +53,21 @@ DEFAULT_PACK_DIR = default_pack_dir()
 SAMPLE_LIBRARY = RESOURCES / "sample_library"
 
 # The version of the reading code (engine/extract: text layer, OCR, drawing or document). Raise it
-# when a change reads an indexed file differently; the next `zumen index` reads every document read
-# by an older version again (once, resumable: for an archive of scans that is a long run).
-#   1: pages without text layer whose text OCR read from outlined CAD strokes are drawings
-EXTRACTOR_VERSION = 1
+# when a change reads an indexed file differently, and name the formats it reads differently in
+# READ_AS_NOW_SINCE: the next `zumen index` reads the documents of those formats read by an older
+# version again (once, resumable: for an archive of scans that is a long run), and no others.
+#   1: pages without text layer whose text OCR read from outlined CAD strokes are drawings (all)
+#   2: a phone photo of a sheet is flattened before it is read (engine/extract/sheet.py): images
+EXTRACTOR_VERSION = 2
+# format (ExtractedDocument.format) -> the version since which it is read as this version reads
+# it; formats not named: since version 1
+READ_AS_NOW_SINCE: dict[str, int] = {"image": 2}
+
+
+def read_as_now(format: str, extractor: int) -> bool:
+    """Is a document of `format` read by version `extractor` of the reading code read as this
+    version would read it (otherwise the next run reads it again)?"""
+    return extractor >= READ_AS_NOW_SINCE.get(format, 1)
 
 
 def default_library_path() -> Path:

@@ -13,6 +13,7 @@ import pymupdf
 import pytest
 
 from engine.api import Engine
+from engine.config import EXTRACTOR_VERSION
 from engine.errors import LibraryError, QueryError
 from engine.progress import CancelToken
 from tests.fakes import FakeImageEncoder, FakeTextEncoder
@@ -155,6 +156,23 @@ def test_files_read_by_an_older_version_are_read_again_once(tmp_path, corpus):
         assert hits and hits[0].path == drawing
         third = engine.index()  # once: now the stored version is this one
         assert (third.updated, third.unchanged) == (0, first.added)
+
+
+def test_a_change_to_how_images_are_read_reads_only_the_images_again(tmp_path, corpus):
+    """Version 2 of the reading code flattens photographed sheets: a library read by version 1
+    reads its image files again, not its PDFs and texts."""
+    with pymupdf.open(corpus / "drawings" / "ZM-1258-B2P.pdf") as pdf:
+        pdf[0].get_pixmap(dpi=60).save(str(corpus / "drawings" / "IMG_2041.png"))
+    with open_engine(tmp_path) as engine:
+        first = engine.index([corpus])
+        cat = engine._lib.catalog
+        with cat.transaction() as tx:
+            tx.execute("UPDATE documents SET extractor = 1")
+        again = engine.index()
+        assert (again.updated, again.unchanged) == (1, first.added - 1)
+        photo = str(corpus / "drawings" / "IMG_2041.png")
+        assert cat.document_progress(photo)[3:] == (EXTRACTOR_VERSION, "image")
+        assert engine.index().updated == 0
 
 def test_corrupt_file_is_recorded_and_does_not_stop_the_run(tmp_path, corpus):
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.7\n this is not really a pdf")

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -509,22 +509,26 @@ class Catalog:
             "FROM documents WHERE sha1=?", (sha1,))]
 
     def document_stamps(self, *, resume_partial: bool = False,
-                        extractor: int = 0) -> dict[str, tuple[int, int]]:
+                        read_since: Mapping[str, int] | None = None) -> dict[str, tuple[int, int]]:
         """path -> (size, mtime_ns) of every indexed document (for incremental scans); a document
         still being read in page batches (or stopped by the budget, with `resume_partial`), or
-        read by a version of the reading code older than `extractor`, gets size -1, so the scan
-        takes it up again."""
+        read by a version of the reading code older than the one its format has been read as now
+        since (`read_since`: format -> version, others 1; engine.config.READ_AS_NOW_SINCE), gets
+        size -1, so the scan takes it up again."""
         states = ("reading", "partial") if resume_partial else ("reading",)
+        since = dict(read_since or {})
+        current = "CASE format {} ELSE 1 END".format(" ".join("WHEN ? THEN ?" for _ in since)) if since else "0"
         return {p: (s, m) for p, s, m in self.db.execute(
-            "SELECT path, CASE WHEN state IN ({}) OR extractor < ? THEN -1 ELSE size END, mtime_ns "
-            "FROM documents".format(",".join("?" * len(states))), (*states, extractor))}
+            "SELECT path, CASE WHEN state IN ({}) OR extractor < {} THEN -1 ELSE size END, mtime_ns "
+            "FROM documents".format(",".join("?" * len(states)), current),
+            (*states, *(x for item in since.items() for x in item)))}
 
-    def document_progress(self, path: str) -> tuple[str, int, int, int] | None:
-        """(state, pages stored, pages in the file, version of the reading code that read it) of
-        a document, None when not indexed."""
-        row = self.db.execute("SELECT state, page_count, page_total, extractor FROM documents "
+    def document_progress(self, path: str) -> tuple[str, int, int, int, str] | None:
+        """(state, pages stored, pages in the file, version of the reading code that read it,
+        format) of a document, None when not indexed."""
+        row = self.db.execute("SELECT state, page_count, page_total, extractor, format FROM documents "
                               "WHERE path=?", (path,)).fetchone()
-        return (row[0], int(row[1]), int(row[2]), int(row[3])) if row else None
+        return (row[0], int(row[1]), int(row[2]), int(row[3]), row[4]) if row else None
 
     def document_note(self, doc_id: int) -> str:
         row = self.db.execute("SELECT note FROM documents WHERE id=?", (doc_id,)).fetchone()
