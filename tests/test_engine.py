@@ -174,6 +174,7 @@ def test_a_change_to_how_images_are_read_reads_only_the_images_again(tmp_path, c
         assert cat.document_progress(photo)[3:] == (EXTRACTOR_VERSION, "image")
         assert engine.index().updated == 0
 
+
 def test_corrupt_file_is_recorded_and_does_not_stop_the_run(tmp_path, corpus):
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.7\n this is not really a pdf")
     (corpus / "empty.png").write_bytes(b"")

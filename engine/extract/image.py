@@ -27,7 +27,7 @@ from engine.types import ExtractedDocument, PageContent
 
 from .layout import words_to_text
 from .ocr import OcrEngine, read_upright
-from .sheet import find_sheet, flatten
+from .sheet import rectify
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 # Larger photos and scans are downsized for OCR (boxes are relative). At 6000 px an A1 sheet is
@@ -84,12 +84,11 @@ def image_frames(path: Path, settings: EngineSettings, max_side: int | None = No
                     if orientation >= 5:
                         size = size[::-1]
                 small = small.convert("L" if grey else "RGB")
-                if (corners := find_sheet(small)) is not None:  # a photographed sheet, made flat
-                    flat = flatten(small, corners)
+                flat = rectify(small)  # a photographed sheet, made flat
+                if flat is not small:
                     size = (max(1, round(size[0] * flat.width / small.width)),
                             max(1, round(size[1] * flat.height / small.height)))
-                    small = flat
-                yield small, size
+                yield flat, size
             except ExtractionError:
                 raise
             except Exception as exc:  # OSError, SyntaxError, ValueError, TypeError... from Pillow

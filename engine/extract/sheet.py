@@ -11,8 +11,8 @@ made white).
 
 Only a frame that clearly shows a sheet on something darker is changed: the quadrilateral must
 cover 20-97 % of the frame, fit the outline of its edges closely (four straight sides), and be
-brighter than its surround by MIN_CONTRAST. A scan or a render (paper to the edges) and a close-up without corners are left as
-they are. The decision is taken on a small copy and the corners are kept relative to the frame,
+brighter than its surround by MIN_CONTRAST. A scan or a render (paper to the edges) and a
+close-up without corners are left as they are. The decision is taken on a small copy and the corners are kept relative to the frame,
 so every resolution of one file (OCR, the image tower, the screen) is rectified alike.
 """
 

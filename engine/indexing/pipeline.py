@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
-from engine.config import EXTRACTOR_VERSION, READ_AS_NOW_SINCE, read_as_now
+from engine.config import EXTRACTOR_VERSION, read_as_now
 from engine.errors import Cancelled
 from engine.faults import fault_point
 from engine.indexing.scanner import FileStamp, canonical, is_under, plan_scan, walk_files
@@ -106,7 +106,7 @@ class IndexingPipeline:
             return IndexReport(elapsed_s=time.perf_counter() - t0, cancelled=True)
         found = [by_path[k] for k in sorted(by_path)]
         rejected = [(p, why) for p, why in rejected if p not in ignored]
-        indexed = cat.document_stamps(resume_partial=retry_failed, read_since=READ_AS_NOW_SINCE)
+        indexed = cat.document_stamps(resume_partial=retry_failed, read_as_now=read_as_now)
         plan = plan_scan(found, indexed, cat.failure_stamps(),
                          [canonical(r) for r in roots], retry_failed=retry_failed)
         folders = cat.folders()  # documents under no library folder (a link's target stored by

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -509,19 +509,19 @@ class Catalog:
             "FROM documents WHERE sha1=?", (sha1,))]
 
     def document_stamps(self, *, resume_partial: bool = False,
-                        read_since: Mapping[str, int] | None = None) -> dict[str, tuple[int, int]]:
+                        read_as_now: Callable[[str, int], bool] | None = None) -> dict[str, tuple[int, int]]:
         """path -> (size, mtime_ns) of every indexed document (for incremental scans); a document
         still being read in page batches (or stopped by the budget, with `resume_partial`), or
-        read by a version of the reading code older than the one its format has been read as now
-        since (`read_since`: format -> version, others 1; engine.config.READ_AS_NOW_SINCE), gets
-        size -1, so the scan takes it up again."""
+        one whose (format, version of the reading code that read it) `read_as_now` says is not
+        read as this version reads it (engine.config.read_as_now), gets size -1, so the scan takes
+        it up again."""
         states = ("reading", "partial") if resume_partial else ("reading",)
-        since = dict(read_since or {})
-        current = "CASE format {} ELSE 1 END".format(" ".join("WHEN ? THEN ?" for _ in since)) if since else "0"
-        return {p: (s, m) for p, s, m in self.db.execute(
-            "SELECT path, CASE WHEN state IN ({}) OR extractor < {} THEN -1 ELSE size END, mtime_ns "
-            "FROM documents".format(",".join("?" * len(states)), current),
-            (*states, *(x for item in since.items() for x in item)))}
+        out: dict[str, tuple[int, int]] = {}
+        for path, size, mtime_ns, state, format, extractor in self.db.execute(
+                "SELECT path, size, mtime_ns, state, format, extractor FROM documents"):
+            again = state in states or (read_as_now is not None and not read_as_now(format, extractor))
+            out[path] = (-1 if again else size, mtime_ns)
+        return out
 
     def document_progress(self, path: str) -> tuple[str, int, int, int, str] | None:
         """(state, pages stored, pages in the file, version of the reading code that read it,
