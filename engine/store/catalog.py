@@ -729,18 +729,19 @@ class Catalog:
         generation = self.generation()
         phrases = list(dict.fromkeys(expr.phrases()))
         known = self._phrases.get(phrases, generation)
-        common = []
+        common = self._phrases.common(phrases, generation)
         for phrase in phrases:
-            if phrase not in known:
+            if phrase not in known and phrase not in common:
                 rows = self._phrase_rows(phrase, SMALL_PHRASE_ROWS + 1)
                 if len(rows) > SMALL_PHRASE_ROWS:
-                    common.append(phrase)
+                    common |= self._phrases.common([phrase], generation, found=True)
                 else:
                     known[phrase] = phrase_rows(rows)
                     self._phrases.put(phrase, known[phrase], generation)
+        common -= set(known)
         rare_group = any(all(p in known for a in alternatives for p in a) for alternatives in expr.groups)
         if common and not (require_all and rare_group):
-            for phrase in self._phrases.asked_before(common, generation):
+            for phrase in self._phrases.asked_before(sorted(common), require_all, generation):
                 known[phrase] = phrase_rows(self._phrase_rows(phrase))
                 self._phrases.put(phrase, known[phrase], generation)
         if any(p not in known for p in phrases):
