@@ -108,5 +108,7 @@ def test_the_phrase_cache_holds_at_most_its_rows_least_recently_asked_dropped_fi
     assert set(cache.get(['"a"', '"b"', '"c"'], 1)) == {'"a"', '"c"'}
     cache.put('"huge"', rows(11), 1)  # more than it may hold: not kept, nothing dropped for it
     assert set(cache.get(['"a"', '"c"', '"huge"'], 1)) == {'"a"', '"c"'}
+    cache.asked_before(['"huge"', '"d"'], False, 1)
+    assert cache.asked_before(['"huge"', '"d"'], False, 1) == ['"d"']  # "huge" is not read whole again
     assert cache.get(['"a"', '"c"'], 2) == {}  # another generation of the library
 

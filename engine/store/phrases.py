@@ -73,6 +73,7 @@ class PhraseCache:
         self._held = 0
         self._asked: set[tuple[str, bool]] = set()  # (common phrase, in an AND query)
         self._common: set[str] = set()  # phrases found in more than SMALL_PHRASE_ROWS rows
+        self._too_big: set[str] = set()  # phrases in more than max_rows rows
 
     def get(self, phrases: list[str], generation: int) -> dict[str, PhraseRows]:
         with self._lock:
@@ -85,10 +86,11 @@ class PhraseCache:
             return out
 
     def put(self, phrase: str, rows: PhraseRows, generation: int) -> None:
-        if len(rows) > self.max_rows:
-            return
         with self._lock:
             self._for(generation)
+            if len(rows) > self.max_rows:  # never kept: not to be read whole again
+                self._too_big.add(phrase)
+                return
             if phrase in self._known:
                 return
             self._known[phrase] = rows
@@ -107,18 +109,18 @@ class PhraseCache:
 
     def asked_before(self, phrases: list[str], require_all: bool, generation: int) -> list[str]:
         """Those of `phrases` asked before in this generation in a query of the same kind (a
-        keyword search asks AND first, then OR to fill up: that is one ask); all of them count
-        as asked now."""
+        keyword search asks AND first, then OR to fill up: that is one ask) that may be kept;
+        all of them count as asked now."""
         with self._lock:
             self._for(generation)
-            again = [p for p in phrases if (p, require_all) in self._asked]
+            again = [p for p in phrases if (p, require_all) in self._asked and p not in self._too_big]
             self._asked.update((p, require_all) for p in phrases)
             return again
 
     def _for(self, generation: int) -> None:
         if generation != self._generation:  # the library changed: forget every phrase
             self._generation, self._known, self._held = generation, OrderedDict(), 0
-            self._asked, self._common = set(), set()
+            self._asked, self._common, self._too_big = set(), set(), set()
 
 
 def phrase_rows(pairs: list[tuple[int, float]]) -> PhraseRows:
