@@ -734,7 +734,8 @@ class Catalog:
             if phrase not in known and phrase not in common:
                 rows = self._phrase_rows(phrase, SMALL_PHRASE_ROWS + 1)
                 if len(rows) > SMALL_PHRASE_ROWS:
-                    common |= self._phrases.common([phrase], generation, found=True)
+                    self._phrases.found_common(phrase, generation)
+                    common.add(phrase)
                 else:
                     known[phrase] = phrase_rows(rows)
                     self._phrases.put(phrase, known[phrase], generation)

@@ -99,13 +99,16 @@ class PhraseCache:
                 _, dropped = self._known.popitem(last=False)
                 self._held -= len(dropped)
 
-    def common(self, phrases: list[str], generation: int, *, found: bool = False) -> set[str]:
-        """Those of `phrases` found common in this generation; `found`: they all are."""
+    def common(self, phrases: list[str], generation: int) -> set[str]:
+        """Those of `phrases` found common (`found_common`) in this generation."""
         with self._lock:
             self._for(generation)
-            if found:
-                self._common.update(phrases)
             return self._common.intersection(phrases)
+
+    def found_common(self, phrase: str, generation: int) -> None:
+        with self._lock:
+            self._for(generation)
+            self._common.add(phrase)
 
     def asked_before(self, phrases: list[str], require_all: bool, generation: int) -> list[str]:
         """Those of `phrases` asked before in this generation in a query of the same kind (a
