@@ -320,10 +320,16 @@ def print_self(result: dict) -> None:
     print("OCR: rotation right / mirror found / orientation unknown: " + "; ".join(
         f"{c} {result[c]['ocr']['rotation_right']:.2f}/{result[c]['ocr']['mirror_found']:.2f}/"
         f"{result[c]['ocr']['unknown']:.2f}" for c in conditions))
+    print("geometry check, thresholds chosen on the other sets: " + json.dumps(result.get("_verify", {})))
     print("costs: " + json.dumps(result["_costs"]))
 
 
 SEARCH_RANKERS = {"hybrid": None, "words only": {"lexical"}, "looks only": {"visual"}}
+# the hybrid list before its geometry check (search/geometry.py), and with the check's two
+# thresholds chosen on the other sets (leave one source out): derived from the hybrid's hits
+VERIFY_RANKERS = ("hybrid, not verified", "hybrid, verified (thresholds left out)")
+VERIFY_GRID_POINTS = (8, 12, 16, 20, 25, 30, 40, 50, 60, 80)
+VERIFY_GRID_RATIO = (1.0, 1.1, 1.2, 1.35, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0)
 
 
 def search_self(items: list[tuple[str, Path]], workdir: Path, dev_workdir: Path, data: Path,
@@ -343,7 +349,10 @@ def search_self(items: list[tuple[str, Path]], workdir: Path, dev_workdir: Path,
     folder.mkdir(parents=True, exist_ok=True)
     ranks: dict[str, dict[str, dict[str, list[int | None]]]] = {}  # condition -> ranker -> set -> ranks
     seconds: list[float] = []
+    checked: dict[str, list[tuple]] = {}  # set -> (condition, hybrid ids, pool ids, pool points, own, looks ids)
     with Engine.open(library, **({"pack": pack} if pack else {})) as engine:
+        shipped = engine.settings
+        top = shipped.verify_top
         for condition in conditions:
             log(f"search -> itself: {condition}")
             by_ranker = ranks.setdefault(condition, {r: {} for r in SEARCH_RANKERS})
@@ -363,7 +372,14 @@ def search_self(items: list[tuple[str, Path]], workdir: Path, dev_workdir: Path,
                         seconds.append(time.perf_counter() - t0)  # the first asking reads the page
                     ids = [dev_sets.hit_id(corpus, h.path, h.page, {}) for h in hits]
                     by_ranker[ranker].setdefault(set_name, []).append(ids.index(own) if own in ids else None)
-    out: dict = {}
+                    if ranker == "hybrid":
+                        listed = unverified(hits, ids)
+                    elif ranker == "looks only":  # the hybrid's first and the looks' first are checked
+                        looks = unverified(hits, ids)
+                        checked.setdefault(set_name, []).append(
+                            (condition, *check_pool(listed, looks, top), own, looks[0]))
+    fits = verify_left_out(checked, ranks, shipped)
+    out: dict = {"_verify": fits, "_checked": checked}
     for condition, by_ranker in ranks.items():
         out[condition] = {}
         for ranker, by_set in by_ranker.items():
@@ -375,15 +391,83 @@ def search_self(items: list[tuple[str, Path]], workdir: Path, dev_workdir: Path,
                 "macro": {k: float(np.mean([v[k] for v in per_set.values()])) for k in ("recall@1", "recall@5")},
                 "pooled": {"recall@1": float(np.mean([r == 0 for r in pooled])),
                            "recall@5": float(np.mean([r is not None and r < 5 for r in pooled]))},
-                "sets": per_set}
+                "sets": per_set, "ranks": by_set}
     out["_costs"] = {"queries": len(seconds), "search_file_s_p50": float(np.median(seconds)) if seconds else 0.0}
     return out
+
+
+def unverified(hits, ids: list) -> tuple[list, list[int]]:
+    """A list's hit ids in their order before the geometry check (by fused score: the check only
+    moves one hit to the top) and each hit's matched points in that order (0 past the checked)."""
+    order = sorted(range(len(hits)), key=lambda i: -hits[i].scores.fused)
+    return [ids[i] for i in order], [hits[i].scores.matched_points for i in order]
+
+
+def check_pool(listed: tuple[list, list[int]], looks: tuple[list, list[int]], top: int
+               ) -> tuple[list, list, list[int]]:
+    """What the engine checks (search/geometry.verify_similar): the hybrid list's first `top` and
+    the looks list's first `top` not among them -> (hybrid ids, pool ids, pool points)."""
+    ids, points = listed
+    pool, pool_points = list(ids[:top]), list(points[:top])
+    for i, p in zip(looks[0][:top], looks[1][:top]):
+        if i not in pool:
+            pool.append(i)
+            pool_points.append(p)
+    return ids, pool, pool_points
+
+
+def _rank_verified(ids: list, pool: list, points: list[int], own, min_points: int, ratio: float) -> int | None:
+    """The rank of `own` once the check (these thresholds) has moved its pick to the top."""
+    from engine.search.geometry import verified_first
+
+    order = list(ids)
+    first = verified_first(points, min_points=min_points, ratio=ratio)
+    if first is not None:
+        if pool[first] in order:
+            order.remove(pool[first])
+        order = [pool[first], *order][:max(len(ids), 1)]
+    return order.index(own) if own in order else None
+
+
+def verify_left_out(checked: dict, ranks: dict, settings) -> dict:
+    """Adds the derived rankers to `ranks` (condition -> ranker -> set -> ranks): the hybrid before
+    the check, and with (min points, ratio) chosen on the other sets: the highest R@1 over all
+    their queries, the strictest thresholds among equals. Returns the choices per left-out set, and
+    how often the shipped check names a hit the same drawing when the list lacks the query's own."""
+    from engine.search.geometry import verified_first
+
+    fits: dict = {}
+    for condition in ranks:
+        for name in VERIFY_RANKERS:
+            ranks[condition][name] = {}
+    def choose(queries: list) -> tuple[int, int, float]:
+        return max((sum(_rank_verified(ids, pool, pts, own, m, r) == 0 for _, ids, pool, pts, own, _ in queries), m, r)
+                   for m in VERIFY_GRID_POINTS for r in VERIFY_GRID_RATIO)
+
+    every = [q for qs in checked.values() for q in qs]
+    if every:  # what to ship: chosen on every set
+        best = choose(every)
+        fits["_all_sets"] = {"min_points": best[1], "ratio": best[2], "r1": best[0] / len(every)}
+    for left_out in checked:
+        best = choose([q for name, qs in checked.items() if name != left_out for q in qs])
+        fits[left_out] = {"min_points": best[1], "ratio": best[2]}
+        for condition, ids, pool, pts, own, _ in checked[left_out]:
+            ranks[condition][VERIFY_RANKERS[0]].setdefault(left_out, []).append(ids.index(own) if own in ids else None)
+            ranks[condition][VERIFY_RANKERS[1]].setdefault(left_out, []).append(
+                _rank_verified(ids, pool, pts, own, best[1], best[2]))
+    picks = [verified_first([p for i, p in zip(pool, pts) if i != own], ratio=settings.verify_ratio,
+                            min_points=settings.verify_min_points)
+             for qs in checked.values() for _, ids, pool, pts, own, _ in qs]
+    fits["_without_own"] = {"queries": len(picks),
+                            "named_same_drawing": sum(p is not None for p in picks) / max(1, len(picks))}
+    return fits
 
 
 def print_search(result: dict) -> None:
     conditions = [c for c in result if not c.startswith("_")]
     rows = [{"ranker": r, **{c: f"{result[c][r]['macro']['recall@1']:.3f} / {result[c][r]['pooled']['recall@1']:.3f}"
-                             for c in conditions}} for r in SEARCH_RANKERS]
+                             for c in conditions}} for r in (*SEARCH_RANKERS, *VERIFY_RANKERS)
+            if r in result[conditions[0]]]
     print("\nQuery -> itself through the whole search (similar drawings), R@1 macro over sets / pooled")
     print(common.format_table(rows, ["ranker", *conditions]))
     sets = sorted(next(iter(result[conditions[0]].values()))["sets"])
@@ -391,6 +475,7 @@ def print_search(result: dict) -> None:
             for name in sets]
     print("hybrid R@1 per set")
     print(common.format_table(rows, ["set", *conditions]))
+    print("geometry check, thresholds chosen on the other sets: " + json.dumps(result.get("_verify", {})))
     print("costs: " + json.dumps(result["_costs"]))
 
 

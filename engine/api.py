@@ -28,6 +28,7 @@ from engine.orientation import (Orientation, displayed_words, page_orientation, 
                                 read_unmirrored)
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.analyze import normalize
+from engine.search.geometry import PageFeatures, page_features, verify_similar
 from engine.search.query import Searcher, edit_query_text, read_terms
 from engine.types import (AdaptReport, DuplicatePage, DuplicatePair, DuplicateReport, EvalReport,
                           FileQueryResults, Hit, IndexReport, LibraryStatus, PackInfo, SearchResults,
@@ -36,6 +37,7 @@ from engine.types import (AdaptReport, DuplicatePage, DuplicatePair, DuplicateRe
 log = logging.getLogger(__name__)
 
 QUERY_CACHE_SIZE = 8
+PAGE_FEATURES_CACHE_SIZE = 256  # library pages' keypoints kept for checking similar drawings (~20 KB each)
 TEMPLATE_MATES = 3  # library pages that look most like a query: what a heatmap shows beyond them
 TEMPLATE_POOL = 50  # pages looked up for them (those looking as much like the query as the hit are not)
 COPY_MARGIN = 0.01  # a page within this raw cosine of the hit's looks as much like the query as the hit
@@ -106,6 +108,7 @@ class _QueryRead:
     rotation: int = 0  # how OCR turned the page to read it (engine.orientation)
     image_variants: Any = None  # (k, dim): the picture in other orientations, when OCR cannot tell
     orientation: Orientation | None = None  # how its picture was turned upright, once compared
+    features: tuple = ()  # the picture's keypoints, as it comes and mirrored (search/geometry.py)
 
 
 class Engine:
@@ -115,6 +118,7 @@ class Engine:
         self._lib = library
         self._searcher = Searcher(library)
         self._query_cache: OrderedDict[tuple, _QueryRead] = OrderedDict()
+        self._features_cache: OrderedDict[tuple, PageFeatures | None] = OrderedDict()
         self._pastes: Path | None = None  # temporary folder of pasted pictures, while open
 
     @classmethod
@@ -267,7 +271,8 @@ class Engine:
         return self._file_results(str(path), text, words, read.source,
                                   read.image_vector if want_image else None, read.same_docs, limit,
                                   evidence, t0, progress, show_weak,
-                                  image_variants=read.image_variants if want_image else None)
+                                  image_variants=read.image_variants if want_image else None,
+                                  features=read.features if want_image else ())
 
     def _read_query(self, path: Path, want_image: bool, progress: ProgressCallback | None):
         from engine.extract import extract_document, render_page
@@ -300,7 +305,12 @@ class Engine:
                     words, orientation = again
                     read = replace(read, text=words_to_text(words), words=tuple(words))
             vector, variants = picture_vectors(self._lib.image_encoder, image, orientation)
-            read = replace(read, image_vector=vector, image_variants=variants, orientation=orientation)
+            features = ((page_features(image), page_features(image, mirrored=True))
+                        if self._lib.settings.verify_top > 0 else ())
+            if orientation.mirrored:  # the mirror check found it mirrored: that way round first
+                features = features[::-1]
+            read = replace(read, image_vector=vector, image_variants=variants, orientation=orientation,
+                           features=features)
         self._query_cache[key] = read
         self._query_cache.move_to_end(key)
         while len(self._query_cache) > QUERY_CACHE_SIZE:
@@ -375,7 +385,8 @@ class Engine:
                       image_vec, exclude: set[int], limit: int,
                       evidence: Collection[str] | None, t0: float,
                       progress: ProgressCallback | None = None,
-                      show_weak: bool = False, image_variants=None) -> FileQueryResults:
+                      show_weak: bool = False, image_variants=None,
+                      features: tuple = ()) -> FileQueryResults:
         self._lib.refresh()
         report(progress, Progress("search", 2, 3, "steps", "searching"))
         q = self._searcher.make_query(text, keyword=False, image_vector=image_vec, words=words,
@@ -383,10 +394,43 @@ class Engine:
         related, similar = self._searcher.search_many(q, [{"document"}, {"drawing"}], limit=limit,
                                                       evidence=evidence, mode="file",
                                                       show_weak=show_weak)
+        s = self._lib.settings
+        if features and s.verify_top > 0:
+            # the drawing itself may rank low by words (a photo OCR reads poorly) yet lead by looks:
+            # the first pages by looks alone are checked too
+            looks = () if evidence is not None and set(evidence) == {"visual"} else self._searcher.search(
+                q, kinds={"drawing"}, evidence={"visual"}, limit=s.verify_top, mode="file").hits
+            similar = verify_similar(similar, features, self._page_features, top=s.verify_top,
+                                     min_points=s.verify_min_points, ratio=s.verify_ratio, looks=looks)
         report(progress, Progress("search", 3, 3, "steps", "done"))
         return FileQueryResults(query_path, text, tuple(q.identifiers), source,  # type: ignore[arg-type]
                                 related, similar, tuple(words),
                                 (time.perf_counter() - t0) * 1000, read_terms(q))
+
+    def _page_features(self, hit: Hit) -> PageFeatures | None:
+        """A library page's keypoints (search/geometry.py), kept for the last pages checked; None
+        when it cannot be drawn now."""
+        from engine.extract import render_page
+        from engine.search.geometry import SIDE_PX
+
+        path = Path(hit.path)
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        key = (hit.path, hit.page, st.st_size, st.st_mtime_ns)
+        if key not in self._features_cache:
+            try:
+                image = render_page(path, hit.page, self._lib.settings.render_dpi, grayscale=True,
+                                    max_px=SIDE_PX, settings=self._lib.settings)
+                self._features_cache[key] = page_features(image)
+            except (EngineError, OSError) as exc:
+                log.warning("cannot draw %s page %d to check it: %s", hit.path, hit.page, exc)
+                self._features_cache[key] = None
+        self._features_cache.move_to_end(key)
+        while len(self._features_cache) > PAGE_FEATURES_CACHE_SIZE:
+            self._features_cache.popitem(last=False)
+        return self._features_cache[key]
 
     def similar(self, target: Path | str | int, page: int = 1, *, limit: int = 20,
                 evidence: Collection[str] | None = None) -> FileQueryResults:

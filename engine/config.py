@@ -165,6 +165,15 @@ class EngineSettings:
                                                cosine_doc=0.0, dimensions=0.0938, semantic=0.1881,
                                                visual=0.0425, link_name=0.0, link_folder=0.0)
     calibration: Calibration = Calibration()
+    # similar drawings of a drawing query: the first `verify_top` hits are checked against the
+    # query page by their geometry (search/geometry.py: keypoints that line up under one
+    # perspective); the one with at least `verify_min_points` such points and `verify_ratio` times
+    # as many as any other checked hit is the drawing itself and comes first (chosen leave one
+    # source out on the dev sets' degraded drawings, bench/bench_similar.py; docs/similar.md).
+    # 0 turns the check off.
+    verify_top: int = 4
+    verify_min_points: int = 60
+    verify_ratio: float = 1.1
     # `zumen duplicates` (engine/search/duplicates.py): a word on 2 to `duplicate_rare_pages`
     # drawing pages is telling; two pages sharing at least `duplicate_threshold` of the telling
     # words of the one with fewer are near-identical (chosen leave-one-source-out on the dev

@@ -78,6 +78,9 @@ class ScoreBreakdown:
     dimensions: float = 0.0  # drawing queries: BM25 of the query's sizes and numbers on the page
     link_name: float = 0.0  # drawing queries: names the file of the drawing found in the library
     link_folder: float = 0.0  # drawing queries: lies beside (or above) that drawing's file
+    # similar drawings: keypoints lining up with the query page's under one perspective
+    # (engine/search/geometry.py), for the first `verify_top` hits; 0 = not checked, or none
+    matched_points: int = 0
     # how sure the hit is relevant, 0..1 (absolute): keywords, the share of the terms on the page;
     # a drawing's related documents, a calibrated probability; similar drawings: 0, not calibrated
     confidence: float = 0.0
@@ -100,6 +103,10 @@ class Explanation:
     names_drawing: str = ""  # path of that drawing, when this page names its file (a BOM row)
     beside_drawing: str = ""  # path of that drawing, when this document lies in its folder…
     folders_up: int = 0  # …or this many folders above it
+    # similar drawings: the hit whose geometry stands out as the query's (its own drawing, or a
+    # near copy: a revision, a variant drawn alike): how many of its keypoints line up with the
+    # query page's under one perspective (engine/search/geometry.py); else 0
+    same_drawing_points: int = 0
 
 
 @dataclass(frozen=True)

@@ -33,3 +33,27 @@ def test_a_turned_or_mirrored_query_is_turned_back_to_the_upright_scan(condition
     scan = bench_similar.make_query(clean, "scan", 5)
     assert upright.size == clean.size and np.array_equal(np.asarray(upright), np.asarray(scan))
     assert not np.array_equal(np.asarray(bench_similar.make_query(clean, condition, 5)), np.asarray(scan))
+
+
+def test_the_geometry_check_is_replayed_and_its_thresholds_chosen_on_the_other_sets():
+    from engine.config import EngineSettings
+
+    # hybrid list a, b, own (own third by words); looks list own, c; own lines up best
+    ids, pool, points = bench_similar.check_pool((["a", "b", "own"], [5, 9, 80]), (["own", "c"], [80, 7]), top=2)
+    assert pool == ["a", "b", "own", "c"] and points == [5, 9, 80, 7]  # the hybrid's first 2, then the looks'
+    assert bench_similar._rank_verified(ids, pool, points, "own", 20, 1.5) == 0
+    assert bench_similar._rank_verified(ids, pool, points, "own", 100, 1.5) == 2  # too few points: as listed
+    assert bench_similar._rank_verified(ids, pool, [5, 60, 80, 7], "own", 20, 1.5) == 2  # b nearly as good
+    # each left-out set gets the strictest thresholds that are best on the others: y's second
+    # query (b lines up 90 to own's 40) asks a ratio above 2.25, its first (own 30 points) a bar <= 30
+    checked = {"x": [("scan", ["a", "own"], ["a", "own"], [5, 40], "own", [])],
+               "y": [("scan", ["a", "own"], ["a", "own"], [4, 30], "own", []),
+                     ("photo", ["own", "b"], ["own", "b"], [40, 90], "own", [])]}
+    ranks: dict = {"scan": {}, "photo": {}}
+    fits = bench_similar.verify_left_out(checked, ranks, EngineSettings())
+    assert (fits["x"]["min_points"], fits["x"]["ratio"]) == (30, 4.0)
+    assert (fits["y"]["min_points"], fits["y"]["ratio"]) == (40, 4.0)
+    assert (fits["_all_sets"]["min_points"], fits["_all_sets"]["ratio"]) == (30, 4.0)  # what to ship
+    assert ranks["scan"]["hybrid, not verified"] == {"x": [1], "y": [1]}
+    assert ranks["scan"]["hybrid, verified (thresholds left out)"] == {"x": [0], "y": [1]}
+    assert ranks["photo"]["hybrid, verified (thresholds left out)"] == {"y": [0]}

@@ -319,7 +319,7 @@ def test_model_page_says_what_to_install_when_torch_is_missing(qtbot, monkeypatc
     assert not pane.run_button.isEnabled()
 
 
-def test_the_librarys_links_are_shown_as_reasons_in_both_languages():
+def test_the_librarys_links_and_the_same_drawing_are_shown_as_reasons_in_both_languages():
     from desktop.views.formatting import link_reasons
     from desktop.views.result_list import hit_tooltip
     from engine.types import Explanation, Hit, ScoreBreakdown, Snippet
@@ -331,12 +331,15 @@ def test_the_librarys_links_are_shown_as_reasons_in_both_languages():
     assert link_reasons(beside) == ["In the folder of the drawing JXS-02-03.pdf"]
     assert link_reasons(above) == ["In a folder above the drawing JXS-02-03.pdf"]
     assert link_reasons(Explanation()) == []
+    same = Explanation(same_drawing_points=212)  # a similar drawing checked by its geometry
+    assert link_reasons(same) == ["Same geometry as your drawing: 212 points line up"]
     hit = Hit(1, "/lib/bom/BOM.csv", "BOM", "document", "csv", 8, ScoreBreakdown(link_name=1.0),
               Snippet(""), named)
     assert "Names the drawing JXS-02-03.pdf" in hit_tooltip(hit)
     translator.set_language("ja")
     try:
         assert link_reasons(beside) == ["図面 JXS-02-03.pdf と同じフォルダー"]
+        assert link_reasons(same) == ["図面と形状が一致：212 点が重なる"]
     finally:
         translator.set_language("en")
 

@@ -83,9 +83,12 @@ def kind_label(kind: str) -> str:
 
 
 def link_reasons(ex: Explanation) -> list[str]:
-    """The library's own links that relate a hit to the drawing (the query found in the
-    library): the hit names its file, or lies in its folder or a folder above it."""
+    """What relates a hit to the query drawing beyond shared words: its geometry lines up with
+    the query page's (the drawing itself or a near copy), or the library's own links (the query
+    found in the library): the hit names its file, or lies in its folder or a folder above it."""
     reasons = []
+    if ex.same_drawing_points:
+        reasons.append(tr("Same geometry as your drawing: {points} points line up", points=ex.same_drawing_points))
     if ex.names_drawing:
         reasons.append(tr("Names the drawing {name}", name=PurePath(ex.names_drawing).name))
     if ex.beside_drawing:

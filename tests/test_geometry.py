@@ -1,0 +1,118 @@
+"""The same drawing, checked by its geometry (engine/search/geometry.py): a scanned, photographed,
+turned or mirrored copy of a drawing lines up with the drawing itself, not with another sheet of
+the same template, and a drawing query's similar-drawings list puts that drawing first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.api import Engine
+from engine.config import EngineSettings
+from engine.search.geometry import page_features, same_drawing_points, verified_first
+from engine.synth.degrade import degrade
+from engine.synth.drawing import draw_pdf, render
+from engine.synth.parts import generate_part
+from tests.fakes import FakeImageEncoder, FakeTextEncoder
+
+COPIES = [("scan", None, False), ("photo", None, False), ("scan", 90, False), ("scan", 270, True)]
+
+
+def copy_of(page: Image.Image, kind: str, turn: int | None, mirrored: bool, seed: int) -> Image.Image:
+    image = degrade(page, np.random.default_rng(seed), kind, rotate=turn)  # type: ignore[arg-type]
+    return image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirrored else image
+
+
+@pytest.fixture(scope="module")
+def same_template() -> list[Image.Image]:
+    """Three synthetic drawings; the first two on one sheet style (JIS border and title block)."""
+    parts = [generate_part(1), generate_part(2), generate_part(3)]
+    assert parts[0].style == parts[1].style
+    return [render(p, 100) for p in parts]
+
+
+@pytest.mark.parametrize("kind,turn,mirrored", COPIES)
+def test_a_copy_lines_up_with_its_drawing_far_more_than_with_a_sheet_of_its_template(
+        same_template, kind, turn, mirrored):
+    own, sibling, other = (page_features(p) for p in same_template)
+    copy = copy_of(same_template[0], kind, turn, mirrored, seed=7)
+    query = (page_features(copy), page_features(copy, mirrored=True))
+    points = [same_drawing_points(query, f) for f in (own, sibling, other)]
+    assert points[0] >= 30, points
+    assert points[0] >= 3 * max(points[1:]), points  # the shared border and title block are not enough
+
+
+def test_the_drawing_itself_is_the_hit_that_stands_out():
+    assert verified_first([5, 120, 30], min_points=20, ratio=1.5) == 1
+    assert verified_first([120, 100, 30], min_points=20, ratio=1.5) is None  # two alike: a family
+    assert verified_first([15, 3, 2], min_points=20, ratio=1.5) is None  # too few points to trust
+    assert verified_first([0, 0], min_points=0, ratio=1.0) is None  # no point lines up
+    assert verified_first([], min_points=20, ratio=1.5) is None
+    assert verified_first([40], min_points=20, ratio=1.5) == 0  # a list of one
+
+
+def _library(tmp_path: Path, n: int = 5) -> tuple[Path, list[Image.Image]]:
+    folder = tmp_path / "drawings"
+    folder.mkdir()
+    pages = []
+    for i in range(n):
+        part = generate_part(10 + i)
+        (folder / f"drawing-{i}.pdf").write_bytes(draw_pdf(part))
+        pages.append(render(part, 100))
+    return folder, pages
+
+
+@pytest.mark.parametrize("kind,turn,mirrored", [("scan", 90, False), ("photo", None, False)])
+def test_a_drawing_query_finds_its_drawing_first_and_says_it_is_the_same_drawing(tmp_path, kind, turn, mirrored):
+    folder, pages = _library(tmp_path)
+    query = tmp_path / "query.png"
+    copy_of(pages[3], kind, turn, mirrored, seed=3).save(query)
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=FakeImageEncoder(),
+                     ocr=None) as engine:
+        engine.index([folder])
+        hits = engine.search_file(query).similar.hits
+    assert Path(hits[0].path).name == "drawing-3.pdf"
+    assert hits[0].explanation.same_drawing_points >= EngineSettings().verify_min_points
+    assert hits[0].scores.matched_points == hits[0].explanation.same_drawing_points
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert all(h.explanation.same_drawing_points == 0 for h in hits[1:])
+
+
+def test_the_check_can_be_turned_off(tmp_path):
+    folder, pages = _library(tmp_path, 3)
+    query = tmp_path / "query.png"
+    copy_of(pages[1], "scan", None, False, seed=1).save(query)
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=FakeImageEncoder(),
+                     ocr=None, settings=EngineSettings(verify_top=0)) as engine:
+        engine.index([folder])
+        hits = engine.search_file(query).similar.hits
+    assert hits and all(h.scores.matched_points == 0 and h.explanation.same_drawing_points == 0 for h in hits)
+
+
+def _hit(name: str, rank: int):
+    from engine.types import Explanation, Hit, ScoreBreakdown, Snippet
+
+    return Hit(len(name), name, name, "drawing", "pdf", 1, ScoreBreakdown(fused=1.0 / rank), Snippet(""),
+               Explanation(), rank=rank)
+
+
+def test_a_drawing_found_by_looks_alone_is_checked_and_comes_first_in_a_list_of_the_same_length(same_template):
+    from engine.search.geometry import verify_similar
+    from engine.types import SearchResults
+
+    features = {"sibling": page_features(same_template[1]), "other": page_features(same_template[2]),
+                "own": page_features(same_template[0])}
+    copy = copy_of(same_template[0], "photo", None, False, seed=5)
+    query = (page_features(copy), page_features(copy, mirrored=True))
+    listed = SearchResults("", "file", (_hit("sibling", 1), _hit("other", 2)))
+    looks = (_hit("other", 1), _hit("own", 2))
+    out = verify_similar(listed, query, lambda h: features[h.path], top=8, min_points=20, ratio=1.5, looks=looks)
+    assert [h.path for h in out.hits] == ["own", "sibling"]  # the last hit made room
+    assert out.hits[0].explanation.same_drawing_points >= 20 and [h.rank for h in out.hits] == [1, 2]
+    assert out.hits[1].scores.matched_points < out.hits[0].scores.matched_points / 1.5
+    unchecked = verify_similar(listed, query, lambda h: features[h.path], top=0, min_points=20, ratio=1.5,
+                               looks=looks)
+    assert unchecked is listed
