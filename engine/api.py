@@ -28,7 +28,7 @@ from engine.orientation import (Orientation, displayed_words, page_orientation, 
                                 read_unmirrored)
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.analyze import normalize
-from engine.search.geometry import PageFeatures, page_features, verify_similar
+from engine.search.geometry import PageFeatures, QueryKeypoints, page_features, verify_similar
 from engine.search.query import Searcher, edit_query_text, read_terms
 from engine.types import (AdaptReport, DuplicatePage, DuplicatePair, DuplicateReport, EvalReport,
                           FileQueryResults, Hit, IndexReport, LibraryStatus, PackInfo, SearchResults,
@@ -108,7 +108,7 @@ class _QueryRead:
     rotation: int = 0  # how OCR turned the page to read it (engine.orientation)
     image_variants: Any = None  # (k, dim): the picture in other orientations, when OCR cannot tell
     orientation: Orientation | None = None  # how its picture was turned upright, once compared
-    features: tuple = ()  # the picture's keypoints, as it comes and mirrored (search/geometry.py)
+    features: Any = ()  # the picture's keypoints, as it comes and mirrored (search/geometry.QueryKeypoints)
 
 
 class Engine:
@@ -305,10 +305,8 @@ class Engine:
                     words, orientation = again
                     read = replace(read, text=words_to_text(words), words=tuple(words))
             vector, variants = picture_vectors(self._lib.image_encoder, image, orientation)
-            features = ((page_features(image), page_features(image, mirrored=True))
+            features = (QueryKeypoints(image, mirrored_first=orientation.mirrored)
                         if self._lib.settings.verify_top > 0 else ())
-            if orientation.mirrored:  # the mirror check found it mirrored: that way round first
-                features = features[::-1]
             read = replace(read, image_vector=vector, image_variants=variants, orientation=orientation,
                            features=features)
         self._query_cache[key] = read
@@ -386,22 +384,22 @@ class Engine:
                       evidence: Collection[str] | None, t0: float,
                       progress: ProgressCallback | None = None,
                       show_weak: bool = False, image_variants=None,
-                      features: tuple = ()) -> FileQueryResults:
+                      features: Any = ()) -> FileQueryResults:
         self._lib.refresh()
         report(progress, Progress("search", 2, 3, "steps", "searching"))
         q = self._searcher.make_query(text, keyword=False, image_vector=image_vec, words=words,
                                       exclude_docs=exclude, image_variants=image_variants)
+        s = self._lib.settings
+        check = s.verify_top if features else 0
+        # the drawing itself may rank low by words (a photo OCR reads poorly) yet lead by looks:
+        # the first drawings by looks alone are checked too
         related, similar = self._searcher.search_many(q, [{"document"}, {"drawing"}], limit=limit,
                                                       evidence=evidence, mode="file",
-                                                      show_weak=show_weak)
-        s = self._lib.settings
-        if features and s.verify_top > 0:
-            # the drawing itself may rank low by words (a photo OCR reads poorly) yet lead by looks:
-            # the first pages by looks alone are checked too
-            looks = () if evidence is not None and set(evidence) == {"visual"} else self._searcher.search(
-                q, kinds={"drawing"}, evidence={"visual"}, limit=s.verify_top, mode="file").hits
-            similar = verify_similar(similar, features, self._page_features, top=s.verify_top,
-                                     min_points=s.verify_min_points, ratio=s.verify_ratio, looks=looks)
+                                                      show_weak=show_weak, looks=check)
+        if check > 0:
+            similar = verify_similar(similar, features, self._page_features, top=check,
+                                     min_points=s.verify_min_points, ratio=s.verify_ratio, looks=similar.looks)
+        similar = replace(similar, looks=())
         report(progress, Progress("search", 3, 3, "steps", "done"))
         return FileQueryResults(query_path, text, tuple(q.identifiers), source,  # type: ignore[arg-type]
                                 related, similar, tuple(words),

@@ -136,6 +136,9 @@ class SearchResults:
     # by meaning alone), or no document reaches the calibrated confidence for a drawing
     no_match: bool = False
     note: str = ""  # a sentence for the user when no_match (English; the UI translates by key)
+    # a drawing query's similar drawings while they are ranked: the first few by looks alone
+    # (engine/search/geometry.py checks them too); empty in every answer the engine gives
+    looks: tuple["Hit", ...] = ()
 
 
 @dataclass(frozen=True)

@@ -116,3 +116,15 @@ def test_a_drawing_found_by_looks_alone_is_checked_and_comes_first_in_a_list_of_
     unchecked = verify_similar(listed, query, lambda h: features[h.path], top=0, min_points=20, ratio=1.5,
                                looks=looks)
     assert unchecked is listed
+
+
+def test_a_query_pages_mirror_image_is_searched_only_when_matched(same_template):
+    from engine.search.geometry import QueryKeypoints
+
+    copy = copy_of(same_template[0], "scan", None, True, seed=2)  # a mirrored scan
+    as_it_comes, mirrored = QueryKeypoints(copy), QueryKeypoints(copy, mirrored_first=True)
+    own = page_features(same_template[0])
+    first = next(iter(mirrored))  # the mirror check found it mirrored: the mirror image first
+    assert len(mirrored._found) == 1 and same_drawing_points([first], own) >= 60
+    assert same_drawing_points(as_it_comes, own) == same_drawing_points([first], own)  # both ways: the better
+    assert len(as_it_comes._found) == 2

@@ -19,7 +19,7 @@ query is caught by matching its mirror image too.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,16 +45,47 @@ class PageFeatures:
         return len(self.points)
 
 
-def page_features(image: Image.Image, *, mirrored: bool = False) -> PageFeatures:
-    """The page's keypoints at SIDE_PX (the mirror image's with `mirrored`)."""
+def _grey(image: Image.Image) -> NDArray[np.uint8]:
+    """The page in grey, SIDE_PX long on its longer side (smaller pages as they are)."""
     import cv2
 
     grey = np.asarray(image.convert("L"))
-    if mirrored:
-        grey = np.ascontiguousarray(grey[:, ::-1])
     scale = SIDE_PX / max(grey.shape)
     if scale < 1:
         grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return grey
+
+
+def page_features(image: Image.Image, *, mirrored: bool = False) -> PageFeatures:
+    """The page's keypoints at SIDE_PX (the mirror image's with `mirrored`)."""
+    grey = _grey(image)
+    return _keypoints(np.ascontiguousarray(grey[:, ::-1]) if mirrored else grey)
+
+
+class QueryKeypoints:
+    """A query page's keypoints as it comes and mirrored, the likelier way round first (the
+    mirror check found it mirrored: mirrored first); each version is found when first matched,
+    so a page whose own drawing stands out as it comes never has its mirror image searched."""
+
+    def __init__(self, image: Image.Image, mirrored_first: bool = False) -> None:
+        self._grey = _grey(image)
+        self._order = (True, False) if mirrored_first else (False, True)
+        self._found: dict[bool, PageFeatures] = {}
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __iter__(self) -> Iterator[PageFeatures]:
+        for mirrored in self._order:
+            if mirrored not in self._found:
+                grey = np.ascontiguousarray(self._grey[:, ::-1]) if mirrored else self._grey
+                self._found[mirrored] = _keypoints(grey)
+            yield self._found[mirrored]
+
+
+def _keypoints(grey: NDArray[np.uint8]) -> PageFeatures:
+    import cv2
+
     orb = cv2.ORB_create(nfeatures=MAX_POINTS, fastThreshold=10)
     keypoints, descriptors = orb.detectAndCompute(grey, None)
     if descriptors is None or not keypoints:
@@ -79,7 +110,7 @@ def matched_points(a: PageFeatures, b: PageFeatures) -> int:
     return int(agree.sum()) if agree is not None else 0
 
 
-def same_drawing_points(query: Sequence[PageFeatures], page: PageFeatures) -> int:
+def same_drawing_points(query: Iterable[PageFeatures], page: PageFeatures) -> int:
     """The most pairs `page` shares with any of the query's versions (as it comes, mirrored)."""
     return max((matched_points(q, page) for q in query), default=0)
 
@@ -97,7 +128,7 @@ def verified_first(points: Sequence[int], *, min_points: int, ratio: float) -> i
     return None
 
 
-def verify_similar(results: SearchResults, query: Sequence[PageFeatures],
+def verify_similar(results: SearchResults, query: Iterable[PageFeatures],
                    features_of: Callable[[Hit], PageFeatures | None], *, top: int, min_points: int,
                    ratio: float, looks: Sequence[Hit] = ()) -> SearchResults:
     """The similar-drawings list with its first `top` hits, and the first `top` of `looks` (the

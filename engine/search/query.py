@@ -326,11 +326,13 @@ class Searcher:
 
     def search_many(self, q: Query, kinds_lists: Sequence[Collection[str] | None], *, limit: int,
                     evidence: Collection[str] | None = None, mode: str = "keyword",
-                    show_weak: bool = False) -> list[SearchResults]:
+                    show_weak: bool = False, looks: int = 0) -> list[SearchResults]:
         """One ranked list per entry of `kinds_lists` (e.g. documents, then drawings), from
         evidence gathered once: a drawing query's two lists cost one lexical/ANN search.
         `show_weak`: list a drawing query's hits even when none reaches the no-match bar (they
-        keep their low confidence; `no_match` still says so)."""
+        keep their low confidence; `no_match` still says so). `looks`: a drawing query's
+        drawings list also carries its first `looks` hits by looks alone (`SearchResults.looks`),
+        as the list asked with only the visual evidence would rank them."""
         t0 = time.perf_counter()
         use = set(evidence) if evidence else set(EVIDENCE)
         collected = self._collect(q, use, every_feature=show_weak)
@@ -370,8 +372,11 @@ class Searcher:
                 if no_match:
                     note = NO_DRAWING_MATCH
                     hits = hits if show_weak else []
+            by_looks = ()
+            if looks and drawings_list and not q.keyword and ev.scores.get("visual"):
+                by_looks = tuple(self._group(q, ev, dict(ev.scores["visual"]), looks, None, query_boxes))
             out.append(SearchResults(q.text, mode, tuple(hits), (time.perf_counter() - t0) * 1000,
-                                     tuple(t.text for t in q.terms), no_match, note))
+                                     tuple(t.text for t in q.terms), no_match, note, by_looks))
         return out
 
     def _any_readable(self, pages: Mapping[PageKey, float]) -> bool:
