@@ -46,7 +46,7 @@ def test_cli_json_round_trip(setup, capsys):
     assert top["path"].endswith("spec.txt")
     assert set(top["scores"]) == {"lexical", "semantic", "visual", "fused", "lexical_doc",
                                   "cosine_page", "cosine_doc", "dimensions", "link_name",
-                                  "link_folder", "confidence"}
+                                  "link_folder", "matched_points", "confidence"}
     assert 0 < top["scores"]["confidence"] <= 1
     assert top["page"] == 1 and top["explanation"]["shared_terms"] == ["焼入れ"]
 
