@@ -440,6 +440,7 @@ def verify_left_out(checked: dict, ranks: dict, settings) -> dict:
     for condition in ranks:
         for name in VERIFY_RANKERS:
             ranks[condition][name] = {}
+
     def choose(queries: list) -> tuple[int, int, float]:
         return max((sum(_rank_verified(ids, pool, pts, own, m, r) == 0 for _, ids, pool, pts, own, _ in queries), m, r)
                    for m in VERIFY_GRID_POINTS for r in VERIFY_GRID_RATIO)

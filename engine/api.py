@@ -28,7 +28,7 @@ from engine.orientation import (Orientation, displayed_words, page_orientation, 
                                 read_unmirrored)
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.analyze import normalize
-from engine.search.geometry import PageFeatures, QueryKeypoints, page_features, verify_similar
+from engine.search.geometry import SIDE_PX, PageFeatures, QueryKeypoints, page_features, verify_similar
 from engine.search.query import Searcher, edit_query_text, read_terms
 from engine.types import (AdaptReport, DuplicatePage, DuplicatePair, DuplicateReport, EvalReport,
                           FileQueryResults, Hit, IndexReport, LibraryStatus, PackInfo, SearchResults,
@@ -94,6 +94,13 @@ class EngineProtocol(Protocol):
     def rollback_pack(self, *, progress: ProgressCallback | None = None) -> PackInfo: ...
     def close(self) -> None: ...
 
+
+
+def _keep_recent(cache: OrderedDict, key: Any, size: int) -> None:
+    """Mark `key` as the cache's most recently used and drop the least recent beyond `size`."""
+    cache.move_to_end(key)
+    while len(cache) > size:
+        cache.popitem(last=False)
 
 @dataclass(frozen=True)
 class _QueryRead:
@@ -310,9 +317,7 @@ class Engine:
             read = replace(read, image_vector=vector, image_variants=variants, orientation=orientation,
                            features=features)
         self._query_cache[key] = read
-        self._query_cache.move_to_end(key)
-        while len(self._query_cache) > QUERY_CACHE_SIZE:
-            self._query_cache.popitem(last=False)
+        _keep_recent(self._query_cache, key, QUERY_CACHE_SIZE)
         return read
 
     def _query_key(self, path: Path) -> tuple:
@@ -409,7 +414,6 @@ class Engine:
         """A library page's keypoints (search/geometry.py), kept for the last pages checked; None
         when it cannot be drawn now."""
         from engine.extract import render_page
-        from engine.search.geometry import SIDE_PX
 
         path = Path(hit.path)
         try:
@@ -425,10 +429,9 @@ class Engine:
             except (EngineError, OSError) as exc:
                 log.warning("cannot draw %s page %d to check it: %s", hit.path, hit.page, exc)
                 self._features_cache[key] = None
-        self._features_cache.move_to_end(key)
-        while len(self._features_cache) > PAGE_FEATURES_CACHE_SIZE:
-            self._features_cache.popitem(last=False)
-        return self._features_cache[key]
+        features = self._features_cache[key]
+        _keep_recent(self._features_cache, key, PAGE_FEATURES_CACHE_SIZE)
+        return features
 
     def similar(self, target: Path | str | int, page: int = 1, *, limit: int = 20,
                 evidence: Collection[str] | None = None) -> FileQueryResults:

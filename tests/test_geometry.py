@@ -12,7 +12,7 @@ from PIL import Image
 
 from engine.api import Engine
 from engine.config import EngineSettings
-from engine.search.geometry import page_features, same_drawing_points, verified_first
+from engine.search.geometry import QueryKeypoints, page_features, same_drawing_points, verified_first
 from engine.synth.degrade import degrade
 from engine.synth.drawing import draw_pdf, render
 from engine.synth.parts import generate_part
@@ -39,7 +39,7 @@ def test_a_copy_lines_up_with_its_drawing_far_more_than_with_a_sheet_of_its_temp
         same_template, kind, turn, mirrored):
     own, sibling, other = (page_features(p) for p in same_template)
     copy = copy_of(same_template[0], kind, turn, mirrored, seed=7)
-    query = (page_features(copy), page_features(copy, mirrored=True))
+    query = QueryKeypoints(copy)  # as it comes and mirrored
     points = [same_drawing_points(query, f) for f in (own, sibling, other)]
     assert points[0] >= 30, points
     assert points[0] >= 3 * max(points[1:]), points  # the shared border and title block are not enough
@@ -106,7 +106,7 @@ def test_a_drawing_found_by_looks_alone_is_checked_and_comes_first_in_a_list_of_
     features = {"sibling": page_features(same_template[1]), "other": page_features(same_template[2]),
                 "own": page_features(same_template[0])}
     copy = copy_of(same_template[0], "photo", None, False, seed=5)
-    query = (page_features(copy), page_features(copy, mirrored=True))
+    query = QueryKeypoints(copy)
     listed = SearchResults("", "file", (_hit("sibling", 1), _hit("other", 2)))
     looks = (_hit("other", 1), _hit("own", 2))
     out = verify_similar(listed, query, lambda h: features[h.path], top=8, min_points=20, ratio=1.5, looks=looks)
@@ -119,8 +119,6 @@ def test_a_drawing_found_by_looks_alone_is_checked_and_comes_first_in_a_list_of_
 
 
 def test_a_query_pages_mirror_image_is_searched_only_when_matched(same_template):
-    from engine.search.geometry import QueryKeypoints
-
     copy = copy_of(same_template[0], "scan", None, True, seed=2)  # a mirrored scan
     as_it_comes, mirrored = QueryKeypoints(copy), QueryKeypoints(copy, mirrored_first=True)
     own = page_features(same_template[0])

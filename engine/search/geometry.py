@@ -9,11 +9,11 @@ pairs one perspective transform explains (RANSAC homography). Two drawings of on
 the border and title block's points; the drawing itself shares those *and* its views, notes and
 dimensions, so it explains several times as many pairs as any other sheet.
 
-A drawing query's similar-drawings list is checked this way for its first `verify_top` hits;
-the hit with the most pairs moves to the top when it has at least `verify_min_points` and
-`verify_ratio` times as many as the next hit (engine.config; chosen leave one source out,
-docs/similar.md). The points are found on a page `SIDE_PX` long on its longer side; a mirrored
-query is caught by matching its mirror image too.
+A drawing query's similar-drawings list is checked this way for its first `verify_top` hits
+and the first `verify_top` by looks alone; the checked hit with the most pairs comes first when
+it has at least `verify_min_points` and `verify_ratio` times as many as any other checked hit
+(engine.config; chosen leave one source out, docs/similar.md). The points are found on a page
+`SIDE_PX` long on its longer side; a mirrored query is caught by matching its mirror image too.
 """
 
 from __future__ import annotations
@@ -56,10 +56,9 @@ def _grey(image: Image.Image) -> NDArray[np.uint8]:
     return grey
 
 
-def page_features(image: Image.Image, *, mirrored: bool = False) -> PageFeatures:
-    """The page's keypoints at SIDE_PX (the mirror image's with `mirrored`)."""
-    grey = _grey(image)
-    return _keypoints(np.ascontiguousarray(grey[:, ::-1]) if mirrored else grey)
+def page_features(image: Image.Image) -> PageFeatures:
+    """The page's keypoints at SIDE_PX."""
+    return _keypoints(_grey(image))
 
 
 class QueryKeypoints:
@@ -144,15 +143,15 @@ def verify_similar(results: SearchResults, query: Iterable[PageFeatures],
     listed = {page(h) for h in results.hits[:top]}
     pool = list(results.hits[:top]) + [h for h in looks[:top] if page(h) not in listed]
     pages = [features_of(h) for h in pool]
-    points = [0] * len(pool)
+    points, first = [0] * len(pool), None
     for version in query:  # the likelier way round first; the other only while no hit stands out
         points = [max(p, matched_points(version, f)) if f is not None else p for p, f in zip(points, pages)]
-        if verified_first(points, min_points=min_points, ratio=ratio) is not None:
+        first = verified_first(points, min_points=min_points, ratio=ratio)
+        if first is not None:
             break
     scored = {page(h): p for h, p in zip(pool, points)}
     hits = [replace(h, scores=replace(h.scores, matched_points=scored[page(h)])) if page(h) in scored else h
             for h in results.hits]
-    first = verified_first(points, min_points=min_points, ratio=ratio)
     if first is not None:
         key = page(pool[first])
         at = next((i for i, h in enumerate(hits) if page(h) == key), None)
