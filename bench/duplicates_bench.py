@@ -21,8 +21,16 @@ touching the left-out set; the five left-out results pooled):
   telling words      the engine's score (engine/search/duplicates.py): the share of the telling
                      words (on 2 to `EngineSettings.duplicate_rare_pages`, 6, drawing pages) of
                      one page found on the other
+  telling words, or confirmed by geometry   what ships: a pair of a page OCR read and a page
+                     with a text layer, below the threshold but sharing `share` of the telling
+                     words, confirmed when `points` keypoints line up (engine/search/geometry.py);
+                     (share, points, threshold) chosen together on the other sets (the most true
+                     pairs at precision >= 0.95, the strictest among equals). Two controls: the
+                     same rule on every pair (two text layers, two pictures), and a lower word bar
+                     for a picture and a text layer without looking at their geometry
   telling words + looks   a logistic regression of that score and the tower cosine, fitted on
                      the other sets' pairs (does looking help?)
+  geometry alone     keypoints lining up between each page and its 10 nearest by the tower
   looks              image-tower cosine of the pages (150-dpi renders, a sideways rescan turned
                      upright as OCR would), every pair; and whitened with the library's vectors
   words TF-IDF       cosine of TF-IDF vectors of the pages' text as the engine read it (bench/common)
@@ -250,15 +258,27 @@ def duplicates_part(items: list[tuple[str, Path]], workdir: Path, pack: Path | N
         texts = {f: engine.page_text(f, 1) for f in labels}
         files = sorted(labels)
         pages = drawing_page_words(engine, files)
-        a, b, score, _ = _engine_pairs(result, files)
+        a, b, score, _, points, checkable = _engine_pairs(result, files)
         thresholds = leave_one_source_out(Pairs(files, labels, a, b), score)
-        grouped = {name: engine.duplicates(threshold=r["threshold"]) for name, r in thresholds.items()
-                   if name != "pooled"}
+        shipped = geometry_signal(Pairs(files, labels, a, b), score, points, checkable)
+    with Engine.open(workdir / "dup-library", pack=pack) as engine:  # as shipped, a fresh engine
+        t0 = time.perf_counter()
+        as_shipped = engine.duplicates()
+        shipped_seconds = time.perf_counter() - t0
+    log(f"duplicates: as shipped, {len(as_shipped.groups)} groups in {shipped_seconds:.1f} s")
+    grouped = {}  # the groups as the user sees them, each left-out set's threshold and rule
+    for name, r in shipped.items():
+        if name != "pooled":
+            rule = EngineSettings(duplicate_check_share=r["rule"].get("share", 0.0),
+                                  duplicate_check_points=r["rule"].get("points", 0))  # none found: words alone
+            with Engine.open(workdir / "dup-library", pack=pack, settings=rule) as engine:
+                grouped[name] = engine.duplicates(threshold=r["threshold"])
     out = evaluate(result, files, labels, texts, workdir, pack, EngineSettings().duplicate_threshold)
     out["word_variants"] = word_variants(*pages, files, labels, EngineSettings())
     out["missed"] = why_missed(result, files, labels, set(pages[0].tolist()), thresholds)
     out["grouped"] = grouped_pairs(grouped, files, labels)
-    out["seconds"] = round(elapsed, 2)
+    out["seconds"] = round(elapsed, 2)  # every pair checked (with_pairs)
+    out["shipped_seconds"] = round(shipped_seconds, 2)
     return out
 
 
@@ -339,7 +359,7 @@ def why_missed(result, files: list[str], labels: dict[str, tuple[str, int, int]]
     not take for a drawing page (never compared), two drawing pages without a shared telling
     word, or a score below the threshold; per set and kind (two files of one drawing, or two
     drawings the set holds as copies or revisions of one)."""
-    a, b, score, _ = _engine_pairs(result, files)
+    a, b, score, *_ = _engine_pairs(result, files)
     scored = {(min(x, y), max(x, y)): v for x, y, v in zip(a, b, score)}
     out: dict[str, Counter] = {}
     for x in range(len(files)):
@@ -381,22 +401,60 @@ def grouped_pairs(grouped: dict, files: list[str], labels: dict[str, tuple[str, 
             "groups": sum(len(r.groups) for r in grouped.values())}
 
 
-def _engine_pairs(result, files: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _engine_pairs(result, files: list[str]) -> tuple[np.ndarray, ...]:
+    """The engine's pairs of corpus files: (a, b, word score, looks, geometry points, checkable:
+    one page read by OCR and one with a text layer, the pairs the engine's geometry may confirm)."""
     index = {f: i for i, f in enumerate(files)}
     kept = [p for p in result.pairs if p.a.path in index and p.b.path in index]
     a = np.array([index[p.a.path] for p in kept])
     b = np.array([index[p.b.path] for p in kept])
-    return a, b, np.array([p.score for p in kept]), np.array([p.looks for p in kept])
+    return (a, b, np.array([p.score for p in kept]), np.array([p.looks for p in kept]),
+            np.array([p.points for p in kept]), np.array([(p.a.source == "ocr") != (p.b.source == "ocr") for p in kept]))
+
+
+GEOMETRY_SHARES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
+GEOMETRY_POINTS = (10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 150, 200, 250)
+
+
+def confirmed_scores(score: np.ndarray, points: np.ndarray, checkable: np.ndarray, share: float,
+                     min_points: int) -> np.ndarray:
+    """The words' scores with the pairs geometry confirms (checkable, share >= `share`, points >=
+    `min_points`) above any threshold: a threshold t then takes a pair when its score >= t or it
+    is confirmed."""
+    return np.where(checkable & (score >= share) & (points >= min_points), 2.0, score)
+
+
+def choose_geometry(score: np.ndarray, points: np.ndarray, checkable: np.ndarray, truth: np.ndarray) -> dict:
+    """The (share, points, threshold) with the most true pairs at precision >= 0.95 on these
+    pairs; among equals the strictest (most points, then the highest share)."""
+    best: dict = {}
+    for min_points in sorted(GEOMETRY_POINTS, reverse=True):
+        for share in sorted(GEOMETRY_SHARES, reverse=True):
+            s = confirmed_scores(score, points, checkable, share, min_points)
+            threshold = choose_threshold(s, truth)
+            taken = s >= threshold
+            tp, fp = int(np.sum(taken & truth)), int(np.sum(taken & ~truth))
+            if tp / max(1, tp + fp) >= TARGET_PRECISION and tp > best.get("tp", -1):
+                best = {"share": share, "points": min_points, "threshold": threshold, "tp": tp, "fp": fp}
+    return best
 
 
 def evaluate(result, files: list[str], labels: dict[str, tuple[str, int, int]], texts: dict[str, str],
              workdir: Path, pack: Path | None, shipped: float) -> dict:
     from bench.bench_similar import apply_whitening, whitening
+    from engine.config import EngineSettings
 
-    a, b, score, looks = _engine_pairs(result, files)
+    a, b, score, looks, points, checkable = _engine_pairs(result, files)
     engine_pairs = Pairs(files, labels, a, b)
     signals: dict[str, dict] = {}
     signals["telling words (the engine)"] = leave_one_source_out(engine_pairs, score)
+    signals["telling words, or confirmed by geometry"] = geometry_signal(engine_pairs, score, points, checkable)
+    # controls: the same rule on every pair (two text layers, two pictures too), and a lower bar
+    # for a picture and a text layer without their geometry (every such pair "lines up")
+    signals["control: geometry confirming any pair"] = geometry_signal(engine_pairs, score, points,
+                                                                       np.ones(len(score), dtype=bool))
+    signals["control: a lower word bar for a picture and a text layer, no geometry"] = geometry_signal(
+        engine_pairs, score, np.full(len(score), max(GEOMETRY_POINTS)), checkable)
 
     def fitted(train: np.ndarray) -> np.ndarray:
         x = np.stack([score, looks], axis=1)
@@ -413,21 +471,69 @@ def evaluate(result, files: list[str], labels: dict[str, tuple[str, int, int]], 
     tfidf = common.TfidfIndex({f: texts.get(f, "") for f in files})
     signals["words: TF-IDF cosine"] = leave_one_source_out(every, (tfidf.matrix @ tfidf.matrix.T)[iu])
     signals["baseline: pixels 32x32 cosine"] = leave_one_source_out(every, (pixels @ pixels.T)[iu])
-    kinds = {}  # each drawing's original with each of its variants: found at the left-out threshold?
-    threshold_of = {name: signals["telling words (the engine)"][name]["threshold"]
-                    for name in engine_pairs.positives_of}
-    found = {(files[x], files[y]) for x, y, v in zip(a, b, score) if v >= threshold_of[labels[files[x]][0]]}
-    for kind in VARIANTS[1:]:
-        pairs = [(f, str(Path(f).with_name(n))) for f in files if Path(f).name == "original.pdf"
-                 for n in [next((Path(g).name for g in files if Path(g).parent == Path(f).parent
-                                 and Path(g).stem == kind), "")] if n]
-        kinds[kind] = {"found": sum((x, y) in found or (y, x) in found for x, y in pairs), "of": len(pairs)}
+    signals["geometry alone, each page's 10 nearest by looks"] = leave_one_source_out(
+        every, geometry_alone(files, tower, iu))
+    kinds: dict[str, dict] = {}  # each drawing's original with each of its variants: found left out?
+    for signal in ("telling words (the engine)", "telling words, or confirmed by geometry"):
+        folds = signals[signal]
+        taken = np.zeros(len(score), dtype=bool)
+        for name in engine_pairs.positives_of:
+            rule = folds[name].get("rule")
+            s = confirmed_scores(score, points, checkable, rule["share"], rule["points"]) if rule else score
+            taken |= (engine_pairs.set_of[a] == name) & (s >= folds[name]["threshold"])
+        found = {(files[x], files[y]) for x, y in zip(a[taken], b[taken])}
+        for kind in VARIANTS[1:]:
+            pairs = [(f, str(Path(f).with_name(n))) for f in files if Path(f).name == "original.pdf"
+                     for n in [next((Path(g).name for g in files if Path(g).parent == Path(f).parent
+                                     and Path(g).stem == kind), "")] if n]
+            kinds.setdefault(kind, {"of": len(pairs)})[signal] = sum((x, y) in found or (y, x) in found
+                                                                    for x, y in pairs)
+    settings = EngineSettings()
+    as_shipped = confirmed_scores(score, points, checkable, settings.duplicate_check_share,
+                                  settings.duplicate_check_points)
     return {"files": len(files), "drawing_pages": result.pages, "positive_pairs": every.positives,
             "engine_pairs": len(a), "engine_pairs_true": int(engine_pairs.truth.sum()),
             "groups": len(result.groups), "signals": signals, "original_with": kinds,
             "shipped_threshold": shipped,
-            "shipped": measure(score, shipped, np.ones(len(score), bool), engine_pairs.truth, every.positives),
+            "shipped_check": {"share": settings.duplicate_check_share, "points": settings.duplicate_check_points},
+            "shipped": measure(as_shipped, shipped, np.ones(len(score), bool), engine_pairs.truth, every.positives),
             "groups_found": _group_quality(result, labels)}
+
+
+def geometry_alone(files: list[str], tower: np.ndarray, iu: tuple[np.ndarray, np.ndarray],
+                   neighbours: int = 10) -> np.ndarray:
+    """Keypoints lining up (search/geometry.py) for each file's page 1 with its `neighbours`
+    nearest by the tower, over every pair `iu` (0: not compared): does geometry alone decide?"""
+    from engine.extract import render_page
+    from engine.search.geometry import SIDE_PX, matched_points, page_features
+
+    t0 = time.perf_counter()
+    features = [page_features(render_page(Path(f), 1, 150, grayscale=True, max_px=SIDE_PX)) for f in files]
+    n = len(files)
+    sims = tower @ tower.T
+    np.fill_diagonal(sims, -np.inf)
+    near = {(min(i, int(j)), max(i, int(j))) for i in range(n) for j in np.argsort(-sims[i])[:neighbours]}
+    out = np.zeros(len(iu[0]))
+    for i, j in near:
+        out[i * n - i * (i + 1) // 2 + (j - i - 1)] = matched_points(features[i], features[j])  # iu's order
+    log(f"duplicates: geometry of {len(near)} nearest pairs in {time.perf_counter() - t0:.0f} s")
+    return out
+
+
+def geometry_signal(pairs: Pairs, score: np.ndarray, points: np.ndarray, checkable: np.ndarray) -> dict:
+    """Telling words or geometry confirming, leave-one-source-out: for each left-out set the rule
+    (share, points, threshold) chosen on the other sets' pairs; and the rule chosen on all."""
+    chosen: list[dict] = []
+
+    def fit(train: np.ndarray) -> np.ndarray:
+        rule = choose_geometry(score[train], points[train], checkable[train], pairs.truth[train])
+        chosen.append(rule)
+        return confirmed_scores(score, points, checkable, rule["share"], rule["points"]) if rule else score
+    out = leave_one_source_out(pairs, score, fit)
+    for name, rule in zip(pairs.positives_of, chosen):
+        out[name]["rule"] = rule
+    out["pooled"]["rule_all_sets"] = choose_geometry(score, points, checkable, pairs.truth)
+    return out
 
 
 def _pictures(files: list[str], labels: dict[str, tuple[str, int, int]], workdir: Path,
@@ -468,7 +574,8 @@ def _group_quality(result, labels: dict[str, tuple[str, int, int]]) -> dict:
 def print_duplicates(d: dict) -> None:
     print(f"\nDuplicates: {d['files']} files ({d['drawing_pages']} drawing pages for the engine), "
           f"{d['positive_pairs']} true pairs; the engine compared {d['engine_pairs']} pairs "
-          f"({d['engine_pairs_true']} true) in {d['seconds']} s")
+          f"({d['engine_pairs_true']} true) in {d['seconds']} s, every pair's geometry; as shipped "
+          f"{d.get('shipped_seconds', '?')} s")
     rows = [{"signal": name, "precision": r["pooled"]["precision"], "recall": r["pooled"]["recall"],
              "fp": r["pooled"]["fp"], "fn": r["pooled"]["fn"]} for name, r in d["signals"].items()]
     print("Thresholds chosen leave-one-source-out (precision >= 0.95 on the other sets), pooled:")
@@ -489,5 +596,11 @@ def print_duplicates(d: dict) -> None:
         print("True pairs by what the engine's words did with them (left-out thresholds):")
         for key, counts in d["missed"].items():
             print(f"  {key:45s} " + ", ".join(f"{why} {n}" for why, n in counts.items()))
-    print("original + variant pairs found (left-out thresholds): " + ", ".join(
-        f"{k} {v['found']}/{v['of']}" for k, v in d["original_with"].items()) + f"; groups {d['groups_found']}")
+    print("original + variant pairs found (left-out thresholds), words / words or geometry: " + ", ".join(
+        f"{k} {v['telling words (the engine)']}/{v['telling words, or confirmed by geometry']} of {v['of']}"
+        for k, v in d["original_with"].items()) + f"; groups {d['groups_found']}")
+    geometry = d["signals"]["telling words, or confirmed by geometry"]
+    print("Geometry rule per left-out set (share, points, threshold chosen on the other sets): " + "; ".join(
+        f"{name} {r['rule'].get('share')}/{r['rule'].get('points')}/{r['threshold']:.2f}"
+        for name, r in geometry.items() if name != "pooled") +
+        f"; on all sets {geometry['pooled']['rule_all_sets']}")

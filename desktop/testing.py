@@ -208,7 +208,7 @@ class FakeEngine:
                  page(8, "/plant/photos/IMG_0412.jpg", "image", "ocr"))
         revisions = (page(4, FAKE_DOCS[3].path), page(9, "/plant/drawings/old/1260-A1_plate_revA.pdf"))
         limit = 0.5 if threshold is None else threshold
-        groups = tuple(g for g in (DuplicateGroup(scans, 0.97, 0.93, ("1258-b2p", "s45c", "bracket")),
+        groups = tuple(g for g in (DuplicateGroup(scans, 0.97, 0.93, ("1258-b2p", "s45c", "bracket"), 140),
                                    DuplicateGroup(revisions, 0.71, 0.88, ("1260-a1", "a5052")))
                        if g.score >= limit)
         return DuplicateReport(groups, pages=12, threshold=limit, elapsed_ms=40.0)

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 QUERY_CACHE_SIZE = 8
 PAGE_FEATURES_CACHE_SIZE = 256  # library pages' keypoints kept for checking similar drawings (~20 KB each)
+DUPLICATE_FEATURES_CACHE_SIZE = 4096  # pages' keypoints kept while checking duplicate pairs (~80 MB)
 TEMPLATE_MATES = 3  # library pages that look most like a query: what a heatmap shows beyond them
 TEMPLATE_POOL = 50  # pages looked up for them (those looking as much like the query as the hit are not)
 COPY_MARGIN = 0.01  # a page within this raw cosine of the hit's looks as much like the query as the hit
@@ -413,24 +414,28 @@ class Engine:
     def _page_features(self, hit: Hit) -> PageFeatures | None:
         """A library page's keypoints (search/geometry.py), kept for the last pages checked; None
         when it cannot be drawn now."""
+        return self._features_of(hit.path, hit.page, self._features_cache, PAGE_FEATURES_CACHE_SIZE)
+
+    def _features_of(self, path: str, page: int, cache: OrderedDict, size: int) -> PageFeatures | None:
+        """A page's keypoints, kept in `cache` (keyed by path, page, size and mtime) for the last
+        `size` pages; None when it cannot be drawn now."""
         from engine.extract import render_page
 
-        path = Path(hit.path)
         try:
-            st = path.stat()
+            st = Path(path).stat()
         except OSError:
             return None
-        key = (hit.path, hit.page, st.st_size, st.st_mtime_ns)
-        if key not in self._features_cache:
+        key = (path, page, st.st_size, st.st_mtime_ns)
+        if key not in cache:
             try:
-                image = render_page(path, hit.page, self._lib.settings.render_dpi, grayscale=True,
+                image = render_page(Path(path), page, self._lib.settings.render_dpi, grayscale=True,
                                     max_px=SIDE_PX, settings=self._lib.settings)
-                self._features_cache[key] = page_features(image)
+                cache[key] = page_features(image)
             except (EngineError, OSError) as exc:
-                log.warning("cannot draw %s page %d to check it: %s", hit.path, hit.page, exc)
-                self._features_cache[key] = None
-        features = self._features_cache[key]
-        _keep_recent(self._features_cache, key, PAGE_FEATURES_CACHE_SIZE)
+                log.warning("cannot draw %s page %d to check it: %s", path, page, exc)
+                cache[key] = None
+        features = cache[key]
+        _keep_recent(cache, key, size)
         return features
 
     def similar(self, target: Path | str | int, page: int = 1, *, limit: int = 20,
@@ -458,8 +463,14 @@ class Engine:
         is compared by the telling words it shares with others (part numbers, dimensions, notes:
         words on few drawings); pairs scored at least `threshold` (default: the calibrated
         `EngineSettings.duplicate_threshold`) are grouped. `with_pairs`: also every pair that
-        shares a telling word, with its scores (benchmarks, calibration)."""
-        from engine.search.duplicates import duplicate_group, group_pages, score_pairs
+        shares a telling word, with its scores and geometry (benchmarks, calibration).
+
+        A page OCR read (a scan, a photo) and a page with a text layer, below the threshold but
+        sharing `duplicate_check_share` of their telling words, are checked by their geometry
+        (search/geometry.py) and count as duplicates when `duplicate_check_points` keypoints line
+        up: a picture OCR read poorly and its drawing."""
+        from engine.search.duplicates import check_geometry, duplicate_group, group_pages, score_pairs
+        from engine.search.geometry import matched_points
 
         t0 = time.perf_counter()
         self._lib.refresh()
@@ -488,21 +499,37 @@ class Engine:
 
         scored = score_pairs([found.get(int(pid), []) for pid in ids], vectors,
                              settings.duplicate_rare_pages, checkpoint)
+        cache: OrderedDict[tuple, PageFeatures | None] = OrderedDict()
+
+        def points_of(i: int, j: int) -> int:
+            a, b = (self._features_of(docs[visual[k][1]].path, visual[k][2], cache, DUPLICATE_FEATURES_CACHE_SIZE)
+                    for k in (i, j))
+            return matched_points(a, b) if a is not None and b is not None else 0
+
+        def checked(done: int, total: int) -> None:
+            if cancel is not None:
+                cancel.check()
+            report(progress, Progress("geometry", done, total, "pairs", "checking the drawings' geometry"))
+
+        read = cat.page_sources(int(pid) for pid in ids)
+        read_by_ocr = [read.get(int(pid), "none") == "ocr" for pid in ids]
+        scored = check_geometry(scored, points_of, read_by_ocr, threshold=limit,
+                                min_share=settings.duplicate_check_share, min_points=settings.duplicate_check_points,
+                                checkpoint=checked, every=with_pairs)
         if cancel is not None:
             cancel.check()
         groups = group_pages(len(ids), scored, limit)
         wanted = {i for g, _ in groups for i in g} | ({i for p in scored for i in (p.i, p.j)} if with_pairs else set())
-        sources = cat.page_sources(int(ids[i]) for i in wanted)
         pages = {i: DuplicatePage(doc_id=visual[i][1], path=docs[visual[i][1]].path,
                                   title=docs[visual[i][1]].title, page=visual[i][2],
                                   format=docs[visual[i][1]].format,
-                                  source=sources.get(int(ids[i]), "none")) for i in wanted}
+                                  source=read.get(int(ids[i]), "none")) for i in wanted}
         report(progress, Progress("duplicates", len(ids), len(ids), "pages", "done"))
         return DuplicateReport(
-            groups=tuple(duplicate_group(g, links, pages) for g, links in
+            groups=tuple(duplicate_group(g, links, pages, limit) for g, links in
                          sorted(groups, key=lambda gl: (-len(gl[0]), min(pages[i].path for i in gl[0])))),
             pages=len(ids), threshold=limit, elapsed_ms=(time.perf_counter() - t0) * 1000,
-            pairs=tuple(DuplicatePair(pages[p.i], pages[p.j], p.score, p.looks, p.words)
+            pairs=tuple(DuplicatePair(pages[p.i], pages[p.j], p.score, p.looks, p.words, p.points, p.confirmed)
                         for p in scored) if with_pairs else ())
 
     # -- pages, thumbnails, explanations ---------------------------------------------------

@@ -263,8 +263,9 @@ def print_duplicates(report: DuplicateReport) -> None:
     print(f"{n} group{'' if n == 1 else 's'} of near-identical drawings among {report.pages} drawing pages "
           f"(threshold {report.threshold:.2f}; {report.elapsed_ms / 1000:.1f} s)")
     for n, group in enumerate(report.groups, start=1):
+        geometry = f"   geometry: {group.points} points line up" if group.points else ""
         print(f"{n:>3}. {len(group.pages)} pages   score {group.score:.2f}   looks {group.looks:.2f}   "
-              f"shared words: {', '.join(group.words)}")
+              f"shared words: {', '.join(group.words)}{geometry}")
         for page in group.pages:
             read = page.source.replace("text-layer", "text layer")  # "text layer", "text layer+ocr", "ocr"
             print(f"     {page.path}" + (f"#{page.page}" if page.page > 1 else "") + f"   [{page.format}, {read}]")
@@ -542,8 +543,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("duplicates", parents=[common],
                        help="groups of near-identical drawings: rescans, photos, re-exports, revisions")
     s.add_argument("--threshold", type=float, default=None,
-                   help="share (0-1) of telling words two drawings must share to be grouped "
-                        "(default: the calibrated one)")
+                   help="share (0-1) of telling words two drawings must share to be grouped, or "
+                        "fewer confirmed by their geometry (default: the calibrated one)")
     s.set_defaults(func=cmd_duplicates)
 
     s = sub.add_parser("status", parents=[common], help="what the library holds")

@@ -180,6 +180,12 @@ class EngineSettings:
     # sets' generated duplicates, bench/bench_similar.py; docs/similar.md)
     duplicate_rare_pages: int = 6
     duplicate_threshold: float = 0.51  # more than half
+    # a page OCR read and a page with a text layer, below the threshold but sharing at least
+    # `duplicate_check_share` of those words, are checked by their geometry (search/geometry.py)
+    # and confirmed with `duplicate_check_points` keypoints lining up (chosen leave-one-source-out
+    # with the threshold; 0 points: no check)
+    duplicate_check_share: float = 0.1
+    duplicate_check_points: int = 20
     bm25_k1: float = 1.2
     bm25_b_page: float = 0.75
     bm25_b_doc: float = 0.5  # whole documents: long specifications are not buried

@@ -237,6 +237,8 @@ class DuplicatePair:
     score: float  # share of the telling words (on few drawings) of one page found on the other
     looks: float  # image-tower cosine of their pictures (reported; it does not decide)
     words: tuple[str, ...]  # the telling words they share
+    points: int = 0  # keypoints lining up under one perspective transform (0: none, or not checked)
+    confirmed: bool = False  # below the threshold by words, confirmed by geometry
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,7 @@ class DuplicateGroup:
     score: float  # mean score over every two of its pages (0 for two sharing no telling word)
     looks: float  # the closest look of two of its pages (image-tower cosine)
     words: tuple[str, ...]  # the telling words its pages share most (part numbers, dimensions)
+    points: int = 0  # the most keypoints two of its pages line up, where geometry confirmed them (0: words alone)
 
 
 @dataclass(frozen=True)

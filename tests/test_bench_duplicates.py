@@ -44,7 +44,9 @@ def test_missed_pairs_are_told_apart_by_why():
     index = {f: i for i, f in enumerate(FILES)}
 
     def pair(x: str, y: str, score: float):
-        return SimpleNamespace(a=SimpleNamespace(path=x), b=SimpleNamespace(path=y), score=score, looks=0.0)
+        return SimpleNamespace(a=SimpleNamespace(path=x, source="text-layer"),
+                               b=SimpleNamespace(path=y, source="ocr"), score=score, looks=0.0,
+                               points=0)
 
     result = SimpleNamespace(pairs=[pair("a/0/original.pdf", "a/0/photo.jpg", 0.9),
                                     pair("a/1/original.pdf", "a/1/photo.jpg", 0.2),
@@ -54,3 +56,24 @@ def test_missed_pairs_are_told_apart_by_why():
     got = duplicates_bench.why_missed(result, FILES, LABELS, compared, thresholds)
     assert got["a, one drawing"] == {"found": 1, "no shared telling word": 2, "below the threshold": 1}
     assert got["b, one drawing"] == {"found": 1, "not a drawing page": 1}
+
+
+def test_the_geometry_rule_is_chosen_for_most_true_pairs_at_the_precision_wanted():
+    # words alone: 0.9 and 0.8 are duplicates, 0.6 a family-mate; below them two poorly read
+    # photos (0.3, 0.25 of the words) whose geometry lines up with their drawing's text layer
+    # (150, 90 points), a family-mate of the same layout (0.15 of the words, 400 points), a
+    # stranger (0.05, 120 points) and two pictures of different drawings (0.3, 200 points)
+    score = np.array([0.9, 0.8, 0.6, 0.3, 0.25, 0.15, 0.05, 0.3])
+    points = np.array([300, 200, 40, 150, 90, 400, 120, 200])
+    checkable = np.array([False, False, False, True, True, True, True, False])  # a picture and a text layer
+    truth = np.array([True, True, False, True, True, False, False, False])
+    confirmed = duplicates_bench.confirmed_scores(score, points, checkable, 0.2, 80)
+    assert confirmed.tolist() == [0.9, 0.8, 0.6, 2.0, 2.0, 0.15, 0.05, 0.3]
+    rule = duplicates_bench.choose_geometry(score, points, checkable, truth)
+    # both photos, and not the mate: the highest share that takes the 0.25 photo (0.15 lets the
+    # mate in), the most points that take the 90-point one (80 of the grid); the words' own threshold
+    assert rule == {"share": 0.25, "points": 80, "threshold": 0.8, "tp": 4, "fp": 0}
+    words_alone = duplicates_bench.choose_geometry(score, np.zeros(8, int), checkable, truth)
+    assert words_alone["tp"] == 2 and words_alone["threshold"] == 0.8
+    everything = duplicates_bench.choose_geometry(score, points, np.ones(8, bool), truth)
+    assert everything["tp"] == 2  # checking two pictures too: no rule keeps both photos without them

@@ -11,6 +11,7 @@ pytest.importorskip("pytestqt")
 from desktop import open_external  # noqa: E402
 from desktop.i18n import translator  # noqa: E402
 from desktop.testing import FakeEngine  # noqa: E402
+from engine.progress import Progress  # noqa: E402
 from test_desktop import make_window  # noqa: E402
 from test_desktop_library import _setup  # noqa: E402,F401  (autouse: the None guard, English before and after)
 
@@ -39,6 +40,9 @@ def test_the_window_lists_groups_with_thumbnails_and_opens_a_drawing(qtbot, tmp_
         "1258-B2P_bracket.pdf", "1258-B2P_scan.png", "IMG_0412.jpg"]
     assert first.child(1).text(2) == "Picture: scan or photo (text read by OCR)"
     assert "2 groups of near-identical drawings among 12 drawing pages" in dialog.status_label.text()
+    assert first.toolTip(0) == ("Shared words: 1258-b2p, s45c, bracket · looks alike 0.93\n"
+                                "Same geometry: 140 points line up")  # the photo joined by its geometry
+    assert "geometry" not in tree.topLevelItem(1).toolTip(0)  # revisions grouped by their words alone
     qtbot.waitUntil(lambda: not first.child(0).icon(0).isNull(), timeout=WAIT_MS)  # its thumbnail
 
     assert not dialog.open_button.isEnabled()  # nothing chosen yet
@@ -69,5 +73,19 @@ def test_the_window_speaks_japanese(qtbot, tmp_path):
     assert dialog.windowTitle() == "重複図面"
     assert window.library.duplicates_button.text() == "重複図面を探す…"
     assert dialog.tree.topLevelItem(0).text(0) == "グループ 1：図面 3 件、一致度 97 %"
+    assert dialog.tree.topLevelItem(0).toolTip(0).endswith("\n形状が一致：140 点が重なる")
     assert dialog.status_label.text().startswith("図面 12 ページの中に")
+    dialog._progress(Progress("geometry", 3, 40, "pairs"))
+    assert dialog.status_label.text() == "図面の形状を確認中：3 / 40 組"
+    window.runner.wait(5000)
+
+
+def test_progress_names_each_step(qtbot, tmp_path):
+    window, dialog = open_dialog(qtbot, tmp_path, FakeEngine())
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=WAIT_MS)
+    for progress, text in [(Progress("duplicates", 5, 12, "pages"), "Comparing drawings: 5 / 12 pages"),
+                           (Progress("duplicates", 7, 90, "pairs"), "Comparing drawings: 7 / 90 pairs"),
+                           (Progress("geometry", 3, 40, "pairs"), "Checking the drawings' geometry: 3 / 40 pairs")]:
+        dialog._progress(progress)
+        assert dialog.status_label.text() == text and dialog.progress_bar.value() == progress.done
     window.runner.wait(5000)

@@ -14,10 +14,10 @@ from PIL import Image
 
 from engine.api import Engine
 from engine.cli import main
-from engine.config import DEFAULT_PACK_DIR
+from engine.config import DEFAULT_PACK_DIR, EngineSettings
 from engine.extract.ocr import get_ocr_engine
-from engine.search.duplicates import (ScoredPair, candidate_pairs, duplicate_group, group_pages,
-                                      score_pairs, telling_words)
+from engine.search.duplicates import (ScoredPair, candidate_pairs, check_geometry, duplicate_group,
+                                      group_pages, score_pairs, telling_words)
 from engine.types import DuplicatePage
 
 TEMPLATE = ["drawn", "checked", "scale", "material", "株式会社"]
@@ -64,9 +64,46 @@ def test_groups_join_by_average_linkage_and_show_their_shared_words():
     pages = {i: DuplicatePage(i, f"/d/{i}.{'png' if i == 0 else 'pdf'}", str(i), 1,
                               "image" if i == 0 else "pdf", "ocr" if i == 0 else "text-layer") for i in range(6)}
     members, links = next(gl for gl in groups if 0 in gl[0])
-    group = duplicate_group(members, links, pages)
+    group = duplicate_group(members, links, pages, 0.5)
     assert [p.path for p in group.pages] == ["/d/1.pdf", "/d/2.pdf", "/d/0.png"]  # text layer first
     assert group.score == pytest.approx(0.8) and group.looks == 0.95 and group.words == ("b1064", "a2p")
+    assert group.points == 0  # words alone
+
+
+def test_geometry_confirms_pairs_whose_words_agree_in_part():
+    # 0-1 (a drawing and its copy) clear the bar by words; a photo of it (2) OCR read poorly and a
+    # family-mate (3-4) share a third of their words, 0-5 a tenth; the photo and the stranger
+    # line up, the mate not enough
+    pairs = [ScoredPair(0, 1, 0.9, 0.9, ("b1064",)), ScoredPair(0, 2, 0.34, 0.8, ("b1064",)),
+             ScoredPair(1, 2, 0.3, 0.8, ("b1064",)), ScoredPair(3, 4, 0.34, 0.9, ("m6",)),
+             ScoredPair(0, 5, 0.1, 0.7, ("12.5",))]
+    lined_up = {(0, 1): 300, (0, 2): 140, (1, 2): 130, (3, 4): 60, (0, 5): 400}
+    asked: list[tuple[int, int]] = []
+
+    def points_of(i: int, j: int) -> int:
+        asked.append((i, j))
+        return lined_up[i, j]
+
+    read_by_ocr = [False, False, True, True, False, True]  # 2 is a photo, 3 and 5 scans
+    checked = check_geometry(pairs, points_of, read_by_ocr, threshold=0.5, min_share=0.2, min_points=100)
+    # only a picture and a text layer below the bar whose words agree in part
+    assert asked == [(0, 2), (1, 2), (3, 4)]
+    assert [(p.points, p.confirmed) for p in checked] == [(0, False), (140, True), (130, True), (60, False),
+                                                          (0, False)]
+    assert checked[1].strength(0.5) == 0.5 and checked[3].strength(0.5) == 0.34
+    groups = group_pages(6, checked, 0.5)
+    assert [g for g, _ in groups] == [[0, 1, 2]]
+    group = duplicate_group(*groups[0], {i: DuplicatePage(i, f"/d/{i}.pdf", str(i), 1, "pdf", "text-layer")
+                                         for i in range(3)}, 0.5)
+    assert group.points == 140 and group.score == pytest.approx((0.9 + 0.5 + 0.5) / 3)
+    every = check_geometry(pairs, lambda i, j: lined_up[i, j], read_by_ocr, threshold=0.5, min_share=0.2,
+                           min_points=100, every=True)  # benchmarks: every pair's points, the same decisions
+    assert [p.points for p in every] == [300, 140, 130, 60, 400]
+    assert [p.confirmed for p in every] == [False, True, True, False, False]
+    assert check_geometry(pairs, points_of, read_by_ocr, threshold=0.5, min_share=0.2, min_points=0) == pairs
+    two_scans = check_geometry(pairs, points_of, [False, False, True, True, True, True], threshold=0.5,
+                               min_share=0.2, min_points=100)
+    assert not two_scans[3].confirmed and two_scans[3].points == 0  # two pictures: not checked
 
 
 # -- end to end: generated drawings, a copy and a scan ------------------------------------------
@@ -130,4 +167,26 @@ def test_zumen_duplicates_prints_groups_and_json(library, capsys):
     assert main(["duplicates", "--library", str(lib), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["pages"] == 12 and len(data["groups"]) == 1 and data["pairs"] == []
-    assert set(data["groups"][0]) == {"pages", "score", "looks", "words"}
+    assert set(data["groups"][0]) == {"pages", "score", "looks", "words", "points"}
+
+
+@needs_models
+def test_a_scan_below_the_bar_by_words_is_confirmed_by_its_geometry(library):
+    docs, lib, part_nos = library
+    with Engine.open(lib) as engine:
+        pairs = {frozenset(Path(p.path).name for p in (pair.a, pair.b)): pair
+                 for pair in engine.duplicates(with_pairs=True).pairs}
+        scan = pairs[frozenset({f"{part_nos[0]}.pdf", "scan-of-first.png"})]
+        assert scan.points >= 100  # the scan lines up with its drawing
+        strangers = [p for names, p in pairs.items() if "scan-of-first.png" not in names
+                     and "copy-of-first.pdf" not in names and f"{part_nos[0]}.pdf" not in names]
+        assert all(p.points < 100 for p in strangers)
+        # a bar its words do not clear: geometry keeps the scan in its drawing's group
+        bar = min(1.0, scan.score + 0.05)
+        assert engine.settings.duplicate_check_share <= scan.score
+        report = engine.duplicates(threshold=bar)
+        names = {Path(p.path).name for p in report.groups[0].pages}
+        assert "scan-of-first.png" in names and report.groups[0].points >= 100
+    with Engine.open(lib, settings=EngineSettings(duplicate_check_points=0)) as engine:
+        report = engine.duplicates(threshold=bar)  # no check: the scan drops out
+        assert all("scan-of-first.png" not in {Path(p.path).name for p in g.pages} for g in report.groups)

@@ -137,8 +137,14 @@ class DuplicatesDialog(QDialog):
         if progress.total:
             self.progress_bar.setRange(0, progress.total)
             self.progress_bar.setValue(progress.done)
-            self.status_label.setText(tr("Comparing drawings: {done} / {total} pages",
-                                         done=progress.done, total=progress.total))
+            if progress.stage == "geometry":  # a scan or photo checked against a drawing with text
+                text = tr("Checking the drawings' geometry: {done} / {total} pairs", done=progress.done,
+                          total=progress.total)
+            elif progress.unit == "pairs":
+                text = tr("Comparing drawings: {done} / {total} pairs", done=progress.done, total=progress.total)
+            else:
+                text = tr("Comparing drawings: {done} / {total} pages", done=progress.done, total=progress.total)
+            self.status_label.setText(text)
 
     def _finish(self) -> None:
         self.find_button.setEnabled(True)
@@ -174,8 +180,10 @@ class DuplicatesDialog(QDialog):
         for n, group in enumerate(report.groups, start=1):
             top = QTreeWidgetItem([tr("Group {n}: {count} drawings, match {percent} %", n=n,
                                       count=len(group.pages), percent=round(group.score * 100))])
-            top.setToolTip(0, tr("Shared words: {words} · looks alike {looks:.2f}",
-                                 words=", ".join(group.words), looks=group.looks))
+            tip = tr("Shared words: {words} · looks alike {looks:.2f}", words=", ".join(group.words), looks=group.looks)
+            if group.points:  # some pages joined by their geometry (a photo or scan OCR read poorly)
+                tip += "\n" + tr("Same geometry: {points} points line up", points=group.points)
+            top.setToolTip(0, tip)
             font = top.font(0)
             font.setBold(True)
             top.setFont(0, font)

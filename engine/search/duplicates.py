@@ -11,6 +11,18 @@ shares most of the few words it read, and two drawings of one template share non
 other's dimensions. Pairs at or above the threshold (chosen leave-one-source-out on the dev sets,
 bench/bench_similar.py) are joined into groups by average linkage (`group_pages`).
 
+A scan or photo that OCR read poorly shares too few words with its drawing to clear the bar, yet
+its views and dimensions line up with the drawing's. So a pair of a page OCR read and a page with
+a text layer, below the threshold but sharing at least `check_share` of the telling words, is
+checked by its geometry (search/geometry.py): when at least `check_points` keypoints line up
+under one perspective transform, the pair is *confirmed* and counts as scoring the threshold.
+Words read from text layers on both sides are trusted as they are (two near-identical drawings
+of one family, spacers of two lengths, line up as well as a copy; only their words tell them
+apart), and two pictures are not checked against each other (each carries its own scan or
+photo noise, and two pictures of different drawings on one template line up as often as two of
+the same one). Both bars are chosen leave-one-source-out with the threshold
+(bench/bench_similar.py; docs/similar.md).
+
 Looks (the image-tower cosine of the pages' stored vectors) are reported with every pair but do
 not decide: measured, they add nothing at this precision (the shipped tower puts a scan of a
 drawing no closer to it than to another drawing on the same sheet template; docs/similar.md).
@@ -19,7 +31,7 @@ drawing no closer to it than to another drawing on the same sheet template; docs
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -61,6 +73,12 @@ class ScoredPair:
     score: float  # share of the smaller set of telling words found on the other page
     looks: float  # image-tower cosine (0 when a page has no vector)
     words: tuple[str, ...]  # the telling words they share, sorted
+    points: int = 0  # keypoints lining up under one perspective transform (0: none, or not checked)
+    confirmed: bool = False  # below the threshold by words, confirmed by geometry (`check_geometry`)
+
+    def strength(self, threshold: float) -> float:
+        """What grouping weighs: the score, or the threshold for a pair geometry confirmed."""
+        return max(self.score, threshold) if self.confirmed else self.score
 
 
 def score_pairs(tokens: Sequence[Iterable[str]], vectors: NDArray[np.float32] | None, rare_pages: int,
@@ -80,14 +98,41 @@ def score_pairs(tokens: Sequence[Iterable[str]], vectors: NDArray[np.float32] | 
     return out
 
 
+def check_geometry(pairs: Sequence[ScoredPair], points_of: Callable[[int, int], int], read_by_ocr: Sequence[bool],
+                   *, threshold: float, min_share: float, min_points: int, checkpoint: Checkpoint | None = None,
+                   every: bool = False) -> list[ScoredPair]:
+    """The pairs, each of a page OCR read and a page with a text layer (`read_by_ocr`, per page)
+    scored below `threshold` but at least `min_share` checked by its geometry (`points_of(i, j)`:
+    keypoints lining up) and confirmed at `min_points`. `every`: every pair's points are found
+    (benchmarks), only those the rule names decide. Pairs are checked in page order, so a page's
+    keypoints serve all its pairs in a row."""
+    if min_points <= 0:
+        return list(pairs)
+
+    def decides(p: ScoredPair) -> bool:
+        return read_by_ocr[p.i] != read_by_ocr[p.j] and min_share <= p.score < threshold
+
+    wanted = [k for k, p in enumerate(pairs) if every or decides(p)]
+    out = list(pairs)
+    for n, k in enumerate(sorted(wanted, key=lambda k: (pairs[k].i, pairs[k].j))):
+        p = pairs[k]
+        points = points_of(p.i, p.j)
+        out[k] = replace(p, points=points, confirmed=decides(p) and points >= min_points)
+        if checkpoint is not None and n % 20 == 19:
+            checkpoint(n + 1, len(wanted))
+    return out
+
+
 def group_pages(n: int, pairs: Iterable[ScoredPair],
                 threshold: float) -> list[tuple[list[int], list[ScoredPair]]]:
     """Groups (of 2 or more pages) by average linkage: pairs are taken strongest first, and two
-    groups are joined only when the mean score over every pair of their pages (0 for a pair
-    without a shared telling word) is at least `threshold` — one chance link does not chain two
-    drawings' groups together. Each group comes with its pairs scored at least `threshold`."""
-    ranked = sorted((p for p in pairs if p.score >= threshold), key=lambda p: (-p.score, p.i, p.j))
-    score = {(p.i, p.j): p.score for p in ranked}
+    groups are joined only when the mean strength over every pair of their pages (0 for a pair
+    without a shared telling word; the threshold for a pair geometry confirmed) is at least
+    `threshold` — one chance link does not chain two drawings' groups together. Each group comes
+    with its pairs of at least that strength."""
+    ranked = sorted((p for p in pairs if p.strength(threshold) >= threshold),
+                    key=lambda p: (-p.strength(threshold), p.i, p.j))
+    score = {(p.i, p.j): p.strength(threshold) for p in ranked}
     members: dict[int, list[int]] = {}
     group_of = list(range(n))
     for p in ranked:
@@ -108,14 +153,15 @@ def group_pages(n: int, pairs: Iterable[ScoredPair],
     return [(sorted(m), links[g]) for g, m in members.items() if len(m) > 1]
 
 
-def duplicate_group(members: list[int], links: Sequence[ScoredPair],
-                    pages: dict[int, DuplicatePage]) -> DuplicateGroup:
-    """One group: its pages (text-layer pages first, then by path), the mean score over every
+def duplicate_group(members: list[int], links: Sequence[ScoredPair], pages: dict[int, DuplicatePage],
+                    threshold: float) -> DuplicateGroup:
+    """One group: its pages (text-layer pages first, then by path), the mean strength over every
     two of its pages (0 for two that share no telling word), the closest look of two of them,
-    and the telling words its pages share most."""
+    the most keypoints two of them line up, and the telling words its pages share most."""
     ordered = sorted((pages[i] for i in members), key=lambda p: (p.source != "text-layer", p.path, p.page))
     counts = Counter(w for p in links for w in p.words)
     shown = tuple(w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[:SHOWN_WORDS])
     pairs = len(members) * (len(members) - 1) / 2
-    return DuplicateGroup(pages=tuple(ordered), score=sum(p.score for p in links) / pairs,
-                          looks=max(p.looks for p in links), words=shown)
+    confirmed = [p.points for p in links if p.confirmed]
+    return DuplicateGroup(pages=tuple(ordered), score=sum(p.strength(threshold) for p in links) / pairs,
+                          looks=max(p.looks for p in links), words=shown, points=max(confirmed, default=0))

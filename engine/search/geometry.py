@@ -14,6 +14,8 @@ and the first `verify_top` by looks alone; the checked hit with the most pairs c
 it has at least `verify_min_points` and `verify_ratio` times as many as any other checked hit
 (engine.config; chosen leave one source out, docs/similar.md). The points are found on a page
 `SIDE_PX` long on its longer side; a mirrored query is caught by matching its mirror image too.
+`zumen duplicates` uses the same count to confirm a scan or photo whose words fall short of its
+drawing's (search/duplicates.py).
 """
 
 from __future__ import annotations
