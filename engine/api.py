@@ -28,7 +28,8 @@ from engine.orientation import (Orientation, displayed_words, page_orientation, 
                                 read_unmirrored)
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.analyze import normalize
-from engine.search.geometry import SIDE_PX, PageFeatures, QueryKeypoints, page_features, verify_similar
+from engine.search.geometry import (SIDE_PX, PageFeatures, QueryKeypoints, lined_up_maps, page_features,
+                                    verify_similar)
 from engine.search.query import Searcher, edit_query_text, read_terms
 from engine.types import (AdaptReport, DuplicatePage, DuplicatePair, DuplicateReport, EvalReport,
                           FileQueryResults, Hit, IndexReport, LibraryStatus, PackInfo, SearchResults,
@@ -593,7 +594,12 @@ class Engine:
         them: the query as it was turned for its search (a scan fed in sideways, a mirrored
         copy), the hit as OCR turned it when the library read it; each map is turned back. What
         the query's template-mates in the library match as well (a border, a title block) stays
-        dark (`_template_mates`)."""
+        dark (`_template_mates`). For the drawing itself (the hit the geometry check named the
+        same drawing) the maps show where the keypoints that line up lie on both pages."""
+        if hit.explanation.same_drawing_points:
+            maps = self._lined_up_maps(Path(query_path), hit)
+            if maps is not None:
+                return maps
         enc = self._lib.image_encoder
         if enc is None or not getattr(enc, "has_patches", False):
             return None
@@ -623,6 +629,20 @@ class Engine:
         if maps is None:
             return None
         return unturn_map(maps[0], orientations[0]), unturn_map(maps[1], orientations[1])
+
+    def _lined_up_maps(self, query_path: Path, hit: Hit) -> tuple[np.ndarray, np.ndarray] | None:
+        """Where the keypoints that line up lie on the query's page 1 and on the hit's page, each
+        as it lies (search/geometry.py); None when a page cannot be drawn or they do not line up."""
+        from engine.extract import render_page
+
+        try:
+            read = self._query_cache.get(self._query_key(query_path))
+            query = read.features if read is not None and read.features else QueryKeypoints(
+                render_page(query_path, 1, self._lib.settings.render_dpi, grayscale=True))
+        except (EngineError, OSError):
+            return None
+        page = self._page_features(hit)
+        return lined_up_maps(query, page) if page is not None else None
 
     def _template_mates(self, vector: np.ndarray, hit_page_id: int) -> list[Image.Image]:
         """Up to TEMPLATE_MATES library pages, upright as the library read them, that look most

@@ -126,3 +126,34 @@ def test_a_query_pages_mirror_image_is_searched_only_when_matched(same_template)
     assert len(mirrored._found) == 1 and same_drawing_points([first], own) >= 60
     assert same_drawing_points(as_it_comes, own) == same_drawing_points([first], own)  # both ways: the better
     assert len(as_it_comes._found) == 2
+
+
+def _ink_map(image: Image.Image, shape: tuple[int, int]) -> np.ndarray:
+    """How much ink each cell of a (h, w) grid over the page holds."""
+    ink = 255.0 - np.asarray(image.convert("L").resize((shape[1], shape[0]), Image.Resampling.BOX), dtype=float)
+    return ink / max(ink.max(), 1.0)
+
+
+def test_the_heatmap_of_the_drawing_itself_shows_where_its_points_line_up_on_both_pages(tmp_path):
+    folder, pages = _library(tmp_path, 3)
+    query = tmp_path / "query.png"
+    copy = copy_of(pages[2], "scan", None, True, seed=5)  # mirrored: found on its mirror image
+    copy.save(query)
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=FakeImageEncoder(),
+                     ocr=None) as engine:
+        engine.index([folder])
+        hits = engine.search_file(query).similar.hits
+        assert Path(hits[0].path).name == "drawing-2.pdf" and hits[0].explanation.same_drawing_points
+        maps = engine.visual_heatmaps(query, hits[0])
+        assert engine.visual_heatmaps(query, hits[1]) is None  # not the drawing; no patch maps here
+        library_page = engine.render_page(hits[0].path, 1, 100)
+    assert maps is not None
+    on_query, on_hit = maps
+    clean_query = pages[2].transpose(Image.Transpose.FLIP_LEFT_RIGHT)  # the copy without its scan noise
+    for heat, page, clean in ((on_query, copy, clean_query), (on_hit, library_page, library_page)):
+        assert heat.dtype == np.float32 and heat.max() == pytest.approx(1.0) and heat.min() >= 0.0
+        assert max(heat.shape) == 48 and heat.shape[1] / heat.shape[0] == pytest.approx(page.width / page.height, rel=0.1)
+        ink = _ink_map(clean, heat.shape)
+        # the points lie on the drawing's lines, over the page as it lies (not as it was matched)
+        as_lies, mirrored = (np.corrcoef(heat.ravel(), i.ravel())[0, 1] for i in (ink, ink[:, ::-1]))
+        assert as_lies > mirrored + 0.15

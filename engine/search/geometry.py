@@ -34,6 +34,7 @@ MAX_POINTS = 500  # ORB keypoints kept per page (the strongest)
 LOWE_RATIO = 0.8  # a pair counts when its match is clearly better than the second-best
 REPROJECTION_PX = 8.0  # RANSAC: a pair agrees when the transform puts it within this (at SIDE_PX)
 MIN_PAIRS = 8  # fewer candidate pairs than this: no transform is fitted
+MAP_CELLS = 48  # where points line up is shown on a map this many cells long (`point_map`)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class PageFeatures:
 
     points: NDArray[np.float32]
     descriptors: NDArray[np.uint8]
+    size: tuple[int, int] = (0, 0)  # (width, height) of the page in pixels at SIDE_PX
 
     def __len__(self) -> int:
         return len(self.points)
@@ -77,11 +79,16 @@ class QueryKeypoints:
         return len(self._order)
 
     def __iter__(self) -> Iterator[PageFeatures]:
+        for _, features in self.versions():
+            yield features
+
+    def versions(self) -> Iterator[tuple[bool, PageFeatures]]:
+        """(mirrored, keypoints) of each version, the likelier way round first."""
         for mirrored in self._order:
             if mirrored not in self._found:
                 grey = np.ascontiguousarray(self._grey[:, ::-1]) if mirrored else self._grey
                 self._found[mirrored] = _keypoints(grey)
-            yield self._found[mirrored]
+            yield mirrored, self._found[mirrored]
 
 
 def _keypoints(grey: NDArray[np.uint8]) -> PageFeatures:
@@ -89,26 +96,74 @@ def _keypoints(grey: NDArray[np.uint8]) -> PageFeatures:
 
     orb = cv2.ORB_create(nfeatures=MAX_POINTS, fastThreshold=10)
     keypoints, descriptors = orb.detectAndCompute(grey, None)
+    size = (grey.shape[1], grey.shape[0])
     if descriptors is None or not keypoints:
-        return PageFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
-    return PageFeatures(np.array([k.pt for k in keypoints], dtype=np.float32), descriptors)
+        return PageFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), size)
+    return PageFeatures(np.array([k.pt for k in keypoints], dtype=np.float32), descriptors, size)
 
 
-def matched_points(a: PageFeatures, b: PageFeatures) -> int:
-    """Pairs of keypoints of `a` and `b` that one perspective transform explains (0 when too few
-    pairs to fit one)."""
+def lined_up(a: PageFeatures, b: PageFeatures) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """The pairs of keypoints of `a` and `b` that one perspective transform explains: their
+    places on `a` and on `b`, (k, 2) each in pixels at SIDE_PX (none when too few pairs to fit
+    one)."""
     import cv2
 
+    none = np.zeros((0, 2), np.float32)
     if len(a) < MIN_PAIRS or len(b) < 2:
-        return 0
+        return none, none
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(a.descriptors, b.descriptors, k=2)
     good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < LOWE_RATIO * m[1].distance]
     if len(good) < MIN_PAIRS:
-        return 0
+        return none, none
     src = a.points[[m.queryIdx for m in good]]  # (g, 2)
     dst = b.points[[m.trainIdx for m in good]]  # (g, 2)
     _, agree = cv2.findHomography(src, dst, cv2.RANSAC, REPROJECTION_PX)
-    return int(agree.sum()) if agree is not None else 0
+    if agree is None:
+        return none, none
+    keep = agree.ravel().astype(bool)
+    return src[keep], dst[keep]
+
+
+def matched_points(a: PageFeatures, b: PageFeatures) -> int:
+    """How many keypoints of `a` and `b` one perspective transform explains (`lined_up`)."""
+    return len(lined_up(a, b)[0])
+
+
+def point_map(points: NDArray[np.float32], size: tuple[int, int], cells: int = MAP_CELLS) -> NDArray[np.float32]:
+    """Where `points` lie on a page `size` (width, height) pixels: an (h, w) map in 0..1 with
+    `cells` cells on the page's longer side, each point spread over the cells around it; the
+    square root of the density, so that a region with a few points shows beside a dense one."""
+    width, height = size
+    scale = cells / max(width, height, 1)
+    shape = (max(1, round(height * scale)), max(1, round(width * scale)))
+    grid = np.zeros(shape)
+    if len(points):
+        xs = np.clip((points[:, 0] * scale).astype(int), 0, shape[1] - 1)
+        ys = np.clip((points[:, 1] * scale).astype(int), 0, shape[0] - 1)
+        np.add.at(grid, (ys, xs), 1.0)
+    kernel = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0  # binomial, twice: a Gaussian of ~1.4 cells
+    for axis in (0, 1, 0, 1):
+        grid = np.apply_along_axis(lambda line: np.convolve(line, kernel, mode="same"), axis, grid)
+    grid = np.sqrt(grid)
+    top = grid.max()
+    return (grid / top if top > 0 else grid).astype(np.float32)
+
+
+def lined_up_maps(query: QueryKeypoints, page: PageFeatures,
+                  cells: int = MAP_CELLS) -> tuple[NDArray[np.float32], NDArray[np.float32]] | None:
+    """Where the keypoints that line up lie on the query page (as it comes, whichever way round
+    matched more) and on `page`: two maps (`point_map`), None when they do not line up."""
+    best: tuple[bool, NDArray[np.float32], NDArray[np.float32], tuple[int, int]] | None = None
+    for mirrored, version in query.versions():
+        on_query, on_page = lined_up(version, page)
+        if best is None or len(on_query) > len(best[1]):
+            best = (mirrored, on_query, on_page, version.size)
+    if best is None or len(best[1]) < MIN_PAIRS:
+        return None
+    mirrored, on_query, on_page, size = best
+    if mirrored:  # found on the mirror image: back to the page as it comes
+        on_query = np.column_stack([size[0] - 1 - on_query[:, 0], on_query[:, 1]])
+    return point_map(on_query, size, cells), point_map(on_page, page.size, cells)
 
 
 def same_drawing_points(query: Iterable[PageFeatures], page: PageFeatures) -> int:
