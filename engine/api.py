@@ -441,7 +441,9 @@ class Engine:
 
     def similar(self, target: Path | str | int, page: int = 1, *, limit: int = 20,
                 evidence: Collection[str] | None = None) -> FileQueryResults:
-        """Documents and drawings like an indexed page ("more like this")."""
+        """Documents and drawings like an indexed page ("more like this"). A drawing elsewhere in
+        the library that is the same sheet (a scan or photo of it, a copy) is checked by its
+        geometry and comes first, as for a drawing query (search/geometry.py)."""
         doc = self._doc_of(target)
         if doc is None:
             raise QueryError(f"not in the library: {target}")
@@ -453,8 +455,13 @@ class Engine:
         index = self._lib.image_index
         if index is not None and index.contains(np.array([page_id], dtype=np.uint64))[0]:
             image_vec = index.get(np.array([page_id], dtype=np.uint64))[0]
+        features: tuple[PageFeatures, ...] = ()
+        if image_vec is not None and self._lib.settings.verify_top > 0:
+            own = self._features_of(doc.path, page, self._features_cache, PAGE_FEATURES_CACHE_SIZE)
+            features = (own,) if own is not None else ()
         return self._file_results(doc.path, content.text, displayed_words(content.words, content.rotation),
-                                  content.source, image_vec, {doc.id}, limit, evidence, time.perf_counter())
+                                  content.source, image_vec, {doc.id}, limit, evidence, time.perf_counter(),
+                                  features=features)
 
     def duplicates(self, *, threshold: float | None = None, with_pairs: bool = False,
                    progress: ProgressCallback | None = None,

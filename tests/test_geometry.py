@@ -157,3 +157,17 @@ def test_the_heatmap_of_the_drawing_itself_shows_where_its_points_line_up_on_bot
         # the points lie on the drawing's lines, over the page as it lies (not as it was matched)
         as_lies, mirrored = (np.corrcoef(heat.ravel(), i.ravel())[0, 1] for i in (ink, ink[:, ::-1]))
         assert as_lies > mirrored + 0.15
+
+
+def test_more_like_this_puts_a_scan_of_the_same_sheet_first(tmp_path):
+    folder, pages = _library(tmp_path, 4)
+    copy_of(pages[1], "scan", 90, False, seed=7).save(folder / "scanned-later.png")  # a scan of drawing-1
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=FakeImageEncoder(),
+                     ocr=None) as engine:
+        engine.index([folder])
+        hits = engine.similar(folder / "drawing-1.pdf").similar.hits
+        assert Path(hits[0].path).name == "scanned-later.png"
+        assert hits[0].explanation.same_drawing_points >= EngineSettings().verify_min_points
+        assert "drawing-1.pdf" not in {Path(h.path).name for h in hits}  # the page itself is left out
+        other = engine.similar(folder / "drawing-0.pdf").similar.hits  # no copy of it in the library
+        assert other and all(h.explanation.same_drawing_points == 0 for h in other)
