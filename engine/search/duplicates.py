@@ -127,7 +127,7 @@ def group_pages(n: int, pairs: Iterable[ScoredPair],
                 threshold: float) -> list[tuple[list[int], list[ScoredPair]]]:
     """Groups (of 2 or more pages) by average linkage: pairs are taken strongest first, and two
     groups are joined only when the mean strength over every pair of their pages (0 for a pair
-    without a shared telling word; the threshold for a pair geometry confirmed) is at least
+    below the threshold; the threshold for a pair geometry confirmed) is at least
     `threshold` — one chance link does not chain two drawings' groups together. Each group comes
     with its pairs of at least that strength."""
     ranked = sorted((p for p in pairs if p.strength(threshold) >= threshold),
