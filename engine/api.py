@@ -419,8 +419,10 @@ class Engine:
 
     def _features_of(self, path: str, page: int, cache: OrderedDict, size: int) -> PageFeatures | None:
         """A page's keypoints, kept in `cache` (keyed by path, page, size and mtime) for the last
-        `size` pages; None when it cannot be drawn now."""
+        `size` pages and in the library's `keypoints/` folder (found once per version of the file,
+        ~20 KB a page); None when it cannot be drawn now."""
         from engine.extract import render_page
+        from engine.search.geometry import MAX_POINTS, read_features, write_features
 
         try:
             st = Path(path).stat()
@@ -428,13 +430,21 @@ class Engine:
             return None
         key = (path, page, st.st_size, st.st_mtime_ns)
         if key not in cache:
-            try:
-                image = render_page(Path(path), page, self._lib.settings.render_dpi, grayscale=True,
-                                    max_px=SIDE_PX, settings=self._lib.settings)
-                cache[key] = page_features(image)
-            except (EngineError, OSError) as exc:
-                log.warning("cannot draw %s page %d to check it: %s", path, page, exc)
-                cache[key] = None
+            name = hashlib.sha1(f"{path}|{st.st_size}|{st.st_mtime_ns}|{page}|{SIDE_PX}|{MAX_POINTS}".encode())
+            kept = self._lib.root / "keypoints" / f"{name.hexdigest()}.npz"
+            cache[key] = read_features(kept) if kept.exists() else None
+            if cache[key] is None:
+                try:
+                    image = render_page(Path(path), page, self._lib.settings.render_dpi, grayscale=True,
+                                        max_px=SIDE_PX, settings=self._lib.settings)
+                    cache[key] = page_features(image)
+                except (EngineError, OSError) as exc:
+                    log.warning("cannot draw %s page %d to check it: %s", path, page, exc)
+                else:
+                    try:
+                        write_features(cache[key], kept)
+                    except OSError as exc:  # a read-only library: found again next time
+                        log.debug("cannot keep the keypoints of %s page %d: %s", path, page, exc)
         features = cache[key]
         _keep_recent(cache, key, size)
         return features

@@ -171,3 +171,33 @@ def test_more_like_this_puts_a_scan_of_the_same_sheet_first(tmp_path):
         assert "drawing-1.pdf" not in {Path(h.path).name for h in hits}  # the page itself is left out
         other = engine.similar(folder / "drawing-0.pdf").similar.hits  # no copy of it in the library
         assert other and all(h.explanation.same_drawing_points == 0 for h in other)
+
+
+def test_library_pages_keypoints_are_kept_and_found_again_only_when_the_file_changes(tmp_path, monkeypatch):
+    import os
+
+    import engine.extract
+
+    folder, pages = _library(tmp_path, 3)
+    query = tmp_path / "query.png"
+    copy_of(pages[1], "scan", None, False, seed=2).save(query)
+
+    def search() -> list:
+        with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=FakeImageEncoder(),
+                         ocr=None) as engine:
+            engine.index([folder])
+            return list(engine.search_file(query).similar.hits)
+
+    first = search()
+    assert Path(first[0].path).name == "drawing-1.pdf" and list((tmp_path / "lib" / "keypoints").glob("*.npz"))
+    drawn: list[str] = []
+    render = engine.extract.render_page
+    monkeypatch.setattr(engine.extract, "render_page",
+                        lambda path, *a, **k: drawn.append(Path(path).name) or render(path, *a, **k))
+    again = search()  # a fresh engine: the library pages' keypoints come from the folder
+    assert [(h.path, h.scores.matched_points) for h in again] == [(h.path, h.scores.matched_points) for h in first]
+    assert not [name for name in drawn if name.startswith("drawing-")]
+    st = (folder / "drawing-1.pdf").stat()
+    os.utime(folder / "drawing-1.pdf", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the file changed
+    search()
+    assert drawn.count("drawing-1.pdf") == 1  # found again, once

@@ -21,6 +21,7 @@ drawing's (search/duplicates.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -100,6 +101,29 @@ def _keypoints(grey: NDArray[np.uint8]) -> PageFeatures:
     if descriptors is None or not keypoints:
         return PageFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), size)
     return PageFeatures(np.array([k.pt for k in keypoints], dtype=np.float32), descriptors, size)
+
+
+def write_features(features: PageFeatures, path: Path) -> None:
+    """Keep a page's keypoints in a file (written aside, then moved into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aside = path.with_name(path.name + ".tmp")
+    with aside.open("wb") as fh:
+        np.savez(fh, points=features.points, descriptors=features.descriptors,
+                 size=np.array(features.size, dtype=np.int32))
+    aside.replace(path)
+
+
+def read_features(path: Path) -> PageFeatures | None:
+    """A page's keypoints kept by `write_features`; None when there is no such file or it cannot
+    be read (then they are found again)."""
+    try:
+        with np.load(path) as kept:
+            points, descriptors, size = kept["points"], kept["descriptors"], kept["size"]
+    except (OSError, ValueError, KeyError):
+        return None
+    if points.ndim != 2 or points.shape[1:] != (2,) or descriptors.shape[0] != points.shape[0]:
+        return None
+    return PageFeatures(points.astype(np.float32), descriptors.astype(np.uint8), (int(size[0]), int(size[1])))
 
 
 def lined_up(a: PageFeatures, b: PageFeatures) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
