@@ -258,22 +258,21 @@ def duplicates_part(items: list[tuple[str, Path]], workdir: Path, pack: Path | N
         texts = {f: engine.page_text(f, 1) for f in labels}
         files = sorted(labels)
         pages = drawing_page_words(engine, files)
-        a, b, score, _, points, checkable = _engine_pairs(result, files)
+        a, b, score, *_ = _engine_pairs(result, files)
         thresholds = leave_one_source_out(Pairs(files, labels, a, b), score)
-        shipped = geometry_signal(Pairs(files, labels, a, b), score, points, checkable)
+    out = evaluate(result, files, labels, texts, workdir, pack, EngineSettings().duplicate_threshold)
     with Engine.open(workdir / "dup-library", pack=pack) as engine:  # as shipped, a fresh engine
         t0 = time.perf_counter()
         as_shipped = engine.duplicates()
         shipped_seconds = time.perf_counter() - t0
     log(f"duplicates: as shipped, {len(as_shipped.groups)} groups in {shipped_seconds:.1f} s")
     grouped = {}  # the groups as the user sees them, each left-out set's threshold and rule
-    for name, r in shipped.items():
+    for name, r in out["signals"]["telling words, or confirmed by geometry"].items():
         if name != "pooled":
             rule = EngineSettings(duplicate_check_share=r["rule"].get("share", 0.0),
                                   duplicate_check_points=r["rule"].get("points", 0))  # none found: words alone
             with Engine.open(workdir / "dup-library", pack=pack, settings=rule) as engine:
                 grouped[name] = engine.duplicates(threshold=r["threshold"])
-    out = evaluate(result, files, labels, texts, workdir, pack, EngineSettings().duplicate_threshold)
     out["word_variants"] = word_variants(*pages, files, labels, EngineSettings())
     out["missed"] = why_missed(result, files, labels, set(pages[0].tolist()), thresholds)
     out["grouped"] = grouped_pairs(grouped, files, labels)
@@ -404,12 +403,15 @@ def grouped_pairs(grouped: dict, files: list[str], labels: dict[str, tuple[str, 
 def _engine_pairs(result, files: list[str]) -> tuple[np.ndarray, ...]:
     """The engine's pairs of corpus files: (a, b, word score, looks, geometry points, checkable:
     one page read by OCR and one with a text layer, the pairs the engine's geometry may confirm)."""
+    from engine.search.duplicates import is_ocr_page
+
     index = {f: i for i, f in enumerate(files)}
     kept = [p for p in result.pairs if p.a.path in index and p.b.path in index]
     a = np.array([index[p.a.path] for p in kept])
     b = np.array([index[p.b.path] for p in kept])
     return (a, b, np.array([p.score for p in kept]), np.array([p.looks for p in kept]),
-            np.array([p.points for p in kept]), np.array([(p.a.source == "ocr") != (p.b.source == "ocr") for p in kept]))
+            np.array([p.points for p in kept]),
+            np.array([is_ocr_page(p.a.source) != is_ocr_page(p.b.source) for p in kept]))
 
 
 GEOMETRY_SHARES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -96,6 +97,12 @@ class EngineProtocol(Protocol):
     def rollback_pack(self, *, progress: ProgressCallback | None = None) -> PackInfo: ...
     def close(self) -> None: ...
 
+
+
+def _version_name(path: Path | str, st: os.stat_result, page: int, *more: object) -> str:
+    """A file name for something made from one page of one version of a file (its size and
+    mtime): a changed file gets a new one."""
+    return hashlib.sha1("|".join(map(str, (path, st.st_size, st.st_mtime_ns, page, *more))).encode()).hexdigest()
 
 
 def _keep_recent(cache: OrderedDict, key: Any, size: int) -> None:
@@ -430,9 +437,8 @@ class Engine:
             return None
         key = (path, page, st.st_size, st.st_mtime_ns)
         if key not in cache:
-            name = hashlib.sha1(f"{path}|{st.st_size}|{st.st_mtime_ns}|{page}|{SIDE_PX}|{MAX_POINTS}".encode())
-            kept = self._lib.root / "keypoints" / f"{name.hexdigest()}.npz"
-            cache[key] = read_features(kept) if kept.exists() else None
+            kept = self._lib.root / "keypoints" / f"{_version_name(path, st, page, SIDE_PX, MAX_POINTS)}.npz"
+            cache[key] = read_features(kept)  # None when not kept yet (or unreadable)
             if cache[key] is None:
                 try:
                     image = render_page(Path(path), page, self._lib.settings.render_dpi, grayscale=True,
@@ -487,7 +493,7 @@ class Engine:
         sharing `duplicate_check_share` of their telling words, are checked by their geometry
         (search/geometry.py) and count as duplicates when `duplicate_check_points` keypoints line
         up: a picture OCR read poorly and its drawing."""
-        from engine.search.duplicates import check_geometry, duplicate_group, group_pages, score_pairs
+        from engine.search.duplicates import check_geometry, duplicate_group, group_pages, is_ocr_page, score_pairs
         from engine.search.geometry import matched_points
 
         t0 = time.perf_counter()
@@ -530,8 +536,8 @@ class Engine:
             report(progress, Progress("geometry", done, total, "pairs", "checking the drawings' geometry"))
 
         read = cat.page_sources(int(pid) for pid in ids)
-        read_by_ocr = [read.get(int(pid), "none") == "ocr" for pid in ids]
-        scored = check_geometry(scored, points_of, read_by_ocr, threshold=limit,
+        scored = check_geometry(scored, points_of, [is_ocr_page(read.get(int(pid), "none")) for pid in ids],
+                                threshold=limit,
                                 min_share=settings.duplicate_check_share, min_points=settings.duplicate_check_points,
                                 checkpoint=checked, every=with_pairs)
         if cancel is not None:
@@ -564,7 +570,7 @@ class Engine:
         """A cached PNG thumbnail of a page (rendered on first request)."""
         path = self._path_of(target)
         st = path.stat()
-        key = hashlib.sha1(f"{path}|{st.st_size}|{st.st_mtime_ns}|{page}".encode()).hexdigest()
+        key = _version_name(path, st, page)
         out = self._lib.root / "thumbs" / f"{key}.png"
         if not out.exists():
             from engine.extract import render_page

@@ -47,18 +47,20 @@ def chunk_page(page: PageContent, words_per_chunk: int, overlap: int) -> list[Ch
     """
     if page.words:
         texts = [w.text for w in page.words]
-        return _windows(texts, words_per_chunk, overlap, ranged=True)
+        return word_windows(texts, words_per_chunk, overlap, ranged=True)
     text = page.text.strip()
     if not text:
         return []
     tokens = text.split()
     if len(tokens) > 1 and len(text) / len(tokens) < 40:
-        return _windows(tokens, words_per_chunk, overlap, ranged=False)
+        return word_windows(tokens, words_per_chunk, overlap, ranged=False)
     size, step = words_per_chunk * 5, (words_per_chunk - overlap) * 5  # ~characters
     return [ChunkDraft(text[i:i + size], 0, 0) for i in range(0, max(1, len(text) - overlap * 5), step)]
 
 
-def _windows(tokens: list[str], size: int, overlap: int, *, ranged: bool) -> list[ChunkDraft]:
+def word_windows(tokens: list[str], size: int, overlap: int, *, ranged: bool) -> list[ChunkDraft]:
+    """Chunks of `size` tokens, each sharing `overlap` with the one before; `ranged`: each keeps
+    its token range (for highlighting words)."""
     step = max(1, size - overlap)
     out = []
     for start in range(0, len(tokens), step):

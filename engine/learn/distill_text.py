@@ -33,9 +33,6 @@ import torch
 
 from engine.learn.text_tower import TextTower
 
-WORDS_PER_CHUNK, OVERLAP = 80, 20  # as EngineSettings.chunk_words / chunk_overlap_words
-
-
 def student_of(teacher: Any, layers: Sequence[int]) -> Any:
     """A copy of the teacher transformer keeping only `layers` (in that order)."""
     student = copy.deepcopy(teacher)
@@ -48,10 +45,13 @@ def synthetic_chunks(parts: int, seed: int = 0) -> list[str]:
     """Index-like chunks of the page text of `parts` synthetic parts' drawings and documents."""
     import pymupdf
 
+    from engine.config import EngineSettings
+    from engine.indexing.work import word_windows
     from engine.synth.documents import inspection_report, process_sheet, spec_sheet
     from engine.synth.drawing import draw_pdf
     from engine.synth.parts import generate_part
 
+    settings = EngineSettings()
     r = random.Random(seed)
     chunks: list[str] = []
     for i in range(parts):
@@ -62,13 +62,8 @@ def synthetic_chunks(parts: int, seed: int = 0) -> list[str]:
         for data in pdfs:
             with pymupdf.open(stream=data, filetype="pdf") as doc:
                 for page in doc:
-                    words = page.get_text().split()
-                    for start in range(0, max(1, len(words)), WORDS_PER_CHUNK - OVERLAP):
-                        chunk = " ".join(words[start:start + WORDS_PER_CHUNK])
-                        if chunk:
-                            chunks.append(chunk)
-                        if start + WORDS_PER_CHUNK >= len(words):
-                            break
+                    chunks += [c.text for c in word_windows(page.get_text().split(), settings.chunk_words,
+                                                            settings.chunk_overlap_words, ranged=False)]
     return chunks
 
 

@@ -98,6 +98,12 @@ def score_pairs(tokens: Sequence[Iterable[str]], vectors: NDArray[np.float32] | 
     return out
 
 
+def is_ocr_page(source: str) -> bool:
+    """Whether a page's words came from OCR alone (`PageContent.source` "ocr"), not a text layer:
+    the pages whose words may fall short, so geometry may confirm them against a text layer."""
+    return source == "ocr"
+
+
 def check_geometry(pairs: Sequence[ScoredPair], points_of: Callable[[int, int], int], read_by_ocr: Sequence[bool],
                    *, threshold: float, min_share: float, min_points: int, checkpoint: Checkpoint | None = None,
                    every: bool = False) -> list[ScoredPair]:
