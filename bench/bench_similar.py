@@ -337,8 +337,10 @@ def search_self(items: list[tuple[str, Path]], workdir: Path, dev_workdir: Path,
     """Query -> its own drawing through `Engine.search_file` on the dev benchmark's library: per
     condition and ranker, R@1 / R@5 of the drawing itself in the similar-drawings list (macro
     over the sets and pooled), and the query's OCR and search time."""
+    from dataclasses import replace
+
     from bench import dev_sets
-    from engine.api import Engine
+    from engine.api import Engine, _drawable
     from engine.errors import EngineError
 
     library, corpus = dev_workdir / "library", dev_workdir / "corpus"
@@ -350,9 +352,14 @@ def search_self(items: list[tuple[str, Path]], workdir: Path, dev_workdir: Path,
     ranks: dict[str, dict[str, dict[str, list[int | None]]]] = {}  # condition -> ranker -> set -> ranks
     seconds: list[float] = []
     checked: dict[str, list[tuple]] = {}  # set -> (condition, hybrid ids, pool ids, pool points, own, looks ids)
-    with Engine.open(library, **({"pack": pack} if pack else {})) as engine:
+    packed = {"pack": pack} if pack else {}
+    with Engine.open(library, **packed) as engine, Engine.open(library, **packed) as plain:
         shipped = engine.settings
         top = shipped.verify_top
+        # the hybrid's lists as they stand before the check: the same search, unchecked, on the
+        # same reading of each query
+        plain._lib.settings = replace(shipped, verify_top=0)
+        plain._query_cache = engine._query_cache
         for condition in conditions:
             log(f"search -> itself: {condition}")
             by_ranker = ranks.setdefault(condition, {r: {} for r in SEARCH_RANKERS})
@@ -364,20 +371,26 @@ def search_self(items: list[tuple[str, Path]], workdir: Path, dev_workdir: Path,
                 for ranker, evidence in SEARCH_RANKERS.items():
                     t0 = time.perf_counter()
                     try:
-                        hits = engine.search_file(query, limit=10, evidence=evidence).similar.hits
+                        found = engine.search_file(query, limit=10, evidence=evidence)
+                        hits, related = found.similar.hits, found.related.hits
                     except EngineError as err:
                         log(f"  {query.name}: {err}")
-                        hits = ()
+                        hits = related = ()
                     if ranker == "hybrid":
                         seconds.append(time.perf_counter() - t0)  # the first asking reads the page
                     ids = [dev_sets.hit_id(corpus, h.path, h.page, {}) for h in hits]
                     by_ranker[ranker].setdefault(set_name, []).append(ids.index(own) if own in ids else None)
-                    if ranker == "hybrid":
-                        listed = unverified(hits, ids)
-                    elif ranker == "looks only":  # the hybrid's first and the looks' first are checked
+                    if ranker == "hybrid":  # what the check saw: the lists before it, the points it found
+                        before = plain.search_file(query, limit=10, evidence=evidence)
+                        found_points = {dev_sets.hit_id(corpus, h.path, h.page, {}): h.scores.matched_points
+                                        for h in (*related, *hits)}
+                        listed = _with_points(before.similar.hits, corpus, found_points)
+                        documents = _with_points([h for h in before.related.hits if _drawable(h)], corpus,
+                                                 found_points)
+                    elif ranker == "looks only":  # the hybrid's, the looks' and the documents' first are checked
                         looks = unverified(hits, ids)
                         checked.setdefault(set_name, []).append(
-                            (condition, *check_pool(listed, looks, top), own, looks[0]))
+                            (condition, *check_pool(listed, looks, top, documents), own, looks[0]))
     fits = verify_left_out(checked, ranks, shipped)
     out: dict = {"_verify": fits, "_checked": checked}
     for condition, by_ranker in ranks.items():
@@ -403,16 +416,24 @@ def unverified(hits, ids: list) -> tuple[list, list[int]]:
     return [ids[i] for i in order], [hits[i].scores.matched_points for i in order]
 
 
-def check_pool(listed: tuple[list, list[int]], looks: tuple[list, list[int]], top: int
-               ) -> tuple[list, list, list[int]]:
-    """What the engine checks (search/geometry.verify_similar): the hybrid list's first `top` and
-    the looks list's first `top` not among them -> (hybrid ids, pool ids, pool points)."""
+def _with_points(hits, corpus: Path, points: dict) -> tuple[list, list[int]]:
+    """Hits as judged ids, each with the matched points the check found for it (0: not checked)."""
+    ids = [dev_sets.hit_id(corpus, h.path, h.page, {}) for h in hits]
+    return ids, [points.get(i, 0) for i in ids]
+
+
+def check_pool(listed: tuple[list, list[int]], looks: tuple[list, list[int]], top: int,
+               documents: tuple[list, list[int]] = ([], [])) -> tuple[list, list, list[int]]:
+    """What the engine checks (search/geometry.verify_similar): the hybrid list's first `top`, then
+    the looks list's and the drawable documents' first `top` not among them -> (hybrid ids, pool
+    ids, pool points)."""
     ids, points = listed
     pool, pool_points = list(ids[:top]), list(points[:top])
-    for i, p in zip(looks[0][:top], looks[1][:top]):
-        if i not in pool:
-            pool.append(i)
-            pool_points.append(p)
+    for extra_ids, extra_points in (looks, documents):
+        for i, p in zip(extra_ids[:top], extra_points[:top]):
+            if i not in pool:
+                pool.append(i)
+                pool_points.append(p)
     return ids, pool, pool_points
 
 

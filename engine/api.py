@@ -30,7 +30,7 @@ from engine.orientation import (Orientation, displayed_words, page_orientation, 
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.analyze import normalize
 from engine.search.geometry import (SIDE_PX, PageFeatures, QueryKeypoints, lined_up_maps, page_features,
-                                    verify_similar)
+                                    verify_similar, with_points)
 from engine.search.query import Searcher, edit_query_text, read_terms
 from engine.types import (AdaptReport, DuplicatePage, DuplicatePair, DuplicateReport, EvalReport,
                           FileQueryResults, Hit, IndexReport, LibraryStatus, PackInfo, SearchResults,
@@ -103,6 +103,13 @@ def _version_name(path: Path | str, st: os.stat_result, page: int, *more: object
     """A file name for something made from one page of one version of a file (its size and
     mtime): a changed file gets a new one."""
     return hashlib.sha1("|".join(map(str, (path, st.st_size, st.st_mtime_ns, page, *more))).encode()).hexdigest()
+
+
+def _drawable(hit: Hit) -> bool:
+    """A hit whose page can be drawn to check its geometry: a page of a PDF or an image file."""
+    from engine.extract import IMAGE_SUFFIXES
+
+    return Path(hit.path).suffix.lower() in IMAGE_SUFFIXES | {".pdf"}
 
 
 def _keep_recent(cache: OrderedDict, key: Any, size: int) -> None:
@@ -406,13 +413,17 @@ class Engine:
         s = self._lib.settings
         check = s.verify_top if features else 0
         # the drawing itself may rank low by words (a photo OCR reads poorly) yet lead by looks:
-        # the first drawings by looks alone are checked too
+        # the first drawings by looks alone are checked too, and the first related documents that
+        # can be drawn (a table-like sheet, e.g. a pin-assignment chart, is indexed as a document)
         related, similar = self._searcher.search_many(q, [{"document"}, {"drawing"}], limit=limit,
                                                       evidence=evidence, mode="file",
                                                       show_weak=show_weak, looks=check)
         if check > 0:
-            similar = verify_similar(similar, features, self._page_features, top=check,
-                                     min_points=s.verify_min_points, ratio=s.verify_ratio, looks=similar.looks)
+            similar, checked = verify_similar(similar, features, self._page_features, top=check,
+                                              min_points=s.verify_min_points, ratio=s.verify_ratio,
+                                              looks=similar.looks,
+                                              documents=[h for h in related.hits if _drawable(h)])
+            related = with_points(related, checked)
         similar = replace(similar, looks=())
         report(progress, Progress("search", 3, 3, "steps", "done"))
         return FileQueryResults(query_path, text, tuple(q.identifiers), source,  # type: ignore[arg-type]

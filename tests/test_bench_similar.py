@@ -44,6 +44,11 @@ def test_the_geometry_check_is_replayed_and_its_thresholds_chosen_on_the_other_s
     assert bench_similar._rank_verified(ids, pool, points, "own", 20, 1.5) == 0
     assert bench_similar._rank_verified(ids, pool, points, "own", 100, 1.5) == 2  # too few points: as listed
     assert bench_similar._rank_verified(ids, pool, [5, 60, 80, 7], "own", 20, 1.5) == 2  # b nearly as good
+    # a sheet indexed as a document (not in the hybrid's list) is checked after the looks' hits
+    ids, pool, points = bench_similar.check_pool((["a", "b"], [5, 9]), (["a", "c"], [5, 7]), 2,
+                                                 (["own", "a", "d"], [120, 5, 3]))
+    assert pool == ["a", "b", "c", "own"] and points == [5, 9, 7, 120]
+    assert bench_similar._rank_verified(ids, pool, points, "own", 60, 1.1) == 0
     # each left-out set gets the strictest thresholds that are best on the others: y's second
     # query (b lines up 90 to own's 40) asks a ratio above 2.25, its first (own 30 points) a bar <= 30
     checked = {"x": [("scan", ["a", "own"], ["a", "own"], [5, 40], "own", [])],

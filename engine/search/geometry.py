@@ -9,8 +9,10 @@ pairs one perspective transform explains (RANSAC homography). Two drawings of on
 the border and title block's points; the drawing itself shares those *and* its views, notes and
 dimensions, so it explains several times as many pairs as any other sheet.
 
-A drawing query's similar-drawings list is checked this way for its first `verify_top` hits
-and the first `verify_top` by looks alone; the checked hit with the most pairs comes first when
+A drawing query's similar-drawings list is checked this way for its first `verify_top` hits,
+the first `verify_top` by looks alone and the first `verify_top` related documents that can be
+drawn (a sheet the kind heuristic takes for a document, such as a pin-assignment chart, is still
+the same sheet); the checked hit with the most pairs comes first when
 it has at least `verify_min_points` and `verify_ratio` times as many as any other checked hit
 (engine.config; chosen leave one source out, docs/similar.md). The points are found on a page
 `SIDE_PX` long on its longer side; a mirrored query is caught by matching its mirror image too.
@@ -210,19 +212,23 @@ def verified_first(points: Sequence[int], *, min_points: int, ratio: float) -> i
 
 def verify_similar(results: SearchResults, query: Iterable[PageFeatures],
                    features_of: Callable[[Hit], PageFeatures | None], *, top: int, min_points: int,
-                   ratio: float, looks: Sequence[Hit] = ()) -> SearchResults:
+                   ratio: float, looks: Sequence[Hit] = (), documents: Sequence[Hit] = ()
+                   ) -> tuple[SearchResults, dict[tuple[int, int], int]]:
     """The similar-drawings list with its first `top` hits, and the first `top` of `looks` (the
-    list by looks alone) not among them, checked against the query's keypoints (`features_of`
-    gives a hit page's, None when it cannot be drawn; `query` lists the page's versions, the
-    likelier way round first: a later one is matched only while no hit stands out). Checked hits
-    carry their matched points; the one `verified_first` picks comes first, named the same
-    drawing (from further down the list, or from `looks`: then the list's last hit makes room).
-    The others keep their order."""
-    if not query or top <= 0 or not (results.hits or looks):
-        return results
-    page = lambda h: (h.doc_id, h.page)  # noqa: E731
-    listed = {page(h) for h in results.hits[:top]}
-    pool = list(results.hits[:top]) + [h for h in looks[:top] if page(h) not in listed]
+    list by looks alone) and of `documents` (related documents that can be drawn) not among them,
+    checked against the query's keypoints (`features_of` gives a hit page's, None when it cannot
+    be drawn; `query` lists the page's versions, the likelier way round first: a later one is
+    matched only while no hit stands out). Checked hits carry their matched points; the one
+    `verified_first` picks comes first, named the same drawing (from further down the list, or
+    from `looks` or `documents`: then the list's last hit makes room). The others keep their
+    order. Returns the list and every checked page's points ((doc id, page) -> points), for
+    `with_points` on the other lists."""
+    if not query or top <= 0 or not (results.hits or looks or documents):
+        return results, {}
+    pool: list[Hit] = []
+    for hit in (*results.hits[:top], *looks[:top], *documents[:top]):
+        if all(_page(hit) != _page(h) for h in pool):
+            pool.append(hit)
     pages = [features_of(h) for h in pool]
     points, first = [0] * len(pool), None
     for version in query:  # the likelier way round first; the other only while no hit stands out
@@ -230,15 +236,25 @@ def verify_similar(results: SearchResults, query: Iterable[PageFeatures],
         first = verified_first(points, min_points=min_points, ratio=ratio)
         if first is not None:
             break
-    scored = {page(h): p for h, p in zip(pool, points)}
-    hits = [replace(h, scores=replace(h.scores, matched_points=scored[page(h)])) if page(h) in scored else h
-            for h in results.hits]
+    scored = {_page(h): p for h, p in zip(pool, points)}
+    hits = list(with_points(results, scored).hits)
     if first is not None:
-        key = page(pool[first])
-        at = next((i for i, h in enumerate(hits) if page(h) == key), None)
+        key = _page(pool[first])
+        at = next((i for i, h in enumerate(hits) if _page(h) == key), None)
         chosen = hits.pop(at) if at is not None else replace(
             pool[first], scores=replace(pool[first].scores, matched_points=points[first]))
         hits.insert(0, replace(chosen, explanation=replace(chosen.explanation,
                                                            same_drawing_points=points[first])))
         hits = hits[:max(len(results.hits), 1)]
-    return replace(results, hits=tuple(replace(h, rank=i + 1) for i, h in enumerate(hits)))
+    return replace(results, hits=tuple(replace(h, rank=i + 1) for i, h in enumerate(hits))), scored
+
+
+def with_points(results: SearchResults, scored: dict[tuple[int, int], int]) -> SearchResults:
+    """`results` with each checked hit's matched points (`verify_similar`'s second value)."""
+    return replace(results, hits=tuple(
+        replace(h, scores=replace(h.scores, matched_points=scored[_page(h)])) if _page(h) in scored else h
+        for h in results.hits))
+
+
+def _page(hit: Hit) -> tuple[int, int]:
+    return hit.doc_id, hit.page
