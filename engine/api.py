@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -29,7 +28,7 @@ from engine.orientation import (Orientation, displayed_words, page_orientation, 
                                 read_unmirrored)
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.analyze import normalize
-from engine.search.geometry import (SIDE_PX, PageFeatures, QueryKeypoints, lined_up_maps, page_features,
+from engine.search.geometry import (MAX_POINTS, SIDE_PX, PageFeatures, QueryKeypoints, lined_up_maps, page_features,
                                     verify_similar, with_points)
 from engine.search.query import Searcher, edit_query_text, read_terms
 from engine.types import (AdaptReport, DuplicatePage, DuplicatePair, DuplicateReport, EvalReport,
@@ -99,10 +98,14 @@ class EngineProtocol(Protocol):
 
 
 
-def _version_name(path: Path | str, st: os.stat_result, page: int, *more: object) -> str:
+def _version_name(path: Path | str, size: int, mtime_ns: int, page: int, *more: object) -> str:
     """A file name for something made from one page of one version of a file (its size and
     mtime): a changed file gets a new one."""
-    return hashlib.sha1("|".join(map(str, (path, st.st_size, st.st_mtime_ns, page, *more))).encode()).hexdigest()
+    return hashlib.sha1("|".join(map(str, (path, size, mtime_ns, page, *more))).encode()).hexdigest()
+
+
+# what the library keeps per page of a file's version, by folder: suffix, `_version_name`'s extras
+_PAGE_KEPT = {"thumbs": (".png", ()), "keypoints": (".npz", (SIDE_PX, MAX_POINTS))}
 
 
 def _drawable(hit: Hit) -> bool:
@@ -224,8 +227,26 @@ class Engine:
         else:
             roots = [Path(f) for f in self.folders()]
         with self._lib.writer_lock:
-            return self._pipeline().run(roots, progress=progress, cancel=cancel,
-                                        retry_failed=retry_failed)
+            done = self._pipeline().run(roots, progress=progress, cancel=cancel, retry_failed=retry_failed)
+            self._prune_page_files()
+            return done
+
+    def _prune_page_files(self) -> None:
+        """Remove the thumbnails and kept keypoints of file versions the library no longer holds
+        (a deleted file, an older version of a changed one): they are named by the version
+        (`_version_name`), so nothing else would ever read them again."""
+        live = {name for path, size, mtime_ns, pages in self._lib.catalog.document_versions()
+                for page in range(1, pages + 1)
+                for name in (_version_name(path, size, mtime_ns, page, *more) + suffix
+                             for suffix, more in _PAGE_KEPT.values())}
+        removed = 0
+        for folder, (suffix, _) in _PAGE_KEPT.items():
+            for kept in (self._lib.root / folder).glob(f"*{suffix}"):
+                if kept.name not in live and kept.stem.isalnum():  # not a file being written aside
+                    kept.unlink(missing_ok=True)
+                    removed += 1
+        if removed:
+            log.info("removed %d thumbnails and kept keypoints of files no longer in the library", removed)
 
     def retry_files(self, paths: Sequence[Path | str], *, progress: ProgressCallback | None = None,
                     cancel: CancelToken | None = None) -> IndexReport:
@@ -440,7 +461,7 @@ class Engine:
         `size` pages and in the library's `keypoints/` folder (found once per version of the file,
         ~20 KB a page); None when it cannot be drawn now."""
         from engine.extract import render_page
-        from engine.search.geometry import MAX_POINTS, read_features, write_features
+        from engine.search.geometry import read_features, write_features
 
         try:
             st = Path(path).stat()
@@ -448,7 +469,7 @@ class Engine:
             return None
         key = (path, page, st.st_size, st.st_mtime_ns)
         if key not in cache:
-            kept = self._lib.root / "keypoints" / f"{_version_name(path, st, page, SIDE_PX, MAX_POINTS)}.npz"
+            kept = self._lib.root / "keypoints" / f"{_version_name(path, *key[2:], page, SIDE_PX, MAX_POINTS)}.npz"
             cache[key] = read_features(kept)  # None when not kept yet (or unreadable)
             if cache[key] is None:
                 try:
@@ -581,7 +602,7 @@ class Engine:
         """A cached PNG thumbnail of a page (rendered on first request)."""
         path = self._path_of(target)
         st = path.stat()
-        key = _version_name(path, st, page)
+        key = _version_name(path, st.st_size, st.st_mtime_ns, page)
         out = self._lib.root / "thumbs" / f"{key}.png"
         if not out.exists():
             from engine.extract import render_page

@@ -270,3 +270,35 @@ def test_library_pages_keypoints_are_kept_and_found_again_only_when_the_file_cha
     search()
     assert drawn.count("drawing-1.pdf") == 1  # found again, once
 
+
+def test_an_index_run_removes_the_thumbnails_and_keypoints_of_file_versions_no_longer_held(tmp_path):
+    import os
+
+    folder, pages = _library(tmp_path, 3)
+    query = tmp_path / "query.png"
+    copy_of(pages[1], "scan", None, False, seed=2).save(query)
+    lib = tmp_path / "lib"
+
+    def kept(engine) -> dict[str, set[str]]:
+        engine.search_file(query)  # checks (and keeps the keypoints of) every page of this small library
+        for name in ("drawing-0.pdf", "drawing-1.pdf", "drawing-2.pdf"):
+            if (folder / name).exists():
+                engine.thumbnail(folder / name)
+        return {sub: {p.name for p in (lib / sub).iterdir()} for sub in ("thumbs", "keypoints")}
+
+    with Engine.open(lib, text_encoder=FakeTextEncoder(), image_encoder=FakeImageEncoder(), ocr=None) as engine:
+        engine.index([folder])
+        before = kept(engine)
+        assert all(len(names) == 3 for names in before.values()), before
+        (lib / "thumbs" / "notes.txt").write_text("not ours")
+        (folder / "drawing-2.pdf").unlink()
+        st = (folder / "drawing-1.pdf").stat()
+        os.utime(folder / "drawing-1.pdf", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the file changed
+        engine.index()
+        left = {sub: {p.name for p in (lib / sub).iterdir()} for sub in ("thumbs", "keypoints")}
+        after = kept(engine)
+    for sub in ("thumbs", "keypoints"):
+        assert len(before[sub] & left[sub]) == 1  # drawing-0's, the one version still held
+        assert left[sub] - before[sub] <= {"notes.txt"}
+        assert len(after[sub] - {"notes.txt"}) == 2 and len(after[sub] - before[sub] - {"notes.txt"}) == 1
+    assert "notes.txt" in left["thumbs"]
