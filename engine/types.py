@@ -6,7 +6,7 @@ so the UI can draw it over a render of any size.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -137,8 +137,9 @@ class SearchResults:
     no_match: bool = False
     note: str = ""  # a sentence for the user when no_match (English; the UI translates by key)
     # a drawing query's similar drawings while they are ranked: the first few by looks alone
-    # (engine/search/geometry.py checks them too); empty in every answer the engine gives
-    looks: tuple["Hit", ...] = ()
+    # (engine/search/geometry.py checks them too); empty in every answer the engine gives, and
+    # not part of its JSON
+    looks: tuple["Hit", ...] = field(default=(), metadata={"internal": True})
 
 
 @dataclass(frozen=True)
@@ -332,9 +333,10 @@ class EvalReport:
 
 
 def to_jsonable(obj: object) -> object:
-    """Dataclasses -> dicts, Paths -> str, tuples -> lists; for `--json` output."""
-    if hasattr(obj, "__dataclass_fields__"):
-        return {k: to_jsonable(v) for k, v in asdict(obj).items()}  # type: ignore[arg-type]
+    """Dataclasses -> dicts (without their internal fields), Paths -> str, tuples -> lists; for
+    `--json` output."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in fields(obj) if not f.metadata.get("internal")}
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -53,6 +53,7 @@ def test_cli_json_round_trip(setup, capsys):
     res = run(capsys, "search", "--file", docs / "ZM-1258-B2P.pdf", *common)
     assert "ZM-1258-B2P" in res["identifiers"]
     assert res["related"]["hits"][0]["path"].endswith("spec.txt")
+    assert "looks" not in res["similar"] and "no_match" in res["similar"]  # the ranking's own field is not output
 
     status = run(capsys, "status", *common)
     assert status["documents"] == 3 and status["pack"]["name"] == "tiny"
