@@ -157,10 +157,10 @@ class EngineBridge:
     def page_turn(self, doc_id: int, page: int) -> int:
         return self.engine.page_turn(doc_id, page)
 
-    def heatmaps(self, query_path: Any, hit: Hit) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    def heatmaps(self, query_path: Any, hit: Hit, query_page: int = 1) -> Optional[tuple[np.ndarray, np.ndarray]]:
         """(query map, hit map): float arrays in 0..1 over each whole page; None when the pack
         has no patch output or a page is blank."""
-        result = self.engine.visual_heatmaps(query_path, hit)
+        result = self.engine.visual_heatmaps(query_path, hit, query_page)
         if result is None:
             return None
         return tuple(np.asarray(m, dtype=np.float32) for m in result)  # type: ignore[return-value]

@@ -84,6 +84,8 @@ class FakeEngine:
         self.index_step_s = index_step_s
         self.with_heatmap = with_heatmap
         self.feedback_log: list[dict] = []
+        self.heatmap_calls: list[tuple[str, int, int]] = []  # (query path, query page, hit doc id)
+        self.rendered: list[tuple[str, int]] = []  # (path, page) of render_page
         self.calls: list[str] = []
         self.corrections: list[tuple[tuple[str, ...], tuple[str, ...]]] = []  # (drop, add) per query
         self._folders: list[str] = ["/plant/drawings", "/plant/specs"]
@@ -217,6 +219,7 @@ class FakeEngine:
                     max_px: int | None = None) -> Image.Image:
         """A drawn sheet of `page_size` pixels (`max_px` is ignored, like a careless engine)."""
         self._wait("render_page")
+        self.rendered.append((str(target), page))
         return self._sheet(target, self.page_size)
 
     @staticmethod
@@ -253,7 +256,9 @@ class FakeEngine:
             return f"Step: {page * 10} | Operation: {doc.text.split(': ')[-1]} | Part: 1258-B2P"
         return doc.text
 
-    def visual_heatmaps(self, query_path: Path | str, hit: Hit) -> tuple[np.ndarray, np.ndarray] | None:
+    def visual_heatmaps(self, query_path: Path | str, hit: Hit, query_page: int = 1
+                        ) -> tuple[np.ndarray, np.ndarray] | None:
+        self.heatmap_calls.append((str(query_path), query_page, hit.doc_id))
         if not self.with_heatmap:
             return None
         yy, xx = np.mgrid[0:12, 0:16]

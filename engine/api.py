@@ -86,7 +86,8 @@ class EngineProtocol(Protocol):
     def page_words(self, target: Path | str | int, page: int = 1) -> tuple[Word, ...]: ...
     def page_text(self, target: Path | str | int, page: int = 1) -> str: ...
     def page_turn(self, target: Path | str | int, page: int = 1) -> int: ...
-    def visual_heatmaps(self, query_path: Path | str, hit: Hit) -> tuple[np.ndarray, np.ndarray] | None: ...
+    def visual_heatmaps(self, query_path: Path | str, hit: Hit, query_page: int = 1
+                        ) -> tuple[np.ndarray, np.ndarray] | None: ...
     def record_feedback(self, query: str, hit: Hit, vote: int, *, query_path: str | None = None) -> None: ...
     def feedback(self) -> list[dict]: ...
     def status(self) -> LibraryStatus: ...
@@ -641,18 +642,21 @@ class Engine:
         row = self._lib.catalog.page(doc.id, page) if doc else None
         return row[1] if row else None
 
-    def visual_heatmaps(self, query_path: Path | str, hit: Hit) -> tuple[np.ndarray, np.ndarray] | None:
-        """Which regions made the query's page 1 and the hit's page alike: ((h, w) map of the
-        query, (h', w') map of the hit), each in 0..1 and covering its page exactly as it lies
+    def visual_heatmaps(self, query_path: Path | str, hit: Hit, query_page: int = 1
+                        ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Which regions made the query's page (`query_page`: 1 for a dropped file, the page
+        asked about for "more like this") and the hit's page alike: ((h, w) map of the query,
+        (h', w') map of the hit), each in 0..1 and covering its page exactly as it lies
         (stretch it over the page's picture); None when the pack has no patch output or a page
         is blank (engine/search/heatmap.py). Both pages are compared upright, as search compares
         them: the query as it was turned for its search (a scan fed in sideways, a mirrored
-        copy), the hit as OCR turned it when the library read it; each map is turned back. What
-        the query's template-mates in the library match as well (a border, a title block) stays
-        dark (`_template_mates`). For the drawing itself (the hit the geometry check named the
-        same drawing) the maps show where the keypoints that line up lie on both pages."""
+        copy; a library page as the library turned it to read it), the hit as OCR turned it when
+        the library read it; each map is turned back. What the query's template-mates in the
+        library match as well (a border, a title block) stays dark (`_template_mates`). For the
+        drawing itself (the hit the geometry check named the same drawing) the maps show where
+        the keypoints that line up lie on both pages."""
         if hit.explanation.same_drawing_points:
-            maps = self._lined_up_maps(Path(query_path), hit)
+            maps = self._lined_up_maps(Path(query_path), hit, query_page)
             if maps is not None:
                 return maps
         enc = self._lib.image_encoder
@@ -671,7 +675,8 @@ class Engine:
         # the hit as the library turned it to read it (OCR's rotation; never mirrored)
         hit_turn = Orientation(hit_row[1].rotation) if hit_row is not None else Orientation()
         pictures, orientations = [], []
-        for path, page, orientation in ((Path(query_path), 1, self._query_orientation(Path(query_path))),
+        for path, page, orientation in ((Path(query_path), query_page, self._query_orientation(Path(query_path),
+                                                                                              query_page)),
                                         (Path(hit.path), hit.page, hit_turn)):
             try:
                 pictures.append(turn(render_page(path, page, self._lib.settings.render_dpi, grayscale=True),
@@ -685,15 +690,16 @@ class Engine:
             return None
         return unturn_map(maps[0], orientations[0]), unturn_map(maps[1], orientations[1])
 
-    def _lined_up_maps(self, query_path: Path, hit: Hit) -> tuple[np.ndarray, np.ndarray] | None:
-        """Where the keypoints that line up lie on the query's page 1 and on the hit's page, each
+    def _lined_up_maps(self, query_path: Path, hit: Hit, query_page: int = 1
+                       ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Where the keypoints that line up lie on the query's page and on the hit's page, each
         as it lies (search/geometry.py); None when a page cannot be drawn or they do not line up."""
         from engine.extract import render_page
 
         try:
-            read = self._query_cache.get(self._query_key(query_path))
+            read = self._query_cache.get(self._query_key(query_path)) if query_page == 1 else None
             query = read.features if read is not None and read.features else QueryKeypoints(
-                render_page(query_path, 1, self._lib.settings.render_dpi, grayscale=True))
+                render_page(query_path, query_page, self._lib.settings.render_dpi, grayscale=True))
         except (EngineError, OSError):
             return None
         page = self._page_features(hit)
@@ -734,15 +740,19 @@ class Engine:
                 break
         return mates
 
-    def _query_orientation(self, path: Path) -> Orientation:
-        """How a query file's picture was turned upright for its search (as it lies when it was
-        not searched in this session, or no text told which way is up)."""
+    def _query_orientation(self, path: Path, page: int = 1) -> Orientation:
+        """How a query file's picture was turned upright for its search; a page not searched in
+        this session (a library page asked "more like this") as the library turned it to read it;
+        else as it lies (also when no text told which way is up)."""
         try:
-            read = self._query_cache.get(self._query_key(path))
+            read = self._query_cache.get(self._query_key(path)) if page == 1 else None
         except OSError:
             read = None
         orientation = read.orientation if read is not None else None
-        return orientation if orientation is not None and orientation.known else Orientation()
+        if orientation is not None and orientation.known:
+            return orientation
+        indexed = self._indexed_page(path, page) if read is None else None
+        return Orientation(indexed.rotation) if indexed is not None else Orientation()
 
     def kind_of(self, target: Path | str | int) -> str | None:
         """"drawing" or "document" for an indexed file (path or document id); None when the

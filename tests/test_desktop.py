@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -167,6 +168,21 @@ def test_more_like_this(qtbot, window):
     assert blocker.args == ["similar"]
     assert search.first_title.text().startswith("More like")
     assert search.first_list.count() and search.second_list.count() and search.second_list.isVisibleTo(window)
+
+
+def test_more_like_this_shows_the_page_asked_about_and_its_heatmaps(qtbot, window, engine):
+    search, preview = window.search, window.search.preview
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_keyword("S45C")
+    asked = replace(preview.hit, page=2)  # e.g. "more like this" on page 2 of a drawing set
+    with qtbot.waitSignal(search.results_shown, timeout=WAIT_MS):
+        search.run_similar(asked)
+    qtbot.waitUntil(lambda: preview.query_view.has_page(), timeout=WAIT_MS)
+    assert preview.query_box.isVisibleTo(window)
+    assert (asked.path, 2) in engine.rendered  # the query side shows page 2, not page 1
+    search.second_list.setCurrentRow(0)
+    qtbot.waitUntil(lambda: not preview.heatmap_button.isHidden(), timeout=WAIT_MS)
+    assert engine.heatmap_calls[-1][:2] == (asked.path, 2)
 
 
 def test_thumbs_up_is_recorded(qtbot, window, engine):

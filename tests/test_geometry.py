@@ -241,6 +241,30 @@ def test_more_like_this_puts_a_scan_of_the_same_sheet_first(tmp_path):
         assert other and all(h.explanation.same_drawing_points == 0 for h in other)
 
 
+def test_more_like_this_on_page_2_shows_where_page_2_lines_up(tmp_path):
+    import pymupdf
+
+    folder, pages = _library(tmp_path, 3)
+    copy_of(pages[1], "scan", None, False, seed=7).save(folder / "scanned-later.png")  # a scan of drawing-1
+    with pymupdf.open() as book:  # a drawing set: drawing-0, then drawing-1
+        for name in ("drawing-0.pdf", "drawing-1.pdf"):
+            with pymupdf.open(folder / name) as one:
+                book.insert_pdf(one)
+        book.save(folder / "set.pdf")
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=FakeImageEncoder(),
+                     ocr=None) as engine:
+        engine.index([folder])
+        hits = engine.similar(folder / "set.pdf", 2).similar.hits
+        assert Path(hits[0].path).name in {"drawing-1.pdf", "scanned-later.png"}  # the same sheet
+        assert hits[0].explanation.same_drawing_points
+        asked, _ = engine.visual_heatmaps(folder / "set.pdf", hits[0], 2)
+        alone, _ = engine.visual_heatmaps(folder / "drawing-1.pdf", hits[0])  # the same sheet on its own
+        first = engine.visual_heatmaps(folder / "set.pdf", hits[0])  # page 1: another drawing
+    # page 2's map is the sheet's own (the same points line up), not page 1's
+    assert np.corrcoef(asked.ravel(), alone.ravel())[0, 1] > 0.95
+    assert first is None or np.corrcoef(asked.ravel(), first[0].ravel())[0, 1] < 0.8
+
+
 def test_library_pages_keypoints_are_kept_and_found_again_only_when_the_file_changes(tmp_path, monkeypatch):
     import os
 

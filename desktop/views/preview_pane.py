@@ -91,6 +91,7 @@ class PreviewPane(QWidget):
         self._bridge, self._runner = bridge, runner
         self.hit: Optional[Hit] = None
         self._query_path: Optional[str] = None
+        self._query_page = 1  # of the query file shown: a library page asked "more like this" may be another
         self._query_boxes: tuple[Box, ...] = ()
         self._gen = 0  # of the hit shown: late pages of an earlier hit are dropped
         self._query_gen = 0  # of the query shown
@@ -247,12 +248,13 @@ class PreviewPane(QWidget):
         self._runner.submit(fitted, priority=10, name="fit-query",
                             on_result=lambda small: self._query_loaded(gen, small, boxes))
 
-    def show_query_file(self, path: Path) -> None:
-        """Render page 1 of the dropped file beside the results (off the GUI thread)."""
-        self._query_path = str(path)
+    def show_query_file(self, path: Path, page: int = 1) -> None:
+        """Render the query's page beside the results (off the GUI thread): page 1 of a dropped
+        file, or the library page asked "more like this"."""
+        self._query_path, self._query_page = str(path), page
         self.query_box.setVisible(True)
         gen = self._query_gen
-        self._runner.submit(lambda ctx: self._bridge.render_page(str(path), 1, PREVIEW_DPI),
+        self._runner.submit(lambda ctx: self._bridge.render_page(str(path), page, PREVIEW_DPI),
                             on_result=lambda image: self._query_loaded(gen, image, self._query_boxes), priority=10,
                             on_error=lambda err: self.status_message.emit(explain(err).text), name="render-query")
 
@@ -274,8 +276,8 @@ class PreviewPane(QWidget):
         self._set_actions_enabled(True)
         self.show_page(hit.page)
         if self._query_path is not None and hit.doc_id >= 0:
-            query = self._query_path
-            self._runner.submit(lambda ctx: self._bridge.heatmaps(query, hit),
+            query, page = self._query_path, self._query_page
+            self._runner.submit(lambda ctx: self._bridge.heatmaps(query, hit, page),
                                 on_result=lambda maps: self._heat_loaded(hit, maps), name="heatmap")
 
     def _fill_pages(self, hit: Hit) -> None:

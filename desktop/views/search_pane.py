@@ -254,6 +254,7 @@ class SearchPane(QWidget):
         self._pending = HistoryEntry("similar", hit.title, hit)
         self._forget_query()
         self.preview.clear()
+        self.preview.show_query_file(Path(hit.path), hit.page)  # the page asked about, beside its likes
 
         def job(ctx) -> tuple[FileQueryResults, dict]:  # noqa: ANN001
             results = self._bridge.similar(hit)
@@ -438,6 +439,7 @@ class SearchPane(QWidget):
                 self._show_single(gen, "keyword", entry.results, entry.mtimes)
             elif entry.kind == "similar":
                 self._forget_query()
+                self.preview.show_query_file(Path(entry.query.path), entry.query.page)
                 self._show_similar(gen, entry.results, entry.mtimes)
             else:
                 self._query, self._refining = entry.query, False
