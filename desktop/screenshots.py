@@ -222,6 +222,22 @@ def main(argv: list[str] | None = None) -> int:
         shot(name)
     search.filters.set_view_mode("detailed")
 
+    if search.second_list.count():  # more like the most alike drawing: its page beside its likes
+        search.second_list.setCurrentRow(0)
+        wait_until(app, lambda: preview_ready(search), 60, "the preview")
+        search.preview.more_button.click()
+        wait_for_search(app, search, 120, "more like this")
+        if search.second_list.count():
+            search.second_list.setCurrentRow(0)
+            preview = search.preview
+            wait_until(app, lambda: preview.query_view.has_page() and not preview.heatmap_button.isHidden(),
+                       60, "the page asked about and the heatmaps")
+            preview.heatmap_button.setChecked(True)
+            preview.fit_pages()
+            settle(app, 0.5)
+            shot("17-more-like-this")
+            preview.heatmap_button.setChecked(False)
+
     search.search_box.setText("zzqx 存在しない部品")
     search.run_keyword(search.search_box.text())
     wait_for_search(app, search, 120, "a search for something that is not there")
