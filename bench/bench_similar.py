@@ -387,10 +387,11 @@ def search_self(items: list[tuple[str, Path]], workdir: Path, dev_workdir: Path,
                         listed = _with_points(before.similar.hits, corpus, found_points)
                         documents = _with_points([h for h in before.related.hits if _drawable(h)], corpus,
                                                  found_points)
+                        turned = _other_looks(engine, query, corpus, top)
                     elif ranker == "looks only":  # the hybrid's, the looks' and the documents' first are checked
                         looks = unverified(hits, ids)
                         checked.setdefault(set_name, []).append(
-                            (condition, *check_pool(listed, looks, top, documents), own, looks[0]))
+                            (condition, *check_pool(listed, looks, top, documents, turned), own, looks[0]))
     fits = verify_left_out(checked, ranks, shipped)
     out: dict = {"_verify": fits, "_checked": checked}
     for condition, by_ranker in ranks.items():
@@ -416,6 +417,24 @@ def unverified(hits, ids: list) -> tuple[list, list[int]]:
     return [ids[i] for i in order], [hits[i].scores.matched_points for i in order]
 
 
+def _other_looks(engine, query: Path, corpus: Path, top: int) -> tuple[list, list[int]]:
+    """The first drawings by looks in the query's other orientations, which the engine checks when
+    nothing else stands out (Engine._looks_of), each with the points it lines up with the query
+    (ids, points); empty when the query's orientation was not known."""
+    from engine.search.geometry import same_drawing_points
+
+    read = engine._query_cache.get(engine._query_key(query))
+    if read is None or read.other_vectors is None:
+        return [], []
+    ids, points = [], []
+    for vectors in read.other_vectors:  # the other turns, then the mirror image's: the first `top` of each
+        for h in engine._looks_of(vectors, set(read.same_docs), top)[:top]:
+            page = engine._page_features(h)
+            ids.append(dev_sets.hit_id(corpus, h.path, h.page, {}))
+            points.append(same_drawing_points(read.features, page) if page is not None else 0)
+    return ids, points
+
+
 def _with_points(hits, corpus: Path, points: dict) -> tuple[list, list[int]]:
     """Hits as judged ids, each with the matched points the check found for it (0: not checked)."""
     ids = [dev_sets.hit_id(corpus, h.path, h.page, {}) for h in hits]
@@ -423,26 +442,48 @@ def _with_points(hits, corpus: Path, points: dict) -> tuple[list, list[int]]:
 
 
 def check_pool(listed: tuple[list, list[int]], looks: tuple[list, list[int]], top: int,
-               documents: tuple[list, list[int]] = ([], [])) -> tuple[list, list, list[int]]:
+               documents: tuple[list, list[int]] = ([], []), turned: tuple[list, list[int]] = ([], [])
+               ) -> tuple[list, list, list[int], int]:
     """What the engine checks (search/geometry.verify_similar): the hybrid list's first `top`, then
-    the looks list's and the drawable documents' first `top` not among them -> (hybrid ids, pool
-    ids, pool points)."""
+    the looks list's and the drawable documents' first `top` not among them, and when none of
+    those stands out, `turned` (the first `top` by looks in the query's other turns and in its
+    mirror image's, `_other_looks`) -> (hybrid ids, pool ids, pool points, how many of the pool
+    are checked first)."""
     ids, points = listed
     pool, pool_points = list(ids[:top]), list(points[:top])
-    for extra_ids, extra_points in (looks, documents):
-        for i, p in zip(extra_ids[:top], extra_points[:top]):
+
+    def add(extra: tuple[list, list[int]], n: int) -> None:
+        for i, p in zip(extra[0][:n], extra[1][:n]):
             if i not in pool:
                 pool.append(i)
                 pool_points.append(p)
-    return ids, pool, pool_points
+    add(looks, top)
+    add(documents, top)
+    first_stage = len(pool)
+    add(turned, len(turned[0]))  # already the first `top` of each of its lists (_other_looks)
+    return ids, pool, pool_points, first_stage
 
 
-def _rank_verified(ids: list, pool: list, points: list[int], own, min_points: int, ratio: float) -> int | None:
-    """The rank of `own` once the check (these thresholds) has moved its pick to the top."""
+def _pick(pool: list, points: list[int], first_stage: int, min_points: int, ratio: float,
+          leave_out=None) -> int | None:
+    """Which pool entry the check names (as the engine does: the first stage, then all), with
+    `leave_out` (an id) taken out of the pool; None when none stands out."""
     from engine.search.geometry import verified_first
 
+    keep = [k for k, i in enumerate(pool) if i != leave_out]
+    first_keep = [k for k in keep if k < first_stage]
+    for stage in (first_keep, keep):
+        chosen = verified_first([points[k] for k in stage], min_points=min_points, ratio=ratio)
+        if chosen is not None:
+            return stage[chosen]
+    return None
+
+
+def _rank_verified(ids: list, pool: list, points: list[int], first_stage: int, own, min_points: int,
+                   ratio: float) -> int | None:
+    """The rank of `own` once the check (these thresholds) has moved its pick to the top."""
     order = list(ids)
-    first = verified_first(points, min_points=min_points, ratio=ratio)
+    first = _pick(pool, points, first_stage, min_points, ratio)
     if first is not None:
         if pool[first] in order:
             order.remove(pool[first])
@@ -455,15 +496,14 @@ def verify_left_out(checked: dict, ranks: dict, settings) -> dict:
     the check, and with (min points, ratio) chosen on the other sets: the highest R@1 over all
     their queries, the strictest thresholds among equals. Returns the choices per left-out set, and
     how often the shipped check names a hit the same drawing when the list lacks the query's own."""
-    from engine.search.geometry import verified_first
-
     fits: dict = {}
     for condition in ranks:
         for name in VERIFY_RANKERS:
             ranks[condition][name] = {}
 
     def choose(queries: list) -> tuple[int, int, float]:
-        return max((sum(_rank_verified(ids, pool, pts, own, m, r) == 0 for _, ids, pool, pts, own, _ in queries), m, r)
+        return max((sum(_rank_verified(ids, pool, pts, stage, own, m, r) == 0
+                        for _, ids, pool, pts, stage, own, _ in queries), m, r)
                    for m in VERIFY_GRID_POINTS for r in VERIFY_GRID_RATIO)
 
     every = [q for qs in checked.values() for q in qs]
@@ -473,13 +513,12 @@ def verify_left_out(checked: dict, ranks: dict, settings) -> dict:
     for left_out in checked:
         best = choose([q for name, qs in checked.items() if name != left_out for q in qs])
         fits[left_out] = {"min_points": best[1], "ratio": best[2]}
-        for condition, ids, pool, pts, own, _ in checked[left_out]:
+        for condition, ids, pool, pts, stage, own, _ in checked[left_out]:
             ranks[condition][VERIFY_RANKERS[0]].setdefault(left_out, []).append(ids.index(own) if own in ids else None)
             ranks[condition][VERIFY_RANKERS[1]].setdefault(left_out, []).append(
-                _rank_verified(ids, pool, pts, own, best[1], best[2]))
-    picks = [verified_first([p for i, p in zip(pool, pts) if i != own], ratio=settings.verify_ratio,
-                            min_points=settings.verify_min_points)
-             for qs in checked.values() for _, ids, pool, pts, own, _ in qs]
+                _rank_verified(ids, pool, pts, stage, own, best[1], best[2]))
+    picks = [_pick(pool, pts, stage, settings.verify_min_points, settings.verify_ratio, leave_out=own)
+             for qs in checked.values() for _, ids, pool, pts, stage, own, _ in qs]
     fits["_without_own"] = {"queries": len(picks),
                             "named_same_drawing": sum(p is not None for p in picks) / max(1, len(picks))}
     return fits

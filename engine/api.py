@@ -24,8 +24,8 @@ from engine.indexing.pipeline import IndexingPipeline
 from engine.indexing.work import file_sha1
 from engine.indexing.scanner import SKIPPED_EXAMPLES, canonical, file_key, is_under
 from engine.library import AUTO, Library
-from engine.orientation import (Orientation, displayed_words, page_orientation, picture_vectors,
-                                read_unmirrored)
+from engine.orientation import (Orientation, displayed_words, other_vectors, page_orientation,
+                                picture_vectors, read_unmirrored)
 from engine.progress import CancelToken, Progress, ProgressCallback, report
 from engine.analyze import normalize
 from engine.search.geometry import (MAX_POINTS, SIDE_PX, PageFeatures, QueryKeypoints, lined_up_maps, page_features,
@@ -116,6 +116,11 @@ def _drawable(hit: Hit) -> bool:
     return Path(hit.path).suffix.lower() in IMAGE_SUFFIXES | {".pdf"}
 
 
+def _named(results: SearchResults) -> bool:
+    """Whether the geometry check named a hit of the list the same drawing (it is then first)."""
+    return bool(results.hits) and results.hits[0].explanation.same_drawing_points > 0
+
+
 def _keep_recent(cache: OrderedDict, key: Any, size: int) -> None:
     """Mark `key` as the cache's most recently used and drop the least recent beyond `size`."""
     cache.move_to_end(key)
@@ -136,6 +141,7 @@ class _QueryRead:
     image_variants: Any = None  # (k, dim): the picture in other orientations, when OCR cannot tell
     orientation: Orientation | None = None  # how its picture was turned upright, once compared
     features: Any = ()  # the picture's keypoints, as it comes and mirrored (search/geometry.QueryKeypoints)
+    other_vectors: Any = None  # its picture's other turns and its mirror image's (orientation.other_vectors)
 
 
 class Engine:
@@ -317,7 +323,8 @@ class Engine:
                                   read.image_vector if want_image else None, read.same_docs, limit,
                                   evidence, t0, progress, show_weak,
                                   image_variants=read.image_variants if want_image else None,
-                                  features=read.features if want_image else ())
+                                  features=read.features if want_image else (),
+                                  other_vecs=read.other_vectors if want_image else None)
 
     def _read_query(self, path: Path, want_image: bool, progress: ProgressCallback | None):
         from engine.extract import extract_document, render_page
@@ -350,10 +357,11 @@ class Engine:
                     words, orientation = again
                     read = replace(read, text=words_to_text(words), words=tuple(words))
             vector, variants = picture_vectors(self._lib.image_encoder, image, orientation)
-            features = (QueryKeypoints(image, mirrored_first=orientation.mirrored)
-                        if self._lib.settings.verify_top > 0 else ())
+            checked = self._lib.settings.verify_top > 0
+            features = QueryKeypoints(image, mirrored_first=orientation.mirrored) if checked else ()
+            others = other_vectors(self._lib.image_encoder, image, orientation) if checked else None
             read = replace(read, image_vector=vector, image_variants=variants, orientation=orientation,
-                           features=features)
+                           features=features, other_vectors=others)
         self._query_cache[key] = read
         _keep_recent(self._query_cache, key, QUERY_CACHE_SIZE)
         return read
@@ -427,7 +435,7 @@ class Engine:
                       evidence: Collection[str] | None, t0: float,
                       progress: ProgressCallback | None = None,
                       show_weak: bool = False, image_variants=None,
-                      features: Any = ()) -> FileQueryResults:
+                      features: Any = (), other_vecs=None) -> FileQueryResults:
         self._lib.refresh()
         report(progress, Progress("search", 2, 3, "steps", "searching"))
         q = self._searcher.make_query(text, keyword=False, image_vector=image_vec, words=words,
@@ -441,16 +449,34 @@ class Engine:
                                                       evidence=evidence, mode="file",
                                                       show_weak=show_weak, looks=check)
         if check > 0:
-            similar, checked = verify_similar(similar, features, self._page_features, top=check,
+            listed, candidates = similar, [similar.looks, [h for h in related.hits if _drawable(h)]]
+            similar, checked = verify_similar(listed, features, self._page_features, top=check,
                                               min_points=s.verify_min_points, ratio=s.verify_ratio,
-                                              looks=similar.looks,
-                                              documents=[h for h in related.hits if _drawable(h)])
+                                              also=candidates)
+            if not _named(similar) and other_vecs is not None:
+                # nothing stands out: perhaps OCR turned the page wrong or the mirror check was
+                # fooled (a page read as gibberish), and its own drawing does not look alike the
+                # way it was turned; the first drawings by looks in the other orientations are
+                # checked too (keypoints match whatever the turn)
+                candidates += [self._looks_of(vectors, exclude, check) for vectors in other_vecs]
+                similar, checked = verify_similar(listed, features, self._page_features, top=check,
+                                                  min_points=s.verify_min_points, ratio=s.verify_ratio,
+                                                  also=candidates)
             related = with_points(related, checked)
         similar = replace(similar, looks=())
         report(progress, Progress("search", 3, 3, "steps", "done"))
         return FileQueryResults(query_path, text, tuple(q.identifiers), source,  # type: ignore[arg-type]
                                 related, similar, tuple(words),
                                 (time.perf_counter() - t0) * 1000, read_terms(q))
+
+    def _looks_of(self, vectors: np.ndarray, exclude: set[int], n: int) -> tuple[Hit, ...]:
+        """The first `n` drawings by looks alone for a picture's vectors ((k, dim): a library
+        page counts with its best cosine to any)."""
+        q = self._searcher.make_query("", keyword=False, image_vector=vectors[0], exclude_docs=exclude,
+                                      image_variants=vectors[1:] if len(vectors) > 1 else None)
+        (drawings,) = self._searcher.search_many(q, [{"drawing"}], limit=n, evidence={"visual"}, mode="file",
+                                                 looks=n)
+        return drawings.looks
 
     def _page_features(self, hit: Hit) -> PageFeatures | None:
         """A library page's keypoints (search/geometry.py), kept for the last pages checked; None

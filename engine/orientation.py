@@ -125,14 +125,34 @@ def picture_vectors(encoder, image: Image.Image,
     """The query picture's image-tower vector, upright as `orientation` says ((dim,)), and the
     other orientations it is also compared in ((k, dim), or None): all seven others when the
     orientation is not known, else none."""
-    wanted = [orientation] if orientation.known else \
-        [orientation] + [o for o in ORIENTATIONS if (o.rotation, o.mirrored) !=
-                         (orientation.rotation, orientation.mirrored)]
+    wanted = [orientation] if orientation.known else [orientation, *_others(orientation)]
     if hasattr(encoder, "encode_turned"):
         vectors = encoder.encode_turned(image, wanted)  # (k, dim)
     else:  # encoders without it (test doubles): turn the picture itself
         vectors = encoder.encode([turn(image, o) for o in wanted])
     return vectors[0], (vectors[1:] if len(vectors) > 1 else None)
+
+
+def _others(orientation: Orientation) -> list[Orientation]:
+    """The seven orientations other than `orientation`."""
+    return [o for o in ORIENTATIONS if (o.rotation, o.mirrored) != (orientation.rotation % 360, orientation.mirrored)]
+
+
+def other_vectors(encoder, image: Image.Image, orientation: Orientation) -> list[np.ndarray] | None:
+    """The query picture's vectors in the orientations other than `orientation`: [the page's
+    three other turns (3, dim), its mirror image's four turns (4, dim)]; what its looks would be
+    had OCR turned it otherwise or the mirror check decided the other way (a page read as
+    gibberish gives no sure turn). None when the orientation is not known (every orientation is
+    compared then)."""
+    if not orientation.known:
+        return None
+    others = _others(orientation)
+    if hasattr(encoder, "encode_turned"):
+        vectors = encoder.encode_turned(image, others)
+    else:
+        vectors = encoder.encode([turn(image, o) for o in others])
+    flipped = np.array([o.mirrored != orientation.mirrored for o in others])
+    return [vectors[~flipped], vectors[flipped]]
 
 
 def read_unmirrored(ocr, image: Image.Image, words: Sequence[Word], rotation: int,

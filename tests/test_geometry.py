@@ -110,13 +110,13 @@ def test_a_drawing_found_by_looks_alone_is_checked_and_comes_first_in_a_list_of_
     listed = SearchResults("", "file", (_hit("sibling", 1), _hit("other", 2)))
     looks = (_hit("other", 1), _hit("own", 2))
     out, checked = verify_similar(listed, query, lambda h: features[h.path], top=8, min_points=20, ratio=1.5,
-                                  looks=looks)
+                                  also=[looks])
     assert [h.path for h in out.hits] == ["own", "sibling"]  # the last hit made room
     assert out.hits[0].explanation.same_drawing_points >= 20 and [h.rank for h in out.hits] == [1, 2]
     assert out.hits[1].scores.matched_points < out.hits[0].scores.matched_points / 1.5
     assert len(checked) == 3 and all(checked[h.doc_id, h.page] == h.scores.matched_points for h in out.hits)
     unchecked, none = verify_similar(listed, query, lambda h: features[h.path], top=0, min_points=20, ratio=1.5,
-                                     looks=looks)
+                                     also=[looks])
     assert unchecked is listed and none == {}
 
 
@@ -326,3 +326,32 @@ def test_an_index_run_removes_the_thumbnails_and_keypoints_of_file_versions_no_l
         assert left[sub] - before[sub] <= {"notes.txt"}
         assert len(after[sub] - {"notes.txt"}) == 2 and len(after[sub] - before[sub] - {"notes.txt"}) == 1
     assert "notes.txt" in left["thumbs"]
+
+
+class LeftHalfEncoder(FakeImageEncoder):
+    """Looks at the left half of a page only: a mirrored copy looks like another sheet."""
+
+    def encode(self, images, batch_size: int = 16) -> np.ndarray:
+        return super().encode([im.crop((0, 0, im.width // 2, im.height)) for im in images], batch_size)
+
+
+@pytest.mark.parametrize("fallback", [True, False])
+def test_a_mirrored_copy_whose_mirror_check_missed_is_found_through_its_other_orientations_looks(
+        tmp_path, monkeypatch, fallback):
+    import engine.api
+
+    if not fallback:
+        monkeypatch.setattr(engine.api, "other_vectors", lambda *a: None)
+    folder, pages = _library(tmp_path, 6)
+    encoder = LeftHalfEncoder(dim=1024)
+    copy = copy_of(pages[3], "scan", None, True, seed=3)  # mirrored; no OCR here to tell
+    copy.save(tmp_path / "query.png")
+    cosines = encoder.encode(pages) @ encoder.encode([copy])[0]
+    assert int(np.argmax(cosines)) != 3  # as it comes, its own drawing is not the first by looks
+    # one hit checked a list: neither the first by words nor the first by looks is its own drawing
+    with Engine.open(tmp_path / "lib", text_encoder=FakeTextEncoder(), image_encoder=encoder,
+                     ocr=None, settings=EngineSettings(verify_top=1)) as engine:
+        engine.index([folder])
+        hits = engine.search_file(tmp_path / "query.png").similar.hits
+    named = Path(hits[0].path).name == "drawing-3.pdf" and hits[0].explanation.same_drawing_points > 0
+    assert named == fallback

@@ -12,9 +12,10 @@ dimensions, so it explains several times as many pairs as any other sheet.
 A drawing query's similar-drawings list is checked this way for its first `verify_top` hits,
 the first `verify_top` by looks alone and the first `verify_top` related documents that can be
 drawn (a sheet the kind heuristic takes for a document, such as a pin-assignment chart, is still
-the same sheet); the checked hit with the most pairs comes first when
-it has at least `verify_min_points` and `verify_ratio` times as many as any other checked hit
-(engine.config; chosen leave one source out, docs/similar.md). The points are found on a page
+the same sheet), and when none of those stands out, the first `verify_top` by looks of the query's
+mirror image (a mirrored copy the mirror check missed); the checked hit with the most pairs comes
+first when it has at least `verify_min_points` and `verify_ratio` times as many as any other
+checked hit (engine.config; chosen leave one source out, docs/similar.md). The points are found on a page
 `SIDE_PX` long on its longer side; a mirrored query is caught by matching its mirror image too.
 `zumen duplicates` uses the same count to confirm a scan or photo whose words fall short of its
 drawing's (search/duplicates.py).
@@ -212,21 +213,21 @@ def verified_first(points: Sequence[int], *, min_points: int, ratio: float) -> i
 
 def verify_similar(results: SearchResults, query: Iterable[PageFeatures],
                    features_of: Callable[[Hit], PageFeatures | None], *, top: int, min_points: int,
-                   ratio: float, looks: Sequence[Hit] = (), documents: Sequence[Hit] = ()
+                   ratio: float, also: Sequence[Sequence[Hit]] = ()
                    ) -> tuple[SearchResults, dict[tuple[int, int], int]]:
-    """The similar-drawings list with its first `top` hits, and the first `top` of `looks` (the
-    list by looks alone) and of `documents` (related documents that can be drawn) not among them,
-    checked against the query's keypoints (`features_of` gives a hit page's, None when it cannot
-    be drawn; `query` lists the page's versions, the likelier way round first: a later one is
-    matched only while no hit stands out). Checked hits carry their matched points; the one
-    `verified_first` picks comes first, named the same drawing (from further down the list, or
-    from `looks` or `documents`: then the list's last hit makes room). The others keep their
-    order. Returns the list and every checked page's points ((doc id, page) -> points), for
-    `with_points` on the other lists."""
-    if not query or top <= 0 or not (results.hits or looks or documents):
+    """The similar-drawings list with its first `top` hits, and the first `top` of each list in
+    `also` (the list by looks alone, related documents that can be drawn, the mirror image's
+    looks) not among them, checked against the query's keypoints (`features_of` gives a hit
+    page's, None when it cannot be drawn; `query` lists the page's versions, the likelier way
+    round first: a later one is matched only while no hit stands out). Checked hits carry their
+    matched points; the one `verified_first` picks comes first, named the same drawing (from
+    further down the list, or from another list: then the list's last hit makes room). The
+    others keep their order. Returns the list and every checked page's points ((doc id, page) ->
+    points), for `with_points` on the other lists."""
+    if not query or top <= 0 or not (results.hits or any(also)):
         return results, {}
     pool: list[Hit] = []
-    for hit in (*results.hits[:top], *looks[:top], *documents[:top]):
+    for hit in (*results.hits[:top], *(h for extra in also for h in extra[:top])):
         if all(_page(hit) != _page(h) for h in pool):
             pool.append(hit)
     pages = [features_of(h) for h in pool]
