@@ -235,25 +235,28 @@ class Engine:
             roots = [Path(f) for f in self.folders()]
         with self._lib.writer_lock:
             done = self._pipeline().run(roots, progress=progress, cancel=cancel, retry_failed=retry_failed)
-            self._prune_page_files()
+            if done.removed or done.updated:  # only these leave files of versions no longer held
+                self._prune_page_files()
             return done
 
     def _prune_page_files(self) -> None:
         """Remove the thumbnails and kept keypoints of file versions the library no longer holds
         (a deleted file, an older version of a changed one): they are named by the version
-        (`_version_name`), so nothing else would ever read them again."""
-        live = {name for path, size, mtime_ns, pages in self._lib.catalog.document_versions()
-                for page in range(1, pages + 1)
-                for name in (_version_name(path, size, mtime_ns, page, *more) + suffix
-                             for suffix, more in _PAGE_KEPT.values())}
-        removed = 0
-        for folder, (suffix, _) in _PAGE_KEPT.items():
-            for kept in (self._lib.root / folder).glob(f"*{suffix}"):
-                if kept.name not in live and kept.stem.isalnum():  # not a file being written aside
-                    kept.unlink(missing_ok=True)
-                    removed += 1
-        if removed:
-            log.info("removed %d thumbnails and kept keypoints of files no longer in the library", removed)
+        (`_version_name`), so nothing else would ever read them again. Memory is bounded by the
+        files kept, not by the library: each page the catalog holds strikes its names off."""
+        kept = {p.name: p for folder, (suffix, _) in _PAGE_KEPT.items()
+                for p in (self._lib.root / folder).glob(f"*{suffix}")
+                if p.stem.isalnum()}  # not a file being written aside
+        for path, size, mtime_ns, pages in self._lib.catalog.document_versions():
+            if not kept:
+                return
+            for page in range(1, pages + 1):
+                for suffix, more in _PAGE_KEPT.values():
+                    kept.pop(_version_name(path, size, mtime_ns, page, *more) + suffix, None)
+        for stale in kept.values():
+            stale.unlink(missing_ok=True)
+        if kept:
+            log.info("removed %d thumbnails and kept keypoints of files no longer in the library", len(kept))
 
     def retry_files(self, paths: Sequence[Path | str], *, progress: ProgressCallback | None = None,
                     cancel: CancelToken | None = None) -> IndexReport:

@@ -540,9 +540,9 @@ class Catalog:
             out[path] = (-1 if again else size, mtime_ns)
         return out
 
-    def document_versions(self) -> list[tuple[str, int, int, int]]:
-        """(path, size, mtime_ns, pages) of every indexed document, as last read."""
-        return self.db.execute("SELECT path, size, mtime_ns, MAX(page_count, page_total) FROM documents").fetchall()
+    def document_versions(self) -> Iterator[tuple[str, int, int, int]]:
+        """(path, size, mtime_ns, pages) of every indexed document, as last read (streamed)."""
+        return self.db.execute("SELECT path, size, mtime_ns, MAX(page_count, page_total) FROM documents")
 
     def document_progress(self, path: str) -> tuple[str, int, int, int, str] | None:
         """(state, pages stored, pages in the file, version of the reading code that read it,
