@@ -351,7 +351,8 @@ def search_self(items: list[tuple[str, Path]], workdir: Path, dev_workdir: Path,
     folder.mkdir(parents=True, exist_ok=True)
     ranks: dict[str, dict[str, dict[str, list[int | None]]]] = {}  # condition -> ranker -> set -> ranks
     seconds: list[float] = []
-    checked: dict[str, list[tuple]] = {}  # set -> (condition, hybrid ids, pool ids, pool points, own, looks ids)
+    # set -> (condition, hybrid ids, pool ids, pool points, how many checked first, own, looks ids)
+    checked: dict[str, list[tuple]] = {}
     packed = {"pack": pack} if pack else {}
     with Engine.open(library, **packed) as engine, Engine.open(library, **packed) as plain:
         shipped = engine.settings

@@ -453,9 +453,10 @@ class Engine:
                                                       show_weak=show_weak, looks=check)
         if check > 0:
             listed, candidates = similar, [similar.looks, [h for h in related.hits if _drawable(h)]]
+            matched: dict = {}  # each page matched once, also when the check goes on below
             similar, checked = verify_similar(listed, features, self._page_features, top=check,
                                               min_points=s.verify_min_points, ratio=s.verify_ratio,
-                                              also=candidates)
+                                              also=candidates, memo=matched)
             if not _named(similar) and other_vecs is not None:
                 # nothing stands out: perhaps OCR turned the page wrong or the mirror check was
                 # fooled (a page read as gibberish), and its own drawing does not look alike the
@@ -464,7 +465,7 @@ class Engine:
                 candidates += [self._looks_of(vectors, exclude, check) for vectors in other_vecs]
                 similar, checked = verify_similar(listed, features, self._page_features, top=check,
                                                   min_points=s.verify_min_points, ratio=s.verify_ratio,
-                                                  also=candidates)
+                                                  also=candidates, memo=matched)
             related = with_points(related, checked)
         similar = replace(similar, looks=())
         report(progress, Progress("search", 3, 3, "steps", "done"))
@@ -499,7 +500,8 @@ class Engine:
             return None
         key = (path, page, st.st_size, st.st_mtime_ns)
         if key not in cache:
-            kept = self._lib.root / "keypoints" / f"{_version_name(path, *key[2:], page, SIDE_PX, MAX_POINTS)}.npz"
+            name = _version_name(path, st.st_size, st.st_mtime_ns, page, *_PAGE_KEPT["keypoints"][1])
+            kept = self._lib.root / "keypoints" / f"{name}.npz"
             cache[key] = read_features(kept)  # None when not kept yet (or unreadable)
             if cache[key] is None:
                 try:

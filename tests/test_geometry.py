@@ -120,6 +120,30 @@ def test_a_drawing_found_by_looks_alone_is_checked_and_comes_first_in_a_list_of_
     assert unchecked is listed and none == {}
 
 
+def test_a_second_check_with_more_candidates_matches_only_the_new_pages(same_template, monkeypatch):
+    import engine.search.geometry as geometry
+    from engine.types import SearchResults
+
+    features = {"sibling": page_features(same_template[1]), "other": page_features(same_template[2]),
+                "own": page_features(same_template[0])}
+    query = QueryKeypoints(copy_of(same_template[0], "photo", None, False, seed=5))
+    listed = SearchResults("", "file", (_hit("sibling", 1), _hit("other", 2)))
+    matched, memo = [], {}
+    real = geometry.matched_points
+    monkeypatch.setattr(geometry, "matched_points", lambda q, f: matched.append(f) or real(q, f))
+    first, _ = geometry.verify_similar(listed, query, lambda h: features[h.path], top=8, min_points=500,
+                                       ratio=1.5, memo=memo)  # a bar nothing reaches: both ways matched
+    assert len(matched) == 4 and not first.hits[0].explanation.same_drawing_points
+    again, points = geometry.verify_similar(listed, query, lambda h: features[h.path], top=8, min_points=20,
+                                            ratio=1.5, also=[[_hit("own", 1)]], memo=memo)
+    assert matched[4] is features["own"] and all(f is features["own"] for f in matched[4:])  # only the new page
+    assert again.hits[0].path == "own" and points[(3, 1)] == again.hits[0].explanation.same_drawing_points
+    fresh, _ = geometry.verify_similar(listed, query, lambda h: features[h.path], top=8, min_points=20,
+                                       ratio=1.5, also=[[_hit("own", 1)]])
+    assert [(h.path, h.scores.matched_points) for h in fresh.hits] == [(h.path, h.scores.matched_points)
+                                                                      for h in again.hits]
+
+
 def test_a_query_pages_mirror_image_is_searched_only_when_matched(same_template):
     copy = copy_of(same_template[0], "scan", None, True, seed=2)  # a mirrored scan
     as_it_comes, mirrored = QueryKeypoints(copy), QueryKeypoints(copy, mirrored_first=True)

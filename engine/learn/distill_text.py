@@ -33,6 +33,7 @@ import torch
 
 from engine.learn.text_tower import TextTower
 
+
 def student_of(teacher: Any, layers: Sequence[int]) -> Any:
     """A copy of the teacher transformer keeping only `layers` (in that order)."""
     student = copy.deepcopy(teacher)

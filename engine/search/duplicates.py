@@ -20,8 +20,8 @@ Words read from text layers on both sides are trusted as they are (two near-iden
 of one family, spacers of two lengths, line up as well as a copy; only their words tell them
 apart), and two pictures are not checked against each other (each carries its own scan or
 photo noise, and two pictures of different drawings on one template line up more often than two
-of the same one: 128 false against 80 true such pairs on the dev sets). Both bars are chosen leave-one-source-out with the threshold
-(bench/bench_similar.py; docs/similar.md).
+of the same one: 128 false against 80 true such pairs on the dev sets). Both bars are chosen
+leave-one-source-out with the threshold (bench/bench_similar.py; docs/similar.md).
 
 Looks (the image-tower cosine of the pages' stored vectors) are reported with every pair but do
 not decide: measured, they add nothing at this precision (the shipped tower puts a scan of a

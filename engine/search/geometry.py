@@ -12,10 +12,11 @@ dimensions, so it explains several times as many pairs as any other sheet.
 A drawing query's similar-drawings list is checked this way for its first `verify_top` hits,
 the first `verify_top` by looks alone and the first `verify_top` related documents that can be
 drawn (a sheet the kind heuristic takes for a document, such as a pin-assignment chart, is still
-the same sheet), and when none of those stands out, the first `verify_top` by looks of the query's
-mirror image (a mirrored copy the mirror check missed); the checked hit with the most pairs comes
-first when it has at least `verify_min_points` and `verify_ratio` times as many as any other
-checked hit (engine.config; chosen leave one source out, docs/similar.md). The points are found on a page
+the same sheet), and when none of those stands out, the first `verify_top` by looks in the
+query's three other turns and the first `verify_top` in its mirror image's four (a page OCR turned
+wrong, a mirrored copy the mirror check missed); the checked hit with the most pairs comes first
+when it has at least `verify_min_points` and `verify_ratio` times as many as any other checked hit
+(engine.config; chosen leave one source out, docs/similar.md). The points are found on a page
 `SIDE_PX` long on its longer side; a mirrored query is caught by matching its mirror image too.
 `zumen duplicates` uses the same count to confirm a scan or photo whose words fall short of its
 drawing's (search/duplicates.py).
@@ -213,17 +214,19 @@ def verified_first(points: Sequence[int], *, min_points: int, ratio: float) -> i
 
 def verify_similar(results: SearchResults, query: Iterable[PageFeatures],
                    features_of: Callable[[Hit], PageFeatures | None], *, top: int, min_points: int,
-                   ratio: float, also: Sequence[Sequence[Hit]] = ()
+                   ratio: float, also: Sequence[Sequence[Hit]] = (),
+                   memo: dict[tuple[int, tuple[int, int]], int] | None = None
                    ) -> tuple[SearchResults, dict[tuple[int, int], int]]:
     """The similar-drawings list with its first `top` hits, and the first `top` of each list in
-    `also` (the list by looks alone, related documents that can be drawn, the mirror image's
-    looks) not among them, checked against the query's keypoints (`features_of` gives a hit
-    page's, None when it cannot be drawn; `query` lists the page's versions, the likelier way
+    `also` (the list by looks alone, related documents that can be drawn, the looks in other
+    orientations) not among them, checked against the query's keypoints (`features_of` gives a
+    hit page's, None when it cannot be drawn; `query` lists the page's versions, the likelier way
     round first: a later one is matched only while no hit stands out). Checked hits carry their
     matched points; the one `verified_first` picks comes first, named the same drawing (from
     further down the list, or from another list: then the list's last hit makes room). The
     others keep their order. Returns the list and every checked page's points ((doc id, page) ->
-    points), for `with_points` on the other lists."""
+    points), for `with_points` on the other lists. `memo` keeps each (query version, page) match
+    of the same query, so a second call with more candidates matches only the new pages."""
     if not query or top <= 0 or not (results.hits or any(also)):
         return results, {}
     pool: list[Hit] = []
@@ -231,9 +234,14 @@ def verify_similar(results: SearchResults, query: Iterable[PageFeatures],
         if all(_page(hit) != _page(h) for h in pool):
             pool.append(hit)
     pages = [features_of(h) for h in pool]
+    memo = {} if memo is None else memo
     points, first = [0] * len(pool), None
-    for version in query:  # the likelier way round first; the other only while no hit stands out
-        points = [max(p, matched_points(version, f)) if f is not None else p for p, f in zip(points, pages)]
+    for v, version in enumerate(query):  # the likelier way round first; the other only while no hit stands out
+        for k, (hit, page) in enumerate(zip(pool, pages)):
+            if page is not None:
+                if (v, _page(hit)) not in memo:
+                    memo[v, _page(hit)] = matched_points(version, page)
+                points[k] = max(points[k], memo[v, _page(hit)])
         first = verified_first(points, min_points=min_points, ratio=ratio)
         if first is not None:
             break
