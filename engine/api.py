@@ -551,12 +551,14 @@ class Engine:
         is compared by the telling words it shares with others (part numbers, dimensions, notes:
         words on few drawings); pairs scored at least `threshold` (default: the calibrated
         `EngineSettings.duplicate_threshold`) are grouped. `with_pairs`: also every pair that
-        shares a telling word, with its scores and geometry (benchmarks, calibration).
+        shares a telling word, with its scores and geometry (benchmarks, calibration). A pair's
+        words count only beyond chance (at most 10**`duplicate_max_chance` pairs of the library
+        expected to share such rare words); two pages of one file are never paired.
 
-        A page OCR read (a scan, a photo) and a page with a text layer, below the threshold but
-        sharing `duplicate_check_share` of their telling words, are checked by their geometry
-        (search/geometry.py) and count as duplicates when `duplicate_check_points` keypoints line
-        up: a picture OCR read poorly and its drawing."""
+        A page OCR read (a scan, a photo) and a page with a text layer, below the threshold (or
+        within chance) but sharing `duplicate_check_share` of their telling words, are checked by
+        their geometry (search/geometry.py) and count as duplicates when `duplicate_check_points`
+        keypoints line up: a picture OCR read poorly and its drawing."""
         from engine.search.duplicates import check_geometry, duplicate_group, group_pages, is_ocr_page, score_pairs
         from engine.search.geometry import matched_points
 
@@ -585,8 +587,10 @@ class Engine:
                 cancel.check()
             report(progress, Progress("duplicates", done, total, "pairs", "comparing drawings"))
 
+        files = [p[1] for p in visual]
         scored = score_pairs([found.get(int(pid), []) for pid in ids], vectors,
-                             settings.duplicate_rare_pages, checkpoint)
+                             settings.duplicate_rare_pages, checkpoint, files=files,
+                             chance_share=settings.duplicate_chance_share)
         cache: OrderedDict[tuple, PageFeatures | None] = OrderedDict()
 
         def points_of(i: int, j: int) -> int:
@@ -603,10 +607,10 @@ class Engine:
         scored = check_geometry(scored, points_of, [is_ocr_page(read.get(int(pid), "none")) for pid in ids],
                                 threshold=limit,
                                 min_share=settings.duplicate_check_share, min_points=settings.duplicate_check_points,
-                                checkpoint=checked, every=with_pairs)
+                                max_chance=settings.duplicate_max_chance, checkpoint=checked, every=with_pairs)
         if cancel is not None:
             cancel.check()
-        groups = group_pages(len(ids), scored, limit)
+        groups = group_pages(len(ids), scored, limit, max_chance=settings.duplicate_max_chance, files=files)
         wanted = {i for g, _ in groups for i in g} | ({i for p in scored for i in (p.i, p.j)} if with_pairs else set())
         pages = {i: DuplicatePage(doc_id=visual[i][1], path=docs[visual[i][1]].path,
                                   title=docs[visual[i][1]].title, page=visual[i][2],
@@ -614,10 +618,11 @@ class Engine:
                                   source=read.get(int(ids[i]), "none")) for i in wanted}
         report(progress, Progress("duplicates", len(ids), len(ids), "pages", "done"))
         return DuplicateReport(
-            groups=tuple(duplicate_group(g, links, pages, limit) for g, links in
+            groups=tuple(duplicate_group(g, links, pages, limit, settings.duplicate_max_chance) for g, links in
                          sorted(groups, key=lambda gl: (-len(gl[0]), min(pages[i].path for i in gl[0])))),
             pages=len(ids), threshold=limit, elapsed_ms=(time.perf_counter() - t0) * 1000,
-            pairs=tuple(DuplicatePair(pages[p.i], pages[p.j], p.score, p.looks, p.words, p.points, p.confirmed)
+            pairs=tuple(DuplicatePair(pages[p.i], pages[p.j], p.score, p.looks, p.words, p.points, p.confirmed,
+                                        p.chance)
                         for p in scored) if with_pairs else ())
 
     # -- pages, thumbnails, explanations ---------------------------------------------------

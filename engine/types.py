@@ -239,7 +239,8 @@ class DuplicatePair:
     looks: float  # image-tower cosine of their pictures (reported; it does not decide)
     words: tuple[str, ...]  # the telling words they share
     points: int = 0  # keypoints lining up under one perspective transform (0: none, or not checked)
-    confirmed: bool = False  # below the threshold by words, confirmed by geometry
+    confirmed: bool = False  # not enough by its words, confirmed by geometry
+    chance: float = 0.0  # log10 of the pairs of this library expected to share such words by chance
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from engine.api import Engine
 from engine.cli import main
 from engine.config import DEFAULT_PACK_DIR, EngineSettings
 from engine.extract.ocr import get_ocr_engine
-from engine.search.duplicates import (ScoredPair, candidate_pairs, check_geometry, duplicate_group,
+from engine.search.duplicates import (ScoredPair, candidate_pairs, chance_of, check_geometry, duplicate_group,
                                       group_pages, score_pairs, telling_words)
 from engine.types import DuplicatePage
 
@@ -106,6 +107,63 @@ def test_geometry_confirms_pairs_whose_words_agree_in_part():
     assert not two_scans[3].confirmed and two_scans[3].points == 0  # two pictures: not checked
 
 
+def chance_library(n: int = 300) -> list[list[str]]:
+    """`n` drawings on one template: each its own part number and five dimensions drawn from a
+    pool of 150 numbers (so each number is on about ten drawings), and a name word; page 0 and 1
+    are a drawing and its copy, page 2 and 3 two other drawings named "washer", page 4 a third."""
+    rng = np.random.default_rng(7)
+    pool = [f"{v}.{d}" for v, d in zip(rng.integers(100, 999, 150), rng.integers(0, 9, 150))]
+    pages = [page(f"b{1000 + i}", *rng.choice(pool, 5, replace=False), f"name{i % 100}") for i in range(n)]
+    pages[1] = list(pages[0])  # a copy
+    for i in (2, 3, 4):
+        pages[i] = pages[i][:-1] + ["washer"]  # one name word on three drawings
+    return pages
+
+
+def test_the_chance_of_shared_words_weighs_how_many_and_how_rare():
+    df = Counter({"washer": 3, "b1058": 2, **{f"{d}.5": 2 for d in range(10)}})
+    # one word on three of 400 drawings: ~160 pairs share such a word by chance; ten words on two
+    # drawings each: none
+    assert chance_of(["washer"], 1, df, 400) == pytest.approx(np.log10(400 * 399 / 2 * 2 / 399))
+    assert chance_of(["washer"], 1, df, 400) > 2
+    assert chance_of([f"{d}.5" for d in range(10)], 12, df, 400) < -15
+    # sharing a word is likelier for a page with more words to choose from
+    assert chance_of(["b1058"], 20, df, 400) > chance_of(["b1058"], 1, df, 400)
+
+
+def test_words_shared_by_chance_group_nothing_and_a_copy_stays_a_duplicate():
+    tokens = chance_library()
+    pairs = {(p.i, p.j): p for p in score_pairs(tokens, None, rare_pages=6)}
+    washer = pairs[(2, 3)]
+    assert washer.words == ("washer",) and washer.score == 1.0  # every telling word shared
+    assert washer.chance > 2 and pairs[(0, 1)].chance < -5  # ...but as likely by chance; a copy is not
+    grouped = [g for g, _ in group_pages(len(tokens), pairs.values(), 0.51, max_chance=0.0)]
+    assert grouped == [[0, 1]]
+    unbarred = [g for g, _ in group_pages(len(tokens), pairs.values(), 0.51)]
+    assert [2, 3, 4] in unbarred  # no bar: the washers are "duplicates"
+    # geometry may still confirm a pair of a scan and its drawing whose words are as likely by chance
+    confirmed = check_geometry(list(pairs.values()), lambda i, j: 200, [i == 3 for i in range(len(tokens))],
+                               threshold=0.51, min_share=0.1, min_points=100, max_chance=0.0)
+    assert {(p.i, p.j) for p in confirmed if p.confirmed} == {(2, 3), (3, 4)}
+
+
+def test_pages_of_one_file_are_never_duplicates_of_each_other():
+    sheet = ["b1058", "fillet", "8272019", "bracket"]  # the title block every sheet of the set carries
+    tokens = [sheet + ["12.5"], sheet + ["40.0"], sheet + ["12.5"], ["b2210", "12.5"], ["b2210", "40.0"]]
+    tokens += [[f"b{3000 + i}"] for i in range(10)]  # ten other drawings
+    files = [7, 7, 8, 9, 9, *range(10, 20)]  # sheets 1 and 2 of one set, a copy of sheet 1, a two-sheet set
+    pairs = score_pairs(tokens, None, rare_pages=6, files=files)
+    assert {(p.i, p.j) for p in pairs} == {(0, 2), (1, 2), (0, 3), (2, 3), (1, 4)}  # not (0, 1), (3, 4)
+    assert len(score_pairs(tokens, None, rare_pages=6)) == 7
+    # a copy of sheet 1 that shares the title block with sheet 2 as well joins one of them
+    groups = [g for g, _ in group_pages(len(tokens), pairs, 0.51, files=files)]
+    assert groups == [[0, 2]]
+    linked = [ScoredPair(0, 2, 1.0, 0.0, ("b1058",)), ScoredPair(1, 2, 0.9, 0.0, ("b1058",)),
+              ScoredPair(0, 1, 0.9, 0.0, ("b1058",))]
+    assert [g for g, _ in group_pages(3, linked, 0.51, files=[7, 7, 8])] == [[0, 2]]
+    assert [g for g, _ in group_pages(3, linked, 0.51)] == [[0, 1, 2]]
+
+
 # -- end to end: generated drawings, a copy and a scan ------------------------------------------
 needs_models = pytest.mark.skipif(not (DEFAULT_PACK_DIR / "manifest.json").exists() or get_ocr_engine() is None,
                                   reason="needs the default pack and OCR")
@@ -190,3 +248,50 @@ def test_a_scan_below_the_bar_by_words_is_confirmed_by_its_geometry(library):
     with Engine.open(lib, settings=EngineSettings(duplicate_check_points=0)) as engine:
         report = engine.duplicates(threshold=bar)  # no check: the scan drops out
         assert all("scan-of-first.png" not in {Path(p.path).name for p in g.pages} for g in report.groups)
+
+
+@needs_models
+def test_the_sheets_of_one_drawing_set_are_not_duplicates_of_each_other(tmp_path):
+    import pymupdf
+
+    from tests.test_engine import write_drawing
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    sheets = pymupdf.open()
+    for sheet, dims in ((1, "R12.5 40.25 M6x10"), (2, "88.40 R3.75 0.125")):
+        page = sheets.new_page(width=842, height=595)
+        page.draw_rect(pymupdf.Rect(20, 20, 822, 575))
+        for i in range(30 + 6 * sheet):  # each sheet its own views
+            page.draw_line((60 + 7 * i, 80 + 5 * i * sheet), (500 - 3 * i, 80 + 9 * i))
+        for i in range(3 * sheet):
+            page.draw_circle((650, 200), 30 + 12 * i)
+        page.insert_text((560, 480), "PART NO. LV3-BULKHEAD-017", fontsize=12)
+        page.insert_text((560, 500), "MATERIAL AL6061-T6   DRAWN 2019-08-26", fontsize=10)
+        page.insert_text((560, 520), f"SHEET {sheet} OF 2   THRUST BULKHEAD", fontsize=10)
+        page.insert_text((80, 120), dims, fontsize=10)
+    sheets.save(docs / "bulkhead-set.pdf")
+    for part_no, material, name in PARTS[:3]:
+        write_drawing(docs / f"{part_no}.pdf", part_no, material, name)
+    with Engine.open(tmp_path / "lib") as engine:
+        engine.index([docs])
+        report = engine.duplicates(with_pairs=True)
+    assert report.pages == 5
+    assert report.groups == () and report.pairs == ()  # the two sheets share their title block, and that is all
+
+
+@needs_models
+def test_the_engine_counts_words_only_beyond_the_chance_bar(library):
+    docs, lib, part_nos = library
+    with Engine.open(lib) as engine:
+        pairs = {frozenset(Path(p.path).name for p in (pair.a, pair.b)): pair
+                 for pair in engine.duplicates(with_pairs=True).pairs}
+    copy = pairs[frozenset({f"{part_nos[0]}.pdf", "copy-of-first.pdf"})]
+    assert copy.chance < EngineSettings().duplicate_max_chance  # a copy: every word shared, far beyond chance
+    # a bar below even the copy's: two text layers cannot be confirmed by geometry, so the copy
+    # is no longer grouped with its original (the scan, confirmed by geometry, still is)
+    with Engine.open(lib, settings=EngineSettings(duplicate_max_chance=copy.chance - 1)) as engine:
+        groups = [{Path(p.path).name for p in g.pages} for g in engine.duplicates().groups]
+    assert not any({f"{part_nos[0]}.pdf", "copy-of-first.pdf"} <= g for g in groups)
+    assert any({f"{part_nos[0]}.pdf", "scan-of-first.png"} <= g or {"copy-of-first.pdf", "scan-of-first.png"} <= g
+               for g in groups)

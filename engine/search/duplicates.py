@@ -9,7 +9,13 @@ characters or longer (2 for a Japanese/Chinese bigram). A pair's score is the sh
 words of the page with fewer of them that the other page has too: a photo read poorly by OCR still
 shares most of the few words it read, and two drawings of one template share none of each
 other's dimensions. Pairs at or above the threshold (chosen leave-one-source-out on the dev sets,
-bench/bench_similar.py) are joined into groups by average linkage (`group_pages`).
+bench/bench_similar.py) are joined into groups by average linkage (`group_pages`). Two pages of
+one file are never a pair, nor in one group: they are the sheets of a set, sharing its title block.
+
+A share cannot tell one shared word from ten: two drawings whose only telling word is "washer"
+share all of it. So a pair's words count only beyond chance (`chance_of`): when at most
+10**`max_chance` pairs of the library (default 1) would share words as rare as theirs by chance.
+A pair above the threshold but within chance is left to geometry like a pair below it.
 
 A scan or photo that OCR read poorly shares too few words with its drawing to clear the bar, yet
 its views and dimensions line up with the drawing's. So a pair of a page OCR read and a page with
@@ -30,6 +36,7 @@ drawing no closer to it than to another drawing on the same sheet template; docs
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Sequence
@@ -48,13 +55,23 @@ def is_telling(token: str) -> bool:
     return len(token) >= MIN_CHARS or (len(token) == 2 and not token.isascii())
 
 
+def rare_limit(rare_pages: int, pages: int) -> int:
+    """On how many pages a telling word may be: `rare_pages`, at most half of them in a small
+    library (where a template word would otherwise be rare)."""
+    return min(rare_pages, max(2, pages // 2))
+
+
 def telling_words(tokens: Sequence[Iterable[str]], rare_pages: int) -> list[frozenset[str]]:
-    """Each page's telling words: on 2 to `rare_pages` of these pages (at most half of them in a
-    small library, where a template word would otherwise be rare), long enough to tell."""
+    """Each page's telling words: on 2 to `rare_limit` of these pages, long enough to tell."""
+    return words_on(tokens, rare_limit(rare_pages, len(tokens)))[0]
+
+
+def words_on(tokens: Sequence[Iterable[str]], limit: float) -> tuple[list[frozenset[str]], Counter]:
+    """Each page's words long enough to tell that are on 2 to `limit` of these pages, and on how
+    many pages each word is."""
     sets = [frozenset(t for t in toks if is_telling(t)) for toks in tokens]
     df = Counter(t for s in sets for t in s)
-    limit = min(rare_pages, max(2, len(sets) // 2))
-    return [frozenset(t for t in s if 2 <= df[t] <= limit) for s in sets]
+    return [frozenset(t for t in s if 2 <= df[t] <= limit) for s in sets], df
 
 
 def candidate_pairs(words: Sequence[frozenset[str]]) -> set[tuple[int, int]]:
@@ -74,25 +91,53 @@ class ScoredPair:
     looks: float  # image-tower cosine (0 when a page has no vector)
     words: tuple[str, ...]  # the telling words they share, sorted
     points: int = 0  # keypoints lining up under one perspective transform (0: none, or not checked)
-    confirmed: bool = False  # below the threshold by words, confirmed by geometry (`check_geometry`)
+    confirmed: bool = False  # not enough by its words, confirmed by geometry (`check_geometry`)
+    chance: float = 0.0  # log10 of how many pairs of this library would share such words by chance (`chance_of`)
 
-    def strength(self, threshold: float) -> float:
-        """What grouping weighs: the score, or the threshold for a pair geometry confirmed."""
-        return max(self.score, threshold) if self.confirmed else self.score
+    def strength(self, threshold: float, max_chance: float = math.inf) -> float:
+        """What grouping weighs: the score, the threshold for a pair geometry confirmed, 0 for
+        words shared by chance (`chance` above `max_chance`) that geometry did not confirm."""
+        if self.confirmed:
+            return max(self.score, threshold)
+        return self.score if self.chance <= max_chance else 0.0
+
+
+def chance_of(shared: Iterable[str], fewer: int, df: Counter, pages: int) -> float:
+    """log10 of the number of page pairs of a library of `pages` pages expected to share words
+    as rare as `shared` by chance: over every pair, every choice of that many words among the
+    `fewer` words of the page with fewer, each on one of the other page's `df - 1` fellow pages.
+    One word that two other drawings also carry ("washer") is chance in any library of a few
+    hundred drawings; a copy shares its dimensions and notes too, each on few pages, and is not."""
+    shared = list(shared)
+    if pages < 2 or not shared:
+        return math.log10(max(1.0, pages * (pages - 1) / 2))
+    log_pairs = math.log10(pages * (pages - 1) / 2)
+    log_choices = (math.lgamma(fewer + 1) - math.lgamma(len(shared) + 1)
+                   - math.lgamma(fewer - len(shared) + 1)) / math.log(10)
+    return log_pairs + log_choices + sum(math.log10(max(1, df[w] - 1) / (pages - 1)) for w in shared)
 
 
 def score_pairs(tokens: Sequence[Iterable[str]], vectors: NDArray[np.float32] | None, rare_pages: int,
-                checkpoint: Checkpoint | None = None) -> list[ScoredPair]:
-    """Every pair of pages that shares a telling word, scored. `vectors`: (n, d) image-tower
-    vectors (a row of zeros: no picture), or None."""
+                checkpoint: Checkpoint | None = None, *, files: Sequence[int] | None = None,
+                chance_share: float = 0.1) -> list[ScoredPair]:
+    """Every pair of pages that shares a telling word, scored, with its `chance` (`chance_of`
+    over the words on at most `chance_share` of the pages). `vectors`: (n, d) image-tower vectors
+    (a row of zeros: no picture), or None. `files`: each page's file; two pages of one file (the
+    sheets of a set, sharing its title block) are never a pair."""
+    tokens = [list(t) for t in tokens]
     words = telling_words(tokens, rare_pages)
-    pairs = sorted(candidate_pairs(words))
+    # the words the chance weighs: the telling ones and the rarer part of the rest (dimensions,
+    # notes), not the template's
+    vocab, df = words_on(tokens, max(rare_limit(rare_pages, len(tokens)), chance_share * len(tokens)))
+    pairs = sorted(p for p in candidate_pairs(words) if files is None or files[p[0]] != files[p[1]])
     out = []
     for k, (i, j) in enumerate(pairs):
         shared = words[i] & words[j]
         looks = float(vectors[i] @ vectors[j]) if vectors is not None else 0.0
         out.append(ScoredPair(i, j, len(shared) / min(len(words[i]), len(words[j])), looks,
-                              tuple(sorted(shared))))
+                              tuple(sorted(shared)),
+                              chance=chance_of(vocab[i] & vocab[j], min(len(vocab[i]), len(vocab[j])), df,
+                                               len(vocab))))
         if checkpoint is not None and k % 5000 == 4999:
             checkpoint(k + 1, len(pairs))
     return out
@@ -105,18 +150,20 @@ def is_ocr_page(source: str) -> bool:
 
 
 def check_geometry(pairs: Sequence[ScoredPair], points_of: Callable[[int, int], int], read_by_ocr: Sequence[bool],
-                   *, threshold: float, min_share: float, min_points: int, checkpoint: Checkpoint | None = None,
-                   every: bool = False) -> list[ScoredPair]:
+                   *, threshold: float, min_share: float, min_points: int, max_chance: float = math.inf,
+                   checkpoint: Checkpoint | None = None, every: bool = False) -> list[ScoredPair]:
     """The pairs, each of a page OCR read and a page with a text layer (`read_by_ocr`, per page)
-    scored below `threshold` but at least `min_share` checked by its geometry (`points_of(i, j)`:
-    keypoints lining up) and confirmed at `min_points`. `every`: every pair's points are found
-    (benchmarks), only those the rule names decide. Pairs are checked in page order, so a page's
-    keypoints serve all its pairs in a row."""
+    sharing at least `min_share` of their telling words but not enough (below `threshold`, or
+    words as likely by chance as `max_chance` allows no more) checked by its geometry
+    (`points_of(i, j)`: keypoints lining up) and confirmed at `min_points`. `every`: every pair's
+    points are found (benchmarks), only those the rule names decide. Pairs are checked in page
+    order, so a page's keypoints serve all its pairs in a row."""
     if min_points <= 0:
         return list(pairs)
 
     def decides(p: ScoredPair) -> bool:
-        return read_by_ocr[p.i] != read_by_ocr[p.j] and min_share <= p.score < threshold
+        return (read_by_ocr[p.i] != read_by_ocr[p.j] and p.score >= min_share
+                and (p.score < threshold or p.chance > max_chance))
 
     wanted = [k for k, p in enumerate(pairs) if every or decides(p)]
     out = list(pairs)
@@ -129,16 +176,19 @@ def check_geometry(pairs: Sequence[ScoredPair], points_of: Callable[[int, int], 
     return out
 
 
-def group_pages(n: int, pairs: Iterable[ScoredPair],
-                threshold: float) -> list[tuple[list[int], list[ScoredPair]]]:
+def group_pages(n: int, pairs: Iterable[ScoredPair], threshold: float, *, max_chance: float = math.inf,
+                files: Sequence[int] | None = None) -> list[tuple[list[int], list[ScoredPair]]]:
     """Groups (of 2 or more pages) by average linkage: pairs are taken strongest first, and two
     groups are joined only when the mean strength over every pair of their pages (0 for a pair
-    below the threshold; the threshold for a pair geometry confirmed) is at least
-    `threshold` — one chance link does not chain two drawings' groups together. Each group comes
-    with its pairs of at least that strength."""
-    ranked = sorted((p for p in pairs if p.strength(threshold) >= threshold),
-                    key=lambda p: (-p.strength(threshold), p.i, p.j))
-    score = {(p.i, p.j): p.strength(threshold) for p in ranked}
+    below the threshold or sharing its words by chance; the threshold for a pair geometry
+    confirmed) is at least `threshold` — one chance link does not chain two drawings' groups
+    together — and, with `files` (each page's file), they hold no two pages of one file. Each
+    group comes with its pairs of at least that strength."""
+    pairs = list(pairs)
+    strength = {(p.i, p.j): p.strength(threshold, max_chance) for p in pairs}
+    ranked = sorted((p for p in pairs if strength[p.i, p.j] >= threshold),
+                    key=lambda p: (-strength[p.i, p.j], p.i, p.j))
+    score = {(p.i, p.j): strength[p.i, p.j] for p in ranked}
     members: dict[int, list[int]] = {}
     group_of = list(range(n))
     for p in ranked:
@@ -146,6 +196,8 @@ def group_pages(n: int, pairs: Iterable[ScoredPair],
         if a == b:
             continue
         left, right = members.get(a, [a]), members.get(b, [b])
+        if files is not None and {files[x] for x in left} & {files[y] for y in right}:
+            continue
         total = sum(score.get((min(x, y), max(x, y)), 0.0) for x in left for y in right)
         if total >= threshold * len(left) * len(right):
             members[a] = left + right
@@ -160,7 +212,7 @@ def group_pages(n: int, pairs: Iterable[ScoredPair],
 
 
 def duplicate_group(members: list[int], links: Sequence[ScoredPair], pages: dict[int, DuplicatePage],
-                    threshold: float) -> DuplicateGroup:
+                    threshold: float, max_chance: float = math.inf) -> DuplicateGroup:
     """One group: its pages (text-layer pages first, then by path), the mean strength over every
     two of its pages (0 for two that share no telling word), the closest look of two of them,
     the most keypoints two of them line up, and the telling words its pages share most."""
@@ -169,5 +221,5 @@ def duplicate_group(members: list[int], links: Sequence[ScoredPair], pages: dict
     shown = tuple(w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[:SHOWN_WORDS])
     pairs = len(members) * (len(members) - 1) / 2
     confirmed = [p.points for p in links if p.confirmed]
-    return DuplicateGroup(pages=tuple(ordered), score=sum(p.strength(threshold) for p in links) / pairs,
+    return DuplicateGroup(pages=tuple(ordered), score=sum(p.strength(threshold, max_chance) for p in links) / pairs,
                           looks=max(p.looks for p in links), words=shown, points=max(confirmed, default=0))
