@@ -588,7 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     if "duplicates" in parts:
         from bench.duplicates_bench import duplicates_part, print_duplicates
 
-        result["duplicates"] = duplicates_part(items, args.workdir, args.pack)
+        result["duplicates"] = duplicates_part(items, args.workdir, args.pack, args.dev_workdir / "library")
         print_duplicates(result["duplicates"])
     if "speed" in parts:
         result["speed"] = speed(items, pack, args.workdir)

@@ -21,13 +21,17 @@ touching the left-out set; the five left-out results pooled):
   telling words      the engine's score (engine/search/duplicates.py): the share of the telling
                      words (on 2 to `EngineSettings.duplicate_rare_pages`, 6, drawing pages) of
                      one page found on the other
-  telling words, or confirmed by geometry   what ships: a pair of a page OCR read and a page
-                     with a text layer, below the threshold but sharing `share` of the telling
-                     words, confirmed when `points` keypoints line up (engine/search/geometry.py);
-                     (share, points, threshold) chosen together on the other sets (the most true
-                     pairs at precision >= 0.95, the strictest among equals). Two controls: the
-                     same rule on every pair (two text layers, two pictures), and a lower word bar
-                     for a picture and a text layer without looking at their geometry
+  telling words beyond chance, or confirmed by geometry   what ships: a pair counts by its
+                     words when it scores the threshold and its words are beyond chance (at most
+                     10**max_chance pairs of the library expected to share words as rare); a pair
+                     of a page OCR read and a page with a text layer that does not, but shares
+                     `share` of the telling words, is confirmed when `points` keypoints line up
+                     (engine/search/geometry.py). (share, points, threshold) chosen together on the
+                     other sets (the most true pairs at precision >= 0.95, the strictest among
+                     equals), then the chance bar: the lowest keeping every true pair that rule
+                     takes. Beside it the same without the chance bar (the previous version), and
+                     two controls: the same rule on every pair (two text layers, two pictures), and
+                     a lower word bar for a picture and a text layer without their geometry
   telling words + looks   a logistic regression of that score and the tower cosine, fitted on
                      the other sets' pairs (does looking help?)
   geometry alone     keypoints lining up between each page and its 10 nearest by the tower
@@ -41,11 +45,20 @@ page, no shared telling word, below the threshold): docs/similar.md.
 Precision and recall are over pairs of files; recall counts every true pair of the corpus, also
 those the engine never compared (a file it did not take for a drawing, a pair without a shared
 telling word). The threshold shipped in EngineSettings is the one chosen on all five sets.
+
+Real library (`real_library`): the library bench_dev.py indexed (the dev sets as they are, few
+duplicates; skipped when absent). On the corpus every drawing has four near-copies, so a word two
+drawings share by chance is on ten pages or more and never telling; in a real library it is, and
+only there can chance matches be seen. Its pairs are judged where the sets' own names judge them
+(`RealPairs`: two sets: never duplicates; the same page of two files named alike: one), join the
+other sets' corpus pairs when a rule is chosen, and each left-out set's rule is applied to the
+judged pairs touching it. Its groups as shipped and without the chance bar are counted by kind.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import time
 from collections import Counter
@@ -59,6 +72,7 @@ from bench.bench_quality import log
 
 VARIANTS = ("original", "rescan", "photo", "reexport", "revision")
 TARGET_PRECISION = 0.95
+SHIPPED = "telling words beyond chance, or confirmed by geometry"  # what the engine does
 
 
 # --------------------------------------------------------------------------- the corpus
@@ -210,15 +224,19 @@ def measure(scores: np.ndarray, threshold: float, mask: np.ndarray, truth: np.nd
 
 
 def leave_one_source_out(pairs: Pairs, scores: np.ndarray, fit=None) -> dict:
-    """Per left-out set: a threshold (and, with `fit`, a model: train features -> score function)
-    from the pairs within the other sets, applied to the pairs touching the left-out set; pooled."""
+    """Per left-out set: a threshold (and, with `fit`, a model: train features -> scores, or
+    scores and their threshold) from the pairs within the other sets, applied to the pairs
+    touching the left-out set; pooled."""
     pooled = np.zeros(len(scores), dtype=bool)
     out: dict[str, dict] = {}
     for name, positives in pairs.positives_of.items():
         test = pairs.touches(name)
         train = ~test
         s = fit(train) if fit is not None else scores
-        threshold = choose_threshold(s[train], pairs.truth[train])
+        if isinstance(s, tuple):  # the model chose its threshold with the scores
+            s, threshold = s
+        else:
+            threshold = choose_threshold(s[train], pairs.truth[train])
         out[name] = {"threshold": threshold, **measure(s, threshold, test, pairs.truth, positives)}
         pooled |= test & (s >= threshold)
     tp, fp = int(np.sum(pooled & pairs.truth)), int(np.sum(pooled & ~pairs.truth))
@@ -240,7 +258,8 @@ def logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 30) ->
     return w
 
 
-def duplicates_part(items: list[tuple[str, Path]], workdir: Path, pack: Path | None) -> dict:
+def duplicates_part(items: list[tuple[str, Path]], workdir: Path, pack: Path | None,
+                    library: Path | None = None) -> dict:
     from engine.api import Engine
     from engine.config import EngineSettings
 
@@ -260,17 +279,22 @@ def duplicates_part(items: list[tuple[str, Path]], workdir: Path, pack: Path | N
         pages = drawing_page_words(engine, files)
         a, b, score, *_ = _engine_pairs(result, files)
         thresholds = leave_one_source_out(Pairs(files, labels, a, b), score)
-    out = evaluate(result, files, labels, texts, workdir, pack, EngineSettings().duplicate_threshold)
+    real, real_summary = real_library(library, pack) if library is not None else (None, {})
+    if real is None:
+        log("duplicates: no real library (run bench_dev.py first); the chance bar is chosen on the corpus alone")
+    out = evaluate(result, files, labels, texts, workdir, pack, EngineSettings().duplicate_threshold, real)
+    out["real_library"] = real_summary
     with Engine.open(workdir / "dup-library", pack=pack) as engine:  # as shipped, a fresh engine
         t0 = time.perf_counter()
         as_shipped = engine.duplicates()
         shipped_seconds = time.perf_counter() - t0
     log(f"duplicates: as shipped, {len(as_shipped.groups)} groups in {shipped_seconds:.1f} s")
     grouped = {}  # the groups as the user sees them, each left-out set's threshold and rule
-    for name, r in out["signals"]["telling words, or confirmed by geometry"].items():
+    for name, r in out["signals"][SHIPPED].items():
         if name != "pooled":
             rule = EngineSettings(duplicate_check_share=r["rule"].get("share", 0.0),
-                                  duplicate_check_points=r["rule"].get("points", 0))  # none found: words alone
+                                  duplicate_check_points=r["rule"].get("points", 0),  # none found: words alone
+                                  duplicate_max_chance=_bar(r["rule"]))
             with Engine.open(workdir / "dup-library", pack=pack, settings=rule) as engine:
                 grouped[name] = engine.duplicates(threshold=r["threshold"])
     out["word_variants"] = word_variants(*pages, files, labels, EngineSettings())
@@ -402,7 +426,8 @@ def grouped_pairs(grouped: dict, files: list[str], labels: dict[str, tuple[str, 
 
 def _engine_pairs(result, files: list[str]) -> tuple[np.ndarray, ...]:
     """The engine's pairs of corpus files: (a, b, word score, looks, geometry points, checkable:
-    one page read by OCR and one with a text layer, the pairs the engine's geometry may confirm)."""
+    one page read by OCR and one with a text layer, the pairs the engine's geometry may confirm;
+    chance: log10 of the library's pairs expected to share such words by chance)."""
     from engine.search.duplicates import is_ocr_page
 
     index = {f: i for i, f in enumerate(files)}
@@ -411,24 +436,40 @@ def _engine_pairs(result, files: list[str]) -> tuple[np.ndarray, ...]:
     b = np.array([index[p.b.path] for p in kept])
     return (a, b, np.array([p.score for p in kept]), np.array([p.looks for p in kept]),
             np.array([p.points for p in kept]),
-            np.array([is_ocr_page(p.a.source) != is_ocr_page(p.b.source) for p in kept]))
+            np.array([is_ocr_page(p.a.source) != is_ocr_page(p.b.source) for p in kept]),
+            np.array([p.chance for p in kept]))
 
 
 GEOMETRY_SHARES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
 GEOMETRY_POINTS = (10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 150, 200, 250)
 
 
+def _bar(rule: dict) -> float:
+    """A rule's chance bar (none: no bar)."""
+    bar = rule.get("max_chance")
+    return math.inf if bar is None else bar
+
+
+CHANCE_BARS = (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0, math.inf)  # log10 chance pairs, strictest first
+
+
 def confirmed_scores(score: np.ndarray, points: np.ndarray, checkable: np.ndarray, share: float,
-                     min_points: int) -> np.ndarray:
+                     min_points: int, chance: np.ndarray | None = None, max_chance: float = math.inf) -> np.ndarray:
     """The words' scores with the pairs geometry confirms (checkable, share >= `share`, points >=
-    `min_points`) above any threshold: a threshold t then takes a pair when its score >= t or it
-    is confirmed."""
-    return np.where(checkable & (score >= share) & (points >= min_points), 2.0, score)
+    `min_points`) above any threshold, and those sharing their words by chance (`chance` above
+    `max_chance`) and not confirmed at 0: a threshold t then takes a pair when its score >= t
+    beyond chance, or it is confirmed."""
+    beyond = np.ones(len(score), dtype=bool) if chance is None else chance <= max_chance
+    return np.where(checkable & (score >= share) & (points >= min_points), 2.0, np.where(beyond, score, 0.0))
 
 
-def choose_geometry(score: np.ndarray, points: np.ndarray, checkable: np.ndarray, truth: np.ndarray) -> dict:
+def choose_geometry(score: np.ndarray, points: np.ndarray, checkable: np.ndarray, truth: np.ndarray,
+                    chance: np.ndarray | None = None) -> dict:
     """The (share, points, threshold) with the most true pairs at precision >= 0.95 on these
-    pairs; among equals the strictest (most points, then the highest share)."""
+    pairs, the strictest among equals (the most points, then the highest share). With `chance`,
+    then the chance bar: the lowest that keeps every true pair that rule takes (a lower bar that
+    also lowers the threshold finds more pairs on the sets it is chosen on, and loses precision
+    on the one left out: docs/similar.md)."""
     best: dict = {}
     for min_points in sorted(GEOMETRY_POINTS, reverse=True):
         for share in sorted(GEOMETRY_SHARES, reverse=True):
@@ -438,19 +479,29 @@ def choose_geometry(score: np.ndarray, points: np.ndarray, checkable: np.ndarray
             tp, fp = int(np.sum(taken & truth)), int(np.sum(taken & ~truth))
             if tp / max(1, tp + fp) >= TARGET_PRECISION and tp > best.get("tp", -1):
                 best = {"share": share, "points": min_points, "threshold": threshold, "tp": tp, "fp": fp}
+    if chance is None or not best:
+        return best
+    for max_chance in CHANCE_BARS:
+        taken = confirmed_scores(score, points, checkable, best["share"], best["points"], chance,
+                                 max_chance) >= best["threshold"]
+        if int(np.sum(taken & truth)) == best["tp"]:
+            return {**best, "fp": int(np.sum(taken & ~truth)),
+                    "max_chance": None if math.isinf(max_chance) else max_chance}
     return best
 
 
 def evaluate(result, files: list[str], labels: dict[str, tuple[str, int, int]], texts: dict[str, str],
-             workdir: Path, pack: Path | None, shipped: float) -> dict:
+             workdir: Path, pack: Path | None, shipped: float, real: RealPairs | None = None) -> dict:
     from bench.bench_similar import apply_whitening, whitening
     from engine.config import EngineSettings
 
-    a, b, score, looks, points, checkable = _engine_pairs(result, files)
+    a, b, score, looks, points, checkable, chance = _engine_pairs(result, files)
     engine_pairs = Pairs(files, labels, a, b)
     signals: dict[str, dict] = {}
     signals["telling words (the engine)"] = leave_one_source_out(engine_pairs, score)
-    signals["telling words, or confirmed by geometry"] = geometry_signal(engine_pairs, score, points, checkable)
+    signals[SHIPPED] = geometry_signal(engine_pairs, score, points, checkable, chance, real)
+    signals["telling words, or confirmed by geometry (no chance bar)"] = geometry_signal(
+        engine_pairs, score, points, checkable, real=real)
     # controls: the same rule on every pair (two text layers, two pictures too), and a lower bar
     # for a picture and a text layer without their geometry (every such pair "lines up")
     signals["control: geometry confirming any pair"] = geometry_signal(engine_pairs, score, points,
@@ -476,12 +527,13 @@ def evaluate(result, files: list[str], labels: dict[str, tuple[str, int, int]], 
     signals["geometry alone, each page's 10 nearest by looks"] = leave_one_source_out(
         every, geometry_alone(files, tower, iu))
     kinds: dict[str, dict] = {}  # each drawing's original with each of its variants: found left out?
-    for signal in ("telling words (the engine)", "telling words, or confirmed by geometry"):
+    for signal in ("telling words (the engine)", SHIPPED):
         folds = signals[signal]
         taken = np.zeros(len(score), dtype=bool)
         for name in engine_pairs.positives_of:
             rule = folds[name].get("rule")
-            s = confirmed_scores(score, points, checkable, rule["share"], rule["points"]) if rule else score
+            s = confirmed_scores(score, points, checkable, rule["share"], rule["points"], chance,
+                                 _bar(rule)) if rule else score
             taken |= (engine_pairs.set_of[a] == name) & (s >= folds[name]["threshold"])
         found = {(files[x], files[y]) for x, y in zip(a[taken], b[taken])}
         for kind in VARIANTS[1:]:
@@ -492,12 +544,13 @@ def evaluate(result, files: list[str], labels: dict[str, tuple[str, int, int]], 
                                                                     for x, y in pairs)
     settings = EngineSettings()
     as_shipped = confirmed_scores(score, points, checkable, settings.duplicate_check_share,
-                                  settings.duplicate_check_points)
+                                  settings.duplicate_check_points, chance, settings.duplicate_max_chance)
     return {"files": len(files), "drawing_pages": result.pages, "positive_pairs": every.positives,
             "engine_pairs": len(a), "engine_pairs_true": int(engine_pairs.truth.sum()),
             "groups": len(result.groups), "signals": signals, "original_with": kinds,
             "shipped_threshold": shipped,
-            "shipped_check": {"share": settings.duplicate_check_share, "points": settings.duplicate_check_points},
+            "shipped_check": {"share": settings.duplicate_check_share, "points": settings.duplicate_check_points,
+                              "max_chance": settings.duplicate_max_chance},
             "shipped": measure(as_shipped, shipped, np.ones(len(score), bool), engine_pairs.truth, every.positives),
             "groups_found": _group_quality(result, labels)}
 
@@ -522,20 +575,124 @@ def geometry_alone(files: list[str], tower: np.ndarray, iu: tuple[np.ndarray, np
     return out
 
 
-def geometry_signal(pairs: Pairs, score: np.ndarray, points: np.ndarray, checkable: np.ndarray) -> dict:
+def geometry_signal(pairs: Pairs, score: np.ndarray, points: np.ndarray, checkable: np.ndarray,
+                    chance: np.ndarray | None = None, real: RealPairs | None = None) -> dict:
     """Telling words or geometry confirming, leave-one-source-out: for each left-out set the rule
-    (share, points, threshold) chosen on the other sets' pairs; and the rule chosen on all."""
+    (share, points, threshold; with `chance`, the chance bar too) chosen on the other sets' pairs
+    — with `real`, the real library's judged pairs among those sets too — and the rule chosen on
+    all. With `real`, each left-out set's rule is also applied to the real library's judged pairs
+    touching that set."""
     chosen: list[dict] = []
+    names = list(pairs.positives_of)
+
+    def rule_scores(rule: dict, sc, pts, chk, ch) -> np.ndarray:
+        return confirmed_scores(sc, pts, chk, rule["share"], rule["points"], ch, _bar(rule)) if rule else sc
 
     def fit(train: np.ndarray) -> np.ndarray:
-        rule = choose_geometry(score[train], points[train], checkable[train], pairs.truth[train])
+        name = names[len(chosen)]
+        x = [score[train], points[train], checkable[train], pairs.truth[train]]
+        ch = chance[train] if chance is not None else None
+        if real is not None:
+            keep = ~real.touches(name)
+            x = [np.concatenate([v, w[keep]]) for v, w in zip(x, (real.score, real.points, real.checkable,
+                                                                  real.truth))]
+            ch = np.concatenate([ch, real.chance[keep]]) if ch is not None else None
+        rule = choose_geometry(*x, chance=ch)
         chosen.append(rule)
-        return confirmed_scores(score, points, checkable, rule["share"], rule["points"]) if rule else score
+        if not rule:
+            return score
+        return rule_scores(rule, score, points, checkable, chance), rule["threshold"]
     out = leave_one_source_out(pairs, score, fit)
-    for name, rule in zip(pairs.positives_of, chosen):
+    for name, rule in zip(names, chosen):
         out[name]["rule"] = rule
-    out["pooled"]["rule_all_sets"] = choose_geometry(score, points, checkable, pairs.truth)
+        if real is not None and rule:
+            taken = real.touches(name) & (rule_scores(rule, real.score, real.points, real.checkable, real.chance)
+                                          >= out[name]["threshold"])
+            out[name]["real"] = real.measure(taken, name)
+    if real is not None:
+        out["pooled"]["real"] = {k: sum(out[n]["real"][k] for n in names if "real" in out[n])
+                                 for k in ("true", "of", "other_sources")}
+    out["pooled"]["rule_all_sets"] = choose_geometry(score, points, checkable, pairs.truth, chance=chance)
     return out
+
+
+class RealPairs:
+    """The engine's pairs on a real library (the dev sets as they are: few true duplicates),
+    judged where the sets' own names judge them: two pages of different sets are never
+    duplicates; the same page of two files of one set named alike (`same_drawing`'s rules: a copy
+    in another folder, a revision mark) is one; any other pair is not judged (family mates, a
+    board's schematic in two generations: alike, maybe revisions, by no rule)."""
+
+    def __init__(self, result, set_of: Callable[[str], str], pages: list[tuple[str, int]]):
+        from engine.search.duplicates import is_ocr_page
+
+        judged = []
+        for p in result.pairs:
+            a, b = (set_of(p.a.path), _name_key(p.a.path), p.a.page), (set_of(p.b.path), _name_key(p.b.path), p.b.page)
+            if a[0] != b[0] or a == b:
+                judged.append((p, a == b, a[0], b[0]))
+        self.score = np.array([p.score for p, *_ in judged])
+        self.points = np.array([p.points for p, *_ in judged])
+        self.chance = np.array([p.chance for p, *_ in judged])
+        self.checkable = np.array([is_ocr_page(p.a.source) != is_ocr_page(p.b.source) for p, *_ in judged],
+                                  dtype=bool)
+        self.truth = np.array([t for _, t, *_ in judged], dtype=bool)
+        self.set_a = np.array([x for *_, x, _ in judged])
+        self.set_b = np.array([y for *_, y in judged])
+        keys = Counter((set_of(path), _name_key(path), page) for path, page in pages)
+        self.positives_of = Counter()
+        for (name, *_), n in keys.items():
+            self.positives_of[name] += n * (n - 1) // 2
+        self.pages, self.pairs = len(pages), len(result.pairs)
+
+    def touches(self, name: str) -> np.ndarray:
+        return (self.set_a == name) | (self.set_b == name)
+
+    def measure(self, taken: np.ndarray, name: str) -> dict:
+        """True pairs taken (of the set's), and pairs of two sets taken (sure to be false)."""
+        return {"true": int(np.sum(taken & self.truth)), "of": self.positives_of.get(name, 0),
+                "other_sources": int(np.sum(taken & ~self.truth))}
+
+
+def _name_key(path: str) -> str:
+    """A file's name as `same_drawing` compares names: no download copy mark, no revision mark."""
+    return REVISION_MARK.sub("", re.sub(r"\s*\(\d+\)$", "", Path(path).stem.lower()))
+
+
+def real_library(library: Path, pack: Path | None) -> tuple[RealPairs | None, dict]:
+    """The dev library bench_dev.py indexed (the five sets as they are), its pairs judged, and its
+    groups as shipped and without the chance bar: the pairs in them, by judgement."""
+    from engine.api import Engine
+    from engine.config import EngineSettings
+
+    if not (library / "catalog.sqlite").exists():
+        return None, {}
+    corpus = library.parent / "corpus"
+
+    def set_of(path: str) -> str:
+        return Path(path).relative_to(corpus).parts[0]
+
+    with Engine.open(library, pack=pack) as engine:
+        cat = engine._lib.catalog  # bench only: the facade hands out no page list
+        visual = cat.visual_pages()
+        docs = cat.documents_by_ids({p[1] for p in visual})
+        pages = [(docs[p[1]].path, p[2]) for p in visual if p[1] in docs]
+        real = RealPairs(engine.duplicates(with_pairs=True), set_of, pages)
+    groups = {}
+    for name, settings in (("as shipped", EngineSettings()),
+                           ("no chance bar", EngineSettings(duplicate_max_chance=math.inf))):
+        with Engine.open(library, pack=pack, settings=settings) as engine:
+            report = engine.duplicates()
+        kinds = Counter()
+        for g in report.groups:
+            for x, p in enumerate(g.pages):
+                for q in g.pages[x + 1:]:
+                    a, b = (set_of(p.path), _name_key(p.path), p.page), (set_of(q.path), _name_key(q.path), q.page)
+                    kinds["named alike" if a == b else "two sets" if a[0] != b[0] else "one set, not judged"] += 1
+        groups[name] = {"groups": len(report.groups), "pages": sum(len(g.pages) for g in report.groups),
+                        "pairs": dict(kinds)}
+    return real, {"pages": real.pages, "pairs": real.pairs, "judged": len(real.truth),
+                  "true_pairs": sum(real.positives_of.values()), "groups": groups}
 
 
 def _pictures(files: list[str], labels: dict[str, tuple[str, int, int]], workdir: Path,
@@ -599,10 +756,21 @@ def print_duplicates(d: dict) -> None:
         for key, counts in d["missed"].items():
             print(f"  {key:45s} " + ", ".join(f"{why} {n}" for why, n in counts.items()))
     print("original + variant pairs found (left-out thresholds), words / words or geometry: " + ", ".join(
-        f"{k} {v['telling words (the engine)']}/{v['telling words, or confirmed by geometry']} of {v['of']}"
+        f"{k} {v['telling words (the engine)']}/{v[SHIPPED]} of {v['of']}"
         for k, v in d["original_with"].items()) + f"; groups {d['groups_found']}")
-    geometry = d["signals"]["telling words, or confirmed by geometry"]
-    print("Geometry rule per left-out set (share, points, threshold chosen on the other sets): " + "; ".join(
-        f"{name} {r['rule'].get('share')}/{r['rule'].get('points')}/{r['threshold']:.2f}"
+    geometry = d["signals"][SHIPPED]
+    print("Rule per left-out set (share, points, threshold, chance bar chosen on the other sets): " + "; ".join(
+        f"{name} {r['rule'].get('share')}/{r['rule'].get('points')}/{r['threshold']:.2f}/{r['rule'].get('max_chance')}"
         for name, r in geometry.items() if name != "pooled") +
         f"; on all sets {geometry['pooled']['rule_all_sets']}")
+    real = d.get("real_library")
+    if real:
+        print(f"Real library (the dev sets as they are): {real['pages']} drawing pages, {real['pairs']} pairs, "
+              f"{real['judged']} judged by name or set, {real['true_pairs']} true pairs by name")
+        for name in (SHIPPED, "telling words, or confirmed by geometry (no chance bar)"):
+            r = d["signals"][name]["pooled"].get("real")
+            if r:
+                print(f"  {name}, left-out rules: {r['true']} of {r['of']} true pairs, "
+                      f"{r['other_sources']} pairs of two sets")
+        for name, g in real["groups"].items():
+            print(f"  groups {name}: {g['groups']} groups of {g['pages']} pages; pairs in them: {g['pairs']}")

@@ -46,7 +46,7 @@ def test_missed_pairs_are_told_apart_by_why():
     def pair(x: str, y: str, score: float):
         return SimpleNamespace(a=SimpleNamespace(path=x, source="text-layer"),
                                b=SimpleNamespace(path=y, source="ocr"), score=score, looks=0.0,
-                               points=0)
+                               points=0, chance=0.0)
 
     result = SimpleNamespace(pairs=[pair("a/0/original.pdf", "a/0/photo.jpg", 0.9),
                                     pair("a/1/original.pdf", "a/1/photo.jpg", 0.2),
@@ -77,3 +77,44 @@ def test_the_geometry_rule_is_chosen_for_most_true_pairs_at_the_precision_wanted
     assert words_alone["tp"] == 2 and words_alone["threshold"] == 0.8
     everything = duplicates_bench.choose_geometry(score, points, np.ones(8, bool), truth)
     assert everything["tp"] == 2  # checking two pictures too: no rule keeps both photos without them
+
+
+def test_the_chance_bar_is_the_lowest_that_keeps_the_rules_true_pairs():
+    # twenty copies sharing rare words (chance -8), a revision sharing fewer (-0.5), a family mate
+    # sharing one common word (1.5) and a photo whose geometry lines up with its drawing
+    score = np.array([1.0] * 20 + [0.8, 1.0, 0.3])
+    chance = np.array([-8.0] * 20 + [-0.5, 1.5, -6.0])
+    truth = np.array([True] * 20 + [True, False, True])
+    points = np.array([0] * 22 + [90])
+    checkable = np.array([False] * 22 + [True])
+    barred = duplicates_bench.confirmed_scores(score, points, checkable, 0.2, 80, chance, 0.0)
+    assert barred.tolist() == [1.0] * 20 + [0.8, 0.0, 2.0]
+    no_bar = duplicates_bench.choose_geometry(score, points, checkable, truth)
+    assert no_bar["tp"] == 22 and no_bar["fp"] == 1 and "max_chance" not in no_bar  # 22 of 23: 0.957
+    rule = duplicates_bench.choose_geometry(score, points, checkable, truth, chance=chance)
+    # the same rule; then the lowest bar keeping its 22 true pairs: 0 keeps the revision, drops the mate
+    assert {k: rule[k] for k in ("share", "points", "threshold", "tp")} == {k: no_bar[k] for k in
+                                                                           ("share", "points", "threshold", "tp")}
+    assert rule["max_chance"] == 0.0 and rule["fp"] == 0
+
+
+def test_a_real_librarys_pairs_are_judged_by_set_and_name():
+    def pair(x: str, px: int, y: str, py: int):
+        return SimpleNamespace(a=SimpleNamespace(path=x, page=px, source="text-layer"),
+                               b=SimpleNamespace(path=y, page=py, source="text-layer"),
+                               score=1.0, points=0, chance=0.0)
+
+    result = SimpleNamespace(pairs=[
+        pair("s/build/fin.PDF", 1, "s/fins/fin.PDF", 1),  # one export in two folders: true
+        pair("s/build/fin.PDF", 1, "s/fins/fin.PDF", 2),  # another sheet of it: not judged
+        pair("u/B1058-A2P-A.PDF", 1, "u/B1058-A2P-B (1).PDF", 1),  # revision A and B: true
+        pair("u/B1136-Z1P-A.PDF", 1, "u/B1201-Z1P-A.PDF", 1),  # two washers of one set: not judged
+        pair("u/B1136-Z1P-A.PDF", 1, "s/washer.PDF", 1)])  # two sets: false
+    pages = [("s/build/fin.PDF", 1), ("s/build/fin.PDF", 2), ("s/fins/fin.PDF", 1), ("s/fins/fin.PDF", 2),
+             ("u/B1058-A2P-A.PDF", 1), ("u/B1058-A2P-B (1).PDF", 1), ("u/B1136-Z1P-A.PDF", 1),
+             ("u/B1201-Z1P-A.PDF", 1), ("s/washer.PDF", 1)]
+    real = duplicates_bench.RealPairs(result, lambda path: path.split("/")[0], pages)
+    assert real.truth.tolist() == [True, True, False]
+    assert dict(real.positives_of) == {"s": 2, "u": 1}  # fin sheets 1 and 2, and B1058
+    assert real.touches("s").tolist() == [True, False, True]
+    assert real.measure(real.touches("u"), "u") == {"true": 1, "of": 1, "other_sources": 1}
