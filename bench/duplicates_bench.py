@@ -53,6 +53,8 @@ only there can chance matches be seen. Its pairs are judged where the sets' own 
 (`RealPairs`: two sets: never duplicates; the same page of two files named alike: one), join the
 other sets' corpus pairs when a rule is chosen, and each left-out set's rule is applied to the
 judged pairs touching it. Its groups as shipped and without the chance bar are counted by kind.
+The bundled sample library (`sample_library`, 31 drawing pages of our generator, six of them a
+scan, fax or photo of another) is judged by its qrels.json with the rule chosen on all five sets.
 """
 
 from __future__ import annotations
@@ -297,6 +299,7 @@ def duplicates_part(items: list[tuple[str, Path]], workdir: Path, pack: Path | N
                                   duplicate_max_chance=_bar(r["rule"]))
             with Engine.open(workdir / "dup-library", pack=pack, settings=rule) as engine:
                 grouped[name] = engine.duplicates(threshold=r["threshold"])
+    out["sample_library"] = sample_library(workdir, pack, out["signals"][SHIPPED]["pooled"]["rule_all_sets"])
     out["word_variants"] = word_variants(*pages, files, labels, EngineSettings())
     out["missed"] = why_missed(result, files, labels, set(pages[0].tolist()), thresholds)
     out["grouped"] = grouped_pairs(grouped, files, labels)
@@ -695,6 +698,45 @@ def real_library(library: Path, pack: Path | None) -> tuple[RealPairs | None, di
                   "true_pairs": sum(real.positives_of.values()), "groups": groups}
 
 
+def sample_library(workdir: Path, pack: Path | None, rule: dict) -> dict:
+    """The bundled sample library (our generator's drawings on a few sheet styles, with scans, a fax
+    and photos; never chosen on), indexed under the work folder: its drawing pages' pairs judged
+    by its qrels.json (a picture and the drawing it was made from are duplicates; anything else,
+    a family mate too, is not), taken by `rule` (the one chosen on all five sets); and its groups
+    as shipped and without the chance bar, by pairs true and false."""
+    import json
+
+    from engine.api import Engine
+    from engine.config import SAMPLE_LIBRARY, EngineSettings
+
+    qrels = json.loads((SAMPLE_LIBRARY / "qrels.json").read_text(encoding="utf-8"))["drawings"]
+
+    def same(x: str, y: str) -> bool:
+        rx, ry = (Path(p).relative_to(SAMPLE_LIBRARY).as_posix() for p in (x, y))
+        return 2 in (qrels.get(rx, {}).get("similar", {}).get(ry), qrels.get(ry, {}).get("similar", {}).get(rx))
+
+    positives = sum(1 for x, v in qrels.items() for y, g in v["similar"].items() if g == 2 and x < y)
+    library = workdir / "sample-library"
+    with Engine.open(library, pack=pack) as engine:
+        engine.index([SAMPLE_LIBRARY])
+        result = engine.duplicates(with_pairs=True)
+    paths = sorted({p.a.path for p in result.pairs} | {p.b.path for p in result.pairs})
+    a, b, score, _, points, checkable, chance = _engine_pairs(result, paths)
+    truth = np.array([same(paths[x], paths[y]) for x, y in zip(a, b)], dtype=bool)
+    taken = confirmed_scores(score, points, checkable, rule["share"], rule["points"], chance,
+                             _bar(rule)) >= rule["threshold"]
+    out = {"pages": result.pages, "true_pairs": positives,
+           "rule": {"true": int(np.sum(taken & truth)), "false": int(np.sum(taken & ~truth))}}
+    for name, settings in (("as shipped", EngineSettings()),
+                           ("no chance bar", EngineSettings(duplicate_max_chance=math.inf))):
+        with Engine.open(library, pack=pack, settings=settings) as engine:
+            report = engine.duplicates()
+        kinds = Counter(same(p.path, q.path) for g in report.groups for x, p in enumerate(g.pages)
+                        for q in g.pages[x + 1:])
+        out[name] = {"groups": len(report.groups), "true": kinds[True], "false": kinds[False]}
+    return out
+
+
 def _pictures(files: list[str], labels: dict[str, tuple[str, int, int]], workdir: Path,
               pack: Path | None) -> tuple[np.ndarray, np.ndarray]:
     """Tower vectors and 32x32 pixels of each file's page 1 as indexing renders it (150 dpi; a
@@ -774,3 +816,9 @@ def print_duplicates(d: dict) -> None:
                       f"{r['other_sources']} pairs of two sets")
         for name, g in real["groups"].items():
             print(f"  groups {name}: {g['groups']} groups of {g['pages']} pages; pairs in them: {g['pairs']}")
+    sample = d.get("sample_library")
+    if sample:
+        print(f"Sample library ({sample['pages']} drawing pages, {sample['true_pairs']} pictures of a drawing; never "
+              f"chosen on), the rule chosen on all sets: {sample['rule']['true']} true, {sample['rule']['false']} "
+              "false pairs; groups " + "; ".join(f"{k}: {v['groups']} ({v['true']} true, {v['false']} false pairs)"
+                                                 for k, v in sample.items() if isinstance(v, dict) and "groups" in v))

@@ -118,3 +118,19 @@ def test_a_real_librarys_pairs_are_judged_by_set_and_name():
     assert dict(real.positives_of) == {"s": 2, "u": 1}  # fin sheets 1 and 2, and B1058
     assert real.touches("s").tolist() == [True, False, True]
     assert real.measure(real.touches("u"), "u") == {"true": 1, "of": 1, "other_sources": 1}
+
+
+def test_the_sample_library_is_judged_by_its_own_qrels(tmp_path):
+    import pytest
+
+    from engine.config import DEFAULT_PACK_DIR, SAMPLE_LIBRARY
+    from engine.extract.ocr import get_ocr_engine
+
+    if not (DEFAULT_PACK_DIR / "manifest.json").exists() or get_ocr_engine() is None or not SAMPLE_LIBRARY.exists():
+        pytest.skip("needs the default pack, OCR and the sample library")
+    rule = {"share": 0.1, "points": 20, "threshold": 0.51, "max_chance": 0.0}
+    got = duplicates_bench.sample_library(tmp_path, None, rule)
+    assert got["true_pairs"] == 6  # six scans, a fax and photos, each of one drawing
+    assert got["rule"]["true"] == 6  # each found with its drawing, by words or geometry
+    assert got["as shipped"]["true"] == 6 and got["as shipped"]["groups"] >= 6
+    assert set(got) == {"pages", "true_pairs", "rule", "as shipped", "no chance bar"}
