@@ -200,6 +200,12 @@ def library(tmp_path_factory) -> tuple[Path, Path, list[str]]:
     return docs, lib, [p for p, _, _ in PARTS]
 
 
+def pairs_by_names(engine: Engine) -> dict:
+    """Every pair the engine scores, by the names of its two files."""
+    return {frozenset(Path(p.path).name for p in (pair.a, pair.b)): pair
+            for pair in engine.duplicates(with_pairs=True).pairs}
+
+
 @needs_models
 def test_two_copies_and_a_scan_are_one_group_and_other_drawings_none(library):
     docs, lib, part_nos = library
@@ -232,8 +238,7 @@ def test_zumen_duplicates_prints_groups_and_json(library, capsys):
 def test_a_scan_below_the_bar_by_words_is_confirmed_by_its_geometry(library):
     docs, lib, part_nos = library
     with Engine.open(lib) as engine:
-        pairs = {frozenset(Path(p.path).name for p in (pair.a, pair.b)): pair
-                 for pair in engine.duplicates(with_pairs=True).pairs}
+        pairs = pairs_by_names(engine)
         scan = pairs[frozenset({f"{part_nos[0]}.pdf", "scan-of-first.png"})]
         assert scan.points >= 100  # the scan lines up with its drawing
         strangers = [p for names, p in pairs.items() if "scan-of-first.png" not in names
@@ -284,8 +289,7 @@ def test_the_sheets_of_one_drawing_set_are_not_duplicates_of_each_other(tmp_path
 def test_the_engine_counts_words_only_beyond_the_chance_bar(library):
     docs, lib, part_nos = library
     with Engine.open(lib) as engine:
-        pairs = {frozenset(Path(p.path).name for p in (pair.a, pair.b)): pair
-                 for pair in engine.duplicates(with_pairs=True).pairs}
+        pairs = pairs_by_names(engine)
     copy = pairs[frozenset({f"{part_nos[0]}.pdf", "copy-of-first.pdf"})]
     assert copy.chance < EngineSettings().duplicate_max_chance  # a copy: every word shared, far beyond chance
     # a bar below even the copy's: two text layers cannot be confirmed by geometry, so the copy
