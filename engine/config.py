@@ -187,10 +187,11 @@ class EngineSettings:
     duplicate_check_share: float = 0.1
     duplicate_check_points: int = 20
     # words two pages may share by chance: a pair counts by its words only when at most
-    # 10**`duplicate_max_chance` pairs of the library are expected to share words as rare (the
-    # telling words and the others on at most `duplicate_chance_share` of the pages: dimensions,
-    # notes) by chance; otherwise geometry must confirm it as above (0: one pair in the whole
-    # library; chosen leave-one-source-out, bench/bench_similar.py; docs/similar.md)
+    # 10**`duplicate_max_chance` pairs of the library are expected to share words as rare (those
+    # on 2 pages up to `duplicate_chance_share` of them, at least 3: the telling words,
+    # dimensions, notes; not the template) by chance; otherwise geometry must confirm it as above
+    # (0: one pair in the whole library; chosen leave-one-source-out, bench/bench_similar.py;
+    # docs/similar.md)
     duplicate_max_chance: float = 0.0
     duplicate_chance_share: float = 0.1
     bm25_k1: float = 1.2

@@ -147,6 +147,19 @@ def test_words_shared_by_chance_group_nothing_and_a_copy_stays_a_duplicate():
     assert {(p.i, p.j) for p in confirmed if p.confirmed} == {(2, 3), (3, 4)}
 
 
+def test_in_a_small_library_a_sheet_styles_words_are_no_evidence():
+    # 30 drawings, five of them on one sheet style (its title-block words on those five alone),
+    # and a scan of the first read by OCR (its part number, dimensions and notes)
+    style = ["株式会社", "アルマイト", "キリ", "佐藤", "2026"]
+    tokens = [[f"b{1000 + i}", f"{10 + i}.5", f"note{i}"] + (style if i < 5 else []) for i in range(30)]
+    tokens.append(["b1000", "10.5", "note0", "2026"])
+    pairs = {(p.i, p.j): p for p in score_pairs(tokens, None, rare_pages=6)}
+    mates, scan = pairs[(1, 2)], pairs[(0, 30)]
+    assert mates.score == 1.0 and scan.score == 1.0  # the style's words are telling in 31 pages...
+    assert mates.chance > 0 > scan.chance  # ...but shared by every two of its drawings: no evidence
+    assert [g for g, _ in group_pages(len(tokens), pairs.values(), 0.51, max_chance=0.0)] == [[0, 30]]
+
+
 def test_pages_of_one_file_are_never_duplicates_of_each_other():
     sheet = ["b1058", "fillet", "8272019", "bracket"]  # the title block every sheet of the set carries
     tokens = [sheet + ["12.5"], sheet + ["40.0"], sheet + ["12.5"], ["b2210", "12.5"], ["b2210", "40.0"]]

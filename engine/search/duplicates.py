@@ -49,6 +49,7 @@ from engine.types import DuplicateGroup, DuplicatePage
 Checkpoint = Callable[[int, int], None]  # (pages done, total): progress and cancel
 MIN_CHARS = 3  # a shorter word ("m3", "10") tells little; a CJK bigram counts from 2
 SHOWN_WORDS = 8  # shared words listed with a group
+MIN_CHANCE_PAGES = 3  # `chance_limit`: a drawing, its copy and its scan
 
 
 def is_telling(token: str) -> bool:
@@ -117,18 +118,25 @@ def chance_of(shared: Iterable[str], fewer: int, df: Counter, pages: int) -> flo
     return log_pairs + log_choices + sum(math.log10(max(1, df[w] - 1) / (pages - 1)) for w in shared)
 
 
+def chance_limit(pages: int, share: float) -> float:
+    """On how many pages a word the chance weighs may be: `share` of them (dimensions, notes; not
+    the template's words), at least 3 (a drawing, its copy and its scan in any library). In a
+    small library this is fewer pages than the telling words' limit: there, a sheet style's
+    title-block words on five of 30 drawings are telling, shared by every two of them, and no
+    evidence (docs/similar.md)."""
+    return max(MIN_CHANCE_PAGES, share * pages)
+
+
 def score_pairs(tokens: Sequence[Iterable[str]], vectors: NDArray[np.float32] | None, rare_pages: int,
                 checkpoint: Checkpoint | None = None, *, files: Sequence[int] | None = None,
                 chance_share: float = 0.1) -> list[ScoredPair]:
     """Every pair of pages that shares a telling word, scored, with its `chance` (`chance_of`
-    over the words on at most `chance_share` of the pages). `vectors`: (n, d) image-tower vectors
+    over the words on 2 pages to `chance_limit`). `vectors`: (n, d) image-tower vectors
     (a row of zeros: no picture), or None. `files`: each page's file; two pages of one file (the
     sheets of a set, sharing its title block) are never a pair."""
     tokens = [list(t) for t in tokens]
     words = telling_words(tokens, rare_pages)
-    # the words the chance weighs: the telling ones and the rarer part of the rest (dimensions,
-    # notes), not the template's
-    vocab, df = words_on(tokens, max(rare_limit(rare_pages, len(tokens)), chance_share * len(tokens)))
+    vocab, df = words_on(tokens, chance_limit(len(tokens), chance_share))
     pairs = sorted(p for p in candidate_pairs(words) if files is None or files[p[0]] != files[p[1]])
     out = []
     for k, (i, j) in enumerate(pairs):
