@@ -99,8 +99,10 @@ def damaged_folder(folder: Path) -> Path:
     return folder
 
 
-def library_shots(app: QApplication, window: MainWindow, settings: AppSettings, shot) -> None:  # noqa: ANN001
-    """The Library page at 20 pt in touch mode (Japanese), then its files left out (English)."""
+def library_shots(app: QApplication, window: MainWindow, settings: AppSettings, shot,  # noqa: ANN001
+                  out: Path) -> None:
+    """The Library page at 20 pt in touch mode (Japanese), then its files left out and its
+    Duplicate drawings window (English)."""
     library = window.library
     settings.set("ui/font_pt", 20)
     settings.set("ui/touch_mode", True)
@@ -115,6 +117,21 @@ def library_shots(app: QApplication, window: MainWindow, settings: AppSettings, 
         library.failed_table.selectRow(0)
     library.scroll.ensureWidgetVisible(library.failed_box)
     shot("21-library-failed-files")
+    duplicates_shot(app, library, out)
+
+
+def duplicates_shot(app: QApplication, library, out: Path) -> None:  # noqa: ANN001
+    """The Duplicate drawings window on the library, its groups listed with their thumbnails."""
+    library.show_duplicates()
+    dialog = library.duplicates
+    dialog.resize(1100, 760)
+    wait_until(app, lambda: dialog.report is not None and not dialog.is_running(), 300, "the duplicate drawings")
+    shown = {(p.doc_id, p.page) for g in dialog.report.groups for p in g.pages}
+    wait_until(app, lambda: shown <= set(dialog._icons), 60, "the duplicates' thumbnails")
+    settle(app, 0.5)
+    dialog.grab().save(str(out / "18-duplicates.png"))
+    print(f"saved {out / '18-duplicates'}.png")
+    dialog.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     settings.set("ui/touch_mode", True)
     window.go("search")
     shot("14-touch-20pt-ja")
-    library_shots(app, window, settings, shot)
+    library_shots(app, window, settings, shot, args.out)
     timings = {"drop_to_first_results_s": round(first_results_s, 3),
                "drop_to_first_results_warm_s": round(warm_s, 3), "query": str(query),
                "keyword_results_s": round(keyword_s, 3), "engine": "fake" if args.fake else "real",
