@@ -25,7 +25,7 @@ ANALYZER_VERSION = 2
 
 # Han, Hiragana, Katakana (incl. the prolonged sound mark and iteration marks), CJK compatibility.
 _CJK = r"\u3005\u3006\u3041-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK_RUN = re.compile(f"[{_CJK}]+")
+CJK_RUN = re.compile(f"[{_CJK}]+")  # a run of Japanese/Chinese characters (indexed as unigrams, bigrams)
 # An alphanumeric "word", allowed to contain inner connectors (- . / _) between alnum characters.
 _WORD = re.compile(r"[0-9a-z\u00b5\u03b1-\u03c9]+(?:[-./_][0-9a-z\u00b5\u03b1-\u03c9]+)*")
 _TOKEN_OR_CJK = re.compile(f"[{_CJK}]+|" + _WORD.pattern)
@@ -57,7 +57,7 @@ def normalize(text: str) -> str:
 
 
 def is_cjk(text: str) -> bool:
-    return bool(_CJK_RUN.fullmatch(text))
+    return bool(CJK_RUN.fullmatch(text))
 
 
 def _cjk_grams(run: str) -> list[str]:
@@ -86,7 +86,7 @@ def _word_runs(text: str) -> Iterator[tuple[str, bool, list[str]]]:
     """(word or CJK run, is it CJK, its index-side tokens) for each run of `text`."""
     for m in _TOKEN_OR_CJK.finditer(normalize(text)):
         tok = m.group(0)
-        cjk = bool(_CJK_RUN.fullmatch(tok))
+        cjk = bool(CJK_RUN.fullmatch(tok))
         yield tok, cjk, _cjk_grams(tok) if cjk else _word_tokens(tok)
 
 
@@ -151,7 +151,7 @@ def query_terms(text: str, *, drop_stopwords: bool = True) -> list[QueryTerm]:
         if tok in seen:
             continue
         seen.add(tok)
-        if _CJK_RUN.fullmatch(tok):
+        if CJK_RUN.fullmatch(tok):
             grams = [tok] if len(tok) == 1 else [tok[i:i + 2] for i in range(len(tok) - 1)]
             terms.append(QueryTerm(tok, tuple(dict.fromkeys(grams))))
             continue

@@ -617,8 +617,14 @@ class Engine:
                                   format=docs[visual[i][1]].format,
                                   source=read.get(int(ids[i]), "none")) for i in wanted}
         report(progress, Progress("duplicates", len(ids), len(ids), "pages", "done"))
+        first = cat.pages_at([(visual[g[0]][1], visual[g[0]][2]) for g, _ in groups])
+
+        def text_of(i: int) -> str:  # a group's first page's text: its shared words as written
+            row = first.get((visual[i][1], visual[i][2]))
+            return row[1].text if row else ""
         return DuplicateReport(
-            groups=tuple(duplicate_group(g, links, pages, limit, settings.duplicate_max_chance) for g, links in
+            groups=tuple(duplicate_group(g, links, pages, limit, settings.duplicate_max_chance,
+                                         texts=[text_of(g[0])]) for g, links in
                          sorted(groups, key=lambda gl: (-len(gl[0]), min(pages[i].path for i in gl[0])))),
             pages=len(ids), threshold=limit, elapsed_ms=(time.perf_counter() - t0) * 1000,
             pairs=tuple(DuplicatePair(pages[p.i], pages[p.j], p.score, p.looks, p.words, p.points, p.confirmed,

@@ -18,7 +18,7 @@ from engine.cli import main
 from engine.config import DEFAULT_PACK_DIR, EngineSettings
 from engine.extract.ocr import get_ocr_engine
 from engine.search.duplicates import (ScoredPair, candidate_pairs, chance_of, check_geometry, duplicate_group,
-                                      group_pages, score_pairs, telling_words)
+                                      group_pages, readable_words, score_pairs, telling_words)
 from engine.types import DuplicatePage
 
 TEMPLATE = ["drawn", "checked", "scale", "material", "株式会社"]
@@ -69,6 +69,19 @@ def test_groups_join_by_average_linkage_and_show_their_shared_words():
     assert [p.path for p in group.pages] == ["/d/1.pdf", "/d/2.pdf", "/d/0.png"]  # text layer first
     assert group.score == pytest.approx(0.8) and group.looks == 0.95 and group.words == ("b1064", "a2p")
     assert group.points == 0  # words alone
+
+
+def test_a_groups_shared_japanese_words_are_shown_as_written():
+    bigrams = ("焼入", "入れ", "れ焼", "焼戻", "戻し", "株式", "式会", "会社")
+    text = "熱処理：焼入れ焼戻し　材質 S45C　株式会社ゼット"  # 熱処 is not shared: the run splits there
+    words = readable_words([*bigrams, "s45c", "処理"], [text])
+    assert words["焼入れ焼戻し"] == ["焼入", "入れ", "れ焼", "焼戻", "戻し"] and words["株式会社"] == ["株式", "式会", "会社"]
+    assert "処理" in words and "s45c" in words and "入れ" not in words
+    assert readable_words(bigrams) == {b: [b] for b in sorted(bigrams)}  # no text: the tokens as they are
+    pairs = [ScoredPair(0, 1, 0.9, 0.9, tuple(sorted((*bigrams, "b1064"))))]
+    page = DuplicatePage(0, "/d/0.pdf", "0", 1, "pdf", "text-layer")
+    group = duplicate_group([0, 1], pairs, {0: page, 1: page}, 0.5, texts=[text])
+    assert set(group.words) == {"焼入れ焼戻し", "株式会社", "b1064"}  # not eight bigrams
 
 
 def test_geometry_confirms_pairs_whose_words_agree_in_part():

@@ -219,14 +219,42 @@ def group_pages(n: int, pairs: Iterable[ScoredPair], threshold: float, *, max_ch
     return [(sorted(m), links[g]) for g, m in members.items() if len(m) > 1]
 
 
+def readable_words(tokens: Iterable[str], texts: Iterable[str] = ()) -> dict[str, list[str]]:
+    """Words to show for shared tokens, each with the tokens it stands for: where `texts` (the
+    pages' text) hold a Japanese or Chinese run whose overlapping bigrams are all among the tokens,
+    the run (焼入, 入れ, れ焼, 焼戻, 戻し → 焼入れ焼戻し; 株式, 式会, 会社 → 株式会社); other tokens as
+    they are."""
+    from engine.analyze import CJK_RUN, normalize
+
+    tokens = set(tokens)
+    out: dict[str, list[str]] = {}
+    covered: set[str] = set()
+    for text in texts:
+        for match in CJK_RUN.finditer(normalize(text)):
+            run, start = match.group(), 0
+            for end in range(1, len(run) + 1):  # split the run where a bigram is not shared
+                if end == len(run) or run[end - 1:end + 1] not in tokens:
+                    piece = run[start:end]
+                    if len(piece) >= 3:
+                        parts = [piece[i:i + 2] for i in range(len(piece) - 1)]
+                        out.setdefault(piece, parts)
+                        covered.update(parts)
+                    start = end
+    for t in sorted(tokens - covered):
+        out[t] = [t]
+    return out
+
+
 def duplicate_group(members: list[int], links: Sequence[ScoredPair], pages: dict[int, DuplicatePage],
-                    threshold: float, max_chance: float = math.inf) -> DuplicateGroup:
+                    threshold: float, max_chance: float = math.inf, texts: Sequence[str] = ()) -> DuplicateGroup:
     """One group: its pages (text-layer pages first, then by path), the mean strength over every
     two of its pages (0 for two that share no telling word), the closest look of two of them,
-    the most keypoints two of them line up, and the telling words its pages share most."""
+    the most keypoints two of them line up, and the telling words its pages share most (as
+    `readable_words` finds them in `texts`, its pages' text)."""
     ordered = sorted((pages[i] for i in members), key=lambda p: (p.source != "text-layer", p.path, p.page))
     counts = Counter(w for p in links for w in p.words)
-    shown = tuple(w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[:SHOWN_WORDS])
+    joined = {word: min(counts[t] for t in parts) for word, parts in readable_words(counts, texts).items()}
+    shown = tuple(w for w, _ in sorted(joined.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[:SHOWN_WORDS])
     pairs = len(members) * (len(members) - 1) / 2
     confirmed = [p.points for p in links if p.confirmed]
     return DuplicateGroup(pages=tuple(ordered), score=sum(p.strength(threshold, max_chance) for p in links) / pairs,
