@@ -60,10 +60,13 @@ def is_cjk(text: str) -> bool:
     return bool(CJK_RUN.fullmatch(text))
 
 
+def cjk_bigrams(run: str) -> list[str]:
+    """The overlapping character pairs of a CJK run, in order (焼入れ → 焼入, 入れ)."""
+    return [run[i:i + 2] for i in range(len(run) - 1)]
+
+
 def _cjk_grams(run: str) -> list[str]:
-    grams = list(run)
-    grams += [run[i:i + 2] for i in range(len(run) - 1)]
-    return grams
+    return list(run) + cjk_bigrams(run)
 
 
 def _word_tokens(word: str) -> list[str]:
@@ -152,7 +155,7 @@ def query_terms(text: str, *, drop_stopwords: bool = True) -> list[QueryTerm]:
             continue
         seen.add(tok)
         if CJK_RUN.fullmatch(tok):
-            grams = [tok] if len(tok) == 1 else [tok[i:i + 2] for i in range(len(tok) - 1)]
+            grams = [tok] if len(tok) == 1 else cjk_bigrams(tok)
             terms.append(QueryTerm(tok, tuple(dict.fromkeys(grams))))
             continue
         if drop_stopwords and tok in STOPWORDS:

@@ -64,15 +64,19 @@ def rare_limit(rare_pages: int, pages: int) -> int:
 
 def telling_words(tokens: Sequence[Iterable[str]], rare_pages: int) -> list[frozenset[str]]:
     """Each page's telling words: on 2 to `rare_limit` of these pages, long enough to tell."""
-    return words_on(tokens, rare_limit(rare_pages, len(tokens)))[0]
+    sets, df = page_words(tokens)
+    return words_on(sets, df, rare_limit(rare_pages, len(sets)))
 
 
-def words_on(tokens: Sequence[Iterable[str]], limit: float) -> tuple[list[frozenset[str]], Counter]:
-    """Each page's words long enough to tell that are on 2 to `limit` of these pages, and on how
-    many pages each word is."""
+def page_words(tokens: Iterable[Iterable[str]]) -> tuple[list[frozenset[str]], Counter]:
+    """Each page's words long enough to tell, and on how many pages each word is."""
     sets = [frozenset(t for t in toks if is_telling(t)) for toks in tokens]
-    df = Counter(t for s in sets for t in s)
-    return [frozenset(t for t in s if 2 <= df[t] <= limit) for s in sets], df
+    return sets, Counter(t for s in sets for t in s)
+
+
+def words_on(sets: Sequence[frozenset[str]], df: Counter, limit: float) -> list[frozenset[str]]:
+    """Each page's words (`page_words`) that are on 2 to `limit` of the pages."""
+    return [frozenset(t for t in s if 2 <= df[t] <= limit) for s in sets]
 
 
 def candidate_pairs(words: Sequence[frozenset[str]]) -> set[tuple[int, int]]:
@@ -134,9 +138,9 @@ def score_pairs(tokens: Sequence[Iterable[str]], vectors: NDArray[np.float32] | 
     over the words on 2 pages to `chance_limit`). `vectors`: (n, d) image-tower vectors
     (a row of zeros: no picture), or None. `files`: each page's file; two pages of one file (the
     sheets of a set, sharing its title block) are never a pair."""
-    tokens = [list(t) for t in tokens]
-    words = telling_words(tokens, rare_pages)
-    vocab, df = words_on(tokens, chance_limit(len(tokens), chance_share))
+    sets, df = page_words(tokens)
+    words = words_on(sets, df, rare_limit(rare_pages, len(sets)))
+    vocab = words_on(sets, df, chance_limit(len(sets), chance_share))
     pairs = sorted(p for p in candidate_pairs(words) if files is None or files[p[0]] != files[p[1]])
     out = []
     for k, (i, j) in enumerate(pairs):
@@ -224,7 +228,7 @@ def readable_words(tokens: Iterable[str], texts: Iterable[str] = ()) -> dict[str
     pages' text) hold a Japanese or Chinese run whose overlapping bigrams are all among the tokens,
     the run (焼入, 入れ, れ焼, 焼戻, 戻し → 焼入れ焼戻し; 株式, 式会, 会社 → 株式会社); other tokens as
     they are."""
-    from engine.analyze import CJK_RUN, normalize
+    from engine.analyze import CJK_RUN, cjk_bigrams, normalize
 
     tokens = set(tokens)
     out: dict[str, list[str]] = {}
@@ -236,7 +240,7 @@ def readable_words(tokens: Iterable[str], texts: Iterable[str] = ()) -> dict[str
                 if end == len(run) or run[end - 1:end + 1] not in tokens:
                     piece = run[start:end]
                     if len(piece) >= 3:
-                        parts = [piece[i:i + 2] for i in range(len(piece) - 1)]
+                        parts = cjk_bigrams(piece)
                         out.setdefault(piece, parts)
                         covered.update(parts)
                     start = end
