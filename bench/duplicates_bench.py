@@ -148,7 +148,7 @@ def same_drawing(items: list[tuple[str, Path]]) -> dict[int, int]:
     for i, (set_name, src) in enumerate(items):
         with pymupdf.open(src) as doc:
             text = " ".join(doc[0].get_text().split())
-        stem = re.sub(r"\s*\(\d+\)$", "", src.stem.lower())  # "B1059-A2P-A (1)": a download's copy mark
+        stem = _copy_stem(src)
         part = REVISION_MARK.sub("", stem)
         same = first_copy.setdefault((set_name, stem, text), i) if text else i
         out[i] = first_revision.setdefault((set_name, part), same) if part != stem else same
@@ -631,7 +631,7 @@ class RealPairs:
 
         judged = []
         for p in result.pairs:
-            a, b = (set_of(p.a.path), _name_key(p.a.path), p.a.page), (set_of(p.b.path), _name_key(p.b.path), p.b.page)
+            a, b = _judged_as(set_of, p.a.path, p.a.page), _judged_as(set_of, p.b.path, p.b.page)
             if a[0] != b[0] or a == b:
                 judged.append((p, a == b, a[0], b[0]))
         self.score = np.array([p.score for p, *_ in judged])
@@ -642,7 +642,7 @@ class RealPairs:
         self.truth = np.array([t for _, t, *_ in judged], dtype=bool)
         self.set_a = np.array([x for *_, x, _ in judged])
         self.set_b = np.array([y for *_, y in judged])
-        keys = Counter((set_of(path), _name_key(path), page) for path, page in pages)
+        keys = Counter(_judged_as(set_of, path, page) for path, page in pages)
         self.positives_of = Counter()
         for (name, *_), n in keys.items():
             self.positives_of[name] += n * (n - 1) // 2
@@ -657,16 +657,43 @@ class RealPairs:
                 "other_sources": int(np.sum(taken & ~self.truth))}
 
 
+def _copy_stem(path: str | Path) -> str:
+    """A file's name, lower case, without a download's copy mark ("B1059-A2P-A (1)")."""
+    return re.sub(r"\s*\(\d+\)$", "", Path(path).stem.lower())
+
+
 def _name_key(path: str) -> str:
     """A file's name as `same_drawing` compares names: no download copy mark, no revision mark."""
-    return REVISION_MARK.sub("", re.sub(r"\s*\(\d+\)$", "", Path(path).stem.lower()))
+    return REVISION_MARK.sub("", _copy_stem(path))
+
+
+def _judged_as(set_of: Callable[[str], str], path: str, page: int) -> tuple[str, str, int]:
+    """(set, name as `same_drawing` compares it, page): two pages with the same are one drawing."""
+    return set_of(path), _name_key(path), page
+
+
+def _group_pairs(library: Path, pack: Path | None, kind: Callable[[str, int, str, int], object]) -> dict:
+    """The library's groups as shipped and without the chance bar: how many, of how many pages,
+    and every two pages of a group counted by `kind(path, page, path, page)`."""
+    from engine.api import Engine
+    from engine.config import EngineSettings
+
+    out = {}
+    for name, settings in (("as shipped", EngineSettings()),
+                           ("no chance bar", EngineSettings(duplicate_max_chance=math.inf))):
+        with Engine.open(library, pack=pack, settings=settings) as engine:
+            report = engine.duplicates()
+        kinds = Counter(kind(p.path, p.page, q.path, q.page) for g in report.groups
+                        for x, p in enumerate(g.pages) for q in g.pages[x + 1:])
+        out[name] = {"groups": len(report.groups), "pages": sum(len(g.pages) for g in report.groups),
+                     "kinds": kinds}
+    return out
 
 
 def real_library(library: Path, pack: Path | None) -> tuple[RealPairs | None, dict]:
     """The dev library bench_dev.py indexed (the five sets as they are), its pairs judged, and its
     groups as shipped and without the chance bar: the pairs in them, by judgement."""
     from engine.api import Engine
-    from engine.config import EngineSettings
 
     if not (library / "catalog.sqlite").exists():
         return None, {}
@@ -681,19 +708,11 @@ def real_library(library: Path, pack: Path | None) -> tuple[RealPairs | None, di
         docs = cat.documents_by_ids({p[1] for p in visual})
         pages = [(docs[p[1]].path, p[2]) for p in visual if p[1] in docs]
         real = RealPairs(engine.duplicates(with_pairs=True), set_of, pages)
-    groups = {}
-    for name, settings in (("as shipped", EngineSettings()),
-                           ("no chance bar", EngineSettings(duplicate_max_chance=math.inf))):
-        with Engine.open(library, pack=pack, settings=settings) as engine:
-            report = engine.duplicates()
-        kinds = Counter()
-        for g in report.groups:
-            for x, p in enumerate(g.pages):
-                for q in g.pages[x + 1:]:
-                    a, b = (set_of(p.path), _name_key(p.path), p.page), (set_of(q.path), _name_key(q.path), q.page)
-                    kinds["named alike" if a == b else "two sets" if a[0] != b[0] else "one set, not judged"] += 1
-        groups[name] = {"groups": len(report.groups), "pages": sum(len(g.pages) for g in report.groups),
-                        "pairs": dict(kinds)}
+    def kind(x: str, px: int, y: str, py: int) -> str:
+        a, b = _judged_as(set_of, x, px), _judged_as(set_of, y, py)
+        return "named alike" if a == b else "two sets" if a[0] != b[0] else "one set, not judged"
+    groups = {name: {"groups": g["groups"], "pages": g["pages"], "pairs": dict(g["kinds"])}
+              for name, g in _group_pairs(library, pack, kind).items()}
     return real, {"pages": real.pages, "pairs": real.pairs, "judged": len(real.truth),
                   "true_pairs": sum(real.positives_of.values()), "groups": groups}
 
@@ -707,7 +726,7 @@ def sample_library(workdir: Path, pack: Path | None, rule: dict) -> dict:
     import json
 
     from engine.api import Engine
-    from engine.config import SAMPLE_LIBRARY, EngineSettings
+    from engine.config import SAMPLE_LIBRARY
 
     qrels = json.loads((SAMPLE_LIBRARY / "qrels.json").read_text(encoding="utf-8"))["drawings"]
 
@@ -727,13 +746,8 @@ def sample_library(workdir: Path, pack: Path | None, rule: dict) -> dict:
                              _bar(rule)) >= rule["threshold"]
     out = {"pages": result.pages, "true_pairs": positives,
            "rule": {"true": int(np.sum(taken & truth)), "false": int(np.sum(taken & ~truth))}}
-    for name, settings in (("as shipped", EngineSettings()),
-                           ("no chance bar", EngineSettings(duplicate_max_chance=math.inf))):
-        with Engine.open(library, pack=pack, settings=settings) as engine:
-            report = engine.duplicates()
-        kinds = Counter(same(p.path, q.path) for g in report.groups for x, p in enumerate(g.pages)
-                        for q in g.pages[x + 1:])
-        out[name] = {"groups": len(report.groups), "true": kinds[True], "false": kinds[False]}
+    for name, g in _group_pairs(library, pack, lambda x, _, y, __: same(x, y)).items():
+        out[name] = {"groups": g["groups"], "true": g["kinds"][True], "false": g["kinds"][False]}
     return out
 
 
